@@ -1,0 +1,185 @@
+"""Our baseline bidders: `fixed`, `target_cpa` and `oracle`.
+
+* `fixed`: one bid per click everywhere, no targeting, no pacing (the platform still stops it when the
+  budget is spent).
+* `target_cpa`: bids `target_cpa x estimated CVR` per (channel, query intent, device type), the CVR
+  learned from its own logs (its clicks and the conversions its pixel matched to a clicked device
+  within the lookback window), shaded by a dual-gradient pacer; it excludes devices it knows converted.
+* `oracle`: sees each person's true post-click purchase probability and bids a fraction of the true
+  value of a click, paced the same way. An upper bound for experiments, never a product.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gaelp.auction.bidders import BaseBidder, BidderContext, BidderOutcome, OpportunityBatch, register_bidder
+from gaelp.control.pacing import DualPacer
+
+N_INTENTS, N_DEVICE_TYPES = 3, 2
+
+
+@register_bidder("fixed")
+class FixedBidder(BaseBidder):
+    """The same bid per click on every opportunity."""
+
+    def __init__(self, ctx: BidderContext) -> None:
+        super().__init__("fixed", ctx.daily_budget)
+        self.bid_value = ctx.config.bidders.fixed_bid
+
+    def bid(self, batch: OpportunityBatch) -> np.ndarray:
+        """`fixed_bid` everywhere."""
+        return np.full(batch.size, self.bid_value)
+
+
+class _DeviceLog:
+    """The advertiser's own device table: last click (time, context) and known conversions."""
+
+    def __init__(self) -> None:
+        self.last_click_t = np.full(0, -(10**9), np.int64)
+        self.last_click_ctx = np.zeros(0, np.int64)
+        self.converted = np.zeros(0, bool)
+
+    def _grow(self, max_id: int) -> None:
+        n = self.converted.size
+        if max_id < n:
+            return
+        m = max(max_id + 1, 2 * n, 1024)
+        self.last_click_t = np.concatenate([self.last_click_t, np.full(m - n, -(10**9), np.int64)])
+        self.last_click_ctx = np.concatenate([self.last_click_ctx, np.zeros(m - n, np.int64)])
+        self.converted = np.concatenate([self.converted, np.zeros(m - n, bool)])
+
+    def is_converted(self, device: np.ndarray) -> np.ndarray:
+        known = device < self.converted.size
+        out = np.zeros(device.shape, bool)
+        out[known] = self.converted[device[known]]
+        return out
+
+    def record_clicks(self, t: int, device: np.ndarray, ctx: np.ndarray) -> None:
+        if device.size:
+            self._grow(int(device.max()))
+            self.last_click_t[device] = t
+            self.last_click_ctx[device] = ctx
+
+    def record_conversions(self, t: np.ndarray, device: np.ndarray, window_h: int) -> np.ndarray:
+        """Contexts of the clicks these conversions are matched to (-1: no click in the window)."""
+        if device.size == 0:
+            return np.empty(0, np.int64)
+        self._grow(int(device.max()))
+        self.converted[device] = True
+        matched = t - self.last_click_t[device] <= window_h
+        return np.where(matched, self.last_click_ctx[device], -1)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"last_click_t": self.last_click_t.copy(), "last_click_ctx": self.last_click_ctx.copy(),
+                "converted": self.converted.copy()}
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        self.last_click_t = np.asarray(s["last_click_t"], np.int64).copy()
+        self.last_click_ctx = np.asarray(s["last_click_ctx"], np.int64).copy()
+        self.converted = np.asarray(s["converted"], bool).copy()
+
+
+class _PacedBidder(BaseBidder):
+    """A value-based bidder shaded by a dual-gradient pacer; subclasses give `value_per_click`."""
+
+    def __init__(self, name: str, ctx: BidderContext) -> None:
+        super().__init__(name, ctx.daily_budget)
+        self.pacer = DualPacer(ctx.daily_budget)
+
+    def value_per_click(self, batch: OpportunityBatch) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def bid(self, batch: OpportunityBatch) -> np.ndarray:
+        """Value per click times the pacing multiplier."""
+        return self.value_per_click(batch) * self.pacer.multiplier()
+
+    def observe(self, outcome: BidderOutcome) -> None:
+        """Update the pacer with this hour's traffic and spend."""
+        self.pacer.observe(outcome.batch.t, outcome.batch.size, float(outcome.cost.sum()))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Pacer state."""
+        return {"pacer": self.pacer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore pacer state."""
+        self.pacer.load_state_dict(state["pacer"])
+
+
+@register_bidder("target_cpa")
+class TargetCpaBidder(_PacedBidder):
+    """Bids `target_cpa x CVR estimate`, learned from its own clicks and matched conversions.
+
+    The estimate per context (channel x intent x device type) is a Beta-smoothed rate: conversions
+    plus `prior_strength x prior_cvr`, over clicks plus `prior_strength`.
+    """
+
+    learns = True
+
+    def __init__(self, ctx: BidderContext, prior_cvr: float = 0.02, prior_strength: float = 50.0) -> None:
+        super().__init__("target_cpa", ctx)
+        cfg = ctx.config
+        self.target_cpa = cfg.bidders.target_cpa
+        self.window_h = 24 * cfg.campaign.lookback_days
+        n_ctx = len(cfg.world.channels) * N_INTENTS * N_DEVICE_TYPES
+        self.prior_cvr, self.prior_strength = prior_cvr, prior_strength
+        self.clicks = np.zeros(n_ctx)
+        self.conversions = np.zeros(n_ctx)
+        self.devices = _DeviceLog()
+
+    @staticmethod
+    def context(batch: OpportunityBatch) -> np.ndarray:
+        """(n,) context index: channel x intent x device type."""
+        return (batch.channel.astype(np.int64) * N_INTENTS + batch.intent) * N_DEVICE_TYPES + batch.device_type
+
+    def cvr_estimate(self) -> np.ndarray:
+        """(n_contexts,) smoothed conversion rate per click."""
+        return (self.conversions + self.prior_strength * self.prior_cvr) / (self.clicks + self.prior_strength)
+
+    def value_per_click(self, batch: OpportunityBatch) -> np.ndarray:
+        """Target CPA times the CVR estimate; 0 for devices known to have converted."""
+        v = self.target_cpa * self.cvr_estimate()[self.context(batch)]
+        return np.where(self.devices.is_converted(batch.device), 0.0, v)
+
+    def observe(self, outcome: BidderOutcome) -> None:
+        """Count clicks and matched conversions per context; pace."""
+        super().observe(outcome)
+        ctx = self.context(outcome.batch)
+        clicked = outcome.clicked
+        np.add.at(self.clicks, ctx[clicked], 1.0)
+        self.devices.record_clicks(outcome.batch.t, outcome.batch.device[clicked], ctx[clicked])
+        matched = self.devices.record_conversions(outcome.conv_t, outcome.conv_device, self.window_h)
+        matched = matched[matched >= 0]
+        np.add.at(self.conversions, matched, 1.0)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Pacer, per-context counts and the device table."""
+        return {**super().state_dict(), "clicks": self.clicks.copy(), "conversions": self.conversions.copy(),
+                "devices": self.devices.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict` output."""
+        super().load_state_dict(state)
+        self.clicks = np.asarray(state["clicks"], np.float64).copy()
+        self.conversions = np.asarray(state["conversions"], np.float64).copy()
+        self.devices.load_state_dict(state["devices"])
+
+
+@register_bidder("oracle")
+class OracleBidder(_PacedBidder):
+    """Bids `fraction x true value of a click`: an upper bound that sees the ground truth."""
+
+    sees_truth = True
+
+    def __init__(self, ctx: BidderContext) -> None:
+        super().__init__("oracle", ctx)
+        self.fraction = ctx.config.bidders.oracle_fraction
+
+    def value_per_click(self, batch: OpportunityBatch) -> np.ndarray:
+        """Fraction of value x true purchase probability of a click."""
+        if batch.truth is None:
+            raise ValueError("the oracle bidder needs batch.truth (it bids on ground truth)")
+        return self.fraction * batch.truth.value * batch.truth.p_convert

@@ -1,0 +1,110 @@
+"""The ad platform: clears each channel's auctions and stops advertisers whose budget is spent.
+
+Clearing is per channel (each has its mechanism, slots and reserve) on the hour's bid matrix. Costs
+are per click, so whether a budget holds is known only once the clicks are: `clear_within_budgets`
+clears, asks the world who clicked, and when an advertiser's spend would pass its remaining budget,
+withdraws its bids from the auction where it runs out onward (opportunities are in time order) and
+clears again. Each pass removes at least one advertiser's tail, so it ends within n_bidders passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from gaelp.auction.mechanisms import get_mechanism
+from gaelp.config import ChannelConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Cleared:
+    """An hour's impressions after budgets hold: one row per filled slot, in time order.
+
+    Attributes:
+        row: (k,) opportunity index.  slot: (k,) slot index.  advertiser: (k,) bidder column.
+        price: (k,) price per click.  clicked: (k,) bool.  cost: (k,) price where clicked.
+        bids: (n, n_bidders) the bids that were finally in force.
+    """
+
+    row: np.ndarray
+    slot: np.ndarray
+    advertiser: np.ndarray
+    price: np.ndarray
+    clicked: np.ndarray
+    cost: np.ndarray
+    bids: np.ndarray
+
+
+# respond(row, slot, advertiser) -> clicked: the world's click response to impressions.
+Respond = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+class Market:
+    """Per-channel auctions over a shared bid matrix.
+
+    Args:
+        channels: channel configs (mechanism, slots, reserve).
+        quality: (n_bidders,) creative quality of each bidder's ad (the platform's quality score).
+    """
+
+    def __init__(self, channels: tuple[ChannelConfig, ...], quality: np.ndarray) -> None:
+        self.mechanisms = [get_mechanism(c.mechanism) for c in channels]
+        self.slots = [c.slots for c in channels]
+        self.max_slots = max(self.slots)
+        self.reserve = np.array([c.reserve for c in channels])
+        self.quality = np.asarray(quality, dtype=np.float64)
+
+    def clear(self, channel: np.ndarray, bids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Winners and prices per slot.
+
+        Args:
+            channel: (n,) channel index per opportunity.
+            bids: (n, n_bidders) bids per click.
+
+        Returns:
+            winners (n, max_slots) int64 (-1 empty) and prices (n, max_slots) float64.
+        """
+        n = channel.shape[0]
+        winners = np.full((n, self.max_slots), -1, np.int64)
+        prices = np.zeros((n, self.max_slots))
+        for c, mech in enumerate(self.mechanisms):
+            idx = np.flatnonzero(channel == c)
+            if idx.size == 0:
+                continue
+            q = np.broadcast_to(self.quality, (idx.size, self.quality.size))
+            alloc = mech(bids[idx], q, self.slots[c], self.reserve[c])
+            winners[idx, : self.slots[c]] = alloc.winners
+            prices[idx, : self.slots[c]] = alloc.prices
+        return winners, prices
+
+    def clear_within_budgets(self, channel: np.ndarray, bids: np.ndarray, remaining: np.ndarray,
+                             respond: Respond) -> Cleared:
+        """Clear, then withdraw advertisers from the point their budget runs out, until all hold.
+
+        Args:
+            channel: (n,) channel per opportunity (rows in time order).
+            bids: (n, n_bidders) bids; not modified.
+            remaining: (n_bidders,) budget left today.
+            respond: the world's click model for impressions.
+        """
+        bids = bids.copy()
+        bids[:, remaining <= 0] = 0.0
+        n_bidders = bids.shape[1]
+        while True:
+            winners, prices = self.clear(channel, bids)
+            row, slot = np.nonzero(winners >= 0)
+            adv = winners[row, slot]
+            price = prices[row, slot]
+            clicked = respond(row, slot, adv)
+            cost = np.where(clicked, price, 0.0)
+            spend = np.bincount(adv, weights=cost, minlength=n_bidders)
+            over = np.flatnonzero(spend > remaining + 1e-9)
+            if over.size == 0:
+                return Cleared(row, slot, adv, price, clicked, cost, bids)
+            for j in over:
+                mine = adv == j
+                cum = np.cumsum(cost[mine])
+                first_over = int(np.searchsorted(cum, remaining[j] + 1e-9, side="right"))
+                bids[row[mine][first_over]:, j] = 0.0

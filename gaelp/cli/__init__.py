@@ -1,0 +1,30 @@
+"""The `gaelp` command line: thin wiring from flags to the library (parse, build, call).
+
+Each domain keeps its commands in its own module here and adds them to the one app through a
+`register(app)` function, so this file stays a list.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="gaelp",
+    help="GAELP: simulate an ad market, train and evaluate bidders, attribute conversions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register_all() -> None:
+    from gaelp.cli import attribute, core
+
+    for module in (core, attribute):
+        module.register(app)
+
+
+def main() -> None:
+    """Entry point of the `gaelp` script."""
+    _register_all()
+    app()

@@ -1,0 +1,294 @@
+"""One nested, validated, frozen config tree; defaults come from `gaelp.calibration`.
+
+The tree flows from the CLI to the components: each component receives only its own sub-config.
+Load a TOML file with `load_config(path)`; the file holds only what differs from the defaults, e.g.
+
+    users = 50000
+    [campaign]
+    budget_per_user = 0.03
+    [[market.competitors]]
+    name = "qustodio"
+    base_cpc = 3.0
+
+A list in the file (segments, channels, competitors) replaces the default list; entries are matched
+by `name` and missing fields of an entry that shares a default's name take that default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gaelp import calibration as cal
+
+N_STAGES = len(cal.STAGES)
+Prob = Field(ge=0.0, le=1.0)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+def _defaults(facts: dict[str, cal.Fact]) -> dict[str, Any]:
+    return {k: f.value for k, f in facts.items()}
+
+
+class SegmentConfig(_Frozen):
+    """A kind of person: how often they are reachable, click, buy, and how long they take."""
+
+    name: str
+    share: float = Field(gt=0.0, le=1.0, description="share of the population")
+    activity: tuple[float, ...] = Field(description="opportunity-rate multiplier per channel")
+    ctr_mult: float = Field(gt=0.0, le=10.0)
+    cvr: float = Field(ge=0.0, le=1.0, description="post-click purchase probability (reference stage)")
+    value: float = Field(gt=0.0, le=10_000.0, description="first-year revenue of a purchase, USD")
+    lag_median_h: float = Field(gt=0.0, le=24 * 365, description="median post-click purchase lag")
+    lag_sigma: float = Field(gt=0.0, le=5.0, description="log-normal sigma of the lag")
+    crisis_rate: float = Field(ge=0.0, le=1.0, description="daily chance of a jump to INTENT")
+    buy_mult: float = Field(ge=0.0, le=20.0, description="multiplier of the organic purchase hazard")
+
+
+class ChannelConfig(_Frozen):
+    """An ad channel: its traffic, response and auction."""
+
+    name: str
+    rate: float = Field(gt=0.0, le=50.0, description="opportunities per person per day")
+    ctr: float = Field(gt=0.0, le=1.0, description="base CTR of the top slot")
+    cvr_mult: float = Field(ge=0.0, le=10.0)
+    mechanism: Literal["gsp", "second_price", "first_price"]
+    slots: int = Field(ge=1, le=8)
+    reserve: float = Field(ge=0.0, le=1000.0, description="reserve price per click, USD")
+    position_ctr: tuple[float, ...]
+    stage_activity: tuple[float, ...] = Field(description="activity multiplier per journey stage")
+
+    @model_validator(mode="after")
+    def _check(self) -> ChannelConfig:
+        if len(self.position_ctr) != self.slots:
+            raise ValueError(f"channel {self.name!r}: position_ctr needs {self.slots} values (one per slot)")
+        if len(self.stage_activity) != N_STAGES:
+            raise ValueError(f"channel {self.name!r}: stage_activity needs {N_STAGES} values")
+        return self
+
+
+class JourneyConfig(_Frozen):
+    """Stage dynamics, organic behaviour, fatigue and brand choice."""
+
+    ctr_stage: tuple[float, ...]
+    cvr_stage: tuple[float, ...]
+    advance: tuple[float, ...] = Field(description="per-channel chance an impression advances a stage")
+    click_to_intent: float = Prob
+    intent_by_stage: tuple[tuple[float, float, float], ...]
+    intent_ctr: tuple[float, float, float]
+    intent_cvr: tuple[float, float, float]
+    lapse_days: int = Field(ge=1, le=365)
+    word_of_mouth: float = Prob
+    organic_consider: float = Prob
+    buy_hazard: tuple[float, float, float, float]
+    brand_base: float = Field(ge=0.0, le=100.0)
+    brand_impression: float = Field(ge=0.0, le=100.0)
+    brand_click: float = Field(ge=0.0, le=100.0)
+    exposure_decay: float = Prob
+    fatigue: float = Field(ge=0.0, le=10.0)
+    same_device_conversion: float = Prob
+    fast_share: float = Prob
+    fast_mean_h: float = Field(gt=0.0, le=48.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> JourneyConfig:
+        for name in ("ctr_stage", "cvr_stage", "intent_by_stage"):
+            if len(getattr(self, name)) != N_STAGES:
+                raise ValueError(f"journey.{name} needs {N_STAGES} values, one per stage {cal.STAGES}")
+        return self
+
+
+class DeviceConfig(_Frozen):
+    """Cross-device identity: 1-3 devices per person."""
+
+    count_probs: tuple[float, float, float]
+    desktop_share: float = Prob
+    cvr_desktop: float = Field(gt=0.0, le=10.0)
+    cvr_mobile: float = Field(gt=0.0, le=10.0)
+
+
+class TemporalConfig(_Frozen):
+    """Hour-of-day, weekday and month multipliers."""
+
+    hour: tuple[float, ...] = Field(min_length=24, max_length=24)
+    hour_cvr: tuple[float, ...] = Field(min_length=24, max_length=24)
+    weekday: tuple[float, ...] = Field(min_length=7, max_length=7)
+    month: tuple[float, ...] = Field(min_length=12, max_length=12)
+
+
+class WorldConfig(_Frozen):
+    """The people side of the market."""
+
+    segments: tuple[SegmentConfig, ...] = Field(min_length=1)
+    channels: tuple[ChannelConfig, ...] = Field(min_length=1)
+    journey: JourneyConfig = JourneyConfig(**_defaults(cal.JOURNEY))
+    devices: DeviceConfig = DeviceConfig(**_defaults(cal.DEVICES))
+    temporal: TemporalConfig = TemporalConfig(**_defaults(cal.TEMPORAL))
+
+    @model_validator(mode="after")
+    def _check(self) -> WorldConfig:
+        n_ch = len(self.channels)
+        for s in self.segments:
+            if len(s.activity) != n_ch:
+                raise ValueError(f"segment {s.name!r}: activity needs {n_ch} values, one per channel")
+        if len(self.journey.advance) != n_ch:
+            raise ValueError(f"journey.advance needs {n_ch} values, one per channel")
+        total = sum(s.share for s in self.segments)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"segment shares must sum to 1, got {total:.6f}")
+        return self
+
+
+class CompetitorConfig(_Frozen):
+    """A rival advertiser with its own budget, value and bidding rules."""
+
+    name: str
+    kind: str = Field(default="rule", description="bidder class from the registry")
+    value: float = Field(gt=0.0, le=10_000.0, description="revenue of one of its sales, USD")
+    budget_per_user: float = Field(ge=0.0, le=100.0, description="daily budget per person in the world")
+    base_cpc: float = Field(gt=0.0, le=1000.0)
+    channel_mult: tuple[float, ...]
+    intent_mult: tuple[float, float, float] = cal.COMPETITOR_INTENT_MULT.value
+    creative_quality: float = Field(gt=0.0, le=10.0)
+    appeal: float = Field(ge=0.0, le=10.0, description="post-click purchase multiplier")
+    brand: float = Field(ge=0.0, le=100.0, description="unaided brand weight in organic choice")
+    bid_sigma: float = Field(default=0.0, ge=0.0, le=3.0, description="log-normal spread of its bids")
+    category: bool = Field(default=True, description="sells in our category (False: the rest of the market)")
+
+
+class MarketConfig(_Frozen):
+    """The advertisers we compete with."""
+
+    competitors: tuple[CompetitorConfig, ...] = tuple(
+        CompetitorConfig(name=n, **_defaults(f)) for n, f in cal.COMPETITORS.items()
+    )
+
+
+class CampaignConfig(_Frozen):
+    """Our own campaign: budget, creative, attribution window."""
+
+    budget_per_user: float = Field(default=cal.OURS["budget_per_user"].value, ge=0.0, le=100.0)
+    creative_quality: float = Field(default=cal.OURS["creative_quality"].value, gt=0.0, le=10.0)
+    appeal: float = Field(default=cal.OURS["appeal"].value, ge=0.0, le=10.0)
+    lookback_days: int = Field(default=cal.OURS["lookback_days"].value, ge=1, le=90)
+
+
+class BiddersConfig(_Frozen):
+    """Parameters of our baseline bidders."""
+
+    fixed_bid: float = Field(default=cal.OURS["fixed_bid"].value, gt=0.0, le=1000.0)
+    target_cpa: float = Field(default=cal.OURS["target_cpa"].value, gt=0.0, le=100_000.0)
+    oracle_fraction: float = Field(default=cal.OURS["oracle_fraction"].value, gt=0.0, le=1.0)
+
+
+class SafetyConfig(_Frozen):
+    """Limits that sit between every bidder of ours and the market."""
+
+    max_bid: float = Field(default=50.0, gt=0.0, le=10_000.0, description="assumption: bid cap per click")
+
+
+class Config(_Frozen):
+    """The whole run."""
+
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    users: int = Field(default=10_000, ge=1, le=100_000_000)
+    days: int = Field(default=30, ge=1, le=3650)
+    start_date: dt.date = dt.date(2026, 1, 5)
+    bidder: str = "fixed"
+    world: WorldConfig = WorldConfig(
+        segments=tuple(SegmentConfig(name=n, **_defaults(f)) for n, f in cal.SEGMENTS.items()),
+        channels=tuple(ChannelConfig(name=n, **_defaults(f)) for n, f in cal.CHANNELS.items()),
+    )
+    market: MarketConfig = MarketConfig()
+    campaign: CampaignConfig = CampaignConfig()
+    bidders: BiddersConfig = BiddersConfig()
+    safety: SafetyConfig = SafetyConfig()
+    store_url: str | None = Field(default=None, description="journey store URL (None: in memory)")
+
+    @model_validator(mode="after")
+    def _check(self) -> Config:
+        n_ch = len(self.world.channels)
+        for c in self.market.competitors:
+            if len(c.channel_mult) != n_ch:
+                raise ValueError(f"competitor {c.name!r}: channel_mult needs {n_ch} values")
+        return self
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        """Channel names in index order."""
+        return tuple(c.name for c in self.world.channels)
+
+    def replace(self, **changes: Any) -> Config:
+        """A validated copy with top-level fields changed (None values are ignored)."""
+        data = self.model_dump()
+        data.update({k: v for k, v in changes.items() if v is not None})
+        return Config.model_validate(data)
+
+
+class ConfigError(ValueError):
+    """A config that fails validation; the message names each bad field and what is allowed."""
+
+
+def _merge(default: Any, override: Any) -> Any:
+    if isinstance(default, dict) and isinstance(override, dict):
+        unknown = set(override) - set(default)
+        merged = {**default}
+        for k, v in override.items():
+            merged[k] = _merge(default[k], v) if k in default else v
+        _ = unknown  # unknown keys are left for pydantic to reject by name
+        return merged
+    if isinstance(default, list) and isinstance(override, list):
+        by_name = {d.get("name"): d for d in default if isinstance(d, dict)}
+        return [_merge(by_name[o["name"]], o) if isinstance(o, dict) and o.get("name") in by_name else o
+                for o in override]
+    return override
+
+
+def build_config(data: dict[str, Any], origin: str = "config") -> Config:
+    """Validate `data` (only the fields that differ from the defaults) into a `Config`."""
+    try:
+        return Config.model_validate(_merge(Config().model_dump(mode="json"), data))
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            lines.append(f"  {loc or '(root)'}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError(f"invalid {origin}:\n" + "\n".join(lines)) from None
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
+    """Defaults, then the TOML file at `path` (if any), then non-None `overrides` (CLI flags)."""
+    data: dict[str, Any] = {}
+    origin = "config"
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist (pass a TOML file to --config)")
+        try:
+            data = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
+        origin = f"config file {p}"
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return build_config(data, origin)
+
+
+def dump_toml(cfg: Config) -> str:
+    """The full effective config as TOML (None values are left out, as TOML has no null)."""
+
+    def strip(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: strip(v) for k, v in x.items() if v is not None}
+        if isinstance(x, list | tuple):
+            return [strip(v) for v in x]
+        return x
+
+    return tomli_w.dumps(strip(cfg.model_dump(mode="json")))

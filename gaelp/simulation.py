@@ -1,0 +1,297 @@
+"""The story of one simulated hour, and the days and campaigns made of them. Wiring only.
+
+    purchases due -> opportunities -> every advertiser bids -> safety -> the platform clears within
+    budgets -> people click -> journeys move, purchases get scheduled -> each advertiser observes
+    its own outcome -> KPIs and logs.
+
+The model logic lives in `world/` (people), `auction/` (market) and `control/` (safety, pacing).
+Our bidder is column 0 of the bid matrix; the competitors follow in config order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from gaelp.auction.bidders import Bidder, BidderContext, BidderOutcome, OpportunityBatch, Truth, make_bidder
+from gaelp.auction.market import Market
+from gaelp.config import Config
+from gaelp.control.safety import SafetyLimits
+from gaelp.kpis import Kpis, TouchTracker
+from gaelp.rng import CounterRng, Purpose, Streams
+from gaelp.world.activity import Activity, DaySchedule
+from gaelp.world.journey import JourneyModel
+from gaelp.world.population import JourneyState, Stage, build_population
+from gaelp.world.purchases import ORGANIC, POST_CLICK, PendingPurchases
+from gaelp.world.response import ResponseModel
+from gaelp.world.temporal import Calendar
+
+SLOT_KEYS = 8  # counter key of an impression = schedule serial * SLOT_KEYS + slot
+IMPRESSION_FIELDS = ("t", "serial", "person", "device", "advertiser", "channel", "slot", "intent", "clicked", "cost")
+CONVERSION_FIELDS = ("t", "person", "device", "advertiser", "value", "kind", "credit_channel", "by_click")
+
+
+@dataclass(frozen=True, slots=True)
+class DayLog:
+    """Everything that happened on one day, as column arrays (ground truth: person ids included).
+
+    Attributes:
+        day: the simulated day.
+        impressions: IMPRESSION_FIELDS -> (k,) arrays, every advertiser's impressions in time order.
+        conversions: CONVERSION_FIELDS -> (m,) arrays, every purchase (ours and rivals').
+            kind: 0 post-click, 1 organic; credit_channel / by_click: our last-touch credit (-1 none).
+    """
+
+    day: int
+    impressions: dict[str, np.ndarray]
+    conversions: dict[str, np.ndarray]
+
+
+def _concat(parts: list[dict[str, np.ndarray]], fields: tuple[str, ...]) -> dict[str, np.ndarray]:
+    if not parts:
+        return {f: np.empty(0) for f in fields}
+    return {f: np.concatenate([p[f] for p in parts]) for f in fields}
+
+
+def build_competitors(cfg: Config, streams: Streams) -> list[Bidder]:
+    """The rival advertisers of `cfg.market`, each from its registered kind."""
+    out = []
+    for i, comp in enumerate(cfg.market.competitors):
+        ctx = BidderContext(cfg, comp.budget_per_user * cfg.users, streams.child("competitors", i), comp)
+        out.append(make_bidder(comp.kind, ctx))
+    return out
+
+
+def build_bidder(cfg: Config, name: str, streams: Streams) -> Bidder:
+    """Our bidder `name` with our campaign's daily budget."""
+    ctx = BidderContext(cfg, cfg.campaign.budget_per_user * cfg.users, streams.get("bidders"))
+    return make_bidder(name, ctx)
+
+
+class Simulation:
+    """A world, a market and its advertisers, advanced one hour at a time.
+
+    Args:
+        cfg: the run's config.
+        bidder: our bidder (or a registered name); None builds `cfg.bidder`.
+        competitors: the rivals; None builds them from `cfg.market`.
+    """
+
+    def __init__(self, cfg: Config, bidder: Bidder | str | None = None,
+                 competitors: list[Bidder] | None = None) -> None:
+        self.cfg = cfg
+        self.streams = Streams(cfg.seed)
+        self.crng = CounterRng(cfg.seed)
+        w = cfg.world
+        self.pop = build_population(w, cfg.users, self.streams.get("population"))
+        self.calendar = Calendar(w.temporal, cfg.start_date)
+        self.activity = Activity(w, self.pop, self.calendar, self.crng)
+        self.response = ResponseModel(w)
+        comps = cfg.market.competitors
+        if bidder is None or isinstance(bidder, str):
+            bidder = build_bidder(cfg, bidder or cfg.bidder, self.streams)
+        self.bidders: list[Bidder] = [bidder, *(competitors if competitors is not None
+                                                else build_competitors(cfg, self.streams))]
+        self.n_adv = len(self.bidders)
+        brand = [w.journey.brand_base, *(c.brand for c in comps)]
+        self.journey = JourneyModel(w, np.array(brand), self.crng)
+        self.market = Market(w.channels, np.array([cfg.campaign.creative_quality, *(c.creative_quality for c in comps)]))
+        self.appeal = np.array([cfg.campaign.appeal, *(c.appeal for c in comps)])
+        self.category = np.array([True, *(c.category for c in comps)])
+        self.rival_value = np.array([0.0, *(c.value for c in comps)])
+        self.budget = np.array([b.daily_budget for b in self.bidders])
+        self.safety = SafetyLimits(cfg.safety)
+        self.state = JourneyState.fresh(cfg.users, self.n_adv)
+        self.touches = TouchTracker(cfg.users)
+        self.pending = PendingPurchases()
+        self.kpis = Kpis.empty(len(w.channels), self.n_adv, cfg.days, self.market.max_slots)
+        self.window_h = 24 * cfg.campaign.lookback_days
+        self.t = 0
+        self.spent_today = np.zeros(self.n_adv)
+        self._sched: DaySchedule | None = None
+        self._log: dict[str, list[dict[str, np.ndarray]]] = {"imp": [], "conv": []}
+
+    # --- the story -------------------------------------------------------------------------------
+    def step_hour(self) -> None:
+        """Simulate hour `self.t` and advance the clock."""
+        t = self.t
+        day, hour = divmod(t, 24)
+        if hour == 0:
+            self._start_day(day)
+        conv = self._purchases(t)
+        rows = self.activity.thin(self._sched, hour, self.state.stage)
+        batch, truth, person = self._opportunities(rows, t)
+        bids = np.column_stack([b.bid(truth if b.sees_truth else batch) for b in self.bidders]) \
+            if rows.size else np.zeros((0, self.n_adv))
+        bids[:, 0] = self.safety.apply(bids[:, 0])
+        stage = self.state.stage[person]
+        seg = self.pop.segment[person]
+        keys = rows * SLOT_KEYS
+
+        def respond(r, s, a):
+            p = self.response.ctr(batch.channel[r], s, seg[r], stage[r], batch.intent[r],
+                                  self.market.quality[a], self.state.seen[person[r], a])
+            return self.crng.uniform(keys[r] + s, day, Purpose.CLICK) < p
+
+        cl = self.market.clear_within_budgets(batch.channel, bids, self.budget - self.spent_today, respond)
+        self._schedule_post_click(t, cl, batch, person, seg, stage, keys)
+        rel = self.category[cl.advertiser]  # other products' ads do not move our category's journeys
+        self.journey.expose(self.state, t, day, keys[cl.row[rel]] + cl.slot[rel], person[cl.row[rel]],
+                            cl.advertiser[rel], batch.channel[cl.row[rel]], cl.clicked[rel])
+        ours = cl.advertiser == 0
+        self.touches.touch(t, person[cl.row[ours]], batch.channel[cl.row[ours]], cl.clicked[ours])
+        self._observe(batch, cl, conv)
+        self._account(t, rows, batch, person, cl, conv)
+        self.t += 1
+
+    # --- steps -----------------------------------------------------------------------------------
+    def _start_day(self, day: int) -> None:
+        self.kpis.grow(day + 1)
+        self.spent_today[:] = 0.0
+        self._sched = self.activity.schedule(day, self.streams.get("schedule"))
+        buyers = self.journey.daily(self.state, self.pop, day, self.calendar.day_multiplier(day))
+        adv = self.journey.choose_brand(self.state, buyers, day)
+        hour = np.searchsorted(self.calendar.buy_cdf, self.crng.uniform(buyers, day, Purpose.BUY_HOUR), side="right")
+        device = self._random_device(buyers, day, Purpose.CONV_DEVICE)
+        self.pending.push(day * 24 + hour, buyers, adv, device, ORGANIC)
+        self.pending.start_day(day)
+
+    def _random_device(self, person: np.ndarray, key: Any, purpose: int) -> np.ndarray:
+        u = self.crng.uniform(person, key, purpose)
+        return self.pop.device_offset[person] + (u * self.pop.n_devices[person]).astype(np.int64)
+
+    def _purchases(self, t: int) -> dict[str, np.ndarray]:
+        ev = self.pending.pop_due(t)
+        p = ev["person"]
+        open_ = self.state.stage[p]
+        ok = np.flatnonzero((open_ <= Stage.INTENT) | (open_ == Stage.LAPSED))
+        _, first = np.unique(p[ok], return_index=True)
+        keep = ok[np.sort(first)]
+        p, adv = p[keep], ev["advertiser"][keep].astype(np.int64)
+        self.state.stage[p] = np.where(adv == 0, Stage.CONVERTED, Stage.LOST)
+        self.state.converted_at[p] = t
+        value = np.where(adv == 0, self.response.value[self.pop.segment[p]], self.rival_value[adv])
+        ch, by_click = self.touches.classify(t, p, self.window_h)
+        ch = np.where(adv == 0, ch, -1)
+        by_click &= adv == 0
+        return {"t": np.full(p.size, t, np.int64), "person": p, "device": ev["device"][keep], "advertiser": adv,
+                "value": value, "kind": ev["kind"][keep], "credit_channel": ch, "by_click": by_click}
+
+    def _opportunities(self, rows: np.ndarray, t: int) -> tuple[OpportunityBatch, OpportunityBatch, np.ndarray]:
+        s = self._sched
+        person, device, channel = s.person[rows], s.device[rows], s.channel[rows]
+        stage = self.state.stage[person]
+        intent = self.activity.query_intent(rows, s.day, channel, stage)
+        device_type = self.pop.device_type[device]
+        batch = OpportunityBatch(t=t, weekday=self.calendar.weekday(s.day), channel=channel, device=device,
+                                 device_type=device_type, intent=intent, reserve=self.market.reserve[channel],
+                                 channel_names=self.cfg.channel_names)
+        truth = batch
+        if any(b.sees_truth for b in self.bidders):
+            seg = self.pop.segment[person]
+            p = self.response.cvr(channel, seg, stage, intent, device_type,
+                                  self.calendar.hour_cvr[t % 24], self.appeal[0])
+            truth = replace(batch, truth=Truth(p_convert=p, value=self.response.value[seg]))
+        return batch, truth, person
+
+    def _schedule_post_click(self, t, cl, batch, person, seg, stage, keys) -> None:
+        day = t // 24
+        ci = np.flatnonzero(cl.clicked)
+        r, a = cl.row[ci], cl.advertiser[ci]
+        k = keys[r] + cl.slot[ci]
+        p = self.response.cvr(batch.channel[r], seg[r], stage[r], batch.intent[r], batch.device_type[r],
+                              self.calendar.hour_cvr[t % 24], self.appeal[a])
+        buy = self.crng.uniform(k, day, Purpose.CONVERT) < p
+        r, a, k, pe = r[buy], a[buy], k[buy], person[r[buy]]
+        lag = self.response.lag_hours(seg[r], self.crng.uniform(k, day, Purpose.LAG))
+        due = t + np.maximum(1, np.ceil(lag)).astype(np.int64)
+        same = self.crng.uniform(k, day, Purpose.CONV_DEVICE) < self.journey.same_device
+        device = np.where(same, batch.device[r], self._random_device(pe, k, Purpose.CONV_DEVICE + 1))
+        self.pending.push(due, pe, a, device, POST_CLICK)
+
+    def _observe(self, batch: OpportunityBatch, cl, conv: dict[str, np.ndarray]) -> None:
+        n = batch.size
+        for j, b in enumerate(self.bidders):
+            mine = cl.advertiser == j
+            r = cl.row[mine]
+            slot = np.full(n, -1, np.int8)
+            slot[r] = cl.slot[mine]
+            price, clicked, cost = np.zeros(n), np.zeros(n, bool), np.zeros(n)
+            price[r], clicked[r], cost[r] = cl.price[mine], cl.clicked[mine], cl.cost[mine]
+            cm = conv["advertiser"] == j
+            b.observe(BidderOutcome(batch, cl.bids[:, j], slot, price, clicked, cost,
+                                    conv["t"][cm], conv["device"][cm], conv["value"][cm]))
+
+    def _account(self, t, rows, batch, person, cl, conv) -> None:
+        k, day, n_ch = self.kpis, t // 24, len(self.cfg.world.channels)
+        ch = batch.channel[cl.row]
+        adv = cl.advertiser
+        spend = np.bincount(adv, weights=cl.cost, minlength=self.n_adv)
+        self.spent_today += spend
+        d = k.daily
+        d["impressions"][day] += np.bincount(adv, minlength=self.n_adv)
+        d["clicks"][day] += np.bincount(adv, weights=cl.clicked, minlength=self.n_adv)
+        d["spend"][day] += spend
+        d["wins"][day] += np.bincount(adv, minlength=self.n_adv)
+        d["bid_sum"][day] += cl.bids.sum(axis=0)
+        d["bids"][day] += (cl.bids > 0).sum(axis=0)
+        ca = conv["advertiser"]
+        d["conversions"][day] += np.bincount(ca, minlength=self.n_adv)
+        d["revenue"][day] += np.bincount(ca, weights=conv["value"], minlength=self.n_adv)
+        ours = adv == 0
+        c = k.channel
+        c["opportunities"] += np.bincount(batch.channel, minlength=n_ch)
+        c["impressions"] += np.bincount(ch[ours], minlength=n_ch)
+        c["clicks"] += np.bincount(ch[ours], weights=cl.clicked[ours], minlength=n_ch)
+        c["spend"] += np.bincount(ch[ours], weights=cl.cost[ours], minlength=n_ch)
+        flat = ch * self.market.max_slots + cl.slot
+        size = n_ch * self.market.max_slots
+        k.market["impressions"] += np.bincount(flat, minlength=size).reshape(n_ch, -1)
+        k.market["clicks"] += np.bincount(flat, weights=cl.clicked, minlength=size).reshape(n_ch, -1)
+        self._account_conversions(t, conv)
+        self._log["imp"].append({
+            "t": np.full(cl.row.size, t, np.int64), "serial": rows[cl.row], "person": person[cl.row],
+            "device": batch.device[cl.row], "advertiser": adv, "channel": ch, "slot": cl.slot,
+            "intent": batch.intent[cl.row], "clicked": cl.clicked, "cost": cl.cost})
+        self._log["conv"].append(conv)
+
+    def _account_conversions(self, t: int, conv: dict[str, np.ndarray]) -> None:
+        k, n_ch = self.kpis, len(self.cfg.world.channels)
+        ours = conv["advertiser"] == 0
+        click = ours & conv["by_click"]
+        view = ours & ~conv["by_click"] & (conv["credit_channel"] >= 0)
+        organic = ours & (conv["credit_channel"] < 0)
+        ch = conv["credit_channel"][click]
+        k.channel["conversions"] += np.bincount(ch, minlength=n_ch)
+        k.channel["revenue"] += np.bincount(ch, weights=conv["value"][click], minlength=n_ch)
+        k.view_through += int(view.sum())
+        k.view_through_revenue += float(conv["value"][view].sum())
+        k.organic += int(organic.sum())
+        k.organic_revenue += float(conv["value"][organic].sum())
+
+    # --- days and campaigns ----------------------------------------------------------------------
+    def run_day(self) -> DayLog:
+        """Simulate the next whole day and return its log."""
+        day = self.t // 24
+        for _ in range(24):
+            self.step_hour()
+        imp = _concat(self._log["imp"], IMPRESSION_FIELDS)
+        conv = _concat(self._log["conv"], CONVERSION_FIELDS)
+        self._log = {"imp": [], "conv": []}
+        return DayLog(day, imp, conv)
+
+    def run(self, days: int | None = None, on_day: Callable[[DayLog], None] | None = None) -> Kpis:
+        """Simulate `days` more days (default: the config's campaign length)."""
+        for _ in range(self.cfg.days if days is None else days):
+            log = self.run_day()
+            if on_day is not None:
+                on_day(log)
+        return self.kpis
+
+    @property
+    def day(self) -> int:
+        """Days simulated so far."""
+        return self.t // 24

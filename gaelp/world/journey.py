@@ -1,0 +1,107 @@
+"""How journeys move: ad exposures, organic drift, crises, lapses and purchases.
+
+Stage moves caused by ads use counter-based uniforms keyed to the impression; the daily organic
+pass uses one counter-based uniform per person and day, split into disjoint intervals (at most one
+organic event per person per day), so a counterfactual run changes only what ads changed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gaelp.config import WorldConfig
+from gaelp.rng import CounterRng, Purpose
+from gaelp.world.population import JourneyState, Population, Stage
+
+ACTIVE = (Stage.AWARE, Stage.CONSIDERING, Stage.INTENT)
+
+
+class JourneyModel:
+    """Stage dynamics of the world config; `brand_base` holds each advertiser's unaided weight."""
+
+    def __init__(self, cfg: WorldConfig, brand_base: np.ndarray, crng: CounterRng) -> None:
+        j = cfg.journey
+        self.crng = crng
+        self.advance = np.asarray(j.advance)
+        self.click_to_intent = j.click_to_intent
+        self.brand_impression = np.float32(j.brand_impression)
+        self.brand_click = np.float32(j.brand_click)
+        self.decay = np.float32(j.exposure_decay)
+        self.lapse_h = 24 * j.lapse_days
+        self.brand_base = np.asarray(brand_base, dtype=np.float64)
+        self.word_of_mouth = j.word_of_mouth
+        self.organic_consider = j.organic_consider
+        self.buy_hazard = np.zeros(len(Stage))
+        self.buy_hazard[:4] = j.buy_hazard
+        self.crisis = np.array([s.crisis_rate for s in cfg.segments])
+        self.buy_mult = np.array([s.buy_mult for s in cfg.segments])
+        self.same_device = j.same_device_conversion
+        # organic stage move probability by stage
+        self.move = np.zeros(len(Stage))
+        self.move[Stage.UNAWARE] = j.word_of_mouth
+        self.move[Stage.AWARE] = j.organic_consider
+        self.move[Stage.LAPSED] = j.word_of_mouth
+
+    def expose(self, state: JourneyState, t: int, day: int, key: np.ndarray, person: np.ndarray,
+               advertiser: np.ndarray, channel: np.ndarray, clicked: np.ndarray) -> None:
+        """Apply impressions (one row each) to the people who saw them.
+
+        Args:
+            key: (k,) counter keys of the impressions (schedule serial x 8 + slot).
+            person, advertiser, channel: (k,) integer arrays.
+            clicked: (k,) bool.
+        """
+        if person.size == 0:
+            return
+        n_adv = state.seen.shape[1]
+        flat = person * n_adv + advertiser
+        np.add.at(state.seen.reshape(-1), flat, np.float32(1.0))
+        np.add.at(state.brand.reshape(-1), flat,
+                  np.where(clicked, self.brand_click, self.brand_impression).astype(np.float32))
+        stage = state.stage
+        lapsed = person[stage[person] == Stage.LAPSED]
+        stage[lapsed] = Stage.AWARE  # a touch re-engages a lapsed journey
+        cur = stage[person]
+        open_ = cur <= Stage.INTENT
+        u = self.crng.uniform(key, day, Purpose.ADVANCE)
+        prop = np.where(u < self.advance[channel], cur + 1, cur)
+        deep = self.crng.uniform(key, day, Purpose.CLICK_DEPTH) < self.click_to_intent
+        prop = np.where(clicked, np.maximum(prop, np.where(deep, Stage.INTENT, Stage.CONSIDERING)), prop)
+        prop = np.minimum(prop, Stage.INTENT).astype(np.int8)
+        np.maximum.at(stage, person[open_], prop[open_])
+        state.last_activity[person] = t
+
+    def daily(self, state: JourneyState, pop: Population, day: int, day_mult: float) -> np.ndarray:
+        """The organic pass at the start of `day`: lapses, drift, crises, memory decay.
+
+        Returns:
+            (b,) int64 people who decide today to buy (brand chosen by `choose_brand`).
+        """
+        t0 = day * 24
+        stage = state.stage
+        idle = (state.last_activity < t0 - self.lapse_h) & (stage >= Stage.AWARE) & (stage <= Stage.INTENT)
+        stage[idle] = Stage.LAPSED
+        state.seen *= self.decay
+        state.brand *= self.decay
+        n = pop.size
+        u = self.crng.uniform(np.arange(n, dtype=np.int64), day, Purpose.ORGANIC_STAGE)
+        seg = pop.segment
+        p_move = self.move[stage]
+        open_ = (stage <= Stage.INTENT) | (stage == Stage.LAPSED)
+        p_crisis = np.where(open_ & (stage != Stage.INTENT), self.crisis[seg], 0.0)
+        p_buy = self.buy_hazard[stage] * self.buy_mult[seg] * day_mult
+        moved = u < p_move
+        crisis = (u >= p_move) & (u < p_move + p_crisis)
+        buy = (u >= p_move + p_crisis) & (u < p_move + p_crisis + p_buy)
+        mv = np.flatnonzero(moved)
+        stage[mv] = np.where(stage[mv] == Stage.LAPSED, Stage.AWARE, stage[mv] + 1)
+        stage[crisis] = Stage.INTENT
+        state.last_activity[moved | crisis] = t0
+        return np.flatnonzero(buy)
+
+    def choose_brand(self, state: JourneyState, person: np.ndarray, day: int) -> np.ndarray:
+        """Which advertiser each organic buyer picks: unaided brand weight plus ad memory."""
+        w = self.brand_base[None, :] + state.brand[person]
+        cdf = np.cumsum(w, axis=1)
+        u = self.crng.uniform(person, day, Purpose.BRAND) * cdf[:, -1]
+        return (u[:, None] >= cdf[:, :-1]).sum(axis=1).astype(np.int16)

@@ -1,0 +1,122 @@
+"""Who the people are (static) and where their journeys stand (state): structures of arrays.
+
+People are laid out contiguously by segment, so "a random person of segment s" is an offset plus an
+integer draw. Every person owns 1-3 devices with global ids `device_offset[p] .. + n_devices[p] - 1`;
+the advertiser only ever sees device ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+from gaelp.config import WorldConfig
+
+
+class Stage(IntEnum):
+    """Journey stages. LAPSED: no journey activity for `lapse_days`; LOST: bought a competitor."""
+
+    UNAWARE = 0
+    AWARE = 1
+    CONSIDERING = 2
+    INTENT = 3
+    CONVERTED = 4
+    LAPSED = 5
+    LOST = 6
+
+
+class DeviceType(IntEnum):
+    """What a device is; advertisers see it (user agent)."""
+
+    MOBILE = 0
+    DESKTOP = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Population:
+    """Static attributes of `n` people and their devices.
+
+    Attributes:
+        segment: (n,) int8 segment index, non-decreasing (contiguous by segment).
+        segment_offsets: (n_segments + 1,) int64 start of each segment's block.
+        n_devices: (n,) int8 in 1..3.
+        device_offset: (n,) int64 first device id of each person.
+        device_type: (n_device_ids,) int8 `DeviceType` of every device.
+        device_owner: (n_device_ids,) int64 person of every device (ground truth only).
+    """
+
+    segment: np.ndarray
+    segment_offsets: np.ndarray
+    n_devices: np.ndarray
+    device_offset: np.ndarray
+    device_type: np.ndarray
+    device_owner: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """Number of people."""
+        return int(self.segment.shape[0])
+
+
+def build_population(cfg: WorldConfig, n_people: int, rng: np.random.Generator) -> Population:
+    """Draw a population: segment sizes, devices and device types.
+
+    Args:
+        cfg: the world config (segment shares, device mix).
+        n_people: number of people.
+        rng: the population stream.
+    """
+    shares = np.array([s.share for s in cfg.segments])
+    counts = rng.multinomial(n_people, shares / shares.sum())
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    segment = np.repeat(np.arange(len(counts), dtype=np.int8), counts)
+    probs = np.array(cfg.devices.count_probs)
+    n_devices = (np.searchsorted(np.cumsum(probs / probs.sum()), rng.random(n_people), side="right") + 1)
+    n_devices = np.minimum(n_devices, 3).astype(np.int8)
+    device_offset = np.concatenate([[0], np.cumsum(n_devices[:-1], dtype=np.int64)])
+    n_ids = int(n_devices.sum(dtype=np.int64))
+    device_type = (rng.random(n_ids) < cfg.devices.desktop_share).astype(np.int8)
+    device_owner = np.repeat(np.arange(n_people, dtype=np.int64), n_devices)
+    return Population(segment, offsets, n_devices, device_offset, device_type, device_owner)
+
+
+@dataclass(slots=True)
+class JourneyState:
+    """Mutable per-person state of the world, advanced by the story hour by hour.
+
+    Attributes:
+        stage: (n,) int8 `Stage`.
+        last_activity: (n,) int32 hour of the last touch or stage move (-1: never); drives LAPSED.
+        seen: (n, n_advertisers) float32 decayed count of each advertiser's impressions (fatigue).
+        brand: (n, n_advertisers) float32 decayed brand memory from impressions and clicks.
+        converted_at: (n,) int32 hour of the purchase (ours or a rival's), -1 if none.
+    """
+
+    stage: np.ndarray
+    last_activity: np.ndarray
+    seen: np.ndarray
+    brand: np.ndarray
+    converted_at: np.ndarray
+    arrays: tuple[str, ...] = field(default=("stage", "last_activity", "seen", "brand", "converted_at"))
+
+    @classmethod
+    def fresh(cls, n_people: int, n_advertisers: int) -> JourneyState:
+        """Everyone UNAWARE, nothing seen."""
+        return cls(
+            stage=np.zeros(n_people, np.int8),
+            last_activity=np.full(n_people, -1, np.int32),
+            seen=np.zeros((n_people, n_advertisers), np.float32),
+            brand=np.zeros((n_people, n_advertisers), np.float32),
+            converted_at=np.full(n_people, -1, np.int32),
+        )
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of all arrays, for checkpoints and the journey store."""
+        return {k: getattr(self, k).copy() for k in self.arrays}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore arrays saved by `state_dict`."""
+        for k in self.arrays:
+            setattr(self, k, np.array(state[k], dtype=getattr(self, k).dtype))

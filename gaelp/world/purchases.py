@@ -1,0 +1,87 @@
+"""Purchases scheduled for later hours (post-click lags, organic decisions).
+
+A purchase is a pending event (due hour, person, advertiser, device, kind). The first one that comes
+due for a person executes; the later ones find the person CONVERTED or LOST and lapse. Events are
+bucketed by due day so each hour touches only the events due today.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FIELDS = ("due", "person", "advertiser", "device", "kind")
+DTYPES = (np.int64, np.int64, np.int16, np.int64, np.int8)
+POST_CLICK, ORGANIC = 0, 1
+
+
+def _empty() -> dict[str, np.ndarray]:
+    return {f: np.empty(0, d) for f, d in zip(FIELDS, DTYPES)}
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    if not parts:
+        return _empty()
+    if len(parts) == 1:
+        return parts[0]
+    return {f: np.concatenate([p[f] for p in parts]) for f in FIELDS}
+
+
+class PendingPurchases:
+    """Pending purchase events by due day."""
+
+    def __init__(self) -> None:
+        self._days: dict[int, list[dict[str, np.ndarray]]] = {}
+        self._today_day = -1
+        self._today = _empty()
+
+    def push(self, due, person, advertiser, device, kind) -> None:
+        """Schedule purchases; arrays of equal length (scalars broadcast for advertiser / kind)."""
+        n = np.shape(due)[0]
+        if n == 0:
+            return
+        ev = {f: np.broadcast_to(np.asarray(v, d), (n,)).copy()
+              for f, d, v in zip(FIELDS, DTYPES, (due, person, advertiser, device, kind))}
+        day = ev["due"] // 24
+        if (day == self._today_day).all():
+            self._today = _concat([self._today, ev])
+            return
+        order = np.argsort(day, kind="stable")
+        day_sorted = day[order]
+        cuts = np.flatnonzero(np.diff(day_sorted)) + 1
+        for chunk in np.split(order, cuts):
+            d = int(day[chunk[0]])
+            part = {f: ev[f][chunk] for f in FIELDS}
+            if d == self._today_day:
+                self._today = _concat([self._today, part])
+            else:
+                self._days.setdefault(d, []).append(part)
+
+    def start_day(self, day: int) -> None:
+        """Make `day` the current day (its events are then popped hour by hour)."""
+        self._today_day = day
+        self._today = _concat([self._today, *self._days.pop(day, [])])
+
+    def pop_due(self, hour: int) -> dict[str, np.ndarray]:
+        """Events due at `hour` (or earlier and not yet popped), in scheduling order."""
+        due = self._today["due"] <= hour
+        if not due.any():
+            return _empty()
+        out = {f: a[due] for f, a in self._today.items()}
+        self._today = {f: a[~due] for f, a in self._today.items()}
+        return out
+
+    def __len__(self) -> int:
+        return int(self._today["due"].size + sum(p["due"].size for ps in self._days.values() for p in ps))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """All pending events as flat arrays (for checkpoints)."""
+        allp = _concat([self._today, *[p for d in sorted(self._days) for p in self._days[d]]])
+        return {f"pending_{f}": allp[f].copy() for f in FIELDS}
+
+    def load_state_dict(self, state: dict[str, np.ndarray], today: int) -> None:
+        """Restore events saved by `state_dict`; `today` is the day the run resumes at."""
+        self._days = {}
+        self._today_day = -1
+        self._today = _empty()
+        self.push(*(state[f"pending_{f}"] for f in FIELDS))
+        self.start_day(today)

@@ -1,0 +1,84 @@
+"""How people respond to an ad: click-through, post-click purchase and its lag.
+
+All functions are vectorised over impressions; the advertiser-specific factors (creative quality,
+product appeal) come in as per-impression arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtri
+
+from gaelp.config import WorldConfig
+
+
+class ResponseModel:
+    """Click and purchase probabilities, and post-click lags, from the world config."""
+
+    def __init__(self, cfg: WorldConfig) -> None:
+        j = cfg.journey
+        n_slots = max(c.slots for c in cfg.channels)
+        self.pos_ctr = np.zeros((len(cfg.channels), n_slots))
+        for i, c in enumerate(cfg.channels):
+            self.pos_ctr[i, : c.slots] = np.asarray(c.position_ctr) * c.ctr
+        self.ctr_stage = np.asarray(j.ctr_stage)
+        self.ctr_seg = np.array([s.ctr_mult for s in cfg.segments])
+        self.intent_ctr = np.asarray(j.intent_ctr)
+        self.fatigue = j.fatigue
+        self.cvr_seg = np.array([s.cvr for s in cfg.segments])
+        self.cvr_stage = np.asarray(j.cvr_stage)
+        self.cvr_channel = np.array([c.cvr_mult for c in cfg.channels])
+        self.cvr_device = np.array([cfg.devices.cvr_mobile, cfg.devices.cvr_desktop])
+        self.intent_cvr = np.asarray(j.intent_cvr)
+        self.lag_log_median = np.log([s.lag_median_h for s in cfg.segments])
+        self.lag_sigma = np.array([s.lag_sigma for s in cfg.segments])
+        self.fast_share = j.fast_share
+        self.fast_mean_h = j.fast_mean_h
+        self.value = np.array([s.value for s in cfg.segments])
+
+    def ctr(self, channel, slot, segment, stage, intent, quality, seen) -> np.ndarray:
+        """Click probability of impressions.
+
+        Args:
+            channel, slot, segment, stage, intent: (k,) integer arrays.
+            quality: (k,) creative quality of the advertiser shown.
+            seen: (k,) decayed count of that advertiser's earlier impressions (creative fatigue).
+        """
+        p = (self.pos_ctr[channel, slot] * self.ctr_stage[stage] * self.ctr_seg[segment]
+             * self.intent_ctr[intent] * quality / (1.0 + self.fatigue * seen))
+        return np.minimum(p, 0.95)
+
+    def cvr(self, channel, segment, stage, intent, device_type, hour_cvr, appeal) -> np.ndarray:
+        """Probability that a click leads to a purchase of the clicked advertiser (eventually).
+
+        Args:
+            channel, segment, stage, intent, device_type: (k,) integer arrays.
+            hour_cvr: scalar hour-of-day multiplier.
+            appeal: (k,) or scalar product appeal of the advertiser clicked.
+        """
+        p = (self.cvr_seg[segment] * self.cvr_stage[stage] * self.cvr_channel[channel]
+             * self.cvr_device[device_type] * self.intent_cvr[intent] * hour_cvr * appeal)
+        return np.minimum(p, 0.95)
+
+    def lag_hours(self, segment: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Post-click purchase lag in hours from one uniform per purchase.
+
+        A fast mode (exponential, mean `fast_mean_h`) with probability `fast_share`, else a
+        log-normal with the segment's median and sigma: a long tail past 30 days.
+        """
+        fast = u < self.fast_share
+        lag = np.empty_like(u)
+        lag[fast] = -self.fast_mean_h * np.log1p(-u[fast] / self.fast_share)
+        z = ndtri(np.clip((u[~fast] - self.fast_share) / (1.0 - self.fast_share), 1e-12, 1 - 1e-12))
+        s = segment[~fast]
+        lag[~fast] = np.exp(self.lag_log_median[s] + self.lag_sigma[s] * z)
+        return lag
+
+    def lag_survival(self, segment: np.ndarray, hours: float | np.ndarray) -> np.ndarray:
+        """P(lag > hours) for each segment's lag distribution (used by tests and oracles)."""
+        from scipy.special import ndtr
+
+        h = np.maximum(np.asarray(hours, dtype=np.float64), 1e-12)
+        fast = self.fast_share * np.exp(-h / self.fast_mean_h)
+        slow = (1 - self.fast_share) * (1 - ndtr((np.log(h) - self.lag_log_median[segment]) / self.lag_sigma[segment]))
+        return fast + slow
