@@ -1,0 +1,346 @@
+"""Auction mechanisms: pure, vectorized clearing of a whole hour of auctions at once.
+
+Every mechanism takes a ``(n_auctions, n_bidders)`` matrix of bids per click and a matrix of the
+same shape of quality scores (the platform's predicted CTR of each bidder's ad), and returns an
+:class:`Allocation`: who won each slot and the price per click they pay.
+
+Shared rules:
+
+* A bidder takes part in an auction only if its bid is > 0 and >= that auction's reserve.
+* Participants are ranked by ad rank = bid * quality, highest first; equal ad ranks go to the lower
+  bidder (column) index, so every allocation is deterministic.
+* ``second_price`` and ``gsp`` charge the slot-k winner
+  ``max(reserve, next_ad_rank / own_quality)``, capped at its own bid (the cap only bites through
+  floating-point rounding); ``next_ad_rank`` is the ad rank of the next participant below, or 0 when
+  there is none. ``first_price`` charges the bid.
+
+No Python loop runs over auctions or bidders: the matrix is cleared in cache-sized blocks of
+auctions, and within a block the only loop is over the (few) slots.
+
+Example:
+    >>> import numpy as np
+    >>> bids = np.array([[2.0, 3.0, 1.0]])
+    >>> quality = np.ones_like(bids)
+    >>> alloc = gsp(bids, quality, n_slots=2, reserve=0.5)
+    >>> alloc.winners.tolist(), alloc.prices.tolist()
+    ([[1, 0]], [[2.0, 1.0]])
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+# Smallest positive float64: `bid >= max(reserve, _TINY)` tests "bid > 0 and bid >= reserve" with a
+# single comparison over the matrix.
+_TINY = float(np.nextafter(0.0, 1.0))
+
+# Ad-rank cells (bidders x auctions) cleared per block; see _clear.
+_BLOCK_CELLS = 1 << 17
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """The outcome of a batch of auctions.
+
+    Attributes:
+        winners: ``(n_auctions, n_slots)`` int64, the bidder column index that won each slot, best
+            slot first; -1 where the slot stays empty.
+        prices: ``(n_auctions, n_slots)`` float64, the price per click charged to that slot's
+            winner; 0.0 where the slot is empty.
+    """
+
+    winners: np.ndarray
+    prices: np.ndarray
+
+
+def second_price(
+    bids: np.ndarray, quality: np.ndarray, n_slots: int = 1, reserve: float | np.ndarray = 0.0
+) -> Allocation:
+    """Sell one item per auction at the quality-weighted second price (Vickrey when quality is 1).
+
+    Args:
+        bids: ``(n_auctions, n_bidders)`` finite bids per click; <= 0 or below the reserve sits out.
+        quality: ``(n_auctions, n_bidders)`` finite quality scores > 0.
+        n_slots: must be 1 (one item); use :func:`gsp` for several slots.
+        reserve: scalar or ``(n_auctions,)`` minimum price per click, finite and >= 0.
+
+    Returns:
+        An :class:`Allocation` with arrays of shape ``(n_auctions, 1)``.
+
+    Raises:
+        ValueError: on a shape or value that breaks the rules above.
+    """
+    _require_one_slot("second_price", n_slots)
+    return _clear(bids, quality, 1, reserve, pay_own_bid=False)
+
+
+def first_price(
+    bids: np.ndarray, quality: np.ndarray, n_slots: int = 1, reserve: float | np.ndarray = 0.0
+) -> Allocation:
+    """Sell one item per auction to the highest ad rank, who pays its own bid.
+
+    Args:
+        bids: ``(n_auctions, n_bidders)`` finite bids per click; <= 0 or below the reserve sits out.
+        quality: ``(n_auctions, n_bidders)`` finite quality scores > 0.
+        n_slots: must be 1 (one item).
+        reserve: scalar or ``(n_auctions,)`` minimum price per click, finite and >= 0.
+
+    Returns:
+        An :class:`Allocation` with arrays of shape ``(n_auctions, 1)``.
+
+    Raises:
+        ValueError: on a shape or value that breaks the rules above.
+    """
+    _require_one_slot("first_price", n_slots)
+    return _clear(bids, quality, 1, reserve, pay_own_bid=True)
+
+
+def gsp(
+    bids: np.ndarray, quality: np.ndarray, n_slots: int, reserve: float | np.ndarray = 0.0
+) -> Allocation:
+    """Generalized second price: slot k goes to the k-th highest ad rank.
+
+    The slot-k winner pays ``max(reserve, ad_rank_{k+1} / quality_k)`` per click, never above its
+    bid, where ``ad_rank_{k+1}`` is the next participant's ad rank (0 if none). With ``n_slots=1``
+    this is exactly :func:`second_price`. Slots beyond the number of participants stay empty.
+
+    Args:
+        bids: ``(n_auctions, n_bidders)`` finite bids per click; <= 0 or below the reserve sits out.
+        quality: ``(n_auctions, n_bidders)`` finite quality scores > 0.
+        n_slots: number of ad slots per auction, >= 1 (may exceed ``n_bidders``).
+        reserve: scalar or ``(n_auctions,)`` minimum price per click, finite and >= 0.
+
+    Returns:
+        An :class:`Allocation` with arrays of shape ``(n_auctions, n_slots)``.
+
+    Raises:
+        ValueError: on a shape or value that breaks the rules above.
+    """
+    return _clear(bids, quality, n_slots, reserve, pay_own_bid=False)
+
+
+MECHANISMS: dict[str, Callable[..., Allocation]] = {
+    "second_price": second_price,
+    "first_price": first_price,
+    "gsp": gsp,
+}
+
+
+def get_mechanism(name: str) -> Callable[..., Allocation]:
+    """Look a mechanism up by name.
+
+    Args:
+        name: one of the keys of :data:`MECHANISMS`.
+
+    Returns:
+        The mechanism function.
+
+    Raises:
+        ValueError: if the name is unknown; the message lists the known names.
+    """
+    try:
+        return MECHANISMS[name]
+    except (KeyError, TypeError):
+        known = ", ".join(sorted(MECHANISMS))
+        raise ValueError(f"unknown auction mechanism {name!r}; known: {known}") from None
+
+
+def _require_one_slot(mechanism: str, n_slots: int) -> None:
+    if _as_slot_count(n_slots) != 1:
+        raise ValueError(
+            f"{mechanism} sells one item: n_slots must be 1, got {n_slots!r}; "
+            "use gsp for several slots"
+        )
+
+
+def _as_slot_count(n_slots: object) -> int:
+    if isinstance(n_slots, bool):
+        raise ValueError(f"n_slots must be an integer >= 1, got {n_slots!r}")
+    try:
+        count = operator.index(n_slots)  # type: ignore[arg-type]
+    except TypeError:
+        raise ValueError(f"n_slots must be an integer >= 1, got {n_slots!r}") from None
+    if count < 1:
+        raise ValueError(f"n_slots must be an integer >= 1, got {count}")
+    return count
+
+
+def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def _validate(
+    bids: np.ndarray, quality: np.ndarray, n_slots: object, reserve: float | np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int, float | np.ndarray]:
+    """Check and convert the inputs; returns float64 bids, quality, the slot count and the reserve.
+
+    The reserve comes back as a Python float or an ``(n_auctions,)`` float64 array.
+    """
+    slots = _as_slot_count(n_slots)
+    bids = np.asarray(bids, dtype=np.float64)
+    quality = np.asarray(quality, dtype=np.float64)
+    if bids.ndim != 2:
+        raise ValueError(f"bids must be 2-D (n_auctions, n_bidders), got shape {bids.shape}")
+    if quality.shape != bids.shape:
+        raise ValueError(
+            f"quality must have the shape of bids {bids.shape}, got shape {quality.shape}"
+        )
+    if bids.size:
+        # min/max propagate NaN, so two cheap reductions stand in for an elementwise isfinite pass.
+        if not (np.isfinite(bids.min()) and np.isfinite(bids.max())):
+            row, col = _first_bad(~np.isfinite(bids))
+            raise ValueError(
+                f"bids[{row}, {col}] = {bids[row, col]} is not finite; bids must be finite "
+                "(a bid <= 0 means the bidder sits out)"
+            )
+        if not (quality.min() > 0.0 and np.isfinite(quality.max())):
+            row, col = _first_bad(~(np.isfinite(quality) & (quality > 0.0)))
+            raise ValueError(
+                f"quality[{row}, {col}] = {quality[row, col]}; "
+                "quality scores must be finite and > 0"
+            )
+    reserve_arr = np.asarray(reserve, dtype=np.float64)
+    if reserve_arr.ndim == 0:
+        value = float(reserve_arr)
+        if not (np.isfinite(value) and value >= 0.0):
+            raise ValueError(f"reserve = {value}; a reserve must be finite and >= 0")
+        return bids, quality, slots, value
+    if reserve_arr.shape != (bids.shape[0],):
+        raise ValueError(
+            f"reserve must be a scalar or have shape (n_auctions,) = ({bids.shape[0]},), "
+            f"got shape {reserve_arr.shape}"
+        )
+    bad = ~(np.isfinite(reserve_arr) & (reserve_arr >= 0.0))
+    if bad.any():
+        (row,) = _first_bad(bad)
+        raise ValueError(f"reserve[{row}] = {reserve_arr[row]}; a reserve must be finite and >= 0")
+    return bids, quality, slots, reserve_arr
+
+
+def _ranked_by_bidder(
+    bids: np.ndarray, quality: np.ndarray, reserve: float | np.ndarray
+) -> np.ndarray:
+    """Ad ranks laid out ``(n_bidders, n_auctions)``, -inf where the bidder sits out.
+
+    The bidder-major layout turns every "over bidders" reduction into an elementwise operation
+    over contiguous rows; reducing along the short inner axis of ``(n_auctions, n_bidders)`` was
+    measured ~10x slower.
+    """
+    threshold = np.maximum(reserve, _TINY)
+    if isinstance(threshold, np.ndarray):
+        threshold = threshold[:, None]
+    rank = bids * quality
+    np.putmask(rank, bids < threshold, -np.inf)
+    return np.ascontiguousarray(rank.T)
+
+
+def _top_ranks(
+    ranks: np.ndarray, n_indexed: int, n_values: int
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Select the best ``n_values`` ad ranks of every auction, in order.
+
+    Repeated max-and-remove costs ``n_values`` passes over the matrix, cheaper than sorting every
+    row when few slots are sold, and its tie-break is exact: among equal maxima the lowest bidder
+    index is taken first.
+
+    Args:
+        ranks: ``(n_bidders, n_auctions)`` ad ranks, -inf for non-participants; overwritten.
+        n_indexed: how many leading positions also need the bidder index (<= n_values).
+        n_values: how many positions to select (<= n_bidders).
+
+    Returns:
+        ``(indices, values)``: ``indices[k]`` is the ``(n_auctions,)`` int64 bidder at position k
+        (meaningless where ``values[k]`` is -inf), ``values[k]`` its ``(n_auctions,)`` ad rank.
+    """
+    n_bidders, n_auctions = ranks.shape
+    # Weight n_bidders - j for bidder j: the max of weight * is_top picks the lowest tied index.
+    weight = np.arange(n_bidders, 0, -1, dtype=np.min_scalar_type(n_bidders))[:, None]
+    flat = ranks.reshape(-1)
+    columns = np.arange(n_auctions, dtype=np.int64)
+    indices: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    for k in range(n_values):
+        top = ranks.max(axis=0)
+        values.append(top)
+        if k >= n_indexed:
+            continue
+        code = ((ranks == top) * weight).max(axis=0)
+        index = n_bidders - code.astype(np.int64)
+        indices.append(index)
+        if k + 1 < n_values:
+            flat[index * n_auctions + columns] = -np.inf
+    return indices, values
+
+
+def _clear(
+    bids: np.ndarray,
+    quality: np.ndarray,
+    n_slots: object,
+    reserve: float | np.ndarray,
+    *,
+    pay_own_bid: bool,
+) -> Allocation:
+    """Validate, then clear the batch block by block (shared by all mechanisms)."""
+    bids, quality, slots, reserve = _validate(bids, quality, n_slots, reserve)
+    n_auctions, n_bidders = bids.shape
+    winners = np.full((n_auctions, slots), -1, dtype=np.int64)
+    prices = np.zeros((n_auctions, slots), dtype=np.float64)
+    if n_auctions == 0 or n_bidders == 0:
+        return Allocation(winners=winners, prices=prices)
+    # Blocks of ~1 MiB of ad ranks keep every temporary in cache: measured twice as fast as one
+    # pass over a 500k-auction batch, whose temporaries each cost a trip to main memory.
+    block = max(1, _BLOCK_CELLS // n_bidders)
+    for start in range(0, n_auctions, block):
+        rows = slice(start, start + block)
+        _clear_block(
+            bids[rows],
+            quality[rows],
+            reserve if isinstance(reserve, float) else reserve[rows],
+            winners[rows],
+            prices[rows],
+            pay_own_bid=pay_own_bid,
+        )
+    return Allocation(winners=winners, prices=prices)
+
+
+def _clear_block(
+    bids: np.ndarray,
+    quality: np.ndarray,
+    reserve: float | np.ndarray,
+    winners: np.ndarray,
+    prices: np.ndarray,
+    *,
+    pay_own_bid: bool,
+) -> None:
+    """Clear one block of auctions into ``winners`` / ``prices`` (pre-filled with -1 / 0)."""
+    n_auctions, n_bidders = bids.shape
+    n_filled = min(winners.shape[1], n_bidders)
+    # A second-price slot needs the ad rank just below it; a first-price one does not.
+    n_values = n_filled if pay_own_bid else min(winners.shape[1] + 1, n_bidders)
+    indices, values = _top_ranks(_ranked_by_bidder(bids, quality, reserve), n_filled, n_values)
+
+    row_start = np.arange(0, n_auctions * n_bidders, n_bidders, dtype=np.int64)
+    flat_bids = bids.reshape(-1)
+    flat_quality = quality.reshape(-1)
+    # One pass per slot (a handful), each vectorized over the block.
+    for k in range(n_filled):
+        taken = values[k] > -np.inf
+        cell = row_start + indices[k]
+        own_bid = flat_bids[cell]
+        if pay_own_bid:
+            price = own_bid
+        else:
+            # -inf (nobody below) becomes 0, so the price falls back to the reserve.
+            if k + 1 < n_values:
+                price = np.maximum(values[k + 1], 0.0)
+                np.divide(price, flat_quality[cell], out=price)
+            else:
+                price = np.zeros(n_auctions)
+            np.maximum(price, reserve, out=price)
+            np.minimum(price, own_bid, out=price)
+        np.copyto(winners[:, k], indices[k], where=taken)
+        np.copyto(prices[:, k], price, where=taken)

@@ -1,0 +1,390 @@
+"""Tests for gaelp.auction.mechanisms: a slow per-auction reference, properties and edge cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from gaelp.auction import mechanisms
+from gaelp.auction.mechanisms import (
+    MECHANISMS,
+    Allocation,
+    first_price,
+    get_mechanism,
+    gsp,
+    second_price,
+)
+
+SEED = 20240611
+
+
+# --------------------------------------------------------------------------------------------------
+# Slow, obvious reference: one auction at a time, straight from the rules in the module docstring.
+
+
+def reference(
+    bids: np.ndarray,
+    quality: np.ndarray,
+    n_slots: int,
+    reserve: float | np.ndarray,
+    *,
+    pay_own_bid: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    n_auctions, n_bidders = bids.shape
+    reserves = np.broadcast_to(np.asarray(reserve, dtype=np.float64), (n_auctions,))
+    winners = np.full((n_auctions, n_slots), -1, dtype=np.int64)
+    prices = np.zeros((n_auctions, n_slots), dtype=np.float64)
+    for i in range(n_auctions):
+        floor = float(reserves[i])
+        entrants = [
+            (float(bids[i, j]) * float(quality[i, j]), j)
+            for j in range(n_bidders)
+            if bids[i, j] > 0 and bids[i, j] >= floor
+        ]
+        entrants.sort(key=lambda entrant: (-entrant[0], entrant[1]))
+        for k, (_, j) in enumerate(entrants[:n_slots]):
+            bid = float(bids[i, j])
+            if pay_own_bid:
+                price = bid
+            else:
+                below = entrants[k + 1][0] if k + 1 < len(entrants) else 0.0
+                price = min(bid, max(floor, below / float(quality[i, j])))
+            winners[i, k] = j
+            prices[i, k] = price
+    return winners, prices
+
+
+def reference_for(name: str, bids, quality, n_slots, reserve) -> tuple[np.ndarray, np.ndarray]:
+    return reference(bids, quality, n_slots, reserve, pay_own_bid=name == "first_price")
+
+
+def assert_same(alloc: Allocation, expected: tuple[np.ndarray, np.ndarray]) -> None:
+    winners, prices = expected
+    assert alloc.winners.dtype == np.int64
+    assert alloc.prices.dtype == np.float64
+    np.testing.assert_array_equal(alloc.winners, winners)
+    np.testing.assert_array_equal(alloc.prices, prices)
+
+
+# --------------------------------------------------------------------------------------------------
+# Strategies: few distinct values so that ties in bid and ad rank are common.
+
+BIDS = st.one_of(
+    st.sampled_from([-1.0, 0.0, 0.25, 0.5, 1.0, 1.0, 2.0, 2.0, 3.0]),
+    st.floats(-1.0, 10.0, allow_nan=False, allow_infinity=False),
+)
+QUALITIES = st.one_of(st.sampled_from([0.5, 1.0, 1.0, 2.0]), st.floats(1e-3, 1.0))
+RESERVES = st.one_of(st.sampled_from([0.0, 0.5, 1.0, 2.5]), st.floats(0.0, 5.0))
+
+
+@st.composite
+def markets(draw, max_bidders: int = 7):
+    n_auctions = draw(st.integers(0, 12))
+    n_bidders = draw(st.integers(0, max_bidders))
+    bids = draw(hnp.arrays(np.float64, (n_auctions, n_bidders), elements=BIDS))
+    quality = draw(hnp.arrays(np.float64, (n_auctions, n_bidders), elements=QUALITIES))
+    reserve = draw(
+        st.one_of(RESERVES, hnp.arrays(np.float64, (n_auctions,), elements=RESERVES))
+    )
+    return bids, quality, reserve
+
+
+EXAMPLES = settings(deadline=None, max_examples=150)
+
+
+# --------------------------------------------------------------------------------------------------
+# Fast == reference.
+
+
+@EXAMPLES
+@given(market=markets(), n_slots=st.integers(1, 9))
+def test_gsp_matches_reference(market, n_slots):
+    bids, quality, reserve = market
+    expected = reference_for("gsp", bids, quality, n_slots, reserve)
+    assert_same(gsp(bids, quality, n_slots, reserve), expected)
+
+
+@EXAMPLES
+@given(market=markets(), name=st.sampled_from(["second_price", "first_price"]))
+def test_single_item_mechanisms_match_reference(market, name):
+    bids, quality, reserve = market
+    alloc = MECHANISMS[name](bids, quality, 1, reserve)
+    assert_same(alloc, reference_for(name, bids, quality, 1, reserve))
+
+
+@EXAMPLES
+@given(market=markets())
+def test_gsp_with_one_slot_is_second_price(market):
+    bids, quality, reserve = market
+    one_slot = gsp(bids, quality, 1, reserve)
+    vickrey = second_price(bids, quality, reserve=reserve)
+    np.testing.assert_array_equal(one_slot.winners, vickrey.winners)
+    np.testing.assert_array_equal(one_slot.prices, vickrey.prices)
+
+
+@EXAMPLES
+@given(market=markets())
+def test_first_and_second_price_pick_the_same_winner(market):
+    bids, quality, reserve = market
+    first = first_price(bids, quality, reserve=reserve)
+    second = second_price(bids, quality, reserve=reserve)
+    np.testing.assert_array_equal(first.winners, second.winners)
+    assert np.all(second.prices <= first.prices)
+
+
+@pytest.mark.parametrize("block_cells", [1, 5, 16])
+@pytest.mark.parametrize("name", sorted(MECHANISMS))
+def test_blocking_does_not_change_the_result(monkeypatch, block_cells, name):
+    # Batches are cleared in cache-sized blocks; force many small ones, with a ragged last block.
+    rng = np.random.default_rng(SEED)
+    bids = rng.choice([0.0, 0.5, 1.0, 2.0, 3.0], size=(37, 4))
+    quality = rng.choice([0.5, 1.0], size=(37, 4))
+    reserve = rng.choice([0.0, 0.75, 2.5], size=37)
+    n_slots = 3 if name == "gsp" else 1
+    monkeypatch.setattr(mechanisms, "_BLOCK_CELLS", block_cells)
+    alloc = MECHANISMS[name](bids, quality, n_slots, reserve)
+    assert_same(alloc, reference_for(name, bids, quality, n_slots, reserve))
+
+
+# --------------------------------------------------------------------------------------------------
+# Invariants that hold for every mechanism, checked on the fast implementation alone.
+
+
+@EXAMPLES
+@given(market=markets(), name=st.sampled_from(sorted(MECHANISMS)), n_slots=st.integers(1, 9))
+def test_allocation_invariants(market, name, n_slots):
+    bids, quality, reserve = market
+    if name != "gsp":
+        n_slots = 1
+    alloc = MECHANISMS[name](bids, quality, n_slots, reserve)
+    n_auctions, n_bidders = bids.shape
+    assert alloc.winners.shape == alloc.prices.shape == (n_auctions, n_slots)
+
+    floor = np.broadcast_to(np.asarray(reserve, dtype=np.float64), (n_auctions,))[:, None]
+    eligible = (bids > 0) & (bids >= floor)
+    filled = alloc.winners >= 0
+    # Empty slots: -1 and free; filled slots come first; as many filled as there are entrants.
+    assert np.all(alloc.winners[~filled] == -1)
+    assert np.all(alloc.prices[~filled] == 0.0)
+    assert np.all(filled[:, 1:] <= filled[:, :-1])
+    np.testing.assert_array_equal(filled.sum(axis=1), np.minimum(eligible.sum(axis=1), n_slots))
+
+    rows, slots = np.nonzero(filled)
+    cols = alloc.winners[rows, slots]
+    assert np.all(eligible[rows, cols])
+    own_bid = bids[rows, cols]
+    price = alloc.prices[rows, slots]
+    assert np.all(price <= own_bid)
+    assert np.all(price >= floor[rows, 0])
+
+    ad_rank = bids * quality
+    for i in range(n_auctions):
+        won = alloc.winners[i][filled[i]]
+        assert len(set(won.tolist())) == len(won), "a bidder won two slots"
+        ranks = ad_rank[i, won]
+        assert np.all(ranks[1:] <= ranks[:-1]), "slots not in ad-rank order"
+        losers = np.setdiff1d(np.flatnonzero(eligible[i]), won)
+        if len(won) and len(losers):
+            assert ad_rank[i, losers].max() <= ranks[-1]
+
+
+# --------------------------------------------------------------------------------------------------
+# Worked examples, computed by hand.
+
+
+def test_unit_quality_second_price_is_vickrey():
+    bids = np.array([[1.0, 4.0, 3.0], [5.0, 0.0, 0.0]])
+    alloc = second_price(bids, np.ones_like(bids))
+    assert alloc.winners.tolist() == [[1], [0]]
+    # Second-highest bid; a lone bidder pays the reserve (0).
+    assert alloc.prices.tolist() == [[3.0], [0.0]]
+    assert first_price(bids, np.ones_like(bids)).prices.tolist() == [[4.0], [5.0]]
+
+
+def test_quality_reorders_and_reprices():
+    # Ad ranks 1.0 and 2.0: the lower bid wins and pays 1.0 / 2.0 per click.
+    alloc = second_price(np.array([[2.0, 1.0]]), np.array([[0.5, 2.0]]))
+    assert alloc.winners.tolist() == [[1]]
+    assert alloc.prices.tolist() == [[0.5]]
+
+
+@pytest.mark.parametrize(
+    ("reserve", "winners", "prices"),
+    [
+        # Ad ranks 4, 3, 1, 1: the tie goes to bidder 2; its price 1.0 / 0.5 equals its bid.
+        (0.0, [[0, 1, 2]], [[3.0, 1.0, 2.0]]),
+        # Bidder 3 (bid 1.0) sits out; the reserve lifts the two lower prices.
+        (1.5, [[0, 1, 2]], [[3.0, 1.5, 1.5]]),
+        # Only bidder 0 clears a reserve of 3.5.
+        (3.5, [[0, -1, -1]], [[3.5, 0.0, 0.0]]),
+    ],
+)
+def test_gsp_worked_example(reserve, winners, prices):
+    bids = np.array([[4.0, 3.0, 2.0, 1.0]])
+    quality = np.array([[1.0, 1.0, 0.5, 1.0]])
+    alloc = gsp(bids, quality, 3, reserve)
+    assert alloc.winners.tolist() == winners
+    assert alloc.prices.tolist() == prices
+
+
+def test_ties_go_to_the_lower_bidder_index():
+    bids = np.full((1, 3), 2.0)
+    quality = np.ones_like(bids)
+    assert second_price(bids, quality).winners.tolist() == [[0]]
+    assert second_price(bids, quality).prices.tolist() == [[2.0]]
+    alloc = gsp(bids, quality, 3, reserve=0.5)
+    assert alloc.winners.tolist() == [[0, 1, 2]]
+    assert alloc.prices.tolist() == [[2.0, 2.0, 0.5]]
+
+
+@pytest.mark.parametrize(("bid", "score"), [(0.1, 0.1), (3.7, 0.3)])
+def test_price_never_exceeds_the_bid_despite_rounding(bid, score):
+    # Two identical bids: the runner-up's ad rank divided back by the quality rounds above the bid.
+    assert (bid * score) / score > bid
+    bids = np.full((1, 2), bid)
+    quality = np.full((1, 2), score)
+    assert second_price(bids, quality).prices.tolist() == [[bid]]
+    assert gsp(bids, quality, 2).prices.tolist() == [[bid, 0.0]]
+
+
+def test_array_reserve_applies_per_auction():
+    bids = np.array([[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]])
+    alloc = second_price(bids, np.ones_like(bids), reserve=np.array([0.0, 1.5, 2.5]))
+    assert alloc.winners.tolist() == [[1], [1], [-1]]
+    assert alloc.prices.tolist() == [[1.0], [1.5], [0.0]]
+
+
+def test_bid_equal_to_reserve_takes_part_and_nonpositive_bids_do_not():
+    bids = np.array([[1.0, 0.0, -2.0], [0.0, -0.0, -1.0]])
+    alloc = gsp(bids, np.ones_like(bids), 2, reserve=1.0)
+    assert alloc.winners.tolist() == [[0, -1], [-1, -1]]
+    assert alloc.prices.tolist() == [[1.0, 0.0], [0.0, 0.0]]
+
+
+# --------------------------------------------------------------------------------------------------
+# Edge cases of shape.
+
+
+@pytest.mark.parametrize("name", sorted(MECHANISMS))
+@pytest.mark.parametrize("shape", [(0, 4), (0, 0), (3, 0)])
+def test_empty_batches_and_no_bidders(name, shape):
+    n_slots = 2 if name == "gsp" else 1
+    alloc = MECHANISMS[name](np.ones(shape), np.ones(shape), n_slots)
+    assert alloc.winners.shape == alloc.prices.shape == (shape[0], n_slots)
+    assert np.all(alloc.winners == -1)
+    assert np.all(alloc.prices == 0.0)
+
+
+@pytest.mark.parametrize("name", sorted(MECHANISMS))
+def test_single_bidder(name):
+    bids = np.array([[2.0], [0.0], [0.25]])
+    n_slots = 2 if name == "gsp" else 1
+    alloc = MECHANISMS[name](bids, np.ones_like(bids), n_slots, 0.5)
+    expected = reference_for(name, bids, np.ones_like(bids), n_slots, 0.5)
+    assert_same(alloc, expected)
+    assert alloc.winners[:, 0].tolist() == [0, -1, -1]
+
+
+@pytest.mark.parametrize("n_slots", [3, 4, 10])
+def test_more_slots_than_bidders_leaves_the_rest_empty(n_slots):
+    bids = np.array([[1.0, 3.0, 2.0]])
+    alloc = gsp(bids, np.ones_like(bids), n_slots)
+    assert alloc.winners.tolist() == [[1, 2, 0] + [-1] * (n_slots - 3)]
+    assert alloc.prices.tolist() == [[2.0, 1.0, 0.0] + [0.0] * (n_slots - 3)]
+
+
+def test_inputs_are_not_modified_and_any_layout_is_accepted():
+    rng = np.random.default_rng(SEED)
+    bids = rng.choice([0.0, 1.0, 2.0, 3.0], size=(20, 6))
+    quality = rng.uniform(0.1, 1.0, size=(20, 6))
+    reserve = rng.uniform(0.0, 1.0, size=20)
+    saved = (bids.copy(), quality.copy(), reserve.copy())
+    expected = gsp(bids, quality, 3, reserve)
+    for arg, before in zip((bids, quality, reserve), saved, strict=True):
+        np.testing.assert_array_equal(arg, before)
+    # Fortran order, a strided view and plain lists give the same allocation.
+    for b, q in [
+        (np.asfortranarray(bids), np.asfortranarray(quality)),
+        (np.repeat(bids, 2, axis=1)[:, ::2], quality),
+        (bids.tolist(), quality.tolist()),
+    ]:
+        alloc = gsp(b, q, 3, reserve.tolist())
+        np.testing.assert_array_equal(alloc.winners, expected.winners)
+        np.testing.assert_array_equal(alloc.prices, expected.prices)
+
+
+def test_integer_bids_are_accepted():
+    alloc = second_price(np.array([[3, 5]]), np.array([[1, 1]]))
+    assert alloc.winners.tolist() == [[1]]
+    assert alloc.prices.tolist() == [[3.0]]
+
+
+# --------------------------------------------------------------------------------------------------
+# Bad input.
+
+GOOD = np.ones((2, 3))
+
+
+@pytest.mark.parametrize(
+    ("bids", "quality", "n_slots", "reserve", "message"),
+    [
+        (np.ones(3), np.ones(3), 1, 0.0, r"bids must be 2-D .* got shape \(3,\)"),
+        (GOOD, np.ones((2, 2)), 1, 0.0, r"quality must have the shape of bids \(2, 3\)"),
+        (np.array([[1.0, 1.0], [np.nan, 1.0]]), np.ones((2, 2)), 1, 0.0, r"bids\[1, 0\] = nan"),
+        (np.array([[1.0, np.inf]]), np.ones((1, 2)), 1, 0.0, r"bids\[0, 1\] = inf"),
+        (GOOD, np.array([[1.0, 0.0, 1.0]] * 2), 1, 0.0, r"quality\[0, 1\] = 0.0; .* > 0"),
+        (GOOD, np.array([[1.0, 1.0, 1.0], [1.0, 1.0, -1.0]]), 1, 0.0, r"quality\[1, 2\] = -1.0"),
+        (GOOD, np.array([[1.0, 1.0, np.nan]] * 2), 1, 0.0, r"quality\[0, 2\] = nan"),
+        (GOOD, GOOD, 1, -0.5, r"reserve = -0.5; .* >= 0"),
+        (GOOD, GOOD, 1, np.nan, r"reserve = nan"),
+        (GOOD, GOOD, 1, np.zeros(3), r"scalar or have shape \(n_auctions,\) = \(2,\)"),
+        (GOOD, GOOD, 1, np.zeros((2, 1)), r"got shape \(2, 1\)"),
+        (GOOD, GOOD, 1, np.array([0.0, -1.0]), r"reserve\[1\] = -1.0"),
+        (GOOD, GOOD, 0, 0.0, r"n_slots must be an integer >= 1, got 0"),
+        (GOOD, GOOD, 1.5, 0.0, r"n_slots must be an integer >= 1, got 1.5"),
+        (GOOD, GOOD, True, 0.0, r"n_slots must be an integer >= 1, got True"),
+    ],
+)
+@pytest.mark.parametrize("name", sorted(MECHANISMS))
+def test_bad_input_is_rejected_with_a_clear_message(name, bids, quality, n_slots, reserve, message):
+    with pytest.raises(ValueError, match=message):
+        MECHANISMS[name](bids, quality, n_slots, reserve)
+
+
+@pytest.mark.parametrize("mechanism", [second_price, first_price])
+def test_single_item_mechanisms_refuse_several_slots(mechanism):
+    with pytest.raises(ValueError, match="n_slots must be 1, got 2; use gsp"):
+        mechanism(GOOD, GOOD, 2)
+
+
+def test_gsp_accepts_numpy_integer_slots():
+    alloc = gsp(GOOD, GOOD, np.int64(2))
+    assert alloc.winners.tolist() == [[0, 1], [0, 1]]
+
+
+# --------------------------------------------------------------------------------------------------
+# Registry.
+
+
+@pytest.mark.parametrize("name", ["second_price", "first_price", "gsp"])
+def test_get_mechanism_returns_the_registered_function(name):
+    assert get_mechanism(name) is MECHANISMS[name]
+
+
+def test_registry_lists_exactly_the_three_mechanisms():
+    assert MECHANISMS == {"second_price": second_price, "first_price": first_price, "gsp": gsp}
+
+
+@pytest.mark.parametrize("name", ["vickrey", "", "GSP"])
+def test_get_mechanism_rejects_unknown_names_listing_known_ones(name):
+    with pytest.raises(ValueError, match="known: first_price, gsp, second_price"):
+        get_mechanism(name)
+
+
+def test_allocation_is_frozen():
+    alloc = gsp(GOOD, GOOD, 1)
+    with pytest.raises(AttributeError):
+        alloc.winners = np.zeros((2, 1), dtype=np.int64)  # type: ignore[misc]
