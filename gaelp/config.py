@@ -85,10 +85,12 @@ class JourneyConfig(_Frozen):
     intent_by_stage: tuple[tuple[float, float, float], ...]
     intent_ctr: tuple[float, float, float]
     intent_cvr: tuple[float, float, float]
+    initial_stage: tuple[float, ...] = Field(description="share of people in each stage on day 0")
     lapse_days: int = Field(ge=1, le=365)
     word_of_mouth: float = Prob
     organic_consider: float = Prob
     buy_hazard: tuple[float, float, float, float]
+    drop_out: tuple[float, float, float, float]
     brand_base: float = Field(ge=0.0, le=100.0)
     brand_impression: float = Field(ge=0.0, le=100.0)
     brand_click: float = Field(ge=0.0, le=100.0)
@@ -100,9 +102,11 @@ class JourneyConfig(_Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> JourneyConfig:
-        for name in ("ctr_stage", "cvr_stage", "intent_by_stage"):
+        for name in ("ctr_stage", "cvr_stage", "intent_by_stage", "initial_stage"):
             if len(getattr(self, name)) != N_STAGES:
                 raise ValueError(f"journey.{name} needs {N_STAGES} values, one per stage {cal.STAGES}")
+        if abs(sum(self.initial_stage) - 1.0) > 1e-6 or min(self.initial_stage) < 0:
+            raise ValueError("journey.initial_stage must be non-negative shares summing to 1")
         return self
 
 

@@ -46,6 +46,9 @@ class Purpose(IntEnum):
     BRAND = 53
     BUY_HOUR = 54
     CLICK_DEPTH = 55  # + slot index
+    SCHEDULE = 60
+    OPP_HOUR = 61
+    OPP_DEVICE = 62
 
 
 # Names of the component streams, in spawn order. Append only: reordering changes every stream.
@@ -74,6 +77,16 @@ class CounterRng:
         key = np.array([self.seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64)
         self._key = _mix(key * _GOLDEN + _GOLDEN)[0]
 
+    def bits(self, a: np.ndarray, b: int | np.ndarray, purpose: int) -> np.ndarray:
+        """64 random bits per element, a pure function of (seed, a, b, purpose); see `uniform`."""
+        with np.errstate(over="ignore"):
+            pkey = np.uint64((int(purpose) * 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF)
+            x = np.asarray(a).astype(np.uint64) * _GOLDEN
+            x ^= self._key ^ pkey
+            x = _mix(x)
+            x ^= np.asarray(b).astype(np.uint64) * _M2
+            return _mix(x)
+
     def uniform(self, a: np.ndarray, b: int | np.ndarray, purpose: int) -> np.ndarray:
         """Uniforms in [0, 1), one per element of `a` (broadcast with `b`).
 
@@ -85,14 +98,7 @@ class CounterRng:
         Returns:
             (n,) float64, uniform and independent across distinct (a, b, purpose).
         """
-        with np.errstate(over="ignore"):
-            pkey = np.uint64((int(purpose) * 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF)
-            x = np.asarray(a).astype(np.uint64) * _GOLDEN
-            x ^= self._key ^ pkey
-            x = _mix(x)
-            x ^= np.asarray(b).astype(np.uint64) * _M2
-            x = _mix(x)
-        return (x >> _S11).astype(np.float64) * _TO_UNIT
+        return (self.bits(a, b, purpose) >> _S11).astype(np.float64) * _TO_UNIT
 
 
 class Streams:

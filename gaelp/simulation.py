@@ -24,13 +24,13 @@ from gaelp.kpis import Kpis, TouchTracker
 from gaelp.rng import CounterRng, Purpose, Streams
 from gaelp.world.activity import Activity, DaySchedule
 from gaelp.world.journey import JourneyModel
-from gaelp.world.population import JourneyState, Stage, build_population
+from gaelp.world.population import JourneyState, Stage, build_population, initial_stages
 from gaelp.world.purchases import ORGANIC, POST_CLICK, PendingPurchases
 from gaelp.world.response import ResponseModel
 from gaelp.world.temporal import Calendar
 
-SLOT_KEYS = 8  # counter key of an impression = schedule serial * SLOT_KEYS + slot
-IMPRESSION_FIELDS = ("t", "serial", "person", "device", "advertiser", "channel", "slot", "intent", "clicked", "cost")
+SLOT_KEYS = 8  # counter key of an impression = opportunity key * SLOT_KEYS + slot
+IMPRESSION_FIELDS = ("t", "key", "person", "device", "advertiser", "channel", "slot", "intent", "clicked", "cost")
 CONVERSION_FIELDS = ("t", "person", "device", "advertiser", "value", "kind", "credit_channel", "by_click")
 
 
@@ -104,7 +104,8 @@ class Simulation:
         self.rival_value = np.array([0.0, *(c.value for c in comps)])
         self.budget = np.array([b.daily_budget for b in self.bidders])
         self.safety = SafetyLimits(cfg.safety)
-        self.state = JourneyState.fresh(cfg.users, self.n_adv)
+        self.state = JourneyState.fresh(cfg.users, self.n_adv,
+                                        initial_stages(w, cfg.users, self.streams.get("population")))
         self.touches = TouchTracker(cfg.users)
         self.pending = PendingPurchases()
         self.kpis = Kpis.empty(len(w.channels), self.n_adv, cfg.days, self.market.max_slots)
@@ -122,14 +123,14 @@ class Simulation:
         if hour == 0:
             self._start_day(day)
         conv = self._purchases(t)
-        rows = self.activity.thin(self._sched, hour, self.state.stage)
+        rows = self._sched.hour(hour)
         batch, truth, person = self._opportunities(rows, t)
         bids = np.column_stack([b.bid(truth if b.sees_truth else batch) for b in self.bidders]) \
-            if rows.size else np.zeros((0, self.n_adv))
+            if batch.size else np.zeros((0, self.n_adv))
         bids[:, 0] = self.safety.apply(bids[:, 0])
         stage = self.state.stage[person]
         seg = self.pop.segment[person]
-        keys = rows * SLOT_KEYS
+        keys = self._sched.key[rows] * SLOT_KEYS
 
         def respond(r, s, a):
             p = self.response.ctr(batch.channel[r], s, seg[r], stage[r], batch.intent[r],
@@ -151,8 +152,8 @@ class Simulation:
     def _start_day(self, day: int) -> None:
         self.kpis.grow(day + 1)
         self.spent_today[:] = 0.0
-        self._sched = self.activity.schedule(day, self.streams.get("schedule"))
         buyers = self.journey.daily(self.state, self.pop, day, self.calendar.day_multiplier(day))
+        self._sched = self.activity.schedule(day, self.state.stage)
         adv = self.journey.choose_brand(self.state, buyers, day)
         hour = np.searchsorted(self.calendar.buy_cdf, self.crng.uniform(buyers, day, Purpose.BUY_HOUR), side="right")
         device = self._random_device(buyers, day, Purpose.CONV_DEVICE)
@@ -180,11 +181,11 @@ class Simulation:
         return {"t": np.full(p.size, t, np.int64), "person": p, "device": ev["device"][keep], "advertiser": adv,
                 "value": value, "kind": ev["kind"][keep], "credit_channel": ch, "by_click": by_click}
 
-    def _opportunities(self, rows: np.ndarray, t: int) -> tuple[OpportunityBatch, OpportunityBatch, np.ndarray]:
+    def _opportunities(self, rows: slice, t: int) -> tuple[OpportunityBatch, OpportunityBatch, np.ndarray]:
         s = self._sched
         person, device, channel = s.person[rows], s.device[rows], s.channel[rows]
         stage = self.state.stage[person]
-        intent = self.activity.query_intent(rows, s.day, channel, stage)
+        intent = self.activity.query_intent(s.key[rows], s.day, channel, stage)
         device_type = self.pop.device_type[device]
         batch = OpportunityBatch(t=t, weekday=self.calendar.weekday(s.day), channel=channel, device=device,
                                  device_type=device_type, intent=intent, reserve=self.market.reserve[channel],
@@ -253,7 +254,7 @@ class Simulation:
         k.market["clicks"] += np.bincount(flat, weights=cl.clicked, minlength=size).reshape(n_ch, -1)
         self._account_conversions(t, conv)
         self._log["imp"].append({
-            "t": np.full(cl.row.size, t, np.int64), "serial": rows[cl.row], "person": person[cl.row],
+            "t": np.full(cl.row.size, t, np.int64), "key": self._sched.key[rows][cl.row], "person": person[cl.row],
             "device": batch.device[cl.row], "advertiser": adv, "channel": ch, "slot": cl.slot,
             "intent": batch.intent[cl.row], "clicked": cl.clicked, "cost": cl.cost})
         self._log["conv"].append(conv)

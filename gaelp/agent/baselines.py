@@ -119,7 +119,7 @@ class TargetCpaBidder(_PacedBidder):
 
     learns = True
 
-    def __init__(self, ctx: BidderContext, prior_cvr: float = 0.02, prior_strength: float = 50.0) -> None:
+    def __init__(self, ctx: BidderContext, prior_cvr: float = 0.03, prior_strength: float = 30.0) -> None:
         super().__init__("target_cpa", ctx)
         cfg = ctx.config
         self.target_cpa = cfg.bidders.target_cpa

@@ -1,7 +1,8 @@
 """Journey statistics of our converting journeys, computed afterwards from the logs.
 
 A converting journey is a click-through purchase of ours and the impressions of ours the same
-person saw in the lookback window before it.
+person saw before it, inside the lookback window and after the last gap between two of them longer
+than the journey timeout (`lapse_days`): an older touch belonged to a journey that had lapsed.
 """
 
 from __future__ import annotations
@@ -36,13 +37,15 @@ class JourneyStats:
         }
 
 
-def journey_stats(imp_t, imp_person, imp_clicked, conv_t, conv_person, window_h: int) -> JourneyStats:
-    """Match each conversion to the impressions of the same person in `(t - window_h, t]`.
+def journey_stats(imp_t, imp_person, imp_clicked, conv_t, conv_person, window_h: int,
+                  lapse_h: int) -> JourneyStats:
+    """Match each conversion to the impressions of its journey (see module doc).
 
     Args:
         imp_t, imp_person, imp_clicked: (k,) our impressions (any order).
         conv_t, conv_person: (m,) our click-through conversions.
         window_h: lookback window in hours.
+        lapse_h: a gap longer than this between touches starts a new journey.
     """
     span = np.int64(1) << 32
     key = imp_person.astype(np.int64) * span + imp_t.astype(np.int64)
@@ -51,9 +54,15 @@ def journey_stats(imp_t, imp_person, imp_clicked, conv_t, conv_person, window_h:
     ckey = conv_person.astype(np.int64) * span + conv_t.astype(np.int64)
     hi = np.searchsorted(key, ckey, side="right")
     lo = np.searchsorted(key, ckey - window_h, side="right")
-    touches = hi - lo
-    first = np.where(touches > 0, conv_t - t_sorted[np.minimum(lo, key.size - 1)], np.nan) if key.size else \
-        np.full(conv_t.shape, np.nan)
+    # journey starts: the first touch of a person, or one after a gap longer than lapse_h
+    pos = np.arange(key.size)
+    start = np.r_[True, (key[1:] >> 32) != (key[:-1] >> 32)] | np.r_[True, np.diff(t_sorted) > lapse_h]
+    last_start = np.maximum.accumulate(np.where(start, pos, 0)) if key.size else pos
+    lo = np.maximum(lo, last_start[np.maximum(hi - 1, 0)]) if key.size else lo
+    touches = np.maximum(hi - lo, 0)
+    first = np.full(conv_t.shape, np.nan)
+    ok = touches > 0
+    first[ok] = conv_t[ok] - t_sorted[lo[ok]]
     ckey_sorted = key[clicked]
     ct = t_sorted[clicked]
     hi_c = np.searchsorted(ckey_sorted, ckey, side="right")

@@ -33,6 +33,8 @@ class JourneyModel:
         self.organic_consider = j.organic_consider
         self.buy_hazard = np.zeros(len(Stage))
         self.buy_hazard[:4] = j.buy_hazard
+        self.drop_out = np.zeros(len(Stage))
+        self.drop_out[:4] = j.drop_out
         self.crisis = np.array([s.crisis_rate for s in cfg.segments])
         self.buy_mult = np.array([s.buy_mult for s in cfg.segments])
         self.same_device = j.same_device_conversion
@@ -90,12 +92,19 @@ class JourneyModel:
         open_ = (stage <= Stage.INTENT) | (stage == Stage.LAPSED)
         p_crisis = np.where(open_ & (stage != Stage.INTENT), self.crisis[seg], 0.0)
         p_buy = self.buy_hazard[stage] * self.buy_mult[seg] * day_mult
-        moved = u < p_move
-        crisis = (u >= p_move) & (u < p_move + p_crisis)
-        buy = (u >= p_move + p_crisis) & (u < p_move + p_crisis + p_buy)
+        # one uniform, disjoint intervals: move | crisis | buy | drop out | nothing
+        c1 = p_move
+        c2 = c1 + p_crisis
+        c3 = c2 + p_buy
+        c4 = c3 + self.drop_out[stage]
+        moved = u < c1
+        crisis = (u >= c1) & (u < c2)
+        buy = (u >= c2) & (u < c3)
+        drop = (u >= c3) & (u < c4)
         mv = np.flatnonzero(moved)
         stage[mv] = np.where(stage[mv] == Stage.LAPSED, Stage.AWARE, stage[mv] + 1)
         stage[crisis] = Stage.INTENT
+        stage[drop] = Stage.LAPSED
         state.last_activity[moved | crisis] = t0
         return np.flatnonzero(buy)
 

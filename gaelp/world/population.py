@@ -82,6 +82,12 @@ def build_population(cfg: WorldConfig, n_people: int, rng: np.random.Generator) 
     return Population(segment, offsets, n_devices, device_offset, device_type, device_owner)
 
 
+def initial_stages(cfg: WorldConfig, n_people: int, rng: np.random.Generator) -> np.ndarray:
+    """Day-0 journey stages drawn from `journey.initial_stage`: the world has been running."""
+    cdf = np.cumsum(cfg.journey.initial_stage)
+    return np.minimum(np.searchsorted(cdf, rng.random(n_people), side="right"), len(cdf) - 1).astype(np.int8)
+
+
 @dataclass(slots=True)
 class JourneyState:
     """Mutable per-person state of the world, advanced by the story hour by hour.
@@ -102,10 +108,10 @@ class JourneyState:
     arrays: tuple[str, ...] = field(default=("stage", "last_activity", "seen", "brand", "converted_at"))
 
     @classmethod
-    def fresh(cls, n_people: int, n_advertisers: int) -> JourneyState:
-        """Everyone UNAWARE, nothing seen."""
+    def fresh(cls, n_people: int, n_advertisers: int, stage: np.ndarray | None = None) -> JourneyState:
+        """Nothing seen yet; everyone UNAWARE unless initial stages are given."""
         return cls(
-            stage=np.zeros(n_people, np.int8),
+            stage=np.zeros(n_people, np.int8) if stage is None else stage.astype(np.int8),
             last_activity=np.full(n_people, -1, np.int32),
             seen=np.zeros((n_people, n_advertisers), np.float32),
             brand=np.zeros((n_people, n_advertisers), np.float32),
