@@ -31,7 +31,8 @@ from gaelp.world.temporal import Calendar
 
 SLOT_KEYS = 8  # counter key of an impression = opportunity key * SLOT_KEYS + slot
 IMPRESSION_FIELDS = ("t", "key", "person", "device", "advertiser", "channel", "slot", "intent", "clicked", "cost")
-CONVERSION_FIELDS = ("t", "person", "device", "advertiser", "value", "kind", "credit_channel", "by_click")
+CONVERSION_FIELDS = ("t", "person", "device", "advertiser", "value", "kind", "credit_channel", "by_click",
+                     "journey_start")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,8 @@ class Simulation:
         self.window_h = 24 * cfg.campaign.lookback_days
         self.t = 0
         self.spent_today = np.zeros(self.n_adv)
+        self.freq_cap = np.array([c.frequency_cap for c in w.channels])
+        self.freq_today = np.zeros((cfg.users, len(w.channels), self.n_adv), np.int16)
         self._sched: DaySchedule | None = None
         self._log: dict[str, list[dict[str, np.ndarray]]] = {"imp": [], "conv": []}
 
@@ -128,6 +131,8 @@ class Simulation:
         bids = np.column_stack([b.bid(truth if b.sees_truth else batch) for b in self.bidders]) \
             if batch.size else np.zeros((0, self.n_adv))
         bids[:, 0] = self.safety.apply(bids[:, 0])
+        capped = self.freq_today[person, batch.channel] >= self.freq_cap[batch.channel][:, None]
+        bids[capped] = 0.0  # the platform's daily frequency cap per advertiser and channel
         stage = self.state.stage[person]
         seg = self.pop.segment[person]
         keys = self._sched.key[rows] * SLOT_KEYS
@@ -142,6 +147,7 @@ class Simulation:
         rel = self.category[cl.advertiser]  # other products' ads do not move our category's journeys
         self.journey.expose(self.state, t, day, keys[cl.row[rel]] + cl.slot[rel], person[cl.row[rel]],
                             cl.advertiser[rel], batch.channel[cl.row[rel]], cl.clicked[rel])
+        np.add.at(self.freq_today, (person[cl.row], batch.channel[cl.row], cl.advertiser), 1)
         ours = cl.advertiser == 0
         self.touches.touch(t, person[cl.row[ours]], batch.channel[cl.row[ours]], cl.clicked[ours])
         self._observe(batch, cl, conv)
@@ -152,6 +158,7 @@ class Simulation:
     def _start_day(self, day: int) -> None:
         self.kpis.grow(day + 1)
         self.spent_today[:] = 0.0
+        self.freq_today[:] = 0
         buyers = self.journey.daily(self.state, self.pop, day, self.calendar.day_multiplier(day))
         self._sched = self.activity.schedule(day, self.state.stage)
         adv = self.journey.choose_brand(self.state, buyers, day)
@@ -172,6 +179,7 @@ class Simulation:
         _, first = np.unique(p[ok], return_index=True)
         keep = ok[np.sort(first)]
         p, adv = p[keep], ev["advertiser"][keep].astype(np.int64)
+        journey_start = self.state.journey_start[p].astype(np.int64)
         self.state.stage[p] = np.where(adv == 0, Stage.CONVERTED, Stage.LOST)
         self.state.converted_at[p] = t
         value = np.where(adv == 0, self.response.value[self.pop.segment[p]], self.rival_value[adv])
@@ -179,7 +187,8 @@ class Simulation:
         ch = np.where(adv == 0, ch, -1)
         by_click &= adv == 0
         return {"t": np.full(p.size, t, np.int64), "person": p, "device": ev["device"][keep], "advertiser": adv,
-                "value": value, "kind": ev["kind"][keep], "credit_channel": ch, "by_click": by_click}
+                "value": value, "kind": ev["kind"][keep], "credit_channel": ch, "by_click": by_click,
+                "journey_start": journey_start}
 
     def _opportunities(self, rows: slice, t: int) -> tuple[OpportunityBatch, OpportunityBatch, np.ndarray]:
         s = self._sched

@@ -1,8 +1,8 @@
 """Journey statistics of our converting journeys, computed afterwards from the logs.
 
 A converting journey is a click-through purchase of ours and the impressions of ours the same
-person saw before it, inside the lookback window and after the last gap between two of them longer
-than the journey timeout (`lapse_days`): an older touch belonged to a journey that had lapsed.
+person saw before it, inside the lookback window and since the journey began (the person last left
+UNAWARE or LAPSED): an older touch belonged to a journey that had lapsed.
 """
 
 from __future__ import annotations
@@ -32,20 +32,19 @@ class JourneyStats:
             return {"touchpoints_per_conversion": None, "median_lag_days": None, "share_within_day_of_click": None}
         return {
             "touchpoints_per_conversion": float(self.touches.mean()),
-            "median_lag_days": float(np.median(self.first_touch_lag_h) / 24),
+            "median_lag_days": float(np.nanmedian(self.first_touch_lag_h) / 24),
             "share_within_day_of_click": float((self.click_lag_h <= 24).mean()),
         }
 
 
-def journey_stats(imp_t, imp_person, imp_clicked, conv_t, conv_person, window_h: int,
-                  lapse_h: int) -> JourneyStats:
+def journey_stats(imp_t, imp_person, imp_clicked, conv_t, conv_person, conv_journey_start,
+                  window_h: int) -> JourneyStats:
     """Match each conversion to the impressions of its journey (see module doc).
 
     Args:
         imp_t, imp_person, imp_clicked: (k,) our impressions (any order).
-        conv_t, conv_person: (m,) our click-through conversions.
+        conv_t, conv_person, conv_journey_start: (m,) our click-through conversions.
         window_h: lookback window in hours.
-        lapse_h: a gap longer than this between touches starts a new journey.
     """
     span = np.int64(1) << 32
     key = imp_person.astype(np.int64) * span + imp_t.astype(np.int64)
@@ -53,12 +52,8 @@ def journey_stats(imp_t, imp_person, imp_clicked, conv_t, conv_person, window_h:
     key, t_sorted, clicked = key[order], imp_t[order].astype(np.int64), imp_clicked[order]
     ckey = conv_person.astype(np.int64) * span + conv_t.astype(np.int64)
     hi = np.searchsorted(key, ckey, side="right")
-    lo = np.searchsorted(key, ckey - window_h, side="right")
-    # journey starts: the first touch of a person, or one after a gap longer than lapse_h
-    pos = np.arange(key.size)
-    start = np.r_[True, (key[1:] >> 32) != (key[:-1] >> 32)] | np.r_[True, np.diff(t_sorted) > lapse_h]
-    last_start = np.maximum.accumulate(np.where(start, pos, 0)) if key.size else pos
-    lo = np.maximum(lo, last_start[np.maximum(hi - 1, 0)]) if key.size else lo
+    since = np.maximum(conv_t.astype(np.int64) - window_h + 1, conv_journey_start.astype(np.int64))
+    lo = np.searchsorted(key, conv_person.astype(np.int64) * span + since, side="left")
     touches = np.maximum(hi - lo, 0)
     first = np.full(conv_t.shape, np.nan)
     ok = touches > 0

@@ -61,7 +61,8 @@ class JourneyModel:
         np.add.at(state.brand.reshape(-1), flat,
                   np.where(clicked, self.brand_click, self.brand_impression).astype(np.float32))
         stage = state.stage
-        lapsed = person[stage[person] == Stage.LAPSED]
+        before = stage[person]
+        lapsed = person[before == Stage.LAPSED]
         stage[lapsed] = Stage.AWARE  # a touch re-engages a lapsed journey
         cur = stage[person]
         open_ = cur <= Stage.INTENT
@@ -72,6 +73,9 @@ class JourneyModel:
         prop = np.minimum(prop, Stage.INTENT).astype(np.int8)
         np.maximum.at(stage, person[open_], prop[open_])
         state.last_activity[person] = t
+        dormant = (before == Stage.UNAWARE) | (before == Stage.LAPSED)
+        started = person[dormant & (stage[person] != before)]
+        state.journey_start[started] = t
 
     def daily(self, state: JourneyState, pop: Population, day: int, day_mult: float) -> np.ndarray:
         """The organic pass at the start of `day`: lapses, drift, crises, memory decay.
@@ -102,6 +106,8 @@ class JourneyModel:
         buy = (u >= c2) & (u < c3)
         drop = (u >= c3) & (u < c4)
         mv = np.flatnonzero(moved)
+        dormant = (stage == Stage.UNAWARE) | (stage == Stage.LAPSED)
+        state.journey_start[(moved | crisis) & dormant] = t0
         stage[mv] = np.where(stage[mv] == Stage.LAPSED, Stage.AWARE, stage[mv] + 1)
         stage[crisis] = Stage.INTENT
         stage[drop] = Stage.LAPSED

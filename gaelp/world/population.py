@@ -98,6 +98,7 @@ class JourneyState:
         seen: (n, n_advertisers) float32 decayed count of each advertiser's impressions (fatigue).
         brand: (n, n_advertisers) float32 decayed brand memory from impressions and clicks.
         converted_at: (n,) int32 hour of the purchase (ours or a rival's), -1 if none.
+        journey_start: (n,) int32 hour the current journey left UNAWARE / LAPSED (0 for day-0 journeys).
     """
 
     stage: np.ndarray
@@ -105,7 +106,9 @@ class JourneyState:
     seen: np.ndarray
     brand: np.ndarray
     converted_at: np.ndarray
-    arrays: tuple[str, ...] = field(default=("stage", "last_activity", "seen", "brand", "converted_at"))
+    journey_start: np.ndarray
+    arrays: tuple[str, ...] = field(default=("stage", "last_activity", "seen", "brand", "converted_at",
+                                             "journey_start"))
 
     @classmethod
     def fresh(cls, n_people: int, n_advertisers: int, stage: np.ndarray | None = None) -> JourneyState:
@@ -116,6 +119,7 @@ class JourneyState:
             seen=np.zeros((n_people, n_advertisers), np.float32),
             brand=np.zeros((n_people, n_advertisers), np.float32),
             converted_at=np.full(n_people, -1, np.int32),
+            journey_start=np.zeros(n_people, np.int32),
         )
 
     def state_dict(self) -> dict[str, np.ndarray]:
