@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from gaelp.attribution.paths import Paths
 
@@ -45,7 +46,34 @@ def make_paths(
     )
 
 
-
 def path_lists(paths: Paths) -> list[list[int]]:
     """Slow view used by reference implementations: the channel codes of each path."""
-    return [paths.channel[a:b].tolist() for a, b in zip(paths.offsets[:-1], paths.offsets[1:])]
+    return [paths.channel[a:b].tolist() for a, b in zip(paths.offsets[:-1], paths.offsets[1:], strict=True)]
+
+
+def make_events(rng: np.random.Generator, n_users: int = 60, days: float = 90.0) -> pd.DataFrame:
+    """A random event log: touches on 4 channels, some conversions, mixed timestamp formats."""
+    n = n_users * 8
+    user = rng.integers(0, n_users, n)
+    secs = 1_704_067_200 + rng.uniform(0, days * 86400, n).round()
+    kind = rng.choice(["impression", "click", "conversion"], size=n, p=[0.5, 0.38, 0.12])
+    channel = rng.choice(["search", "social", "display", "email"], size=n)
+    stamp = pd.to_datetime(secs, unit="s", utc=True)
+    iso_z = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    iso_off = (stamp.tz_convert("America/New_York")).strftime("%Y-%m-%dT%H:%M:%S%z")
+    fmt = rng.integers(0, 3, n)
+    timestamp = np.where(
+        fmt == 0, iso_z, np.where(fmt == 1, iso_off, secs.astype(np.int64).astype(str))
+    )
+    conv = kind == "conversion"
+    return pd.DataFrame(
+        {
+            "event_id": [f"ev{i:05d}" for i in range(n)],
+            "timestamp": timestamp,
+            "user_id": [f"user{u}" for u in user],
+            "channel": np.where(conv, "", channel),
+            "event_type": kind,
+            "cost": np.where(conv, "", rng.uniform(0, 3, n).round(2).astype(str)),
+            "value": np.where(conv, rng.choice([0.0, 99.0, 220.0], n).astype(str), ""),
+        }
+    )

@@ -27,8 +27,15 @@ VARIANTS: list[tuple[str, dict]] = [(name, {}) for name in MODELS] + [
 
 
 def test_registry_names_are_the_documented_ones() -> None:
-    assert list(MODELS) == ["last_click", "first_click", "linear", "time_decay", "position",
-                            "markov", "shapley"]
+    assert list(MODELS) == [
+        "last_click",
+        "first_click",
+        "linear",
+        "time_decay",
+        "position",
+        "markov",
+        "shapley",
+    ]
     assert "time_decay" not in model_names(has_times=False)
     for name in MODELS:
         model = get_model(name)
@@ -46,12 +53,14 @@ def test_every_model_honours_the_contract(random_paths, rng, name: str, params: 
 
 @pytest.mark.parametrize("name", [n for n in MODELS if not MODELS[n].needs_times])
 def test_contract_on_a_path_table(name: str) -> None:
-    table = pd.DataFrame({
-        "path": ["search > social > search", "email", "social > email", "display", "search"],
-        "total_conversions": [3, 1, 0, 0, 2],
-        "total_conversion_value": [600.0, 50.0, 0.0, 0.0, 330.0],
-        "total_null": [10, 40, 25, 100, 7],
-    })
+    table = pd.DataFrame(
+        {
+            "path": ["search > social > search", "email", "social > email", "display", "search"],
+            "total_conversions": [3, 1, 0, 0, 2],
+            "total_conversion_value": [600.0, 50.0, 0.0, 0.0, 330.0],
+            "total_null": [10, 40, 25, 100, 7],
+        }
+    )
     check_attribution(get_model(name), Paths.from_path_table(table))
 
 
@@ -60,14 +69,27 @@ def test_contract_on_a_path_table(name: str) -> None:
 def test_contract_on_edge_cases(name: str, case: str) -> None:
     t = np.array([0.0, 5.0, 9.0])
     if case == "one_touch":
-        p = Paths.from_arrays(np.arange(3), np.array([0, 1, 0]), ("a", "b"), t=t,
-                              conversions=np.array([1.0, 0.0, 2.0]), value=np.array([5.0, 0, 9]))
+        p = Paths.from_arrays(
+            np.arange(3),
+            np.array([0, 1, 0]),
+            ("a", "b"),
+            t=t,
+            conversions=np.array([1.0, 0.0, 2.0]),
+            value=np.array([5.0, 0, 9]),
+        )
     elif case == "no_conversions":
-        p = Paths.from_arrays(np.array([0, 0, 1]), np.array([0, 1, 1]), ("a", "b"), t=t,
-                              conversions=np.zeros(2))
+        p = Paths.from_arrays(
+            np.array([0, 0, 1]), np.array([0, 1, 1]), ("a", "b"), t=t, conversions=np.zeros(2)
+        )
     else:
-        p = Paths.from_arrays(np.zeros(3, int), np.array([1, 0, 1]), ("a", "b"), t=t,
-                              conversions=np.ones(1), value=np.array([7.0]))
+        p = Paths.from_arrays(
+            np.zeros(3, int),
+            np.array([1, 0, 1]),
+            ("a", "b"),
+            t=t,
+            conversions=np.ones(1),
+            value=np.array([7.0]),
+        )
     check_attribution(get_model(name), p)
 
 

@@ -16,8 +16,11 @@ from .helpers import path_lists
 def small_paths() -> Paths:
     # a > a > b converts once (value 10); b > c fails once; c converts twice (value 30).
     return Paths.from_arrays(
-        np.array([0, 0, 0, 1, 1, 2]), np.array([0, 0, 1, 1, 2, 2]), ("a", "b", "c"),
-        conversions=np.array([1.0, 0.0, 2.0]), value=np.array([10.0, 0.0, 30.0]),
+        np.array([0, 0, 0, 1, 1, 2]),
+        np.array([0, 0, 1, 1, 2, 2]),
+        ("a", "b", "c"),
+        conversions=np.array([1.0, 0.0, 2.0]),
+        value=np.array([10.0, 0.0, 30.0]),
     )
 
 
@@ -48,7 +51,9 @@ def test_value_weighted_variant_measures_expected_value() -> None:
     np.testing.assert_allclose(cc.value, 40.0 * re.value / re.value.sum())
 
 
-def reference_removal_effects(paths: Paths, order: int) -> tuple[float, float, np.ndarray, np.ndarray]:
+def reference_removal_effects(
+    paths: Paths, order: int
+) -> tuple[float, float, np.ndarray, np.ndarray]:
     """Dictionaries and a dense solve, state = tuple of up to `order` last channels."""
     to = defaultdict(lambda: defaultdict(float))
     conv, value, out = defaultdict(float), defaultdict(float), defaultdict(float)
@@ -56,7 +61,7 @@ def reference_removal_effects(paths: Paths, order: int) -> tuple[float, float, n
         w = paths.conversions[i] + paths.nulls[i]
         prev: tuple = ("start",)
         for j in range(len(path)):
-            state = tuple(path[max(0, j - order + 1): j + 1])
+            state = tuple(path[max(0, j - order + 1) : j + 1])
             to[prev][state] += w
             out[prev] += w
             prev = state
@@ -103,8 +108,13 @@ def test_non_converting_journeys_enter_the_chain() -> None:
     # With 8: start -> a 1/10, b 9/10; x_b = 2/10 so P = 2/10 (2 conversions in 10 journeys),
     # removing a leaves 9/10 * 2/10 -> RE_a = 1/10, RE_b = 1.
     def paths(nulls: float) -> Paths:
-        return Paths.from_arrays(np.array([0, 0, 1]), np.array([0, 1, 1]), ("a", "b"),
-                                 conversions=np.array([1.0, 1.0]), nulls=np.array([0.0, nulls]))
+        return Paths.from_arrays(
+            np.array([0, 0, 1]),
+            np.array([0, 1, 1]),
+            ("a", "b"),
+            conversions=np.array([1.0, 1.0]),
+            nulls=np.array([0.0, nulls]),
+        )
 
     assert removal_effects(paths(8.0)).p_convert == pytest.approx(0.2)
     np.testing.assert_allclose(removal_effects(paths(0.0)).conversions, [0.5, 1.0])
@@ -113,8 +123,13 @@ def test_non_converting_journeys_enter_the_chain() -> None:
 
 
 def test_channel_seen_only_on_dead_ends_gets_nothing() -> None:
-    p = Paths.from_arrays(np.array([0, 1]), np.array([0, 1]), ("a", "b"),
-                          conversions=np.array([1.0, 0.0]), nulls=np.array([1.0, 5.0]))
+    p = Paths.from_arrays(
+        np.array([0, 1]),
+        np.array([0, 1]),
+        ("a", "b"),
+        conversions=np.array([1.0, 0.0]),
+        nulls=np.array([1.0, 5.0]),
+    )
     assert Markov().channel_credit(p).conversions.tolist() == [1.0, 0.0]
 
 

@@ -30,8 +30,13 @@ def test_from_arrays_sorts_by_path_then_time_and_maps_back() -> None:
 
 
 def test_from_arrays_keeps_input_order_for_touches_in_the_same_hour() -> None:
-    p = Paths.from_arrays(np.zeros(3, int), np.array([2, 0, 1]), ("a", "b", "c"),
-                          conversions=np.array([1.0]), t=np.array([4, 4, 4]))
+    p = Paths.from_arrays(
+        np.zeros(3, int),
+        np.array([2, 0, 1]),
+        ("a", "b", "c"),
+        conversions=np.array([1.0]),
+        t=np.array([4, 4, 4]),
+    )
     assert p.channel.tolist() == [2, 0, 1]
 
 

@@ -11,11 +11,18 @@ from gaelp.attribution.rules import FirstClick, LastClick, Linear, PositionBased
 from .helpers import path_lists
 
 
-def one_path(channels: list[int], n_channels: int = 3, t: list[float] | None = None,
-             conversion_t: float | None = None) -> Paths:
+def one_path(
+    channels: list[int],
+    n_channels: int = 3,
+    t: list[float] | None = None,
+    conversion_t: float | None = None,
+) -> Paths:
     return Paths.from_arrays(
-        np.zeros(len(channels), dtype=int), np.array(channels), tuple("abc"[:n_channels]),
-        conversions=np.array([1.0]), value=np.array([90.0]),
+        np.zeros(len(channels), dtype=int),
+        np.array(channels),
+        tuple("abc"[:n_channels]),
+        conversions=np.array([1.0]),
+        value=np.array([90.0]),
         t=None if t is None else np.array(t, dtype=float),
         conversion_t=None if conversion_t is None else np.array([conversion_t]),
     )
@@ -41,8 +48,9 @@ def test_position_based_40_20_40(path: list[int], expected: list[float]) -> None
 
 
 def test_position_based_custom_split_keeps_two_touch_ratio() -> None:
-    np.testing.assert_allclose(PositionBased(first=0.3, last=0.6).credit(one_path([0, 1])),
-                               [1 / 3, 2 / 3])
+    np.testing.assert_allclose(
+        PositionBased(first=0.3, last=0.6).credit(one_path([0, 1])), [1 / 3, 2 / 3]
+    )
 
 
 def test_first_and_last_click() -> None:
@@ -55,14 +63,17 @@ def test_time_decay_halves_per_half_life() -> None:
     # Touches 14, 7 and 0 days before the conversion weigh 1/4, 1/2 and 1.
     p = one_path([0, 1, 2], t=[0.0, 7 * 24.0, 14 * 24.0], conversion_t=14 * 24.0)
     np.testing.assert_allclose(TimeDecay().credit(p), np.array([0.25, 0.5, 1.0]) / 1.75)
-    np.testing.assert_allclose(TimeDecay(half_life_days=14).credit(p),
-                               np.array([0.5, 2**-0.5, 1.0]) / (1.5 + 2**-0.5))
+    np.testing.assert_allclose(
+        TimeDecay(half_life_days=14).credit(p), np.array([0.5, 2**-0.5, 1.0]) / (1.5 + 2**-0.5)
+    )
 
 
 def test_time_decay_survives_very_old_paths() -> None:
     years = 30 * 365 * 24.0  # 2**-(10950/7) underflows to 0 without the shift
     p = one_path([0, 1], t=[0.0, 24.0], conversion_t=years)
-    np.testing.assert_allclose(TimeDecay().credit(p), np.array([2 ** (-1 / 7), 1]) / (1 + 2 ** (-1 / 7)))
+    np.testing.assert_allclose(
+        TimeDecay().credit(p), np.array([2 ** (-1 / 7), 1]) / (1 + 2 ** (-1 / 7))
+    )
 
 
 def test_time_decay_needs_times() -> None:
@@ -70,7 +81,9 @@ def test_time_decay_needs_times() -> None:
         TimeDecay().credit(one_path([0, 1]))
 
 
-@pytest.mark.parametrize("bad", [dict(first=0.7, last=0.7), dict(first=-0.1), dict(first=0, last=0)])
+@pytest.mark.parametrize(
+    "bad", [dict(first=0.7, last=0.7), dict(first=-0.1), dict(first=0, last=0)]
+)
 def test_position_based_rejects_bad_shares(bad: dict) -> None:
     with pytest.raises(ValueError):
         PositionBased(**bad)
@@ -88,7 +101,13 @@ def reference_credit(name: str, paths: Paths) -> np.ndarray:
         elif name == "linear":
             w = [1.0 / n] * n
         elif name == "position":
-            w = [1.0] if n == 1 else [0.5, 0.5] if n == 2 else [0.4] + [0.2 / (n - 2)] * (n - 2) + [0.4]
+            w = (
+                [1.0]
+                if n == 1
+                else [0.5, 0.5]
+                if n == 2
+                else [0.4] + [0.2 / (n - 2)] * (n - 2) + [0.4]
+            )
         else:
             a, b = paths.offsets[i], paths.offsets[i + 1]
             days = (paths.conversion_t_hours[i] - paths.t_hours[a:b]) / 24.0
@@ -99,7 +118,9 @@ def reference_credit(name: str, paths: Paths) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "model", [LastClick(), FirstClick(), Linear(), PositionBased(), TimeDecay()], ids=lambda m: m.name
+    "model",
+    [LastClick(), FirstClick(), Linear(), PositionBased(), TimeDecay()],
+    ids=lambda m: m.name,
 )
 def test_fast_credit_matches_reference_loop(random_paths, model) -> None:
     p = random_paths(n_paths=400, max_len=9)

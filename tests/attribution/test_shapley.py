@@ -59,11 +59,17 @@ def test_coalition_worth_uses_exact_rate_then_pooled_subsets() -> None:
 def test_exact_splits_by_marginal_conversion_rate() -> None:
     # {a}: 5 of 10 convert, {b}: 1 of 10, {a, b}: 6 of 10. On the path a > b,
     # phi_a = (0.5 + (0.6 - 0.1)) / 2 = 0.5 and phi_b = (0.1 + (0.6 - 0.5)) / 2 = 0.1.
-    p = Paths.from_arrays(np.array([0, 1, 2, 2]), np.array([0, 1, 0, 1]), ("a", "b"),
-                          conversions=np.array([5.0, 1.0, 6.0]), nulls=np.array([5.0, 9.0, 4.0]))
+    p = Paths.from_arrays(
+        np.array([0, 1, 2, 2]),
+        np.array([0, 1, 0, 1]),
+        ("a", "b"),
+        conversions=np.array([5.0, 1.0, 6.0]),
+        nulls=np.array([5.0, 9.0, 4.0]),
+    )
     np.testing.assert_allclose(exact_credit(p)[2:], [5 / 6, 1 / 6])
-    np.testing.assert_allclose(Shapley(method="exact").channel_credit(p).conversions,
-                               [5 + 6 * 5 / 6, 1 + 6 / 6])
+    np.testing.assert_allclose(
+        Shapley(method="exact").channel_credit(p).conversions, [5 + 6 * 5 / 6, 1 + 6 / 6]
+    )
 
 
 def reference_exact(paths: Paths) -> np.ndarray:
@@ -81,8 +87,11 @@ def reference_exact(paths: Paths) -> np.ndarray:
         phi = brute_force_shapley(worth, sorted(set(path)))
         clipped = {c: max(v, 0.0) for c, v in phi.items()}
         total = sum(clipped.values())
-        share = {c: v / total for c, v in clipped.items()} if total > 0 else {
-            c: 1 / len(phi) for c in phi}
+        share = (
+            {c: v / total for c, v in clipped.items()}
+            if total > 0
+            else {c: 1 / len(phi) for c in phi}
+        )
         out.extend(share[c] / path.count(c) for c in path)
     return np.array(out)
 
