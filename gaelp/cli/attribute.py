@@ -1,9 +1,299 @@
-"""`gaelp attribute` and `gaelp lag fit` (placeholder until the attribution commands land)."""
+"""`gaelp attribute` (multi-touch attribution of a log) and `gaelp lag fit` (conversion lag).
+
+Thin wiring: read the file, validate it (`gaelp.attribution.tables`), build paths, run the
+models picked from the registry, print. Exit codes: 0 success, 1 bad input data, 2 bad usage.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from gaelp.attribution.events import events_to_paths
+from gaelp.attribution.lag import fit_lag_groups
+from gaelp.attribution.lag_table import parse_click_log
+from gaelp.attribution.registry import MODELS, get_model, model_names
+from gaelp.attribution.tables import BadRowsError, parse_events, parse_path_table, read_table
+
+
+class InputFormat(StrEnum):
+    """Layout of the `attribute` input."""
+
+    events = "events"
+    paths = "paths"
+
+
+class DelayDistribution(StrEnum):
+    """Delay distribution of `lag fit`."""
+
+    exponential = "exponential"
+    weibull = "weibull"
+
+
+def _err() -> Console:
+    return Console(stderr=True, soft_wrap=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    _err().print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    return typer.Exit(code)
+
+
+def _read(path: Path) -> pd.DataFrame:
+    try:
+        return read_table(path)
+    except (OSError, ValueError) as err:
+        raise _fail(f"cannot read {path}: {err}") from None
+
+
+def _write_rejects(rejects: pd.DataFrame, target: Path) -> None:
+    rejects.to_csv(target, index=False)
+    _err().print(f"{len(rejects)} bad row(s) rejected -> {target}", highlight=False)
+
+
+def attribute(
+    input: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Event log or path table (.csv or .parquet). Optional only with --truth.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    format: Annotated[
+        InputFormat,
+        typer.Option(
+            "--format",
+            help="events: event_id, timestamp, user_id, channel, event_type "
+            "(impression|click|conversion), cost, value. paths: path ('a > b'), total_conversions, "
+            "total_conversion_value, total_null.",
+        ),
+    ] = InputFormat.events,
+    model: Annotated[str, typer.Option(help=f"Model name or 'all': {', '.join(MODELS)}.")] = "all",
+    window: Annotated[
+        float, typer.Option(help="Lookback window in days (events format).", min=0.0)
+    ] = 30.0,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the credit table as CSV (channel, model, conversions, value)."),
+    ] = None,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json", help='Print {"models": {MODEL: {CHANNEL: conversions}}, "value": {...}}.'
+        ),
+    ] = False,
+    skip_bad: Annotated[
+        bool,
+        typer.Option("--skip-bad", help="Write bad rows to the rejects file instead of failing."),
+    ] = False,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Rejects file for --skip-bad (default: INPUT's name + .rejects.csv)."),
+    ] = None,
+    half_life: Annotated[float, typer.Option(help="time_decay half-life in days.", min=0.0)] = 7.0,
+    markov_order: Annotated[int, typer.Option(help="Markov chain order.", min=1, max=3)] = 1,
+    truth: Annotated[
+        bool,
+        typer.Option(
+            "--truth",
+            help="Replay a simulated campaign without each channel and score every model.",
+        ),
+    ] = False,
+) -> None:
+    """Credit conversions to channels with every attribution model.
+
+    Timestamps: ISO 8601 with Z or an offset, or epoch seconds.
+    Rows may come in any order.
+
+    A conversion's path is its user's touches (impressions, clicks)
+    within --window days before it. Touches that never lead to a
+    conversion form non-converting paths (markov and shapley use them).
+    time_decay needs times: it runs on event logs, not path tables.
+
+    Bad rows (unparseable time, negative cost, unknown event type,
+    missing id...) stop the run with their row numbers and reasons,
+    or go to a rejects file with --skip-bad.
+    """
+    if truth:
+        # Hook for the ground-truth replay: it needs the simulator, which lands separately.
+        raise _fail("--truth needs the simulator (not wired yet)", code=2)
+    if input is None:
+        raise typer.BadParameter("INPUT is required unless --truth is given", param_hint="INPUT")
+    if model != "all" and model not in MODELS:
+        raise typer.BadParameter(
+            f"unknown model {model!r}; use 'all' or one of {', '.join(MODELS)}",
+            param_hint="--model",
+        )
+    df = _read(input)
+    try:
+        if format is InputFormat.events:
+            parsed = parse_events(df, skip_bad=skip_bad)
+            built = events_to_paths(parsed.events, window_days=window)
+            paths, bad, summary = built.paths, parsed.rejects, built.summary
+        else:
+            parsed_table = parse_path_table(df, skip_bad=skip_bad)
+            paths, bad, summary = parsed_table.paths, parsed_table.rejects, None
+    except BadRowsError as err:
+        raise _fail(
+            f"{input}: {err}\n(use --skip-bad to write bad rows to a rejects file)"
+        ) from None
+    except ValueError as err:
+        raise _fail(f"{input}: {err}") from None
+    if skip_bad:
+        _write_rejects(bad, rejects or input.with_name(input.stem + ".rejects.csv"))
+
+    names = model_names(paths.has_times) if model == "all" else [model]
+    if MODELS[names[0]].needs_times and not paths.has_times:
+        raise _fail(f"{model} needs touch times; the {format.value} format has none", code=2)
+    params = {"time_decay": {"half_life_days": half_life}, "markov": {"order": markov_order}}
+    credits = {
+        name: get_model(name, **params.get(name, {})).channel_credit(paths) for name in names
+    }
+
+    err = _err()
+    err.print(
+        f"{paths.n_paths} paths ({int(paths.conversions.sum())} conversions, "
+        f"{int(paths.nulls.sum())} non-converting), {paths.n_touches} touches, "
+        f"{len(paths.channels)} channels",
+        highlight=False,
+    )
+    if summary is not None and summary.direct_conversions:
+        err.print(
+            f"{summary.direct_conversions} conversion(s) worth {summary.direct_value:g} had no "
+            f"touch within {window:g} days: not credited to any channel",
+            highlight=False,
+        )
+    if out is not None:
+        rows = [
+            (c, name, float(cc.conversions[i]), float(cc.value[i]))
+            for name, cc in credits.items()
+            for i, c in enumerate(paths.channels)
+        ]
+        pd.DataFrame(rows, columns=["channel", "model", "conversions", "value"]).to_csv(
+            out, index=False
+        )
+    if json_out:
+        doc = {"models": {}, "value": {}}
+        for name, cc in credits.items():
+            doc["models"][name], doc["value"][name] = cc.as_dicts()
+        sys.stdout.write(json.dumps(doc) + "\n")
+        return
+    console = Console()
+    for title, field in (("Credited conversions", "conversions"), ("Credited value", "value")):
+        table = Table(title=title)
+        table.add_column("channel")
+        for name in credits:
+            table.add_column(name, justify="right", overflow="fold")
+        for i, channel in enumerate(paths.channels):
+            table.add_row(channel, *(f"{getattr(cc, field)[i]:,.2f}" for cc in credits.values()))
+        console.print(table)
+
+
+def lag_fit(
+    input: Annotated[
+        Path,
+        typer.Argument(
+            help="Click log CSV or Parquet.", exists=True, dir_okay=False, show_default=False
+        ),
+    ],
+    group: Annotated[
+        str | None, typer.Option(help="Fit one model per value of this column.")
+    ] = None,
+    model: Annotated[
+        DelayDistribution, typer.Option(help="Delay distribution.")
+    ] = DelayDistribution.exponential,
+    observed_at: Annotated[
+        str | None,
+        typer.Option(
+            help="Observation time of the whole log, if it has no observation_time/elapsed_h."
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool,
+        typer.Option("--json", help='Print {GROUP: {"p_convert", "mean_delay_h", "naive_rate"}}.'),
+    ] = False,
+) -> None:
+    """Fit the delayed-feedback conversion model (Chapelle 2014).
+
+    INPUT has one row per click, with columns:
+
+    click_time: when the click happened.
+
+    observation_time (timestamp) or elapsed_h (hours since the click):
+    when the log was observed; or give --observed-at for the whole log.
+
+    conversion_time (timestamp) or delay_h (hours since the click):
+    the conversion, where one was seen; empty otherwise.
+
+    Timestamps: ISO 8601 with Z or an offset, or epoch seconds.
+    Prints per group the conversion probability, the mean delay of
+    converting clicks (hours) and the naive observed rate.
+    """
+    df = _read(input)
+    try:
+        parsed = parse_click_log(df, group=group, observed_at=observed_at)
+    except BadRowsError as err:
+        raise _fail(f"{input}: {err}") from None
+    except ValueError as err:
+        raise _fail(f"{input}: {err}") from None
+    fits = fit_lag_groups(parsed.log, parsed.groups, model=model.value)
+
+    def mean_or_none(x: float) -> float | None:
+        return None if np.isnan(x) else float(x)
+
+    for name, fit in fits.items():
+        if not fit.converged:
+            _err().print(f"warning: the fit for group {name!r} did not converge", highlight=False)
+    if json_out:
+        doc = {
+            name: {
+                "p_convert": float(fit.p_convert()),
+                "mean_delay_h": mean_or_none(fit.mean_delay_h()),
+                "naive_rate": float(fit.naive_rate),
+            }
+            for name, fit in fits.items()
+        }
+        sys.stdout.write(json.dumps(doc) + "\n")
+        return
+    table = Table(title=f"Conversion lag ({model.value} delay)")
+    for col in (
+        group or "group",
+        "clicks",
+        "conversions seen",
+        "naive rate",
+        "p_convert",
+        "mean delay (h)",
+    ):
+        table.add_column(col, justify="left" if col == (group or "group") else "right")
+    for name, fit in fits.items():
+        mean = fit.mean_delay_h()
+        table.add_row(
+            name,
+            f"{fit.n_clicks:,}",
+            f"{fit.n_converted:,}",
+            f"{fit.naive_rate:.4f}",
+            f"{fit.p_convert():.4f}",
+            "-" if np.isnan(mean) else f"{mean:,.1f}",
+        )
+    Console().print(table)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the attribution commands to `app`."""
+    """Add `attribute` and the `lag` sub-app (with `fit`) to `app`."""
+    app.command("attribute")(attribute)
+    lag_app = typer.Typer(
+        help="Conversion-lag model: delayed conversions with censoring.", no_args_is_help=True
+    )
+    lag_app.command("fit")(lag_fit)
+    app.add_typer(lag_app, name="lag")
