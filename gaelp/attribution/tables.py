@@ -19,6 +19,7 @@ rejects table. Row numbers count data rows from 1; in a CSV, row N is on line N 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,20 +68,23 @@ class RowErrors:
     """Collects reasons per row; a row with any reason is bad."""
 
     def __init__(self, n: int) -> None:
-        self.reasons: list[list[str]] = [[] for _ in range(n)]
+        self.reasons: defaultdict[int, list[str]] = defaultdict(list)
         self.bad = np.zeros(n, dtype=bool)
 
     def flag(self, mask: np.ndarray, values: np.ndarray | pd.Series | None, message: str) -> None:
         """Mark rows in `mask` bad; `message` may use `{v}` for the row's value (repr'd)."""
-        values = None if values is None else np.asarray(values, dtype=object)
-        for i in np.flatnonzero(mask):  # bad rows only: normally none or a few
-            self.reasons[i].append(message.format(v=repr(values[i]) if values is not None else ""))
-        self.bad |= mask
+        rows = np.flatnonzero(mask)
+        if rows.size == 0:
+            return
+        shown = None if values is None else np.asarray(values, dtype=object)[rows]
+        for k, i in enumerate(rows):  # bad rows only: normally none or a few
+            self.reasons[int(i)].append(message.format(v="" if shown is None else repr(shown[k])))
+        self.bad[rows] = True
 
     def merge(self, other: RowErrors, mask: np.ndarray) -> None:
         """Take `other`'s reasons for the rows in `mask`."""
         for i in np.flatnonzero(other.bad & mask):
-            self.reasons[i].extend(other.reasons[i])
+            self.reasons[int(i)].extend(other.reasons[int(i)])
         self.bad |= other.bad & mask
 
     def rejects(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -300,31 +304,44 @@ def parse_path_table(df: pd.DataFrame, skip_bad: bool = False) -> ParsedPathTabl
     _require(df, PATH_COLUMNS, "paths", hint)
     n = len(df)
     errors = RowErrors(n)
-    text = text_column(df["path"])
     conversions = parse_numbers(df["total_conversions"], n, errors, "total_conversions")
     value = parse_numbers(df.get("total_conversion_value"), n, errors, "total_conversion_value")
     nulls = parse_numbers(df.get("total_null"), n, errors, "total_null")
-    # Split every path at once in Arrow (no Python loop over rows).
-    parts = pc.split_pattern(pa.array(text, type=pa.string()), ">")
+    # Split, trim and encode every path at once in Arrow: no Python string per touch.
+    raw = pa.array(df["path"].astype(object), from_pandas=True)
+    raw = raw if pa.types.is_string(raw.type) else pc.cast(raw, pa.string())
+    path_text = pc.fill_null(pc.utf8_trim_whitespace(raw), "")
+    parts = pc.split_pattern(path_text, ">")
     lengths = pc.list_value_length(parts).to_numpy(zero_copy_only=False).astype(np.int64)
-    names = pc.utf8_trim_whitespace(pc.list_flatten(parts)).to_numpy(zero_copy_only=False)
+    names = pc.utf8_trim_whitespace(pc.list_flatten(parts)).dictionary_encode()
     row_of = np.repeat(np.arange(n), lengths)
-    errors.flag(text == "", None, "empty path")
+    empty_path = pc.equal(path_text, "").to_numpy(zero_copy_only=False)
+    errors.flag(empty_path, None, "empty path")
     empty_name = np.zeros(n, dtype=bool)
-    empty_name[row_of[names == ""]] = True
-    errors.flag(empty_name & (text != ""), text, "empty channel name in path {v}")
+    empty_name[row_of[pc.equal(names, "").to_numpy(zero_copy_only=False)]] = True
+    errors.flag(
+        empty_name & ~empty_path,
+        path_text.to_numpy(zero_copy_only=False) if empty_name.any() else None,
+        "empty channel name in path {v}",
+    )
 
     rejects = errors.rejects(df)
     if rejects.shape[0] and not skip_bad:
         raise BadRowsError(rejects)
     good = ~errors.bad
     keep = good[row_of]
-    channels, codes = np.unique(names[keep].astype(str), return_inverse=True)
+    # Codes follow sorted channel names among the good rows, as np.unique would give.
+    dictionary = np.asarray(names.dictionary.to_pylist(), dtype=object)
+    index = names.indices.to_numpy(zero_copy_only=False)[keep]
+    used = np.flatnonzero(np.bincount(index, minlength=len(dictionary)))
+    used = used[np.argsort(dictionary[used].astype(str), kind="stable")]
+    rank = np.full(len(dictionary), -1, dtype=np.int64)
+    rank[used] = np.arange(len(used))
     new_id = np.cumsum(good) - 1
     paths = Paths(
-        channels=tuple(str(c) for c in channels),
+        channels=tuple(str(c) for c in dictionary[used]),
         path_id=new_id[row_of[keep]].astype(np.int64),
-        channel=codes.astype(np.int64).ravel(),
+        channel=rank[index],
         conversions=conversions[good],
         value=value[good],
         nulls=nulls[good],
