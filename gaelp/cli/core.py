@@ -1,0 +1,191 @@
+"""Core commands: `simulate`, `run`, `config show`, `calibrate`, `bench`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gaelp.auction.bidders import registered_bidders
+from gaelp.calibration import all_facts
+from gaelp.cli.render import err, kpi_table, out, progress_bar
+from gaelp.config import Config, ConfigError, dump_toml, load_config
+
+OUR_BASELINES = ("fixed", "target_cpa", "oracle")
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML config file (only what differs from defaults)")]
+UsersOpt = Annotated[int | None, typer.Option("--users", help="people in the world")]
+DaysOpt = Annotated[int | None, typer.Option("--days", help="days of the campaign")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="world seed")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object instead of tables")]
+
+
+def _config(path: Path | None, **overrides) -> Config:
+    try:
+        return load_config(path, **overrides)
+    except ConfigError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+
+
+def _check_bidder(name: str) -> None:
+    known = registered_bidders()
+    if name not in known:
+        err.print(f"[red]error:[/red] unknown bidder {name!r}; known: {', '.join(sorted(known))}")
+        raise typer.Exit(2)
+
+
+def _campaign(cfg: Config, bidder: str, show: bool, label: str | None = None):
+    from gaelp.experiments.campaign import run_campaign
+
+    with progress_bar(show) as bar:
+        task = bar.add_task(label or f"{bidder}: {cfg.users:,} people", total=cfg.days)
+        return run_campaign(cfg, bidder, on_day=lambda _: bar.advance(task))
+
+
+def simulate(
+    config: ConfigOpt = None,
+    bidder: Annotated[str | None, typer.Option("--bidder", help="our bidder (registered name)")] = None,
+    users: UsersOpt = None, days: DaysOpt = None, seed: SeedOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Run one campaign and print KPIs per channel and in total."""
+    cfg = _config(config, bidder=bidder, users=users, days=days, seed=seed)
+    _check_bidder(cfg.bidder)
+    res = _campaign(cfg, cfg.bidder, show=not as_json)
+    if as_json:
+        print(json.dumps(res.to_json()))
+        return
+    tab = res.table()
+    rows = {**tab["by_channel"], "total": tab["totals"]}
+    out.print(kpi_table(f"{cfg.bidder}: {cfg.users:,} people, {cfg.days} days, seed {cfg.seed}", rows))
+    t = tab["totals"]
+    out.print(f"Also: {t['view_through_conversions']} view-through and {t['organic_conversions']} organic "
+              f"purchases of ours (not in CAC). Simulated in {res.elapsed_s:.2f} s.")
+
+
+def run(config: ConfigOpt = None, users: UsersOpt = None, days: DaysOpt = None, seed: SeedOpt = None,
+        as_json: JsonOpt = False) -> None:
+    """The main job: each baseline bidder plays the same world seed; compare them."""
+    cfg = _config(config, users=users, days=days, seed=seed)
+    results = {}
+    for name in OUR_BASELINES:
+        results[name] = _campaign(cfg, name, show=not as_json, label=f"{name:>10}")
+    if as_json:
+        print(json.dumps({n: r.to_json() for n, r in results.items()}))
+        return
+    rows = {n: r.table()["totals"] for n, r in results.items()}
+    out.print(kpi_table(f"Baseline bidders: {cfg.users:,} people, {cfg.days} days, seed {cfg.seed}", rows,
+                        first="Bidder"))
+    out.print("The oracle sees true purchase probabilities: an upper bound, not a product.")
+
+
+config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+
+
+@config_app.command("show")
+def config_show(config: ConfigOpt = None) -> None:
+    """Print the effective config (defaults + file) as TOML."""
+    print(dump_toml(_config(config)), end="")
+
+
+def calibrate(
+    check: Annotated[bool, typer.Option("--check", help="run the default market and check its targets")] = False,
+    sources: Annotated[bool, typer.Option("--sources", help="list every default number and its source")] = False,
+    config: ConfigOpt = None,
+    users: Annotated[int, typer.Option("--users", help="people (more: less noise)")] = 300_000,
+    seed: SeedOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Check the market against the published ranges, or list the sources of its numbers."""
+    if sources:
+        facts = all_facts()
+        if as_json:
+            print(json.dumps({k: {"value": f.value, "source": f.source, "assumption": f.assumption}
+                              for k, f in facts.items()}))
+            return
+        for k, f in facts.items():
+            mark = "[yellow]assumption[/yellow]" if f.assumption else "[green]sourced[/green]"
+            out.print(f"{k} = {f.value!r}  {mark}  {f.source}")
+        return
+    if not check:
+        err.print("nothing to do: pass --check or --sources")
+        raise typer.Exit(2)
+    from gaelp.experiments.calibrate import calibration_checks
+
+    cfg = _config(config, users=users, seed=seed)
+    with progress_bar(not as_json) as bar:
+        task = bar.add_task("calibration campaigns", total=3)
+        started: list[str] = []
+
+        def step(name: str) -> None:
+            bar.update(task, description=f"campaign: {name}", completed=len(started))
+            started.append(name)
+
+        checks = calibration_checks(cfg, progress=step)
+        bar.update(task, completed=3)
+    ok = all(c.ok for c in checks)
+    if as_json:
+        print(json.dumps({"ok": ok, "users": cfg.users, "seed": cfg.seed, "checks": [c.to_json() for c in checks]}))
+    else:
+        from rich.table import Table
+
+        t = Table(title=f"Calibration of the default market ({cfg.users:,} people, seed {cfg.seed})")
+        for col in ("KPI", "value", "range", "verdict"):
+            t.add_column(col, justify="right" if col != "KPI" else "left")
+        for c in checks:
+            hi = "inf" if c.high == float("inf") else f"{c.high:g}"
+            val = "-" if c.value is None else f"{c.value:.4g}"
+            t.add_row(c.name, val, f"[{c.low:g}, {hi}]", "[green]ok[/green]" if c.ok else "[red]FAIL[/red]")
+        out.print(t)
+    raise typer.Exit(0 if ok else 1)
+
+
+def bench(
+    users: Annotated[list[int] | None, typer.Option("--users", help="population sizes (repeatable)")] = None,
+    days: Annotated[int, typer.Option("--days")] = 30,
+    config: ConfigOpt = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    mechanism: Annotated[bool, typer.Option("--mechanism", help="also time the GSP mechanism alone")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Throughput: users/s, auctions/s and peak memory per population size."""
+    from gaelp.experiments.bench import bench_sizes
+
+    sizes = users or [10_000, 100_000, 1_000_000]
+    rows = []
+    with progress_bar(not as_json) as bar:
+        task = bar.add_task("benchmark", total=len(sizes))
+        for n in sizes:
+            rows += bench_sizes([n], days, str(config) if config else None, seed)
+            bar.advance(task)
+    mech = None
+    if mechanism:
+        from gaelp.experiments.bench import gsp_throughput
+
+        mech = gsp_throughput()
+    if as_json:
+        print(json.dumps(rows if mech is None else {"campaigns": rows, "gsp": mech}))
+        return
+    from rich.table import Table
+
+    t = Table(title=f"Throughput, {days}-day campaigns, one process")
+    for col in ("users", "wall s", "users/s", "auctions", "auctions/s", "peak RSS MB"):
+        t.add_column(col, justify="right")
+    for r in rows:
+        t.add_row(f"{r['users']:,}", f"{r['wall_s']:.2f}", f"{r['users_per_s']:,.0f}", f"{r['auctions']:,}",
+                  f"{r['auctions_per_s']:,.0f}", f"{r['peak_rss_mb']:,.0f}")
+    out.print(t)
+    if mech is not None:
+        out.print(f"GSP alone: {mech['auctions_per_s']:,.0f} auctions/s "
+                  f"({mech['n_bidders']} bidders, {mech['n_slots']} slots, {mech['n_auctions']:,} auctions)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the core commands to `app`."""
+    app.command()(simulate)
+    app.command()(run)
+    app.add_typer(config_app, name="config")
+    app.command()(calibrate)
+    app.command()(bench)
+
