@@ -19,13 +19,14 @@ Example:
 
 from gaelp.attribution.base import AttributionModel, ChannelCredit, credit_by_channel
 from gaelp.attribution.checks import AttributionContractError, check_attribution
+from gaelp.attribution.events import EventPaths, EventSummary, events_to_paths
 from gaelp.attribution.lag import ClickLog, LagFit, fit_lag, fit_lag_groups, prob_converts_later
 from gaelp.attribution.markov import Markov, removal_effects
 from gaelp.attribution.paths import Paths
 from gaelp.attribution.registry import MODELS, RULE_BASED, get_model, model_names
 from gaelp.attribution.rules import FirstClick, LastClick, Linear, PositionBased, TimeDecay
 from gaelp.attribution.shapley import Shapley
-from gaelp.attribution.tables import BadRowsError
+from gaelp.attribution.tables import BadRowsError, parse_events, parse_path_table, read_table
 
 __all__ = [
     "MODELS",
@@ -35,6 +36,8 @@ __all__ = [
     "BadRowsError",
     "ChannelCredit",
     "ClickLog",
+    "EventPaths",
+    "EventSummary",
     "FirstClick",
     "LagFit",
     "LastClick",
@@ -46,10 +49,14 @@ __all__ = [
     "TimeDecay",
     "check_attribution",
     "credit_by_channel",
+    "events_to_paths",
     "fit_lag",
     "fit_lag_groups",
     "get_model",
     "model_names",
+    "parse_events",
+    "parse_path_table",
     "prob_converts_later",
+    "read_table",
     "removal_effects",
 ]

@@ -23,7 +23,7 @@ import numpy as np
 from gaelp.attribution.paths import Paths
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ChannelCredit:
     """Credit by channel.
 

@@ -54,7 +54,7 @@ class EventSummary:
     null_paths: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class EventPaths:
     """Journeys built from events; `paths.touch_index` holds each touch's 0-based input row."""
 

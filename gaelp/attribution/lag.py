@@ -41,7 +41,7 @@ _MIN_DELAY_H = 1.0 / 3600.0
 _LOG_SHAPE_BOUNDS = (np.log(0.05), np.log(20.0))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ClickLog:
     """Clicks as seen at observation time.
 
@@ -59,7 +59,7 @@ class ClickLog:
         return ~np.isnan(self.delay_h)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class LagFit:
     """A fitted delayed-feedback model.
 

@@ -37,7 +37,7 @@ OBSERVATION_COLUMNS = ("observation_time", "elapsed_h")
 CONVERSION_COLUMNS = ("conversion_time", "delay_h")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ParsedClicks:
     """A validated click log; `groups` is (n,) labels or None."""
 

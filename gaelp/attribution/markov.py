@@ -39,7 +39,7 @@ _DENSE_STATE_CODES_MAX = 4_000_000
 _DENSE_TRANSITIONS_MAX = 20_000_000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class RemovalEffects:
     """What the fitted chain says about each channel.
 

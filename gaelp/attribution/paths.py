@@ -31,9 +31,11 @@ if TYPE_CHECKING:
 _DENSE_CELLS_MAX = 50_000_000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Paths:
     """Many journeys in columnar form.
+
+    Equality is identity (the fields are arrays).
 
     Attributes:
         channels: Channel names; `channel` holds codes into this tuple.
@@ -260,7 +262,12 @@ class Paths:
         """Build from an event log; bad rows raise `BadRowsError` naming them.
 
         Columns `event_id`, `timestamp`, `user_id`, `channel`, `event_type`, `cost`, `value`; see
-        `gaelp.attribution.tables.parse_events` and `gaelp.attribution.events.events_to_paths`.
+        `gaelp.attribution.tables.parse_events` and `gaelp.attribution.events.events_to_paths`
+        (which also reports the conversions left without a touch).
+
+        Args:
+            df: The events, in any row order.
+            window_days: Lookback window of a conversion, in days.
         """
         from gaelp.attribution.events import events_to_paths
         from gaelp.attribution.tables import parse_events

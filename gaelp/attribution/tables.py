@@ -179,7 +179,7 @@ def _require(df: pd.DataFrame, columns: tuple[str, ...], kind: str, hint: str = 
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class EventTable:
     """Validated events (good rows only), in input order.
 
@@ -209,7 +209,7 @@ class EventTable:
     t0_seconds: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ParsedEvents:
     """Validated events and the rejected rows (`row`, `reason`, then the input columns)."""
 
@@ -277,7 +277,7 @@ def parse_events(df: pd.DataFrame, skip_bad: bool = False) -> ParsedEvents:
     return ParsedEvents(events, rejects)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ParsedPathTable:
     """Paths from the good rows and the rejected rows (`row`, `reason`, then the input columns)."""
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from gaelp.attribution.events import events_to_paths
@@ -44,7 +45,8 @@ def _err() -> Console:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    _err().print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    # Messages quote input values, which must not be read as rich markup.
+    _err().print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False)
     return typer.Exit(code)
 
 
@@ -64,10 +66,11 @@ def attribute(
     input: Annotated[
         Path | None,
         typer.Argument(
-            help="Event log or path table (.csv or .parquet). Optional only with --truth.",
+            help="Event log or path table (.csv or .parquet); required unless --truth.",
             exists=True,
             dir_okay=False,
             show_default=False,
+            metavar="INPUT",
         ),
     ] = None,
     format: Annotated[
@@ -163,8 +166,8 @@ def attribute(
 
     err = _err()
     err.print(
-        f"{paths.n_paths} paths ({int(paths.conversions.sum())} conversions, "
-        f"{int(paths.nulls.sum())} non-converting), {paths.n_touches} touches, "
+        f"{paths.n_paths} paths ({paths.conversions.sum():g} conversions, "
+        f"{paths.nulls.sum():g} non-converting), {paths.n_touches} touches, "
         f"{len(paths.channels)} channels",
         highlight=False,
     )
@@ -204,7 +207,11 @@ def lag_fit(
     input: Annotated[
         Path,
         typer.Argument(
-            help="Click log CSV or Parquet.", exists=True, dir_okay=False, show_default=False
+            help="Click log CSV or Parquet.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+            metavar="INPUT",
         ),
     ],
     group: Annotated[
@@ -243,14 +250,12 @@ def lag_fit(
     df = _read(input)
     try:
         parsed = parse_click_log(df, group=group, observed_at=observed_at)
-    except BadRowsError as err:
-        raise _fail(f"{input}: {err}") from None
-    except ValueError as err:
+    except ValueError as err:  # BadRowsError included
         raise _fail(f"{input}: {err}") from None
     fits = fit_lag_groups(parsed.log, parsed.groups, model=model.value)
 
-    def mean_or_none(x: float) -> float | None:
-        return None if np.isnan(x) else float(x)
+    def number_or_null(x: float) -> float | None:
+        return None if np.isnan(x) else float(x)  # JSON has no NaN
 
     for name, fit in fits.items():
         if not fit.converged:
@@ -259,8 +264,8 @@ def lag_fit(
         doc = {
             name: {
                 "p_convert": float(fit.p_convert()),
-                "mean_delay_h": mean_or_none(fit.mean_delay_h()),
-                "naive_rate": float(fit.naive_rate),
+                "mean_delay_h": number_or_null(fit.mean_delay_h()),
+                "naive_rate": number_or_null(fit.naive_rate),
             }
             for name, fit in fits.items()
         }

@@ -233,3 +233,13 @@ def test_lag_fit_table_and_bad_rows(app, tmp_path: Path) -> None:
     result = run(app, "lag", "fit", bad)
     assert result.exit_code == 1
     assert "row 1: conversion seen after the observation time" in result.stderr
+
+
+def test_error_messages_show_bracketed_values_verbatim(app, tmp_path: Path) -> None:
+    df = event_log()
+    df.loc[0, "event_type"] = "[bold]click[/bold]"
+    path = tmp_path / "markup.csv"
+    df.to_csv(path, index=False)
+    result = run(app, "attribute", path)
+    assert result.exit_code == 1
+    assert "row 1: unknown event_type '[bold]click[/bold]'" in result.stderr
