@@ -48,7 +48,10 @@ def make_paths(
 
 def path_lists(paths: Paths) -> list[list[int]]:
     """Slow view used by reference implementations: the channel codes of each path."""
-    return [paths.channel[a:b].tolist() for a, b in zip(paths.offsets[:-1], paths.offsets[1:], strict=True)]
+    return [
+        paths.channel[a:b].tolist()
+        for a, b in zip(paths.offsets[:-1], paths.offsets[1:], strict=True)
+    ]
 
 
 def make_events(rng: np.random.Generator, n_users: int = 60, days: float = 90.0) -> pd.DataFrame:
