@@ -25,7 +25,9 @@ class JourneyModel:
         self.advance = np.asarray(j.advance)
         self.click_to_intent = j.click_to_intent
         self.brand_impression = np.float32(j.brand_impression)
-        self.brand_click = np.float32(j.brand_click)
+        # a click's brand memory scales with how purposeful clicks on that channel are (cvr_mult):
+        # a search click is a visit, a display click is often an accident
+        self.brand_click = (j.brand_click * np.array([c.cvr_mult for c in cfg.channels])).astype(np.float32)
         self.decay = np.float32(j.exposure_decay)
         self.lapse_h = 24 * j.lapse_days
         self.brand_base = np.asarray(brand_base, dtype=np.float64)
@@ -59,7 +61,7 @@ class JourneyModel:
         flat = person * n_adv + advertiser
         np.add.at(state.seen.reshape(-1), flat, np.float32(1.0))
         np.add.at(state.brand.reshape(-1), flat,
-                  np.where(clicked, self.brand_click, self.brand_impression).astype(np.float32))
+                  np.where(clicked, self.brand_click[channel], self.brand_impression).astype(np.float32))
         stage = state.stage
         before = stage[person]
         lapsed = person[before == Stage.LAPSED]
