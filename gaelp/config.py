@@ -197,7 +197,7 @@ class BiddersConfig(_Frozen):
 class SafetyConfig(_Frozen):
     """Limits that sit between every bidder of ours and the market."""
 
-    max_bid: float = Field(default=50.0, gt=0.0, le=10_000.0, description="assumption: bid cap per click")
+    max_bid: float = Field(default=cal.OURS["max_bid"].value, gt=0.0, le=10_000.0, description="bid cap per click")
 
 
 class Config(_Frozen):
