@@ -1,0 +1,479 @@
+"""Rivals that learn from their own outcomes: `q_learning`, `policy_gradient` and `rival_tcpa`.
+
+Each is an independent advertiser built from its `CompetitorConfig` (value of a sale, budget,
+reference CPC x channel x query-intent multipliers) and its own RNG stream. It sees only its own
+`BidderOutcome`: wins, slots, prices, clicks, costs and the conversions its own pixel reports (by
+device id). It never sees another advertiser's bid.
+
+**Reward.** The learners maximise their own profit: the value of the conversions credited to their
+clicks minus what they pay. Conversions arrive days after the click and are rare, so the reward
+of one opportunity is its expected profit under the bidder's own models fitted on its own logs:
+
+    reward = won x CTR_hat(channel, slot) x (value_per_click_hat(channel, intent) - price)
+
+`ClickValueModel` learns `value_per_click_hat` by crediting each pixel conversion to the last click
+of the same device within the lookback window (a device table, `_DeviceLog`), and `CTR_hat` from its
+impressions and clicks. Losing costs nothing and earns nothing (reward 0).
+
+**Determinism.** Exploration draws are counter-based hashes of (device, channel, hour) under the
+bidder's own seed, so a bid is a pure function of (learned state, batch) and a counterfactual
+replay draws the same exploration for the same opportunity.
+
+**Freezing.** `frozen = True` keeps the current policy (including its exploration) and stops every
+update: the twin that measures what learning after a shock is worth.
+
+**Persistence.** `state_dict()` holds arrays and scalars only; `save_bidder_states` /
+`load_bidder_states` write them to one `.npz` checkpoint when no journey store is configured.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+# The device table is the advertiser's own log, shared with our baselines (see the module docstring
+# of gaelp.agent.baselines); it belongs one floor down, next to the Bidder protocol.
+from gaelp.agent.baselines import _DeviceLog
+from gaelp.auction.bidders import BaseBidder, Bidder, BidderContext, BidderOutcome, OpportunityBatch, register_bidder
+from gaelp.config import CompetitorConfig
+from gaelp.control.pacing import DualPacer
+from gaelp.rng import CounterRng
+
+N_INTENTS = 3
+HOUR_BUCKETS = 4  # 0-5, 6-11, 12-17, 18-23
+_EXPLORE, _ACTION, _NOISE = 1, 2, 3  # counter-draw purposes
+
+
+def _competitor(ctx: BidderContext, kind: str) -> CompetitorConfig:
+    if ctx.competitor is None:
+        raise ValueError(f"the {kind!r} bidder is a competitor: its context needs a CompetitorConfig")
+    return ctx.competitor
+
+
+def hour_bucket(t: int) -> int:
+    """Hour-of-day bucket of hour `t` (0..HOUR_BUCKETS-1)."""
+    return (t % 24) * HOUR_BUCKETS // 24
+
+
+def delay_cdf(hours: np.ndarray) -> np.ndarray:
+    """Assumed share of a click's eventual sales that have arrived `hours` after it.
+
+    A fast mode (35%, exponential with a 1-hour mean) plus a log-normal (median 72 h, sigma 1.5):
+    about 22% within an hour and 50% within a day, with a tail to 30 days, as in Criteo's delays
+    (Chapelle, KDD 2014). Rivals use it to count the clicks whose sales are still to come.
+    """
+    h = np.maximum(np.asarray(hours, np.float64), 0.0)
+    with np.errstate(divide="ignore"):
+        slow = ndtr((np.log(h) - np.log(72.0)) / 1.5)
+    return 0.35 * (1.0 - np.exp(-h)) + 0.65 * slow
+
+
+class ClickValueModel:
+    """A rival's own estimates of CTR per (channel, slot) and value per click per (channel, intent).
+
+    Both are smoothed rates: a context shrinks toward its channel's rate with weight `strength`, a
+    channel toward the advertiser's pooled rate, and that toward the prior. Sales are rare (a few a
+    week at test scale), so values move slowly while win rates and prices are learned fast. A sale is credited to the last click
+    of the converting device within `window_h` hours (last click, by device). Sales arrive days
+    after their click, so a young click counts in the denominator only by the share of its sales
+    due by now (`delay_cdf`); otherwise the rate would be biased low while clicks are recent.
+
+    Args:
+        n_channels: channels in the world.
+        max_slots: most slots of any channel.
+        value: revenue of one sale.
+        window_h: lookback window in hours.
+        prior_cvr: assumption, sales per click before any data (GA4: paid search 1.7-3.1% for a
+            leader; a rival's product converts a little lower).
+        prior_ctr: assumption, clicks per impression before any data.
+        strength: prior weight, in clicks.
+        incrementality: assumption, the share of last-click credited sales that the click caused.
+            Last-click credit also collects the sales that would have come anyway (the brand's
+            organic buyers who happened to click); incrementality studies find roughly a third to
+            two thirds of it incremental, so rivals count 45%.
+    """
+
+    def __init__(self, n_channels: int, max_slots: int, value: float, window_h: int,
+                 prior_cvr: float = 0.0125, prior_ctr: float = 0.01, strength: float = 300.0,
+                 incrementality: float = 0.45) -> None:
+        self.value, self.window_h, self.incrementality = float(value), int(window_h), float(incrementality)
+        self.prior_vpc, self.prior_ctr, self.strength = value * prior_cvr, prior_ctr, strength
+        n_ctx = n_channels * N_INTENTS
+        self.matured_ = np.zeros(n_ctx)  # clicks older than the window
+        self.recent_ = np.zeros((self.window_h, n_ctx))  # clicks by hour, a ring over the window
+        self.t_ = -1
+        self.credit_ = np.zeros(n_ctx)
+        self.imps_ = np.zeros((n_channels, max_slots))
+        self.slot_clicks_ = np.zeros((n_channels, max_slots))
+        self.devices = _DeviceLog()
+        self._cdf = delay_cdf(np.arange(self.window_h) + 0.5)
+
+    def effective_clicks(self) -> np.ndarray:
+        """(n_contexts,) clicks weighted by the share of their sales due by now."""
+        age = (self.t_ - np.arange(self.window_h)) % self.window_h
+        return self.matured_ + self._cdf[age] @ self.recent_
+
+    def value_per_click(self) -> np.ndarray:
+        """(n_channels * 3,) value per click by context (channel * 3 + intent)."""
+        k = self.strength
+        clicks = self.effective_clicks().reshape(-1, N_INTENTS)
+        credit = self.credit_.reshape(-1, N_INTENTS)
+        pooled = (credit.sum() + k * self.prior_vpc) / (clicks.sum() + k)
+        channel = (credit.sum(1, keepdims=True) + k * pooled) / (clicks.sum(1, keepdims=True) + k)
+        return ((credit + k * channel) / (clicks + k)).ravel()
+
+    def ctr(self) -> np.ndarray:
+        """(n_channels, max_slots) clicks per impression."""
+        k = 300.0  # impressions: a CTR of a few % needs hundreds of them
+        pooled = (self.slot_clicks_.sum(1, keepdims=True) + k * self.prior_ctr) / (self.imps_.sum(1, keepdims=True) + k)
+        return (self.slot_clicks_ + k * pooled) / (self.imps_ + k)
+
+    def expected_profit(self, outcome: BidderOutcome) -> np.ndarray:
+        """(n,) expected profit of each opportunity of `outcome` under the current estimates."""
+        b = outcome.batch
+        ctx = b.channel.astype(np.int64) * N_INTENTS + b.intent
+        slot = np.maximum(outcome.slot, 0)
+        r = self.ctr()[b.channel, slot] * (self.value_per_click()[ctx] - outcome.price)
+        return np.where(outcome.won, r, 0.0)
+
+    def _advance(self, t: int) -> None:
+        # Hours leaving the window move their clicks to the matured total.
+        hours = np.arange(max(self.t_ + 1, t - self.window_h + 1), t + 1) % self.window_h
+        self.matured_ += self.recent_[hours].sum(axis=0)
+        self.recent_[hours] = 0.0
+        self.t_ = t
+
+    def update(self, outcome: BidderOutcome) -> None:
+        """Fold in the hour's impressions, clicks and pixel conversions."""
+        b = outcome.batch
+        if b.t > self.t_:
+            self._advance(b.t)
+        won, clicked = outcome.won, outcome.clicked
+        ctx = b.channel.astype(np.int64) * N_INTENTS + b.intent
+        np.add.at(self.imps_, (b.channel[won], outcome.slot[won]), 1.0)
+        np.add.at(self.slot_clicks_, (b.channel[clicked], outcome.slot[clicked]), 1.0)
+        np.add.at(self.recent_[b.t % self.window_h], ctx[clicked], 1.0)
+        self.devices.record_clicks(b.t, b.device[clicked], ctx[clicked])
+        matched = self.devices.record_conversions(outcome.conv_t, outcome.conv_device, self.window_h)
+        ok = matched >= 0
+        np.add.at(self.credit_, matched[ok], self.incrementality * outcome.conv_value[ok])
+
+    def state_dict(self) -> dict[str, Any]:
+        """Counts, the click ring and the device table."""
+        return {"matured": self.matured_.copy(), "recent": self.recent_.copy(), "t": self.t_,
+                "credit": self.credit_.copy(), "imps": self.imps_.copy(),
+                "slot_clicks": self.slot_clicks_.copy(), "devices": self.devices.state_dict()}
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        """Restore `state_dict` output."""
+        self.matured_ = np.array(s["matured"], np.float64)
+        self.recent_ = np.array(s["recent"], np.float64)
+        self.t_ = int(s["t"])
+        self.credit_ = np.array(s["credit"], np.float64)
+        self.imps_ = np.array(s["imps"], np.float64)
+        self.slot_clicks_ = np.array(s["slot_clicks"], np.float64)
+        self.devices.load_state_dict(s["devices"])
+
+
+class _LearningRival(BaseBidder):
+    """Shared parts: reference bids, own value model, exploration draws, the frozen flag."""
+
+    learns = True
+
+    def __init__(self, ctx: BidderContext, kind: str) -> None:
+        comp = _competitor(ctx, kind)
+        super().__init__(comp.name, ctx.daily_budget)
+        cfg = ctx.config
+        self.value = comp.value
+        self.n_channels = len(cfg.world.channels)
+        self.reference = comp.base_cpc * np.outer(np.asarray(comp.channel_mult), np.asarray(comp.intent_mult))
+        self.model = ClickValueModel(self.n_channels, max(c.slots for c in cfg.world.channels), comp.value,
+                                     24 * 7)
+        self.frozen = False
+        self._draws = CounterRng(int(ctx.rng.integers(2**62)))
+
+    def _uniform(self, batch: OpportunityBatch, purpose: int) -> np.ndarray:
+        return self._draws.uniform(batch.device * 8 + batch.channel, batch.t, purpose)
+
+    def observe(self, outcome: BidderOutcome) -> None:
+        """Learn from the hour (nothing when frozen)."""
+        if self.frozen:
+            return
+        reward = self.model.expected_profit(outcome)
+        self._learn(outcome, outcome.bids > 0, reward)
+        self.model.update(outcome)
+
+    def _learn(self, outcome: BidderOutcome, entered: np.ndarray, reward: np.ndarray) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+@register_bidder("q_learning")
+class QLearningBidder(_LearningRival):
+    """Tabular Q-learning over (hour bucket, channel, intent) states and discrete bid levels.
+
+    Action `a` bids `levels[a] x` the reference bid of the (channel, intent). The context state does
+    not depend on the bid (the next query comes whatever we bid), so the discount is 0 and Q(s, a)
+    is the running mean reward of bidding level a in state s: a sample mean at first, then an
+    exponential average with step `alpha` so that it tracks a market that moves. Epsilon-greedy with
+    epsilon decaying from `epsilon0` to `epsilon_min` over `decay_hours` hours of learning.
+
+    Args:
+        ctx: its context (competitor config, rng).
+        levels: bid multipliers of the actions.
+        alpha: floor of the step size per observation.
+    """
+
+    def __init__(self, ctx: BidderContext, levels: Sequence[float] = tuple(np.geomspace(0.25, 4.0, 9)),
+                 alpha: float = 0.01, epsilon0: float = 0.2, epsilon_min: float = 0.05,
+                 decay_hours: float = 24 * 10) -> None:
+        super().__init__(ctx, "q_learning")
+        self.levels = np.asarray(levels, np.float64)
+        self.alpha, self.epsilon0, self.epsilon_min, self.decay_hours = alpha, epsilon0, epsilon_min, decay_hours
+        n_states = HOUR_BUCKETS * self.n_channels * N_INTENTS
+        self.q_ = np.zeros((n_states, self.levels.size))
+        self.visits_ = np.zeros((n_states, self.levels.size))
+        self.hours_ = 0
+        # Breaks exact ties (unvisited actions) toward the reference bid.
+        self._tie = -1e-9 * np.abs(np.log(self.levels))
+
+    @property
+    def epsilon(self) -> float:
+        """Current exploration rate."""
+        decay = np.exp(-self.hours_ / self.decay_hours)
+        return float(self.epsilon_min + (self.epsilon0 - self.epsilon_min) * decay)
+
+    def state(self, batch: OpportunityBatch) -> np.ndarray:
+        """(n,) state index: (hour bucket * n_channels + channel) * 3 + intent."""
+        return (hour_bucket(batch.t) * self.n_channels + batch.channel.astype(np.int64)) * N_INTENTS + batch.intent
+
+    def actions(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
+        """(n,) states and (n,) epsilon-greedy actions."""
+        s = self.state(batch)
+        greedy = np.argmax(self.q_ + self._tie, axis=1)[s]
+        explore = self._uniform(batch, _EXPLORE) < self.epsilon
+        random = (self._uniform(batch, _ACTION) * self.levels.size).astype(np.int64)
+        return s, np.where(explore, random, greedy)
+
+    def bid(self, batch: OpportunityBatch) -> np.ndarray:
+        """Reference bid of the context times the chosen level."""
+        _, a = self.actions(batch)
+        return self.reference[batch.channel, batch.intent] * self.levels[a]
+
+    def _learn(self, outcome: BidderOutcome, entered: np.ndarray, reward: np.ndarray) -> None:
+        s, a = self.actions(outcome.batch)
+        cell = (s * self.levels.size + a)[entered]
+        size = self.q_.size
+        n = np.bincount(cell, minlength=size).reshape(self.q_.shape)
+        total = np.bincount(cell, weights=reward[entered], minlength=size).reshape(self.q_.shape)
+        seen = n > 0
+        self.visits_ += n
+        # n observations of step max(alpha, 1/visits) toward their mean, in one move.
+        step = np.maximum(1.0 - (1.0 - self.alpha) ** n, n / np.maximum(self.visits_, 1.0))
+        self.q_[seen] += step[seen] * (total[seen] / n[seen] - self.q_[seen])
+        self.hours_ += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        """Q table, visit counts, hours of learning and the value model."""
+        return {"q": self.q_.copy(), "visits": self.visits_.copy(), "hours": self.hours_,
+                "model": self.model.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict` output."""
+        self.q_ = np.array(state["q"], np.float64)
+        self.visits_ = np.array(state["visits"], np.float64)
+        self.hours_ = int(state["hours"])
+        self.model.load_state_dict(state["model"])
+
+
+@register_bidder("policy_gradient")
+class PolicyGradientBidder(_LearningRival):
+    """A Gaussian policy on the log bid, trained by REINFORCE with a learned linear baseline.
+
+    log bid = log(reference(channel, intent)) + theta . phi(x) + sigma z, z ~ N(0, 1), with features
+    phi = [channel one-hot, intent one-hot, hour-bucket one-hot, desktop]. Each hour,
+    theta += lr * mean((r - b(x)) z / sigma phi) / rms(r - b), the advantage normalised by its running
+    RMS so that the step does not depend on the scale of money; the baseline b(x) = w . phi follows
+    the rewards by least mean squares. theta is clipped to +-`max_log_shift`.
+
+    Args:
+        ctx: its context.
+        sigma0, sigma_min, decay_hours: the spread of the log bid narrows from sigma0 to sigma_min
+            over about `decay_hours` hours of learning.
+        lr: policy step per hour.
+    """
+
+    def __init__(self, ctx: BidderContext, sigma0: float = 0.4, sigma_min: float = 0.1, decay_hours: float = 24 * 10,
+                 lr: float = 0.01, baseline_lr: float = 0.1, max_log_shift: float = 2.0) -> None:
+        super().__init__(ctx, "policy_gradient")
+        self.sigma0, self.sigma_min, self.decay_hours = sigma0, sigma_min, decay_hours
+        self.lr, self.baseline_lr, self.max_log_shift = lr, baseline_lr, max_log_shift
+        self.n_features = self.n_channels + N_INTENTS + HOUR_BUCKETS + 1
+        self.theta_ = np.zeros(self.n_features)
+        self.baseline_ = np.zeros(self.n_features)
+        self.adv_ms_ = 0.0
+        self.hours_ = 0
+
+    @property
+    def sigma(self) -> float:
+        """Current spread of the log bid: it narrows as the policy matures, like epsilon."""
+        decay = np.exp(-self.hours_ / self.decay_hours)
+        return float(self.sigma_min + (self.sigma0 - self.sigma_min) * decay)
+
+    def features(self, batch: OpportunityBatch) -> np.ndarray:
+        """(n, n_features) context features."""
+        n, c = batch.size, self.n_channels
+        phi = np.zeros((n, self.n_features))
+        rows = np.arange(n)
+        phi[rows, batch.channel] = 1.0
+        phi[rows, c + batch.intent] = 1.0
+        phi[:, c + N_INTENTS + hour_bucket(batch.t)] = 1.0
+        phi[:, -1] = batch.device_type
+        return phi
+
+    def _z(self, batch: OpportunityBatch) -> np.ndarray:
+        return ndtri(np.clip(self._uniform(batch, _NOISE), 1e-12, 1 - 1e-12))
+
+    def mean_log_bid(self, batch: OpportunityBatch) -> np.ndarray:
+        """(n,) mean of the log bid."""
+        return np.log(self.reference[batch.channel, batch.intent]) + self.features(batch) @ self.theta_
+
+    def bid(self, batch: OpportunityBatch) -> np.ndarray:
+        """A draw of the Gaussian log-bid policy."""
+        return np.exp(self.mean_log_bid(batch) + self.sigma * self._z(batch))
+
+    def _learn(self, outcome: BidderOutcome, entered: np.ndarray, reward: np.ndarray) -> None:
+        if not entered.any():
+            return
+        phi = self.features(outcome.batch)[entered]
+        z = self._z(outcome.batch)[entered]
+        adv = reward[entered] - phi @ self.baseline_
+        self.adv_ms_ = 0.99 * self.adv_ms_ + 0.01 * float(np.mean(adv**2)) if self.hours_ else float(np.mean(adv**2))
+        scale = np.sqrt(self.adv_ms_) + 1e-12
+        grad = ((adv / scale) * z / self.sigma) @ phi / adv.size
+        self.theta_ = np.clip(self.theta_ + self.lr * grad, -self.max_log_shift, self.max_log_shift)
+        # Normalised LMS keeps the baseline step stable whatever the feature counts.
+        self.baseline_ += self.baseline_lr * (adv @ phi) / max(float((phi**2).sum()), 1.0)
+        self.hours_ += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        """Policy, baseline, advantage scale, hours and the value model."""
+        return {"theta": self.theta_.copy(), "baseline": self.baseline_.copy(), "adv_ms": self.adv_ms_,
+                "hours": self.hours_, "model": self.model.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict` output."""
+        self.theta_ = np.array(state["theta"], np.float64)
+        self.baseline_ = np.array(state["baseline"], np.float64)
+        self.adv_ms_ = float(state["adv_ms"])
+        self.hours_ = int(state["hours"])
+        self.model.load_state_dict(state["model"])
+
+
+@register_bidder("rival_tcpa")
+class RivalTargetCpaBidder(_LearningRival):
+    """A rival's target-CPA bidding with budget pacing: bid = target CPA x CVR estimate, paced.
+
+    Its target CPA is `tcpa_fraction` of its value of a sale (assumption: it accepts paying up to
+    80% of first-year revenue for a customer at the margin), so the bid is that fraction of its
+    learned value per click, shaded by a dual-gradient pacer on its own budget (the same
+    `DualPacer` as our target-CPA baseline). It learns its CVRs and pacing multiplier; frozen, it
+    keeps both as they are.
+    """
+
+    tcpa_fraction = 0.8
+
+    def __init__(self, ctx: BidderContext) -> None:
+        super().__init__(ctx, "rival_tcpa")
+        self.pacer = DualPacer(ctx.daily_budget)
+
+    def bid(self, batch: OpportunityBatch) -> np.ndarray:
+        """Target CPA x CVR estimate of the (channel, intent), times the pacing multiplier."""
+        vpc = self.model.value_per_click()[batch.channel.astype(np.int64) * N_INTENTS + batch.intent]
+        return self.tcpa_fraction * vpc * self.pacer.multiplier()
+
+    def _learn(self, outcome: BidderOutcome, entered: np.ndarray, reward: np.ndarray) -> None:
+        self.pacer.observe(outcome.batch.t, outcome.batch.size, float(outcome.cost.sum()))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Pacer and value model."""
+        return {"pacer": self.pacer.state_dict(), "model": self.model.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict` output."""
+        self.pacer.load_state_dict(state["pacer"])
+        self.model.load_state_dict(state["model"])
+
+
+def freeze(bidders: Sequence[Bidder], frozen: bool = True) -> None:
+    """Set `frozen` on every bidder that learns (others are left alone)."""
+    for b in bidders:
+        if getattr(b, "learns", False):
+            b.frozen = frozen  # type: ignore[attr-defined]
+
+
+# --- checkpoints ------------------------------------------------------------------------------------
+def flatten_state(state: dict[str, Any], prefix: str = "") -> dict[str, np.ndarray]:
+    """A nested state dict as flat `a/b/c` -> array entries (for `.npz` files or a table)."""
+    out: dict[str, np.ndarray] = {}
+    for k, v in state.items():
+        if "/" in k:
+            raise ValueError(f"state key {k!r} may not contain '/'")
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten_state(v, key + "/"))
+        else:
+            arr = np.asarray(v)
+            if arr.dtype == object:
+                raise ValueError(f"state entry {key!r} is not numeric (got {type(v).__name__})")
+            out[key] = arr
+    return out
+
+
+def unflatten_state(flat: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Inverse of `flatten_state`; 0-d arrays come back as Python scalars."""
+    out: dict[str, Any] = {}
+    for key, arr in flat.items():
+        *path, leaf = key.split("/")
+        node = out
+        for p in path:
+            node = node.setdefault(p, {})
+        node[leaf] = arr.item() if arr.ndim == 0 else arr
+    return out
+
+
+def save_bidder_states(bidders: Sequence[Bidder], path: str | Path) -> None:
+    """Write every bidder's `state_dict` to one `.npz` checkpoint, keyed by bidder name.
+
+    The file is written beside the target and renamed into place, so a crash never leaves half a
+    checkpoint.
+    """
+    names = [b.name for b in bidders]
+    if len(set(names)) != len(names):
+        raise ValueError(f"bidder names must be unique to checkpoint them, got {names}")
+    flat: dict[str, np.ndarray] = {}
+    for b in bidders:
+        flat.update(flatten_state(b.state_dict(), f"{b.name}/"))
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **flat)
+    os.replace(tmp, path)
+
+
+def load_bidder_states(bidders: Sequence[Bidder], path: str | Path) -> list[str]:
+    """Restore the bidders found in the checkpoint at `path`; returns the names restored.
+
+    Bidders without an entry keep their state (a new competitor starts fresh).
+    """
+    with np.load(Path(path), allow_pickle=False) as z:
+        nested = unflatten_state({k: z[k] for k in z.files})
+    restored = []
+    for b in bidders:
+        if b.name in nested:
+            b.load_state_dict(nested[b.name])
+            restored.append(b.name)
+    return restored

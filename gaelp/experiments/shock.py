@@ -1,0 +1,226 @@
+"""The shock experiment: our bidder doubles its bids on day DAY; do the rivals adapt, and does it pay?
+
+One campaign is run from one world, then replayed from the start of DAY once per learning rival
+(the world is copied there, so every replay has exactly the same past). In the *adapted* run every
+learning rival keeps learning; in a learner's *frozen twin*, that learner keeps bidding from the
+policy it had learned by DAY (exploration included) and stops updating, while the others go on as
+they would. The rivals' daily win rate, mean bid and profit show the adaptation;
+the profit after the shock, adapted minus frozen, is what adapting was worth.
+
+A rival's daily profit here is its *expected advertising* profit, the simulator's ground truth:
+for each of its clicks, the true probability that the click becomes its sale times its value of a
+sale, minus its ad spend. Realised sales are left out on purpose: at test scale a rival makes a sale
+from a click every few days, worth $100-250, so realised profit is a lottery that would drown the
+few dollars a day that bidding better is worth. Organic sales (brand, word of mouth) are left out too.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gaelp.auction.bidders import BaseBidder, Bidder, BidderOutcome, OpportunityBatch
+from gaelp.auction.learners import freeze
+from gaelp.config import Config
+from gaelp.simulation import Simulation, build_bidder
+
+
+class ShockBidder(BaseBidder):
+    """Wraps one of our bidders and multiplies its bids by `factor` from day `shock_day` on.
+
+    Args:
+        inner: the bidder to wrap (its name, budget and learning are kept).
+        shock_day: first day of the higher bids.
+        factor: the bid multiplier from then on.
+    """
+
+    def __init__(self, inner: Bidder, shock_day: int, factor: float = 2.0) -> None:
+        if shock_day < 0:
+            raise ValueError(f"shock_day must be >= 0, got {shock_day}")
+        if not factor > 0:
+            raise ValueError(f"factor must be > 0, got {factor}")
+        super().__init__(inner.name, inner.daily_budget)
+        self.inner, self.shock_day, self.factor = inner, shock_day, float(factor)
+        self.sees_truth = inner.sees_truth
+
+    def bid(self, batch: OpportunityBatch) -> np.ndarray:
+        """The inner bids, times `factor` from the shock day on."""
+        b = np.asarray(self.inner.bid(batch), np.float64)
+        return b * self.factor if batch.day >= self.shock_day else b
+
+    def observe(self, outcome: BidderOutcome) -> None:
+        """Passed to the inner bidder."""
+        self.inner.observe(outcome)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The inner bidder's state."""
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the inner bidder's state."""
+        self.inner.load_state_dict(state)
+
+
+@dataclass(frozen=True, slots=True)
+class RivalSeries:
+    """One rival's days in one run: arrays of shape (days,)."""
+
+    win_rate: np.ndarray
+    mean_bid: np.ndarray
+    profit: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class ShockResult:
+    """Both runs of the experiment.
+
+    Attributes:
+        shock_day: first day of our doubled bids.
+        names: rival names (bidder columns 1..).
+        learns: whether each rival learns.
+        adapted: name -> series of the run where learners keep learning.
+        frozen: name -> series of the run where learners froze at the shock.
+    """
+
+    shock_day: int
+    names: tuple[str, ...]
+    learns: tuple[bool, ...]
+    adapted: dict[str, RivalSeries]
+    frozen: dict[str, RivalSeries]
+
+    def profit_after(self, name: str, frozen: bool = False) -> float:
+        """Total profit of rival `name` from the shock day on."""
+        s = (self.frozen if frozen else self.adapted)[name]
+        return float(s.profit[self.shock_day:].sum())
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented `gaelp competitors --json` object."""
+        comps = {}
+        for name, learns in zip(self.names, self.learns):
+            a = self.adapted[name]
+            comps[name] = {
+                "learns": learns,
+                "daily_win_rate": [round(float(x), 4) for x in a.win_rate],
+                "daily_mean_bid": [round(float(x), 4) for x in a.mean_bid],
+                "daily_profit": [round(float(x), 2) for x in a.profit],
+                "profit_after_shock": round(self.profit_after(name), 2),
+                "profit_after_shock_frozen": round(self.profit_after(name, frozen=learns), 2),
+            }
+        return {"shock_day": self.shock_day, "competitors": comps}
+
+
+class ObservedSimulation(Simulation):
+    """A simulation that also tallies every advertiser's expected advertising profit, per day.
+
+    For each impression: true CTR x (true P(sale | click) x value of a sale - price per click),
+    computed from the same state the story draws clicks and sales from (ground truth; no draw).
+
+    Attributes:
+        expected_profit: (days, n_advertisers).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.expected_profit = np.zeros((self.cfg.days, self.n_adv))
+
+    def _schedule_post_click(self, t, cl, batch, person, seg, stage, keys) -> None:  # noqa: ANN001
+        r, a = cl.row, cl.advertiser
+        # Before the story moves journeys and fatigue: the state the clicks were drawn from.
+        ctr = self.response.ctr(batch.channel[r], cl.slot, seg[r], stage[r], batch.intent[r],
+                                self.market.quality[a], self.state.seen[person[r], a])
+        p = self.response.cvr(batch.channel[r], seg[r], stage[r], batch.intent[r], batch.device_type[r],
+                              self.calendar.hour_cvr[t % 24], self.appeal[a])
+        value = np.where(a == 0, self.response.value[seg[r]], self.rival_value[a])
+        day = t // 24
+        if day >= self.expected_profit.shape[0]:
+            grow = np.zeros((day + 1 - self.expected_profit.shape[0], self.n_adv))
+            self.expected_profit = np.vstack([self.expected_profit, grow])
+        self.expected_profit[day] += np.bincount(a, weights=ctr * (p * value - cl.price), minlength=self.n_adv)
+        super()._schedule_post_click(t, cl, batch, person, seg, stage, keys)
+
+
+def _series(sim: ObservedSimulation) -> dict[str, RivalSeries]:
+    d = sim.kpis.daily
+    days = sim.day
+    bids = d["bids"][:days]
+    win_rate = np.divide(d["wins"][:days], bids, out=np.zeros_like(bids), where=bids > 0)
+    mean_bid = np.divide(d["bid_sum"][:days], bids, out=np.zeros_like(bids), where=bids > 0)
+    profit = sim.expected_profit[:days]
+    return {b.name: RivalSeries(win_rate[:, j], mean_bid[:, j], profit[:, j])
+            for j, b in enumerate(sim.bidders) if j > 0}
+
+
+def run_shock(cfg: Config, shock_day: int, days: int | None = None, factor: float = 2.0,
+              bidder: str = "fixed") -> ShockResult:
+    """Run the experiment.
+
+    Args:
+        cfg: the world and market (its competitors' kinds pick who learns).
+        shock_day: first day of our multiplied bids; 1 <= shock_day < days.
+        days: campaign length (default `cfg.days`).
+        factor: our bid multiplier from the shock on.
+        bidder: our registered bidder before the shock.
+
+    Returns:
+        Both runs' daily series per rival.
+    """
+    days = cfg.days if days is None else days
+    if not 1 <= shock_day < days:
+        raise ValueError(f"shock day must be in 1..{days - 1} (the campaign has {days} days), got {shock_day}")
+    sim = ObservedSimulation(cfg.replace(days=days), ShockBidder(_our_bidder(cfg, bidder), shock_day, factor))
+    sim.run(shock_day)
+    rivals = sim.bidders[1:]
+    learns = tuple(bool(getattr(b, "learns", False)) for b in rivals)
+    # Each learner's twin is the same world copied at the start of the shock day (exactly the same
+    # past) in which only that learner freezes: the others adapt as they would.
+    twins = {}
+    for j, b in enumerate(rivals, start=1):
+        if learns[j - 1]:
+            twin = copy.deepcopy(sim)
+            freeze([twin.bidders[j]])
+            twin.run(days - shock_day)
+            twins[b.name] = _series(twin)[b.name]
+    sim.run(days - shock_day)
+    adapted = _series(sim)
+    frozen = {b.name: twins.get(b.name, adapted[b.name]) for b in rivals}
+    return ShockResult(shock_day, tuple(b.name for b in rivals), learns, adapted, frozen)
+
+
+def _our_bidder(cfg: Config, name: str) -> Bidder:
+    from gaelp.rng import Streams
+
+    return build_bidder(cfg, name, Streams(cfg.seed))
+
+
+def plot_shock(result: ShockResult, path: str) -> None:
+    """Write a PNG: win rate, mean bid and profit per day for each rival (frozen twins dashed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(3, 1, figsize=(9, 10), sharex=True)
+    panels = (("win_rate", "daily win rate"), ("mean_bid", "mean bid per click (USD)"),
+              ("profit", "daily ad profit (USD)"))
+    for ax, (field, label) in zip(axes, panels):
+        for i, (name, learns) in enumerate(zip(result.names, result.learns)):
+            color = f"C{i}"
+            days = np.arange(getattr(result.adapted[name], field).size)
+            ax.plot(days, getattr(result.adapted[name], field), color=color, label=name)
+            if learns:
+                ax.plot(days[result.shock_day:], getattr(result.frozen[name], field)[result.shock_day:],
+                        color=color, linestyle="--", label=f"{name} (frozen)")
+        ax.axvline(result.shock_day - 0.5, color="k", linewidth=0.8)
+        ax.set_ylabel(label)
+    axes[0].legend(ncol=3, fontsize=8)
+    axes[-1].set_xlabel("day")
+    axes[0].set_title(f"our bids x2 from day {result.shock_day}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+__all__ = ["ShockBidder", "RivalSeries", "ShockResult", "run_shock", "plot_shock"]
