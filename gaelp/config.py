@@ -64,7 +64,7 @@ class ChannelConfig(_Frozen):
     slots: int = Field(ge=1, le=8)
     reserve: float = Field(ge=0.0, le=1000.0, description="reserve price per click, USD")
     position_ctr: tuple[float, ...]
-    frequency_cap: int = Field(ge=1, le=1000, description="impressions per advertiser, person and day")
+    frequency_cap: int = Field(ge=1, le=250, description="impressions per advertiser, person and day")
     stage_activity: tuple[float, ...] = Field(description="activity multiplier per journey stage")
 
     @model_validator(mode="after")

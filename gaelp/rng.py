@@ -47,8 +47,8 @@ class Purpose(IntEnum):
     BUY_HOUR = 54
     CLICK_DEPTH = 55  # + slot index
     SCHEDULE = 60
-    OPP_HOUR = 61
-    OPP_DEVICE = 62
+    OPP_CHANNEL = 61
+    OPP_TIME = 62
 
 
 # Names of the component streams, in spawn order. Append only: reordering changes every stream.

@@ -11,7 +11,7 @@ Our bidder is column 0 of the bid matrix; the competitors follow in config order
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -35,9 +35,17 @@ CONVERSION_FIELDS = ("t", "person", "device", "advertiser", "value", "kind", "cr
                      "journey_start")
 
 
-@dataclass(frozen=True, slots=True)
+def _concat(parts: list[dict[str, np.ndarray]], fields: tuple[str, ...]) -> dict[str, np.ndarray]:
+    if not parts:
+        return {f: np.empty(0) for f in fields}
+    return {f: np.concatenate([p[f] for p in parts]) for f in fields}
+
+
 class DayLog:
     """Everything that happened on one day, as column arrays (ground truth: person ids included).
+
+    The columns are assembled from the hourly pieces on first access, so a run nobody logs
+    (a benchmark, a quick simulation) does not pay for it.
 
     Attributes:
         day: the simulated day.
@@ -46,15 +54,26 @@ class DayLog:
             kind: 0 post-click, 1 organic; credit_channel / by_click: our last-touch credit (-1 none).
     """
 
-    day: int
-    impressions: dict[str, np.ndarray]
-    conversions: dict[str, np.ndarray]
+    def __init__(self, day: int, impressions: list[dict[str, np.ndarray]],
+                 conversions: list[dict[str, np.ndarray]]) -> None:
+        self.day = day
+        self._parts = {"impressions": impressions, "conversions": conversions}
+        self._tables: dict[str, dict[str, np.ndarray]] = {}
 
+    def _table(self, name: str, fields: tuple[str, ...]) -> dict[str, np.ndarray]:
+        if name not in self._tables:
+            self._tables[name] = _concat(self._parts.pop(name), fields)
+        return self._tables[name]
 
-def _concat(parts: list[dict[str, np.ndarray]], fields: tuple[str, ...]) -> dict[str, np.ndarray]:
-    if not parts:
-        return {f: np.empty(0) for f in fields}
-    return {f: np.concatenate([p[f] for p in parts]) for f in fields}
+    @property
+    def impressions(self) -> dict[str, np.ndarray]:
+        """Every impression of the day."""
+        return self._table("impressions", IMPRESSION_FIELDS)
+
+    @property
+    def conversions(self) -> dict[str, np.ndarray]:
+        """Every purchase of the day."""
+        return self._table("conversions", CONVERSION_FIELDS)
 
 
 def build_competitors(cfg: Config, streams: Streams) -> list[Bidder]:
@@ -113,8 +132,9 @@ class Simulation:
         self.window_h = 24 * cfg.campaign.lookback_days
         self.t = 0
         self.spent_today = np.zeros(self.n_adv)
+        self.n_channels = len(w.channels)
         self.freq_cap = np.array([c.frequency_cap for c in w.channels])
-        self.freq_today = np.zeros((cfg.users, len(w.channels), self.n_adv), np.int16)
+        self.freq_today = np.zeros((cfg.users * self.n_channels, self.n_adv), np.uint8)
         self._sched: DaySchedule | None = None
         self._log: dict[str, list[dict[str, np.ndarray]]] = {"imp": [], "conv": []}
 
@@ -131,7 +151,8 @@ class Simulation:
         bids = np.column_stack([b.bid(truth if b.sees_truth else batch) for b in self.bidders]) \
             if batch.size else np.zeros((0, self.n_adv))
         bids[:, 0] = self.safety.apply(bids[:, 0])
-        capped = self.freq_today[person, batch.channel] >= self.freq_cap[batch.channel][:, None]
+        freq_row = person * self.n_channels + batch.channel  # rows of freq_today: (person, channel)
+        capped = self.freq_today[freq_row] >= self.freq_cap[batch.channel][:, None]
         bids[capped] = 0.0  # the platform's daily frequency cap per advertiser and channel
         stage = self.state.stage[person]
         seg = self.pop.segment[person]
@@ -147,7 +168,7 @@ class Simulation:
         rel = self.category[cl.advertiser]  # other products' ads do not move our category's journeys
         self.journey.expose(self.state, t, day, keys[cl.row[rel]] + cl.slot[rel], person[cl.row[rel]],
                             cl.advertiser[rel], batch.channel[cl.row[rel]], cl.clicked[rel])
-        np.add.at(self.freq_today, (person[cl.row], batch.channel[cl.row], cl.advertiser), 1)
+        np.add.at(self.freq_today.reshape(-1), freq_row[cl.row] * self.n_adv + cl.advertiser, np.uint8(1))
         ours = cl.advertiser == 0
         self.touches.touch(t, person[cl.row[ours]], batch.channel[cl.row[ours]], cl.clicked[ours])
         self._observe(batch, cl, conv)
@@ -223,16 +244,20 @@ class Simulation:
         self.pending.push(due, pe, a, device, POST_CLICK)
 
     def _observe(self, batch: OpportunityBatch, cl, conv: dict[str, np.ndarray]) -> None:
-        n = batch.size
+        # one (n_bidders, n) matrix per field, each bidder gets its own row: its results only
+        shape = (self.n_adv, batch.size)
+        slot = np.full(shape, -1, np.int8)
+        price, clicked, cost = np.zeros(shape), np.zeros(shape, bool), np.zeros(shape)
+        slot[cl.advertiser, cl.row] = cl.slot
+        price[cl.advertiser, cl.row] = cl.price
+        clicked[cl.advertiser, cl.row] = cl.clicked
+        cost[cl.advertiser, cl.row] = cl.cost
+        bids = np.ascontiguousarray(cl.bids.T)
+        order = np.argsort(conv["advertiser"], kind="stable")
+        cuts = np.searchsorted(conv["advertiser"][order], np.arange(self.n_adv + 1))
         for j, b in enumerate(self.bidders):
-            mine = cl.advertiser == j
-            r = cl.row[mine]
-            slot = np.full(n, -1, np.int8)
-            slot[r] = cl.slot[mine]
-            price, clicked, cost = np.zeros(n), np.zeros(n, bool), np.zeros(n)
-            price[r], clicked[r], cost[r] = cl.price[mine], cl.clicked[mine], cl.cost[mine]
-            cm = conv["advertiser"] == j
-            b.observe(BidderOutcome(batch, cl.bids[:, j], slot, price, clicked, cost,
+            cm = order[cuts[j]:cuts[j + 1]]
+            b.observe(BidderOutcome(batch, bids[j], slot[j], price[j], clicked[j], cost[j],
                                     conv["t"][cm], conv["device"][cm], conv["value"][cm]))
 
     def _account(self, t, rows, batch, person, cl, conv) -> None:
@@ -246,8 +271,10 @@ class Simulation:
         d["clicks"][day] += np.bincount(adv, weights=cl.clicked, minlength=self.n_adv)
         d["spend"][day] += spend
         d["wins"][day] += np.bincount(adv, minlength=self.n_adv)
-        d["bid_sum"][day] += cl.bids.sum(axis=0)
-        d["bids"][day] += (cl.bids > 0).sum(axis=0)
+        bids_t = cl.bids.T  # (n_bidders, n): one contiguous row per bidder after the copy below
+        bids_t = np.ascontiguousarray(bids_t)
+        d["bid_sum"][day] += bids_t.sum(axis=1)
+        d["bids"][day] += np.count_nonzero(bids_t, axis=1)
         ca = conv["advertiser"]
         d["conversions"][day] += np.bincount(ca, minlength=self.n_adv)
         d["revenue"][day] += np.bincount(ca, weights=conv["value"], minlength=self.n_adv)
@@ -288,10 +315,9 @@ class Simulation:
         day = self.t // 24
         for _ in range(24):
             self.step_hour()
-        imp = _concat(self._log["imp"], IMPRESSION_FIELDS)
-        conv = _concat(self._log["conv"], CONVERSION_FIELDS)
+        log = DayLog(day, self._log["imp"], self._log["conv"])
         self._log = {"imp": [], "conv": []}
-        return DayLog(day, imp, conv)
+        return log
 
     def run(self, days: int | None = None, on_day: Callable[[DayLog], None] | None = None) -> Kpis:
         """Simulate `days` more days (default: the config's campaign length)."""

@@ -92,19 +92,34 @@ class Market:
         bids = bids.copy()
         bids[:, remaining <= 0] = 0.0
         n_bidders = bids.shape[1]
+        done = 0  # rows before `done` are final: their bids did not change in later passes
+        parts: list[tuple[np.ndarray, ...]] = []
         while True:
-            winners, prices = self.clear(channel, bids)
+            winners, prices = self.clear(channel[done:], bids[done:])
             row, slot = np.nonzero(winners >= 0)
             adv = winners[row, slot]
             price = prices[row, slot]
+            row = row + done
             clicked = respond(row, slot, adv)
             cost = np.where(clicked, price, 0.0)
-            spend = np.bincount(adv, weights=cost, minlength=n_bidders)
+            fields = (row, slot, adv, price, clicked, cost)
+            spend = sum((np.bincount(p[2], weights=p[5], minlength=n_bidders) for p in parts),
+                        np.bincount(adv, weights=cost, minlength=n_bidders))
             over = np.flatnonzero(spend > remaining + 1e-9)
             if over.size == 0:
-                return Cleared(row, slot, adv, price, clicked, cost, bids)
+                parts.append(fields)
+                out = [np.concatenate(f) for f in zip(*parts)] if len(parts) > 1 else list(fields)
+                return Cleared(*out, bids)
+            cut = row.max(initial=done) + 1
             for j in over:
+                # spend of j up to each of its impressions, counting the rows already final
+                before = sum(float(p[5][p[2] == j].sum()) for p in parts)
                 mine = adv == j
-                cum = np.cumsum(cost[mine])
+                cum = before + np.cumsum(cost[mine])
                 first_over = int(np.searchsorted(cum, remaining[j] + 1e-9, side="right"))
-                bids[row[mine][first_over]:, j] = 0.0
+                r0 = int(row[mine][first_over])
+                bids[r0:, j] = 0.0
+                cut = min(cut, r0)
+            keep = row < cut
+            parts.append(tuple(f[keep] for f in fields))
+            done = cut

@@ -1,13 +1,16 @@
 """When people are reachable: each day's ad opportunities per person and channel.
 
-At the start of a day every person's number of opportunities on each channel is a Poisson draw with
-a rate set by segment, journey stage (as it stands after the night's organic pass), channel, weekday
-and season; the hour follows the hour-of-day profile. Every draw is counter-based on (person,
-channel, k-th opportunity, day), so a person's opportunities depend on nothing but that person's own
-journey: a counterfactual run changes only the people an ad touched.
+At the start of a day every person's number of opportunities is a Poisson draw whose rate is the
+sum over channels of rates set by segment, journey stage (as it stands after the night's organic
+pass), channel, weekday and season; each opportunity then falls on a channel in proportion to the
+channel rates (Poisson splitting: the same law as independent draws per channel) and on an hour by
+the hour-of-day profile. Every draw is counter-based on (person, k-th opportunity, day), so a
+person's opportunities depend on nothing but that person's own journey: a counterfactual run
+changes only the people an ad touched. Most people have no opportunity on a given day, and that
+is settled with one comparison per person.
 
-Each opportunity has a key, `(person * n_channels + channel) * MAX_PER_DAY + k`, that names it in all
-later draws (clicks, purchases), again independent of everyone else.
+Each opportunity has a key, `person * MAX_PER_DAY + k`, that names it in all later draws (clicks,
+purchases), again independent of everyone else.
 """
 
 from __future__ import annotations
@@ -21,9 +24,8 @@ from gaelp.rng import CounterRng, Purpose
 from gaelp.world.population import Population
 from gaelp.world.temporal import Calendar
 
-MAX_PER_DAY = 8  # opportunities per person, channel and day are capped here (P(more) is negligible)
-_BITS = 21
-_MASK = np.uint64((1 << _BITS) - 1)
+MAX_PER_DAY = 8  # opportunities per person and day are capped here (P(more) is negligible)
+_LUT = 1 << 16  # resolution of the hour-of-day inverse CDF table
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,49 +78,49 @@ class Activity:
         self.calendar = calendar
         self.crng = crng
         self.n_channels = len(cfg.channels)
-        if self.n_channels * _BITS > 64:
-            raise ValueError(f"at most {64 // _BITS} channels are supported, got {self.n_channels}")
         act = np.array([s.activity for s in cfg.segments], dtype=np.float64)  # (S, C)
         stage_act = np.array([c.stage_activity for c in cfg.channels], dtype=np.float64)  # (C, stages)
         rate = np.array([c.rate for c in cfg.channels])
-        # rate_table[c, s, stage]: opportunities per day on an average day
-        self.rate_table = rate[:, None, None] * act.T[:, :, None] * stage_act[:, None, :]
+        # rate_table[s * n_stages + stage, c]: opportunities per day on an average day
+        self.rate_table = (rate[None, None, :] * act[:, None, :] * stage_act.T[None, :, :]).reshape(-1, self.n_channels)
+        total = self.rate_table.sum(axis=1, keepdims=True)
+        self.channel_cdf = np.cumsum(self.rate_table / np.where(total > 0, total, 1.0), axis=1)
         intent = np.array(cfg.journey.intent_by_stage, dtype=np.float64)
         self.intent_cdf = np.cumsum(intent / intent.sum(axis=1, keepdims=True), axis=1)
         self.search = [i for i, c in enumerate(cfg.channels) if c.name == "search"]
+        self._people = np.arange(pop.size, dtype=np.int64)
+        self._seg_code = pop.segment.astype(np.int32) * stage_act.shape[1]
+        # inverse CDF of the hour of day as a lookup table: hour = lut[floor(u * _LUT)]
+        self._hour_lut = np.minimum(np.searchsorted(calendar.hour_cdf, (np.arange(_LUT) + 0.5) / _LUT,
+                                                    side="right"), 23).astype(np.int16)
 
     def schedule(self, day: int, stage: np.ndarray) -> DaySchedule:
         """Draw the opportunities of `day` for people at `stage` (their stage at the day's start)."""
         pop = self.pop
-        n = pop.size
-        people = np.arange(n, dtype=np.int64)
-        bits = self.crng.bits(people, day, Purpose.SCHEDULE)
-        mult = self.calendar.day_multiplier(day)
-        persons, chans = [], []
-        for c in range(self.n_channels):
-            u = ((bits >> np.uint64(_BITS * c)) & _MASK).astype(np.float64) * 2.0**-_BITS
-            lam = self.rate_table[c][pop.segment, stage] * mult
-            count = poisson_from_uniform(u, lam, MAX_PER_DAY)
-            nz = np.flatnonzero(count)
-            persons.append(np.repeat(nz, count[nz]))
-            chans.append(np.full(persons[-1].size, c, np.int64))
-        person = np.concatenate(persons)
-        channel = np.concatenate(chans)
-        # k-th opportunity of a (person, channel): position within its run of repeats
-        base = (person * self.n_channels + channel)
-        first = np.r_[True, base[1:] != base[:-1]] if base.size else np.zeros(0, bool)
-        start = np.maximum.accumulate(np.where(first, np.arange(base.size), 0)) if base.size else base
-        key = base * MAX_PER_DAY + (np.arange(base.size) - start)
-        hour = np.searchsorted(self.calendar.hour_cdf, self.crng.uniform(key, day, Purpose.OPP_HOUR), side="right")
-        hour = np.minimum(hour, 23)
-        ud = self.crng.uniform(key, day, Purpose.OPP_DEVICE)
-        minute = (hour * 60 + (ud * 60).astype(np.int64)).astype(np.int16)
-        # the device draw reuses the fraction left over from the minute draw
-        frac = ud * 60 - np.floor(ud * 60)
-        device = pop.device_offset[person] + (frac * pop.n_devices[person]).astype(np.int64)
+        code = self._seg_code + stage  # (segment, stage) of every person: one small-table index
+        lam = self.rate_table.sum(axis=1) * self.calendar.day_multiplier(day)
+        u = self.crng.uniform(self._people, day, Purpose.SCHEDULE)
+        busy = np.flatnonzero(u >= np.exp(-lam)[code])  # the people with any opportunity today
+        count = poisson_from_uniform(u[busy], lam[code[busy]], MAX_PER_DAY)
+        person = np.repeat(busy, count)
+        # k-th opportunity of a person: position within its run of repeats
+        pos = np.arange(person.size)
+        ends = np.cumsum(count[count > 0])
+        k = pos - np.repeat(ends - count[count > 0], count[count > 0])
+        key = person * MAX_PER_DAY + k
+        pc = code[person]
+        uc = self.crng.uniform(key, day, Purpose.OPP_CHANNEL)
+        channel = (uc[:, None] >= self.channel_cdf[pc][:, :-1]).sum(axis=1).astype(np.int8)
+        # one uniform gives the hour (16 bits), the minute and the device (the bits left over)
+        ut = self.crng.uniform(key, day, Purpose.OPP_TIME) * _LUT
+        cell = ut.astype(np.int64)
+        hour = self._hour_lut[cell]
+        rest = (ut - cell) * 60
+        minute = hour * 60 + rest.astype(np.int16)
+        device = pop.device_offset[person] + ((rest % 1.0) * pop.n_devices[person]).astype(np.int64)
         order = np.argsort(minute, kind="stable")
         bounds = np.searchsorted(minute[order], np.arange(0, 24 * 60 + 1, 60, dtype=np.int16))
-        return DaySchedule(day, key[order], person[order], device[order], channel[order].astype(np.int8), bounds)
+        return DaySchedule(day, key[order], person[order], device[order], channel[order], bounds)
 
     def query_intent(self, key: np.ndarray, day: int, channel: np.ndarray, stage: np.ndarray) -> np.ndarray:
         """Query intent level per opportunity: 0 informational, 1 category, 2 purchase.

@@ -45,6 +45,9 @@ class JourneyModel:
         self.move[Stage.UNAWARE] = j.word_of_mouth
         self.move[Stage.AWARE] = j.organic_consider
         self.move[Stage.LAPSED] = j.word_of_mouth
+        self._active = np.isin(np.arange(len(Stage)), ACTIVE)
+        self._code_cache: np.ndarray | None = None
+        self._people_cache: np.ndarray | None = None
 
     def expose(self, state: JourneyState, t: int, day: int, key: np.ndarray, person: np.ndarray,
                advertiser: np.ndarray, channel: np.ndarray, clicked: np.ndarray) -> None:
@@ -80,41 +83,55 @@ class JourneyModel:
         state.journey_start[started] = t
 
     def daily(self, state: JourneyState, pop: Population, day: int, day_mult: float) -> np.ndarray:
-        """The organic pass at the start of `day`: lapses, drift, crises, memory decay.
+        """The organic pass at the start of `day`: lapses, drift, crises, drop-outs, memory decay.
+
+        One counter-based uniform per person picks at most one event from disjoint intervals
+        `move | crisis | buy | drop out | nothing`, whose widths depend on (segment, stage) only, so
+        they come from a small table.
 
         Returns:
             (b,) int64 people who decide today to buy (brand chosen by `choose_brand`).
         """
         t0 = day * 24
         stage = state.stage
-        idle = (state.last_activity < t0 - self.lapse_h) & (stage >= Stage.AWARE) & (stage <= Stage.INTENT)
+        idle = (state.last_activity < t0 - self.lapse_h) & self._active[stage]
         stage[idle] = Stage.LAPSED
         state.seen *= self.decay
         state.brand *= self.decay
-        n = pop.size
-        u = self.crng.uniform(np.arange(n, dtype=np.int64), day, Purpose.ORGANIC_STAGE)
-        seg = pop.segment
-        p_move = self.move[stage]
-        open_ = (stage <= Stage.INTENT) | (stage == Stage.LAPSED)
-        p_crisis = np.where(open_ & (stage != Stage.INTENT), self.crisis[seg], 0.0)
-        p_buy = self.buy_hazard[stage] * self.buy_mult[seg] * day_mult
-        # one uniform, disjoint intervals: move | crisis | buy | drop out | nothing
-        c1 = p_move
-        c2 = c1 + p_crisis
-        c3 = c2 + p_buy
-        c4 = c3 + self.drop_out[stage]
-        moved = u < c1
-        crisis = (u >= c1) & (u < c2)
-        buy = (u >= c2) & (u < c3)
-        drop = (u >= c3) & (u < c4)
-        mv = np.flatnonzero(moved)
-        dormant = (stage == Stage.UNAWARE) | (stage == Stage.LAPSED)
-        state.journey_start[(moved | crisis) & dormant] = t0
-        stage[mv] = np.where(stage[mv] == Stage.LAPSED, Stage.AWARE, stage[mv] + 1)
+        code = self._seg_code(pop) + stage
+        cuts = self._event_cuts(day_mult)  # (4, segments * stages) cumulative interval ends
+        u = self.crng.uniform(self._people(pop.size), day, Purpose.ORGANIC_STAGE)
+        who = np.flatnonzero(u < cuts[3][code])  # the few with an event today
+        c, uw = code[who], u[who]
+        event = (uw >= cuts[0][c]).astype(np.int8) + (uw >= cuts[1][c]) + (uw >= cuts[2][c])
+        move, crisis, buy, drop = (who[event == e] for e in range(4))
+        started = np.concatenate([move, crisis])
+        dormant = started[(stage[started] == Stage.UNAWARE) | (stage[started] == Stage.LAPSED)]
+        state.journey_start[dormant] = t0
+        stage[move] = np.where(stage[move] == Stage.LAPSED, Stage.AWARE, stage[move] + 1)
         stage[crisis] = Stage.INTENT
         stage[drop] = Stage.LAPSED
-        state.last_activity[moved | crisis] = t0
-        return np.flatnonzero(buy)
+        state.last_activity[started] = t0
+        return buy
+
+    def _event_cuts(self, day_mult: float) -> np.ndarray:
+        stage = np.arange(len(Stage))
+        open_ = (stage <= Stage.INTENT) | (stage == Stage.LAPSED)
+        p_move = np.broadcast_to(self.move[None, :], (self.crisis.size, len(Stage)))
+        p_crisis = np.where((open_ & (stage != Stage.INTENT))[None, :], self.crisis[:, None], 0.0)
+        p_buy = self.buy_hazard[None, :] * self.buy_mult[:, None] * day_mult
+        p_drop = np.broadcast_to(self.drop_out[None, :], p_move.shape)
+        return np.cumsum(np.stack([p_move, p_crisis, p_buy, p_drop]), axis=0).reshape(4, -1)
+
+    def _seg_code(self, pop: Population) -> np.ndarray:
+        if self._code_cache is None or self._code_cache.size != pop.size:
+            self._code_cache = pop.segment.astype(np.int32) * len(Stage)
+        return self._code_cache
+
+    def _people(self, n: int) -> np.ndarray:
+        if self._people_cache is None or self._people_cache.size != n:
+            self._people_cache = np.arange(n, dtype=np.int64)
+        return self._people_cache
 
     def choose_brand(self, state: JourneyState, person: np.ndarray, day: int) -> np.ndarray:
         """Which advertiser each organic buyer picks: unaided brand weight plus ad memory."""

@@ -84,7 +84,8 @@ def build_population(cfg: WorldConfig, n_people: int, rng: np.random.Generator) 
 
 def initial_stages(cfg: WorldConfig, n_people: int, rng: np.random.Generator) -> np.ndarray:
     """Day-0 journey stages drawn from `journey.initial_stage`: the world has been running."""
-    cdf = np.cumsum(cfg.journey.initial_stage)
+    shares = np.asarray(cfg.journey.initial_stage, dtype=np.float64)
+    cdf = np.cumsum(shares / shares.sum())
     return np.minimum(np.searchsorted(cdf, rng.random(n_people), side="right"), len(cdf) - 1).astype(np.int8)
 
 
