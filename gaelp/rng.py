@@ -40,7 +40,6 @@ class Purpose(IntEnum):
     CONVERT = 21  # + slot index
     LAG = 30  # + slot index
     CONV_DEVICE = 39  # + slot index
-    ORGANIC_STAGE = 50
     CRISIS = 51
     ORGANIC_BUY = 52
     BRAND = 53

@@ -22,7 +22,7 @@ from gaelp.config import Config
 from gaelp.control.safety import SafetyLimits
 from gaelp.kpis import Kpis, TouchTracker
 from gaelp.rng import CounterRng, Purpose, Streams
-from gaelp.world.activity import Activity, DaySchedule
+from gaelp.world.activity import Activity, DaySchedule, day_uniforms
 from gaelp.world.journey import JourneyModel
 from gaelp.world.population import JourneyState, Stage, build_population, initial_stages
 from gaelp.world.purchases import ORGANIC, POST_CLICK, PendingPurchases
@@ -130,6 +130,7 @@ class Simulation:
         self.pending = PendingPurchases()
         self.kpis = Kpis.empty(len(w.channels), self.n_adv, cfg.days, self.market.max_slots)
         self.window_h = 24 * cfg.campaign.lookback_days
+        self._people = np.arange(cfg.users, dtype=np.int64)
         self.t = 0
         self.spent_today = np.zeros(self.n_adv)
         self.n_channels = len(w.channels)
@@ -158,9 +159,13 @@ class Simulation:
         seg = self.pop.segment[person]
         keys = self._sched.key[rows] * SLOT_KEYS
 
+        row_ctr = self.response.person_ctr(seg, stage, batch.intent)
+        slot_base = batch.channel.astype(np.int64) * self.market.max_slots
+        seen = self.state.seen.reshape(-1)
+
         def respond(r, s, a):
-            p = self.response.ctr(batch.channel[r], s, seg[r], stage[r], batch.intent[r],
-                                  self.market.quality[a], self.state.seen[person[r], a])
+            p = self.response.ctr_of(row_ctr[r], slot_base[r] + s, self.market.quality[a],
+                                     seen[person[r] * self.n_adv + a])
             return self.crng.uniform(keys[r] + s, day, Purpose.CLICK) < p
 
         cl = self.market.clear_within_budgets(batch.channel, bids, self.budget - self.spent_today, respond)
@@ -180,8 +185,9 @@ class Simulation:
         self.kpis.grow(day + 1)
         self.spent_today[:] = 0.0
         self.freq_today[:] = 0
-        buyers = self.journey.daily(self.state, self.pop, day, self.calendar.day_multiplier(day))
-        self._sched = self.activity.schedule(day, self.state.stage)
+        u_organic, u_schedule = day_uniforms(self.crng, self._people, day)
+        buyers = self.journey.daily(self.state, self.pop, day, self.calendar.day_multiplier(day), u_organic)
+        self._sched = self.activity.schedule(day, self.state.stage, u_schedule)
         adv = self.journey.choose_brand(self.state, buyers, day)
         hour = np.searchsorted(self.calendar.buy_cdf, self.crng.uniform(buyers, day, Purpose.BUY_HOUR), side="right")
         device = self._random_device(buyers, day, Purpose.CONV_DEVICE)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from gaelp.auction.bidders import BaseBidder, Bidder, BidderContext, BidderOutcome, OpportunityBatch
+import gaelp.auction.learners  # noqa: F401 - registers the learning rivals (see bidders._load_builtin)
 from gaelp.auction.intel import (PRICE_REVEALING, Intel, RecordingBidder, StepCdf, ecdf, estimate, ks_distance,
                                  price_to_beat)
 from gaelp.config import Config

@@ -57,8 +57,12 @@ def poisson_from_uniform(u: np.ndarray, lam: np.ndarray, cap: int) -> np.ndarray
     """Inverse-CDF Poisson draws, capped at `cap`, from uniforms (vectorised over the nonzero ones)."""
     p = np.exp(-lam)
     count = np.zeros(u.shape, np.int64)
-    idx = np.flatnonzero(u > p)
-    cdf, term, uu, lm = p[idx], p[idx], u[idx], lam[idx]
+    above = u > p
+    if above.all():  # the caller kept only those with at least one: skip the copies
+        idx, cdf, term, uu, lm = np.arange(u.size), p, p, u, lam
+    else:
+        idx = np.flatnonzero(above)
+        cdf, term, uu, lm = p[idx], p[idx], u[idx], lam[idx]
     k = 0
     while idx.size and k < cap:
         k += 1
@@ -68,6 +72,15 @@ def poisson_from_uniform(u: np.ndarray, lam: np.ndarray, cap: int) -> np.ndarray
         more = uu > cdf
         idx, cdf, term, uu, lm = idx[more], cdf[more], term[more], uu[more], lm[more]
     return count
+
+
+def day_uniforms(crng: CounterRng, people: np.ndarray, day: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent counter-based uniforms per person for `day` from one hash (32 bits each):
+    one for the night's organic events, one for the day's opportunities."""
+    bits = crng.bits(people, day, Purpose.SCHEDULE)
+    organic = (bits >> np.uint64(32)).astype(np.float64) * 2.0**-32
+    sched = (bits & np.uint64(0xFFFFFFFF)).astype(np.float64) * 2.0**-32
+    return organic, sched
 
 
 class Activity:
@@ -85,6 +98,7 @@ class Activity:
         self.rate_table = (rate[None, None, :] * act[:, None, :] * stage_act.T[None, :, :]).reshape(-1, self.n_channels)
         total = self.rate_table.sum(axis=1, keepdims=True)
         self.channel_cdf = np.cumsum(self.rate_table / np.where(total > 0, total, 1.0), axis=1)
+        self._channel_cut = np.ascontiguousarray(self.channel_cdf.T)  # one 1-D table per channel cut
         intent = np.array(cfg.journey.intent_by_stage, dtype=np.float64)
         self.intent_cdf = np.cumsum(intent / intent.sum(axis=1, keepdims=True), axis=1)
         self.search = [i for i, c in enumerate(cfg.channels) if c.name == "search"]
@@ -94,12 +108,17 @@ class Activity:
         self._hour_lut = np.minimum(np.searchsorted(calendar.hour_cdf, (np.arange(_LUT) + 0.5) / _LUT,
                                                     side="right"), 23).astype(np.int16)
 
-    def schedule(self, day: int, stage: np.ndarray) -> DaySchedule:
-        """Draw the opportunities of `day` for people at `stage` (their stage at the day's start)."""
+    def schedule(self, day: int, stage: np.ndarray, u: np.ndarray) -> DaySchedule:
+        """Draw the opportunities of `day` for people at `stage` (their stage at the day's start).
+
+        Args:
+            day: the simulated day.
+            stage: (n,) every person's stage.
+            u: (n,) every person's counter-based uniform for this draw (see `day_uniforms`).
+        """
         pop = self.pop
         code = self._seg_code + stage  # (segment, stage) of every person: one small-table index
         lam = self.rate_table.sum(axis=1) * self.calendar.day_multiplier(day)
-        u = self.crng.uniform(self._people, day, Purpose.SCHEDULE)
         busy = np.flatnonzero(u >= np.exp(-lam)[code])  # the people with any opportunity today
         count = poisson_from_uniform(u[busy], lam[code[busy]], MAX_PER_DAY)
         person = np.repeat(busy, count)
@@ -110,7 +129,9 @@ class Activity:
         key = person * MAX_PER_DAY + k
         pc = code[person]
         uc = self.crng.uniform(key, day, Purpose.OPP_CHANNEL)
-        channel = (uc[:, None] >= self.channel_cdf[pc][:, :-1]).sum(axis=1).astype(np.int8)
+        channel = np.zeros(uc.size, np.int8)
+        for c in range(self.n_channels - 1):
+            channel += uc >= self._channel_cut[c][pc]
         # one uniform gives the hour (16 bits), the minute and the device (the bits left over)
         ut = self.crng.uniform(key, day, Purpose.OPP_TIME) * _LUT
         cell = ut.astype(np.int64)

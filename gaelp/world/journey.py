@@ -47,7 +47,6 @@ class JourneyModel:
         self.move[Stage.LAPSED] = j.word_of_mouth
         self._active = np.isin(np.arange(len(Stage)), ACTIVE)
         self._code_cache: np.ndarray | None = None
-        self._people_cache: np.ndarray | None = None
 
     def expose(self, state: JourneyState, t: int, day: int, key: np.ndarray, person: np.ndarray,
                advertiser: np.ndarray, channel: np.ndarray, clicked: np.ndarray) -> None:
@@ -82,12 +81,15 @@ class JourneyModel:
         started = person[dormant & (stage[person] != before)]
         state.journey_start[started] = t
 
-    def daily(self, state: JourneyState, pop: Population, day: int, day_mult: float) -> np.ndarray:
+    def daily(self, state: JourneyState, pop: Population, day: int, day_mult: float, u: np.ndarray) -> np.ndarray:
         """The organic pass at the start of `day`: lapses, drift, crises, drop-outs, memory decay.
 
         One counter-based uniform per person picks at most one event from disjoint intervals
         `move | crisis | buy | drop out | nothing`, whose widths depend on (segment, stage) only, so
         they come from a small table.
+
+        Args:
+            u: (n,) every person's counter-based uniform for today's organic event.
 
         Returns:
             (b,) int64 people who decide today to buy (brand chosen by `choose_brand`).
@@ -100,7 +102,6 @@ class JourneyModel:
         state.brand *= self.decay
         code = self._seg_code(pop) + stage
         cuts = self._event_cuts(day_mult)  # (4, segments * stages) cumulative interval ends
-        u = self.crng.uniform(self._people(pop.size), day, Purpose.ORGANIC_STAGE)
         who = np.flatnonzero(u < cuts[3][code])  # the few with an event today
         c, uw = code[who], u[who]
         event = (uw >= cuts[0][c]).astype(np.int8) + (uw >= cuts[1][c]) + (uw >= cuts[2][c])
@@ -127,11 +128,6 @@ class JourneyModel:
         if self._code_cache is None or self._code_cache.size != pop.size:
             self._code_cache = pop.segment.astype(np.int32) * len(Stage)
         return self._code_cache
-
-    def _people(self, n: int) -> np.ndarray:
-        if self._people_cache is None or self._people_cache.size != n:
-            self._people_cache = np.arange(n, dtype=np.int64)
-        return self._people_cache
 
     def choose_brand(self, state: JourneyState, person: np.ndarray, day: int) -> np.ndarray:
         """Which advertiser each organic buyer picks: unaided brand weight plus ad memory."""

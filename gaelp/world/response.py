@@ -44,8 +44,17 @@ class ResponseModel:
             quality: (k,) creative quality of the advertiser shown.
             seen: (k,) decayed count of that advertiser's earlier impressions (creative fatigue).
         """
-        p = (self.pos_ctr[channel, slot] * self.ctr_stage[stage] * self.ctr_seg[segment]
-             * self.intent_ctr[intent] * quality / (1.0 + self.fatigue * seen))
+        return self.ctr_of(self.person_ctr(segment, stage, intent), channel * self.pos_ctr.shape[1] + slot,
+                           quality, seen)
+
+    def person_ctr(self, segment, stage, intent) -> np.ndarray:
+        """(n,) the person-and-query part of the CTR of each opportunity (computed once per hour)."""
+        return self.ctr_stage[stage] * self.ctr_seg[segment] * self.intent_ctr[intent]
+
+    def ctr_of(self, person_ctr, channel_slot, quality, seen) -> np.ndarray:
+        """CTR of impressions from `person_ctr` of their opportunity, channel * max_slots + slot,
+        the advertiser's creative quality and the fatigue count."""
+        p = self.pos_ctr.reshape(-1)[channel_slot] * person_ctr * quality / (1.0 + self.fatigue * seen)
         return np.minimum(p, 0.95)
 
     def cvr(self, channel, segment, stage, intent, device_type, hour_cvr, appeal) -> np.ndarray:
