@@ -1,0 +1,183 @@
+"""Learning rivals: the Bidder contract, vectorised updates against slow references, freezing,
+persistence across episodes and restarts, and stability in a running market."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gaelp.auction.bidders import BidderContext, BidderOutcome, OpportunityBatch, check_bidder, make_bidder
+from gaelp.auction.learners import (ClickValueModel, QLearningBidder, delay_cdf, flatten_state, freeze,
+                                    load_bidder_states, save_bidder_states, unflatten_state)
+from gaelp.config import build_config
+from gaelp.simulation import Simulation
+
+LEARNERS = ("q_learning", "policy_gradient", "rival_tcpa")
+MARKET = [{"name": "qustodio", "kind": "q_learning"}, {"name": "bark", "kind": "policy_gradient"},
+          {"name": "circle", "kind": "rule"}, {"name": "aura", "kind": "rival_tcpa"}, {"name": "others"}]
+
+
+def _ctx(kind: str, seed: int = 0) -> BidderContext:
+    cfg = build_config({"users": 1000})
+    return BidderContext(cfg, 100.0, np.random.default_rng(seed), cfg.market.competitors[0])
+
+
+def _batch(rng: np.random.Generator, n: int = 400, t: int = 30) -> OpportunityBatch:
+    return OpportunityBatch(t=t, weekday=1, channel=rng.integers(0, 3, n).astype(np.int8),
+                            device=rng.integers(0, 5000, n).astype(np.int64),
+                            device_type=rng.integers(0, 2, n).astype(np.int8),
+                            intent=rng.integers(0, 3, n).astype(np.int8), reserve=np.full(n, 0.2),
+                            channel_names=("search", "social", "display"))
+
+
+def _outcome(batch: OpportunityBatch, bids: np.ndarray, rng: np.random.Generator,
+             conv_device: np.ndarray | None = None) -> BidderOutcome:
+    rival = rng.lognormal(0.5, 0.6, batch.size)
+    won = bids > rival
+    slot = np.where(won, 0, -1).astype(np.int8)
+    price = np.where(won, rival, 0.0)
+    clicked = won & (rng.random(batch.size) < 0.2)
+    dev = np.empty(0, np.int64) if conv_device is None else conv_device
+    return BidderOutcome(batch, bids, slot, price, clicked, np.where(clicked, price, 0.0),
+                         np.full(dev.size, batch.t), dev, np.full(dev.size, 100.0))
+
+
+@pytest.mark.parametrize("kind", LEARNERS)
+def test_contract(kind: str) -> None:
+    rng = np.random.default_rng(1)
+    bidder = make_bidder(kind, _ctx(kind))
+    batch = _batch(rng)
+    check_bidder(bidder, batch, lambda b: _outcome(batch, b, rng))
+    assert bidder.name == "qustodio" and bidder.learns
+
+
+@pytest.mark.parametrize("kind", LEARNERS)
+def test_needs_a_competitor_config(kind: str) -> None:
+    cfg = build_config({"users": 10})
+    with pytest.raises(ValueError, match="CompetitorConfig"):
+        make_bidder(kind, BidderContext(cfg, 1.0, np.random.default_rng(0)))
+
+
+@pytest.mark.parametrize("kind", LEARNERS)
+def test_frozen_learner_does_not_update(kind: str) -> None:
+    rng = np.random.default_rng(2)
+    bidder = make_bidder(kind, _ctx(kind))
+    for t in range(5):
+        batch = _batch(rng, t=t)
+        bidder.observe(_outcome(batch, bidder.bid(batch), rng))
+    freeze([bidder])
+    before = flatten_state(bidder.state_dict())
+    probe = _batch(rng, t=9)
+    bids = bidder.bid(probe)
+    for t in range(10, 40):
+        batch = _batch(rng, t=t)
+        bidder.observe(_outcome(batch, bidder.bid(batch), rng, batch.device[:3]))
+    after = flatten_state(bidder.state_dict())
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+    assert np.array_equal(bidder.bid(probe), bids)
+
+
+def test_q_update_matches_a_loop_over_opportunities() -> None:
+    rng = np.random.default_rng(3)
+    q = make_bidder("q_learning", _ctx("q_learning"))
+    batch = _batch(rng, n=300)
+    out = _outcome(batch, q.bid(batch), rng)
+    q0, v0 = q.q_.copy(), q.visits_.copy()
+    reward = q.model.expected_profit(out)
+    s, a = q.actions(batch)
+    q.observe(out)
+    # Reference: group the opportunities cell by cell with a Python loop.
+    n, total = np.zeros_like(q0), np.zeros_like(q0)
+    for i in range(batch.size):
+        if out.bids[i] > 0:
+            n[s[i], a[i]] += 1
+            total[s[i], a[i]] += reward[i]
+    visits = v0 + n
+    expect = q0.copy()
+    for i, j in zip(*np.nonzero(n)):
+        step = max(1 - (1 - q.alpha) ** n[i, j], n[i, j] / visits[i, j])
+        expect[i, j] += step * (total[i, j] / n[i, j] - q0[i, j])
+    np.testing.assert_allclose(q.q_, expect)
+    np.testing.assert_array_equal(q.visits_, visits)
+
+
+def test_value_model_credits_the_clicked_context_and_discounts_young_clicks() -> None:
+    m = ClickValueModel(3, 4, value=200.0, window_h=168, strength=1.0, incrementality=1.0)
+    batch = OpportunityBatch(t=10, weekday=0, channel=np.array([0, 1], np.int8), device=np.array([7, 8]),
+                             device_type=np.zeros(2, np.int8), intent=np.array([2, 0], np.int8),
+                             reserve=np.zeros(2), channel_names=("a", "b", "c"))
+    click = BidderOutcome(batch, np.ones(2), np.zeros(2, np.int8), np.ones(2), np.array([True, True]), np.ones(2),
+                          np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+    m.update(click)
+    young = m.effective_clicks()[[0 * 3 + 2, 1 * 3 + 0]]
+    assert (young > 0).all() and (young < 1).all()  # an hour-old click has most of its sales to come
+    later = OpportunityBatch(t=100, weekday=0, channel=np.empty(0, np.int8), device=np.empty(0, np.int64),
+                             device_type=np.empty(0, np.int8), intent=np.empty(0, np.int8), reserve=np.empty(0),
+                             channel_names=("a", "b", "c"))
+    conv = BidderOutcome(later, np.empty(0), np.empty(0, np.int8), np.empty(0), np.empty(0, bool), np.empty(0),
+                         np.array([100]), np.array([7]), np.array([200.0]))
+    m.update(conv)
+    assert m.credit_[2] == 200.0 and m.credit_.sum() == 200.0
+    vpc = m.value_per_click()
+    assert vpc[2] == vpc.max()
+
+
+def test_delay_cdf_is_a_cdf_with_half_the_sales_in_a_day() -> None:
+    h = np.array([0.0, 1.0, 24.0, 24 * 7, 24 * 30])
+    f = delay_cdf(h)
+    assert np.all(np.diff(f) > 0) and f[0] == 0.0 and f[-1] <= 1.0
+    assert 0.4 < f[2] < 0.6 and f[-1] > 0.9
+
+
+def test_state_roundtrip_through_flat_arrays() -> None:
+    state = {"a": np.arange(3.0), "b": {"c": 2, "d": np.zeros((2, 2), bool)}}
+    back = unflatten_state(flatten_state(state))
+    assert back["b"]["c"] == 2 and back["b"]["d"].dtype == bool
+    np.testing.assert_array_equal(back["a"], state["a"])
+    with pytest.raises(ValueError, match="may not contain"):
+        flatten_state({"x/y": 1})
+
+
+def test_learning_persists_across_episodes_and_survives_a_restart(tmp_path) -> None:
+    cfg = build_config({"users": 1500, "days": 4, "seed": 5, "market": {"competitors": MARKET}})
+    sim = Simulation(cfg)
+    learners = [b for b in sim.bidders[1:] if getattr(b, "learns", False)]
+    snapshots = []
+    for _ in range(3):  # three one-day episodes of one campaign
+        sim.run_day()
+        snapshots.append([flatten_state(b.state_dict()) for b in learners])
+    for b, s1, s2 in zip(learners, snapshots[1], snapshots[2]):
+        changed = [k for k in s1 if not np.array_equal(s1[k], s2[k])]
+        assert changed, f"{b.name} learned nothing on day 2"
+    path = tmp_path / "rivals.npz"
+    save_bidder_states(sim.bidders[1:], path)
+    fresh = Simulation(cfg)  # a new run: rivals start from scratch ...
+    probe = _batch(np.random.default_rng(6), t=24 * 3)
+    assert not np.array_equal(fresh.bidders[1].bid(probe), sim.bidders[1].bid(probe))
+    restored = load_bidder_states(fresh.bidders[1:], path)  # ... until the checkpoint is loaded
+    assert set(restored) == {b.name for b in learners}
+    for old, new in zip(sim.bidders[1:], fresh.bidders[1:]):
+        np.testing.assert_array_equal(new.bid(probe), old.bid(probe))
+        a, b = flatten_state(old.state_dict()), flatten_state(new.state_dict())
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_checkpoint_needs_unique_names(tmp_path) -> None:
+    q = QLearningBidder(_ctx("q_learning"))
+    with pytest.raises(ValueError, match="unique"):
+        save_bidder_states([q, q], tmp_path / "x.npz")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_win_rates_stay_stable_with_our_bidder_fixed(seed: int) -> None:
+    """The bound: after two days of warm-up, no rival's daily win rate is below 5% on one day and
+    above 95% on another, and none moves by more than 0.75 between its lowest and highest day."""
+    cfg = build_config({"users": 5000, "days": 30, "seed": seed, "market": {"competitors": MARKET}})
+    sim = Simulation(cfg, "fixed")
+    sim.run()
+    d = sim.kpis.daily
+    rate = d["wins"][2:] / np.maximum(d["bids"][2:], 1)
+    for j, b in enumerate(sim.bidders[1:], start=1):
+        lo, hi = rate[:, j].min(), rate[:, j].max()
+        assert not (lo < 0.05 and hi > 0.95), f"{b.name}: daily win rate swings {lo:.2f}-{hi:.2f}"
+        assert hi - lo <= 0.75, f"{b.name}: daily win rate swings {lo:.2f}-{hi:.2f}"
