@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,8 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+# Piped output gets a wide fixed width instead of rich's 80 columns, so that no KPI is cut off.
 err = Console(stderr=True)
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 160)
 
 KPI_COLUMNS = (
     ("impressions", "Impr.", "{:,}"), ("clicks", "Clicks", "{:,}"), ("ctr", "CTR", "{:.2%}"),
