@@ -114,14 +114,16 @@ def one_context_batch(n: int, t: int, channel: int, intent: int, device_type: in
                       device_base=device_base)
 
 
-def learn(bidder: TargetCpaBidder, t: int, clicked_batches, converting_devices, conv_t: int) -> None:
-    """Clicks at hour t (free: no pacing effect), then pixel conversions at hour conv_t."""
+def learn(bidder: TargetCpaBidder, clicked_batches, converting_devices, conv_t: int) -> None:
+    """Every opportunity of the batches won and clicked for free (no pacing effect), then pixel
+    conversions of `converting_devices` at hour `conv_t`."""
     for b in clicked_batches:
         bids = bidder.bid(b)
         bidder.observe(outcome(b, bids, win=np.ones(b.size, bool), click=np.ones(b.size, bool), price_frac=0.0,
                                conv_device=np.empty(0)))
     quiet = make_batch(1, conv_t, truth=False)
-    bidder.observe(outcome(quiet, bidder.bid(quiet), win=np.zeros(1, bool), conv_t=np.full(len(converting_devices), conv_t),
+    conv_t = np.full(len(converting_devices), conv_t)
+    bidder.observe(outcome(quiet, bidder.bid(quiet), win=np.zeros(1, bool), conv_t=conv_t,
                            conv_device=converting_devices))
 
 
@@ -135,21 +137,21 @@ def test_target_cpa_raises_its_bid_where_clicks_convert_and_lowers_it_where_they
     bidder = make_bidder("target_cpa", context())
     good = one_context_batch(100, 10, channel=0, intent=2, device_type=1, device_base=0)
     bad = one_context_batch(100, 10, channel=N_CH - 1, intent=0, device_type=0, device_base=1_000)
-    learn(bidder, 10, [good, bad], converting_devices=np.arange(30), conv_t=40)
+    learn(bidder, [good, bad], converting_devices=np.arange(30), conv_t=40)
     probe = {name: one_context_batch(5, 41, *ctx, device_base=5_000 + 10 * i)
              for i, (name, ctx) in enumerate({"good": (0, 2, 1), "bad": (N_CH - 1, 0, 0), "unseen": (0, 1, 0)}.items())}
     bid = {name: float(bidder.bid(b)[0]) for name, b in probe.items()}
     assert bid["good"] > bid["unseen"] > bid["bad"] > 0
     # the estimate is Beta-smoothed: with more converting clicks the bid rises further
     more = make_bidder("target_cpa", context())
-    learn(more, 10, [good, bad], converting_devices=np.arange(60), conv_t=40)
+    learn(more, [good, bad], converting_devices=np.arange(60), conv_t=40)
     assert float(more.bid(probe["good"])[0]) > bid["good"]
 
 
 def test_target_cpa_stops_bidding_on_devices_it_saw_convert():
     bidder = make_bidder("target_cpa", context())
     good = one_context_batch(50, 3, channel=0, intent=2, device_type=1, device_base=0)
-    learn(bidder, 3, [good], converting_devices=np.array([4, 7, 777_777]), conv_t=5)  # one never clicked
+    learn(bidder, [good], converting_devices=np.array([4, 7, 777_777]), conv_t=5)  # one never clicked
     again = one_context_batch(50, 6, channel=0, intent=2, device_type=1, device_base=0)
     bids = bidder.bid(again)
     excluded = np.isin(again.device, [4, 7])
@@ -162,8 +164,8 @@ def test_target_cpa_credits_only_conversions_inside_the_lookback_window():
     window_h = 24 * CFG.campaign.lookback_days
     good = one_context_batch(100, 10, channel=0, intent=2, device_type=1, device_base=0)
     inside, outside = make_bidder("target_cpa", context()), make_bidder("target_cpa", context())
-    learn(inside, 10, [good], converting_devices=np.arange(30), conv_t=10 + window_h)
-    learn(outside, 10, [good], converting_devices=np.arange(30), conv_t=10 + window_h + 1)
+    learn(inside, [good], converting_devices=np.arange(30), conv_t=10 + window_h)
+    learn(outside, [good], converting_devices=np.arange(30), conv_t=10 + window_h + 1)
     fresh = make_bidder("target_cpa", context())
     probe = one_context_batch(3, 10 + window_h + 2, channel=0, intent=2, device_type=1, device_base=9_000)
     assert inside.bid(probe)[0] > fresh.bid(probe)[0] > outside.bid(probe)[0]

@@ -4,7 +4,6 @@ counterfactual independence, calendar effects and query intent."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ from scipy.stats import poisson
 
 from gaelp.config import Config, WorldConfig
 from gaelp.rng import CounterRng, Purpose
-from gaelp.world.activity import MAX_PER_DAY, Activity, poisson_from_uniform
+from gaelp.world.activity import MAX_PER_DAY, Activity, day_uniforms, poisson_from_uniform
 from gaelp.world.population import Stage, build_population
 from gaelp.world.temporal import Calendar
 
@@ -66,7 +65,11 @@ def test_poisson_from_uniform_matches_the_scipy_inverse_cdf():
     expected = np.minimum(poisson.ppf(u, lam), cap)
     assert got.dtype == np.int64
     mismatch = np.flatnonzero(got != expected)
-    assert mismatch.size == 0, f"u={u[mismatch[:3]]}, lam={lam[mismatch[:3]]}: {got[mismatch[:3]]} vs {expected[mismatch[:3]]}"
+    bad = mismatch[:3]
+    assert mismatch.size == 0, f"u={u[bad]}, lam={lam[bad]}: {got[bad]} vs {expected[bad]}"
+    # the callers' common case: only uniforms known to give at least one opportunity
+    some = u > np.exp(-lam)
+    assert np.array_equal(poisson_from_uniform(u[some], lam[some], cap), expected[some])
 
 
 @pytest.mark.parametrize("cap", [0, 1, 3, 8])
@@ -86,41 +89,32 @@ def test_poisson_from_uniform_gives_zero_for_zero_rate_or_zero_uniform():
 
 
 # --------------------------------------------------------------------------------------------------
-# Activity.schedule against a slow, obvious reference
+# Activity.schedule
 
 
-def _slow_poisson(u: float, lam: float, cap: int) -> int:
-    k, term = 0, math.exp(-lam)
-    cdf = term
-    while u > cdf and k < cap:
-        k += 1
-        term *= lam / k
-        cdf += term
-    return k
+def day_u(act: Activity, day: int) -> np.ndarray:
+    return day_uniforms(act.crng, np.arange(act.pop.size, dtype=np.int64), day)[1]
 
 
-def reference_schedule(cfg: WorldConfig, pop, cal: Calendar, crng: CounterRng, day: int, stage: np.ndarray):
-    """One person, channel and opportunity at a time; rows sorted by (minute, channel, person, k)."""
-    n_ch = len(cfg.channels)
-    mult = cal.day_multiplier(day)
-    rows = []
-    for p in range(pop.size):
-        bits = int(crng.bits(np.array([p]), day, Purpose.SCHEDULE)[0])
-        seg = cfg.segments[pop.segment[p]]
-        for c, ch in enumerate(cfg.channels):
-            u = ((bits >> (21 * c)) & ((1 << 21) - 1)) / 2.0**21
-            lam = ch.rate * seg.activity[c] * ch.stage_activity[stage[p]] * mult
-            for k in range(_slow_poisson(u, lam, MAX_PER_DAY)):
-                key = (p * n_ch + c) * MAX_PER_DAY + k
-                uh = crng.uniform(np.array([key]), day, Purpose.OPP_HOUR)[0]
-                hour = min(int(np.searchsorted(cal.hour_cdf, uh, side="right")), 23)
-                ud = crng.uniform(np.array([key]), day, Purpose.OPP_DEVICE)[0]
-                minute = hour * 60 + int(ud * 60)
-                frac = ud * 60 - math.floor(ud * 60)
-                device = int(pop.device_offset[p]) + int(frac * int(pop.n_devices[p]))
-                rows.append((minute, c, p, k, key, device))
-    rows.sort()
-    return rows
+def total_rate(cfg: WorldConfig, seg: int, stage: int) -> np.ndarray:
+    """(n_channels,) opportunities per average day of a person, straight from the config."""
+    return np.array([ch.rate * cfg.segments[seg].activity[c] * ch.stage_activity[stage]
+                     for c, ch in enumerate(cfg.channels)])
+
+
+def reference_counts_and_channels(cfg, act: Activity, day: int, stage: np.ndarray, u: np.ndarray):
+    """Slow reference: one person and opportunity at a time. Returns {key: (person, channel)}."""
+    mult = act.calendar.day_multiplier(day)
+    out = {}
+    for p in range(act.pop.size):
+        rates = total_rate(cfg, int(act.pop.segment[p]), int(stage[p])) * mult
+        n = min(int(poisson.ppf(u[p], rates.sum())), MAX_PER_DAY) if u[p] > 0 else 0
+        cdf = np.cumsum(rates / rates.sum()) if rates.sum() > 0 else None
+        for k in range(n):
+            key = p * MAX_PER_DAY + k
+            uc = act.crng.uniform(np.array([key]), day, Purpose.OPP_CHANNEL)[0]
+            out[key] = (p, int(np.sum(uc >= cdf[:-1])))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -132,56 +126,72 @@ def small():
 
 
 @pytest.mark.parametrize("day", [0, 5])
-def test_schedule_matches_the_slow_reference(small, day):
+def test_schedule_counts_and_channels_match_the_slow_reference(small, day):
     cfg, act, pop, cal, stage = small
-    s = act.schedule(day, stage)
-    ref = reference_schedule(cfg, pop, cal, act.crng, day, stage)
-    assert s.day == day
-    assert s.key.size == len(ref) > 1000
-    assert np.array_equal(s.key, [r[4] for r in ref])
-    assert np.array_equal(s.person, [r[2] for r in ref])
-    assert np.array_equal(s.channel, [r[1] for r in ref])
-    assert np.array_equal(s.device, [r[5] for r in ref])
-    minute = np.array([r[0] for r in ref])
-    assert np.array_equal(s.hour_bounds, np.searchsorted(minute, np.arange(0, 24 * 60 + 1, 60)))
+    u = day_u(act, day)
+    s = act.schedule(day, stage, u)
+    ref = reference_counts_and_channels(cfg, act, day, stage, u)
+    assert s.day == day and s.key.size == len(ref) > 1000
+    order = np.argsort(s.key)
+    assert np.array_equal(s.key[order], sorted(ref))
+    assert np.array_equal(s.person[order], [ref[k][0] for k in sorted(ref)])
+    assert np.array_equal(s.channel[order], [ref[k][1] for k in sorted(ref)])
 
 
 def test_schedule_rows_are_consistent(small):
     cfg, act, pop, cal, stage = small
-    s = act.schedule(3, stage)
+    s = act.schedule(3, stage, day_u(act, 3))
     m = s.key.size
     b = s.hour_bounds
     assert b.shape == (25,) and b[0] == 0 and b[-1] == m and np.all(np.diff(b) >= 0)
     assert sum(s.hour(h).stop - s.hour(h).start for h in range(24)) == m
     assert np.unique(s.key).size == m, "every opportunity key must be unique"
-    n_ch = len(cfg.channels)
-    assert np.array_equal(s.key // MAX_PER_DAY // n_ch, s.person)
-    assert np.array_equal(s.key // MAX_PER_DAY % n_ch, s.channel)
+    assert np.array_equal(s.key // MAX_PER_DAY, s.person)
+    assert np.all((s.channel >= 0) & (s.channel < len(cfg.channels)))
     assert np.array_equal(pop.device_owner[s.device], s.person), "a device must belong to its person"
-    counts = np.bincount(s.person * n_ch + s.channel, minlength=pop.size * n_ch)
+    counts = np.bincount(s.person, minlength=pop.size)
     assert counts.max() <= MAX_PER_DAY
-    # the k-th opportunity of a (person, channel) has k < its count
-    assert np.all(s.key % MAX_PER_DAY < counts[s.person * n_ch + s.channel])
+    # a person's opportunities are numbered 0..count-1
+    assert np.all(s.key % MAX_PER_DAY < counts[s.person])
+    # each row sits in the hour its own time draw gives, up to the resolution of the hour table
+    ut = act.crng.uniform(s.key, 3, Purpose.OPP_TIME)
+    hour = np.minimum(np.searchsorted(cal.hour_cdf, ut, side="right"), 23)
+    row_hour = np.repeat(np.arange(24), np.diff(b))
+    off = hour != row_hour
+    near = np.abs(ut[:, None] - cal.hour_cdf[None, :-1]).min(axis=1) < 2.0**-15
+    assert np.all(near[off]) and off.sum() <= max(3, m // 500)
 
 
-def test_schedule_hours_follow_the_hour_profile():
+def test_schedule_hours_channels_and_devices_follow_their_distributions():
     cfg = world()
     act, pop, cal = build(cfg, 20_000)
-    s = act.schedule(1, random_stages(pop.size))
-    per_hour = np.diff(s.hour_bounds) / s.key.size
-    assert np.abs(per_hour - cal.hour_probs).max() < 5 * np.sqrt(cal.hour_probs.max() / s.key.size)
+    stage = np.full(pop.size, Stage.CONSIDERING, np.int8)
+    s = act.schedule(1, stage, day_u(act, 1))
+    m = s.key.size
+    per_hour = np.diff(s.hour_bounds) / m
+    assert np.abs(per_hour - cal.hour_probs).max() < 5 * np.sqrt(cal.hour_probs.max() / m)
+    for seg in range(len(cfg.segments)):
+        rows = pop.segment[s.person] == seg
+        rates = total_rate(cfg, seg, Stage.CONSIDERING)
+        freq = np.bincount(s.channel[rows], minlength=len(cfg.channels)) / rows.sum()
+        assert np.abs(freq - rates / rates.sum()).max() < 5 * np.sqrt(0.25 / rows.sum())
+    # the device is uniform over the person's devices
+    slot = s.device - pop.device_offset[s.person]
+    three = pop.n_devices[s.person] == 3
+    assert np.abs(np.bincount(slot[three], minlength=3) / three.sum() - 1 / 3).max() < 5 * np.sqrt(0.25 / three.sum())
 
 
 def test_changing_one_persons_stage_changes_only_that_persons_opportunities():
     cfg = world()
     act, pop, cal = build(cfg, 3_000)
     stage = np.full(pop.size, Stage.UNAWARE, np.int8)
-    base = act.schedule(2, stage)
+    u = day_u(act, 2)
+    base = act.schedule(2, stage, u)
     changed_any = False
     for who in (17, 1_234, 2_999):
         alt_stage = stage.copy()
         alt_stage[who] = Stage.INTENT
-        alt = act.schedule(2, alt_stage)
+        alt = act.schedule(2, alt_stage, u)
         keep_a, keep_b = base.person != who, alt.person != who
         for name in ("key", "person", "device", "channel"):
             assert np.array_equal(getattr(base, name)[keep_a], getattr(alt, name)[keep_b]), name
@@ -200,35 +210,32 @@ def test_a_busier_day_never_has_fewer_opportunities(which):
     # same day and seed, two calendars: day 0 (Monday 2 March) is twice as busy in the second
     flat_w, flat_m = (1.0,) * 7, (1.0,) * 12
     busy = {"weekday": ((2.0,) + (1.0,) * 6, flat_m), "month": (flat_w, (1.0, 1.0, 2.0) + (1.0,) * 9)}[which]
-    quiet_act, pop, quiet_cal = build(world(weekday=flat_w, month=flat_m), 20_000)
-    busy_act, _, busy_cal = build(world(weekday=busy[0], month=busy[1]), 20_000)
-    ratio = busy_cal.day_multiplier(0) / quiet_cal.day_multiplier(0)
-    assert ratio > 1.5
+    cfg_quiet, cfg_busy = world(weekday=flat_w, month=flat_m), world(weekday=busy[0], month=busy[1])
+    quiet_act, pop, quiet_cal = build(cfg_quiet, 20_000)
+    busy_act, _, busy_cal = build(cfg_busy, 20_000)
+    assert busy_cal.day_multiplier(0) / quiet_cal.day_multiplier(0) > 1.5
     stage = random_stages(pop.size)
-    q, b = quiet_act.schedule(0, stage), busy_act.schedule(0, stage)
-    n_ch = len(CHANNELS)
-    cq = np.bincount(q.person * n_ch + q.channel, minlength=pop.size * n_ch)
-    cb = np.bincount(b.person * n_ch + b.channel, minlength=pop.size * n_ch)
+    u = day_u(quiet_act, 0)
+    q, b = quiet_act.schedule(0, stage, u), busy_act.schedule(0, stage, u)
+    cq, cb = np.bincount(q.person, minlength=pop.size), np.bincount(b.person, minlength=pop.size)
     assert np.all(cb >= cq), "a higher rate on the same uniforms never draws fewer opportunities"
     # totals match the capped Poisson mean E[min(N, cap)] = sum_{k<cap} P(N > k) at the scaled rates
-    for sched, cal in ((q, quiet_cal), (b, busy_cal)):
-        lam = np.stack([quiet_act.rate_table[c][pop.segment, stage] for c in range(n_ch)], axis=1)
-        lam = lam * cal.day_multiplier(0)
-        expected = poisson.sf(np.arange(MAX_PER_DAY)[:, None, None], lam[None]).sum()
+    for sched, cal, cfg in ((q, quiet_cal, cfg_quiet), (b, busy_cal, cfg_busy)):
+        lam = np.array([total_rate(cfg, s, st).sum() for s, st in zip(pop.segment, stage)]) * cal.day_multiplier(0)
+        expected = poisson.sf(np.arange(MAX_PER_DAY)[:, None], lam[None]).sum()
         assert abs(sched.key.size - expected) < 5 * np.sqrt(expected), (sched.key.size, expected)
 
 
-def test_more_channels_than_the_key_bits_allow_is_rejected():
-    channels = {**CHANNELS, "video": CHANNELS["display"]}
-    data = world().model_dump()
-    proto = data["channels"][0]
-    data["channels"] = [{**proto, "name": n, "rate": r, "stage_activity": sa} for n, (r, sa) in channels.items()]
-    data["segments"] = [{**s, "activity": (1.0,) * 4} for s in data["segments"]]
-    data["journey"]["advance"] = (0.1,) * 4
-    cfg = WorldConfig.model_validate(data)
-    pop = build_population(cfg, 10, np.random.default_rng(0))
-    with pytest.raises(ValueError, match="at most 3 channels"):
-        Activity(cfg, pop, Calendar(cfg.temporal, START), CounterRng(0))
+def test_day_uniforms_are_two_independent_uniform_streams():
+    crng = CounterRng(SEED)
+    people = np.arange(100_000, dtype=np.int64)
+    organic, sched = day_uniforms(crng, people, 4)
+    for u in (organic, sched):
+        assert u.min() >= 0 and u.max() < 1 and abs(u.mean() - 0.5) < 0.005
+    assert abs(np.corrcoef(organic, sched)[0, 1]) < 0.01
+    again = day_uniforms(crng, people[500:600], 4)
+    assert np.array_equal(again[0], organic[500:600]) and np.array_equal(again[1], sched[500:600])
+    assert not np.array_equal(day_uniforms(crng, people, 5)[1], sched)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -237,7 +244,7 @@ def test_more_channels_than_the_key_bits_allow_is_rejected():
 
 def test_query_intent_varies_only_on_search_and_is_neutral_elsewhere(small):
     cfg, act, pop, cal, stage = small
-    s = act.schedule(4, stage)
+    s = act.schedule(4, stage, day_u(act, 4))
     intent = act.query_intent(s.key, 4, s.channel, stage[s.person])
     assert intent.dtype == np.int8 and intent.shape == s.key.shape
     search = s.channel == [c.name for c in cfg.channels].index("search")

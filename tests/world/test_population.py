@@ -117,8 +117,6 @@ class _FixedUniforms:
         return np.resize(self.u, n)
 
 
-@pytest.mark.xfail(strict=True, reason="initial_stages does not normalise its CDF: shares that sum to "
-                   "1 - 1e-7 (accepted by the config) send uniforms above the sum to the last stage (LOST)")
 def test_initial_stages_never_draw_a_stage_with_zero_share_even_when_shares_sum_slightly_below_one():
     third = 0.3333333  # three thirds as a user would type them: sum 0.9999999, inside the validator's 1e-6
     cfg = world(stage_shares=(third, third, third, 0.0, 0.0, 0.0, 0.0))

@@ -83,6 +83,28 @@ def test_ctr_scales_with_creative_quality_until_the_cap():
     assert p == pytest.approx(p[1] * np.array([0.5, 1.0, 2.0]))
 
 
+def test_ctr_matches_a_per_impression_reference_and_the_hourly_split():
+    cfg = world()
+    model = ResponseModel(cfg)
+    rng = np.random.default_rng(SEED)
+    k = 500
+    channel = rng.integers(0, 2, k)
+    slot = np.where(channel == 0, rng.integers(0, 3, k), 0)
+    seg, stage, intent = rng.integers(0, len(cfg.segments), k), rng.integers(0, N_STAGES, k), rng.integers(0, 3, k)
+    quality, seen = rng.uniform(0.5, 30.0, k), rng.uniform(0.0, 5.0, k)
+    j = cfg.journey
+    expected = [min(0.95, cfg.channels[c].ctr * cfg.channels[c].position_ctr[sl] * j.ctr_stage[st]
+                    * cfg.segments[g].ctr_mult * j.intent_ctr[i] * q / (1 + j.fatigue * n))
+                for c, sl, g, st, i, q, n in zip(channel, slot, seg, stage, intent, quality, seen)]
+    got = model.ctr(channel, slot, seg, stage, intent, quality, seen)
+    assert got == pytest.approx(expected, rel=1e-12)
+    assert (got == 0.95).any() and (got < 0.95).any()
+    # the story computes the person part once an hour, then the per-impression part
+    max_slots = max(c.slots for c in cfg.channels)
+    split = model.ctr_of(model.person_ctr(seg, stage, intent), channel * max_slots + slot, quality, seen)
+    assert np.array_equal(split, got)
+
+
 # --------------------------------------------------------------------------------------------------
 # CVR
 
