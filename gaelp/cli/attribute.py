@@ -33,6 +33,13 @@ class InputFormat(StrEnum):
     paths = "paths"
 
 
+class TruthBudget(StrEnum):
+    """Our daily budget in the `--truth` replays."""
+
+    same = "same"
+    reduced = "reduced"
+
+
 class DelayDistribution(StrEnum):
     """Delay distribution of `lag fit`."""
 
@@ -110,9 +117,31 @@ def attribute(
         bool,
         typer.Option(
             "--truth",
-            help="Replay a simulated campaign without each channel and score every model.",
+            help="Replay a simulated campaign without each channel and score every model "
+            "against the conversions each channel caused (no INPUT).",
         ),
     ] = False,
+    users: Annotated[
+        int | None, typer.Option(help="--truth: people in the simulated world.", min=1)
+    ] = None,
+    days: Annotated[int | None, typer.Option(help="--truth: days of the campaign.", min=1)] = None,
+    seed: Annotated[int | None, typer.Option(help="--truth: world seed.", min=0)] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="--truth: TOML config (only what differs from defaults)."),
+    ] = None,
+    bidder: Annotated[str, typer.Option(help="--truth: our bidder (registered name).")] = "fixed",
+    budget: Annotated[
+        TruthBudget,
+        typer.Option(
+            help="--truth: 'same' daily budget in every replay (the freed money goes to the other "
+            "channels), or 'reduced' by the channel's mean daily spend."
+        ),
+    ] = TruthBudget.same,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="--truth: write a bar chart of truth vs every model (e.g. truth.png)."),
+    ] = None,
 ) -> None:
     """Credit conversions to channels with every attribution model.
 
@@ -127,17 +156,27 @@ def attribute(
     Bad rows (unparseable time, negative cost, unknown event type,
     missing id...) stop the run with their row numbers and reasons,
     or go to a rejects file with --skip-bad.
+
+    --truth (no INPUT): simulate a campaign, replay it with our bids
+    zeroed on one channel at a time (same seed), and print the
+    purchases each channel caused beside every model's credit on the
+    full run's logs, with an error per model (total variation distance
+    of the channel shares). --json prints {"truth": {CHANNEL: caused},
+    "models": {MODEL: {CHANNEL: credited}}, "error": {MODEL: score}}.
     """
     if truth:
-        # Hook for the ground-truth replay: it needs the simulator, which lands separately.
-        raise _fail("--truth needs the simulator (not wired yet)", code=2)
+        if input is not None:
+            raise typer.BadParameter("give INPUT or --truth, not both", param_hint="INPUT")
+        _truth(model, half_life, markov_order, users, days, seed, config, bidder, budget, plot,
+               out, json_out)
+        return
+    for name, given in (("--users", users), ("--days", days), ("--seed", seed),
+                        ("--config", config), ("--plot", plot)):
+        if given is not None:
+            raise typer.BadParameter("only with --truth", param_hint=name)
     if input is None:
         raise typer.BadParameter("INPUT is required unless --truth is given", param_hint="INPUT")
-    if model != "all" and model not in MODELS:
-        raise typer.BadParameter(
-            f"unknown model {model!r}; use 'all' or one of {', '.join(MODELS)}",
-            param_hint="--model",
-        )
+    _check_model(model)
     df = _read(input)
     try:
         if format is InputFormat.events:
@@ -159,7 +198,7 @@ def attribute(
     names = model_names(paths.has_times) if model == "all" else [model]
     if MODELS[names[0]].needs_times and not paths.has_times:
         raise _fail(f"{model} needs touch times; the {format.value} format has none", code=2)
-    params = {"time_decay": {"half_life_days": half_life}, "markov": {"order": markov_order}}
+    params = _params(half_life, markov_order)
     credits = {
         name: get_model(name, **params.get(name, {})).channel_credit(paths) for name in names
     }
@@ -201,6 +240,96 @@ def attribute(
         for i, channel in enumerate(paths.channels):
             table.add_row(channel, *(f"{getattr(cc, field)[i]:,.2f}" for cc in credits.values()))
         console.print(table)
+
+
+def _check_model(model: str) -> None:
+    if model != "all" and model not in MODELS:
+        raise typer.BadParameter(
+            f"unknown model {model!r}; use 'all' or one of {', '.join(MODELS)}",
+            param_hint="--model",
+        )
+
+
+def _params(half_life: float, markov_order: int) -> dict[str, dict[str, float]]:
+    return {"time_decay": {"half_life_days": half_life}, "markov": {"order": markov_order}}
+
+
+def _truth(
+    model: str, half_life: float, markov_order: int, users: int | None, days: int | None,
+    seed: int | None, config: Path | None, bidder: str, budget: TruthBudget,
+    plot: Path | None, out: Path | None, json_out: bool,
+) -> None:
+    """`attribute --truth`: replay the simulated campaign without each channel, score models."""
+    from gaelp.auction.bidders import registered_bidders
+    from gaelp.cli.render import progress_bar
+    from gaelp.config import ConfigError, load_config
+    from gaelp.experiments.truth import plot_truth, truth_report
+
+    _check_model(model)
+    try:
+        cfg = load_config(config, users=users, days=days, seed=seed)
+    except ConfigError as err:
+        raise _fail(str(err), code=2) from None
+    if bidder not in registered_bidders():
+        raise typer.BadParameter(
+            f"unknown bidder {bidder!r}; known: {', '.join(sorted(registered_bidders()))}",
+            param_hint="--bidder",
+        )
+    names = list(MODELS) if model == "all" else [model]
+    runs = 1 + len(cfg.channel_names)
+    with progress_bar(not json_out) as bar:
+        task = bar.add_task(
+            f"{runs} runs x {cfg.users:,} people x {cfg.days} days", total=runs * cfg.days
+        )
+        report = truth_report(
+            cfg, bidder, budget=budget.value, models=names,
+            params=_params(half_life, markov_order), on_day=lambda _: bar.advance(task),
+        )
+    if plot is not None:
+        written = plot_truth(report, plot)
+        _err().print(f"plot -> {written}", highlight=False)
+    if out is not None:
+        rows = [(c, "truth", float(report.caused[i])) for i, c in enumerate(report.channels)]
+        rows += [
+            (c, name, float(credit[i]))
+            for name, credit in report.credited.items()
+            for i, c in enumerate(report.channels)
+        ]
+        pd.DataFrame(rows, columns=["channel", "model", "conversions"]).to_csv(out, index=False)
+    if json_out:
+        sys.stdout.write(json.dumps(report.to_json()) + "\n")
+        return
+    title = (
+        f"Caused vs credited conversions: {bidder}, {cfg.users:,} people, {cfg.days} days, "
+        f"seed {cfg.seed}, budget {budget.value}"
+    )
+    table = Table(title=title)
+    table.add_column("conversions")
+    for col in (*report.channels, "total", "error"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        "truth (caused)", *(f"{x:,.0f}" for x in report.caused), f"{report.caused_total:,.0f}",
+        "", style="bold",
+    )
+    for name, credit in report.credited.items():
+        error = report.error[name]
+        table.add_row(
+            name, *(f"{x:,.2f}" for x in credit), f"{credit.sum():,.2f}",
+            "-" if np.isnan(error) else f"{error:.3f}",
+        )
+    table.add_row(
+        "our spend", *(f"${x:,.0f}" for x in report.spend), f"${report.spend.sum():,.0f}", "",
+        style="dim",
+    )
+    console = Console()
+    console.print(table)
+    console.print(
+        f"truth: our purchases lost when our bids on the channel are zeroed ({report.conversions} "
+        f"purchases in the full run). Models credit the {report.credited_total:g} purchases with a "
+        f"touch in the {cfg.campaign.lookback_days}-day window. error: total variation distance "
+        "between credit shares and caused shares (0 best, 1 worst).",
+        highlight=False,
+    )
 
 
 def lag_fit(

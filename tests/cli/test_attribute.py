@@ -161,10 +161,58 @@ def test_out_writes_the_channel_table(app, events_csv: Path, tmp_path: Path) -> 
     assert row.conversions == pytest.approx(doc["models"]["markov"]["search"])
 
 
-def test_truth_is_a_hook_for_the_simulator(app) -> None:
-    result = run(app, "attribute", "--truth")
-    assert result.exit_code == 2
-    assert "--truth needs the simulator (not wired yet)" in result.stderr
+@pytest.fixture
+def truth_config(tmp_path: Path) -> Path:
+    """A small world where our product converts often, so a few days have purchases."""
+    path = tmp_path / "truth.toml"
+    path.write_text("[campaign]\nappeal = 10.0\n")
+    return path
+
+
+def test_truth_json_is_the_documented_shape_and_error(app, truth_config: Path) -> None:
+    result = run(app, "attribute", "--truth", "--users", "4000", "--days", "6", "--seed", "11",
+                 "--config", truth_config, "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert set(doc) == {"truth", "models", "error"}
+    channels = list(doc["truth"])
+    assert channels == ["search", "social", "display"]
+    assert list(doc["models"]) == list(MODELS) == list(doc["error"])
+    caused = np.clip([doc["truth"][c] for c in channels], 0, None)
+    assert caused.sum() > 0
+    for name, credit in doc["models"].items():
+        x = np.array([credit[c] for c in channels])
+        want = 0.5 * np.abs(x / x.sum() - caused / caused.sum()).sum()
+        assert doc["error"][name] == pytest.approx(want)
+
+
+def test_truth_table_one_model_and_plot(app, truth_config: Path, tmp_path: Path) -> None:
+    png, csv = tmp_path / "truth.png", tmp_path / "truth.csv"
+    result = run(app, "attribute", "--truth", "--users", "2000", "--days", "3", "--config",
+                 truth_config, "--model", "linear", "--plot", png, "--out", csv)
+    assert result.exit_code == 0, result.stderr
+    assert "truth (caused)" in result.stdout and "linear" in result.stdout
+    assert "markov" not in result.stdout and "error" in result.stdout
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    table = pd.read_csv(csv)
+    assert list(table.columns) == ["channel", "model", "conversions"]
+    assert sorted(set(table.model)) == ["linear", "truth"] and len(table) == 6
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--truth", "EVENTS"), "give INPUT or --truth, not both"),
+        (("EVENTS", "--plot", "x.png"), "only with --truth"),
+        (("EVENTS", "--users", "10"), "only with --truth"),
+        (("--truth", "--bidder", "nope"), "unknown bidder 'nope'"),
+        (("--truth", "--model", "u_shape"), "unknown model 'u_shape'"),
+    ],
+)
+def test_truth_usage_errors_exit_2(app, events_csv: Path, args: tuple, message: str) -> None:
+    argv = [events_csv if a == "EVENTS" else a for a in args]
+    result = run(app, "attribute", *argv)
+    assert result.exit_code == 2 and message in result.stderr
 
 
 @pytest.mark.parametrize(
