@@ -1,0 +1,319 @@
+"""Store URLs, engines, the writer lock and each engine's bulk path.
+
+One schema serves three engines through SQLAlchemy Core; only bulk writes differ, because each
+engine has its own fast path and a row-by-row `executemany` is a trap on two of them:
+
+* DuckDB: a numpy batch is registered as an Arrow table and copied with one `INSERT ... SELECT`.
+* PostgreSQL: `COPY ... FROM STDIN (FORMAT BINARY)`, the rows built as one numpy structured array
+  (every column is fixed width, so every row has the same byte layout).
+* SQLite: `executemany` of the sqlite3 module (a C loop: the only bulk path SQLite has).
+
+One process writes a store at a time: file stores take an exclusive `flock` on `PATH.lock` (the OS
+drops it when the process dies, so a killed run never leaves a stale lock); PostgreSQL takes a
+session advisory lock (dropped with the session).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import itertools
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import sqlalchemy as sa
+
+from gaelp.journeys.schema import DTYPES
+
+SUPPORTED = "sqlite:///PATH, duckdb:///PATH or postgresql+psycopg://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+_MAGIC = {"sqlite": (0, b"SQLite format 3\x00"), "duckdb": (8, b"DUCK")}
+_ENGINE_NAMES = {"sqlite": "SQLite", "duckdb": "DuckDB", "postgresql": "PostgreSQL"}
+
+
+class StoreError(RuntimeError):
+    """A journey store that cannot be used; the message names the URL or path and what to do."""
+
+
+class StoreLockedError(StoreError):
+    """Another process is writing the store."""
+
+
+def default_store_url(run_dir: str | Path) -> str:
+    """The default store of a run: an embedded DuckDB file in the run's folder (see README)."""
+    return f"duckdb:///{Path(run_dir) / 'journeys.duckdb'}"
+
+
+def parse_url(url: str) -> sa.URL:
+    """Validate a store URL and pin its driver.
+
+    Raises:
+        StoreError: for anything but a file path on SQLite / DuckDB or a PostgreSQL server.
+    """
+    try:
+        u = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise StoreError(f"journey store URL {url!r} is not a URL; use {SUPPORTED}") from None
+    backend = u.get_backend_name()
+    if backend in ("postgres", "postgresql"):
+        if u.get_driver_name() != "psycopg":
+            u = u.set(drivername="postgresql+psycopg")  # psycopg (3) is the driver we ship
+    elif backend not in ("sqlite", "duckdb"):
+        raise StoreError(f"journey store URL {shown(u)!r}: unsupported engine {backend!r}; use {SUPPORTED}")
+    if backend in ("sqlite", "duckdb") and (not u.database or u.database == ":memory:"):
+        raise StoreError(f"journey store URL {shown(u)!r} names no file: the store persists, so give a path "
+                         f"({backend}:///runs/NAME/journeys.{backend}); leave --store unset to run in memory")
+    return u
+
+
+def shown(u: sa.URL | str) -> str:
+    """The URL as safe to print (password hidden)."""
+    return u if isinstance(u, str) else u.render_as_string(hide_password=True)
+
+
+def engine_name(u: sa.URL) -> str:
+    """'SQLite', 'DuckDB' or 'PostgreSQL'."""
+    return _ENGINE_NAMES[u.get_backend_name()]
+
+
+def check_file(u: sa.URL, write: bool) -> tuple[Path | None, bool]:
+    """Check the file of an embedded store before connecting.
+
+    Returns:
+        (path or None for a server, whether the file is new).
+
+    Raises:
+        StoreError: missing (when reading), unwritable folder, a directory, or not this engine's file.
+    """
+    backend = u.get_backend_name()
+    if backend == "postgresql":
+        return None, False
+    path = Path(u.database).expanduser()
+    if path.is_dir():
+        raise StoreError(f"journey store path {path} is a directory; give a file path such as {path}/journeys.{backend}")
+    if not path.exists():
+        if not write:
+            raise StoreError(f"journey store {path} does not exist; run a campaign with --store {shown(u)} first")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create the folder of journey store {path}: {e.strerror}; "
+                             f"pass --store with a path in a writable folder") from None
+        if not os.access(path.parent, os.W_OK):
+            raise StoreError(f"cannot write journey store {path}: folder {path.parent} is not writable; "
+                             f"pass --store with a path in a writable folder")
+        return path, True
+    if write and not os.access(path, os.W_OK):
+        raise StoreError(f"cannot write journey store {path}: the file is read-only; fix its permissions "
+                         f"or pass another --store")
+    if path.stat().st_size == 0:
+        if not write:
+            raise StoreError(f"journey store {path} is empty: no campaign was stored there yet")
+        return path, True
+    offset, magic = _MAGIC[backend]
+    with path.open("rb") as f:
+        head = f.read(offset + len(magic))
+    if head[offset:] != magic:
+        other = next((n for n, (o, m) in _MAGIC.items() if head[o:o + len(m)] == m), None)
+        what = f"a {_ENGINE_NAMES[other]} file" if other else "not a database file (corrupt or something else)"
+        raise StoreError(f"journey store {path} is {what}, not {engine_name(u)}: move it away, "
+                         f"or pass --store with the right engine or another path")
+    return path, False
+
+
+def create_engine(u: sa.URL, write: bool) -> sa.Engine:
+    """An engine with the settings the store relies on (transactional DDL, durable commits)."""
+    backend = u.get_backend_name()
+    if backend == "duckdb":
+        # never reach out to the network for an extension (DuckDB tries when it sees a foreign file)
+        cfg = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+        if os.environ.get("GAELP_DUCK_THREADS"):
+            cfg["threads"] = int(os.environ["GAELP_DUCK_THREADS"])
+        if os.environ.get("GAELP_CKPT_TH"):
+            cfg["checkpoint_threshold"] = os.environ["GAELP_CKPT_TH"]
+        return sa.create_engine(u, connect_args={"read_only": not write, "config": cfg})
+    if backend == "postgresql":
+        return sa.create_engine(u, connect_args={"connect_timeout": 10, "application_name": "gaelp-journeys"})
+    engine = sa.create_engine(u, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record) -> None:
+        # let SQLAlchemy, not the sqlite3 module, open transactions, so DDL is transactional too
+        dbapi_conn.isolation_level = None
+        if write:
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+# --- the writer lock ---------------------------------------------------------------------------
+class WriterLock:
+    """Exclusive right to write one store, held until `release` or the process's death."""
+
+    def __init__(self, u: sa.URL, engine: sa.Engine | None) -> None:
+        self.url = u
+        self._fd: int | None = None
+        self._path: Path | None = None
+        self._conn: sa.Connection | None = None
+        if u.get_backend_name() == "postgresql":
+            self._lock_server(engine)
+        else:
+            self._lock_file(Path(u.database).expanduser())
+
+    def _lock_file(self, db: Path) -> None:
+        path = db.with_name(db.name + ".lock")
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise StoreLockedError(
+                    f"journey store {db} is being written by another process (pid {holder}); wait for it "
+                    f"to finish, or pass another --store") from None
+            try:  # the previous holder may have unlinked the file between our open and flock
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd, self._path = fd, path
+
+    def _lock_server(self, engine: sa.Engine) -> None:
+        conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        where = conn.exec_driver_sql("SELECT current_database() || '/' || current_schema()").scalar()
+        key = int.from_bytes(hashlib.blake2b(f"gaelp-journeys:{where}".encode(), digest_size=8).digest(),
+                             "big", signed=True)
+        if not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+            conn.close()
+            raise StoreLockedError(
+                f"journey store {shown(self.url)} is being written by another session (it holds the "
+                f"store's advisory lock); wait for it to finish, or pass another --store")
+        self._conn = conn
+
+    def release(self) -> None:
+        """Give the lock up (idempotent)."""
+        if self._fd is not None:
+            try:
+                os.unlink(self._path)
+            except FileNotFoundError:
+                pass
+            os.close(self._fd)
+            self._fd = None
+        if self._conn is not None:
+            self._conn.close()  # ends the session, and with it the advisory lock
+            self._conn = None
+
+
+# --- bulk writes -------------------------------------------------------------------------------
+_names = (f"_gaelp_batch_{i}" for i in itertools.count())
+_PG_CODES = {np.dtype(np.int16): ">i2", np.dtype(np.int32): ">i4", np.dtype(np.int64): ">i8",
+             np.dtype(np.float64): ">f8", np.dtype(np.bool_): "u1"}
+_PG_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
+
+
+def _typed(table: str, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    dt = DTYPES[table]
+    return {c: np.ascontiguousarray(a, dtype=dt[c]) for c, a in cols.items()}
+
+
+def pg_copy_payload(cols: dict[str, np.ndarray]) -> bytes:
+    """PostgreSQL binary COPY data for fixed-width numpy columns (equal lengths)."""
+    n = len(next(iter(cols.values())))
+    fields = [("n", ">i2")]
+    for i, a in enumerate(cols.values()):
+        fields += [(f"l{i}", ">i4"), (f"v{i}", _PG_CODES[a.dtype])]
+    rows = np.empty(n, dtype=np.dtype(fields))
+    rows["n"] = len(cols)
+    for i, a in enumerate(cols.values()):
+        rows[f"l{i}"] = a.dtype.itemsize
+        rows[f"v{i}"] = a
+    return _PG_HEADER + rows.tobytes() + b"\xff\xff"
+
+
+def _duckdb(conn: sa.Connection):
+    raw = conn.connection.driver_connection
+    # DuckDB >= 2 refuses to register a view while an earlier result (say, of `.scalar()`) is
+    # unread; run it to its end first
+    finish = getattr(raw, "complete", None)
+    if finish is not None:
+        finish()
+    return raw
+
+
+def bulk_insert(conn: sa.Connection, table: str, cols: dict[str, np.ndarray]) -> None:
+    """Append rows given as equal-length numpy columns, inside `conn`'s transaction.
+
+    Args:
+        conn: a connection in a transaction.
+        table: a store table with only numeric columns among `cols`.
+        cols: column -> (n,) array (cast to the column's dtype).
+    """
+    cols = _typed(table, cols)
+    if len(next(iter(cols.values()))) == 0:
+        return
+    names = ", ".join(cols)
+    raw = conn.connection.driver_connection
+    dialect = conn.dialect.name
+    if dialect == "duckdb":
+        view = next(_names)
+        raw = _duckdb(conn)
+        raw.register(view, pa.table(cols))
+        try:
+            raw.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {view}")
+        finally:
+            raw.unregister(view)
+    elif dialect == "postgresql":
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(pg_copy_payload(cols))
+    else:
+        marks = ", ".join("?" * len(cols))
+        raw.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})",
+                        zip(*(a.tolist() for a in cols.values())))
+
+
+def bulk_update(conn: sa.Connection, table: str, key: str, cols: dict[str, np.ndarray]) -> None:
+    """Set columns of the rows whose `key` is given (all keys must exist), inside the transaction.
+
+    Args:
+        table: a store table; key: its single-column primary key.
+        cols: `key` and the columns to set -> (n,) arrays.
+    """
+    cols = _typed(table, cols)
+    if len(cols[key]) == 0:
+        return
+    names = ", ".join(cols)
+    sets = ", ".join(f"{c} = s.{c}" for c in cols if c != key)
+    raw = conn.connection.driver_connection
+    dialect = conn.dialect.name
+    if dialect == "duckdb":
+        view = next(_names)
+        raw = _duckdb(conn)
+        raw.register(view, pa.table(cols))
+        try:
+            raw.execute(f"UPDATE {table} SET {sets} FROM {view} AS s WHERE {table}.{key} = s.{key}")
+        finally:
+            raw.unregister(view)
+        return
+    stage = f"_gaelp_stage_{table}"
+    if dialect == "postgresql":
+        conn.exec_driver_sql(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA")
+        with raw.cursor() as cur, cur.copy(f"COPY {stage} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(pg_copy_payload(cols))
+    else:
+        conn.exec_driver_sql(f"CREATE TEMP TABLE {stage} AS SELECT {names} FROM {table} WHERE 0")
+        raw.executemany(f"INSERT INTO {stage} VALUES ({', '.join('?' * len(cols))})",
+                        zip(*(a.tolist() for a in cols.values())))
+    conn.exec_driver_sql(f"UPDATE {table} SET {sets} FROM {stage} AS s WHERE {table}.{key} = s.{key}")
+    if dialect != "postgresql":
+        conn.exec_driver_sql(f"DROP TABLE {stage}")
