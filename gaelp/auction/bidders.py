@@ -208,6 +208,7 @@ def _load_builtin() -> None:
     # below them) does not import them at load time.
     import gaelp.agent.baselines  # noqa: F401
     import gaelp.auction.competitors  # noqa: F401
+    import gaelp.auction.learners  # noqa: F401
 
 
 def check_bidder(bidder: Bidder, batch: OpportunityBatch, make_outcome: Callable[[np.ndarray], BidderOutcome]) -> None:

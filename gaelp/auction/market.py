@@ -105,7 +105,8 @@ class Market:
             fields = (row, slot, adv, price, clicked, cost)
             spend = sum((np.bincount(p[2], weights=p[5], minlength=n_bidders) for p in parts),
                         np.bincount(adv, weights=cost, minlength=n_bidders))
-            over = np.flatnonzero(spend > remaining + 1e-9)
+            # an advertiser already at or past its budget has no bids left, so no spend to cut
+            over = np.flatnonzero(spend > np.maximum(remaining, 0.0) + 1e-9)
             if over.size == 0:
                 parts.append(fields)
                 out = [np.concatenate(f) for f in zip(*parts)] if len(parts) > 1 else list(fields)

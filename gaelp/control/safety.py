@@ -47,7 +47,7 @@ class SafetyLimits:
             return np.zeros_like(bids, dtype=np.float64)
         bids = np.asarray(bids, dtype=np.float64)
         bad = ~np.isfinite(bids) | (bids < 0)
-        over = bids > self.max_bid
+        over = ~bad & (bids > self.max_bid)
         if bad.any() or over.any():
             self.report.invalid += int(bad.sum())
             self.report.capped += int(over.sum())

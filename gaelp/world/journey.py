@@ -46,7 +46,8 @@ class JourneyModel:
         self.move[Stage.AWARE] = j.organic_consider
         self.move[Stage.LAPSED] = j.word_of_mouth
         self._active = np.isin(np.arange(len(Stage)), ACTIVE)
-        self._code_cache: np.ndarray | None = None
+        self._code_pop: Population | None = None
+        self._code_cache = np.empty(0, np.int32)
 
     def expose(self, state: JourneyState, t: int, day: int, key: np.ndarray, person: np.ndarray,
                advertiser: np.ndarray, channel: np.ndarray, clicked: np.ndarray) -> None:
@@ -125,8 +126,8 @@ class JourneyModel:
         return np.cumsum(np.stack([p_move, p_crisis, p_buy, p_drop]), axis=0).reshape(4, -1)
 
     def _seg_code(self, pop: Population) -> np.ndarray:
-        if self._code_cache is None or self._code_cache.size != pop.size:
-            self._code_cache = pop.segment.astype(np.int32) * len(Stage)
+        if self._code_pop is not pop:
+            self._code_pop, self._code_cache = pop, pop.segment.astype(np.int32) * len(Stage)
         return self._code_cache
 
     def choose_brand(self, state: JourneyState, person: np.ndarray, day: int) -> np.ndarray:

@@ -41,7 +41,8 @@ class PendingPurchases:
             return
         ev = {f: np.broadcast_to(np.asarray(v, d), (n,)).copy()
               for f, d, v in zip(FIELDS, DTYPES, (due, person, advertiser, device, kind))}
-        day = ev["due"] // 24
+        # anything due today or earlier (overdue) belongs to today's events
+        day = np.maximum(ev["due"] // 24, self._today_day)
         if (day == self._today_day).all():
             self._today = _concat([self._today, ev])
             return
@@ -81,7 +82,6 @@ class PendingPurchases:
     def load_state_dict(self, state: dict[str, np.ndarray], today: int) -> None:
         """Restore events saved by `state_dict`; `today` is the day the run resumes at."""
         self._days = {}
-        self._today_day = -1
+        self._today_day = today
         self._today = _empty()
         self.push(*(state[f"pending_{f}"] for f in FIELDS))
-        self.start_day(today)

@@ -88,10 +88,6 @@ def test_advertisers_without_budget_left_do_not_take_part():
     assert cl.advertiser.size > 0
 
 
-@pytest.mark.xfail(strict=True, raises=IndexError, reason="clear_within_budgets: an advertiser whose "
-                   "remaining budget is negative (overspent, or its budget cut mid-day) has its bids zeroed "
-                   "but still fails `spend > remaining + 1e-9` with spend 0, and indexing its (empty) "
-                   "impressions raises IndexError")
 def test_an_overspent_advertiser_sits_out_instead_of_crashing_the_auction():
     m = market()
     bids = np.full((20, 4), 2.0)

@@ -288,8 +288,6 @@ def test_daily_for_one_person_depends_only_on_that_person():
     assert np.array_equal(buyers_a[buyers_a != 123], buyers_b[buyers_b != 123])
 
 
-@pytest.mark.xfail(strict=True, reason="JourneyModel._seg_code caches the population's segment codes keyed "
-                   "on its size only: daily() with another population of the same size uses stale segments")
 def test_daily_uses_the_population_it_is_given():
     # segments differ sharply (crises in one only), so using another population's segments shows
     cfg = world(crisis=(0.5, 0.0), buy_mult=(1.0, 1.0))

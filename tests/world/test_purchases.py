@@ -135,9 +135,6 @@ def test_state_dict_round_trip_at_a_day_boundary_survives_the_next_start_day():
         assert np.array_equal(x["person"], y["person"])
 
 
-@pytest.mark.xfail(strict=True, reason="load_state_dict pushes before setting today and start_day only "
-                   "takes exactly `today`'s bucket: an overdue event carried over from an earlier day is "
-                   "stranded in that day's bucket and never pops after a round trip")
 def test_round_trip_keeps_an_overdue_event_carried_over_from_yesterday():
     orig = PendingPurchases()
     orig.start_day(0)
@@ -149,8 +146,6 @@ def test_round_trip_keeps_an_overdue_event_carried_over_from_yesterday():
     assert restored.pop_due(24)["person"].tolist() == [1]
 
 
-@pytest.mark.xfail(strict=True, reason="push files an event due on a day before the current one under "
-                   "that day, which start_day never visits again: pop_due never returns it")
 def test_an_event_pushed_after_its_due_day_still_pops():
     pp = PendingPurchases()
     pp.start_day(3)
