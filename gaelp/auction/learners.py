@@ -385,7 +385,7 @@ class RivalTargetCpaBidder(_LearningRival):
     keeps both as they are.
     """
 
-    tcpa_fraction = 0.8
+    tcpa_fraction = 1.0
 
     def __init__(self, ctx: BidderContext) -> None:
         super().__init__(ctx, "rival_tcpa")
