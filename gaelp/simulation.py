@@ -16,7 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from gaelp.auction.bidders import Bidder, BidderContext, BidderOutcome, OpportunityBatch, Truth, make_bidder
+from gaelp.auction.bidders import (
+    Bidder,
+    BidderContext,
+    BidderOutcome,
+    OpportunityBatch,
+    Truth,
+    make_bidder,
+)
 from gaelp.auction.market import Market
 from gaelp.config import Config
 from gaelp.control.safety import SafetyLimits
@@ -118,7 +125,8 @@ class Simulation:
         self.n_adv = len(self.bidders)
         brand = [w.journey.brand_base, *(c.brand for c in comps)]
         self.journey = JourneyModel(w, np.array(brand), self.crng)
-        self.market = Market(w.channels, np.array([cfg.campaign.creative_quality, *(c.creative_quality for c in comps)]))
+        quality = [cfg.campaign.creative_quality, *(c.creative_quality for c in comps)]
+        self.market = Market(w.channels, np.array(quality))
         self.appeal = np.array([cfg.campaign.appeal, *(c.appeal for c in comps)])
         self.category = np.array([True, *(c.category for c in comps)])
         self.rival_value = np.array([0.0, *(c.value for c in comps)])

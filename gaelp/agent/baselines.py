@@ -15,7 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from gaelp.auction.bidders import BaseBidder, BidderContext, BidderOutcome, OpportunityBatch, register_bidder
+from gaelp.auction.bidders import (
+    BaseBidder,
+    BidderContext,
+    BidderOutcome,
+    OpportunityBatch,
+    register_bidder,
+)
 from gaelp.control.pacing import DualPacer
 
 N_INTENTS, N_DEVICE_TYPES = 3, 2

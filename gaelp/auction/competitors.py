@@ -10,7 +10,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtri
 
-from gaelp.auction.bidders import BaseBidder, BidderContext, BidderOutcome, OpportunityBatch, register_bidder
+from gaelp.auction.bidders import (
+    BaseBidder,
+    BidderContext,
+    BidderOutcome,
+    OpportunityBatch,
+    register_bidder,
+)
 from gaelp.rng import CounterRng
 
 

@@ -8,10 +8,10 @@ the world and simulating it; interpreter start-up and imports are left out.
 from __future__ import annotations
 
 import argparse
-import statistics
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -46,7 +46,7 @@ def bench_sizes(users: list[int], days: int, config_path: str | None = None, see
                "--seed", str(seed), "--bidder", bidder]
         if config_path:
             cmd += ["--config", config_path]
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
         if out.returncode != 0:
             raise RuntimeError(f"benchmark run with {n} users failed:\n{out.stderr.strip()}")
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))

@@ -13,7 +13,7 @@ KPI_KEYS = {"impressions", "clicks", "conversions", "spend", "revenue", "cac", "
 
 def gaelp(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", "from gaelp.cli import main; main()", *args],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_simulate_json_has_the_documented_shape():
