@@ -1,9 +1,10 @@
 """The delayed-reward ledger: credit arrives when conversions do, keyed to the decisions that paid.
 
 Every paid touchpoint of ours (an impression or click we bought) enters the ledger as *pending*,
-with the id of the decision that bought it (for the simulator, e.g. the impression's row in the
-campaign log; any int64 id the caller likes, shared by several touches if one decision bought
-them). Then:
+with the id of the decision that bought it: any int64 the caller likes, shared by several touches
+if one decision bought them. In the simulator, `opportunity key * 8 + slot` names an impression
+within its day only (keys restart each day), so add `day * key space` or use the impression's row
+in the campaign log when ids must be unique over a campaign. Then:
 
 * **A conversion** at hour `T` of identity `u` (a person, or a resolved identity on real logs)
   credits `u`'s pending touches with `T - window_h <= t <= T` under the chosen attribution model

@@ -54,8 +54,14 @@ import numpy as np
 from gaelp.attribution.events import events_to_paths
 from gaelp.attribution.registry import get_model, model_names
 from gaelp.attribution.tables import EventTable
-from gaelp.auction.bidders import BaseBidder, Bidder, BidderContext, BidderOutcome, OpportunityBatch
-from gaelp.auction.bidders import make_bidder
+from gaelp.auction.bidders import (
+    BaseBidder,
+    Bidder,
+    BidderContext,
+    BidderOutcome,
+    OpportunityBatch,
+    make_bidder,
+)
 from gaelp.config import Config
 from gaelp.rng import Streams
 from gaelp.simulation import DayLog, Simulation
@@ -321,10 +327,16 @@ def truth_report(
     )
 
 
-def channel_truth(cfg: Config, bidder: str = "fixed", *, budget: BudgetMode = "same") -> dict[
-    str, float
-]:
-    """Conversions each channel caused: `{channel: full-run purchases - purchases without it}`."""
+def channel_truth(
+    cfg: Config, bidder: str = "fixed", *, budget: BudgetMode = "same"
+) -> dict[str, float]:
+    """Conversions each channel caused: `{channel: full-run purchases - purchases without it}`.
+
+    Args:
+        cfg: The campaign (users, days, seed, market).
+        bidder: Our bidder's registered name.
+        budget: `"same"` or `"reduced"` daily budget in the replays (see the module doc).
+    """
     report = truth_report(cfg, bidder, budget=budget, models=[])
     return report.to_json()["truth"]
 
