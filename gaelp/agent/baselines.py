@@ -22,6 +22,7 @@ from gaelp.auction.bidders import (
     OpportunityBatch,
     register_bidder,
 )
+from gaelp.auction.devices import DeviceLog
 from gaelp.control.pacing import DualPacer
 
 N_INTENTS, N_DEVICE_TYPES = 3, 2
@@ -38,54 +39,6 @@ class FixedBidder(BaseBidder):
     def bid(self, batch: OpportunityBatch) -> np.ndarray:
         """`fixed_bid` everywhere."""
         return np.full(batch.size, self.bid_value)
-
-
-class _DeviceLog:
-    """The advertiser's own device table: last click (time, context) and known conversions."""
-
-    def __init__(self) -> None:
-        self.last_click_t = np.full(0, -(10**9), np.int64)
-        self.last_click_ctx = np.zeros(0, np.int64)
-        self.converted = np.zeros(0, bool)
-
-    def _grow(self, max_id: int) -> None:
-        n = self.converted.size
-        if max_id < n:
-            return
-        m = max(max_id + 1, 2 * n, 1024)
-        self.last_click_t = np.concatenate([self.last_click_t, np.full(m - n, -(10**9), np.int64)])
-        self.last_click_ctx = np.concatenate([self.last_click_ctx, np.zeros(m - n, np.int64)])
-        self.converted = np.concatenate([self.converted, np.zeros(m - n, bool)])
-
-    def is_converted(self, device: np.ndarray) -> np.ndarray:
-        known = device < self.converted.size
-        out = np.zeros(device.shape, bool)
-        out[known] = self.converted[device[known]]
-        return out
-
-    def record_clicks(self, t: int, device: np.ndarray, ctx: np.ndarray) -> None:
-        if device.size:
-            self._grow(int(device.max()))
-            self.last_click_t[device] = t
-            self.last_click_ctx[device] = ctx
-
-    def record_conversions(self, t: np.ndarray, device: np.ndarray, window_h: int) -> np.ndarray:
-        """Contexts of the clicks these conversions are matched to (-1: no click in the window)."""
-        if device.size == 0:
-            return np.empty(0, np.int64)
-        self._grow(int(device.max()))
-        self.converted[device] = True
-        matched = t - self.last_click_t[device] <= window_h
-        return np.where(matched, self.last_click_ctx[device], -1)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"last_click_t": self.last_click_t.copy(), "last_click_ctx": self.last_click_ctx.copy(),
-                "converted": self.converted.copy()}
-
-    def load_state_dict(self, s: dict[str, Any]) -> None:
-        self.last_click_t = np.asarray(s["last_click_t"], np.int64).copy()
-        self.last_click_ctx = np.asarray(s["last_click_ctx"], np.int64).copy()
-        self.converted = np.asarray(s["converted"], bool).copy()
 
 
 class _PacedBidder(BaseBidder):
@@ -134,7 +87,7 @@ class TargetCpaBidder(_PacedBidder):
         self.prior_cvr, self.prior_strength = prior_cvr, prior_strength
         self.clicks = np.zeros(n_ctx)
         self.conversions = np.zeros(n_ctx)
-        self.devices = _DeviceLog()
+        self.devices = DeviceLog()
 
     @staticmethod
     def context(batch: OpportunityBatch) -> np.ndarray:

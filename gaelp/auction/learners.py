@@ -12,7 +12,7 @@ of one opportunity is its expected profit under the bidder's own models fitted o
     reward = won x CTR_hat(channel, slot) x (value_per_click_hat(channel, intent) - price)
 
 `ClickValueModel` learns `value_per_click_hat` by crediting each pixel conversion to the last click
-of the same device within the lookback window (a device table, `_DeviceLog`), and `CTR_hat` from its
+of the same device within the lookback window (a device table, `DeviceLog`), and `CTR_hat` from its
 impressions and clicks. Losing costs nothing and earns nothing (reward 0).
 
 **Determinism.** Exploration draws are counter-based hashes of (device, channel, hour) under the
@@ -38,7 +38,7 @@ from scipy.special import ndtr, ndtri
 
 # The device table is the advertiser's own log, shared with our baselines (see the module docstring
 # of gaelp.agent.baselines); it belongs one floor down, next to the Bidder protocol.
-from gaelp.agent.baselines import _DeviceLog
+from gaelp.auction.devices import DeviceLog
 from gaelp.auction.bidders import BaseBidder, Bidder, BidderContext, BidderOutcome, OpportunityBatch, register_bidder
 from gaelp.config import CompetitorConfig
 from gaelp.control.pacing import DualPacer
@@ -110,7 +110,7 @@ class ClickValueModel:
         self.credit_ = np.zeros(n_ctx)
         self.imps_ = np.zeros((n_channels, max_slots))
         self.slot_clicks_ = np.zeros((n_channels, max_slots))
-        self.devices = _DeviceLog()
+        self.devices = DeviceLog()
         self._cdf = delay_cdf(np.arange(self.window_h) + 0.5)
 
     def effective_clicks(self) -> np.ndarray:

@@ -18,9 +18,9 @@ app = typer.Typer(
 
 
 def _register_all() -> None:
-    from gaelp.cli import attribute, core
+    from gaelp.cli import attribute, competitors, core
 
-    for module in (core, attribute):
+    for module in (core, attribute, competitors):
         module.register(app)
 
 
