@@ -149,9 +149,7 @@ def open_campaign(cfg: Config, store: JourneyStore, resume: bool) -> tuple[Simul
             raise StoreError(f"journey store {where}: day {log.day} replays differently from the stored one; "
                              f"the simulator changed since the store was written: resume with the version "
                              f"that wrote it, or start a new store")
-        if progress is not None:
-            progress(0, 0)
-    return sim
+    return sim, None
 
 
 def run_campaign(cfg: Config, days: int, store_url: str | None = None, resume: bool = False,

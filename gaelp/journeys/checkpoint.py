@@ -50,7 +50,7 @@ def pack(tree: Any) -> bytes:
         if isinstance(x, np.ndarray):
             if x.dtype.hasobject:
                 raise TypeError(f"cannot checkpoint {path}: object arrays are not supported")
-            a = np.ascontiguousarray(x)
+            a = x if x.flags.c_contiguous else x.copy(order="C")  # (ascontiguousarray makes 0-d 1-d)
             arrays.append(a)
             specs.append({"dtype": a.dtype.str, "shape": list(a.shape), "offset": offset})
             offset += a.nbytes
@@ -90,13 +90,13 @@ def unpack(data: bytes) -> Any:
     base = start + size
     arrays = []
     for spec in header["arrays"]:
-        dt = np.dtype(spec["dtype"])
-        count = int(np.prod(spec["shape"], dtype=np.int64))
+        dt, shape = np.dtype(spec["dtype"]), tuple(spec["shape"])
+        count = int(np.prod(shape, dtype=np.int64))
         if count == 0:
-            arrays.append(np.empty(spec["shape"], dt))
+            arrays.append(np.empty(shape, dt))
             continue
         a = np.frombuffer(data, dtype=dt, count=count, offset=base + spec["offset"])
-        arrays.append(a.reshape(spec["shape"]).copy())
+        arrays.append(a.reshape(shape).copy())
 
     def dec(x: Any) -> Any:
         if isinstance(x, dict):

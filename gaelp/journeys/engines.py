@@ -19,6 +19,8 @@ import fcntl
 import hashlib
 import itertools
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +59,7 @@ def parse_url(url: str) -> sa.URL:
         raise StoreError(f"journey store URL {url!r} is not a URL; use {SUPPORTED}") from None
     backend = u.get_backend_name()
     if backend in ("postgres", "postgresql"):
-        if u.get_driver_name() != "psycopg":
-            u = u.set(drivername="postgresql+psycopg")  # psycopg (3) is the driver we ship
+        u = u.set(drivername="postgresql+psycopg")  # psycopg (3) is the driver we ship
     elif backend not in ("sqlite", "duckdb"):
         raise StoreError(f"journey store URL {shown(u)!r}: unsupported engine {backend!r}; use {SUPPORTED}")
     if backend in ("sqlite", "duckdb") and (not u.database or u.database == ":memory:"):
@@ -113,12 +114,13 @@ def check_file(u: sa.URL, write: bool) -> tuple[Path | None, bool]:
         return path, True
     offset, magic = _MAGIC[backend]
     with path.open("rb") as f:
-        head = f.read(offset + len(magic))
-    if head[offset:] != magic:
+        head = f.read(32)
+    if head[offset:offset + len(magic)] != magic:
         other = next((n for n, (o, m) in _MAGIC.items() if head[o:o + len(m)] == m), None)
-        what = f"a {_ENGINE_NAMES[other]} file" if other else "not a database file (corrupt or something else)"
-        raise StoreError(f"journey store {path} is {what}, not {engine_name(u)}: move it away, "
-                         f"or pass --store with the right engine or another path")
+        what = (f"is a {_ENGINE_NAMES[other]} file, not {engine_name(u)}" if other else
+                f"is not a {engine_name(u)} database (corrupt, or another kind of file)")
+        raise StoreError(f"journey store {path} {what}: move it away, or pass --store with the right "
+                         f"engine or another path")
     return path, False
 
 
@@ -199,7 +201,7 @@ class WriterLock:
             raise StoreLockedError(
                 f"journey store {shown(self.url)} is being written by another session (it holds the "
                 f"store's advisory lock); wait for it to finish, or pass another --store")
-        self._conn = conn
+        self._conn, self._key = conn, key
 
     def release(self) -> None:
         """Give the lock up (idempotent)."""
@@ -211,8 +213,12 @@ class WriterLock:
             os.close(self._fd)
             self._fd = None
         if self._conn is not None:
-            self._conn.close()  # ends the session, and with it the advisory lock
-            self._conn = None
+            try:
+                self._conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+            finally:
+                self._conn.invalidate()  # closes the session rather than pooling it
+                self._conn.close()
+                self._conn = None
 
 
 # --- bulk writes -------------------------------------------------------------------------------
@@ -241,6 +247,16 @@ def pg_copy_payload(cols: dict[str, np.ndarray]) -> bytes:
     return _PG_HEADER + rows.tobytes() + b"\xff\xff"
 
 
+@contextmanager
+def _as_sqlalchemy_errors(conn: sa.Connection, what: str) -> Iterator[None]:
+    """Raise driver errors of the raw bulk paths as SQLAlchemy's (IntegrityError for a duplicate key...)."""
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as e:
+        raise sa.exc.DBAPIError.instance(what, None, e, dbapi.Error) from e
+
+
 def _duckdb(conn: sa.Connection):
     raw = conn.connection.driver_connection
     # DuckDB >= 2 refuses to register a view while an earlier result (say, of `.scalar()`) is
@@ -262,6 +278,11 @@ def bulk_insert(conn: sa.Connection, table: str, cols: dict[str, np.ndarray]) ->
     cols = _typed(table, cols)
     if len(next(iter(cols.values()))) == 0:
         return
+    with _as_sqlalchemy_errors(conn, f"bulk insert into {table}"):
+        _insert(conn, table, cols)
+
+
+def _insert(conn: sa.Connection, table: str, cols: dict[str, np.ndarray]) -> None:
     names = ", ".join(cols)
     raw = conn.connection.driver_connection
     dialect = conn.dialect.name
@@ -292,6 +313,11 @@ def bulk_update(conn: sa.Connection, table: str, key: str, cols: dict[str, np.nd
     cols = _typed(table, cols)
     if len(cols[key]) == 0:
         return
+    with _as_sqlalchemy_errors(conn, f"bulk update of {table}"):
+        _update(conn, table, key, cols)
+
+
+def _update(conn: sa.Connection, table: str, key: str, cols: dict[str, np.ndarray]) -> None:
     names = ", ".join(cols)
     sets = ", ".join(f"{c} = s.{c}" for c in cols if c != key)
     raw = conn.connection.driver_connection

@@ -19,6 +19,10 @@ from gaelp.world.population import Stage
 ACTIVE_STAGES = (Stage.AWARE, Stage.CONSIDERING, Stage.INTENT)
 
 
+def _plain(x: Any) -> Any:
+    return x.item() if isinstance(x, np.generic) else x
+
+
 class Queries:
     """Read-only queries over `self.engine` (mixed into `JourneyStore`)."""
 
@@ -158,7 +162,7 @@ class Queries:
             n = len(next(iter(page.values())))
             if n == 0:
                 return
-            last = tuple(page[c.name][-1].item() for c in pk)
+            last = tuple(_plain(page[c.name][-1]) for c in pk)
             yield {c.name: page[c.name] for c in cols}
             if n < batch_size:
                 return
