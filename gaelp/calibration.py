@@ -49,7 +49,7 @@ SEGMENTS: dict[str, dict[str, Fact]] = {
         "share": _f(0.04, "assumption: crisis parents are rare (a few % of in-market parents)"),
         "activity": _f((3.0, 1.0, 0.8), "assumption: in a crisis people search, not browse"),
         "ctr_mult": _f(1.4, "assumption: urgent need raises click propensity"),
-        "cvr": _f(0.07, "assumption: urgent buyers convert several times the base rate"),
+        "cvr": _f(0.047, "assumption: urgent buyers convert several times the base rate"),
         "value": _f(300.0, f"{PRICES}: Aura premium tiers $144-360/yr; urgent buyers pick premium"),
         "lag_median_h": _f(18.0, "assumption: crisis buyers decide within hours"),
         "lag_sigma": _f(1.0, TUNED),
@@ -60,7 +60,7 @@ SEGMENTS: dict[str, dict[str, Fact]] = {
         "share": _f(0.20, "assumption: a fifth of parents compare products for weeks"),
         "activity": _f((1.6, 0.8, 1.0), "assumption: researchers search and read reviews"),
         "ctr_mult": _f(1.2, TUNED),
-        "cvr": _f(0.014, f"{GA4}: paid search CVR 1.7-3.1% per click; {TUNED}"),
+        "cvr": _f(0.0093, f"{GA4}: paid search CVR 1.7-3.1% per click; {TUNED}"),
         "value": _f(220.0, "assumption: first-year revenue ~$220 (CALIBRATION.md, within Aura's range)"),
         "lag_median_h": _f(200.0, "assumption: researchers compare for days to weeks"),
         "lag_sigma": _f(1.1, TUNED),
@@ -71,7 +71,7 @@ SEGMENTS: dict[str, dict[str, Fact]] = {
         "share": _f(0.26, "assumption: a quarter of parents are driven by price and discounts"),
         "activity": _f((1.0, 1.2, 1.0), TUNED),
         "ctr_mult": _f(0.9, TUNED),
-        "cvr": _f(0.01, f"{GA4}: paid social CVR 1.6-1.8% per click; {TUNED}"),
+        "cvr": _f(0.0068, f"{GA4}: paid social CVR 1.6-1.8% per click; {TUNED}"),
         "value": _f(120.0, f"{PRICES}: Qustodio $54.95-137.95/yr, Net Nanny $39.99-99.99/yr"),
         "lag_median_h": _f(120.0, f"{GA4}: 14-day trial, mean 7.5 days to purchase; {TUNED}"),
         "lag_sigma": _f(1.3, TUNED),
@@ -82,7 +82,7 @@ SEGMENTS: dict[str, dict[str, Fact]] = {
         "share": _f(0.30, "assumption: the largest group, generally concerned parents"),
         "activity": _f((1.0, 1.0, 1.0), "assumption: the reference segment"),
         "ctr_mult": _f(1.0, "assumption: the reference segment"),
-        "cvr": _f(0.014, f"{GA4}: paid search CVR 1.7-3.1% per click; {TUNED}"),
+        "cvr": _f(0.0093, f"{GA4}: paid search CVR 1.7-3.1% per click; {TUNED}"),
         "value": _f(220.0, "assumption: first-year revenue ~$220 (CALIBRATION.md)"),
         "lag_median_h": _f(150.0, f"{CRITEO}; {TUNED}"),
         "lag_sigma": _f(1.3, TUNED),
@@ -93,7 +93,7 @@ SEGMENTS: dict[str, dict[str, Fact]] = {
         "share": _f(0.20, "assumption: built-in Screen Time / Family Link users rarely pay"),
         "activity": _f((0.6, 1.0, 1.0), TUNED),
         "ctr_mult": _f(0.6, TUNED),
-        "cvr": _f(0.006, f"{GA4}: organic CVR 0.2-0.6%; free alternatives exist"),
+        "cvr": _f(0.0043, f"{GA4}: organic CVR 0.2-0.6%; free alternatives exist"),
         "value": _f(100.0, f"{PRICES}: entry tiers"),
         "lag_median_h": _f(96.0, TUNED),
         "lag_sigma": _f(1.3, TUNED),
@@ -118,7 +118,7 @@ CHANNELS: dict[str, dict[str, Fact]] = {
     "social": {
         "rate": _f(0.22, "assumption: targeted feed slots per day of a person at INTENT"),
         "ctr": _f(0.012, f"{SUMMARIES}; validation target 0.5-1.5%"),
-        "cvr_mult": _f(0.8, f"{GA4}: paid social CVR 1.6-1.8% vs search 1.7-3.1%"),
+        "cvr_mult": _f(1.2, f"{GA4}: paid social CVR 1.6-1.8% vs search 1.7-3.1%"),
         "mechanism": _f("second_price", "assumption: social platforms run a second-price-like auction"),
         "slots": _f(1, "one ad per feed position"),
         "reserve": _f(0.2, "assumption: a floor of a few tens of cents per click on feeds"),
@@ -208,6 +208,7 @@ OURS: dict[str, Fact] = {
 
 COMPETITORS: dict[str, dict[str, Fact]] = {
     "qustodio": {
+        "kind": _f("q_learning", "GAELP roadmap: Qustodio learns by tabular Q-learning over bid levels"),
         "value": _f(100.0, f"{PRICES}: Qustodio $54.95-137.95/yr"),
         "budget_per_user": _f(0.08, "assumption: share of voice of a market leader"),
         "base_cpc": _f(3.3, f"{WORDSTREAM}: CPC $4.66 average, $1.72-8.94 by industry"),
@@ -217,6 +218,7 @@ COMPETITORS: dict[str, dict[str, Fact]] = {
         "brand": _f(0.9, "assumption: unaided weight of the market leader"),
     },
     "bark": {
+        "kind": _f("policy_gradient", "GAELP roadmap: Bark learns a Gaussian bid policy by REINFORCE"),
         "value": _f(168.0, f"{PRICES}: Bark about $14/month"),
         "budget_per_user": _f(0.07, "assumption: a little below the leader's share of voice"),
         "base_cpc": _f(3.9, WORDSTREAM),
@@ -226,6 +228,7 @@ COMPETITORS: dict[str, dict[str, Fact]] = {
         "brand": _f(0.7, "assumption: a well-known brand, a little behind the leader"),
     },
     "circle": {
+        "kind": _f("rule", "GAELP roadmap: Circle bids by fixed rules (hour, intent, budget cap)"),
         "value": _f(129.0, f"{PRICES}: Circle about $129/yr (older reviews)"),
         "budget_per_user": _f(0.04, "assumption: smaller advertiser"),
         "base_cpc": _f(2.9, WORDSTREAM),
@@ -235,6 +238,7 @@ COMPETITORS: dict[str, dict[str, Fact]] = {
         "brand": _f(0.4, "assumption: a smaller, hardware-first brand"),
     },
     "aura": {
+        "kind": _f("rival_tcpa", "assumption: a large advertiser runs target-CPA bidding with pacing"),
         "value": _f(250.0, f"{PRICES}: Aura $144-360/yr"),
         "budget_per_user": _f(0.10, "assumption: large bundle brand"),
         "base_cpc": _f(4.6, WORDSTREAM),
@@ -247,6 +251,7 @@ COMPETITORS: dict[str, dict[str, Fact]] = {
 # The rest of the market: advertisers of other products who buy the same feed and display inventory
 # (and generic queries). Not a rival product: its ads do not move our category's journeys.
 COMPETITORS["others"] = {
+    "kind": _f("rule", "the rest of the market bids by a fixed spread around a median"),
     "value": _f(1.0, "not used: the rest of the market sells other products"),
     "budget_per_user": _f(100.0, "assumption: the rest of the market is not budget-bound here"),
     "base_cpc": _f(1.4, "assumption: median outside CPC; social CPM ~$12 at ~0.9% CTR"),

@@ -7,8 +7,8 @@ import pytest
 from gaelp import calibration as cal
 from gaelp.config import Config
 
-# Config fields that are names, not market numbers.
-NOT_NUMBERS = {"name", "kind"}
+# Config fields that are names, not market settings.
+NOT_NUMBERS = {"name"}
 # Competitor fields whose class default (no spread, a rival product, the shared intent multipliers)
 # applies when a competitor has no fact of its own.
 SHARED = {"bid_sigma": None, "category": None, "intent_mult": "competitors.intent_mult"}
