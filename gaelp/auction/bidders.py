@@ -160,6 +160,35 @@ class BaseBidder:
         """No state by default."""
 
 
+class BidderWrapper(BaseBidder):
+    """A bidder that changes another's bids (an experiment's intervention) and passes the rest on.
+
+    Subclasses override `bid` (calling `self.inner.bid`); outcomes and state go to the inner bidder,
+    which keeps its name, budget and view of the truth.
+    """
+
+    def __init__(self, inner: Bidder) -> None:
+        super().__init__(inner.name, inner.daily_budget)
+        self.inner = inner
+        self.sees_truth = inner.sees_truth
+
+    def bid(self, batch: OpportunityBatch) -> np.ndarray:
+        """The inner bidder's bids, unchanged."""
+        return np.asarray(self.inner.bid(batch), np.float64)
+
+    def observe(self, outcome: BidderOutcome) -> None:
+        """Passed to the inner bidder."""
+        self.inner.observe(outcome)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The inner bidder's state."""
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the inner bidder's state."""
+        self.inner.load_state_dict(state)
+
+
 @dataclass(frozen=True, slots=True)
 class BidderContext:
     """Everything a bidder factory may use to build a bidder."""

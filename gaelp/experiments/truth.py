@@ -54,14 +54,7 @@ import numpy as np
 from gaelp.attribution.events import events_to_paths
 from gaelp.attribution.registry import get_model, model_names
 from gaelp.attribution.tables import EventTable
-from gaelp.auction.bidders import (
-    BaseBidder,
-    Bidder,
-    BidderContext,
-    BidderOutcome,
-    OpportunityBatch,
-    make_bidder,
-)
+from gaelp.auction.bidders import Bidder, BidderContext, BidderWrapper, OpportunityBatch, make_bidder
 from gaelp.config import Config
 from gaelp.rng import Streams
 from gaelp.simulation import DayLog, Simulation
@@ -73,7 +66,7 @@ PURCHASE_FIELDS = ("t", "person", "value", "kind")
 IMPRESSION_OFFSET_H = 0.5  # an impression happens during its hour, after the hour's purchases
 
 
-class ChannelMask(BaseBidder):
+class ChannelMask(BidderWrapper):
     """Our bidder with its bids zeroed on one channel (a bid of 0 sits every auction out).
 
     Args:
@@ -82,26 +75,13 @@ class ChannelMask(BaseBidder):
     """
 
     def __init__(self, inner: Bidder, excluded: int | None = None) -> None:
-        super().__init__(inner.name, inner.daily_budget)
-        self.inner, self.excluded = inner, excluded
-        self.sees_truth = inner.sees_truth
+        super().__init__(inner)
+        self.excluded = excluded
 
     def bid(self, batch: OpportunityBatch) -> np.ndarray:
         """The inner bids, 0 on the excluded channel."""
-        b = np.asarray(self.inner.bid(batch), np.float64)
+        b = super().bid(batch)
         return b if self.excluded is None else np.where(batch.channel == self.excluded, 0.0, b)
-
-    def observe(self, outcome: BidderOutcome) -> None:
-        """Passed to the inner bidder."""
-        self.inner.observe(outcome)
-
-    def state_dict(self) -> dict[str, Any]:
-        """The inner bidder's state."""
-        return self.inner.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the inner bidder's state."""
-        self.inner.load_state_dict(state)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
