@@ -5,8 +5,8 @@ reports `store_overhead = store_wall_s / wall_s - 1`. Run as
 
     python -m benchmarks.bench_store --users 100000 --days 30 [--store URL] [--repeats 3]
 
-Each run writes a new store: the default is a temporary DuckDB file (removed afterwards); a file URL
-must name a file that does not exist yet; a PostgreSQL URL gets a temporary schema, dropped afterwards.
+Each run writes a new store and removes it afterwards: the default is a DuckDB file in a temporary
+folder; a file URL must name a file that does not exist yet; a PostgreSQL URL gets a temporary schema.
 Speed is measured here, never asserted in tests.
 """
 
@@ -46,7 +46,11 @@ def fresh_store(store_url: str | None) -> Iterator[str]:
         path = Path(u.database)
         if path.exists():
             raise StoreError(f"the benchmark writes a new store, and {path} exists: pass a path that does not")
-        yield store_url
+        try:
+            yield store_url
+        finally:  # the benchmark's own files: each repeat starts from nothing
+            for suffix in ("", ".wal", "-wal", "-shm", "-journal", ".lock"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
         return
     schema = f"gaelp_bench_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(u)

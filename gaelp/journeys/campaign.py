@@ -32,7 +32,7 @@ from gaelp.journeys.store import DayRecord, JourneyStore, World, day_digest
 from gaelp.simulation import DayLog, Simulation
 
 QUEUE_DAYS = 2  # simulated days that may wait for the writer (bounds memory)
-CHECKPOINT_EVERY = 7  # days between full checkpoints (each is a few MB per 100k people)
+CHECKPOINT_EVERY = 10  # days between full checkpoints (~8 MB per 100k people; a resume replays < 10 days)
 Progress = Callable[[int, int], None]
 
 
@@ -90,7 +90,7 @@ class _Writer:
             if self.error is None:
                 try:
                     job()
-                except BaseException as e:  # handed to the main thread, which raises it
+                except BaseException as e:  # noqa: BLE001 - handed to the main thread, which raises it
                     self.error = e
 
     def submit(self, job: Callable[[], None]) -> None:

@@ -129,11 +129,11 @@ def create_engine(u: sa.URL, write: bool) -> sa.Engine:
     backend = u.get_backend_name()
     if backend == "duckdb":
         # never reach out to the network for an extension (DuckDB tries when it sees a foreign file)
-        cfg = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-        if os.environ.get("GAELP_DUCK_THREADS"):
-            cfg["threads"] = int(os.environ["GAELP_DUCK_THREADS"])
-        if os.environ.get("GAELP_CKPT_TH"):
-            cfg["checkpoint_threshold"] = os.environ["GAELP_CKPT_TH"]
+        cfg: dict[str, object] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+        if write:
+            # one thread: the writer shares two cores with the simulation it persists, and DuckDB's
+            # extra threads would take the simulation's core for work one thread does as fast here
+            cfg["threads"] = 1
         return sa.create_engine(u, connect_args={"read_only": not write, "config": cfg})
     if backend == "postgresql":
         return sa.create_engine(u, connect_args={"connect_timeout": 10, "application_name": "gaelp-journeys"})

@@ -35,11 +35,12 @@ class Queries:
             keys = list(result.keys())
             rows = result.all()
         dtypes = dtypes or {}
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(keys)
         out = {}
-        for i, k in enumerate(keys):
-            values = [r[i] for r in rows]
-            dt = dtypes.get(k)
-            out[k] = np.array(values, dtype=dt) if dt is not None else np.array(values, dtype=object)
+        for k, values in zip(keys, columns, strict=True):
+            a = np.empty(len(values), dtype=dtypes.get(k, np.dtype(object)))
+            a[:] = values  # (an object column of equal-length bytes stays one-dimensional)
+            out[k] = a
         return out
 
     def _table_columns(self, table: sa.Table, where: Any = None, order: Sequence[sa.Column] = (),

@@ -15,15 +15,23 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import sqlalchemy as sa
 
 from gaelp.journeys import schema as S
 from gaelp.journeys.engines import (
-    StoreError, StoreLockedError, WriterLock, bulk_insert, bulk_update, check_file, create_engine, engine_name,
-    parse_url, shown,
+    StoreError,
+    StoreLockedError,
+    WriterLock,
+    bulk_insert,
+    bulk_update,
+    check_file,
+    create_engine,
+    engine_name,
+    parse_url,
+    shown,
 )
 from gaelp.journeys.queries import Queries
 
@@ -189,10 +197,10 @@ class JourneyStore(Queries):
             self._lock.release()
             self._lock = None
 
-    def __enter__(self) -> JourneyStore:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _writable(self) -> None:

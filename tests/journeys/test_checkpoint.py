@@ -9,7 +9,12 @@ import pytest
 
 from gaelp.config import load_config
 from gaelp.journeys.checkpoint import (
-    bidder_states, load_bidder_states, pack, restore, snapshot, unpack,
+    bidder_states,
+    load_bidder_states,
+    pack,
+    restore,
+    snapshot,
+    unpack,
 )
 from gaelp.simulation import Simulation
 

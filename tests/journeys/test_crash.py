@@ -11,7 +11,7 @@ import time
 
 from gaelp.config import load_config
 from gaelp.journeys.campaign import run_campaign
-from gaelp.journeys.engines import StoreLockedError
+from gaelp.journeys.engines import StoreError, StoreLockedError
 from gaelp.journeys.store import JourneyStore
 
 from .test_campaign import assert_same_rows
@@ -47,8 +47,8 @@ def wait_for_commits(proc: subprocess.Popen, url: str, engine: str, n: int) -> N
             with JourneyStore(url) as st:
                 if st.committed_days() >= n:
                     return
-        except Exception:  # the store is still being created
-            pass
+        except StoreError as e:  # not created yet: the campaign is still starting
+            assert any(w in str(e) for w in ("does not exist", "is empty", "locked")), e
         time.sleep(0.02)
     raise AssertionError(f"no {n} committed days within {DEADLINE_S} s")
 

@@ -11,7 +11,13 @@ import sqlalchemy as sa
 
 from gaelp.journeys import schema as S
 from gaelp.journeys.engines import (
-    StoreError, StoreLockedError, bulk_insert, bulk_update, default_store_url, parse_url, pg_copy_payload,
+    StoreError,
+    StoreLockedError,
+    bulk_insert,
+    bulk_update,
+    default_store_url,
+    parse_url,
+    pg_copy_payload,
 )
 from gaelp.journeys.store import JourneyStore
 
@@ -112,9 +118,8 @@ def test_failed_creation_leaves_nothing_behind(tmp_path, monkeypatch) -> None:
 # --- the writer lock ---------------------------------------------------------------------------
 def test_one_writer_at_a_time(new_store) -> None:
     url = new_store()
-    with JourneyStore(url, write=True):
-        with pytest.raises(StoreLockedError, match="being written by another"):
-            JourneyStore(url, write=True)
+    with JourneyStore(url, write=True), pytest.raises(StoreLockedError, match="being written by another"):
+        JourneyStore(url, write=True)
     with JourneyStore(url, write=True) as again:  # released on close
         assert again.committed_days() == 0
 
@@ -175,12 +180,12 @@ def test_bulk_update_sets_only_the_given_rows(new_store) -> None:
         with st.engine.begin() as conn:
             bulk_update(conn, "journeys", "person_id", new)
     expected = {c: a.copy() for c, a in state.items()}
-    for c in expected:  # the slow, obvious way
+    for c, column in expected.items():  # the slow, obvious way
         for i, p in enumerate(pick):
-            expected[c][p] = new[c][i]
+            column[p] = new[c][i]
     back = _read_all(url, "journeys")
-    for c in expected:
-        assert np.array_equal(back[c], expected[c]), c
+    for c, column in expected.items():
+        assert np.array_equal(back[c], column), c
 
 
 def test_pg_copy_payload_matches_the_format_row_by_row() -> None:

@@ -48,8 +48,8 @@ def reference(cfg, days: int) -> Reference:
                 changed_day[p] = d
             if now[0] != before[0][p]:
                 la = int(now[1])
-                history.append((p, d, la if la >= 24 * d else 24 * d, int(before[0][p]), int(now[0])))
-    cat = lambda parts: {f: np.concatenate([p[f] for p in parts]) for f in parts[0]}  # noqa: E731
+                history.append((p, d, max(la, 24 * d), int(before[0][p]), int(now[0])))
+    cat = lambda parts: {f: np.concatenate([p[f] for p in parts]) for f in parts[0]}
     return Reference(cat(imps), cat(convs), sim, history, changed_day)
 
 
