@@ -43,9 +43,10 @@ def _stage(s: int) -> str:
     return Stage(int(s)).name if 0 <= int(s) < len(Stage) else str(s)
 
 
-def _channels(store: JourneyStore) -> list[str]:
+def _names(store: JourneyStore, group: str) -> list[str]:
+    """Names of the stored world's channels or segments, in index order."""
     cfg = json.loads(store.meta().get("config", "{}"))
-    return [c["name"] for c in cfg.get("world", {}).get("channels", [])]
+    return [c["name"] for c in cfg.get("world", {}).get(group, [])]
 
 
 def _jsonable(x: Any) -> Any:
@@ -68,14 +69,16 @@ def show(person: Annotated[int, typer.Option("--person", help="person id")], sto
             raise _fail(f"person {person} is not in journey store {st.path or st.name}")
         tp, hist, conv = st.touchpoints_of(person), st.stage_history_of(person), st.conversions_of(person)
         names = st.advertiser_names()
-        channels = _channels(st)
+        channels, segments = _names(st, "channels"), _names(st, "segments")
     if as_json:
         typer.echo(json.dumps(_jsonable({"person": who, "stage_history": hist, "touchpoints": tp,
                                          "conversions": conv})))
         return
     out = Console(soft_wrap=True)
     devs = ", ".join(f"{d} ({DeviceType(k).name.lower()})" for d, k in who["devices"])
-    out.print(f"person {person}: segment {who['segment']}, devices {devs}", highlight=False)
+    seg = int(who["segment"])
+    out.print(f"person {person}: segment {segments[seg] if 0 <= seg < len(segments) else seg}, devices {devs}",
+              highlight=False)
     out.print(f"journey: {_stage(who['stage'])}, last activity {_when(who['last_activity'])}, "
               f"purchase {_when(who['converted_at'])}", highlight=False)
     if hist["day"].size:

@@ -1,9 +1,10 @@
 """Running a campaign over a journey store: persistent people across episodes, resumable after a kill.
 
-The simulation runs in memory, as it does without a store; after each simulated day its rows, the
-changed journeys, the bidders' state and a checkpoint are committed in one transaction. A run that is
-killed resumes from the last committed day, and a campaign run as several episodes (7 + 7 + 7 + 9
-days) gives the same KPIs and rows as one run of the same length.
+The simulation runs in memory, as it does without a store; after each simulated day its rows and
+changed journeys are committed in one transaction, with the bidders' state and a full checkpoint
+every `CHECKPOINT_EVERY` days and at the end of the episode. A run that is killed resumes from the
+last committed day (the checkpoint, then a replay of the days after it), and a campaign run as
+several episodes (7 + 7 + 7 + 9 days) gives the same KPIs and rows as one run of the same length.
 
 Writes overlap the simulation: a writer thread writes the world and commits day d while the main
 thread simulates day d + 1 (the day's arrays are copies, and at most `QUEUE_DAYS` writes wait), so
@@ -78,6 +79,7 @@ class _Writer:
 
     def __init__(self, threaded: bool) -> None:
         self.error: BaseException | None = None
+        self._raised = False
         self._queue: queue.Queue[Callable[[], None] | None] | None = None
         self._thread: threading.Thread | None = None
         if threaded:
@@ -110,7 +112,8 @@ class _Writer:
         self._raise()
 
     def _raise(self) -> None:
-        if self.error is not None:
+        if self.error is not None and not self._raised:
+            self._raised = True  # once: `close` in a `finally` must not raise it a second time
             raise self.error
 
 

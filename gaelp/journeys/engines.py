@@ -143,8 +143,10 @@ def create_engine(u: sa.URL, write: bool) -> sa.Engine:
     def _connect(dbapi_conn, _record) -> None:
         # let SQLAlchemy, not the sqlite3 module, open transactions, so DDL is transactional too
         dbapi_conn.isolation_level = None
-        if write:
+        if write:  # WAL: readers (`gaelp journeys stats`) go on while a campaign writes
             dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        # a commit survives a killed process; a power cut may lose the last days, and a resume
+        # recomputes them
         dbapi_conn.execute("PRAGMA synchronous=NORMAL")
 
     @sa.event.listens_for(engine, "begin")
@@ -222,7 +224,7 @@ class WriterLock:
 
 
 # --- bulk writes -------------------------------------------------------------------------------
-_names = (f"_gaelp_batch_{i}" for i in itertools.count())
+_serial = itertools.count()  # names registered Arrow views (next() on a count is atomic)
 _PG_CODES = {np.dtype(np.int16): ">i2", np.dtype(np.int32): ">i4", np.dtype(np.int64): ">i8",
              np.dtype(np.float64): ">f8", np.dtype(np.bool_): "u1"}
 _PG_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
@@ -287,7 +289,7 @@ def _insert(conn: sa.Connection, table: str, cols: dict[str, np.ndarray]) -> Non
     raw = conn.connection.driver_connection
     dialect = conn.dialect.name
     if dialect == "duckdb":
-        view = next(_names)
+        view = f"_gaelp_batch_{next(_serial)}"
         raw = _duckdb(conn)
         raw.register(view, pa.table(cols))
         try:
@@ -323,7 +325,7 @@ def _update(conn: sa.Connection, table: str, key: str, cols: dict[str, np.ndarra
     raw = conn.connection.driver_connection
     dialect = conn.dialect.name
     if dialect == "duckdb":
-        view = next(_names)
+        view = f"_gaelp_batch_{next(_serial)}"
         raw = _duckdb(conn)
         raw.register(view, pa.table(cols))
         try:

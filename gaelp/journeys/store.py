@@ -1,8 +1,9 @@
 """`JourneyStore`: opening a store, writing a world and its days, and resuming it.
 
 A store holds one world: the people and devices of one config, then one committed day after another.
-Each day is one transaction (touchpoints, conversions, changed journeys, stage history, bidder state,
-checkpoint, episode), so a store always ends on a whole day. The queries live in `queries.py`.
+Each day is one transaction (its `days` row, touchpoints, conversions, changed journeys, stage
+history, the episode's end, and on checkpoint days the bidders' state and a checkpoint), so a store
+always ends on a whole day. The queries live in `queries.py`.
 
 Example:
     >>> with JourneyStore("duckdb:///runs/demo/journeys.duckdb") as store:  # doctest: +SKIP
@@ -294,7 +295,7 @@ class JourneyStore(Queries):
         return eid
 
     def latest_checkpoint(self) -> tuple[int, bytes] | None:
-        """(day to resume at, packed simulation state) of the last committed day, or None."""
+        """(day it resumes at, packed simulation state) of the latest checkpoint, or None."""
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(S.checkpoints.c.next_day, S.checkpoints.c.state)
                                .order_by(S.checkpoints.c.next_day.desc()).limit(1)).first()
