@@ -17,14 +17,15 @@ Tables (ids are the simulator's: person ids, global device ids, advertiser colum
   digest of its rows. Its key makes writing a day twice impossible on every engine.
 * `episodes`: each run of the campaign over the store (days `start_day` .. `end_day - 1`).
 * `bidder_state`: each advertiser's learned state (a packed blob) as of `day`.
-* `checkpoints`: the latest full simulation state (a packed blob, bidders included); `next_day` is
-  the day it resumes at. Taken every few days and at the end of every episode: a resume after a kill
-  replays the days since, checking each against its digest in `days`.
+* `checkpoints`: the latest full simulation state (a packed blob; the bidders' part is `bidder_state`,
+  written in the same transaction); `next_day` is the day it resumes at. Taken every few days and at
+  the end of every episode: a resume after a kill replays the days since, checking each against its
+  digest in `days`.
 
 Row-level keys: PostgreSQL and SQLite enforce `(t, key, slot)` on touchpoints and `(person_id, day)`
-on stage history as primary keys. DuckDB keeps them as the tables' order but builds no index for
-them (an ART index doubles the cost of its bulk appends); there the `days` key, taken in the same
-transaction as the rows, is what rules out duplicates.
+on stage history as primary keys. DuckDB builds no index for them (an ART index doubles the cost of
+its bulk appends); there the `days` key, taken in the same transaction as the rows, is what rules
+out duplicates.
 
 Integer columns map to fixed-width numpy dtypes (`DTYPES`); queries return those dtypes on every
 engine, so the same rows compare equal whichever engine wrote them.
