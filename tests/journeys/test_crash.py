@@ -16,7 +16,7 @@ from gaelp.journeys.store import JourneyStore
 
 from .test_campaign import assert_same_rows
 
-USERS, DAYS, SEED, KILL_AFTER = 300, 40, 13, 3
+USERS, DAYS, SEED, KILL_AFTER = 300, 60, 13, 3  # long enough that the kill lands mid-run
 DEADLINE_S = 120.0  # a bound on the poll loops, never a synchronisation
 
 
