@@ -323,6 +323,31 @@ class Simulation:
         k.organic += int(organic.sum())
         k.organic_revenue += float(conv["value"][organic].sum())
 
+    # --- checkpoints -----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the bidders that a simulation built from the same config needs to go on.
+
+        Taken between days (`t % 24 == 0`); every array is a copy. Bidders keep their own
+        `state_dict`. Any new piece of simulation state must be added here (a resume test checks it).
+        """
+        if self.t % 24:
+            raise ValueError(f"checkpoints are taken between days; the simulation is at hour {self.t % 24}")
+        return {"t": self.t, "state": self.state.state_dict(), "touches": self.touches.state_dict(),
+                "pending": self.pending.state_dict(), "kpis": self.kpis.state_dict(),
+                "spent_today": self.spent_today.copy(), "streams": self.streams.state(),
+                "safety": self.safety.state_dict()}
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        """Continue from `state_dict` output (this simulation was just built from the same config)."""
+        self.t = int(s["t"])
+        self.state.load_state_dict(s["state"])
+        self.touches.load_state_dict(s["touches"])
+        self.pending.load_state_dict(s["pending"], today=self.day)
+        self.kpis.load_state_dict(s["kpis"])
+        self.spent_today = np.array(s["spent_today"], dtype=np.float64)
+        self.streams.set_state(s["streams"])
+        self.safety.load_state_dict(s["safety"])
+
     # --- days and campaigns ----------------------------------------------------------------------
     def run_day(self) -> DayLog:
         """Simulate the next whole day and return its log."""

@@ -18,9 +18,9 @@ app = typer.Typer(
 
 
 def _register_all() -> None:
-    from gaelp.cli import attribute, competitors, core
+    from gaelp.cli import attribute, competitors, core, journeys
 
-    for module in (core, attribute, competitors):
+    for module in (core, attribute, competitors, journeys):
         module.register(app)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -45,15 +46,49 @@ def _campaign(cfg: Config, bidder: str, show: bool, label: str | None = None):
         return run_campaign(cfg, bidder, on_day=lambda _: bar.advance(task))
 
 
+def _stored_campaign(cfg: Config, days: int, store_url: str, resume: bool, show: bool):
+    from gaelp.experiments.campaign import CampaignResult
+    from gaelp.experiments.stored import run_campaign as run_stored
+    from gaelp.journeys.engines import StoreError
+
+    with progress_bar(show) as bar:
+        task = bar.add_task(f"{cfg.bidder}: {cfg.users:,} people -> store", total=days)
+        start = time.perf_counter()
+        try:
+            sim = run_stored(cfg, days, store_url, resume=resume,
+                             progress=lambda done, _total: bar.update(task, completed=done))
+        except (StoreError, ValueError) as e:
+            err.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(1) from None
+    return CampaignResult(cfg, cfg.bidder, sim, time.perf_counter() - start)
+
+
 def simulate(
     config: ConfigOpt = None,
     bidder: Annotated[str | None, typer.Option("--bidder", help="our bidder (registered name)")] = None,
     users: UsersOpt = None, days: DaysOpt = None, seed: SeedOpt = None, as_json: JsonOpt = False,
+    store: Annotated[str | None, typer.Option(
+        "--store", help="journey store URL (sqlite:///F, duckdb:///F, postgresql+psycopg://...); "
+                        "default: the config's store_url, else in memory")] = None,
+    run_dir: Annotated[Path | None, typer.Option(
+        "--run", help="the run's folder: persist to the default store there (DuckDB) unless --store")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue the world the store holds for --days more")] = False,
 ) -> None:
-    """Run one campaign and print KPIs per channel and in total."""
+    """Run one campaign (or continue one from a store) and print KPIs per channel and in total."""
     cfg = _config(config, bidder=bidder, users=users, days=days, seed=seed)
     _check_bidder(cfg.bidder)
-    res = _campaign(cfg, cfg.bidder, show=not as_json)
+    store_url = store or cfg.store_url
+    if store_url is None and run_dir is not None:
+        from gaelp.journeys.engines import default_store_url
+
+        store_url = default_store_url(str(run_dir))
+    if resume and store_url is None:
+        err.print("[red]error:[/red] --resume needs a store: pass --store URL or --run FOLDER")
+        raise typer.Exit(2)
+    if store_url is None:
+        res = _campaign(cfg, cfg.bidder, show=not as_json)
+    else:
+        res = _stored_campaign(cfg, cfg.days, store_url, resume, show=not as_json)
     if as_json:
         print(json.dumps(res.to_json()))
         return
@@ -147,17 +182,24 @@ def bench(
     config: ConfigOpt = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     mechanism: Annotated[bool, typer.Option("--mechanism", help="also time the GSP mechanism alone")] = False,
+    with_store: Annotated[bool, typer.Option("--with-store", help="also time a run persisted to the default store")] = False,
+    store: Annotated[str | None, typer.Option("--store", help="also time a run persisted to this store URL")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Throughput: users/s, auctions/s and peak memory per population size."""
+    """Throughput: users/s, auctions/s and peak memory per population size (and the store's cost)."""
     from gaelp.experiments.bench import bench_sizes
 
     sizes = users or [10_000, 100_000, 1_000_000]
+    store_arg = store or ("default" if with_store else None)
     rows = []
     with progress_bar(not as_json) as bar:
         task = bar.add_task("benchmark", total=len(sizes))
         for n in sizes:
-            rows += bench_sizes([n], days, str(config) if config else None, seed)
+            try:
+                rows += bench_sizes([n], days, str(config) if config else None, seed, store=store_arg)
+            except RuntimeError as e:
+                err.print(f"[red]error:[/red] {e}")
+                raise typer.Exit(1) from None
             bar.advance(task)
     mech = None
     if mechanism:
@@ -170,11 +212,17 @@ def bench(
     from rich.table import Table
 
     t = Table(title=f"Throughput, {days}-day campaigns, one process")
-    for col in ("users", "wall s", "users/s", "auctions", "auctions/s", "peak RSS MB"):
+    cols = ["users", "wall s", "users/s", "auctions", "auctions/s", "peak RSS MB"]
+    if store_arg:
+        cols += ["with store s", "store overhead"]
+    for col in cols:
         t.add_column(col, justify="right")
     for r in rows:
-        t.add_row(f"{r['users']:,}", f"{r['wall_s']:.2f}", f"{r['users_per_s']:,.0f}", f"{r['auctions']:,}",
-                  f"{r['auctions_per_s']:,.0f}", f"{r['peak_rss_mb']:,.0f}")
+        cells = [f"{r['users']:,}", f"{r['wall_s']:.2f}", f"{r['users_per_s']:,.0f}", f"{r['auctions']:,}",
+                 f"{r['auctions_per_s']:,.0f}", f"{r['peak_rss_mb']:,.0f}"]
+        if store_arg:
+            cells += [f"{r['store_wall_s']:.2f}", f"{r['store_overhead']:+.0%}"]
+        t.add_row(*cells)
     out.print(t)
     if mech is not None:
         out.print(f"GSP alone: {mech['auctions_per_s']:,.0f} auctions/s "

@@ -6,7 +6,7 @@ for everyone); these limits are ours on top: a bid cap, sanitising of broken bid
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -30,6 +30,16 @@ class SafetyLimits:
         self.max_bid = cfg.max_bid
         self.killed = False
         self.report = SafetyReport()
+
+    def state_dict(self) -> dict:
+        """The switch and the report, for checkpoints."""
+        return {"killed": self.killed, "report": asdict(self.report)}
+
+    def load_state_dict(self, s: dict) -> None:
+        """Restore `state_dict` output."""
+        self.killed = bool(s["killed"])
+        r = s["report"]
+        self.report = SafetyReport(int(r["capped"]), int(r["invalid"]), int(r["killed_hours"]), list(r["events"]))
 
     def kill(self, reason: str) -> None:
         """Stop all bidding of ours until `resume()`."""

@@ -1,4 +1,5 @@
-"""Throughput benchmark: people carried through a campaign per wall second, auctions per second, memory.
+"""Benchmarks: people carried through a campaign per wall second, auctions per second, memory; the
+cost of persisting a campaign to the journey store; the GSP mechanism alone.
 
 Each population size runs in a fresh child process (`python -m gaelp.experiments.bench`), so peak
 memory is that run's own and one size's garbage does not slow the next. The wall time covers building
@@ -11,17 +12,27 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 
 from gaelp.auction.mechanisms import gsp
 from gaelp.config import Config, load_config
 from gaelp.experiments.campaign import run_campaign
+from gaelp.experiments.stored import run_campaign as run_stored_campaign
+from gaelp.journeys.engines import StoreError, default_store_url, parse_url
+from gaelp.simulation import Simulation
 
 
 def measure(cfg: Config, bidder: str = "fixed") -> dict[str, Any]:
@@ -37,8 +48,14 @@ def measure(cfg: Config, bidder: str = "fixed") -> dict[str, Any]:
 
 
 def bench_sizes(users: list[int], days: int, config_path: str | None = None, seed: int = 0,
-                bidder: str = "fixed") -> list[dict[str, Any]]:
-    """Measure every population size, each in its own child process."""
+                bidder: str = "fixed", store: str | None = None) -> list[dict[str, Any]]:
+    """Measure every population size, each in its own child process.
+
+    Args:
+        store: also time the campaign persisted to this store URL ("default": the default store);
+            the row then holds `store_wall_s` and `store_overhead` (store time over in-memory time,
+            minus one).
+    """
     rows = []
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for n in users:
@@ -46,11 +63,79 @@ def bench_sizes(users: list[int], days: int, config_path: str | None = None, see
                "--seed", str(seed), "--bidder", bidder]
         if config_path:
             cmd += ["--config", config_path]
+        if store:
+            cmd += ["--store", store]
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
         if out.returncode != 0:
             raise RuntimeError(f"benchmark run with {n} users failed:\n{out.stderr.strip()}")
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return rows
+
+
+@contextmanager
+def fresh_store(store_url: str | None) -> Iterator[str]:
+    """A URL of a new, empty store like `store_url` (None: the default engine in a temp folder)."""
+    if store_url is None:
+        folder = tempfile.mkdtemp(prefix="gaelp-bench-")
+        try:
+            yield default_store_url(folder)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    u = parse_url(store_url)
+    if u.get_backend_name() != "postgresql":
+        path = Path(u.database)
+        if path.exists():
+            raise StoreError(f"the benchmark writes a new store, and {path} exists: pass a path that does not")
+        try:
+            yield store_url
+        finally:  # the benchmark's own files: each repeat starts from nothing
+            for suffix in ("", ".wal", "-wal", "-shm", "-journal", ".lock"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    schema = f"gaelp_bench_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(u)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield u.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+def store_overhead(users: int, days: int, store_url: str | None, seed: int = 0, repeats: int = 1) -> dict:
+    """Time a campaign in memory and with every day committed to a store.
+
+    Args:
+        users: people in the world.
+        days: campaign length.
+        store_url: the store's engine and place (None: the default store, a DuckDB file).
+        seed: world seed.
+        repeats: runs of each kind; the fastest of each is reported (the machine is shared).
+
+    Returns:
+        {"users", "days", "engine", "wall_s" (in memory), "store_wall_s", "store_overhead"}.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    cfg = load_config(users=users, days=days, seed=seed)
+    with fresh_store(store_url) as url:  # untimed: loads the engine's driver and warms its caches
+        run_stored_campaign(load_config(users=20, seed=seed), 1, url)
+    mem, stored = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        Simulation(cfg).run(days)
+        mem.append(time.perf_counter() - start)
+        with fresh_store(store_url) as url:
+            start = time.perf_counter()
+            run_stored_campaign(cfg, days, url)
+            stored.append(time.perf_counter() - start)
+    wall, store_wall = min(mem), min(stored)
+    engine = parse_url(store_url).get_backend_name() if store_url else "duckdb (default)"
+    return {"users": users, "days": days, "engine": engine, "wall_s": round(wall, 3),
+            "store_wall_s": round(store_wall, 3), "store_overhead": round(store_wall / wall - 1, 3)}
 
 
 def gsp_throughput(n_auctions: int = 500_000, n_bidders: int = 8, n_slots: int = 4, repeats: int = 5,
@@ -77,9 +162,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bidder", default="fixed")
     p.add_argument("--config", default=None)
+    p.add_argument("--store", default=None, help='also time a persisted run ("default": the default store)')
     a = p.parse_args(argv)
     cfg = load_config(a.config, users=a.users, days=a.days, seed=a.seed)
-    print(json.dumps(measure(cfg, a.bidder)))
+    row = measure(cfg, a.bidder)
+    if a.store:
+        s = store_overhead(a.users, a.days, None if a.store == "default" else a.store, a.seed)
+        row.update(store_wall_s=s["store_wall_s"], store_overhead=s["store_overhead"], store_engine=s["engine"])
+    print(json.dumps(row))
 
 
 if __name__ == "__main__":

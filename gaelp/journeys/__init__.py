@@ -1,20 +1,12 @@
 """The journey store: people, journeys, touchpoints and learned state that persist across episodes.
 
 One schema through SQLAlchemy Core, three engines: an embedded DuckDB file by default (see
-README.md for why), SQLite, or PostgreSQL by URL. `run_campaign` runs a campaign over a store,
-one transaction per simulated day, resumable after a kill; `JourneyStore` opens a store to query it.
+README.md for why), SQLite, or PostgreSQL by URL. `JourneyStore` opens a store to write or query
+it; `gaelp.experiments.stored.run_campaign` runs a campaign over a store (the store sits below the
+simulation, so the runner lives above it), one transaction per simulated day, resumable after a kill.
 """
 
 from gaelp.journeys.engines import StoreError, StoreLockedError, default_store_url
 from gaelp.journeys.store import JourneyStore
 
-__all__ = ["JourneyStore", "StoreError", "StoreLockedError", "default_store_url", "run_campaign"]
-
-
-def __getattr__(name: str):
-    # run_campaign builds a Simulation, a floor above the store: import it only when asked for
-    if name == "run_campaign":
-        from gaelp.journeys.campaign import run_campaign
-
-        return run_campaign
-    raise AttributeError(f"module 'gaelp.journeys' has no attribute {name!r}")
+__all__ = ["JourneyStore", "StoreError", "StoreLockedError", "default_store_url"]

@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -113,36 +112,13 @@ def unpack(data: bytes) -> Any:
 
 
 def snapshot(sim: Simulation) -> dict[str, Any]:
-    """Everything but the bidders that a simulation built from the same config needs to go on.
-
-    Taken between days (`sim.t % 24 == 0`); every array is a copy.
-    """
-    if sim.t % 24:
-        raise ValueError(f"checkpoints are taken between days; the simulation is at hour {sim.t % 24} of a day")
-    return {
-        "t": sim.t,
-        "state": sim.state.state_dict(),
-        "touches": sim.touches.state_dict(),
-        "pending": sim.pending.state_dict(),
-        "kpis": sim.kpis.state_dict(),
-        "spent_today": sim.spent_today.copy(),
-        "streams": sim.streams.state(),
-        "safety": {"killed": sim.safety.killed, "report": asdict(sim.safety.report)},
-    }
+    """The simulation's own `state_dict` (everything but the bidders)."""
+    return sim.state_dict()
 
 
 def restore(sim: Simulation, snap: dict[str, Any]) -> None:
     """Load `snapshot` output into `sim`, a simulation just built from the same config."""
-    sim.t = int(snap["t"])
-    sim.state.load_state_dict(snap["state"])
-    sim.touches.load_state_dict(snap["touches"])
-    sim.pending.load_state_dict(snap["pending"], today=sim.day)
-    sim.kpis.load_state_dict(snap["kpis"])
-    sim.spent_today = np.array(snap["spent_today"], dtype=np.float64)
-    sim.streams.set_state(snap["streams"])
-    sim.safety.killed = bool(snap["safety"]["killed"])
-    for field, value in snap["safety"]["report"].items():
-        setattr(sim.safety.report, field, list(value) if isinstance(value, list) else value)
+    sim.load_state_dict(snap)
 
 
 def bidder_states(sim: Simulation) -> list[bytes]:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from gaelp.cli import journeys
 from gaelp.config import load_config
-from gaelp.journeys.campaign import run_campaign
+from gaelp.experiments.stored import run_campaign
 from gaelp.journeys.store import JourneyStore
 
 

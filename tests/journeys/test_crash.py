@@ -10,7 +10,7 @@ import sys
 import time
 
 from gaelp.config import load_config
-from gaelp.journeys.campaign import run_campaign
+from gaelp.experiments.stored import run_campaign
 from gaelp.journeys.engines import StoreError, StoreLockedError
 from gaelp.journeys.store import JourneyStore
 
@@ -21,7 +21,7 @@ DEADLINE_S = 120.0  # a bound on the poll loops, never a synchronisation
 
 
 def start_campaign(url: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "gaelp.journeys", "--store", url, "--users", str(USERS), "--days", str(DAYS),
+    cmd = [sys.executable, "-m", "gaelp.experiments.stored", "--store", url, "--users", str(USERS), "--days", str(DAYS),
            "--seed", str(SEED), "--checkpoint-every", "4", "--resume"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

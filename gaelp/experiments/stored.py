@@ -16,9 +16,11 @@ This module builds a `Simulation`; the store modules beside it never import the 
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from gaelp.config import Config
+from gaelp.config import Config, ConfigError, load_config
 from gaelp.journeys.checkpoint import bidder_states, load_bidder_states, pack, restore, snapshot, unpack
 from gaelp.journeys.engines import StoreError
 from gaelp.journeys.store import DayRecord, JourneyStore, World, day_digest
@@ -215,3 +217,30 @@ def run_campaign(cfg: Config, days: int, store_url: str | None = None, resume: b
         finally:
             writer.close()
     return sim
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, run, report; returns the exit code."""
+    ap = argparse.ArgumentParser(prog="python -m gaelp.experiments.stored", description="Run a campaign into a journey store.")
+    ap.add_argument("--store", required=True, help="store URL (sqlite:///PATH, duckdb:///PATH, postgresql+psycopg://...)")
+    ap.add_argument("--users", type=int, default=1000)
+    ap.add_argument("--days", type=int, default=30, help="days to simulate in this run")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--config", default=None, help="TOML config file")
+    ap.add_argument("--resume", action="store_true", help="continue the world the store holds")
+    ap.add_argument("--checkpoint-every", type=int, default=CHECKPOINT_EVERY)
+    args = ap.parse_args(argv)
+    try:
+        cfg = load_config(args.config, users=args.users, seed=args.seed)
+        sim = run_campaign(cfg, args.days, args.store, resume=args.resume, checkpoint_every=args.checkpoint_every,
+                           progress=lambda done, _total: print(f"committed {done}", flush=True))
+    except (StoreError, ConfigError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"done {sim.day}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
