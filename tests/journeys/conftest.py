@@ -40,13 +40,6 @@ def skip_without_pg() -> None:
         pytest.skip(PG_MISSING)
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    """A last, red line when PostgreSQL tests were skipped for want of a server."""
-    skipped = terminalreporter.stats.get("skipped", [])
-    if pg_url() is None and any(PG_ENV in str(getattr(r, "longrepr", "")) for r in skipped):
-        terminalreporter.write_line(f"WARNING: {PG_MISSING}", red=True, bold=True)
-
-
 @pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest) -> str:
     """Each store engine in turn (PostgreSQL only with a test server)."""
