@@ -5,15 +5,20 @@ reference CPC x channel x query-intent multipliers) and its own RNG stream. It s
 `BidderOutcome`: wins, slots, prices, clicks, costs and the conversions its own pixel reports (by
 device id). It never sees another advertiser's bid.
 
-**Reward.** The learners maximise their own profit: the value of the conversions credited to their
-clicks minus what they pay. Conversions arrive days after the click and are rare, so the reward
-of one opportunity is its expected profit under the bidder's own models fitted on its own logs:
+**Reward.** The Q-learner and the policy gradient maximise their own profit: the value of the
+conversions their clicks bring minus what they pay. Conversions arrive days after the click and are
+rare, so a click is valued by the bidder's own estimate, and the reward of one opportunity is
 
-    reward = won x CTR_hat(channel, slot) x (value_per_click_hat(channel, intent) - price)
+    reward = clicked x value_per_click_hat(channel, intent) - cost
 
 `ClickValueModel` learns `value_per_click_hat` by crediting each pixel conversion to the last click
-of the same device within the lookback window (a device table, `DeviceLog`), and `CTR_hat` from its
-impressions and clicks. Losing costs nothing and earns nothing (reward 0).
+of the same device within the lookback window (a device table, `DeviceLog`). Clicks and costs are the
+outcome itself, not a model of it: with a fitted CTR per slot in their place, the learners climbed a
+profit that was not there (measured: their own profit estimate rose 20% after a shock while their
+true ad profit fell 30%), because the CTR an advertiser really gets falls as the same people see its
+ad again (fatigue), which a per-slot average does not see. Losing costs nothing and earns nothing
+(reward 0). The target-CPA rival (`rival_tcpa`) is the industry's
+other objective: volume at a cost per conversion (`CpaTarget`).
 
 **Determinism.** Exploration draws are counter-based hashes of (device, channel, hour) under the
 bidder's own seed, so a bid is a pure function of (learned state, batch) and a counterfactual
@@ -36,10 +41,11 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from gaelp.auction.bidders import BaseBidder, Bidder, BidderContext, BidderOutcome, OpportunityBatch, register_bidder
+
 # The device table is the advertiser's own log, shared with our baselines (see the module docstring
 # of gaelp.agent.baselines); it belongs one floor down, next to the Bidder protocol.
 from gaelp.auction.devices import DeviceLog
-from gaelp.auction.bidders import BaseBidder, Bidder, BidderContext, BidderOutcome, OpportunityBatch, register_bidder
 from gaelp.config import CompetitorConfig
 from gaelp.control.pacing import DualPacer
 from gaelp.rng import CounterRng
@@ -74,23 +80,21 @@ def delay_cdf(hours: np.ndarray) -> np.ndarray:
 
 
 class ClickValueModel:
-    """A rival's own estimates of CTR per (channel, slot) and value per click per (channel, intent).
+    """A rival's own estimate of the value of a click per (channel, intent).
 
-    Both are smoothed rates: a context shrinks toward its channel's rate with weight `strength`, a
-    channel toward the advertiser's pooled rate, and that toward the prior. Sales are rare (a few a
-    week at test scale), so values move slowly while win rates and prices are learned fast. A sale is credited to the last click
+    A smoothed rate: a context shrinks toward its channel's rate with weight `strength`, a channel
+    toward the advertiser's pooled rate, and that toward the prior. Sales are rare (a few a week at
+    test scale), so values move slowly. A sale is credited to the last click
     of the converting device within `window_h` hours (last click, by device). Sales arrive days
     after their click, so a young click counts in the denominator only by the share of its sales
     due by now (`delay_cdf`); otherwise the rate would be biased low while clicks are recent.
 
     Args:
         n_channels: channels in the world.
-        max_slots: most slots of any channel.
         value: revenue of one sale.
         window_h: lookback window in hours.
         prior_cvr: assumption, sales per click before any data (GA4: paid search 1.7-3.1% for a
             leader; a rival's product converts a little lower).
-        prior_ctr: assumption, clicks per impression before any data.
         strength: prior weight, in clicks.
         incrementality: assumption, the share of last-click credited sales that the click caused.
             Last-click credit also collects the sales that would have come anyway (the brand's
@@ -98,18 +102,15 @@ class ClickValueModel:
             two thirds of it incremental, so rivals count 45%.
     """
 
-    def __init__(self, n_channels: int, max_slots: int, value: float, window_h: int,
-                 prior_cvr: float = 0.0125, prior_ctr: float = 0.01, strength: float = 300.0,
-                 incrementality: float = 0.45) -> None:
+    def __init__(self, n_channels: int, value: float, window_h: int, prior_cvr: float = 0.0125,
+                 strength: float = 300.0, incrementality: float = 0.45) -> None:
         self.value, self.window_h, self.incrementality = float(value), int(window_h), float(incrementality)
-        self.prior_vpc, self.prior_ctr, self.strength = value * prior_cvr, prior_ctr, strength
+        self.prior_vpc, self.strength = value * prior_cvr, strength
         n_ctx = n_channels * N_INTENTS
         self.matured_ = np.zeros(n_ctx)  # clicks older than the window
         self.recent_ = np.zeros((self.window_h, n_ctx))  # clicks by hour, a ring over the window
         self.t_ = -1
         self.credit_ = np.zeros(n_ctx)
-        self.imps_ = np.zeros((n_channels, max_slots))
-        self.slot_clicks_ = np.zeros((n_channels, max_slots))
         self.devices = DeviceLog()
         self._cdf = delay_cdf(np.arange(self.window_h) + 0.5)
 
@@ -127,20 +128,6 @@ class ClickValueModel:
         channel = (credit.sum(1, keepdims=True) + k * pooled) / (clicks.sum(1, keepdims=True) + k)
         return ((credit + k * channel) / (clicks + k)).ravel()
 
-    def ctr(self) -> np.ndarray:
-        """(n_channels, max_slots) clicks per impression."""
-        k = 300.0  # impressions: a CTR of a few % needs hundreds of them
-        pooled = (self.slot_clicks_.sum(1, keepdims=True) + k * self.prior_ctr) / (self.imps_.sum(1, keepdims=True) + k)
-        return (self.slot_clicks_ + k * pooled) / (self.imps_ + k)
-
-    def expected_profit(self, outcome: BidderOutcome) -> np.ndarray:
-        """(n,) expected profit of each opportunity of `outcome` under the current estimates."""
-        b = outcome.batch
-        ctx = b.channel.astype(np.int64) * N_INTENTS + b.intent
-        slot = np.maximum(outcome.slot, 0)
-        r = self.ctr()[b.channel, slot] * (self.value_per_click()[ctx] - outcome.price)
-        return np.where(outcome.won, r, 0.0)
-
     def _advance(self, t: int) -> None:
         # Hours leaving the window move their clicks to the matured total.
         hours = np.arange(max(self.t_ + 1, t - self.window_h + 1), t + 1) % self.window_h
@@ -149,14 +136,12 @@ class ClickValueModel:
         self.t_ = t
 
     def update(self, outcome: BidderOutcome) -> None:
-        """Fold in the hour's impressions, clicks and pixel conversions."""
+        """Fold in the hour's clicks and pixel conversions."""
         b = outcome.batch
         if b.t > self.t_:
             self._advance(b.t)
-        won, clicked = outcome.won, outcome.clicked
+        clicked = outcome.clicked
         ctx = b.channel.astype(np.int64) * N_INTENTS + b.intent
-        np.add.at(self.imps_, (b.channel[won], outcome.slot[won]), 1.0)
-        np.add.at(self.slot_clicks_, (b.channel[clicked], outcome.slot[clicked]), 1.0)
         np.add.at(self.recent_[b.t % self.window_h], ctx[clicked], 1.0)
         self.devices.record_clicks(b.t, b.device[clicked], ctx[clicked])
         matched = self.devices.record_conversions(outcome.conv_t, outcome.conv_device, self.window_h)
@@ -166,8 +151,7 @@ class ClickValueModel:
     def state_dict(self) -> dict[str, Any]:
         """Counts, the click ring and the device table."""
         return {"matured": self.matured_.copy(), "recent": self.recent_.copy(), "t": self.t_,
-                "credit": self.credit_.copy(), "imps": self.imps_.copy(),
-                "slot_clicks": self.slot_clicks_.copy(), "devices": self.devices.state_dict()}
+                "credit": self.credit_.copy(), "devices": self.devices.state_dict()}
 
     def load_state_dict(self, s: dict[str, Any]) -> None:
         """Restore `state_dict` output."""
@@ -175,9 +159,63 @@ class ClickValueModel:
         self.recent_ = np.array(s["recent"], np.float64)
         self.t_ = int(s["t"])
         self.credit_ = np.array(s["credit"], np.float64)
-        self.imps_ = np.array(s["imps"], np.float64)
-        self.slot_clicks_ = np.array(s["slot_clicks"], np.float64)
         self.devices.load_state_dict(s["devices"])
+
+
+class CpaTarget:
+    """Holds an advertiser's cost per expected conversion at a target with a bid multiplier.
+
+    The industry's automated bidding ("target CPA") maximises conversions while the average cost per
+    conversion stays at a target: in Lagrangian form, a click is worth `m x target CPA x CVR` and
+    the multiplier `m` follows the constraint, rising while the cost per conversion is under the
+    target and falling when it is over. Sales are rare and late, so conversions are counted as
+    expected ones: each click's value estimate over the value of a sale. Costs and conversions are
+    exponentially weighted over `memory_h` hours; each hour log m moves by `-step x log(CPA / target)`.
+
+    When a competitor that ranks just below it raises its bids, the price it pays rises and m falls;
+    when the competitor outbids it, it pays less for the lower slots it keeps and m rises.
+
+    Args:
+        fraction: target CPA over the value of a sale, in (0, 1].
+        step: change of log m per hour per unit of log(CPA / target).
+        memory_h: memory of the cost and conversion sums, hours.
+        max_log_shift: bound on |log m|.
+    """
+
+    def __init__(self, fraction: float = 1.0, step: float = 0.02, memory_h: float = 48.0,
+                 max_log_shift: float = 1.5) -> None:
+        if not 0 < fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        self.fraction, self.step, self.memory_h, self.max_log_shift = fraction, step, memory_h, max_log_shift
+        self.log_m_ = 0.0
+        self.cost_ = 0.0
+        self.value_ = 0.0
+
+    @property
+    def multiplier(self) -> float:
+        """Current m."""
+        return float(np.exp(self.log_m_))
+
+    def ratio(self) -> float:
+        """Recent cost per expected conversion over the target (1.0 before any click)."""
+        return self.cost_ / (self.fraction * self.value_) if self.value_ > 0 else 1.0
+
+    def observe(self, cost: float, click_value: float) -> None:
+        """Fold in one hour: what was paid and the estimated value of the clicks bought."""
+        keep = np.exp(-1.0 / self.memory_h)
+        self.cost_ = keep * self.cost_ + cost
+        self.value_ = keep * self.value_ + click_value
+        if self.value_ > 0:
+            shift = self.log_m_ - self.step * np.log(max(self.ratio(), 1e-6))
+            self.log_m_ = float(np.clip(shift, -self.max_log_shift, self.max_log_shift))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Multiplier and the weighted sums."""
+        return {"log_m": self.log_m_, "cost": self.cost_, "value": self.value_}
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        """Restore `state_dict` output."""
+        self.log_m_, self.cost_, self.value_ = float(s["log_m"]), float(s["cost"]), float(s["value"])
 
 
 class _LearningRival(BaseBidder):
@@ -192,20 +230,24 @@ class _LearningRival(BaseBidder):
         self.value = comp.value
         self.n_channels = len(cfg.world.channels)
         self.reference = comp.base_cpc * np.outer(np.asarray(comp.channel_mult), np.asarray(comp.intent_mult))
-        self.model = ClickValueModel(self.n_channels, max(c.slots for c in cfg.world.channels), comp.value,
-                                     24 * 7)
+        self.model = ClickValueModel(self.n_channels, comp.value, 24 * 7)
         self.frozen = False
         self._draws = CounterRng(int(ctx.rng.integers(2**62)))
 
     def _uniform(self, batch: OpportunityBatch, purpose: int) -> np.ndarray:
         return self._draws.uniform(batch.device * 8 + batch.channel, batch.t, purpose)
 
+    def reward(self, outcome: BidderOutcome) -> np.ndarray:
+        """(n,) what each opportunity earned: its click's estimated value minus what was paid."""
+        b = outcome.batch
+        vpc = self.model.value_per_click()[b.channel.astype(np.int64) * N_INTENTS + b.intent]
+        return np.where(outcome.clicked, vpc, 0.0) - outcome.cost
+
     def observe(self, outcome: BidderOutcome) -> None:
         """Learn from the hour (nothing when frozen)."""
         if self.frozen:
             return
-        reward = self.model.expected_profit(outcome)
-        self._learn(outcome, outcome.bids > 0, reward)
+        self._learn(outcome, outcome.bids > 0, self.reward(outcome))
         self.model.update(outcome)
 
     def _learn(self, outcome: BidderOutcome, entered: np.ndarray, reward: np.ndarray) -> None:  # pragma: no cover
@@ -376,36 +418,45 @@ class PolicyGradientBidder(_LearningRival):
 
 @register_bidder("rival_tcpa")
 class RivalTargetCpaBidder(_LearningRival):
-    """A rival's target-CPA bidding with budget pacing: bid = target CPA x CVR estimate, paced.
+    """Target-CPA bidding with budget pacing: bid = m x target CPA x CVR estimate, paced.
 
-    Its target CPA is `tcpa_fraction` of its value of a sale (assumption: it accepts paying up to
-    80% of first-year revenue for a customer at the margin), so the bid is that fraction of its
-    learned value per click, shaded by a dual-gradient pacer on its own budget (the same
-    `DualPacer` as our target-CPA baseline). It learns its CVRs and pacing multiplier; frozen, it
-    keeps both as they are.
+    The multiplier m holds its cost per expected conversion at the target (see `CpaTarget`); a
+    dual-gradient pacer on its own budget (the same `DualPacer` as our target-CPA baseline) shades
+    on top. It learns its CVRs, m and the pacing; frozen, it keeps all three as they are.
+
+    Args:
+        ctx: its context.
+        fraction: its target CPA over its value of a sale. The default, 1.0 (break even on its own
+            value estimate), is an assumption: its value estimate counts only 45% of the sales its
+            clicks are credited with (`ClickValueModel.incrementality`), so a CPA at that estimate
+            still leaves it a margin on the sales the clicks bring.
     """
 
-    tcpa_fraction = 1.0
-
-    def __init__(self, ctx: BidderContext) -> None:
+    def __init__(self, ctx: BidderContext, fraction: float = 1.0) -> None:
         super().__init__(ctx, "rival_tcpa")
+        self.target = CpaTarget(fraction)
         self.pacer = DualPacer(ctx.daily_budget)
 
     def bid(self, batch: OpportunityBatch) -> np.ndarray:
-        """Target CPA x CVR estimate of the (channel, intent), times the pacing multiplier."""
+        """m x target CPA x CVR estimate of the (channel, intent), times the pacing multiplier."""
         vpc = self.model.value_per_click()[batch.channel.astype(np.int64) * N_INTENTS + batch.intent]
-        return self.tcpa_fraction * vpc * self.pacer.multiplier()
+        return self.target.multiplier * self.target.fraction * vpc * self.pacer.multiplier()
 
     def _learn(self, outcome: BidderOutcome, entered: np.ndarray, reward: np.ndarray) -> None:
-        self.pacer.observe(outcome.batch.t, outcome.batch.size, float(outcome.cost.sum()))
+        b = outcome.batch
+        cost = float(outcome.cost.sum())
+        self.pacer.observe(b.t, b.size, cost)
+        vpc = self.model.value_per_click()[b.channel.astype(np.int64) * N_INTENTS + b.intent]
+        self.target.observe(cost, float(vpc[outcome.clicked].sum()))
 
     def state_dict(self) -> dict[str, Any]:
-        """Pacer and value model."""
-        return {"pacer": self.pacer.state_dict(), "model": self.model.state_dict()}
+        """Pacer, target and value model."""
+        return {"pacer": self.pacer.state_dict(), "target": self.target.state_dict(), "model": self.model.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore `state_dict` output."""
         self.pacer.load_state_dict(state["pacer"])
+        self.target.load_state_dict(state["target"])
         self.model.load_state_dict(state["model"])
 
 

@@ -7,8 +7,17 @@ import numpy as np
 import pytest
 
 from gaelp.auction.bidders import BidderContext, BidderOutcome, OpportunityBatch, check_bidder, make_bidder
-from gaelp.auction.learners import (ClickValueModel, QLearningBidder, delay_cdf, flatten_state, freeze,
-                                    load_bidder_states, save_bidder_states, unflatten_state)
+from gaelp.auction.learners import (
+    ClickValueModel,
+    CpaTarget,
+    QLearningBidder,
+    delay_cdf,
+    flatten_state,
+    freeze,
+    load_bidder_states,
+    save_bidder_states,
+    unflatten_state,
+)
 from gaelp.config import build_config
 from gaelp.simulation import Simulation
 
@@ -83,7 +92,7 @@ def test_q_update_matches_a_loop_over_opportunities() -> None:
     batch = _batch(rng, n=300)
     out = _outcome(batch, q.bid(batch), rng)
     q0, v0 = q.q_.copy(), q.visits_.copy()
-    reward = q.model.expected_profit(out)
+    reward = q.reward(out)
     s, a = q.actions(batch)
     q.observe(out)
     # Reference: group the opportunities cell by cell with a Python loop.
@@ -102,7 +111,7 @@ def test_q_update_matches_a_loop_over_opportunities() -> None:
 
 
 def test_value_model_credits_the_clicked_context_and_discounts_young_clicks() -> None:
-    m = ClickValueModel(3, 4, value=200.0, window_h=168, strength=1.0, incrementality=1.0)
+    m = ClickValueModel(3, value=200.0, window_h=168, strength=1.0, incrementality=1.0)
     batch = OpportunityBatch(t=10, weekday=0, channel=np.array([0, 1], np.int8), device=np.array([7, 8]),
                              device_type=np.zeros(2, np.int8), intent=np.array([2, 0], np.int8),
                              reserve=np.zeros(2), channel_names=("a", "b", "c"))
@@ -120,6 +129,52 @@ def test_value_model_credits_the_clicked_context_and_discounts_young_clicks() ->
     assert m.credit_[2] == 200.0 and m.credit_.sum() == 200.0
     vpc = m.value_per_click()
     assert vpc[2] == vpc.max()
+
+
+@pytest.mark.parametrize("kind", LEARNERS)
+def test_reward_is_the_clicks_value_estimate_minus_the_cost(kind: str) -> None:
+    rng = np.random.default_rng(4)
+    bidder = make_bidder(kind, _ctx(kind))
+    batch = _batch(rng, n=200)
+    out = _outcome(batch, np.full(batch.size, 3.0), rng)
+    vpc = bidder.model.value_per_click()
+    expect = [(vpc[c * 3 + i] if k else 0.0) - cost
+              for c, i, k, cost in zip(batch.channel, batch.intent, out.clicked, out.cost)]
+    np.testing.assert_allclose(bidder.reward(out), expect)
+    assert (bidder.reward(out)[~out.won] == 0).all()
+
+
+def test_cpa_target_lowers_the_multiplier_when_cost_runs_over_and_raises_it_under() -> None:
+    over, under = CpaTarget(fraction=0.8), CpaTarget(fraction=0.8)
+    for _ in range(48):
+        over.observe(cost=100.0, click_value=100.0)  # CPA 1.25x the target
+        under.observe(cost=40.0, click_value=100.0)  # CPA 0.5x the target
+    assert over.multiplier < 1.0 < under.multiplier
+    assert over.ratio() == pytest.approx(1.25) and under.ratio() == pytest.approx(0.5)
+    # Reference: the same hourly recursion written out.
+    keep, log_m, cost, value = np.exp(-1 / 48), 0.0, 0.0, 0.0
+    for _ in range(48):
+        cost, value = keep * cost + 100.0, keep * value + 100.0
+        log_m = float(np.clip(log_m - 0.02 * np.log(cost / (0.8 * value)), -1.5, 1.5))
+    assert over.multiplier == pytest.approx(np.exp(log_m))
+    capped = CpaTarget(fraction=1.0, max_log_shift=0.1)
+    for _ in range(500):
+        capped.observe(cost=1.0, click_value=100.0)
+    assert capped.multiplier == pytest.approx(np.exp(0.1))
+    idle = CpaTarget()
+    idle.observe(cost=0.0, click_value=0.0)  # no click yet: nothing to steer by
+    assert idle.multiplier == 1.0 and idle.ratio() == 1.0
+    with pytest.raises(ValueError, match="fraction"):
+        CpaTarget(fraction=0.0)
+
+
+def test_target_cpa_rival_bids_its_target_value_of_a_click() -> None:
+    tcpa = make_bidder("rival_tcpa", _ctx("rival_tcpa"))
+    batch = _batch(np.random.default_rng(5), n=50)
+    vpc = tcpa.model.value_per_click()[batch.channel.astype(np.int64) * 3 + batch.intent]
+    np.testing.assert_allclose(tcpa.bid(batch), vpc)  # m = 1, break-even target, pacer idle
+    tcpa.target.log_m_ = np.log(1.5)
+    np.testing.assert_allclose(tcpa.bid(batch), 1.5 * vpc)
 
 
 def test_delay_cdf_is_a_cdf_with_half_the_sales_in_a_day() -> None:
