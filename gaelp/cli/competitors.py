@@ -24,13 +24,18 @@ def competitors(
     users: UsersOpt = None,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
-    bid: Annotated[float | None, typer.Option("--bid", help="our fixed bid before the shock (USD per click)")] = None,
+    bid: Annotated[float | None, typer.Option(
+        "--bid", help="one fixed bid before the shock (USD per click); default: per channel and query intent, "
+                      "what a click is worth to the median rival product", min=0.0)] = None,
+    state: Annotated[Path | None, typer.Option(
+        "--state", help="rivals' learned state: loaded from this .npz checkpoint if it exists, saved to it after "
+                        "the run")] = None,
     json_out: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="write the daily series as a PNG")] = None,
 ) -> None:
-    """Our fixed bidder doubles its bids on day SHOCK: each rival's daily win rate, mean bid and profit,
-    and what each learner would have earned had it stopped learning at the shock (its frozen twin)."""
-    from gaelp.experiments.shock import plot_shock, run_shock
+    """Our bidder doubles its bids on day SHOCK: each rival's daily win rate, mean bid and profit, and
+    what each learner would have earned had it stopped learning at the shock (its frozen twin)."""
+    from gaelp.experiments.shock import plot_shock, rival_click_values, run_shock
 
     cfg = _config(config, users=users, seed=seed, days=days)
     if bid is not None:
@@ -38,12 +43,25 @@ def competitors(
     if not shock < days:
         err.print(f"[red]error:[/red] --shock must be before the last day (1..{days - 1}), got {shock}")
         raise typer.Exit(2)
-    result = run_shock(cfg, shock, days)
+    try:
+        result = run_shock(cfg, shock, days, bidder="market" if bid is None else "fixed", state_path=state)
+    except ValueError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
     if plot is not None:
         plot_shock(result, str(plot))
     if json_out:
         print(json.dumps(result.to_json()))
         return
+    if bid is None:
+        values = rival_click_values(cfg)
+        t = Table(title="our bid before the shock: what a click is worth to the median rival", header_style="bold")
+        t.add_column("channel")
+        for head in ("informational", "category", "purchase"):
+            t.add_column(head, justify="right")
+        for name, row in zip(cfg.channel_names, values):
+            t.add_row(name, *(f"${x:.2f}" for x in row))
+        out.print(t)
     for field, title, pattern in (("win_rate", "daily win rate", "{:.1%}"), ("mean_bid", "daily mean bid", "${:.2f}"),
                                   ("profit", "daily expected ad profit", "${:,.0f}")):
         t = Table(title=f"{title} (our bids x2 from day {shock})", header_style="bold")
@@ -54,13 +72,19 @@ def competitors(
             t.add_row(str(d), *(pattern.format(getattr(result.adapted[n], field)[d]) for n in result.names),
                       style="bold" if d == shock else None)
         out.print(t)
-    t = Table(title=f"profit from day {shock} on: learning vs frozen at the shock", header_style="bold")
-    for head in ("rival", "learns", "adapted", "frozen", "adapting is worth"):
+    week = slice(shock, min(shock + 7, days))
+    t = Table(title=f"the week from day {shock}: mean bid; profit from day {shock} on", header_style="bold")
+    for head in ("rival", "learns", "bid move", "bid", "bid frozen", "bid no shock", "profit", "frozen",
+                 "adapting is worth"):
         t.add_column(head, justify="right" if head != "rival" else "left")
     for name, learns in zip(result.names, result.learns):
         a, f = result.profit_after(name), result.profit_after(name, frozen=learns)
-        t.add_row(name, "yes" if learns else "no", f"${a:,.0f}", f"${f:,.0f}", f"${a - f:+,.0f}")
+        bids = [float(s[name].mean_bid[week].mean()) for s in (result.adapted, result.frozen)]
+        calm = "-" if result.no_shock is None else f"${result.no_shock[name].mean_bid[week].mean():.2f}"
+        t.add_row(name, "yes" if learns else "no", f"{result.bid_move(name):.0%}", f"${bids[0]:.2f}",
+                  f"${bids[1]:.2f}", calm, f"${a:,.0f}", f"${f:,.0f}", f"${a - f:+,.0f}")
     out.print(t)
+    out.print("bid move: largest change of the daily mean bid within 7 days of the shock, against the day before")
     if plot is not None:
         err.print(f"plot -> {plot}")
 

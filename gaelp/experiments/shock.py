@@ -4,8 +4,17 @@ One campaign is run from one world, then replayed from the start of DAY once per
 (the world is copied there, so every replay has exactly the same past). In the *adapted* run every
 learning rival keeps learning; in a learner's *frozen twin*, that learner keeps bidding from the
 policy it had learned by DAY (exploration included) and stops updating, while the others go on as
-they would. The rivals' daily win rate, mean bid and profit show the adaptation;
-the profit after the shock, adapted minus frozen, is what adapting was worth.
+they would. A last replay keeps our bids as they were (*no shock*), so that what the rivals would
+have learned anyway can be told apart from their answer to the shock. The rivals' daily win rate,
+mean bid and profit show the adaptation; the profit after the shock, adapted minus frozen, is what
+adapting was worth.
+
+**Our bid.** Doubling a bid that already tops every rival changes nothing for them: under second
+price and GSP their prices do not depend on a bid above theirs. So by default our bidder (`market`)
+bids what a click is worth to a typical rival product, derived from the config
+(`rival_click_values`): it sits among the rivals, and doubling it takes their top slots and
+raises the price of the slots they keep. Any registered bidder can take its place (`--bid X` runs
+`fixed` at X).
 
 A rival's daily profit here is its *expected advertising* profit, the simulator's ground truth:
 for each of its clicks, the true probability that the click becomes its sale times its value of a
@@ -18,14 +27,56 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gaelp.auction.bidders import BaseBidder, Bidder, BidderOutcome, OpportunityBatch
-from gaelp.auction.learners import freeze
+from gaelp.auction.learners import freeze, load_bidder_states, save_bidder_states
 from gaelp.config import Config
+from gaelp.rng import Streams
 from gaelp.simulation import Simulation, build_bidder
+
+
+def rival_click_values(cfg: Config) -> np.ndarray:
+    """What a click is worth to the median rival product, per channel and query intent, from the config.
+
+    The median value of a sale over the rival products (`category` competitors) times the
+    population's mean post-click purchase rate (segment shares x CVRs) times the channel's and the
+    query intent's CVR multipliers. A rival that bids its value of a click bids about this much.
+
+    Returns:
+        (n_channels, 3) USD per click.
+    """
+    values = [c.value for c in cfg.market.competitors if c.category]
+    if not values:
+        raise ValueError("market.competitors has no rival product (category = true): nothing to price a click by")
+    w = cfg.world
+    share = np.array([s.share for s in w.segments])
+    cvr = float(share @ np.array([s.cvr for s in w.segments]) / share.sum())
+    return float(np.median(values)) * cvr * np.outer([c.cvr_mult for c in w.channels], w.journey.intent_cvr)
+
+
+class MarketBidder(BaseBidder):
+    """Bids a table per (channel, query intent): by default `rival_click_values(cfg)`.
+
+    Args:
+        cfg: the run's config (our daily budget, the market).
+        table: (n_channels, 3) bids; default what a click is worth to the median rival.
+    """
+
+    def __init__(self, cfg: Config, table: np.ndarray | None = None) -> None:
+        super().__init__("market", cfg.campaign.budget_per_user * cfg.users)
+        self.table = rival_click_values(cfg) if table is None else np.asarray(table, np.float64)
+        if self.table.shape != (len(cfg.world.channels), 3) or not (np.isfinite(self.table).all()
+                                                                    and (self.table >= 0).all()):
+            raise ValueError(f"table must be finite, >= 0 and of shape ({len(cfg.world.channels)}, 3), "
+                             f"got {self.table.tolist()}")
+
+    def bid(self, batch: OpportunityBatch) -> np.ndarray:
+        """The table entry of each opportunity's (channel, intent)."""
+        return self.table[batch.channel, batch.intent]
 
 
 class ShockBidder(BaseBidder):
@@ -82,7 +133,10 @@ class ShockResult:
         names: rival names (bidder columns 1..).
         learns: whether each rival learns.
         adapted: name -> series of the run where learners keep learning.
-        frozen: name -> series of the run where learners froze at the shock.
+        frozen: name -> series of each learner's frozen twin (the adapted series for a rival that
+            does not learn).
+        no_shock: name -> series of the replay without the shock (learners keep learning); None
+            when it was not run.
     """
 
     shock_day: int
@@ -90,6 +144,15 @@ class ShockResult:
     learns: tuple[bool, ...]
     adapted: dict[str, RivalSeries]
     frozen: dict[str, RivalSeries]
+    no_shock: dict[str, RivalSeries] | None = None
+
+    def bid_move(self, name: str, days: int = 7) -> float:
+        """Largest |daily mean bid / mean bid of the day before the shock - 1| over `days` days from it."""
+        mb = self.adapted[name].mean_bid
+        before = mb[self.shock_day - 1]
+        if before <= 0:
+            return float("inf") if (mb[self.shock_day:self.shock_day + days] > 0).any() else 0.0
+        return float(np.abs(mb[self.shock_day:self.shock_day + days] / before - 1.0).max())
 
     def profit_after(self, name: str, frozen: bool = False) -> float:
         """Total profit of rival `name` from the shock day on."""
@@ -126,7 +189,7 @@ class ObservedSimulation(Simulation):
         super().__init__(*args, **kwargs)
         self.expected_profit = np.zeros((self.cfg.days, self.n_adv))
 
-    def _schedule_post_click(self, t, cl, batch, person, seg, stage, keys) -> None:  # noqa: ANN001
+    def _schedule_post_click(self, t, cl, batch, person, seg, stage, keys) -> None:
         r, a = cl.row, cl.advertiser
         # Before the story moves journeys and fatigue: the state the clicks were drawn from.
         ctr = self.response.ctr(batch.channel[r], cl.slot, seg[r], stage[r], batch.intent[r],
@@ -154,7 +217,7 @@ def _series(sim: ObservedSimulation) -> dict[str, RivalSeries]:
 
 
 def run_shock(cfg: Config, shock_day: int, days: int | None = None, factor: float = 2.0,
-              bidder: str = "fixed") -> ShockResult:
+              bidder: str = "market", no_shock: bool = True, state_path: str | Path | None = None) -> ShockResult:
     """Run the experiment.
 
     Args:
@@ -162,20 +225,26 @@ def run_shock(cfg: Config, shock_day: int, days: int | None = None, factor: floa
         shock_day: first day of our multiplied bids; 1 <= shock_day < days.
         days: campaign length (default `cfg.days`).
         factor: our bid multiplier from the shock on.
-        bidder: our registered bidder before the shock.
+        bidder: our bidder before the shock: "market" (`MarketBidder`) or a registered name.
+        no_shock: also replay the days from the shock without it.
+        state_path: a rivals' checkpoint (`save_bidder_states`): loaded before the campaign when
+            the file exists, and written with the adapted run's learned state at its end.
 
     Returns:
-        Both runs' daily series per rival.
+        The daily series per rival of every run.
     """
     days = cfg.days if days is None else days
     if not 1 <= shock_day < days:
         raise ValueError(f"shock day must be in 1..{days - 1} (the campaign has {days} days), got {shock_day}")
-    sim = ObservedSimulation(cfg.replace(days=days), ShockBidder(_our_bidder(cfg, bidder), shock_day, factor))
+    cfg = cfg.replace(days=days)
+    sim = ObservedSimulation(cfg, ShockBidder(_our_bidder(cfg, bidder), shock_day, factor))
+    if state_path is not None and Path(state_path).exists():
+        load_bidder_states(sim.bidders[1:], state_path)
     sim.run(shock_day)
     rivals = sim.bidders[1:]
     learns = tuple(bool(getattr(b, "learns", False)) for b in rivals)
-    # Each learner's twin is the same world copied at the start of the shock day (exactly the same
-    # past) in which only that learner freezes: the others adapt as they would.
+    # Every replay is the same world copied at the start of the shock day (exactly the same past).
+    # In a learner's twin only that learner freezes: the others adapt as they would.
     twins = {}
     for j, b in enumerate(rivals, start=1):
         if learns[j - 1]:
@@ -183,15 +252,23 @@ def run_shock(cfg: Config, shock_day: int, days: int | None = None, factor: floa
             freeze([twin.bidders[j]])
             twin.run(days - shock_day)
             twins[b.name] = _series(twin)[b.name]
+    baseline = None
+    if no_shock:
+        calm = copy.deepcopy(sim)
+        calm.bidders[0].factor = 1.0
+        calm.run(days - shock_day)
+        baseline = _series(calm)
     sim.run(days - shock_day)
+    if state_path is not None:
+        save_bidder_states(sim.bidders[1:], state_path)
     adapted = _series(sim)
     frozen = {b.name: twins.get(b.name, adapted[b.name]) for b in rivals}
-    return ShockResult(shock_day, tuple(b.name for b in rivals), learns, adapted, frozen)
+    return ShockResult(shock_day, tuple(b.name for b in rivals), learns, adapted, frozen, baseline)
 
 
 def _our_bidder(cfg: Config, name: str) -> Bidder:
-    from gaelp.rng import Streams
-
+    if name == "market":
+        return MarketBidder(cfg)
     return build_bidder(cfg, name, Streams(cfg.seed))
 
 
@@ -223,4 +300,5 @@ def plot_shock(result: ShockResult, path: str) -> None:
     plt.close(fig)
 
 
-__all__ = ["ShockBidder", "RivalSeries", "ShockResult", "run_shock", "plot_shock"]
+__all__ = ["MarketBidder", "ObservedSimulation", "RivalSeries", "ShockBidder", "ShockResult", "plot_shock",
+           "rival_click_values", "run_shock"]

@@ -30,6 +30,22 @@ def test_shock_tables() -> None:
     res = runner.invoke(app, ["competitors", "--shock", "1", "--days", "2", "--users", "300", "--bid", "2.5"])
     assert res.exit_code == 0, res.output
     assert "adapting is worth" in res.stdout and "daily mean bid" in res.stdout
+    assert "what a click is worth" not in res.stdout  # a fixed --bid replaces the market bid
+    res = runner.invoke(app, ["competitors", "--shock", "1", "--days", "2", "--users", "300"])
+    assert res.exit_code == 0, res.output
+    assert "our bid before the shock" in res.stdout and "frozen" in res.stdout
+
+
+def test_shock_keeps_the_rivals_state_in_a_checkpoint(tmp_path) -> None:
+    state = tmp_path / "rivals.npz"
+    args = ["competitors", "--shock", "1", "--days", "2", "--users", "300", "--json", "--state", str(state)]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert state.exists()
+    second = runner.invoke(app, args)  # the rivals start from what they learned in the first run
+    assert second.exit_code == 0, second.output
+    bids = [json.loads(r.stdout)["competitors"]["qustodio"]["daily_mean_bid"] for r in (first, second)]
+    assert bids[0] != bids[1]
 
 
 def test_shock_day_must_be_inside_the_campaign() -> None:
