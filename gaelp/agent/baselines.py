@@ -87,7 +87,7 @@ class TargetCpaBidder(_PacedBidder):
         self.prior_cvr, self.prior_strength = prior_cvr, prior_strength
         self.clicks = np.zeros(n_ctx)
         self.conversions = np.zeros(n_ctx)
-        self.devices = DeviceLog()
+        self.devices = DeviceLog(3 * cfg.users)  # device ids: up to three per person of the audience
 
     @staticmethod
     def context(batch: OpportunityBatch) -> np.ndarray:

@@ -15,10 +15,11 @@ class DeviceLog:
     platform's click-through attribution does (a purchase on another device goes unmatched).
     """
 
-    def __init__(self) -> None:
-        self.last_click_t = np.full(0, -(10**9), np.int64)
-        self.last_click_ctx = np.zeros(0, np.int64)
-        self.converted = np.zeros(0, bool)
+    def __init__(self, capacity: int = 0) -> None:
+        """`capacity`: device ids expected (the audience's size); the table grows past it if needed."""
+        self.last_click_t = np.full(capacity, -(10**9), np.int64)
+        self.last_click_ctx = np.zeros(capacity, np.int64)
+        self.converted = np.zeros(capacity, bool)
 
     def _grow(self, max_id: int) -> None:
         n = self.converted.size

@@ -103,7 +103,7 @@ class ClickValueModel:
     """
 
     def __init__(self, n_channels: int, value: float, window_h: int, prior_cvr: float = 0.0125,
-                 strength: float = 300.0, incrementality: float = 0.45) -> None:
+                 strength: float = 300.0, incrementality: float = 0.45, device_capacity: int = 0) -> None:
         self.value, self.window_h, self.incrementality = float(value), int(window_h), float(incrementality)
         self.prior_vpc, self.strength = value * prior_cvr, strength
         n_ctx = n_channels * N_INTENTS
@@ -111,7 +111,8 @@ class ClickValueModel:
         self.recent_ = np.zeros((self.window_h, n_ctx))  # clicks by hour, a ring over the window
         self.t_ = -1
         self.credit_ = np.zeros(n_ctx)
-        self.devices = DeviceLog()
+        self.devices = DeviceLog(device_capacity)
+        self._vpc: np.ndarray | None = None
         self._cdf = delay_cdf(np.arange(self.window_h) + 0.5)
 
     def effective_clicks(self) -> np.ndarray:
@@ -120,7 +121,12 @@ class ClickValueModel:
         return self.matured_ + self._cdf[age] @ self.recent_
 
     def value_per_click(self) -> np.ndarray:
-        """(n_channels * 3,) value per click by context (channel * 3 + intent)."""
+        """(n_channels * 3,) value per click by context (channel * 3 + intent); cached until the next update."""
+        if self._vpc is None:
+            self._vpc = self._value_per_click()
+        return self._vpc
+
+    def _value_per_click(self) -> np.ndarray:
         k = self.strength
         clicks = self.effective_clicks().reshape(-1, N_INTENTS)
         credit = self.credit_.reshape(-1, N_INTENTS)
@@ -137,6 +143,7 @@ class ClickValueModel:
 
     def update(self, outcome: BidderOutcome) -> None:
         """Fold in the hour's clicks and pixel conversions."""
+        self._vpc = None
         b = outcome.batch
         if b.t > self.t_:
             self._advance(b.t)
@@ -160,6 +167,7 @@ class ClickValueModel:
         self.t_ = int(s["t"])
         self.credit_ = np.array(s["credit"], np.float64)
         self.devices.load_state_dict(s["devices"])
+        self._vpc = None
 
 
 class CpaTarget:
@@ -230,7 +238,8 @@ class _LearningRival(BaseBidder):
         self.value = comp.value
         self.n_channels = len(cfg.world.channels)
         self.reference = comp.base_cpc * np.outer(np.asarray(comp.channel_mult), np.asarray(comp.intent_mult))
-        self.model = ClickValueModel(self.n_channels, comp.value, 24 * 7)
+        # device ids seen by a pixel: up to three per person of the audience
+        self.model = ClickValueModel(self.n_channels, comp.value, 24 * 7, device_capacity=3 * ctx.config.users)
         self.frozen = False
         self._draws = CounterRng(int(ctx.rng.integers(2**62)))
 
@@ -282,6 +291,7 @@ class QLearningBidder(_LearningRival):
         self.hours_ = 0
         # Breaks exact ties (unvisited actions) toward the reference bid.
         self._tie = -1e-9 * np.abs(np.log(self.levels))
+        self._actions_cache: tuple | None = None
 
     @property
     def epsilon(self) -> float:
@@ -294,7 +304,16 @@ class QLearningBidder(_LearningRival):
         return (hour_bucket(batch.t) * self.n_channels + batch.channel.astype(np.int64)) * N_INTENTS + batch.intent
 
     def actions(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
-        """(n,) states and (n,) epsilon-greedy actions."""
+        """(n,) states and (n,) epsilon-greedy actions (the same for the batch it bid on and its outcome:
+        the table changes only after the outcome, so the choice is kept rather than drawn again)."""
+        cached = self._actions_cache
+        if cached is not None and cached[0] is batch and cached[1] == self.hours_:
+            return cached[2]
+        out = self._actions(batch)
+        self._actions_cache = (batch, self.hours_, out)
+        return out
+
+    def _actions(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
         s = self.state(batch)
         greedy = np.argmax(self.q_ + self._tie, axis=1)[s]
         explore = self._uniform(batch, _EXPLORE) < self.epsilon
@@ -329,6 +348,7 @@ class QLearningBidder(_LearningRival):
         self.q_ = np.array(state["q"], np.float64)
         self.visits_ = np.array(state["visits"], np.float64)
         self.hours_ = int(state["hours"])
+        self._actions_cache = None
         self.model.load_state_dict(state["model"])
 
 
@@ -355,6 +375,8 @@ class PolicyGradientBidder(_LearningRival):
         self.sigma0, self.sigma_min, self.decay_hours = sigma0, sigma_min, decay_hours
         self.lr, self.baseline_lr, self.max_log_shift = lr, baseline_lr, max_log_shift
         self.n_features = self.n_channels + N_INTENTS + HOUR_BUCKETS + 1
+        self._log_reference = np.log(self.reference)
+        self._z_cache: tuple | None = None
         self.theta_ = np.zeros(self.n_features)
         self.baseline_ = np.zeros(self.n_features)
         self.adv_ms_ = 0.0
@@ -367,7 +389,7 @@ class PolicyGradientBidder(_LearningRival):
         return float(self.sigma_min + (self.sigma0 - self.sigma_min) * decay)
 
     def features(self, batch: OpportunityBatch) -> np.ndarray:
-        """(n, n_features) context features."""
+        """(n, n_features) context features (a dense view of what `_dot` and `_grad` compute sparsely)."""
         n, c = batch.size, self.n_channels
         phi = np.zeros((n, self.n_features))
         rows = np.arange(n)
@@ -377,29 +399,53 @@ class PolicyGradientBidder(_LearningRival):
         phi[:, -1] = batch.device_type
         return phi
 
+    def _dot(self, batch: OpportunityBatch, w: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """features(batch)[rows] @ w, from the one-hot structure (no feature matrix)."""
+        c = self.n_channels
+        return (w[batch.channel[rows]] + w[c + batch.intent[rows]] + w[c + N_INTENTS + hour_bucket(batch.t)]
+                + w[-1] * batch.device_type[rows])
+
+    def _grad(self, batch: OpportunityBatch, rows: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """weight @ features(batch)[rows], from the one-hot structure."""
+        c = self.n_channels
+        g = np.zeros(self.n_features)
+        g[:c] = np.bincount(batch.channel[rows], weights=weight, minlength=c)
+        g[c:c + N_INTENTS] = np.bincount(batch.intent[rows], weights=weight, minlength=N_INTENTS)
+        g[c + N_INTENTS + hour_bucket(batch.t)] = weight.sum()
+        g[-1] = weight @ batch.device_type[rows]
+        return g
+
     def _z(self, batch: OpportunityBatch) -> np.ndarray:
-        return ndtri(np.clip(self._uniform(batch, _NOISE), 1e-12, 1 - 1e-12))
+        cached = self._z_cache
+        if cached is not None and cached[0] is batch:
+            return cached[1]
+        z = ndtri(np.clip(self._uniform(batch, _NOISE), 1e-12, 1 - 1e-12))
+        self._z_cache = (batch, z)
+        return z
 
     def mean_log_bid(self, batch: OpportunityBatch) -> np.ndarray:
         """(n,) mean of the log bid."""
-        return np.log(self.reference[batch.channel, batch.intent]) + self.features(batch) @ self.theta_
+        return self._log_reference[batch.channel, batch.intent] + self._dot(batch, self.theta_)
 
     def bid(self, batch: OpportunityBatch) -> np.ndarray:
         """A draw of the Gaussian log-bid policy."""
         return np.exp(self.mean_log_bid(batch) + self.sigma * self._z(batch))
 
     def _learn(self, outcome: BidderOutcome, entered: np.ndarray, reward: np.ndarray) -> None:
-        if not entered.any():
+        rows = np.flatnonzero(entered)
+        if rows.size == 0:
             return
-        phi = self.features(outcome.batch)[entered]
-        z = self._z(outcome.batch)[entered]
-        adv = reward[entered] - phi @ self.baseline_
+        batch = outcome.batch
+        z = self._z(batch)[rows]
+        adv = reward[rows] - self._dot(batch, self.baseline_, rows)
         self.adv_ms_ = 0.99 * self.adv_ms_ + 0.01 * float(np.mean(adv**2)) if self.hours_ else float(np.mean(adv**2))
         scale = np.sqrt(self.adv_ms_) + 1e-12
-        grad = ((adv / scale) * z / self.sigma) @ phi / adv.size
+        grad = self._grad(batch, rows, (adv / scale) * z / self.sigma) / adv.size
         self.theta_ = np.clip(self.theta_ + self.lr * grad, -self.max_log_shift, self.max_log_shift)
-        # Normalised LMS keeps the baseline step stable whatever the feature counts.
-        self.baseline_ += self.baseline_lr * (adv @ phi) / max(float((phi**2).sum()), 1.0)
+        # Normalised LMS keeps the baseline step stable whatever the feature counts: each row has three
+        # one-hot features and the desktop flag, so sum(phi**2) = 3 rows + desktops.
+        phi_sq = 3.0 * rows.size + float(batch.device_type[rows].sum())
+        self.baseline_ += self.baseline_lr * self._grad(batch, rows, adv) / max(phi_sq, 1.0)
         self.hours_ += 1
 
     def state_dict(self) -> dict[str, Any]:
