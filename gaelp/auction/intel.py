@@ -22,12 +22,11 @@ bid), not with the context the rivals also bid on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy.optimize import isotonic_regression
 
-from gaelp.auction.bidders import BaseBidder, Bidder, BidderOutcome, OpportunityBatch
+from gaelp.auction.bidders import Bidder, BidderOutcome, BidderWrapper, OpportunityBatch
 
 PRICE_REVEALING = ("gsp", "second_price")
 
@@ -58,13 +57,11 @@ class AuctionLog:
         return (self.bid > 0) & (self.bid >= self.reserve)
 
 
-class RecordingBidder(BaseBidder):
+class RecordingBidder(BidderWrapper):
     """Wraps our bidder and keeps its own log (what it asked, what happened); bids unchanged."""
 
     def __init__(self, inner: Bidder) -> None:
-        super().__init__(inner.name, inner.daily_budget)
-        self.inner = inner
-        self.sees_truth = inner.sees_truth
+        super().__init__(inner)
         self.learns = bool(getattr(inner, "learns", False))
         self._asked: tuple[int, np.ndarray] | None = None
         self._parts: list[tuple[np.ndarray, ...]] = []
@@ -81,7 +78,7 @@ class RecordingBidder(BaseBidder):
         b = outcome.batch
         self._parts.append((b.channel.astype(np.int64), asked, outcome.bids.astype(np.float64),
                             outcome.slot.astype(np.int64), outcome.price.astype(np.float64), b.reserve))
-        self.inner.observe(outcome)
+        super().observe(outcome)
 
     def log(self) -> AuctionLog:
         """Everything observed so far."""
@@ -90,14 +87,6 @@ class RecordingBidder(BaseBidder):
             return AuctionLog(e.astype(np.int64), e, e, e.astype(np.int64), e, e)
         cols = [np.concatenate(c) for c in zip(*self._parts)]
         return AuctionLog(*cols)
-
-    def state_dict(self) -> dict[str, Any]:
-        """The inner bidder's state (the log is not learned state)."""
-        return self.inner.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the inner bidder's state."""
-        self.inner.load_state_dict(state)
 
 
 # --- step-function CDFs --------------------------------------------------------------------------

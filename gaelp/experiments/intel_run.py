@@ -17,10 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from gaelp.auction.bidders import BaseBidder, Bidder, BidderContext, BidderOutcome, OpportunityBatch
-import gaelp.auction.learners  # noqa: F401 - registers the learning rivals (see bidders._load_builtin)
-from gaelp.auction.intel import (PRICE_REVEALING, Intel, RecordingBidder, StepCdf, ecdf, estimate, ks_distance,
-                                 price_to_beat)
+from gaelp.auction.bidders import BaseBidder, Bidder, BidderContext, BidderOutcome, BidderWrapper, OpportunityBatch
+from gaelp.auction.intel import (
+    PRICE_REVEALING,
+    Intel,
+    RecordingBidder,
+    StepCdf,
+    ecdf,
+    estimate,
+    ks_distance,
+    price_to_beat,
+)
 from gaelp.config import Config
 from gaelp.rng import CounterRng, Streams
 from gaelp.simulation import Simulation, build_competitors
@@ -42,28 +49,19 @@ class ProbeBidder(BaseBidder):
         return self.base * np.exp((2.0 * u - 1.0) * self.log_spread)
 
 
-class _Tap(BaseBidder):
+class _Tap(BidderWrapper):
     """Passes a rival through and keeps the bids it had in force and the slots it won."""
 
     def __init__(self, inner: Bidder) -> None:
-        super().__init__(inner.name, inner.daily_budget)
-        self.inner, self.sees_truth = inner, inner.sees_truth
+        super().__init__(inner)
         self.bids: list[np.ndarray] = []
         self.slots: list[np.ndarray] = []
 
-    def bid(self, batch: OpportunityBatch) -> np.ndarray:
-        return self.inner.bid(batch)
-
     def observe(self, outcome: BidderOutcome) -> None:
+        """Keep the bids in force and the slots won, then pass the outcome on."""
         self.bids.append(outcome.bids.astype(np.float64))
         self.slots.append(outcome.slot.astype(np.int64))
-        self.inner.observe(outcome)
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.inner.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.inner.load_state_dict(state)
+        super().observe(outcome)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +122,7 @@ def run_intel(cfg: Config, days: int, spread: float = 2.0) -> IntelCheck:
                       ks_distance(intel.price_to_beat, truth, lo, hi), int(entered.sum()))
 
 
-def _truth_rates(log, bids, rival_slots, quality, cfg: Config) -> tuple[float, float]:  # noqa: ANN001
+def _truth_rates(log, bids, rival_slots, quality, cfg: Config) -> tuple[float, float]:
     mech = np.array([c.mechanism for c in cfg.world.channels])[log.channel]
     multi = np.array([c.slots for c in cfg.world.channels])[log.channel] > 1
     reveal = np.isin(mech, PRICE_REVEALING)

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from gaelp.auction.bidders import BaseBidder, Bidder, BidderOutcome, OpportunityBatch
+from gaelp.auction.bidders import BaseBidder, Bidder, BidderWrapper, OpportunityBatch
 from gaelp.auction.learners import freeze, load_bidder_states, save_bidder_states
 from gaelp.config import Config
 from gaelp.rng import Streams
@@ -79,7 +79,7 @@ class MarketBidder(BaseBidder):
         return self.table[batch.channel, batch.intent]
 
 
-class ShockBidder(BaseBidder):
+class ShockBidder(BidderWrapper):
     """Wraps one of our bidders and multiplies its bids by `factor` from day `shock_day` on.
 
     Args:
@@ -93,26 +93,13 @@ class ShockBidder(BaseBidder):
             raise ValueError(f"shock_day must be >= 0, got {shock_day}")
         if not factor > 0:
             raise ValueError(f"factor must be > 0, got {factor}")
-        super().__init__(inner.name, inner.daily_budget)
-        self.inner, self.shock_day, self.factor = inner, shock_day, float(factor)
-        self.sees_truth = inner.sees_truth
+        super().__init__(inner)
+        self.shock_day, self.factor = shock_day, float(factor)
 
     def bid(self, batch: OpportunityBatch) -> np.ndarray:
         """The inner bids, times `factor` from the shock day on."""
-        b = np.asarray(self.inner.bid(batch), np.float64)
+        b = super().bid(batch)
         return b * self.factor if batch.day >= self.shock_day else b
-
-    def observe(self, outcome: BidderOutcome) -> None:
-        """Passed to the inner bidder."""
-        self.inner.observe(outcome)
-
-    def state_dict(self) -> dict[str, Any]:
-        """The inner bidder's state."""
-        return self.inner.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the inner bidder's state."""
-        self.inner.load_state_dict(state)
 
 
 @dataclass(frozen=True, slots=True)
