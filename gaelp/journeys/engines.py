@@ -19,7 +19,7 @@ import fcntl
 import hashlib
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -284,18 +284,23 @@ def bulk_insert(conn: sa.Connection, table: str, cols: dict[str, np.ndarray]) ->
         _insert(conn, table, cols)
 
 
+def _duckdb_with_batch(conn: sa.Connection, cols: dict[str, np.ndarray], sql: Callable[[str], str]) -> None:
+    """Run `sql(view)` on DuckDB with the columns registered as an Arrow view (its bulk fast path)."""
+    view = f"_gaelp_batch_{next(_serial)}"
+    raw = _duckdb(conn)
+    raw.register(view, pa.table(cols))
+    try:
+        raw.execute(sql(view))
+    finally:
+        raw.unregister(view)
+
+
 def _insert(conn: sa.Connection, table: str, cols: dict[str, np.ndarray]) -> None:
     names = ", ".join(cols)
     raw = conn.connection.driver_connection
     dialect = conn.dialect.name
     if dialect == "duckdb":
-        view = f"_gaelp_batch_{next(_serial)}"
-        raw = _duckdb(conn)
-        raw.register(view, pa.table(cols))
-        try:
-            raw.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {view}")
-        finally:
-            raw.unregister(view)
+        _duckdb_with_batch(conn, cols, lambda view: f"INSERT INTO {table} ({names}) SELECT {names} FROM {view}")
     elif dialect == "postgresql":
         with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.write(pg_copy_payload(cols))
@@ -325,13 +330,8 @@ def _update(conn: sa.Connection, table: str, key: str, cols: dict[str, np.ndarra
     raw = conn.connection.driver_connection
     dialect = conn.dialect.name
     if dialect == "duckdb":
-        view = f"_gaelp_batch_{next(_serial)}"
-        raw = _duckdb(conn)
-        raw.register(view, pa.table(cols))
-        try:
-            raw.execute(f"UPDATE {table} SET {sets} FROM {view} AS s WHERE {table}.{key} = s.{key}")
-        finally:
-            raw.unregister(view)
+        _duckdb_with_batch(conn, cols, lambda view: f"UPDATE {table} SET {sets} FROM {view} AS s "
+                                                    f"WHERE {table}.{key} = s.{key}")
         return
     stage = f"_gaelp_stage_{table}"
     if dialect == "postgresql":
