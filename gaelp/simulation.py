@@ -275,33 +275,35 @@ class Simulation:
                                     conv["t"][cm], conv["device"][cm], conv["value"][cm]))
 
     def _account(self, t, rows, batch, person, cl, conv) -> None:
-        k, day, n_ch = self.kpis, t // 24, len(self.cfg.world.channels)
+        k, day, n_ch, n_adv = self.kpis, t // 24, self.n_channels, self.n_adv
         ch = batch.channel[cl.row]
         adv = cl.advertiser
-        spend = np.bincount(adv, weights=cl.cost, minlength=self.n_adv)
+        clicked = cl.clicked.astype(np.float64)
+        spend = np.bincount(adv, weights=cl.cost, minlength=n_adv)
         self.spent_today += spend
         d = k.daily
-        d["impressions"][day] += np.bincount(adv, minlength=self.n_adv)
-        d["clicks"][day] += np.bincount(adv, weights=cl.clicked, minlength=self.n_adv)
+        impressions = np.bincount(adv, minlength=n_adv)
+        d["impressions"][day] += impressions
+        d["wins"][day] += impressions  # one slot per advertiser and auction: a won auction is an impression
+        d["clicks"][day] += np.bincount(adv, weights=clicked, minlength=n_adv)
         d["spend"][day] += spend
-        d["wins"][day] += np.bincount(adv, minlength=self.n_adv)
-        bids_t = cl.bids.T  # (n_bidders, n): one contiguous row per bidder after the copy below
-        bids_t = np.ascontiguousarray(bids_t)
+        bids_t = np.ascontiguousarray(cl.bids.T)  # (n_bidders, n): one contiguous row per bidder
         d["bid_sum"][day] += bids_t.sum(axis=1)
         d["bids"][day] += np.count_nonzero(bids_t, axis=1)
         ca = conv["advertiser"]
-        d["conversions"][day] += np.bincount(ca, minlength=self.n_adv)
-        d["revenue"][day] += np.bincount(ca, weights=conv["value"], minlength=self.n_adv)
-        ours = adv == 0
+        d["conversions"][day] += np.bincount(ca, minlength=n_adv)
+        d["revenue"][day] += np.bincount(ca, weights=conv["value"], minlength=n_adv)
+        ours = np.flatnonzero(adv == 0)
+        ch_ours = ch[ours]
         c = k.channel
         c["opportunities"] += np.bincount(batch.channel, minlength=n_ch)
-        c["impressions"] += np.bincount(ch[ours], minlength=n_ch)
-        c["clicks"] += np.bincount(ch[ours], weights=cl.clicked[ours], minlength=n_ch)
-        c["spend"] += np.bincount(ch[ours], weights=cl.cost[ours], minlength=n_ch)
+        c["impressions"] += np.bincount(ch_ours, minlength=n_ch)
+        c["clicks"] += np.bincount(ch_ours, weights=clicked[ours], minlength=n_ch)
+        c["spend"] += np.bincount(ch_ours, weights=cl.cost[ours], minlength=n_ch)
         flat = ch * self.market.max_slots + cl.slot
         size = n_ch * self.market.max_slots
         k.market["impressions"] += np.bincount(flat, minlength=size).reshape(n_ch, -1)
-        k.market["clicks"] += np.bincount(flat, weights=cl.clicked, minlength=size).reshape(n_ch, -1)
+        k.market["clicks"] += np.bincount(flat, weights=clicked, minlength=size).reshape(n_ch, -1)
         self._account_conversions(t, conv)
         self._log["imp"].append({
             "t": np.full(cl.row.size, t, np.int64), "key": self._sched.key[rows][cl.row], "person": person[cl.row],
