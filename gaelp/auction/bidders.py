@@ -235,7 +235,7 @@ def make_bidder(name: str, ctx: BidderContext) -> Bidder:
 def _load_builtin() -> None:
     # Built-in bidders register themselves on import; import lazily so that this module (a floor
     # below them) does not import them at load time.
-    import gaelp.agent.baselines
+    import gaelp.auction.baselines
     import gaelp.auction.competitors
     import gaelp.auction.learners  # noqa: F401
 

@@ -43,8 +43,7 @@ from scipy.special import ndtr, ndtri
 
 from gaelp.auction.bidders import BaseBidder, Bidder, BidderContext, BidderOutcome, OpportunityBatch, register_bidder
 
-# The device table is the advertiser's own log, shared with our baselines (see the module docstring
-# of gaelp.agent.baselines); it belongs one floor down, next to the Bidder protocol.
+# The device table is the advertiser's own log, shared with our baselines.
 from gaelp.auction.devices import DeviceLog
 from gaelp.config import CompetitorConfig
 from gaelp.control.pacing import DualPacer

@@ -6,8 +6,17 @@ import numpy as np
 import pytest
 
 from gaelp.auction.bidders import OpportunityBatch
-from gaelp.auction.intel import (AuctionLog, StepCdf, current_status_cdf, ecdf, estimate, kaplan_meier,
-                                 ks_distance, mixture, price_to_beat)
+from gaelp.auction.intel import (
+    AuctionLog,
+    StepCdf,
+    current_status_cdf,
+    ecdf,
+    estimate,
+    kaplan_meier,
+    ks_distance,
+    mixture,
+    price_to_beat,
+)
 from gaelp.auction.mechanisms import first_price, gsp, second_price
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -70,7 +69,7 @@ def test_an_advertiser_is_withdrawn_from_the_opportunity_where_its_budget_runs_o
     m = Market((channel("social", "second_price", 1, 0.2),), np.ones(2))
     n = 6
     bids = np.tile([5.0, 3.0], (n, 1))  # bidder 0 wins at 3.0 per click while it can pay
-    always = lambda row, slot, adv: np.ones(row.size, bool)  # noqa: E731
+    always = lambda row, slot, adv: np.ones(row.size, bool)
     cl = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always)
     # two clicks at 3.0 fit in 7.0; the third would not: from there on bidder 1 wins at the reserve
     assert cl.advertiser.tolist() == [0, 0, 1, 1, 1, 1]

@@ -1,11 +1,11 @@
-"""Tests for gaelp.agent.baselines, and the `check_bidder` contract over every registered bidder."""
+"""Tests for gaelp.auction.baselines, and the `check_bidder` contract over every registered bidder."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gaelp.agent.baselines import FixedBidder, OracleBidder, TargetCpaBidder
+from gaelp.auction.baselines import FixedBidder, OracleBidder, TargetCpaBidder
 from gaelp.auction.bidders import (
     BidderContext,
     BidderOutcome,
