@@ -6,18 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gaelp.auction.bidder_state import flatten_state, freeze, load_bidder_states, save_bidder_states, unflatten_state
 from gaelp.auction.bidders import BidderContext, BidderOutcome, OpportunityBatch, check_bidder, make_bidder
-from gaelp.auction.learners import (
-    ClickValueModel,
-    CpaTarget,
-    QLearningBidder,
-    delay_cdf,
-    flatten_state,
-    freeze,
-    load_bidder_states,
-    save_bidder_states,
-    unflatten_state,
-)
+from gaelp.auction.learners import QLearningBidder
+from gaelp.auction.rival_value import ClickValueModel, CpaTarget, delay_cdf
 from gaelp.config import build_config
 from gaelp.simulation import Simulation
 
