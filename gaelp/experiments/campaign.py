@@ -67,6 +67,14 @@ class CampaignResult:
                              conv["journey_start"][c], 24 * self.config.campaign.lookback_days)
 
 
+def our_rows(log: DayLog, imp_fields: tuple[str, ...],
+             conv_fields: tuple[str, ...]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Our own impressions and purchases of a day (advertiser 0), with the fields asked for."""
+    o = log.impressions["advertiser"] == 0
+    c = log.conversions["advertiser"] == 0
+    return ({f: log.impressions[f][o] for f in imp_fields}, {f: log.conversions[f][c] for f in conv_fields})
+
+
 def run_campaign(cfg: Config, bidder: str | None = None, *, keep_logs: bool = False,
                  on_day: Callable[[DayLog], None] | None = None) -> CampaignResult:
     """Simulate `cfg.days` days with our bidder `bidder` (default `cfg.bidder`).
@@ -83,10 +91,9 @@ def run_campaign(cfg: Config, bidder: str | None = None, *, keep_logs: bool = Fa
 
     def collect(log: DayLog) -> None:
         if keep_logs:
-            o = log.impressions["advertiser"] == 0
-            imps.append({f: log.impressions[f][o] for f in OUR_IMPRESSION_FIELDS})
-            c = log.conversions["advertiser"] == 0
-            convs.append({f: log.conversions[f][c] for f in OUR_CONVERSION_FIELDS})
+            imp, conv = our_rows(log, OUR_IMPRESSION_FIELDS, OUR_CONVERSION_FIELDS)
+            imps.append(imp)
+            convs.append(conv)
         if on_day is not None:
             on_day(log)
 

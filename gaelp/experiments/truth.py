@@ -56,6 +56,7 @@ from gaelp.attribution.registry import get_model, model_names
 from gaelp.attribution.tables import EventTable
 from gaelp.auction.bidders import Bidder, BidderContext, BidderWrapper, OpportunityBatch, make_bidder
 from gaelp.config import Config
+from gaelp.experiments.campaign import our_rows
 from gaelp.rng import Streams
 from gaelp.simulation import DayLog, Simulation
 
@@ -129,10 +130,9 @@ def replay(
     buys: list[dict[str, np.ndarray]] = []
 
     def collect(log: DayLog) -> None:
-        o = log.impressions["advertiser"] == 0
-        imps.append({f: log.impressions[f][o] for f in TOUCH_FIELDS})
-        c = log.conversions["advertiser"] == 0
-        buys.append({f: log.conversions[f][c] for f in PURCHASE_FIELDS})
+        imp, buy = our_rows(log, TOUCH_FIELDS, PURCHASE_FIELDS)
+        imps.append(imp)
+        buys.append(buy)
         if on_day is not None:
             on_day(log)
 
