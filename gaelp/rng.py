@@ -31,20 +31,22 @@ _TO_UNIT = 2.0**-53
 
 
 class Purpose(IntEnum):
-    """What a counter-based draw is for; each purpose is an independent stream of uniforms."""
+    """What a counter-based draw is for; each purpose is an independent stream of uniforms.
 
-    ACCEPT = 1
+    The keys of per-impression draws already name the slot (opportunity key x 8 + slot), so one
+    purpose serves every slot. The numbers are part of every world: changing one changes the draws.
+    """
+
     INTENT = 2
-    CLICK = 3  # + slot index (up to 8 slots)
-    ADVANCE = 12  # + slot index
-    CONVERT = 21  # + slot index
-    LAG = 30  # + slot index
-    CONV_DEVICE = 39  # + slot index
-    CRISIS = 51
-    ORGANIC_BUY = 52
+    CLICK = 3
+    ADVANCE = 12
+    CONVERT = 21
+    LAG = 30
+    CONV_DEVICE = 39  # is the purchase on the click's device?
+    CONV_OTHER_DEVICE = 40  # which other device, if not
     BRAND = 53
     BUY_HOUR = 54
-    CLICK_DEPTH = 55  # + slot index
+    CLICK_DEPTH = 55
     SCHEDULE = 60
     OPP_CHANNEL = 61
     OPP_TIME = 62

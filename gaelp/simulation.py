@@ -254,7 +254,7 @@ class Simulation:
         lag = self.response.lag_hours(seg[r], self.crng.uniform(k, day, Purpose.LAG))
         due = t + np.maximum(1, np.ceil(lag)).astype(np.int64)
         same = self.crng.uniform(k, day, Purpose.CONV_DEVICE) < self.journey.same_device
-        device = np.where(same, batch.device[r], self._random_device(pe, k, Purpose.CONV_DEVICE + 1))
+        device = np.where(same, batch.device[r], self._random_device(pe, k, Purpose.CONV_OTHER_DEVICE))
         self.pending.push(due, pe, a, device, POST_CLICK)
 
     def _observe(self, batch: OpportunityBatch, cl, conv: dict[str, np.ndarray]) -> None:

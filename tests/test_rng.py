@@ -28,7 +28,7 @@ def test_counter_uniform_changes_with_every_key(change):
 
 
 def test_counter_uniform_is_uniform_and_in_range():
-    u = CounterRng(5).uniform(np.arange(200_000), 0, Purpose.ACCEPT)
+    u = CounterRng(5).uniform(np.arange(200_000), 0, Purpose.SCHEDULE)
     assert u.min() >= 0.0 and u.max() < 1.0
     counts, _ = np.histogram(u, bins=20, range=(0, 1))
     assert np.all(np.abs(counts / u.size - 0.05) < 0.003)
