@@ -7,77 +7,8 @@ figures as dicts for other tools. Speed is measured here, never asserted in test
 from __future__ import annotations
 
 import argparse
-import time
 
-import numpy as np
-
-from gaelp.auction.mechanisms import get_mechanism
-
-
-def make_market(
-    n_auctions: int, n_bidders: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A synthetic batch that looks like a search hour: log-normal bids, CTR-like quality.
-
-    About 10% of bids are 0 (the bidder skips the auction) and reserves vary per auction, so the
-    benchmark pays for eligibility and empty slots as real traffic does.
-
-    Args:
-        n_auctions: number of auctions (rows).
-        n_bidders: number of bidders (columns).
-        rng: the random stream.
-
-    Returns:
-        ``(bids, quality, reserve)`` of shapes ``(n_auctions, n_bidders)`` twice and
-        ``(n_auctions,)``.
-    """
-    bids = rng.lognormal(mean=0.5, sigma=0.6, size=(n_auctions, n_bidders))
-    bids[rng.random((n_auctions, n_bidders)) < 0.1] = 0.0
-    quality = rng.uniform(0.01, 0.08, size=(n_auctions, n_bidders))
-    reserve = rng.uniform(0.05, 0.5, size=n_auctions)
-    return bids, quality, reserve
-
-
-def bench_mechanism(
-    name: str,
-    n_auctions: int = 500_000,
-    n_bidders: int = 8,
-    n_slots: int = 1,
-    repeats: int = 5,
-    seed: int = 0,
-) -> dict:
-    """Time one mechanism on one synthetic batch.
-
-    Args:
-        name: a mechanism name known to ``get_mechanism``.
-        n_auctions: auctions per batch.
-        n_bidders: bidders per auction.
-        n_slots: slots per auction (1 for the single-item mechanisms).
-        repeats: timed runs; the median is reported (one untimed warm-up run comes first).
-        seed: seed of the synthetic batch.
-
-    Returns:
-        ``{"mechanism", "n_auctions", "n_bidders", "n_slots", "median_s", "auctions_per_s"}``.
-    """
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
-    mechanism = get_mechanism(name)
-    bids, quality, reserve = make_market(n_auctions, n_bidders, np.random.default_rng(seed))
-    mechanism(bids, quality, n_slots, reserve)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        mechanism(bids, quality, n_slots, reserve)
-        times.append(time.perf_counter() - start)
-    median = float(np.median(times))
-    return {
-        "mechanism": name,
-        "n_auctions": n_auctions,
-        "n_bidders": n_bidders,
-        "n_slots": n_slots,
-        "median_s": median,
-        "auctions_per_s": n_auctions / median if median > 0 else float("inf"),
-    }
+from gaelp.experiments.bench import bench_mechanism, make_market  # noqa: F401  (re-exported for scripts)
 
 
 def bench_gsp(

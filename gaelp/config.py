@@ -244,12 +244,8 @@ class ConfigError(ValueError):
 
 def _merge(default: Any, override: Any) -> Any:
     if isinstance(default, dict) and isinstance(override, dict):
-        unknown = set(override) - set(default)
-        merged = {**default}
-        for k, v in override.items():
-            merged[k] = _merge(default[k], v) if k in default else v
-        _ = unknown  # unknown keys are left for pydantic to reject by name
-        return merged
+        # unknown keys pass through for pydantic to reject by name
+        return {**default, **{k: _merge(default[k], v) if k in default else v for k, v in override.items()}}
     if isinstance(default, list) and isinstance(override, list):
         by_name = {d.get("name"): d for d in default if isinstance(d, dict)}
         return [_merge(by_name[o["name"]], o) if isinstance(o, dict) and o.get("name") in by_name else o

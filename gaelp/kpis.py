@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 CHANNEL_FIELDS = ("opportunities", "impressions", "clicks", "spend", "conversions", "revenue")
-DAILY_FIELDS = ("impressions", "clicks", "spend", "conversions", "revenue", "bid_sum", "bids", "wins",
-                "lost_to_budget")
+# One slot per advertiser and auction: an advertiser's impressions are the auctions it won.
+DAILY_FIELDS = ("impressions", "clicks", "spend", "conversions", "revenue", "bid_sum", "bids")
 
 
 def _ratio(a: float, b: float) -> float | None:

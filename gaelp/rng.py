@@ -53,6 +53,8 @@ class Purpose(IntEnum):
 
 
 # Names of the component streams, in spawn order. Append only: reordering changes every stream.
+# "schedule" and "experiments" draw nothing today (opportunities are counter-based draws); they keep
+# their places so that the streams after them keep their seeds.
 STREAM_NAMES = ("population", "schedule", "competitors", "bidders", "experiments")
 
 

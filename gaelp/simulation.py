@@ -284,7 +284,6 @@ class Simulation:
         d = k.daily
         impressions = np.bincount(adv, minlength=n_adv)
         d["impressions"][day] += impressions
-        d["wins"][day] += impressions  # one slot per advertiser and auction: a won auction is an impression
         d["clicks"][day] += np.bincount(adv, weights=clicked, minlength=n_adv)
         d["spend"][day] += spend
         bids_t = np.ascontiguousarray(cl.bids.T)  # (n_bidders, n): one contiguous row per bidder

@@ -29,7 +29,6 @@ class RuleBidder(BaseBidder):
         if comp is None:
             raise ValueError("the 'rule' bidder is a competitor: its context needs a CompetitorConfig")
         super().__init__(comp.name, ctx.daily_budget)
-        self.value = comp.value
         self.sigma = comp.bid_sigma
         self._table = comp.base_cpc * np.outer(np.asarray(comp.channel_mult), np.asarray(comp.intent_mult))
         self._noise = CounterRng(int(ctx.rng.integers(2**62)))

@@ -72,7 +72,6 @@ class _LearningRival(BaseBidder):
         comp = _competitor(ctx, kind)
         super().__init__(comp.name, ctx.daily_budget)
         cfg = ctx.config
-        self.value = comp.value
         self.n_channels = len(cfg.world.channels)
         self.reference = comp.base_cpc * np.outer(np.asarray(comp.channel_mult), np.asarray(comp.intent_mult))
         # device ids seen by a pixel: up to three per person of the audience

@@ -203,9 +203,9 @@ def bench(
             bar.advance(task)
     mech = None
     if mechanism:
-        from gaelp.experiments.bench import gsp_throughput
+        from gaelp.experiments.bench import bench_mechanism
 
-        mech = gsp_throughput()
+        mech = bench_mechanism("gsp", n_slots=4)
     if as_json:
         print(json.dumps(rows if mech is None else {"campaigns": rows, "gsp": mech}))
         return

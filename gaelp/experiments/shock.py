@@ -196,7 +196,7 @@ def _series(sim: ObservedSimulation) -> dict[str, RivalSeries]:
     d = sim.kpis.daily
     days = sim.day
     bids = d["bids"][:days]
-    win_rate = np.divide(d["wins"][:days], bids, out=np.zeros_like(bids), where=bids > 0)
+    win_rate = np.divide(d["impressions"][:days], bids, out=np.zeros_like(bids), where=bids > 0)
     mean_bid = np.divide(d["bid_sum"][:days], bids, out=np.zeros_like(bids), where=bids > 0)
     profit = sim.expected_profit[:days]
     return {b.name: RivalSeries(win_rate[:, j], mean_bid[:, j], profit[:, j])

@@ -31,8 +31,6 @@ class JourneyModel:
         self.decay = np.float32(j.exposure_decay)
         self.lapse_h = 24 * j.lapse_days
         self.brand_base = np.asarray(brand_base, dtype=np.float64)
-        self.word_of_mouth = j.word_of_mouth
-        self.organic_consider = j.organic_consider
         self.buy_hazard = np.zeros(len(Stage))
         self.buy_hazard[:4] = j.buy_hazard
         self.drop_out = np.zeros(len(Stage))

@@ -7,7 +7,7 @@ product appeal) come in as per-impression arrays.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtri
+from scipy.special import ndtr, ndtri
 
 from gaelp.config import WorldConfig
 
@@ -85,8 +85,6 @@ class ResponseModel:
 
     def lag_survival(self, segment: np.ndarray, hours: float | np.ndarray) -> np.ndarray:
         """P(lag > hours) for each segment's lag distribution (used by tests and oracles)."""
-        from scipy.special import ndtr
-
         h = np.maximum(np.asarray(hours, dtype=np.float64), 1e-12)
         fast = self.fast_share * np.exp(-h / self.fast_mean_h)
         slow = (1 - self.fast_share) * (1 - ndtr((np.log(h) - self.lag_log_median[segment]) / self.lag_sigma[segment]))

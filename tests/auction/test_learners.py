@@ -223,7 +223,7 @@ def test_win_rates_stay_stable_with_our_bidder_fixed(seed: int) -> None:
     sim = Simulation(cfg, "fixed")
     sim.run()
     d = sim.kpis.daily
-    rate = d["wins"][2:] / np.maximum(d["bids"][2:], 1)
+    rate = d["impressions"][2:] / np.maximum(d["bids"][2:], 1)
     for j, b in enumerate(sim.bidders[1:], start=1):
         lo, hi = rate[:, j].min(), rate[:, j].max()
         assert not (lo < 0.05 and hi > 0.95), f"{b.name}: daily win rate swings {lo:.2f}-{hi:.2f}"
