@@ -161,7 +161,7 @@ class Simulation:
             if batch.size else np.zeros((0, self.n_adv))
         bids[:, 0] = self.safety.apply(bids[:, 0])
         freq_row = person * self.n_channels + batch.channel  # rows of freq_today: (person, channel)
-        capped = self.freq_today[freq_row] >= self.freq_cap[batch.channel][:, None]
+        capped = np.take(self.freq_today, freq_row, axis=0) >= self.freq_cap[batch.channel][:, None]
         bids[capped] = 0.0  # the platform's daily frequency cap per advertiser and channel
         stage = self.state.stage[person]
         seg = self.pop.segment[person]
@@ -262,10 +262,9 @@ class Simulation:
         shape = (self.n_adv, batch.size)
         slot = np.full(shape, -1, np.int8)
         price, clicked, cost = np.zeros(shape), np.zeros(shape, bool), np.zeros(shape)
-        slot[cl.advertiser, cl.row] = cl.slot
-        price[cl.advertiser, cl.row] = cl.price
-        clicked[cl.advertiser, cl.row] = cl.clicked
-        cost[cl.advertiser, cl.row] = cl.cost
+        cell = cl.advertiser * batch.size + cl.row
+        for out, value in ((slot, cl.slot), (price, cl.price), (clicked, cl.clicked), (cost, cl.cost)):
+            out.reshape(-1)[cell] = value
         bids = np.ascontiguousarray(cl.bids.T)
         order = np.argsort(conv["advertiser"], kind="stable")
         cuts = np.searchsorted(conv["advertiser"][order], np.arange(self.n_adv + 1))

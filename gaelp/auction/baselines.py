@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from gaelp.auction.bidders import (
+    N_INTENTS,
     BaseBidder,
     BidderContext,
     BidderOutcome,
@@ -25,7 +26,7 @@ from gaelp.auction.bidders import (
 from gaelp.auction.devices import DeviceLog
 from gaelp.control.pacing import DualPacer
 
-N_INTENTS, N_DEVICE_TYPES = 3, 2
+N_DEVICE_TYPES = 2
 
 
 @register_bidder("fixed")
@@ -92,7 +93,7 @@ class TargetCpaBidder(_PacedBidder):
     @staticmethod
     def context(batch: OpportunityBatch) -> np.ndarray:
         """(n,) context index: channel x intent x device type."""
-        return (batch.channel.astype(np.int64) * N_INTENTS + batch.intent) * N_DEVICE_TYPES + batch.device_type
+        return batch.context * N_DEVICE_TYPES + batch.device_type
 
     def cvr_estimate(self) -> np.ndarray:
         """(n_contexts,) smoothed conversion rate per click."""

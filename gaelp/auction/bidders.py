@@ -19,6 +19,8 @@ import numpy as np
 
 from gaelp.config import CompetitorConfig, Config
 
+N_INTENTS = 3  # query intent levels: 0 informational, 1 category (or no query), 2 purchase
+
 
 @dataclass(frozen=True, slots=True)
 class Truth:
@@ -47,6 +49,7 @@ class OpportunityBatch:
         reserve: (n,) float64 reserve price per click.
         channel_names: names of the channels.
         truth: ground truth, only for bidders with `sees_truth`.
+        context: (n,) int64 `channel * N_INTENTS + intent`, derived once for every bidder's tables.
     """
 
     t: int
@@ -58,6 +61,10 @@ class OpportunityBatch:
     reserve: np.ndarray
     channel_names: tuple[str, ...]
     truth: Truth | None = None
+    context: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "context", np.asarray(self.channel).astype(np.int64) * N_INTENTS + self.intent)
 
     @property
     def size(self) -> int:

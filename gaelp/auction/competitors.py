@@ -35,7 +35,7 @@ class RuleBidder(BaseBidder):
 
     def bid(self, batch: OpportunityBatch) -> np.ndarray:
         """Table lookup by (channel, intent), times a log-normal spread when `bid_sigma > 0`."""
-        b = self._table[batch.channel, batch.intent]
+        b = self._table.ravel()[batch.context]
         if self.sigma > 0 and batch.size:
             u = self._noise.uniform(batch.device * 8 + batch.channel, batch.t, 1)
             b = b * np.exp(self.sigma * ndtri(np.clip(u, 1e-12, 1 - 1e-12)) - 0.5 * self.sigma**2)

@@ -40,10 +40,17 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtri
 
-from gaelp.auction.bidders import BaseBidder, BidderContext, BidderOutcome, OpportunityBatch, register_bidder
+from gaelp.auction.bidders import (
+    N_INTENTS,
+    BaseBidder,
+    BidderContext,
+    BidderOutcome,
+    OpportunityBatch,
+    register_bidder,
+)
 
 # The device table is the advertiser's own log, shared with our baselines.
-from gaelp.auction.rival_value import N_INTENTS, ClickValueModel, CpaTarget
+from gaelp.auction.rival_value import ClickValueModel, CpaTarget
 from gaelp.config import CompetitorConfig
 from gaelp.control.pacing import DualPacer
 from gaelp.rng import CounterRng
@@ -85,7 +92,7 @@ class _LearningRival(BaseBidder):
     def reward(self, outcome: BidderOutcome) -> np.ndarray:
         """(n,) what each opportunity earned: its click's estimated value minus what was paid."""
         b = outcome.batch
-        vpc = self.model.value_per_click()[b.channel.astype(np.int64) * N_INTENTS + b.intent]
+        vpc = self.model.value_per_click()[b.context]
         return np.where(outcome.clicked, vpc, 0.0) - outcome.cost
 
     def observe(self, outcome: BidderOutcome) -> None:
@@ -137,7 +144,7 @@ class QLearningBidder(_LearningRival):
 
     def state(self, batch: OpportunityBatch) -> np.ndarray:
         """(n,) state index: (hour bucket * n_channels + channel) * 3 + intent."""
-        return (hour_bucket(batch.t) * self.n_channels + batch.channel.astype(np.int64)) * N_INTENTS + batch.intent
+        return hour_bucket(batch.t) * self.n_channels * N_INTENTS + batch.context
 
     def actions(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
         """(n,) states and (n,) epsilon-greedy actions (the same for the batch it bid on and its outcome:
@@ -159,7 +166,7 @@ class QLearningBidder(_LearningRival):
     def bid(self, batch: OpportunityBatch) -> np.ndarray:
         """Reference bid of the context times the chosen level."""
         _, a = self.actions(batch)
-        return self.reference[batch.channel, batch.intent] * self.levels[a]
+        return self.reference.ravel()[batch.context] * self.levels[a]
 
     def _learn(self, outcome: BidderOutcome, entered: np.ndarray, reward: np.ndarray) -> None:
         s, a = self.actions(outcome.batch)
@@ -261,7 +268,7 @@ class PolicyGradientBidder(_LearningRival):
 
     def mean_log_bid(self, batch: OpportunityBatch) -> np.ndarray:
         """(n,) mean of the log bid."""
-        return self._log_reference[batch.channel, batch.intent] + self._dot(batch, self.theta_)
+        return self._log_reference.ravel()[batch.context] + self._dot(batch, self.theta_)
 
     def bid(self, batch: OpportunityBatch) -> np.ndarray:
         """A draw of the Gaussian log-bid policy."""
@@ -321,14 +328,14 @@ class RivalTargetCpaBidder(_LearningRival):
 
     def bid(self, batch: OpportunityBatch) -> np.ndarray:
         """m x target CPA x CVR estimate of the (channel, intent), times the pacing multiplier."""
-        vpc = self.model.value_per_click()[batch.channel.astype(np.int64) * N_INTENTS + batch.intent]
+        vpc = self.model.value_per_click()[batch.context]
         return self.target.multiplier * self.target.fraction * vpc * self.pacer.multiplier()
 
     def _learn(self, outcome: BidderOutcome, entered: np.ndarray, reward: np.ndarray) -> None:
         b = outcome.batch
         cost = float(outcome.cost.sum())
         self.pacer.observe(b.t, b.size, cost)
-        vpc = self.model.value_per_click()[b.channel.astype(np.int64) * N_INTENTS + b.intent]
+        vpc = self.model.value_per_click()[b.context]
         self.target.observe(cost, float(vpc[outcome.clicked].sum()))
 
     def state_dict(self) -> dict[str, Any]:

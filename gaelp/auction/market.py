@@ -73,8 +73,7 @@ class Market:
             idx = np.flatnonzero(channel == c)
             if idx.size == 0:
                 continue
-            q = np.broadcast_to(self.quality, (idx.size, self.quality.size))
-            alloc = mech(bids[idx], q, self.slots[c], self.reserve[c])
+            alloc = mech(bids[idx], self.quality, self.slots[c], self.reserve[c])
             winners[idx, : self.slots[c]] = alloc.winners
             prices[idx, : self.slots[c]] = alloc.prices
         return winners, prices

@@ -1,8 +1,9 @@
 """Auction mechanisms: pure, vectorized clearing of a whole hour of auctions at once.
 
-Every mechanism takes a ``(n_auctions, n_bidders)`` matrix of bids per click and a matrix of the
-same shape of quality scores (the platform's predicted CTR of each bidder's ad), and returns an
-:class:`Allocation`: who won each slot and the price per click they pay.
+Every mechanism takes a ``(n_auctions, n_bidders)`` matrix of bids per click and quality scores (the
+platform's predicted CTR of each bidder's ad): a matrix of the same shape, or one score per bidder
+for every auction. It returns an :class:`Allocation`: who won each slot and the price per click
+they pay.
 
 Shared rules:
 
@@ -64,7 +65,7 @@ def second_price(
 
     Args:
         bids: ``(n_auctions, n_bidders)`` finite bids per click; <= 0 or below the reserve sits out.
-        quality: ``(n_auctions, n_bidders)`` finite quality scores > 0.
+        quality: ``(n_auctions, n_bidders)`` or ``(n_bidders,)`` finite quality scores > 0.
         n_slots: must be 1 (one item); use :func:`gsp` for several slots.
         reserve: scalar or ``(n_auctions,)`` minimum price per click, finite and >= 0.
 
@@ -85,7 +86,7 @@ def first_price(
 
     Args:
         bids: ``(n_auctions, n_bidders)`` finite bids per click; <= 0 or below the reserve sits out.
-        quality: ``(n_auctions, n_bidders)`` finite quality scores > 0.
+        quality: ``(n_auctions, n_bidders)`` or ``(n_bidders,)`` finite quality scores > 0.
         n_slots: must be 1 (one item).
         reserve: scalar or ``(n_auctions,)`` minimum price per click, finite and >= 0.
 
@@ -110,7 +111,7 @@ def gsp(
 
     Args:
         bids: ``(n_auctions, n_bidders)`` finite bids per click; <= 0 or below the reserve sits out.
-        quality: ``(n_auctions, n_bidders)`` finite quality scores > 0.
+        quality: ``(n_auctions, n_bidders)`` or ``(n_bidders,)`` finite quality scores > 0.
         n_slots: number of ad slots per auction, >= 1 (may exceed ``n_bidders``).
         reserve: scalar or ``(n_auctions,)`` minimum price per click, finite and >= 0.
 
@@ -185,9 +186,10 @@ def _validate(
     quality = np.asarray(quality, dtype=np.float64)
     if bids.ndim != 2:
         raise ValueError(f"bids must be 2-D (n_auctions, n_bidders), got shape {bids.shape}")
-    if quality.shape != bids.shape:
+    if quality.shape not in (bids.shape, bids.shape[1:]):
         raise ValueError(
-            f"quality must have the shape of bids {bids.shape}, got shape {quality.shape}"
+            f"quality must have the shape of bids {bids.shape} or one score per bidder "
+            f"{bids.shape[1:]}, got shape {quality.shape}"
         )
     if bids.size:
         # min/max propagate NaN, so two cheap reductions stand in for an elementwise isfinite pass.
@@ -198,9 +200,9 @@ def _validate(
                 "(a bid <= 0 means the bidder sits out)"
             )
         if not (quality.min() > 0.0 and np.isfinite(quality.max())):
-            row, col = _first_bad(~(np.isfinite(quality) & (quality > 0.0)))
+            at = _first_bad(~(np.isfinite(quality) & (quality > 0.0)))
             raise ValueError(
-                f"quality[{row}, {col}] = {quality[row, col]}; "
+                f"quality[{', '.join(map(str, at))}] = {quality[at]}; "
                 "quality scores must be finite and > 0"
             )
     reserve_arr = np.asarray(reserve, dtype=np.float64)
@@ -298,7 +300,7 @@ def _clear(
         rows = slice(start, start + block)
         _clear_block(
             bids[rows],
-            quality[rows],
+            quality[rows] if quality.ndim == 2 else quality,
             reserve if isinstance(reserve, float) else reserve[rows],
             winners[rows],
             prices[rows],
@@ -325,6 +327,7 @@ def _clear_block(
 
     row_start = np.arange(0, n_auctions * n_bidders, n_bidders, dtype=np.int64)
     flat_bids = bids.reshape(-1)
+    per_bidder = quality.ndim == 1
     flat_quality = quality.reshape(-1)
     # One pass per slot (a handful), each vectorized over the block.
     for k in range(n_filled):
@@ -337,7 +340,7 @@ def _clear_block(
             # -inf (nobody below) becomes 0, so the price falls back to the reserve.
             if k + 1 < n_values:
                 price = np.maximum(values[k + 1], 0.0)
-                np.divide(price, flat_quality[cell], out=price)
+                np.divide(price, flat_quality[indices[k] if per_bidder else cell], out=price)
             else:
                 price = np.zeros(n_auctions)
             np.maximum(price, reserve, out=price)

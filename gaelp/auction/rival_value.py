@@ -12,10 +12,8 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtr
 
-from gaelp.auction.bidders import BidderOutcome
+from gaelp.auction.bidders import N_INTENTS, BidderOutcome
 from gaelp.auction.devices import DeviceLog
-
-N_INTENTS = 3
 
 
 def delay_cdf(hours: np.ndarray) -> np.ndarray:
@@ -100,7 +98,7 @@ class ClickValueModel:
         if b.t > self.t_:
             self._advance(b.t)
         clicked = outcome.clicked
-        ctx = b.channel.astype(np.int64) * N_INTENTS + b.intent
+        ctx = b.context
         np.add.at(self.recent_[b.t % self.window_h], ctx[clicked], 1.0)
         self.devices.record_clicks(b.t, b.device[clicked], ctx[clicked])
         matched = self.devices.record_conversions(outcome.conv_t, outcome.conv_device, self.window_h)

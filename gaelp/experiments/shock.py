@@ -76,7 +76,7 @@ class MarketBidder(BaseBidder):
 
     def bid(self, batch: OpportunityBatch) -> np.ndarray:
         """The table entry of each opportunity's (channel, intent)."""
-        return self.table[batch.channel, batch.intent]
+        return self.table.ravel()[batch.context]
 
 
 class ShockBidder(BidderWrapper):

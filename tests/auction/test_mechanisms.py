@@ -135,6 +135,16 @@ def test_first_and_second_price_pick_the_same_winner(market):
     assert np.all(second.prices <= first.prices)
 
 
+@EXAMPLES
+@given(market=markets(), name=st.sampled_from(sorted(MECHANISMS)), n_slots=st.integers(1, 9))
+def test_one_quality_per_bidder_is_the_broadcast_matrix(market, name, n_slots):
+    bids, quality, reserve = market
+    n_slots = n_slots if name == "gsp" else 1
+    per_bidder = quality[0] if quality.size else np.ones(bids.shape[1])
+    alloc = MECHANISMS[name](bids, per_bidder, n_slots, reserve)
+    assert_same(alloc, reference_for(name, bids, np.broadcast_to(per_bidder, bids.shape), n_slots, reserve))
+
+
 @pytest.mark.parametrize("block_cells", [1, 5, 16])
 @pytest.mark.parametrize("name", sorted(MECHANISMS))
 def test_blocking_does_not_change_the_result(monkeypatch, block_cells, name):
@@ -338,6 +348,7 @@ GOOD = np.ones((2, 3))
         (GOOD, np.array([[1.0, 0.0, 1.0]] * 2), 1, 0.0, r"quality\[0, 1\] = 0.0; .* > 0"),
         (GOOD, np.array([[1.0, 1.0, 1.0], [1.0, 1.0, -1.0]]), 1, 0.0, r"quality\[1, 2\] = -1.0"),
         (GOOD, np.array([[1.0, 1.0, np.nan]] * 2), 1, 0.0, r"quality\[0, 2\] = nan"),
+        (GOOD, np.array([1.0, 0.0, 1.0]), 1, 0.0, r"quality\[1\] = 0.0; .* > 0"),
         (GOOD, GOOD, 1, -0.5, r"reserve = -0.5; .* >= 0"),
         (GOOD, GOOD, 1, np.nan, r"reserve = nan"),
         (GOOD, GOOD, 1, np.zeros(3), r"scalar or have shape \(n_auctions,\) = \(2,\)"),
