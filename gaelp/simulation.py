@@ -42,17 +42,21 @@ CONVERSION_FIELDS = ("t", "person", "device", "advertiser", "value", "kind", "cr
                      "journey_start")
 
 
-def _concat(parts: list[dict[str, np.ndarray]], fields: tuple[str, ...]) -> dict[str, np.ndarray]:
+Piece = dict[str, np.ndarray] | Callable[[], dict[str, np.ndarray]]
+
+
+def _concat(parts: list[Piece], fields: tuple[str, ...]) -> dict[str, np.ndarray]:
     if not parts:
         return {f: np.empty(0) for f in fields}
+    parts = [p() if callable(p) else p for p in parts]
     return {f: np.concatenate([p[f] for p in parts]) for f in fields}
 
 
 class DayLog:
     """Everything that happened on one day, as column arrays (ground truth: person ids included).
 
-    The columns are assembled from the hourly pieces on first access, so a run nobody logs
-    (a benchmark, a quick simulation) does not pay for it.
+    The columns are assembled from the hourly pieces (column dicts, or functions that build one) on
+    first access, so a run nobody logs (a benchmark, a quick simulation) does not pay for it.
 
     Attributes:
         day: the simulated day.
@@ -61,8 +65,7 @@ class DayLog:
             kind: 0 post-click, 1 organic; credit_channel / by_click: our last-touch credit (-1 none).
     """
 
-    def __init__(self, day: int, impressions: list[dict[str, np.ndarray]],
-                 conversions: list[dict[str, np.ndarray]]) -> None:
+    def __init__(self, day: int, impressions: list[Piece], conversions: list[Piece]) -> None:
         self.day = day
         self._parts = {"impressions": impressions, "conversions": conversions}
         self._tables: dict[str, dict[str, np.ndarray]] = {}
@@ -145,7 +148,7 @@ class Simulation:
         self.freq_cap = np.array([c.frequency_cap for c in w.channels])
         self.freq_today = np.zeros((cfg.users * self.n_channels, self.n_adv), np.uint8)
         self._sched: DaySchedule | None = None
-        self._log: dict[str, list[dict[str, np.ndarray]]] = {"imp": [], "conv": []}
+        self._log: dict[str, list[Piece]] = {"imp": [], "conv": []}
 
     # --- the story -------------------------------------------------------------------------------
     def step_hour(self) -> None:
@@ -184,8 +187,9 @@ class Simulation:
         np.add.at(self.freq_today.reshape(-1), freq_row[cl.row] * self.n_adv + cl.advertiser, np.uint8(1))
         ours = cl.advertiser == 0
         self.touches.touch(t, person[cl.row[ours]], batch.channel[cl.row[ours]], cl.clicked[ours])
-        self._observe(batch, cl, conv)
-        self._account(t, rows, batch, person, cl, conv)
+        bids_t = np.ascontiguousarray(cl.bids.T)  # (n_bidders, n): one contiguous row per bidder
+        self._observe(batch, cl, bids_t, conv)
+        self._account(t, rows, batch, person, cl, bids_t, conv)
         self.t += 1
 
     # --- steps -----------------------------------------------------------------------------------
@@ -257,7 +261,7 @@ class Simulation:
         device = np.where(same, batch.device[r], self._random_device(pe, k, Purpose.CONV_OTHER_DEVICE))
         self.pending.push(due, pe, a, device, POST_CLICK)
 
-    def _observe(self, batch: OpportunityBatch, cl, conv: dict[str, np.ndarray]) -> None:
+    def _observe(self, batch: OpportunityBatch, cl, bids: np.ndarray, conv: dict[str, np.ndarray]) -> None:
         # one (n_bidders, n) matrix per field, each bidder gets its own row: its results only
         shape = (self.n_adv, batch.size)
         slot = np.full(shape, -1, np.int8)
@@ -265,7 +269,6 @@ class Simulation:
         cell = cl.advertiser * batch.size + cl.row
         for out, value in ((slot, cl.slot), (price, cl.price), (clicked, cl.clicked), (cost, cl.cost)):
             out.reshape(-1)[cell] = value
-        bids = np.ascontiguousarray(cl.bids.T)
         order = np.argsort(conv["advertiser"], kind="stable")
         cuts = np.searchsorted(conv["advertiser"][order], np.arange(self.n_adv + 1))
         for j, b in enumerate(self.bidders):
@@ -273,38 +276,39 @@ class Simulation:
             b.observe(BidderOutcome(batch, bids[j], slot[j], price[j], clicked[j], cost[j],
                                     conv["t"][cm], conv["device"][cm], conv["value"][cm]))
 
-    def _account(self, t, rows, batch, person, cl, conv) -> None:
-        k, day, n_ch, n_adv = self.kpis, t // 24, self.n_channels, self.n_adv
+    def _account(self, t, rows, batch, person, cl, bids_t, conv) -> None:
+        k, day, n_ch, n_adv, n_slots = self.kpis, t // 24, self.n_channels, self.n_adv, self.market.max_slots
         ch = batch.channel[cl.row]
         adv = cl.advertiser
-        clicked = cl.clicked.astype(np.float64)
+        # counts by (advertiser, channel, slot) in one pass; sums of money keep their own bincounts, whose
+        # order of addition is that of the impressions
+        cell = (adv * n_ch + ch) * n_slots + cl.slot
+        shape = (n_adv, n_ch, n_slots)
+        shown = np.bincount(cell, minlength=n_adv * n_ch * n_slots).reshape(shape)
+        clicks = np.bincount(cell[cl.clicked], minlength=shown.size).reshape(shape)
         spend = np.bincount(adv, weights=cl.cost, minlength=n_adv)
         self.spent_today += spend
         d = k.daily
-        impressions = np.bincount(adv, minlength=n_adv)
-        d["impressions"][day] += impressions
-        d["clicks"][day] += np.bincount(adv, weights=clicked, minlength=n_adv)
+        d["impressions"][day] += shown.sum(axis=(1, 2))
+        d["clicks"][day] += clicks.sum(axis=(1, 2))
         d["spend"][day] += spend
-        bids_t = np.ascontiguousarray(cl.bids.T)  # (n_bidders, n): one contiguous row per bidder
         d["bid_sum"][day] += bids_t.sum(axis=1)
         d["bids"][day] += np.count_nonzero(bids_t, axis=1)
         ca = conv["advertiser"]
         d["conversions"][day] += np.bincount(ca, minlength=n_adv)
         d["revenue"][day] += np.bincount(ca, weights=conv["value"], minlength=n_adv)
-        ours = np.flatnonzero(adv == 0)
-        ch_ours = ch[ours]
+        ours = adv == 0
         c = k.channel
         c["opportunities"] += np.bincount(batch.channel, minlength=n_ch)
-        c["impressions"] += np.bincount(ch_ours, minlength=n_ch)
-        c["clicks"] += np.bincount(ch_ours, weights=clicked[ours], minlength=n_ch)
-        c["spend"] += np.bincount(ch_ours, weights=cl.cost[ours], minlength=n_ch)
-        flat = ch * self.market.max_slots + cl.slot
-        size = n_ch * self.market.max_slots
-        k.market["impressions"] += np.bincount(flat, minlength=size).reshape(n_ch, -1)
-        k.market["clicks"] += np.bincount(flat, weights=clicked, minlength=size).reshape(n_ch, -1)
+        c["impressions"] += shown[0].sum(axis=1)
+        c["clicks"] += clicks[0].sum(axis=1)
+        c["spend"] += np.bincount(ch[ours], weights=cl.cost[ours], minlength=n_ch)
+        k.market["impressions"] += shown.sum(axis=0)
+        k.market["clicks"] += clicks.sum(axis=0)
         self._account_conversions(t, conv)
-        self._log["imp"].append({
-            "t": np.full(cl.row.size, t, np.int64), "key": self._sched.key[rows][cl.row], "person": person[cl.row],
+        key = self._sched.key[rows]
+        self._log["imp"].append(lambda: {
+            "t": np.full(cl.row.size, t, np.int64), "key": key[cl.row], "person": person[cl.row],
             "device": batch.device[cl.row], "advertiser": adv, "channel": ch, "slot": cl.slot,
             "intent": batch.intent[cl.row], "clicked": cl.clicked, "cost": cl.cost})
         self._log["conv"].append(conv)

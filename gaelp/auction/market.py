@@ -95,10 +95,11 @@ class Market:
         parts: list[tuple[np.ndarray, ...]] = []
         while True:
             winners, prices = self.clear(channel[done:], bids[done:])
-            row, slot = np.nonzero(winners >= 0)
-            adv = winners[row, slot]
-            price = prices[row, slot]
-            row = row + done
+            filled = np.flatnonzero(winners.reshape(-1) >= 0)  # row-major: time order, then slot
+            row, slot = np.divmod(filled, self.max_slots)
+            adv = winners.reshape(-1)[filled]
+            price = prices.reshape(-1)[filled]
+            row += done
             clicked = respond(row, slot, adv)
             cost = np.where(clicked, price, 0.0)
             fields = (row, slot, adv, price, clicked, cost)

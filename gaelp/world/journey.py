@@ -61,18 +61,19 @@ class JourneyModel:
         n_adv = state.seen.shape[1]
         flat = person * n_adv + advertiser
         np.add.at(state.seen.reshape(-1), flat, np.float32(1.0))
-        np.add.at(state.brand.reshape(-1), flat,
-                  np.where(clicked, self.brand_click[channel], self.brand_impression).astype(np.float32))
+        np.add.at(state.brand.reshape(-1), flat, np.where(clicked, self.brand_click[channel], self.brand_impression))
         stage = state.stage
         before = stage[person]
-        lapsed = person[before == Stage.LAPSED]
-        stage[lapsed] = Stage.AWARE  # a touch re-engages a lapsed journey
-        cur = stage[person]
+        was_lapsed = before == Stage.LAPSED
+        stage[person[was_lapsed]] = Stage.AWARE  # a touch re-engages a lapsed journey
+        cur = np.where(was_lapsed, np.int8(Stage.AWARE), before)
         open_ = cur <= Stage.INTENT
         u = self.crng.uniform(key, day, Purpose.ADVANCE)
         prop = np.where(u < self.advance[channel], cur + 1, cur)
-        deep = self.crng.uniform(key, day, Purpose.CLICK_DEPTH) < self.click_to_intent
-        prop = np.where(clicked, np.maximum(prop, np.where(deep, Stage.INTENT, Stage.CONSIDERING)), prop)
+        # a click takes the person at least to CONSIDERING, and deeper with some probability
+        click = np.flatnonzero(clicked)
+        deep = self.crng.uniform(key[click], day, Purpose.CLICK_DEPTH) < self.click_to_intent
+        prop[click] = np.maximum(prop[click], np.where(deep, Stage.INTENT, Stage.CONSIDERING))
         prop = np.minimum(prop, Stage.INTENT).astype(np.int8)
         np.maximum.at(stage, person[open_], prop[open_])
         state.last_activity[person] = t
