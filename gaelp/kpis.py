@@ -120,8 +120,9 @@ class TouchTracker:
         """Record impressions of ours (rows in time order, so later rows win on repeats)."""
         self.last_imp_t[person] = t
         self.last_imp_ch[person] = channel
-        self.last_click_t[person[clicked]] = t
-        self.last_click_ch[person[clicked]] = channel[clicked]
+        click = np.flatnonzero(clicked)
+        self.last_click_t[person[click]] = t
+        self.last_click_ch[person[click]] = channel[click]
 
     def classify(self, t: int, person: np.ndarray, window_h: int) -> tuple[np.ndarray, np.ndarray]:
         """For purchases of ours at hour t: the credited channel (-1 none) and whether by a click."""

@@ -11,7 +11,7 @@ Our bidder is column 0 of the bid matrix; the competitors follow in config order
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,15 @@ def _concat(parts: list[Piece], fields: tuple[str, ...]) -> dict[str, np.ndarray
         return {f: np.empty(0) for f in fields}
     parts = [p() if callable(p) else p for p in parts]
     return {f: np.concatenate([p[f] for p in parts]) for f in fields}
+
+
+@dataclass(frozen=True, slots=True)
+class _Impressions:
+    """Per impression (a row of `Cleared`): who saw it, on which channel, and its counter key."""
+
+    person: np.ndarray
+    channel: np.ndarray
+    key: np.ndarray
 
 
 class DayLog:
@@ -159,15 +168,13 @@ class Simulation:
             self._start_day(day)
         conv = self._purchases(t)
         rows = self._sched.hour(hour)
-        batch, truth, person = self._opportunities(rows, t)
+        batch, truth, person, stage, seg = self._opportunities(rows, t)
         bids = np.column_stack([b.bid(truth if b.sees_truth else batch) for b in self.bidders]) \
             if batch.size else np.zeros((0, self.n_adv))
         bids[:, 0] = self.safety.apply(bids[:, 0])
         freq_row = person * self.n_channels + batch.channel  # rows of freq_today: (person, channel)
         capped = np.take(self.freq_today, freq_row, axis=0) >= self.freq_cap[batch.channel][:, None]
         bids[capped] = 0.0  # the platform's daily frequency cap per advertiser and channel
-        stage = self.state.stage[person]
-        seg = self.pop.segment[person]
         keys = self._sched.key[rows] * SLOT_KEYS
 
         row_ctr = self.response.person_ctr(seg, stage, batch.intent)
@@ -180,16 +187,18 @@ class Simulation:
             return self.crng.uniform(keys[r] + s, day, Purpose.CLICK) < p
 
         cl = self.market.clear_within_budgets(batch.channel, bids, self.budget - self.spent_today, respond)
-        self._schedule_post_click(t, cl, batch, person, seg, stage, keys)
-        rel = self.category[cl.advertiser]  # other products' ads do not move our category's journeys
-        self.journey.expose(self.state, t, day, keys[cl.row[rel]] + cl.slot[rel], person[cl.row[rel]],
-                            cl.advertiser[rel], batch.channel[cl.row[rel]], cl.clicked[rel])
-        np.add.at(self.freq_today.reshape(-1), freq_row[cl.row] * self.n_adv + cl.advertiser, np.uint8(1))
-        ours = cl.advertiser == 0
-        self.touches.touch(t, person[cl.row[ours]], batch.channel[cl.row[ours]], cl.clicked[ours])
+        imp = _Impressions(person[cl.row], batch.channel[cl.row], keys[cl.row] + cl.slot)
+        self._schedule_post_click(t, cl, imp, batch, seg, stage)
+        rel = np.flatnonzero(self.category[cl.advertiser])  # other products' ads do not move our category
+        self.journey.expose(self.state, t, day, imp.key[rel], imp.person[rel], cl.advertiser[rel],
+                            imp.channel[rel], cl.clicked[rel])
+        freq_cell = (imp.person * self.n_channels + imp.channel) * self.n_adv + cl.advertiser
+        np.add.at(self.freq_today.reshape(-1), freq_cell, np.uint8(1))
+        ours = np.flatnonzero(cl.advertiser == 0)
+        self.touches.touch(t, imp.person[ours], imp.channel[ours], cl.clicked[ours])
         bids_t = np.ascontiguousarray(cl.bids.T)  # (n_bidders, n): one contiguous row per bidder
         self._observe(batch, cl, bids_t, conv)
-        self._account(t, rows, batch, person, cl, bids_t, conv)
+        self._account(t, rows, batch, cl, imp, bids_t, conv)
         self.t += 1
 
     # --- steps -----------------------------------------------------------------------------------
@@ -229,7 +238,9 @@ class Simulation:
                 "value": value, "kind": ev["kind"][keep], "credit_channel": ch, "by_click": by_click,
                 "journey_start": journey_start}
 
-    def _opportunities(self, rows: slice, t: int) -> tuple[OpportunityBatch, OpportunityBatch, np.ndarray]:
+    def _opportunities(self, rows: slice, t: int) -> tuple[OpportunityBatch, OpportunityBatch, np.ndarray,
+                                                             np.ndarray, np.ndarray]:
+        """The hour's batch, its truth view (for oracles), and each opportunity's person, stage, segment."""
         s = self._sched
         person, device, channel = s.person[rows], s.device[rows], s.channel[rows]
         stage = self.state.stage[person]
@@ -239,22 +250,21 @@ class Simulation:
                                  device_type=device_type, intent=intent, reserve=self.market.reserve[channel],
                                  channel_names=self.cfg.channel_names)
         truth = batch
+        seg = self.pop.segment[person]
         if any(b.sees_truth for b in self.bidders):
-            seg = self.pop.segment[person]
             p = self.response.cvr(channel, seg, stage, intent, device_type,
                                   self.calendar.hour_cvr[t % 24], self.appeal[0])
             truth = replace(batch, truth=Truth(p_convert=p, value=self.response.value[seg]))
-        return batch, truth, person
+        return batch, truth, person, stage, seg
 
-    def _schedule_post_click(self, t, cl, batch, person, seg, stage, keys) -> None:
+    def _schedule_post_click(self, t, cl, imp, batch, seg, stage) -> None:
         day = t // 24
         ci = np.flatnonzero(cl.clicked)
-        r, a = cl.row[ci], cl.advertiser[ci]
-        k = keys[r] + cl.slot[ci]
+        r, a, k = cl.row[ci], cl.advertiser[ci], imp.key[ci]
         p = self.response.cvr(batch.channel[r], seg[r], stage[r], batch.intent[r], batch.device_type[r],
                               self.calendar.hour_cvr[t % 24], self.appeal[a])
         buy = self.crng.uniform(k, day, Purpose.CONVERT) < p
-        r, a, k, pe = r[buy], a[buy], k[buy], person[r[buy]]
+        r, a, k, pe = r[buy], a[buy], k[buy], imp.person[ci[buy]]
         lag = self.response.lag_hours(seg[r], self.crng.uniform(k, day, Purpose.LAG))
         due = t + np.maximum(1, np.ceil(lag)).astype(np.int64)
         same = self.crng.uniform(k, day, Purpose.CONV_DEVICE) < self.journey.same_device
@@ -276,9 +286,9 @@ class Simulation:
             b.observe(BidderOutcome(batch, bids[j], slot[j], price[j], clicked[j], cost[j],
                                     conv["t"][cm], conv["device"][cm], conv["value"][cm]))
 
-    def _account(self, t, rows, batch, person, cl, bids_t, conv) -> None:
+    def _account(self, t, rows, batch, cl, imp, bids_t, conv) -> None:
         k, day, n_ch, n_adv, n_slots = self.kpis, t // 24, self.n_channels, self.n_adv, self.market.max_slots
-        ch = batch.channel[cl.row]
+        ch = imp.channel
         adv = cl.advertiser
         # counts by (advertiser, channel, slot) in one pass; sums of money keep their own bincounts, whose
         # order of addition is that of the impressions
@@ -308,7 +318,7 @@ class Simulation:
         self._account_conversions(t, conv)
         key = self._sched.key[rows]
         self._log["imp"].append(lambda: {
-            "t": np.full(cl.row.size, t, np.int64), "key": key[cl.row], "person": person[cl.row],
+            "t": np.full(cl.row.size, t, np.int64), "key": key[cl.row], "person": imp.person,
             "device": batch.device[cl.row], "advertiser": adv, "channel": ch, "slot": cl.slot,
             "intent": batch.intent[cl.row], "clicked": cl.clicked, "cost": cl.cost})
         self._log["conv"].append(conv)

@@ -73,7 +73,7 @@ class Market:
             idx = np.flatnonzero(channel == c)
             if idx.size == 0:
                 continue
-            alloc = mech(bids[idx], self.quality, self.slots[c], self.reserve[c])
+            alloc = mech(np.take(bids, idx, axis=0), self.quality, self.slots[c], self.reserve[c])
             winners[idx, : self.slots[c]] = alloc.winners
             prices[idx, : self.slots[c]] = alloc.prices
         return winners, prices

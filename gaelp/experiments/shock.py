@@ -176,11 +176,11 @@ class ObservedSimulation(Simulation):
         super().__init__(*args, **kwargs)
         self.expected_profit = np.zeros((self.cfg.days, self.n_adv))
 
-    def _schedule_post_click(self, t, cl, batch, person, seg, stage, keys) -> None:
+    def _schedule_post_click(self, t, cl, imp, batch, seg, stage) -> None:
         r, a = cl.row, cl.advertiser
         # Before the story moves journeys and fatigue: the state the clicks were drawn from.
         ctr = self.response.ctr(batch.channel[r], cl.slot, seg[r], stage[r], batch.intent[r],
-                                self.market.quality[a], self.state.seen[person[r], a])
+                                self.market.quality[a], self.state.seen[imp.person, a])
         p = self.response.cvr(batch.channel[r], seg[r], stage[r], batch.intent[r], batch.device_type[r],
                               self.calendar.hour_cvr[t % 24], self.appeal[a])
         value = np.where(a == 0, self.response.value[seg[r]], self.rival_value[a])
@@ -189,7 +189,7 @@ class ObservedSimulation(Simulation):
             grow = np.zeros((day + 1 - self.expected_profit.shape[0], self.n_adv))
             self.expected_profit = np.vstack([self.expected_profit, grow])
         self.expected_profit[day] += np.bincount(a, weights=ctr * (p * value - cl.price), minlength=self.n_adv)
-        super()._schedule_post_click(t, cl, batch, person, seg, stage, keys)
+        super()._schedule_post_click(t, cl, imp, batch, seg, stage)
 
 
 def _series(sim: ObservedSimulation) -> dict[str, RivalSeries]:
