@@ -145,15 +145,15 @@ def _row(
     target: float | None = None,
     unit: str = "s",
 ) -> dict:
-    return dict(
-        case=case,
-        n_paths=paths.n_paths,
-        n_touches=paths.n_touches,
-        seconds=seconds,
-        peak_mb=peak_mb,
-        target=target,
-        target_unit=unit,
-    )
+    return {
+        "case": case,
+        "n_paths": paths.n_paths,
+        "n_touches": paths.n_touches,
+        "seconds": seconds,
+        "peak_mb": peak_mb,
+        "target": target,
+        "target_unit": unit,
+    }
 
 
 def _max_rss_mb() -> float:

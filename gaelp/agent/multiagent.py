@@ -22,17 +22,17 @@ Example:
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from gaelp.auction.bidders import BaseBidder, Bidder, BidderOutcome, OpportunityBatch
 import gaelp.auction.learners  # noqa: F401 - registers the learning rivals (see bidders._load_builtin)
+from gaelp.auction.bidders import BaseBidder, Bidder, BidderOutcome, OpportunityBatch
 from gaelp.config import Config
-from gaelp.simulation import Simulation, build_bidder, build_competitors
 from gaelp.rng import Streams
+from gaelp.simulation import Simulation, build_bidder, build_competitors
 
 OUR_AGENT = "ours"
 MAX_LOG_MULT = 2.0  # multipliers in [e^-2, e^2]
@@ -85,7 +85,7 @@ class MarketParallelEnv(ParallelEnv):
         hours: episode length in simulated hours (default: the campaign, `cfg.days * 24`).
     """
 
-    metadata = {"name": "gaelp_market_v0", "render_modes": []}
+    metadata: ClassVar[dict[str, Any]] = {"name": "gaelp_market_v0", "render_modes": []}
 
     def __init__(self, cfg: Config, hours: int | None = None) -> None:
         self.cfg = cfg
@@ -101,7 +101,7 @@ class MarketParallelEnv(ParallelEnv):
         self._sim: Simulation | None = None
         self._ctl: dict[str, _Controlled] = {}
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019 - the API wants the same space object each call
+    @functools.cache  # noqa: B019 - the API wants the same space object each call
     def observation_space(self, agent: str) -> spaces.Box:
         """Own stats: 3 + 5 per channel."""
         n = 3 + 5 * self.n_channels
@@ -109,7 +109,7 @@ class MarketParallelEnv(ParallelEnv):
         low[:2] = -1.0
         return spaces.Box(low=low, high=np.full(n, np.inf, np.float32), dtype=np.float32)
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019
+    @functools.cache  # noqa: B019
     def action_space(self, agent: str) -> spaces.Box:
         """Log bid multiplier per channel."""
         return spaces.Box(-MAX_LOG_MULT, MAX_LOG_MULT, shape=(self.n_channels,), dtype=np.float32)

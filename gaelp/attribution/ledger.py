@@ -179,7 +179,7 @@ class RewardLedger:
             raise ValueError("channels must name at least one channel")
         self.model = get_model(model, **model_params) if isinstance(model, str) else model
         if not isinstance(self.model, AttributionModel):
-            raise ValueError(f"model must be a registry name or an AttributionModel, got {model!r}")
+            raise TypeError(f"model must be a registry name or an AttributionModel, got {model!r}")
         self.window_h = float(window_h)
         self.clock = -np.inf
         self._decision = np.zeros(0, np.int64)

@@ -32,9 +32,9 @@ EVENT_COLUMNS = ("event_id", "timestamp", "user_id", "channel", "event_type", "c
 PATH_COLUMNS = ("path", "total_conversions")
 EVENT_TYPES = ("impression", "click", "conversion")
 # A time of day followed by a zone: "T10:00Z", " 10:00:00.5+02:00", "T10:00:00-0500".
-_ZONE = re.compile(r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.I)
+_ZONE = re.compile(r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
 # An ISO 8601 date or date-time without a zone, which we refuse to guess.
-_NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$", re.I)
+_NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$", re.IGNORECASE)
 # Epoch seconds beyond this (year 5138) are almost surely milliseconds.
 _EPOCH_MAX = 1e11
 _SHOWN_ERRORS = 10

@@ -28,7 +28,7 @@ def test_every_advertiser_is_an_agent_and_episodes_truncate() -> None:
     for a in env.agents:
         assert env.observation_space(a).contains(obs[a])
     for h in range(5):
-        obs, rew, term, trunc, _ = env.step({a: np.zeros(3, np.float32) for a in env.agents})
+        obs, _rew, term, trunc, _ = env.step({a: np.zeros(3, np.float32) for a in env.agents})
         assert all(trunc.values()) == (h == 4) and not any(term.values())
     assert env.agents == []
     with pytest.raises(RuntimeError, match="reset"):
@@ -43,7 +43,7 @@ def test_same_seed_same_episode_and_actions_matter() -> None:
         for _ in range(24):
             acts = {a: np.zeros(3, np.float32) for a in env.agents}
             acts[OUR_AGENT] = np.full(3, ours, np.float32)
-            obs, rew, *_ = env.step(acts)
+            obs, _rew, *_ = env.step(acts)
             total.append(obs[OUR_AGENT].sum())
         return total
 

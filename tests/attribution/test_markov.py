@@ -133,7 +133,7 @@ def test_channel_seen_only_on_dead_ends_gets_nothing() -> None:
     assert Markov().channel_credit(p).conversions.tolist() == [1.0, 0.0]
 
 
-@pytest.mark.parametrize("bad", [dict(order=0), dict(order=4), dict(weight="clicks")])
+@pytest.mark.parametrize("bad", [{"order": 0}, {"order": 4}, {"weight": "clicks"}])
 def test_rejects_bad_parameters(bad: dict) -> None:
     with pytest.raises(ValueError):
         Markov(**bad)

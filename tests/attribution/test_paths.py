@@ -43,17 +43,17 @@ def test_from_arrays_keeps_input_order_for_touches_in_the_same_hour() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (dict(path_id=[0, 2], conversions=[1.0, 1.0, 0.0]), "path 1 has no touch"),
-        (dict(path_id=[0, 3], conversions=[1.0, 1.0]), "path_id must lie in"),
-        (dict(channel=[0, 5]), "channel codes must lie in"),
-        (dict(conversions=[-1.0, 0.0]), "conversions must be finite and >= 0"),
-        (dict(value=[np.nan, 0.0]), "value must be finite and >= 0"),
-        (dict(t=[10, 0], conversion_t=[5.0, np.nan]), "after its path's conversion"),
-        (dict(value=[1.0]), "value must have shape"),
+        ({"path_id": [0, 2], "conversions": [1.0, 1.0, 0.0]}, "path 1 has no touch"),
+        ({"path_id": [0, 3], "conversions": [1.0, 1.0]}, "path_id must lie in"),
+        ({"channel": [0, 5]}, "channel codes must lie in"),
+        ({"conversions": [-1.0, 0.0]}, "conversions must be finite and >= 0"),
+        ({"value": [np.nan, 0.0]}, "value must be finite and >= 0"),
+        ({"t": [10, 0], "conversion_t": [5.0, np.nan]}, "after its path's conversion"),
+        ({"value": [1.0]}, "value must have shape"),
     ],
 )
 def test_from_arrays_rejects_inconsistent_input(kwargs: dict, message: str) -> None:
-    args = dict(path_id=[0, 1], channel=[0, 1], conversions=[1.0, 0.0])
+    args = {"path_id": [0, 1], "channel": [0, 1], "conversions": [1.0, 0.0]}
     args.update({k: np.asarray(v) for k, v in kwargs.items()})
     with pytest.raises(ValueError, match=message):
         Paths.from_arrays(args.pop("path_id"), args.pop("channel"), ("a", "b"), **args)

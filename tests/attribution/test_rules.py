@@ -82,7 +82,7 @@ def test_time_decay_needs_times() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [dict(first=0.7, last=0.7), dict(first=-0.1), dict(first=0, last=0)]
+    "bad", [{"first": 0.7, "last": 0.7}, {"first": -0.1}, {"first": 0, "last": 0}]
 )
 def test_position_based_rejects_bad_shares(bad: dict) -> None:
     with pytest.raises(ValueError):

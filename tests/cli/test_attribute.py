@@ -111,7 +111,7 @@ def test_path_table_runs_models_without_times(app, tmp_path: Path) -> None:
 def test_window_shortens_paths(app, events_csv: Path) -> None:
     wide = run(app, "attribute", events_csv, "--json", "--window", "30")
     narrow = run(app, "attribute", events_csv, "--json", "--window", "0.5")
-    credited = lambda r: sum(json.loads(r.stdout)["models"]["linear"].values())  # noqa: E731
+    credited = lambda r: sum(json.loads(r.stdout)["models"]["linear"].values())
     assert credited(narrow) < credited(wide)
     assert "had no touch within 0.5 days" in narrow.stderr
 

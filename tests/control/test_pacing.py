@@ -74,7 +74,7 @@ def test_multiplier_stays_in_zero_one_under_random_spend(seed):
 def feed_profile(p: DualPacer, days: int, scale: int = 1000, first_day: int = 0) -> None:
     for d in range(first_day, first_day + days):
         for h in range(24):
-            p.observe(24 * d + h, int(round(scale * PROFILE[h])), spend=0.0)
+            p.observe(24 * d + h, round(scale * PROFILE[h]), spend=0.0)
 
 
 def test_forecast_learns_a_skewed_hourly_traffic_profile():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from gaelp.config import SafetyConfig
 from gaelp.control.safety import SafetyLimits

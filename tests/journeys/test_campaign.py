@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from gaelp.config import load_config
-from gaelp.journeys import schema as S
 from gaelp.experiments.stored import config_fingerprint, run_campaign
+from gaelp.journeys import schema as S
 from gaelp.journeys.engines import StoreError
 from gaelp.journeys.store import JourneyStore
 from gaelp.simulation import Simulation

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from gaelp.config import load_config
-from gaelp.journeys import schema as S
 from gaelp.experiments.stored import run_campaign
+from gaelp.journeys import schema as S
 from gaelp.journeys.engines import StoreError
 from gaelp.journeys.queries import ACTIVE_STAGES
 from gaelp.journeys.store import DayRecord, JourneyStore
