@@ -86,23 +86,33 @@ class _LearningRival(BaseBidder):
         self.frozen = False
         self._draws = CounterRng(int(ctx.rng.integers(2**62)))
 
-    def _uniform(self, batch: OpportunityBatch, purpose: int) -> np.ndarray:
-        return self._draws.uniform(batch.device * 8 + batch.channel, batch.t, purpose)
+    def _uniform(self, batch: OpportunityBatch, purpose: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """(n,) counter-based uniforms of the opportunities for `purpose` (or (k,) of `rows` only, the same values)."""
+        key = batch.device * 8 + batch.channel
+        return self._draws.uniform(key if rows is None else key[rows], batch.t, purpose)
 
-    def reward(self, outcome: BidderOutcome) -> np.ndarray:
-        """(n,) what each opportunity earned: its click's estimated value minus what was paid."""
-        b = outcome.batch
-        vpc = self.model.value_per_click()[b.context]
-        return np.where(outcome.clicked, vpc, 0.0) - outcome.cost
+    def reward(self, outcome: BidderOutcome, clicks: np.ndarray | None = None) -> np.ndarray:
+        """(n,) what each opportunity earned: its click's estimated value minus what was paid.
+
+        Args:
+            outcome: the hour's outcome.
+            clicks: (k,) indices of the clicked opportunities, if the caller already has them.
+        """
+        if clicks is None:
+            clicks = np.flatnonzero(outcome.clicked)
+        r = np.subtract(0.0, outcome.cost)
+        r[clicks] = self.model.value_per_click()[outcome.batch.context[clicks]] - outcome.cost[clicks]
+        return r
 
     def observe(self, outcome: BidderOutcome) -> None:
         """Learn from the hour (nothing when frozen)."""
         if self.frozen:
             return
-        self._learn(outcome, outcome.bids > 0, self.reward(outcome))
-        self.model.update(outcome)
+        clicks = np.flatnonzero(outcome.clicked)
+        self._learn(outcome, clicks)
+        self.model.update(outcome, clicks)
 
-    def _learn(self, outcome: BidderOutcome, entered: np.ndarray, reward: np.ndarray) -> None:  # pragma: no cover
+    def _learn(self, outcome: BidderOutcome, clicks: np.ndarray) -> None:  # pragma: no cover
         raise NotImplementedError
 
 
@@ -134,7 +144,9 @@ class QLearningBidder(_LearningRival):
         self.hours_ = 0
         # Breaks exact ties (unvisited actions) toward the reference bid.
         self._tie = -1e-9 * np.abs(np.log(self.levels))
-        self._actions_cache: tuple | None = None
+        # the bid of every cell (state, action): reference bid of the state's context x level
+        self._cell_bid = (np.tile(self.reference.ravel(), HOUR_BUCKETS)[:, None] * self.levels).ravel()
+        self._cells_cache: tuple | None = None
 
     @property
     def epsilon(self) -> float:
@@ -149,31 +161,36 @@ class QLearningBidder(_LearningRival):
     def actions(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
         """(n,) states and (n,) epsilon-greedy actions (the same for the batch it bid on and its outcome:
         the table changes only after the outcome, so the choice is kept rather than drawn again)."""
-        cached = self._actions_cache
+        return np.divmod(self._cells(batch), self.levels.size)
+
+    def _cells(self, batch: OpportunityBatch) -> np.ndarray:
+        """(n,) chosen cells of the Q table, state * n_levels + action (cached for the batch's outcome)."""
+        cached = self._cells_cache
         if cached is not None and cached[0] is batch and cached[1] == self.hours_:
             return cached[2]
-        out = self._actions(batch)
-        self._actions_cache = (batch, self.hours_, out)
-        return out
-
-    def _actions(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
-        s = self.state(batch)
-        greedy = np.argmax(self.q_ + self._tie, axis=1)[s]
-        explore = self._uniform(batch, _EXPLORE) < self.epsilon
-        random = (self._uniform(batch, _ACTION) * self.levels.size).astype(np.int64)
-        return s, np.where(explore, random, greedy)
+        n_levels, n_ctx = self.levels.size, self.n_channels * N_INTENTS
+        # Every state of the batch is in one hour bucket: the greedy cell of each of its contexts.
+        first = hour_bucket(batch.t) * n_ctx
+        greedy = np.argmax(self.q_[first:first + n_ctx] + self._tie, axis=1)
+        cell = ((first + np.arange(n_ctx)) * n_levels + greedy)[batch.context]
+        explore = np.flatnonzero(self._uniform(batch, _EXPLORE) < self.epsilon)
+        if explore.size:  # the action draw matters only where exploration fires
+            random = (self._uniform(batch, _ACTION, explore) * n_levels).astype(np.int64)
+            cell[explore] = (first + batch.context[explore]) * n_levels + random
+        self._cells_cache = (batch, self.hours_, cell)
+        return cell
 
     def bid(self, batch: OpportunityBatch) -> np.ndarray:
         """Reference bid of the context times the chosen level."""
-        _, a = self.actions(batch)
-        return self.reference.ravel()[batch.context] * self.levels[a]
+        return self._cell_bid[self._cells(batch)]
 
-    def _learn(self, outcome: BidderOutcome, entered: np.ndarray, reward: np.ndarray) -> None:
-        s, a = self.actions(outcome.batch)
-        cell = (s * self.levels.size + a)[entered]
+    def _learn(self, outcome: BidderOutcome, clicks: np.ndarray) -> None:
+        entered = outcome.bids > 0
+        cell = self._cells(outcome.batch)[entered]
         size = self.q_.size
         n = np.bincount(cell, minlength=size).reshape(self.q_.shape)
-        total = np.bincount(cell, weights=reward[entered], minlength=size).reshape(self.q_.shape)
+        reward = self.reward(outcome, clicks)[entered]
+        total = np.bincount(cell, weights=reward, minlength=size).reshape(self.q_.shape)
         seen = n > 0
         self.visits_ += n
         # n observations of step max(alpha, 1/visits) toward their mean, in one move.
@@ -191,7 +208,7 @@ class QLearningBidder(_LearningRival):
         self.q_ = np.array(state["q"], np.float64)
         self.visits_ = np.array(state["visits"], np.float64)
         self.hours_ = int(state["hours"])
-        self._actions_cache = None
+        self._cells_cache = None
         self.model.load_state_dict(state["model"])
 
 
@@ -219,7 +236,7 @@ class PolicyGradientBidder(_LearningRival):
         self.lr, self.baseline_lr, self.max_log_shift = lr, baseline_lr, max_log_shift
         self.n_features = self.n_channels + N_INTENTS + HOUR_BUCKETS + 1
         self._log_reference = np.log(self.reference)
-        self._z_cache: tuple | None = None
+        self._noise_cache: tuple | None = None
         self.theta_ = np.zeros(self.n_features)
         self.baseline_ = np.zeros(self.n_features)
         self.adv_ms_ = 0.0
@@ -232,7 +249,7 @@ class PolicyGradientBidder(_LearningRival):
         return float(self.sigma_min + (self.sigma0 - self.sigma_min) * decay)
 
     def features(self, batch: OpportunityBatch) -> np.ndarray:
-        """(n, n_features) context features (a dense view of what `_dot` and `_grad` compute sparsely)."""
+        """(n, n_features) context features (a dense view of what `_dot_table` and `_grad` compute sparsely)."""
         n, c = batch.size, self.n_channels
         phi = np.zeros((n, self.n_features))
         rows = np.arange(n)
@@ -242,53 +259,80 @@ class PolicyGradientBidder(_LearningRival):
         phi[:, -1] = batch.device_type
         return phi
 
-    def _dot(self, batch: OpportunityBatch, w: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
-        """features(batch)[rows] @ w, from the one-hot structure (no feature matrix)."""
-        c = self.n_channels
-        return (w[batch.channel[rows]] + w[c + batch.intent[rows]] + w[c + N_INTENTS + hour_bucket(batch.t)]
-                + w[-1] * batch.device_type[rows])
+    def _dot_table(self, w: np.ndarray, t: int) -> np.ndarray:
+        """(n_contexts * 2,) features @ w of every (context, device type) at hour `t`.
 
-    def _grad(self, batch: OpportunityBatch, rows: np.ndarray, weight: np.ndarray) -> np.ndarray:
-        """weight @ features(batch)[rows], from the one-hot structure."""
+        A row's features are one-hot but for the desktop flag, so `features @ w` takes one of
+        n_contexts x 2 values; each is summed in the order the row-by-row sum would use, so looking
+        it up gives the same number to the last bit.
+        """
+        c = self.n_channels
+        by_context = (w[:c, None] + w[c:c + N_INTENTS]) + w[c + N_INTENTS + hour_bucket(t)]
+        return (by_context[:, :, None] + w[-1] * np.array([0.0, 1.0])).ravel()
+
+    def _grad(self, channel: np.ndarray, intent: np.ndarray, desktop: np.ndarray, t: int,
+              weight: np.ndarray) -> np.ndarray:
+        """weight @ features of the rows with these (k,) channels, intents and desktop flags (float) at hour `t`."""
         c = self.n_channels
         g = np.zeros(self.n_features)
-        g[:c] = np.bincount(batch.channel[rows], weights=weight, minlength=c)
-        g[c:c + N_INTENTS] = np.bincount(batch.intent[rows], weights=weight, minlength=N_INTENTS)
-        g[c + N_INTENTS + hour_bucket(batch.t)] = weight.sum()
-        g[-1] = weight @ batch.device_type[rows]
+        g[:c] = np.bincount(channel, weights=weight, minlength=c)
+        g[c:c + N_INTENTS] = np.bincount(intent, weights=weight, minlength=N_INTENTS)
+        g[c + N_INTENTS + hour_bucket(t)] = weight.sum()
+        g[-1] = weight @ desktop
         return g
 
-    def _z(self, batch: OpportunityBatch) -> np.ndarray:
-        cached = self._z_cache
+    def _noise(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
+        """(n,) standard normal draws z and (n,) `_dot_table` rows (context * 2 + device type) of the batch.
+
+        Both are kept for the batch's outcome, which learns from the same z.
+        """
+        cached = self._noise_cache
         if cached is not None and cached[0] is batch:
-            return cached[1]
-        z = ndtri(np.clip(self._uniform(batch, _NOISE), 1e-12, 1 - 1e-12))
-        self._z_cache = (batch, z)
-        return z
+            return cached[1], cached[2]
+        z = self._uniform(batch, _NOISE)
+        ndtri(np.clip(z, 1e-12, 1 - 1e-12, out=z), out=z)
+        row = batch.context * 2
+        row += batch.device_type
+        self._noise_cache = (batch, z, row)
+        return z, row
 
     def mean_log_bid(self, batch: OpportunityBatch) -> np.ndarray:
         """(n,) mean of the log bid."""
-        return self._log_reference.ravel()[batch.context] + self._dot(batch, self.theta_)
+        return self._mean_table(batch.t)[self._noise(batch)[1]]
+
+    def _mean_table(self, t: int) -> np.ndarray:
+        """(n_contexts * 2,) mean log bid of every (context, device type) at hour `t`."""
+        table = self._dot_table(self.theta_, t).reshape(-1, 2)
+        return (self._log_reference.reshape(-1, 1) + table).ravel()
 
     def bid(self, batch: OpportunityBatch) -> np.ndarray:
         """A draw of the Gaussian log-bid policy."""
-        return np.exp(self.mean_log_bid(batch) + self.sigma * self._z(batch))
+        z, row = self._noise(batch)
+        log_bid = self.sigma * z
+        log_bid += self._mean_table(batch.t)[row]
+        return np.exp(log_bid, out=log_bid)
 
-    def _learn(self, outcome: BidderOutcome, entered: np.ndarray, reward: np.ndarray) -> None:
-        rows = np.flatnonzero(entered)
+    def _learn(self, outcome: BidderOutcome, clicks: np.ndarray) -> None:
+        rows = np.flatnonzero(outcome.bids > 0)
         if rows.size == 0:
             return
         batch = outcome.batch
-        z = self._z(batch)[rows]
-        adv = reward[rows] - self._dot(batch, self.baseline_, rows)
+        z, row = self._noise(batch)
+        z, row = z[rows], row[rows]
+        channel, intent = batch.channel[rows].astype(np.intp), batch.intent[rows].astype(np.intp)
+        desktop = batch.device_type[rows].astype(np.float64)
+        adv = self.reward(outcome, clicks)[rows]
+        adv -= self._dot_table(self.baseline_, batch.t)[row]
         self.adv_ms_ = 0.99 * self.adv_ms_ + 0.01 * float(np.mean(adv**2)) if self.hours_ else float(np.mean(adv**2))
-        scale = np.sqrt(self.adv_ms_) + 1e-12
-        grad = self._grad(batch, rows, (adv / scale) * z / self.sigma) / adv.size
+        weight = adv / (np.sqrt(self.adv_ms_) + 1e-12)
+        weight *= z
+        weight /= self.sigma
+        grad = self._grad(channel, intent, desktop, batch.t, weight) / adv.size
         self.theta_ = np.clip(self.theta_ + self.lr * grad, -self.max_log_shift, self.max_log_shift)
         # Normalised LMS keeps the baseline step stable whatever the feature counts: each row has three
         # one-hot features and the desktop flag, so sum(phi**2) = 3 rows + desktops.
-        phi_sq = 3.0 * rows.size + float(batch.device_type[rows].sum())
-        self.baseline_ += self.baseline_lr * self._grad(batch, rows, adv) / max(phi_sq, 1.0)
+        phi_sq = 3.0 * rows.size + float(desktop.sum())
+        self.baseline_ += self.baseline_lr * self._grad(channel, intent, desktop, batch.t, adv) / max(phi_sq, 1.0)
         self.hours_ += 1
 
     def state_dict(self) -> dict[str, Any]:
@@ -328,15 +372,14 @@ class RivalTargetCpaBidder(_LearningRival):
 
     def bid(self, batch: OpportunityBatch) -> np.ndarray:
         """m x target CPA x CVR estimate of the (channel, intent), times the pacing multiplier."""
-        vpc = self.model.value_per_click()[batch.context]
-        return self.target.multiplier * self.target.fraction * vpc * self.pacer.multiplier()
+        vpc = self.model.value_per_click()
+        return (self.target.multiplier * self.target.fraction * vpc * self.pacer.multiplier())[batch.context]
 
-    def _learn(self, outcome: BidderOutcome, entered: np.ndarray, reward: np.ndarray) -> None:
+    def _learn(self, outcome: BidderOutcome, clicks: np.ndarray) -> None:
         b = outcome.batch
         cost = float(outcome.cost.sum())
         self.pacer.observe(b.t, b.size, cost)
-        vpc = self.model.value_per_click()[b.context]
-        self.target.observe(cost, float(vpc[outcome.clicked].sum()))
+        self.target.observe(cost, float(self.model.value_per_click()[b.context[clicks]].sum()))
 
     def state_dict(self) -> dict[str, Any]:
         """Pacer, target and value model."""

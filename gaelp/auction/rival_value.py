@@ -91,19 +91,28 @@ class ClickValueModel:
         self.recent_[hours] = 0.0
         self.t_ = t
 
-    def update(self, outcome: BidderOutcome) -> None:
-        """Fold in the hour's clicks and pixel conversions."""
+    def update(self, outcome: BidderOutcome, clicks: np.ndarray | None = None) -> None:
+        """Fold in the hour's clicks and pixel conversions.
+
+        Args:
+            outcome: the hour's outcome.
+            clicks: (k,) indices of the clicked opportunities, if the caller already has them.
+        """
         self._vpc = None
         b = outcome.batch
         if b.t > self.t_:
             self._advance(b.t)
-        clicked = outcome.clicked
-        ctx = b.context
-        np.add.at(self.recent_[b.t % self.window_h], ctx[clicked], 1.0)
-        self.devices.record_clicks(b.t, b.device[clicked], ctx[clicked])
-        matched = self.devices.record_conversions(outcome.conv_t, outcome.conv_device, self.window_h)
-        ok = matched >= 0
-        np.add.at(self.credit_, matched[ok], self.incrementality * outcome.conv_value[ok])
+        if clicks is None:
+            clicks = np.flatnonzero(outcome.clicked)
+        if clicks.size:
+            ctx = b.context[clicks]
+            # whole counts: adding them at once gives the same sums as one click at a time
+            self.recent_[b.t % self.window_h] += np.bincount(ctx, minlength=self.recent_.shape[1])
+            self.devices.record_clicks(b.t, b.device[clicks], ctx)
+        if outcome.conv_device.size:
+            matched = self.devices.record_conversions(outcome.conv_t, outcome.conv_device, self.window_h)
+            ok = matched >= 0
+            np.add.at(self.credit_, matched[ok], self.incrementality * outcome.conv_value[ok])
 
     def state_dict(self) -> dict[str, Any]:
         """Counts, the click ring and the device table."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.special import ndtri
 
 from gaelp.auction.bidder_state import flatten_state, freeze, load_bidder_states, save_bidder_states, unflatten_state
 from gaelp.auction.bidders import BidderContext, BidderOutcome, OpportunityBatch, check_bidder, make_bidder
-from gaelp.auction.learners import QLearningBidder
+from gaelp.auction.learners import _ACTION, _EXPLORE, _NOISE, QLearningBidder
 from gaelp.auction.rival_value import ClickValueModel, CpaTarget, delay_cdf
 from gaelp.config import build_config
 from gaelp.simulation import Simulation
@@ -100,6 +101,65 @@ def test_q_update_matches_a_loop_over_opportunities() -> None:
         expect[i, j] += step * (total[i, j] / n[i, j] - q0[i, j])
     np.testing.assert_allclose(q.q_, expect)
     np.testing.assert_array_equal(q.visits_, visits)
+
+
+def test_q_choices_match_a_draw_for_every_opportunity() -> None:
+    rng = np.random.default_rng(7)
+    q = make_bidder("q_learning", _ctx("q_learning"))
+    q.q_ = rng.normal(size=q.q_.shape)
+    batch = _batch(rng, n=3000, t=40)
+    # Reference: both draws for every opportunity, the action kept where exploration fires.
+    key = batch.device * 8 + batch.channel
+    explore = q._draws.uniform(key, batch.t, _EXPLORE) < q.epsilon
+    random = (q._draws.uniform(key, batch.t, _ACTION) * q.levels.size).astype(np.int64)
+    s = q.state(batch)
+    a = np.where(explore, random, np.argmax(q.q_ + q._tie, axis=1)[s])
+    assert explore.any() and not explore.all()
+    got_s, got_a = q.actions(batch)
+    np.testing.assert_array_equal(got_s, s)
+    np.testing.assert_array_equal(got_a, a)
+    np.testing.assert_array_equal(q.bid(batch), q.reference.ravel()[batch.context] * q.levels[a])
+
+
+def test_policy_gradient_matches_its_dense_features() -> None:
+    rng = np.random.default_rng(8)
+    pg = make_bidder("policy_gradient", _ctx("policy_gradient"))
+    pg.theta_ = rng.normal(0.0, 0.3, pg.n_features)
+    pg.baseline_ = rng.normal(0.0, 1.0, pg.n_features)
+    pg.hours_, pg.adv_ms_ = 5, 2.0
+    batch = _batch(rng, n=600, t=50)
+    phi = pg.features(batch)
+    mean = np.log(pg.reference).ravel()[batch.context] + phi @ pg.theta_
+    np.testing.assert_allclose(pg.mean_log_bid(batch), mean, rtol=1e-12)
+    z = ndtri(np.clip(pg._draws.uniform(batch.device * 8 + batch.channel, batch.t, _NOISE), 1e-12, 1 - 1e-12))
+    bids = pg.bid(batch)
+    np.testing.assert_allclose(bids, np.exp(mean + pg.sigma * z), rtol=1e-12)
+    bids[::7] = 0.0  # some opportunities capped: they do not enter and teach nothing
+    out = _outcome(batch, bids, rng)
+    # Reference: the REINFORCE and LMS steps written with the dense feature matrix.
+    e = bids > 0
+    adv = pg.reward(out)[e] - phi[e] @ pg.baseline_
+    ms = 0.99 * pg.adv_ms_ + 0.01 * np.mean(adv**2)
+    grad = (adv / (np.sqrt(ms) + 1e-12) * z[e] / pg.sigma) @ phi[e] / e.sum()
+    theta = np.clip(pg.theta_ + pg.lr * grad, -pg.max_log_shift, pg.max_log_shift)
+    baseline = pg.baseline_ + pg.baseline_lr * (adv @ phi[e]) / (phi[e] ** 2).sum()
+    pg.observe(out)
+    np.testing.assert_allclose(pg.theta_, theta, rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(pg.baseline_, baseline, rtol=1e-10, atol=1e-15)
+    assert pg.adv_ms_ == pytest.approx(ms) and pg.hours_ == 6
+
+
+def test_value_model_counts_every_click_of_a_context() -> None:
+    m = ClickValueModel(3, value=100.0, window_h=24)
+    rng = np.random.default_rng(9)
+    batch = _batch(rng, n=500, t=30)
+    out = _outcome(batch, np.full(batch.size, 3.0), rng)
+    m.update(out)
+    counts = np.zeros(9)
+    for c, i, k in zip(batch.channel, batch.intent, out.clicked):
+        counts[c * 3 + i] += k
+    np.testing.assert_array_equal(m.recent_[30 % 24], counts)
+    np.testing.assert_array_equal(np.delete(m.recent_, 30 % 24, axis=0), 0.0)
 
 
 def test_value_model_credits_the_clicked_context_and_discounts_young_clicks() -> None:
