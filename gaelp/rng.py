@@ -68,6 +68,13 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def _fold(x: np.ndarray, b: int | np.ndarray) -> np.ndarray:
+    """The second stage of `CounterRng.bits`: fold key b into prepared keys x (in place) and mix."""
+    with np.errstate(over="ignore"):
+        x ^= np.asarray(b).astype(np.uint64) * _M2
+    return _mix(x)
+
+
 class CounterRng:
     """Counter-based uniforms: `uniform(a, b, purpose)` is a pure function of its integer keys.
 
@@ -82,13 +89,28 @@ class CounterRng:
 
     def bits(self, a: np.ndarray, b: int | np.ndarray, purpose: int) -> np.ndarray:
         """64 random bits per element, a pure function of (seed, a, b, purpose); see `uniform`."""
+        return _fold(self.prepare(a, purpose), b)
+
+    def prepare(self, a: np.ndarray, purpose: int) -> np.ndarray:
+        """The part of `bits(a, b, purpose)` that does not depend on `b`, for keys drawn again and again.
+
+        `bits_prepared(prepare(a, purpose), b)` equals `bits(a, b, purpose)` bit for bit, so a caller
+        that draws for the same keys every day (e.g. every person) hashes them once.
+
+        Returns:
+            (n,) uint64, a fresh array.
+        """
         with np.errstate(over="ignore"):
             pkey = np.uint64((int(purpose) * 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF)
-            x = np.asarray(a).astype(np.uint64) * _GOLDEN
+            x = np.asarray(a).astype(np.uint64)
+            x *= _GOLDEN
             x ^= self._key ^ pkey
-            x = _mix(x)
-            x ^= np.asarray(b).astype(np.uint64) * _M2
             return _mix(x)
+
+    @staticmethod
+    def bits_prepared(prepared: np.ndarray, b: int | np.ndarray) -> np.ndarray:
+        """`bits(a, b, purpose)` from `prepared = prepare(a, purpose)` (left unchanged)."""
+        return _fold(prepared.copy(), b)
 
     def uniform(self, a: np.ndarray, b: int | np.ndarray, purpose: int) -> np.ndarray:
         """Uniforms in [0, 1), one per element of `a` (broadcast with `b`).

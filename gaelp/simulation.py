@@ -29,7 +29,7 @@ from gaelp.config import Config
 from gaelp.control.safety import SafetyLimits
 from gaelp.kpis import Kpis, TouchTracker
 from gaelp.rng import CounterRng, Purpose, Streams
-from gaelp.world.activity import Activity, DaySchedule, day_uniforms
+from gaelp.world.activity import Activity, DaySchedule
 from gaelp.world.journey import JourneyModel
 from gaelp.world.population import JourneyState, Stage, build_population, initial_stages
 from gaelp.world.purchases import ORGANIC, POST_CLICK, PendingPurchases
@@ -150,7 +150,6 @@ class Simulation:
         self.pending = PendingPurchases()
         self.kpis = Kpis.empty(len(w.channels), self.n_adv, cfg.days, self.market.max_slots)
         self.window_h = 24 * cfg.campaign.lookback_days
-        self._people = np.arange(cfg.users, dtype=np.int64)
         self.t = 0
         self.spent_today = np.zeros(self.n_adv)
         self.n_channels = len(w.channels)
@@ -206,7 +205,7 @@ class Simulation:
         self.kpis.grow(day + 1)
         self.spent_today[:] = 0.0
         self.freq_today[:] = 0
-        u_organic, u_schedule = day_uniforms(self.crng, self._people, day)
+        u_organic, u_schedule = self.activity.day_uniforms(day)
         buyers = self.journey.daily(self.state, self.pop, day, self.calendar.day_multiplier(day), u_organic)
         self._sched = self.activity.schedule(day, self.state.stage, u_schedule)
         adv = self.journey.choose_brand(self.state, buyers, day)

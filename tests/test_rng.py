@@ -69,3 +69,18 @@ def test_stream_state_round_trip():
 def test_unknown_stream_is_named_in_the_error():
     with pytest.raises(ValueError, match="unknown RNG stream 'nope'"):
         Streams(0).get("nope")
+
+
+@pytest.mark.parametrize("b", [0, 17, "array"])
+def test_prepared_keys_give_the_same_bits_and_stay_unchanged(b):
+    crng = CounterRng(21)
+    a = np.arange(-5, 3000, 7)
+    b = np.arange(a.size) % 13 if b == "array" else b
+    prepared = crng.prepare(a, Purpose.SCHEDULE)
+    kept = prepared.copy()
+    assert prepared.dtype == np.uint64
+    assert np.array_equal(crng.bits_prepared(prepared, b), crng.bits(a, b, Purpose.SCHEDULE))
+    assert np.array_equal(prepared, kept), "a prepared key array is reused day after day: never modify it"
+    # the prepared half depends on the purpose and the seed
+    assert not np.array_equal(crng.prepare(a, Purpose.CLICK), prepared)
+    assert not np.array_equal(CounterRng(22).prepare(a, Purpose.SCHEDULE), prepared)

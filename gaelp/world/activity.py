@@ -15,17 +15,20 @@ purchases), again independent of everyone else.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 
 from gaelp.config import WorldConfig
 from gaelp.rng import CounterRng, Purpose
-from gaelp.world.population import Population
+from gaelp.world.population import Population, people_where
 from gaelp.world.temporal import Calendar
 
-MAX_PER_DAY = 8  # opportunities per person and day are capped here (P(more) is negligible)
+_KEY_SHIFT = 3
+MAX_PER_DAY = 1 << _KEY_SHIFT  # opportunities per person and day are capped here (P(more) is negligible)
 _LUT = 1 << 16  # resolution of the hour-of-day inverse CDF table
+_LOW37 = np.uint64((1 << 37) - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,34 +56,83 @@ class DaySchedule:
         return slice(int(self.hour_bounds[h]), int(self.hour_bounds[h + 1]))
 
 
-def poisson_from_uniform(u: np.ndarray, lam: np.ndarray, cap: int) -> np.ndarray:
-    """Inverse-CDF Poisson draws, capped at `cap`, from uniforms (vectorised over the nonzero ones)."""
-    p = np.exp(-lam)
-    count = np.zeros(u.shape, np.int64)
-    above = u > p
-    if above.all():  # the caller kept only those with at least one: skip the copies
-        idx, cdf, term, uu, lm = np.arange(u.size), p, p, u, lam
-    else:
-        idx = np.flatnonzero(above)
-        cdf, term, uu, lm = p[idx], p[idx], u[idx], lam[idx]
-    k = 0
-    while idx.size and k < cap:
-        k += 1
+def poisson_cdf(lam: np.ndarray, cap: int) -> np.ndarray:
+    """The Poisson CDF at 0 .. cap-1, summed term by term (the sums that `poisson_from_uniform` compares).
+
+    Args:
+        lam: (n,) float64 rates.
+        cap: number of points.
+
+    Returns:
+        (cap, n) float64: row k is P(N <= k) as the float sum exp(-lam) * (1 + lam + ... + lam^k / k!),
+        non-decreasing down the rows.
+    """
+    lam = np.asarray(lam, dtype=np.float64)
+    cdf = np.empty((cap, lam.size))
+    if cap:
+        term = np.exp(-lam)
+        cdf[0] = term
+        for k in range(1, cap):
+            term = term * lam / k
+            cdf[k] = cdf[k - 1] + term
+    return cdf
+
+
+def _counts(u: np.ndarray, code: np.ndarray, cdf: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draws `#{k : u > cdf[k, code]}` (at most cdf.shape[0]), for uniforms `u` that all
+    exceed `cdf[0, code]`: each level looks only at the draws that passed the one before."""
+    count = np.ones(u.size, np.int64)
+    idx = np.flatnonzero(u > cdf[1][code]) if cdf.shape[0] > 1 else np.empty(0, np.int64)
+    for k in range(2, cdf.shape[0] + 1):
+        if not idx.size:
+            break
         count[idx] = k
-        term = term * lm / k
-        cdf = cdf + term
-        more = uu > cdf
-        idx, cdf, term, uu, lm = idx[more], cdf[more], term[more], uu[more], lm[more]
+        if k < cdf.shape[0]:
+            idx = np.compress(u[idx] > cdf[k][code[idx]], idx)
     return count
+
+
+def poisson_from_uniform(u: np.ndarray, lam: np.ndarray, cap: int) -> np.ndarray:
+    """Inverse-CDF Poisson draws, capped at `cap`: the number of k < cap with u > P(N <= k).
+
+    Args:
+        u: (n,) uniforms in [0, 1).
+        lam: (n,) rates.
+        cap: the largest count.
+
+    Returns:
+        (n,) int64.
+    """
+    count = np.zeros(u.shape, np.int64)
+    if cap == 0:
+        return count
+    cdf = poisson_cdf(lam, cap)
+    some = np.flatnonzero(u > cdf[0])
+    count[some] = _counts(u[some], some, cdf)
+    return count
+
+
+def _split_uniforms(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(high 32 bits, low 32 bits) of each uint64 as uniforms k * 2**-32: exact, read as uint32 halves."""
+    halves = bits.view(np.uint32).reshape(-1, 2)
+    high = 1 if sys.byteorder == "little" else 0
+    organic = halves[:, high].astype(np.float64)
+    organic *= 2.0**-32
+    sched = halves[:, 1 - high].astype(np.float64)
+    sched *= 2.0**-32
+    return organic, sched
 
 
 def day_uniforms(crng: CounterRng, people: np.ndarray, day: int) -> tuple[np.ndarray, np.ndarray]:
     """Two independent counter-based uniforms per person for `day` from one hash (32 bits each):
-    one for the night's organic events, one for the day's opportunities."""
-    bits = crng.bits(people, day, Purpose.SCHEDULE)
-    organic = (bits >> np.uint64(32)).astype(np.float64) * 2.0**-32
-    sched = (bits & np.uint64(0xFFFFFFFF)).astype(np.float64) * 2.0**-32
-    return organic, sched
+    one for the night's organic events, one for the day's opportunities.
+
+    `Activity.day_uniforms` gives the same for everyone, faster.
+
+    Returns:
+        (organic, schedule), each (n,) float64 in [0, 1).
+    """
+    return _split_uniforms(crng.bits(people, day, Purpose.SCHEDULE))
 
 
 class Activity:
@@ -98,15 +150,24 @@ class Activity:
         self.rate_table = (rate[None, None, :] * act[:, None, :] * stage_act.T[None, :, :]).reshape(-1, self.n_channels)
         total = self.rate_table.sum(axis=1, keepdims=True)
         self.channel_cdf = np.cumsum(self.rate_table / np.where(total > 0, total, 1.0), axis=1)
-        self._channel_cut = np.ascontiguousarray(self.channel_cdf.T)  # one 1-D table per channel cut
+        # the channel is the number of cuts at or below its uniform uc = (bits >> 11) * 2**-53, and
+        # uc >= cut <=> (bits >> 11) >= ceil(cut * 2**53): integer tables, so no float uniform is needed
+        self._channel_cut = np.ceil(np.minimum(self.channel_cdf.T, 2.0) * 2.0**53).astype(np.uint64)
         intent = np.array(cfg.journey.intent_by_stage, dtype=np.float64)
         self.intent_cdf = np.cumsum(intent / intent.sum(axis=1, keepdims=True), axis=1)
         self.search = [i for i, c in enumerate(cfg.channels) if c.name == "search"]
         self._people = np.arange(pop.size, dtype=np.int64)
-        self._seg_code = pop.segment.astype(np.int32) * stage_act.shape[1]
+        self._n_devices = pop.n_devices.astype(np.uint64)  # the device slot is integer arithmetic on hash bits
+        self._n_stages = stage_act.shape[1]
+        self._seg_code = pop.segment.astype(np.intp) * self._n_stages
+        self._day_key = crng.prepare(self._people, Purpose.SCHEDULE)  # the day-independent half of the hash
         # inverse CDF of the hour of day as a lookup table: hour = lut[floor(u * _LUT)]
         self._hour_lut = np.minimum(np.searchsorted(calendar.hour_cdf, (np.arange(_LUT) + 0.5) / _LUT,
                                                     side="right"), 23).astype(np.int16)
+
+    def day_uniforms(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        """`day_uniforms(crng, every person, day)`, from the hash keys prepared once."""
+        return _split_uniforms(self.crng.bits_prepared(self._day_key, day))
 
     def schedule(self, day: int, stage: np.ndarray, u: np.ndarray) -> DaySchedule:
         """Draw the opportunities of `day` for people at `stage` (their stage at the day's start).
@@ -117,31 +178,38 @@ class Activity:
             u: (n,) every person's counter-based uniform for this draw (see `day_uniforms`).
         """
         pop = self.pop
-        code = self._seg_code + stage  # (segment, stage) of every person: one small-table index
-        lam = self.rate_table.sum(axis=1) * self.calendar.day_multiplier(day)
-        busy = np.flatnonzero(u >= np.exp(-lam)[code])  # the people with any opportunity today
-        count = poisson_from_uniform(u[busy], lam[code[busy]], MAX_PER_DAY)
-        person = np.repeat(busy, count)
-        # k-th opportunity of a person: position within its run of repeats
-        pos = np.arange(person.size)
-        ends = np.cumsum(count[count > 0])
-        k = pos - np.repeat(ends - count[count > 0], count[count > 0])
-        key = person * MAX_PER_DAY + k
-        pc = code[person]
-        uc = self.crng.uniform(key, day, Purpose.OPP_CHANNEL)
-        channel = np.zeros(uc.size, np.int8)
+        # P(count <= k) by (segment, stage) code; the people with any opportunity today have u > P(0)
+        cdf = poisson_cdf(self.rate_table.sum(axis=1) * self.calendar.day_multiplier(day), MAX_PER_DAY)
+        busy = people_where(np.greater, u, cdf[0].reshape(-1, self._n_stages), pop, stage)
+        busy_code = self._seg_code[busy] + stage[busy]
+        count = _counts(u[busy], busy_code, cdf)
+        # opportunity keys person * MAX_PER_DAY + k, k = 0 .. count - 1: they step by one within a person's
+        # run and jump between runs, so they are the cumulative sum of those steps
+        step = np.ones(int(count.sum()), np.int64)
+        if busy.size:
+            step[0] = busy[0] * MAX_PER_DAY
+            step[(np.cumsum(count) - count)[1:]] = np.diff(busy) * MAX_PER_DAY - count[:-1] + 1
+        key = np.cumsum(step)
+        person = key >> _KEY_SHIFT  # = key // MAX_PER_DAY
+        pc = np.repeat(busy_code, count)
+        bits = self.crng.bits(key, day, Purpose.OPP_CHANNEL) >> np.uint64(11)
+        channel = np.zeros(key.size, np.int8)
         for c in range(self.n_channels - 1):
-            channel += uc >= self._channel_cut[c][pc]
-        # one uniform gives the hour (16 bits), the minute and the device (the bits left over)
-        ut = self.crng.uniform(key, day, Purpose.OPP_TIME) * _LUT
-        cell = ut.astype(np.int64)
-        hour = self._hour_lut[cell]
-        rest = (ut - cell) * 60
-        minute = hour * 60 + rest.astype(np.int16)
-        device = pop.device_offset[person] + ((rest % 1.0) * pop.n_devices[person]).astype(np.int64)
+            channel += bits >= self._channel_cut[c][pc]
+        # one uniform gives the hour (16 bits), the minute and the device (the bits left over). With
+        # u = (bits >> 11) * 2**-53, u * _LUT = cell + x * 2**-37 exactly (x: the 37 bits below the cell),
+        # and x * 60 < 2**43, so the minute and the fraction of a minute are exact integer shifts and masks
+        bits = self.crng.bits(key, day, Purpose.OPP_TIME)
+        hour = self._hour_lut[(bits >> np.uint64(48)).view(np.int64)]
+        x60 = ((bits >> np.uint64(11)) & _LOW37) * np.uint64(60)
+        minute = hour * np.int16(60) + (x60 >> np.uint64(37)).astype(np.int16)
+        # device slot floor(frac * n_devices), frac = (x60 & _LOW37) * 2**-37
+        slot = ((x60 & _LOW37) * self._n_devices[person]) >> np.uint64(37)
+        device = pop.device_offset[person] + slot.view(np.int64)
         order = np.argsort(minute, kind="stable")
         bounds = np.searchsorted(minute[order], np.arange(0, 24 * 60 + 1, 60, dtype=np.int16))
-        return DaySchedule(day, key[order], person[order], device[order], channel[order], bounds)
+        key = key[order]
+        return DaySchedule(day, key, key >> _KEY_SHIFT, device[order], channel[order], bounds)
 
     def query_intent(self, key: np.ndarray, day: int, channel: np.ndarray, stage: np.ndarray) -> np.ndarray:
         """Query intent level per opportunity: 0 informational, 1 category, 2 purchase.

@@ -11,7 +11,7 @@ import numpy as np
 
 from gaelp.config import WorldConfig
 from gaelp.rng import CounterRng, Purpose
-from gaelp.world.population import JourneyState, Population, Stage
+from gaelp.world.population import JourneyState, Population, Stage, people_where
 
 ACTIVE = (Stage.AWARE, Stage.CONSIDERING, Stage.INTENT)
 
@@ -43,7 +43,6 @@ class JourneyModel:
         self.move[Stage.UNAWARE] = j.word_of_mouth
         self.move[Stage.AWARE] = j.organic_consider
         self.move[Stage.LAPSED] = j.word_of_mouth
-        self._active = np.isin(np.arange(len(Stage)), ACTIVE)
         self._code_pop: Population | None = None
         self._code_cache = np.empty(0, np.int32)
 
@@ -67,18 +66,21 @@ class JourneyModel:
         was_lapsed = before == Stage.LAPSED
         stage[person[was_lapsed]] = Stage.AWARE  # a touch re-engages a lapsed journey
         cur = np.where(was_lapsed, np.int8(Stage.AWARE), before)
-        open_ = cur <= Stage.INTENT
-        u = self.crng.uniform(key, day, Purpose.ADVANCE)
-        prop = np.where(u < self.advance[channel], cur + 1, cur)
+        # an impression may move a journey below INTENT one stage on (draws for those rows only)
+        can = np.flatnonzero(cur < Stage.INTENT)
+        prop = cur.copy()
+        prop[can] += self.crng.uniform(key[can], day, Purpose.ADVANCE) < self.advance[channel[can]]
         # a click takes the person at least to CONSIDERING, and deeper with some probability
         click = np.flatnonzero(clicked)
         deep = self.crng.uniform(key[click], day, Purpose.CLICK_DEPTH) < self.click_to_intent
         prop[click] = np.maximum(prop[click], np.where(deep, Stage.INTENT, Stage.CONSIDERING))
-        prop = np.minimum(prop, Stage.INTENT).astype(np.int8)
-        np.maximum.at(stage, person[open_], prop[open_])
+        np.minimum(prop, np.int8(Stage.INTENT), out=prop)
+        # rows that raise a stage; CONVERTED and LOST (above INTENT) never rise
+        up = np.flatnonzero(prop > cur)
+        np.maximum.at(stage, person[up], prop[up])
         state.last_activity[person] = t
-        dormant = (before == Stage.UNAWARE) | (before == Stage.LAPSED)
-        started = person[dormant & (stage[person] != before)]
+        # journeys that start now: re-engaged lapsed ones, and unaware people who moved
+        started = np.concatenate([person[was_lapsed], person[up[before[up] == Stage.UNAWARE]]])
         state.journey_start[started] = t
 
     def daily(self, state: JourneyState, pop: Population, day: int, day_mult: float, u: np.ndarray) -> np.ndarray:
@@ -96,37 +98,42 @@ class JourneyModel:
         """
         t0 = day * 24
         stage = state.stage
-        idle = (state.last_activity < t0 - self.lapse_h) & self._active[stage]
-        stage[idle] = Stage.LAPSED
+        # ACTIVE is the run of stages AWARE .. INTENT: two comparisons rather than a lookup per person.
+        # Selections use flatnonzero / np.compress: much faster than boolean indexing at these densities
+        idle = (state.last_activity < t0 - self.lapse_h) & (stage >= Stage.AWARE) & (stage <= Stage.INTENT)
+        stage[np.flatnonzero(idle)] = Stage.LAPSED
         state.seen *= self.decay
         state.brand *= self.decay
-        code = self._seg_code(pop) + stage
-        cuts = self._event_cuts(day_mult)  # (4, segments * stages) cumulative interval ends
-        who = np.flatnonzero(u < cuts[3][code])  # the few with an event today
-        c, uw = code[who], u[who]
-        event = (uw >= cuts[0][c]).astype(np.int8) + (uw >= cuts[1][c]) + (uw >= cuts[2][c])
-        move, crisis, buy, drop = (who[event == e] for e in range(4))
+        cuts = self._event_cuts(day_mult)  # (4, segments, stages) cumulative interval ends
+        who = people_where(np.less, u, cuts[3], pop, stage)  # the few with an event today
+        c, uw = self._seg_code(pop)[who] + stage[who], u[who]
+        flat = cuts.reshape(4, -1)
+        event = (uw >= flat[0][c]).astype(np.int8) + (uw >= flat[1][c]) + (uw >= flat[2][c])
+        move, crisis, buy, drop = (np.compress(event == e, who) for e in range(4))
         started = np.concatenate([move, crisis])
-        dormant = started[(stage[started] == Stage.UNAWARE) | (stage[started] == Stage.LAPSED)]
-        state.journey_start[dormant] = t0
-        stage[move] = np.where(stage[move] == Stage.LAPSED, Stage.AWARE, stage[move] + 1)
+        was = stage[started]
+        state.journey_start[np.compress((was == Stage.UNAWARE) | (was == Stage.LAPSED), started)] = t0
+        was = was[:move.size]
+        stage[move] = np.where(was == Stage.LAPSED, Stage.AWARE, was + 1)
         stage[crisis] = Stage.INTENT
         stage[drop] = Stage.LAPSED
         state.last_activity[started] = t0
         return buy
 
     def _event_cuts(self, day_mult: float) -> np.ndarray:
+        """(4, segments, stages) ends of the event intervals move | crisis | buy | drop out, from 0."""
         stage = np.arange(len(Stage))
         open_ = (stage <= Stage.INTENT) | (stage == Stage.LAPSED)
         p_move = np.broadcast_to(self.move[None, :], (self.crisis.size, len(Stage)))
         p_crisis = np.where((open_ & (stage != Stage.INTENT))[None, :], self.crisis[:, None], 0.0)
         p_buy = self.buy_hazard[None, :] * self.buy_mult[:, None] * day_mult
         p_drop = np.broadcast_to(self.drop_out[None, :], p_move.shape)
-        return np.cumsum(np.stack([p_move, p_crisis, p_buy, p_drop]), axis=0).reshape(4, -1)
+        return np.cumsum(np.stack([p_move, p_crisis, p_buy, p_drop]), axis=0)
 
     def _seg_code(self, pop: Population) -> np.ndarray:
+        """(n,) intp segment * n_stages of every person (add the stage for a (segment, stage) code)."""
         if self._code_pop is not pop:
-            self._code_pop, self._code_cache = pop, pop.segment.astype(np.int32) * len(Stage)
+            self._code_pop, self._code_cache = pop, pop.segment.astype(np.intp) * len(Stage)
         return self._code_cache
 
     def choose_brand(self, state: JourneyState, person: np.ndarray, day: int) -> np.ndarray:

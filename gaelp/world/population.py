@@ -60,6 +60,35 @@ class Population:
         return int(self.segment.shape[0])
 
 
+def people_where(op: np.ufunc, u: np.ndarray, table: np.ndarray, pop: Population, stage: np.ndarray) -> np.ndarray:
+    """The people p with `op(u[p], table[segment[p], stage[p]])`, e.g. a uniform below a rate of their
+    (segment, stage).
+
+    People are contiguous by segment, so each segment's block looks up one small row of `table`; that
+    keeps the temporaries at a block's size, which is faster than one (segment, stage) index per person.
+
+    Args:
+        op: a comparison ufunc such as `np.less`.
+        u: (n,) one value per person.
+        table: (n_segments, n_stages) thresholds.
+        pop: the population (segment blocks).
+        stage: (n,) every person's stage.
+
+    Returns:
+        (k,) int64 ascending person ids.
+    """
+    table = np.asarray(table)
+    off = pop.segment_offsets
+    if table.ndim != 2 or table.shape[0] != off.size - 1:
+        raise ValueError(f"table must be (n_segments={off.size - 1}, n_stages), got shape {table.shape}")
+    hits = [np.empty(0, np.int64)]
+    for s in range(table.shape[0]):
+        lo, hi = int(off[s]), int(off[s + 1])
+        row = np.take(table[s], stage[lo:hi].astype(np.intp))
+        hits.append(np.flatnonzero(op(u[lo:hi], row)) + lo)
+    return np.concatenate(hits)
+
+
 def build_population(cfg: WorldConfig, n_people: int, rng: np.random.Generator) -> Population:
     """Draw a population: segment sizes, devices and device types.
 

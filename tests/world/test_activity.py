@@ -4,6 +4,7 @@ counterfactual independence, calendar effects and query intent."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from scipy.stats import poisson
 
 from gaelp.config import Config, WorldConfig
 from gaelp.rng import CounterRng, Purpose
-from gaelp.world.activity import MAX_PER_DAY, Activity, day_uniforms, poisson_from_uniform
+from gaelp.world.activity import MAX_PER_DAY, Activity, day_uniforms, poisson_cdf, poisson_from_uniform
 from gaelp.world.population import Stage, build_population
 from gaelp.world.temporal import Calendar
 
@@ -88,6 +89,15 @@ def test_poisson_from_uniform_gives_zero_for_zero_rate_or_zero_uniform():
     assert poisson_from_uniform(np.empty(0), np.empty(0), 8).shape == (0,)
 
 
+def test_poisson_cdf_is_the_poisson_cdf_and_never_decreases():
+    lam = np.array([0.0, 0.01, 0.7, 3.0, 12.0, 800.0])
+    cdf = poisson_cdf(lam, 8)
+    assert cdf.shape == (8, lam.size)
+    assert np.allclose(cdf, poisson.cdf(np.arange(8)[:, None], lam[None]), rtol=1e-12, atol=1e-300)
+    assert np.all(np.diff(cdf, axis=0) >= 0)
+    assert poisson_cdf(lam, 0).shape == (0, lam.size)
+
+
 # --------------------------------------------------------------------------------------------------
 # Activity.schedule
 
@@ -127,7 +137,7 @@ def small():
 
 @pytest.mark.parametrize("day", [0, 5])
 def test_schedule_counts_and_channels_match_the_slow_reference(small, day):
-    cfg, act, pop, cal, stage = small
+    cfg, act, _pop, _cal, stage = small
     u = day_u(act, day)
     s = act.schedule(day, stage, u)
     ref = reference_counts_and_channels(cfg, act, day, stage, u)
@@ -183,7 +193,7 @@ def test_schedule_hours_channels_and_devices_follow_their_distributions():
 
 def test_changing_one_persons_stage_changes_only_that_persons_opportunities():
     cfg = world()
-    act, pop, cal = build(cfg, 3_000)
+    act, pop, _cal = build(cfg, 3_000)
     stage = np.full(pop.size, Stage.UNAWARE, np.int8)
     u = day_u(act, 2)
     base = act.schedule(2, stage, u)
@@ -226,6 +236,35 @@ def test_a_busier_day_never_has_fewer_opportunities(which):
         assert abs(sched.key.size - expected) < 5 * np.sqrt(expected), (sched.key.size, expected)
 
 
+def test_schedule_times_and_devices_follow_the_float_reading_of_the_time_uniform(small):
+    # slow reference: u * 2**16 -> the hour table's cell; the rest, times 60, is the minute (integer part)
+    # and the device (fractional part times the person's number of devices, rounded down)
+    _, act, pop, cal, stage = small
+    for day in (2, 6):
+        s = act.schedule(day, stage, day_u(act, day))
+        ut = act.crng.uniform(s.key, day, Purpose.OPP_TIME) * 2.0**16
+        cell = np.floor(ut)
+        rest = (ut - cell) * 60
+        hour = np.minimum(np.searchsorted(cal.hour_cdf, (cell + 0.5) / 2.0**16, side="right"), 23)
+        minute = hour * 60 + np.floor(rest)
+        assert np.array_equal(s.device, pop.device_offset[s.person] + np.floor(rest % 1.0 * pop.n_devices[s.person]))
+        assert np.array_equal(np.repeat(np.arange(24), np.diff(s.hour_bounds)), hour)
+        # sorted by minute; within a minute by key (the order before the stable sort)
+        assert np.all(np.diff(minute) >= 0)
+        same = np.diff(minute) == 0
+        assert np.all(np.diff(s.key)[same] > 0)
+
+
+def test_activity_day_uniforms_equal_day_uniforms_for_everyone(small):
+    act, pop = small[1], small[2]
+    everyone = np.arange(pop.size, dtype=np.int64)
+    for day in (0, 1, 29, 400):
+        fast, slow = act.day_uniforms(day), day_uniforms(act.crng, everyone, day)
+        assert all(np.array_equal(f, w) and f.dtype == np.float64 for f, w in zip(fast, slow))
+    # repeated calls reuse the prepared keys: they must not change
+    assert np.array_equal(act.day_uniforms(1)[1], day_uniforms(act.crng, everyone, 1)[1])
+
+
 def test_day_uniforms_are_two_independent_uniform_streams():
     crng = CounterRng(SEED)
     people = np.arange(100_000, dtype=np.int64)
@@ -243,7 +282,7 @@ def test_day_uniforms_are_two_independent_uniform_streams():
 
 
 def test_query_intent_varies_only_on_search_and_is_neutral_elsewhere(small):
-    cfg, act, pop, cal, stage = small
+    cfg, act, _pop, _cal, stage = small
     s = act.schedule(4, stage, day_u(act, 4))
     intent = act.query_intent(s.key, 4, s.channel, stage[s.person])
     assert intent.dtype == np.int8 and intent.shape == s.key.shape
@@ -270,4 +309,4 @@ def test_query_intent_follows_intent_by_stage_and_rises_with_the_stage():
         assert np.abs(freq - expected).max() < 5 * np.sqrt(0.25 / n), (Stage(st).name, freq, expected)
         purchase_share.append(freq[2])
     funnel = purchase_share[Stage.UNAWARE:Stage.INTENT + 1]
-    assert all(a < b for a, b in zip(funnel, funnel[1:])), f"purchase intent by stage: {funnel}"
+    assert all(a < b for a, b in itertools.pairwise(funnel)), f"purchase intent by stage: {funnel}"

@@ -201,6 +201,54 @@ def daily(jm: JourneyModel, st: JourneyState, pop, day: int, day_mult: float) ->
     return jm.daily(st, pop, day, day_mult, day_uniforms(jm.crng, np.arange(pop.size, dtype=np.int64), day)[0])
 
 
+def reference_daily(cfg: WorldConfig, st: JourneyState, pop, day: int, day_mult: float, u: np.ndarray) -> list[int]:
+    """Slow reference of the organic pass, one person at a time, straight from the config."""
+    j, t0 = cfg.journey, 24 * day
+    move = {Stage.UNAWARE: j.word_of_mouth, Stage.AWARE: j.organic_consider, Stage.LAPSED: j.word_of_mouth}
+    buyers = []
+    for p in range(st.stage.size):
+        s = int(st.stage[p])
+        if Stage.AWARE <= s <= Stage.INTENT and st.last_activity[p] < t0 - 24 * j.lapse_days:
+            s = Stage.LAPSED
+        seg = cfg.segments[pop.segment[p]]
+        reopens = s < Stage.INTENT or s == Stage.LAPSED
+        widths = [move.get(s, 0.0), seg.crisis_rate if reopens else 0.0,
+                  j.buy_hazard[s] * seg.buy_mult * day_mult if s <= Stage.INTENT else 0.0,
+                  j.drop_out[s] if s <= Stage.INTENT else 0.0]
+        ends = np.cumsum(widths)
+        event = int(np.sum(u[p] >= ends))  # 4: nothing
+        if event in (0, 1):
+            if s in (Stage.UNAWARE, Stage.LAPSED):
+                st.journey_start[p] = t0
+            st.last_activity[p] = t0
+            s = (Stage.AWARE if s == Stage.LAPSED else s + 1) if event == 0 else Stage.INTENT
+        elif event == 2:
+            buyers.append(p)
+        elif event == 3:
+            s = Stage.LAPSED
+        st.stage[p] = s
+    st.seen *= np.float32(j.exposure_decay)
+    st.brand *= np.float32(j.exposure_decay)
+    return buyers
+
+
+@pytest.mark.parametrize("day", [3, 11])
+def test_daily_matches_the_slow_reference(day):
+    cfg = world(crisis=(0.05, 0.2), buy_mult=(1.0, 3.0), lapse_days=1)
+    jm = model(cfg)
+    n = 6_000
+    pop = population(cfg, n)
+    got, ref = random_state(n), random_state(n)
+    got.last_activity[:] = ref.last_activity[:] = np.random.default_rng(SEED + 3).integers(-1, 24 * day, n)
+    u = day_uniforms(jm.crng, np.arange(n, dtype=np.int64), day)[0]
+    buyers = jm.daily(got, pop, day, 1.7, u)
+    expected = reference_daily(cfg, ref, pop, day, 1.7, u)
+    assert buyers.dtype == np.int64 and np.array_equal(buyers, expected) and len(expected) > 20
+    for k in got.arrays:
+        assert np.array_equal(getattr(got, k), getattr(ref, k)), k
+    assert (got.stage != random_state(n).stage).sum() > n // 10, "the reference must exercise lapses and events"
+
+
 def test_idle_journeys_lapse_after_lapse_days():
     cfg = world(crisis=(0.0, 0.0), **QUIET)
     jm = model(cfg)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gaelp.config import Config, WorldConfig
-from gaelp.world.population import JourneyState, Stage, build_population, initial_stages
+from gaelp.world.population import JourneyState, Stage, build_population, initial_stages, people_where
 
 SEED = 20260105
 N_BIG = 100_000
@@ -149,3 +149,23 @@ def test_journey_state_dict_round_trip_is_a_copy_and_restores_dtypes():
         restored = getattr(other, k)
         assert restored.dtype == getattr(st, k).dtype, k
         assert np.array_equal(restored, saved_copy[k]), k
+
+
+@pytest.mark.parametrize("op", [np.less, np.greater])
+def test_people_where_matches_a_per_person_lookup(op):
+    pop = build_population(world(), 20_000, np.random.default_rng(SEED))
+    rng = np.random.default_rng(SEED + 1)
+    stage = rng.integers(0, len(Stage), pop.size).astype(np.int8)
+    u = rng.random(pop.size)
+    u[::97] = 0.25  # ties with a threshold: strict comparisons must stay strict
+    table = rng.random((len(SHARES), len(Stage)))
+    table[1, 2] = 0.25
+    expected = [p for p in range(pop.size) if op(u[p], table[pop.segment[p], stage[p]])]
+    got = people_where(op, u, table, pop, stage)
+    assert got.dtype == np.int64 and np.array_equal(got, expected)
+
+
+def test_people_where_needs_one_table_row_per_segment():
+    pop = build_population(world(), 100, np.random.default_rng(SEED))
+    with pytest.raises(ValueError, match=r"n_segments=4"):
+        people_where(np.less, np.zeros(100), np.zeros((3, len(Stage))), pop, np.zeros(100, np.int8))
