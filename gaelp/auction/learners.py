@@ -278,7 +278,9 @@ class PolicyGradientBidder(_LearningRival):
         g[:c] = np.bincount(channel, weights=weight, minlength=c)
         g[c:c + N_INTENTS] = np.bincount(intent, weights=weight, minlength=N_INTENTS)
         g[c + N_INTENTS + hour_bucket(t)] = weight.sum()
-        g[-1] = weight @ desktop
+        # a numpy sum, not `weight @ desktop`: a BLAS dot splits long sums across threads, so its last bits
+        # would depend on the machine's core count (and its idle threads spin on the simulation's cores)
+        g[-1] = (weight * desktop).sum()
         return g
 
     def _noise(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:

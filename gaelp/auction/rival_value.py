@@ -68,7 +68,8 @@ class ClickValueModel:
     def effective_clicks(self) -> np.ndarray:
         """(n_contexts,) clicks weighted by the share of their sales due by now."""
         age = (self.t_ - np.arange(self.window_h)) % self.window_h
-        return self.matured_ + self._cdf[age] @ self.recent_
+        # numpy's sum rather than a BLAS product, whose threads would make the last bits machine-dependent
+        return self.matured_ + (self._cdf[age][:, None] * self.recent_).sum(axis=0)
 
     def value_per_click(self) -> np.ndarray:
         """(n_channels * 3,) value per click by context (channel * 3 + intent); cached until the next update."""
