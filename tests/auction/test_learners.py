@@ -3,6 +3,11 @@ persistence across episodes and restarts, and stability in a running market."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.special import ndtri
@@ -288,3 +293,34 @@ def test_win_rates_stay_stable_with_our_bidder_fixed(seed: int) -> None:
         lo, hi = rate[:, j].min(), rate[:, j].max()
         assert not (lo < 0.05 and hi > 0.95), f"{b.name}: daily win rate swings {lo:.2f}-{hi:.2f}"
         assert hi - lo <= 0.75, f"{b.name}: daily win rate swings {lo:.2f}-{hi:.2f}"
+
+
+_LEARN_BIG_HOURS = """
+import hashlib, numpy as np
+from tests.auction.test_learners import LEARNERS, _batch, _ctx, _outcome
+from gaelp.auction.bidders import make_bidder
+from gaelp.auction.bidder_state import flatten_state
+rng = np.random.default_rng(3)
+h = hashlib.sha256()
+for kind in LEARNERS:
+    bidder = make_bidder(kind, _ctx(kind))
+    for t in range(30, 33):
+        batch = _batch(rng, n=40_000, t=t)
+        bidder.observe(_outcome(batch, bidder.bid(batch), rng))
+    for k, v in sorted(flatten_state(bidder.state_dict()).items()):
+        h.update(k.encode()); h.update(np.ascontiguousarray(v).tobytes())
+print(h.hexdigest())
+"""
+
+
+def test_learning_does_not_depend_on_the_number_of_blas_threads() -> None:
+    # Hours of 40,000 opportunities, as in a 1M-person world: a BLAS product that long is split across
+    # threads, which would make the learned numbers depend on the machine's cores.
+    root = Path(__file__).resolve().parents[2]
+    out = set()
+    for threads in ("1", "2"):
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+        run = subprocess.run([sys.executable, "-c", _LEARN_BIG_HOURS], capture_output=True, text=True, env=env,
+                             cwd=root, check=True)
+        out.add(run.stdout.strip())
+    assert len(out) == 1
