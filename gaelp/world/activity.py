@@ -155,6 +155,7 @@ class Activity:
         self._channel_cut = np.ceil(np.minimum(self.channel_cdf.T, 2.0) * 2.0**53).astype(np.uint64)
         intent = np.array(cfg.journey.intent_by_stage, dtype=np.float64)
         self.intent_cdf = np.cumsum(intent / intent.sum(axis=1, keepdims=True), axis=1)
+        self._intent_cut = np.ascontiguousarray(self.intent_cdf[:, :-1].T)  # one 1-D table per level boundary
         self.search = [i for i, c in enumerate(cfg.channels) if c.name == "search"]
         self._people = np.arange(pop.size, dtype=np.int64)
         self._n_devices = pop.n_devices.astype(np.uint64)  # the device slot is integer arithmetic on hash bits
@@ -218,9 +219,12 @@ class Activity:
         """
         intent = np.ones(key.shape[0], dtype=np.int8)
         for c in self.search:
-            m = channel == c
-            if m.any():
-                u = self.crng.uniform(key[m], day, Purpose.INTENT)
-                cdf = self.intent_cdf[stage[m]]
-                intent[m] = (u[:, None] >= cdf[:, :-1]).sum(axis=1)
+            rows = np.flatnonzero(channel == c)
+            if rows.size:
+                u = self.crng.uniform(key[rows], day, Purpose.INTENT)
+                st = stage[rows]
+                level = (u >= self._intent_cut[0][st]).astype(np.int8)
+                for cut in self._intent_cut[1:]:
+                    level += u >= cut[st]
+                intent[rows] = level
         return intent
