@@ -28,6 +28,9 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 _TO_UNIT = 2.0**-53
+_MASK64 = 0xFFFFFFFFFFFFFFFF
+_M2_INT = int(_M2)
+# Array arithmetic on uint64 wraps modulo 2**64 without a warning, which is what the hash needs.
 
 
 class Purpose(IntEnum):
@@ -70,8 +73,10 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 def _fold(x: np.ndarray, b: int | np.ndarray) -> np.ndarray:
     """The second stage of `CounterRng.bits`: fold key b into prepared keys x (in place) and mix."""
-    with np.errstate(over="ignore"):
-        x ^= np.asarray(b).astype(np.uint64) * _M2
+    if isinstance(b, (int, np.integer)):  # one key for the whole array: its product once, in Python
+        x ^= np.uint64((int(b) * _M2_INT) & _MASK64)
+    else:
+        x ^= np.multiply(b, _M2, out=np.empty(np.shape(b), np.uint64), dtype=np.uint64, casting="unsafe")
     return _mix(x)
 
 
@@ -100,12 +105,11 @@ class CounterRng:
         Returns:
             (n,) uint64, a fresh array.
         """
-        with np.errstate(over="ignore"):
-            pkey = np.uint64((int(purpose) * 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF)
-            x = np.asarray(a).astype(np.uint64)
-            x *= _GOLDEN
-            x ^= self._key ^ pkey
-            return _mix(x)
+        # uint64(a) * golden in one pass; `out` keeps a 0-d input an array (numpy scalars would warn on wrap)
+        x = np.multiply(a, _GOLDEN, out=np.empty(np.shape(a), np.uint64), dtype=np.uint64,
+                        casting="unsafe")
+        x ^= np.uint64(int(self._key) ^ ((int(purpose) * 0x632BE59BD9B4E019) & _MASK64))
+        return _mix(x)
 
     @staticmethod
     def bits_prepared(prepared: np.ndarray, b: int | np.ndarray) -> np.ndarray:
@@ -123,7 +127,11 @@ class CounterRng:
         Returns:
             (n,) float64, uniform and independent across distinct (a, b, purpose).
         """
-        return (self.bits(a, b, purpose) >> _S11).astype(np.float64) * _TO_UNIT
+        bits = self.bits(a, b, purpose)
+        bits >>= _S11
+        u = bits.astype(np.float64)
+        u *= _TO_UNIT
+        return u
 
 
 class Streams:
