@@ -190,7 +190,7 @@ class Simulation:
         self._schedule_post_click(t, cl, imp, batch, seg, stage)
         rel = np.flatnonzero(self.category[cl.advertiser])  # other products' ads do not move our category
         self.journey.expose(self.state, t, day, imp.key[rel], imp.person[rel], cl.advertiser[rel],
-                            imp.channel[rel], cl.clicked[rel])
+                            imp.channel[rel], cl.clicked[rel], stage[cl.row[rel]])  # no stage moved this hour yet
         freq_cell = (imp.person * self.n_channels + imp.channel) * self.n_adv + cl.advertiser
         np.add.at(self.freq_today.reshape(-1), freq_cell, np.uint8(1))
         ours = np.flatnonzero(cl.advertiser == 0)

@@ -55,6 +55,8 @@ class Market:
         self.max_slots = max(self.slots)
         self.reserve = np.array([c.reserve for c in channels])
         self.quality = np.asarray(quality, dtype=np.float64)
+        if not (self.quality.ndim == 1 and np.isfinite(self.quality).all() and (self.quality > 0).all()):
+            raise ValueError(f"quality must be one finite score > 0 per bidder, got {self.quality.tolist()}")
 
     def clear(self, channel: np.ndarray, bids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Winners and prices per slot.
@@ -66,6 +68,14 @@ class Market:
         Returns:
             winners (n, max_slots) int64 (-1 empty) and prices (n, max_slots) float64.
         """
+        bids = np.asarray(bids, dtype=np.float64)
+        if bids.shape != (channel.shape[0], self.quality.size):
+            raise ValueError(f"bids must have shape (n opportunities, n bidders) = "
+                             f"({channel.shape[0]}, {self.quality.size}), got {bids.shape}")
+        # checked here once for the hour, so the mechanisms need not check each channel's share again
+        if bids.size and not (np.isfinite(bids.min()) and np.isfinite(bids.max())):
+            row, col = np.argwhere(~np.isfinite(bids))[0]
+            raise ValueError(f"bids[{row}, {col}] = {bids[row, col]} is not finite (bidder column {col})")
         n = channel.shape[0]
         winners = np.full((n, self.max_slots), -1, np.int64)
         prices = np.zeros((n, self.max_slots))
@@ -73,7 +83,7 @@ class Market:
             idx = np.flatnonzero(channel == c)
             if idx.size == 0:
                 continue
-            alloc = mech(np.take(bids, idx, axis=0), self.quality, self.slots[c], self.reserve[c])
+            alloc = mech(np.take(bids, idx, axis=0), self.quality, self.slots[c], float(self.reserve[c]), validate=False)
             winners[idx, : self.slots[c]] = alloc.winners
             prices[idx, : self.slots[c]] = alloc.prices
         return winners, prices

@@ -59,7 +59,12 @@ class Allocation:
 
 
 def second_price(
-    bids: np.ndarray, quality: np.ndarray, n_slots: int = 1, reserve: float | np.ndarray = 0.0
+    bids: np.ndarray,
+    quality: np.ndarray,
+    n_slots: int = 1,
+    reserve: float | np.ndarray = 0.0,
+    *,
+    validate: bool = True,
 ) -> Allocation:
     """Sell one item per auction at the quality-weighted second price (Vickrey when quality is 1).
 
@@ -68,6 +73,8 @@ def second_price(
         quality: ``(n_auctions, n_bidders)`` or ``(n_bidders,)`` finite quality scores > 0.
         n_slots: must be 1 (one item); use :func:`gsp` for several slots.
         reserve: scalar or ``(n_auctions,)`` minimum price per click, finite and >= 0.
+        validate: False skips checking the inputs, for a caller that checked them already (the
+            market checks each hour's whole bid matrix once); they must then be float64 arrays.
 
     Returns:
         An :class:`Allocation` with arrays of shape ``(n_auctions, 1)``.
@@ -76,11 +83,16 @@ def second_price(
         ValueError: on a shape or value that breaks the rules above.
     """
     _require_one_slot("second_price", n_slots)
-    return _clear(bids, quality, 1, reserve, pay_own_bid=False)
+    return _clear(bids, quality, 1, reserve, pay_own_bid=False, validate=validate)
 
 
 def first_price(
-    bids: np.ndarray, quality: np.ndarray, n_slots: int = 1, reserve: float | np.ndarray = 0.0
+    bids: np.ndarray,
+    quality: np.ndarray,
+    n_slots: int = 1,
+    reserve: float | np.ndarray = 0.0,
+    *,
+    validate: bool = True,
 ) -> Allocation:
     """Sell one item per auction to the highest ad rank, who pays its own bid.
 
@@ -89,6 +101,8 @@ def first_price(
         quality: ``(n_auctions, n_bidders)`` or ``(n_bidders,)`` finite quality scores > 0.
         n_slots: must be 1 (one item).
         reserve: scalar or ``(n_auctions,)`` minimum price per click, finite and >= 0.
+        validate: False skips checking the inputs, for a caller that checked them already (the
+            market checks each hour's whole bid matrix once); they must then be float64 arrays.
 
     Returns:
         An :class:`Allocation` with arrays of shape ``(n_auctions, 1)``.
@@ -97,11 +111,16 @@ def first_price(
         ValueError: on a shape or value that breaks the rules above.
     """
     _require_one_slot("first_price", n_slots)
-    return _clear(bids, quality, 1, reserve, pay_own_bid=True)
+    return _clear(bids, quality, 1, reserve, pay_own_bid=True, validate=validate)
 
 
 def gsp(
-    bids: np.ndarray, quality: np.ndarray, n_slots: int, reserve: float | np.ndarray = 0.0
+    bids: np.ndarray,
+    quality: np.ndarray,
+    n_slots: int,
+    reserve: float | np.ndarray = 0.0,
+    *,
+    validate: bool = True,
 ) -> Allocation:
     """Generalized second price: slot k goes to the k-th highest ad rank.
 
@@ -114,6 +133,8 @@ def gsp(
         quality: ``(n_auctions, n_bidders)`` or ``(n_bidders,)`` finite quality scores > 0.
         n_slots: number of ad slots per auction, >= 1 (may exceed ``n_bidders``).
         reserve: scalar or ``(n_auctions,)`` minimum price per click, finite and >= 0.
+        validate: False skips checking the inputs, for a caller that checked them already (the
+            market checks each hour's whole bid matrix once); they must then be float64 arrays.
 
     Returns:
         An :class:`Allocation` with arrays of shape ``(n_auctions, n_slots)``.
@@ -121,7 +142,7 @@ def gsp(
     Raises:
         ValueError: on a shape or value that breaks the rules above.
     """
-    return _clear(bids, quality, n_slots, reserve, pay_own_bid=False)
+    return _clear(bids, quality, n_slots, reserve, pay_own_bid=False, validate=validate)
 
 
 MECHANISMS: dict[str, Callable[..., Allocation]] = {
@@ -285,9 +306,14 @@ def _clear(
     reserve: float | np.ndarray,
     *,
     pay_own_bid: bool,
+    validate: bool = True,
 ) -> Allocation:
-    """Validate, then clear the batch block by block (shared by all mechanisms)."""
-    bids, quality, slots, reserve = _validate(bids, quality, n_slots, reserve)
+    """Validate (unless told not to), then clear the batch block by block (shared by all mechanisms)."""
+    if validate:
+        bids, quality, slots, reserve = _validate(bids, quality, n_slots, reserve)
+    else:
+        slots = operator.index(n_slots)
+        reserve = float(reserve) if np.ndim(reserve) == 0 else reserve
     n_auctions, n_bidders = bids.shape
     winners = np.full((n_auctions, slots), -1, dtype=np.int64)
     prices = np.zeros((n_auctions, slots), dtype=np.float64)

@@ -47,13 +47,15 @@ class JourneyModel:
         self._code_cache = np.empty(0, np.int32)
 
     def expose(self, state: JourneyState, t: int, day: int, key: np.ndarray, person: np.ndarray,
-               advertiser: np.ndarray, channel: np.ndarray, clicked: np.ndarray) -> None:
+               advertiser: np.ndarray, channel: np.ndarray, clicked: np.ndarray,
+               stage_now: np.ndarray | None = None) -> None:
         """Apply impressions (one row each) to the people who saw them.
 
         Args:
             key: (k,) counter keys of the impressions (schedule serial x 8 + slot).
             person, advertiser, channel: (k,) integer arrays.
             clicked: (k,) bool.
+            stage_now: (k,) int8 `state.stage[person]`, if the caller already has it.
         """
         if person.size == 0:
             return
@@ -62,7 +64,7 @@ class JourneyModel:
         np.add.at(state.seen.reshape(-1), flat, np.float32(1.0))
         np.add.at(state.brand.reshape(-1), flat, np.where(clicked, self.brand_click[channel], self.brand_impression))
         stage = state.stage
-        before = stage[person]
+        before = stage[person] if stage_now is None else stage_now
         was_lapsed = before == Stage.LAPSED
         stage[person[was_lapsed]] = Stage.AWARE  # a touch re-engages a lapsed journey
         cur = np.where(was_lapsed, np.int8(Stage.AWARE), before)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -159,3 +160,15 @@ def test_clear_within_budgets_never_overspends(case):
         if changed.size:
             assert np.all(kept[changed[0]:] == 0), f"bidder {j} withdrawn only from row {changed[0]} onward"
             assert np.array_equal(kept[:changed[0]], orig[:changed[0]])
+
+
+def test_bad_bids_and_quality_are_refused_with_the_cell() -> None:
+    m = market()
+    bids = np.ones((3, 4))
+    bids[2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"bids\[2, 1\] = nan is not finite \(bidder column 1\)"):
+        m.clear(np.zeros(3, np.int8), bids)
+    with pytest.raises(ValueError, match=r"shape \(n opportunities, n bidders\) = \(3, 4\), got \(3, 5\)"):
+        m.clear(np.zeros(3, np.int8), np.ones((3, 5)))
+    with pytest.raises(ValueError, match="one finite score > 0 per bidder"):
+        market(quality=(1.0, 0.0, 1.0, 1.0))

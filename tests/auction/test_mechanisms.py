@@ -399,3 +399,14 @@ def test_allocation_is_frozen():
     alloc = gsp(GOOD, GOOD, 1)
     with pytest.raises(AttributeError):
         alloc.winners = np.zeros((2, 1), dtype=np.int64)  # type: ignore[misc]
+
+
+@EXAMPLES
+@given(market=markets(), name=st.sampled_from(sorted(MECHANISMS)), n_slots=st.integers(1, 9))
+def test_unvalidated_clearing_equals_validated(market, name, n_slots):
+    # The market checks a whole hour's bids once and then clears each channel without checks.
+    bids, quality, reserve = market
+    n_slots = n_slots if name == "gsp" else 1
+    checked = MECHANISMS[name](bids, quality, n_slots, reserve)
+    assert_same(MECHANISMS[name](bids, quality, n_slots, reserve, validate=False),
+                (checked.winners, checked.prices))

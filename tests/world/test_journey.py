@@ -98,13 +98,15 @@ def reference_expose(jm: JourneyModel, cfg: WorldConfig, st: JourneyState, t: in
             st.journey_start[p] = t
 
 
-def test_expose_matches_the_slow_reference_over_several_hours():
+@pytest.mark.parametrize("pass_stage", [False, True])
+def test_expose_matches_the_slow_reference_over_several_hours(pass_stage):
     cfg = world()
     jm = model(cfg)
     fast, slow = random_state(400), random_state(400)
     for t in (30, 31, 55):
         imp = random_impressions(400, 600, seed=t)
-        jm.expose(fast, t, t // 24, *imp)
+        stage_now = fast.stage[imp[1]].copy() if pass_stage else None
+        jm.expose(fast, t, t // 24, *imp, stage_now=stage_now)
         reference_expose(jm, cfg, slow, t, t // 24, *imp)
         for k in fast.arrays:
             assert np.array_equal(getattr(fast, k), getattr(slow, k)), (t, k)
