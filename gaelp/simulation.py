@@ -154,7 +154,8 @@ class Simulation:
         self.spent_today = np.zeros(self.n_adv)
         self.n_channels = len(w.channels)
         self.freq_cap = np.array([c.frequency_cap for c in w.channels])
-        self.freq_today = np.zeros((cfg.users * self.n_channels, self.n_adv), np.uint8)
+        # impressions today per advertiser and (person, channel), bidder-major like the bid matrix
+        self.freq_today = np.zeros((self.n_adv, cfg.users * self.n_channels), np.uint8)
         self._sched: DaySchedule | None = None
         self._log: dict[str, list[Piece]] = {"imp": [], "conv": []}
 
@@ -168,12 +169,14 @@ class Simulation:
         conv = self._purchases(t)
         rows = self._sched.hour(hour)
         batch, truth, person, stage, seg = self._opportunities(rows, t)
-        bids = np.column_stack([b.bid(truth if b.sees_truth else batch) for b in self.bidders]) \
-            if batch.size else np.zeros((0, self.n_adv))
-        bids[:, 0] = self.safety.apply(bids[:, 0])
-        freq_row = person * self.n_channels + batch.channel  # rows of freq_today: (person, channel)
-        capped = np.take(self.freq_today, freq_row, axis=0) >= self.freq_cap[batch.channel][:, None]
-        bids[capped] = 0.0  # the platform's daily frequency cap per advertiser and channel
+        # bidder-major (n_bidders, n): each bidder's bids are one contiguous row, as the market clears them
+        bids_t = np.stack([b.bid(truth if b.sees_truth else batch) for b in self.bidders]) \
+            if batch.size else np.zeros((self.n_adv, 0))
+        bids_t[0] = self.safety.apply(bids_t[0])
+        freq_col = person * self.n_channels + batch.channel  # columns of freq_today: (person, channel)
+        capped = np.take(self.freq_today, freq_col, axis=1) >= self.freq_cap[batch.channel]
+        np.putmask(bids_t, capped, 0.0)  # the platform's daily frequency cap per advertiser and channel
+        bids = bids_t.T
         keys = self._sched.key[rows] * SLOT_KEYS
 
         row_ctr = self.response.person_ctr(seg, stage, batch.intent)
@@ -191,11 +194,11 @@ class Simulation:
         rel = np.flatnonzero(self.category[cl.advertiser])  # other products' ads do not move our category
         self.journey.expose(self.state, t, day, imp.key[rel], imp.person[rel], cl.advertiser[rel],
                             imp.channel[rel], cl.clicked[rel], stage[cl.row[rel]])  # no stage moved this hour yet
-        freq_cell = (imp.person * self.n_channels + imp.channel) * self.n_adv + cl.advertiser
+        freq_cell = cl.advertiser * self.freq_today.shape[1] + imp.person * self.n_channels + imp.channel
         np.add.at(self.freq_today.reshape(-1), freq_cell, np.uint8(1))
         ours = np.flatnonzero(cl.advertiser == 0)
         self.touches.touch(t, imp.person[ours], imp.channel[ours], cl.clicked[ours])
-        bids_t = np.ascontiguousarray(cl.bids.T)  # (n_bidders, n): one contiguous row per bidder
+        bids_t = np.ascontiguousarray(cl.bids.T)  # (n_bidders, n): no copy, the market kept the layout
         self._observe(batch, cl, bids_t, conv)
         self._account(t, rows, batch, cl, imp, bids_t, conv)
         self.t += 1

@@ -63,7 +63,8 @@ class Market:
 
         Args:
             channel: (n,) channel index per opportunity.
-            bids: (n, n_bidders) bids per click.
+            bids: (n, n_bidders) bids per click; the transpose of a bidder-major (n_bidders, n) matrix
+                is cleared without copying it into that layout.
 
         Returns:
             winners (n, max_slots) int64 (-1 empty) and prices (n, max_slots) float64.
@@ -79,11 +80,13 @@ class Market:
         n = channel.shape[0]
         winners = np.full((n, self.max_slots), -1, np.int64)
         prices = np.zeros((n, self.max_slots))
+        by_bidder = np.ascontiguousarray(bids.T)  # the mechanisms work bidder-major
         for c, mech in enumerate(self.mechanisms):
             idx = np.flatnonzero(channel == c)
             if idx.size == 0:
                 continue
-            alloc = mech(np.take(bids, idx, axis=0), self.quality, self.slots[c], float(self.reserve[c]), validate=False)
+            mine = np.take(by_bidder, idx, axis=1).T
+            alloc = mech(mine, self.quality, self.slots[c], float(self.reserve[c]), validate=False)
             winners[idx, : self.slots[c]] = alloc.winners
             prices[idx, : self.slots[c]] = alloc.prices
         return winners, prices
@@ -98,7 +101,7 @@ class Market:
             remaining: (n_bidders,) budget left today.
             respond: the world's click model for impressions.
         """
-        bids = bids.copy()
+        bids = bids.copy(order="K")  # keeps a bidder-major layout
         bids[:, remaining <= 0] = 0.0
         n_bidders = bids.shape[1]
         done = 0  # rows before `done` are final: their bids did not change in later passes

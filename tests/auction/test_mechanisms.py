@@ -410,3 +410,22 @@ def test_unvalidated_clearing_equals_validated(market, name, n_slots):
     checked = MECHANISMS[name](bids, quality, n_slots, reserve)
     assert_same(MECHANISMS[name](bids, quality, n_slots, reserve, validate=False),
                 (checked.winners, checked.prices))
+
+
+@EXAMPLES
+@given(market=markets(), name=st.sampled_from(sorted(MECHANISMS)), n_slots=st.integers(1, 9),
+       quality_layout=st.sampled_from(["C", "F", "per bidder"]), block_cells=st.sampled_from([1, 7, 1 << 17]))
+def test_bidder_major_bids_clear_the_same(market, name, n_slots, quality_layout, block_cells):
+    # The market passes bids as the transpose of a bidder-major matrix (Fortran order), in one block
+    # or several.
+    bids, quality, reserve = market
+    n_slots = n_slots if name == "gsp" else 1
+    if quality_layout == "per bidder":
+        quality = quality[0] if quality.size else np.ones(bids.shape[1])
+    elif quality_layout == "F":
+        quality = np.asfortranarray(quality)
+    expected = reference_for(name, bids, np.broadcast_to(quality, bids.shape), n_slots, reserve)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(mechanisms, "_BLOCK_CELLS", block_cells)
+        alloc = MECHANISMS[name](np.ascontiguousarray(bids.T).T, quality, n_slots, reserve)
+    assert_same(alloc, expected)
