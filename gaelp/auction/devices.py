@@ -6,6 +6,11 @@ from typing import Any
 
 import numpy as np
 
+_NEVER = -(10**9)  # the click hour of a device never clicked
+# Hours fit int32 and contexts int16: at 3 devices per person a table costs 7 bytes per device rather
+# than 17, which a million-person audience notices (three rivals keep one each).
+_T, _CTX = np.int32, np.int16
+
 
 class DeviceLog:
     """An advertiser's own device table: the last click (time, context) and known conversions.
@@ -17,8 +22,8 @@ class DeviceLog:
 
     def __init__(self, capacity: int = 0) -> None:
         """`capacity`: device ids expected (the audience's size); the table grows past it if needed."""
-        self.last_click_t = np.full(capacity, -(10**9), np.int64)
-        self.last_click_ctx = np.zeros(capacity, np.int64)
+        self.last_click_t = np.full(capacity, _NEVER, _T)
+        self.last_click_ctx = np.zeros(capacity, _CTX)
         self.converted = np.zeros(capacity, bool)
 
     def _grow(self, max_id: int) -> None:
@@ -26,8 +31,8 @@ class DeviceLog:
         if max_id < n:
             return
         m = max(max_id + 1, 2 * n, 1024)
-        self.last_click_t = np.concatenate([self.last_click_t, np.full(m - n, -(10**9), np.int64)])
-        self.last_click_ctx = np.concatenate([self.last_click_ctx, np.zeros(m - n, np.int64)])
+        self.last_click_t = np.concatenate([self.last_click_t, np.full(m - n, _NEVER, _T)])
+        self.last_click_ctx = np.concatenate([self.last_click_ctx, np.zeros(m - n, _CTX)])
         self.converted = np.concatenate([self.converted, np.zeros(m - n, bool)])
 
     def is_converted(self, device: np.ndarray) -> np.ndarray:
@@ -50,8 +55,8 @@ class DeviceLog:
             return np.empty(0, np.int64)
         self._grow(int(device.max()))
         self.converted[device] = True
-        matched = t - self.last_click_t[device] <= window_h
-        return np.where(matched, self.last_click_ctx[device], -1)
+        matched = t - self.last_click_t[device].astype(np.int64) <= window_h
+        return np.where(matched, self.last_click_ctx[device].astype(np.int64), -1)
 
     def state_dict(self) -> dict[str, Any]:
         """Copies of the table."""
@@ -60,6 +65,6 @@ class DeviceLog:
 
     def load_state_dict(self, s: dict[str, Any]) -> None:
         """Restore `state_dict` output."""
-        self.last_click_t = np.asarray(s["last_click_t"], np.int64).copy()
-        self.last_click_ctx = np.asarray(s["last_click_ctx"], np.int64).copy()
+        self.last_click_t = np.array(s["last_click_t"], _T)
+        self.last_click_ctx = np.array(s["last_click_ctx"], _CTX)
         self.converted = np.asarray(s["converted"], bool).copy()
