@@ -184,6 +184,8 @@ def bench(
     mechanism: Annotated[bool, typer.Option("--mechanism", help="also time the GSP mechanism alone")] = False,
     with_store: Annotated[bool, typer.Option("--with-store", help="also time a run persisted to the default store")] = False,
     store: Annotated[str | None, typer.Option("--store", help="also time a run persisted to this store URL")] = None,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="runs per size; report the median (shared "
+                                         "machines drift)")] = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """Throughput: users/s, auctions/s and peak memory per population size (and the store's cost)."""
@@ -191,16 +193,14 @@ def bench(
 
     sizes = users or [10_000, 100_000, 1_000_000]
     store_arg = store or ("default" if with_store else None)
-    rows = []
     with progress_bar(not as_json) as bar:
-        task = bar.add_task("benchmark", total=len(sizes))
-        for n in sizes:
-            try:
-                rows += bench_sizes([n], days, str(config) if config else None, seed, store=store_arg)
-            except RuntimeError as e:
-                err.print(f"[red]error:[/red] {e}")
-                raise typer.Exit(1) from None
-            bar.advance(task)
+        task = bar.add_task("benchmark", total=len(sizes) * repeats)
+        try:
+            rows = bench_sizes(sizes, days, str(config) if config else None, seed, store=store_arg, repeats=repeats,
+                               on_run=lambda: bar.advance(task))
+        except RuntimeError as e:
+            err.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(1) from None
     mech = None
     if mechanism:
         from gaelp.experiments.bench import bench_mechanism
@@ -212,7 +212,10 @@ def bench(
     from rich.table import Table
 
     t = Table(title=f"Throughput, {days}-day campaigns, one process")
-    cols = ["users", "wall s", "users/s", "auctions", "auctions/s", "peak RSS MB"]
+    cols = ["users", "wall s" if repeats == 1 else f"wall s (median of {repeats})", "users/s", "auctions",
+            "auctions/s", "peak RSS MB"]
+    if repeats > 1:
+        cols.insert(2, "fastest-slowest s")
     if store_arg:
         cols += ["with store s", "store overhead"]
     for col in cols:
@@ -220,6 +223,8 @@ def bench(
     for r in rows:
         cells = [f"{r['users']:,}", f"{r['wall_s']:.2f}", f"{r['users_per_s']:,.0f}", f"{r['auctions']:,}",
                  f"{r['auctions_per_s']:,.0f}", f"{r['peak_rss_mb']:,.0f}"]
+        if repeats > 1:
+            cells.insert(2, f"{r['wall_s_min']:.2f}-{r['wall_s_max']:.2f}")
         if store_arg:
             cells += [f"{r['store_wall_s']:.2f}", f"{r['store_overhead']:+.0%}"]
         t.add_row(*cells)

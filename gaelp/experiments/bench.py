@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -47,28 +47,49 @@ def measure(cfg: Config, bidder: str = "fixed") -> dict[str, Any]:
 
 
 def bench_sizes(users: list[int], days: int, config_path: str | None = None, seed: int = 0,
-                bidder: str = "fixed", store: str | None = None) -> list[dict[str, Any]]:
-    """Measure every population size, each in its own child process.
+                bidder: str = "fixed", store: str | None = None, repeats: int = 1,
+                on_run: Callable[[], None] | None = None) -> list[dict[str, Any]]:
+    """Measure every population size, each run in its own child process.
 
     Args:
         store: also time the campaign persisted to this store URL ("default": the default store);
             the row then holds `store_wall_s` and `store_overhead` (store time over in-memory time,
             minus one).
+        repeats: runs per size, the sizes taken in turn so that a slow spell of a shared machine
+            touches them alike. A row then reports the median run (`wall_s` and the rates), plus
+            `wall_s_min`, `wall_s_max` and `repeats`; `peak_rss_mb` is the largest.
+        on_run: called after each run (a progress bar).
     """
-    rows = []
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    runs: dict[int, list[dict[str, Any]]] = {n: [] for n in users}
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    for n in users:
-        cmd = [sys.executable, "-m", "gaelp.experiments.bench", "--users", str(n), "--days", str(days),
-               "--seed", str(seed), "--bidder", bidder]
-        if config_path:
-            cmd += ["--config", config_path]
-        if store:
-            cmd += ["--store", store]
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        if out.returncode != 0:
-            raise RuntimeError(f"benchmark run with {n} users failed:\n{out.stderr.strip()}")
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    return rows
+    for _ in range(repeats):
+        for n in users:
+            cmd = [sys.executable, "-m", "gaelp.experiments.bench", "--users", str(n), "--days", str(days),
+                   "--seed", str(seed), "--bidder", bidder]
+            if config_path:
+                cmd += ["--config", config_path]
+            if store:
+                cmd += ["--store", store]
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+            if out.returncode != 0:
+                raise RuntimeError(f"benchmark run with {n} users failed:\n{out.stderr.strip()}")
+            runs[n].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            if on_run is not None:
+                on_run()
+    return [median_run(runs[n]) for n in users]
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median wall time (the upper median of an even count), with the spread of all."""
+    if len(runs) == 1:
+        return runs[0]
+    walls = [r["wall_s"] for r in runs]
+    row = dict(sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2])
+    row.update(wall_s_min=min(walls), wall_s_max=max(walls), repeats=len(runs),
+               peak_rss_mb=max(r["peak_rss_mb"] for r in runs))
+    return row
 
 
 @contextmanager

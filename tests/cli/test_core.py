@@ -88,6 +88,18 @@ def test_bench_json_rows():
     assert rows[0]["users"] == 500 and rows[0]["auctions"] > 0
 
 
+def test_bench_repeats_report_the_median_and_the_spread():
+    out = gaelp("bench", "--users", "300", "--users", "400", "--days", "1", "--repeats", "3", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [r["users"] for r in rows] == [300, 400]
+    for r in rows:
+        assert r["repeats"] == 3
+        assert r["wall_s_min"] <= r["wall_s"] <= r["wall_s_max"]
+        # the rate of the median run itself (wall_s is rounded to 0.1 ms, runs take tens of ms)
+        assert r["users_per_s"] == pytest.approx(r["users"] / r["wall_s"], rel=0.01)
+
+
 def test_calibrate_sources_and_a_failing_check_exits_nonzero(tmp_path):
     out = gaelp("calibrate", "--sources", "--json")
     facts = json.loads(out.stdout)
