@@ -154,8 +154,11 @@ class Simulation:
         self.spent_today = np.zeros(self.n_adv)
         self.n_channels = len(w.channels)
         self.freq_cap = np.array([c.frequency_cap for c in w.channels])
-        # impressions today per advertiser and (person, channel), bidder-major like the bid matrix
-        self.freq_today = np.zeros((self.n_adv, cfg.users * self.n_channels), np.uint8)
+        # impressions today per (person, channel) and advertiser; rows padded to whole 8-byte words, so one
+        # person-channel's counters are read as one word (one cache line) per opportunity
+        self.freq_today = np.zeros((cfg.users * self.n_channels, -(-self.n_adv // 8) * 8), np.uint8)
+        # scratch for finding a person's repeat opportunities on a channel within an hour (see _capped)
+        self._first_opportunity = np.full(cfg.users * self.n_channels, np.iinfo(np.int32).max, np.int32)
         self._sched: DaySchedule | None = None
         self._log: dict[str, list[Piece]] = {"imp": [], "conv": []}
 
@@ -173,9 +176,7 @@ class Simulation:
         bids_t = np.stack([b.bid(truth if b.sees_truth else batch) for b in self.bidders]) \
             if batch.size else np.zeros((self.n_adv, 0))
         bids_t[0] = self.safety.apply(bids_t[0])
-        freq_col = person * self.n_channels + batch.channel  # columns of freq_today: (person, channel)
-        capped = np.take(self.freq_today, freq_col, axis=1) >= self.freq_cap[batch.channel]
-        np.putmask(bids_t, capped, 0.0)  # the platform's daily frequency cap per advertiser and channel
+        np.putmask(bids_t, self._capped(person, batch.channel), 0.0)
         bids = bids_t.T
         keys = self._sched.key[rows] * SLOT_KEYS
 
@@ -194,7 +195,7 @@ class Simulation:
         rel = np.flatnonzero(self.category[cl.advertiser])  # other products' ads do not move our category
         self.journey.expose(self.state, t, day, imp.key[rel], imp.person[rel], cl.advertiser[rel],
                             imp.channel[rel], cl.clicked[rel], stage[cl.row[rel]])  # no stage moved this hour yet
-        freq_cell = cl.advertiser * self.freq_today.shape[1] + imp.person * self.n_channels + imp.channel
+        freq_cell = (imp.person * self.n_channels + imp.channel) * self.freq_today.shape[1] + cl.advertiser
         np.add.at(self.freq_today.reshape(-1), freq_cell, np.uint8(1))
         ours = np.flatnonzero(cl.advertiser == 0)
         self.touches.touch(t, imp.person[ours], imp.channel[ours], cl.clicked[ours])
@@ -204,6 +205,32 @@ class Simulation:
         self.t += 1
 
     # --- steps -----------------------------------------------------------------------------------
+    def _capped(self, person: np.ndarray, channel: np.ndarray) -> np.ndarray:
+        """(n_advertisers, n) which advertisers the platform's daily frequency caps keep out of each
+        opportunity of the hour.
+
+        The hour is one batch, so counts stand as of its start. A person's k-th repeat opportunity on a
+        channel within the hour (k = 1, 2, ...) is open only to advertisers at least k below their cap,
+        as if each had won every earlier one: no advertiser ever passes a cap, at the price of leaving
+        such rare repeats to fewer bidders.
+        """
+        row = person * self.n_channels + channel  # rows of freq_today: (person, channel)
+        shown = np.take(self.freq_today.view(np.uint64), row, axis=0).view(np.uint8)[:, :self.n_adv]
+        count = np.ascontiguousarray(shown.T).astype(np.int16)
+        index = np.arange(row.size, dtype=np.int32)
+        first = self._first_opportunity
+        np.minimum.at(first, row, index)
+        repeat = np.flatnonzero(first[row] != index)  # not the first of its (person, channel) this hour
+        first[row] = np.iinfo(np.int32).max  # the scratch table is clean again
+        if repeat.size:
+            group = row[repeat]
+            order = np.argsort(group, kind="stable")  # a group's repeats stay in time order
+            sorted_group = group[order]
+            run = np.arange(order.size)
+            run_start = np.maximum.accumulate(np.where(np.r_[True, sorted_group[1:] != sorted_group[:-1]], run, 0))
+            count[:, repeat[order]] += (run - run_start + 1).astype(np.int16)
+        return count >= self.freq_cap[channel]
+
     def _start_day(self, day: int) -> None:
         self.kpis.grow(day + 1)
         self.spent_today[:] = 0.0

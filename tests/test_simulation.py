@@ -195,3 +195,38 @@ def test_state_dict_round_trip_continues_exactly():
     mid_day.step_hour()
     with pytest.raises(ValueError, match="between days"):
         mid_day.state_dict()
+
+
+@pytest.mark.parametrize("n_rivals", [5, 9])  # 9 rivals: ten advertisers, more than one 8-byte word of counters
+def test_frequency_caps_hold_for_every_advertiser_person_channel_and_day(n_rivals):
+    base = small(days=3)
+    rival = base.market.competitors[0].model_dump()
+    rivals = [{**rival, "name": f"rival{i}", "kind": "rule"} for i in range(n_rivals)]
+    channels = [c.model_dump() for c in base.world.channels]
+    channels[0]["frequency_cap"] = 2
+    cfg = base.replace(market={"competitors": rivals}, world={**base.world.model_dump(), "channels": channels})
+    _, logs = run_logs(cfg)
+    caps = np.array([c.frequency_cap for c in cfg.world.channels])
+    for log in logs:
+        imp = log.impressions
+        cell = (imp["person"] * len(caps) + imp["channel"]) * (n_rivals + 1) + imp["advertiser"]
+        cells, shown = np.unique(cell, return_counts=True)
+        channel = (cells // (n_rivals + 1)) % len(caps)
+        assert np.all(shown <= caps[channel])
+        assert shown.max() == 2  # the cap of 2 on search is reached, so the check is not idle
+
+
+def test_repeats_within_an_hour_are_open_only_below_the_cap():
+    base = small(days=1)
+    channels = [c.model_dump() for c in base.world.channels]
+    channels[0]["frequency_cap"] = 2
+    sim = Simulation(base.replace(world={**base.world.model_dump(), "channels": channels}), "fixed")
+    p, q = 17, 18
+    sim.freq_today[p * sim.n_channels + 0, 1] = 1  # advertiser 1 has shown person p one search ad today
+    person = np.array([p, q, p, p, q])
+    channel = np.array([0, 0, 0, 0, 1])  # q's second opportunity is on another channel (cap 1)
+    capped = sim._capped(person, channel)
+    assert capped[0].tolist() == [False, False, False, True, False]  # third search repeat of p: 0 + 2 >= 2
+    assert capped[1].tolist() == [False, False, True, True, False]  # 1 shown + first repeat >= 2
+    # the scratch table is clean for the next hour
+    assert (sim._first_opportunity == np.iinfo(np.int32).max).all()
