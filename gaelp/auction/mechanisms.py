@@ -181,7 +181,8 @@ def _require_one_slot(mechanism: str, n_slots: int) -> None:
 
 def _as_slot_count(n_slots: object) -> int:
     if isinstance(n_slots, bool):
-        raise ValueError(f"n_slots must be an integer >= 1, got {n_slots!r}")  # noqa: TRY004 - one error type for every bad count
+        # a bool is an int to Python; ValueError like every other bad count (noqa: not a type check)
+        raise ValueError(f"n_slots must be an integer >= 1, got {n_slots!r}")  # noqa: TRY004
     try:
         count = operator.index(n_slots)  # type: ignore[arg-type]
     except TypeError:

@@ -72,7 +72,8 @@ def simulate(
                         "default: the config's store_url, else in memory")] = None,
     run_dir: Annotated[Path | None, typer.Option(
         "--run", help="the run's folder: persist to the default store there (DuckDB) unless --store")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="continue the world the store holds for --days more")] = False,
+    resume: Annotated[bool, typer.Option("--resume",
+                                         help="continue the world the store holds for --days more")] = False,
 ) -> None:
     """Run one campaign (or continue one from a store) and print KPIs per channel and in total."""
     cfg = _config(config, bidder=bidder, users=users, days=days, seed=seed)
@@ -182,7 +183,8 @@ def bench(
     config: ConfigOpt = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     mechanism: Annotated[bool, typer.Option("--mechanism", help="also time the GSP mechanism alone")] = False,
-    with_store: Annotated[bool, typer.Option("--with-store", help="also time a run persisted to the default store")] = False,
+    with_store: Annotated[bool, typer.Option("--with-store",
+                                             help="also time a run persisted to the default store")] = False,
     store: Annotated[str | None, typer.Option("--store", help="also time a run persisted to this store URL")] = None,
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="runs per size; report the median (shared "
                                          "machines drift)")] = 1,

@@ -222,8 +222,10 @@ def run_campaign(cfg: Config, days: int, store_url: str | None = None, resume: b
 
 def main(argv: list[str] | None = None) -> int:
     """Parse, run, report; returns the exit code."""
-    ap = argparse.ArgumentParser(prog="python -m gaelp.experiments.stored", description="Run a campaign into a journey store.")
-    ap.add_argument("--store", required=True, help="store URL (sqlite:///PATH, duckdb:///PATH, postgresql+psycopg://...)")
+    ap = argparse.ArgumentParser(prog="python -m gaelp.experiments.stored",
+                                 description="Run a campaign into a journey store.")
+    ap.add_argument("--store", required=True,
+                    help="store URL (sqlite:///PATH, duckdb:///PATH, postgresql+psycopg://...)")
     ap.add_argument("--users", type=int, default=1000)
     ap.add_argument("--days", type=int, default=30, help="days to simulate in this run")
     ap.add_argument("--seed", type=int, default=0)

@@ -92,7 +92,8 @@ def check_file(u: sa.URL, write: bool) -> tuple[Path | None, bool]:
         return None, False
     path = Path(u.database).expanduser()
     if path.is_dir():
-        raise StoreError(f"journey store path {path} is a directory; give a file path such as {path}/journeys.{backend}")
+        raise StoreError(f"journey store path {path} is a directory; "
+                         f"give a file path such as {path}/journeys.{backend}")
     if not path.exists():
         if not write:
             raise StoreError(f"journey store {path} does not exist; run a campaign with --store {shown(u)} first")

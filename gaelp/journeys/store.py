@@ -226,7 +226,8 @@ class JourneyStore(Queries):
         old, new = json.loads(m["config"]), json.loads(config_json)
         diff = _diff(old, new)
         raise StoreError(f"journey store {self.path or self.name} holds a world of another config (differs in "
-                         f"{', '.join(diff[:6]) or 'details'}): continue it with the same config, or pass another --store")
+                         f"{', '.join(diff[:6]) or 'details'}): continue it with the same config, "
+                         "or pass another --store")
 
     def init_world(self, world: World) -> None:
         """Write the people, devices, initial journeys and advertisers, in one transaction."""
