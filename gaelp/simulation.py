@@ -161,6 +161,7 @@ class Simulation:
         self._first_opportunity = np.full(cfg.users * self.n_channels, np.iinfo(np.int32).max, np.int32)
         self._sched: DaySchedule | None = None
         self._log: dict[str, list[Piece]] = {"imp": [], "conv": []}
+        self._no_purchases: dict[str, np.ndarray] | None = None
 
     # --- the story -------------------------------------------------------------------------------
     def step_hour(self) -> None:
@@ -250,6 +251,8 @@ class Simulation:
 
     def _purchases(self, t: int) -> dict[str, np.ndarray]:
         ev = self.pending.pop_due(t)
+        if ev["person"].size == 0 and self._no_purchases is not None:
+            return self._no_purchases  # most hours of a small world: the same empty columns
         p = ev["person"]
         open_ = self.state.stage[p]
         ok = np.flatnonzero((open_ <= Stage.INTENT) | (open_ == Stage.LAPSED))
@@ -263,9 +266,12 @@ class Simulation:
         ch, by_click = self.touches.classify(t, p, self.window_h)
         ch = np.where(adv == 0, ch, -1)
         by_click &= adv == 0
-        return {"t": np.full(p.size, t, np.int64), "person": p, "device": ev["device"][keep], "advertiser": adv,
-                "value": value, "kind": ev["kind"][keep], "credit_channel": ch, "by_click": by_click,
-                "journey_start": journey_start}
+        out = {"t": np.full(p.size, t, np.int64), "person": p, "device": ev["device"][keep], "advertiser": adv,
+               "value": value, "kind": ev["kind"][keep], "credit_channel": ch, "by_click": by_click,
+               "journey_start": journey_start}
+        if ev["person"].size == 0:
+            self._no_purchases = out  # built by the same code, so its columns have the same dtypes
+        return out
 
     def _opportunities(self, rows: slice, t: int) -> tuple[OpportunityBatch, OpportunityBatch, np.ndarray,
                                                              np.ndarray, np.ndarray]:
@@ -292,7 +298,9 @@ class Simulation:
         r, a, k = cl.row[ci], cl.advertiser[ci], imp.key[ci]
         p = self.response.cvr(batch.channel[r], seg[r], stage[r], batch.intent[r], batch.device_type[r],
                               self.calendar.hour_cvr[t % 24], self.appeal[a])
-        buy = self.crng.uniform(k, day, Purpose.CONVERT) < p
+        buy = np.flatnonzero(self.crng.uniform(k, day, Purpose.CONVERT) < p)
+        if buy.size == 0:
+            return
         r, a, k, pe = r[buy], a[buy], k[buy], imp.person[ci[buy]]
         lag = self.response.lag_hours(seg[r], self.crng.uniform(k, day, Purpose.LAG))
         due = t + np.maximum(1, np.ceil(lag)).astype(np.int64)
@@ -308,6 +316,11 @@ class Simulation:
         cell = cl.advertiser * batch.size + cl.row
         for out, value in ((slot, cl.slot), (price, cl.price), (clicked, cl.clicked), (cost, cl.cost)):
             out.reshape(-1)[cell] = value
+        if conv["advertiser"].size == 0:  # no purchase this hour: every pixel reports the same nothing
+            none = (conv["t"], conv["device"], conv["value"])
+            for j, b in enumerate(self.bidders):
+                b.observe(BidderOutcome(batch, bids[j], slot[j], price[j], clicked[j], cost[j], *none))
+            return
         order = np.argsort(conv["advertiser"], kind="stable")
         cuts = np.searchsorted(conv["advertiser"][order], np.arange(self.n_adv + 1))
         for j, b in enumerate(self.bidders):
@@ -334,8 +347,9 @@ class Simulation:
         d["bid_sum"][day] += bids_t.sum(axis=1)
         d["bids"][day] += np.count_nonzero(bids_t, axis=1)
         ca = conv["advertiser"]
-        d["conversions"][day] += np.bincount(ca, minlength=n_adv)
-        d["revenue"][day] += np.bincount(ca, weights=conv["value"], minlength=n_adv)
+        if ca.size:
+            d["conversions"][day] += np.bincount(ca, minlength=n_adv)
+            d["revenue"][day] += np.bincount(ca, weights=conv["value"], minlength=n_adv)
         ours = adv == 0
         c = k.channel
         c["opportunities"] += np.bincount(batch.channel, minlength=n_ch)
@@ -353,6 +367,8 @@ class Simulation:
         self._log["conv"].append(conv)
 
     def _account_conversions(self, t: int, conv: dict[str, np.ndarray]) -> None:
+        if conv["person"].size == 0:
+            return
         k, n_ch = self.kpis, len(self.cfg.world.channels)
         ours = conv["advertiser"] == 0
         click = ours & conv["by_click"]
