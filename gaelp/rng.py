@@ -91,6 +91,7 @@ class CounterRng:
         self.seed = int(seed)
         key = np.array([self.seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64)
         self._key = _mix(key * _GOLDEN + _GOLDEN)[0]
+        self._salts: dict[int, np.uint64] = {}  # purpose -> its key word, so a draw does no scalar arithmetic
 
     def bits(self, a: np.ndarray, b: int | np.ndarray, purpose: int) -> np.ndarray:
         """64 random bits per element, a pure function of (seed, a, b, purpose); see `uniform`."""
@@ -105,10 +106,17 @@ class CounterRng:
         Returns:
             (n,) uint64, a fresh array.
         """
-        # uint64(a) * golden in one pass; `out` keeps a 0-d input an array (numpy scalars would warn on wrap)
-        x = np.multiply(a, _GOLDEN, out=np.empty(np.shape(a), np.uint64), dtype=np.uint64,
-                        casting="unsafe")
-        x ^= np.uint64(int(self._key) ^ ((int(purpose) * 0x632BE59BD9B4E019) & _MASK64))
+        salt = self._salts.get(purpose)
+        if salt is None:
+            salt = self._salts[purpose] = np.uint64(int(self._key) ^ ((int(purpose) * 0x632BE59BD9B4E019) & _MASK64))
+        if type(a) is np.ndarray and a.ndim and a.dtype.kind in "iu" and a.dtype.itemsize == 8:
+            # 64-bit integer keys: reading them as uint64 is the unsafe cast, and the product is a fresh array
+            x = a.view(np.uint64) * _GOLDEN
+        else:
+            # uint64(a) * golden in one pass; `out` keeps a 0-d input an array (numpy scalars would warn on wrap)
+            x = np.multiply(a, _GOLDEN, out=np.empty(np.shape(a), np.uint64), dtype=np.uint64,
+                            casting="unsafe")
+        x ^= salt
         return _mix(x)
 
     @staticmethod

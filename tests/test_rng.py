@@ -84,3 +84,40 @@ def test_prepared_keys_give_the_same_bits_and_stay_unchanged(b):
     # the prepared half depends on the purpose and the seed
     assert not np.array_equal(crng.prepare(a, Purpose.CLICK), prepared)
     assert not np.array_equal(CounterRng(22).prepare(a, Purpose.SCHEDULE), prepared)
+
+
+def _reference_bits(seed: int, a, b: int, purpose: int) -> np.ndarray:
+    """The hash written out with Python integers: SplitMix64 of the key words, the obvious way."""
+    mask = (1 << 64) - 1
+
+    def mix(x: int) -> int:
+        x ^= x >> 30
+        x = (x * 0xBF58476D1CE4E5B9) & mask
+        x ^= x >> 27
+        x = (x * 0x94D049BB133111EB) & mask
+        return x ^ (x >> 31)
+
+    golden = 0x9E3779B97F4A7C15
+    key = mix(((seed & mask) * golden + golden) & mask)
+    out = []
+    for k in np.asarray(a).reshape(-1).tolist():
+        x = ((int(k) & mask) * golden) & mask
+        x ^= key ^ ((purpose * 0x632BE59BD9B4E019) & mask)
+        x = mix(x)
+        x ^= (b * 0x94D049BB133111EB) & mask
+        out.append(mix(x))
+    return np.array(out, dtype=np.uint64).reshape(np.shape(a))
+
+
+@pytest.mark.parametrize("keys", [
+    np.array([0, 1, 7, -3, 2**62, -(2**63)], np.int64),
+    np.array([0, 1, 7, 2**63, 2**64 - 1], np.uint64),
+    np.array([0, 5, -9], np.int32),
+    np.array([3, 4], np.int8)[::-1],
+    [11, 12],
+    np.array(42, np.int64),
+])
+def test_bits_match_the_reference_hash_for_every_key_dtype(keys):
+    crng = CounterRng(5)
+    for purpose in (Purpose.CLICK, Purpose.SCHEDULE, Purpose.CLICK):  # the second CLICK reuses its cached salt
+        assert np.array_equal(crng.bits(keys, 9, purpose), _reference_bits(5, keys, 9, int(purpose)))

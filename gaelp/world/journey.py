@@ -66,7 +66,8 @@ class JourneyModel:
         stage = state.stage
         before = stage[person] if stage_now is None else stage_now
         was_lapsed = before == Stage.LAPSED
-        stage[person[was_lapsed]] = Stage.AWARE  # a touch re-engages a lapsed journey
+        re_engaged = person[np.flatnonzero(was_lapsed)]
+        stage[re_engaged] = Stage.AWARE  # a touch re-engages a lapsed journey
         cur = np.where(was_lapsed, np.int8(Stage.AWARE), before)
         # an impression may move a journey below INTENT one stage on (draws for those rows only)
         can = np.flatnonzero(cur < Stage.INTENT)
@@ -74,15 +75,16 @@ class JourneyModel:
         prop[can] += self.crng.uniform(key[can], day, Purpose.ADVANCE) < self.advance[channel[can]]
         # a click takes the person at least to CONSIDERING, and deeper with some probability
         click = np.flatnonzero(clicked)
-        deep = self.crng.uniform(key[click], day, Purpose.CLICK_DEPTH) < self.click_to_intent
-        prop[click] = np.maximum(prop[click], np.where(deep, Stage.INTENT, Stage.CONSIDERING))
+        if click.size:  # most hours of a small world have none
+            deep = self.crng.uniform(key[click], day, Purpose.CLICK_DEPTH) < self.click_to_intent
+            prop[click] = np.maximum(prop[click], np.where(deep, Stage.INTENT, Stage.CONSIDERING))
         np.minimum(prop, np.int8(Stage.INTENT), out=prop)
         # rows that raise a stage; CONVERTED and LOST (above INTENT) never rise
         up = np.flatnonzero(prop > cur)
         np.maximum.at(stage, person[up], prop[up])
         state.last_activity[person] = t
         # journeys that start now: re-engaged lapsed ones, and unaware people who moved
-        started = np.concatenate([person[was_lapsed], person[up[before[up] == Stage.UNAWARE]]])
+        started = np.concatenate([re_engaged, person[up[before[up] == Stage.UNAWARE]]])
         state.journey_start[started] = t
 
     def daily(self, state: JourneyState, pop: Population, day: int, day_mult: float, u: np.ndarray) -> np.ndarray:

@@ -46,12 +46,14 @@ class PendingPurchases:
         if (day == self._today_day).all():
             self._today = _concat([self._today, ev])
             return
+        # sort once by due day; each day's events are then a slice (a view) of the sorted columns
         order = np.argsort(day, kind="stable")
         day_sorted = day[order]
-        cuts = np.flatnonzero(np.diff(day_sorted)) + 1
-        for chunk in np.split(order, cuts):
-            d = int(day[chunk[0]])
-            part = {f: ev[f][chunk] for f in FIELDS}
+        ev = {f: a[order] for f, a in ev.items()}
+        cuts = (np.flatnonzero(np.diff(day_sorted)) + 1).tolist()
+        for lo, hi in zip([0, *cuts], [*cuts, n]):
+            d = int(day_sorted[lo])
+            part = {f: a[lo:hi] for f, a in ev.items()}
             if d == self._today_day:
                 self._today = _concat([self._today, part])
             else:
