@@ -325,12 +325,14 @@ class PolicyGradientBidder(_LearningRival):
         desktop = batch.device_type[rows].astype(np.float64)
         adv = self.reward(outcome, clicks)[rows]
         adv -= self._dot_table(self.baseline_, batch.t)[row]
-        self.adv_ms_ = 0.99 * self.adv_ms_ + 0.01 * float(np.mean(adv**2)) if self.hours_ else float(np.mean(adv**2))
+        mean_sq = float(np.add.reduce(adv**2) / adv.size)  # np.mean's sum and division, without its overhead
+        self.adv_ms_ = 0.99 * self.adv_ms_ + 0.01 * mean_sq if self.hours_ else mean_sq
         weight = adv / (np.sqrt(self.adv_ms_) + 1e-12)
         weight *= z
         weight /= self.sigma
         grad = self._grad(channel, intent, desktop, batch.t, weight) / adv.size
-        self.theta_ = np.clip(self.theta_ + self.lr * grad, -self.max_log_shift, self.max_log_shift)
+        # np.clip's result by two ufuncs, without its Python overhead
+        self.theta_ = np.minimum(np.maximum(self.theta_ + self.lr * grad, -self.max_log_shift), self.max_log_shift)
         # Normalised LMS keeps the baseline step stable whatever the feature counts: each row has three
         # one-hot features and the desktop flag, so sum(phi**2) = 3 rows + desktops.
         phi_sq = 3.0 * rows.size + float(desktop.sum())

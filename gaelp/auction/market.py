@@ -14,8 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gaelp.auction.mechanisms import get_mechanism
+from gaelp.auction import mechanisms
 from gaelp.config import ChannelConfig
+
+# Hours of up to this many opportunities are cleared in one pass over all channels
+# (`mechanisms.clear_mixed`): a dozen numpy calls where clearing channel by channel makes dozens, at
+# a higher cost per opportunity. Measured (3 channels, 6 bidders): 3x faster at 140, even at ~1,500.
+_ONE_PASS_MAX = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +55,18 @@ class Market:
     """
 
     def __init__(self, channels: tuple[ChannelConfig, ...], quality: np.ndarray) -> None:
-        self.mechanisms = [get_mechanism(c.mechanism) for c in channels]
+        self.mechanisms = [mechanisms.get_mechanism(c.mechanism) for c in channels]
         self.slots = [c.slots for c in channels]
         self.max_slots = max(self.slots)
         self.reserve = np.array([c.reserve for c in channels])
         self.quality = np.asarray(quality, dtype=np.float64)
         if not (self.quality.ndim == 1 and np.isfinite(self.quality).all() and (self.quality > 0).all()):
             raise ValueError(f"quality must be one finite score > 0 per bidder, got {self.quality.tolist()}")
+        for c, mech in zip(channels, self.mechanisms):
+            mech(np.zeros((0, self.quality.size)), self.quality, c.slots)  # refuses slots it cannot sell
+        # per channel, for clearing all channels in one pass
+        self._slot_count = np.array(self.slots)
+        self._pays_own_bid = np.array([mechanisms.PAYS_OWN_BID[c.mechanism] for c in channels])
 
     def clear(self, channel: np.ndarray, bids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Winners and prices per slot.
@@ -78,6 +88,10 @@ class Market:
             row, col = np.argwhere(~np.isfinite(bids))[0]
             raise ValueError(f"bids[{row}, {col}] = {bids[row, col]} is not finite (bidder column {col})")
         n = channel.shape[0]
+        if 0 < n <= _ONE_PASS_MAX and self.quality.size:
+            alloc = mechanisms.clear_mixed(bids, self.quality, self._slot_count[channel], self.reserve[channel],
+                                           self._pays_own_bid[channel], self.max_slots)
+            return alloc.winners, alloc.prices
         winners = np.full((n, self.max_slots), -1, np.int64)
         prices = np.zeros((n, self.max_slots))
         by_bidder = np.ascontiguousarray(bids.T)  # the mechanisms work bidder-major

@@ -15,8 +15,11 @@ Shared rules:
   floating-point rounding); ``next_ad_rank`` is the ad rank of the next participant below, or 0 when
   there is none. ``first_price`` charges the bid.
 
-No Python loop runs over auctions or bidders: the matrix is cleared in cache-sized blocks of
-auctions, and within a block the only loop is over the (few) slots.
+No Python loop runs over auctions or bidders. A small batch (up to ``_SORT_MAX_AUCTIONS``
+auctions) is cleared by one stable sort of each auction's ad ranks, in a fixed dozen numpy calls; a
+larger one in cache-sized blocks of auctions, where the only loop is over the (few) slots. Both give
+the same winners and prices to the last bit. :func:`clear_mixed` clears a batch whose auctions follow
+different mechanisms (a market's channels) in one such sort.
 
 Example:
     >>> import numpy as np
@@ -41,6 +44,14 @@ _TINY = float(np.nextafter(0.0, 1.0))
 
 # Ad-rank cells (bidders x auctions) cleared per block; see _clear.
 _BLOCK_CELLS = 1 << 17
+
+# Batches up to this many auctions are cleared by sorting (_clear_sorted): a dozen numpy calls whatever
+# the slots, where the block path makes about ten per slot, but more work per auction. Measured: 3x
+# faster for GSP with 4 slots at 20 auctions, even with one slot at 200, slower beyond.
+_SORT_MAX_AUCTIONS = 256
+
+# Whether the winner pays its own bid: the one rule in which the mechanisms differ beyond the slots.
+PAYS_OWN_BID: dict[str, bool] = {"second_price": False, "first_price": True, "gsp": False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +161,43 @@ MECHANISMS: dict[str, Callable[..., Allocation]] = {
     "first_price": first_price,
     "gsp": gsp,
 }
+
+
+def clear_mixed(
+    bids: np.ndarray,
+    quality: np.ndarray,
+    n_slots: np.ndarray,
+    reserve: np.ndarray,
+    pay_own_bid: np.ndarray,
+    width: int,
+) -> Allocation:
+    """Clear auctions that each follow their own mechanism, in one pass (a market's channels at once).
+
+    Auction ``a`` sells ``n_slots[a]`` slots, charging the winner its own bid where ``pay_own_bid[a]``
+    (:func:`first_price`) and the generalized second price otherwise (:func:`gsp`, which is
+    :func:`second_price` for one slot): row by row the result is that mechanism's, to the last bit.
+    The inputs are not checked (the market checks each hour's bids once). Its cost is a dozen numpy
+    calls plus a sort of every auction's bidders, so it pays for small batches; a large one is
+    cheaper cleared mechanism by mechanism.
+
+    Args:
+        bids: ``(n_auctions, n_bidders)`` float64 finite bids per click, any layout.
+        quality: ``(n_bidders,)`` float64 quality scores > 0.
+        n_slots: ``(n_auctions,)`` int slots of each auction, 1..``width``.
+        reserve: ``(n_auctions,)`` float64 reserve of each auction, finite and >= 0.
+        pay_own_bid: ``(n_auctions,)`` bool, True where the auction is first price.
+        width: columns of the result, >= every ``n_slots``.
+
+    Returns:
+        An :class:`Allocation` with arrays of shape ``(n_auctions, width)``; an auction's columns from
+        ``n_slots[a]`` on stay empty.
+    """
+    if bids.size == 0:
+        return Allocation(winners=np.full((bids.shape[0], width), -1, dtype=np.int64),
+                          prices=np.zeros((bids.shape[0], width), dtype=np.float64))
+    if not (bids.flags.c_contiguous or bids.flags.f_contiguous):  # rows of a bidder-major matrix
+        bids = np.asfortranarray(bids)
+    return _clear_sorted(bids, quality, reserve, width, pay_own_bid=pay_own_bid, n_slots=n_slots)
 
 
 def get_mechanism(name: str) -> Callable[..., Allocation]:
@@ -315,22 +363,25 @@ def _clear(
     pay_own_bid: bool,
     validate: bool = True,
 ) -> Allocation:
-    """Validate (unless told not to), then clear the batch block by block (shared by all mechanisms)."""
+    """Validate (unless told not to), then clear the batch by sorting or block by block (shared by all mechanisms)."""
     if validate:
         bids, quality, slots, reserve = _validate(bids, quality, n_slots, reserve)
     else:
         slots = operator.index(n_slots)
         reserve = float(reserve) if np.ndim(reserve) == 0 else reserve
     n_auctions, n_bidders = bids.shape
-    winners = np.full((n_auctions, slots), -1, dtype=np.int64)
-    prices = np.zeros((n_auctions, slots), dtype=np.float64)
     if n_auctions == 0 or n_bidders == 0:
-        return Allocation(winners=winners, prices=prices)
+        return Allocation(winners=np.full((n_auctions, slots), -1, dtype=np.int64),
+                          prices=np.zeros((n_auctions, slots), dtype=np.float64))
     if not (bids.flags.c_contiguous or bids.flags.f_contiguous):
         bids = np.ascontiguousarray(bids)
     in_order = np.ascontiguousarray if bids.flags.c_contiguous else np.asfortranarray
     if quality.ndim == 2:
         quality = in_order(quality)  # a quality matrix is read cell by cell in the bids' layout
+    if n_auctions <= _SORT_MAX_AUCTIONS:
+        return _clear_sorted(bids, quality, reserve, slots, pay_own_bid=pay_own_bid)
+    winners = np.full((n_auctions, slots), -1, dtype=np.int64)
+    prices = np.zeros((n_auctions, slots), dtype=np.float64)
     # Blocks of ~1 MiB of ad ranks keep every temporary in cache: measured twice as fast as one
     # pass over a 500k-auction batch, whose temporaries each cost a trip to main memory.
     block = max(1, _BLOCK_CELLS // n_bidders)
@@ -390,3 +441,69 @@ def _clear_block(
             np.minimum(price, own_bid, out=price)
         np.copyto(winners[:, k], indices[k], where=taken)
         np.copyto(prices[:, k], price, where=taken)
+
+
+def _clear_sorted(
+    bids: np.ndarray,
+    quality: np.ndarray,
+    reserve: float | np.ndarray,
+    width: int,
+    *,
+    pay_own_bid: bool | np.ndarray,
+    n_slots: np.ndarray | None = None,
+) -> Allocation:
+    """Clear a batch with one stable sort per auction; the same result as the block path, in fewer calls.
+
+    Sorting the negated ad ranks ascending, stably, puts the best first and equal ones in bidder
+    order, which is exactly the order repeated max-and-remove (lowest tied index first) produces;
+    prices are then computed from the same numbers by the same operations, so they match bit for bit.
+
+    Args:
+        bids: ``(n_auctions, n_bidders)`` float64 in C or Fortran order, n_auctions and n_bidders >= 1.
+        quality: ``(n_bidders,)`` or ``(n_auctions, n_bidders)`` float64.
+        reserve: a float or ``(n_auctions,)`` float64.
+        width: slots per auction (columns of the result).
+        pay_own_bid: first price (True) or second price (False), for all auctions or ``(n_auctions,)``.
+        n_slots: ``(n_auctions,)`` slots of each auction (<= width), or None for ``width`` everywhere.
+    """
+    n_auctions, n_bidders = bids.shape
+    n_filled = min(width, n_bidders)
+    # A second-price slot needs the ad rank just below it; a first-price one does not.
+    n_values = n_filled if pay_own_bid is True else min(width + 1, n_bidders)
+    if isinstance(reserve, np.ndarray):
+        reserve = reserve[:, None]
+    # Cells are gathered by flat index (take_along_axis costs twice as much): (auction a, bidder j) sits
+    # at a * step_a + j * step_j of the flat bids and of the keys, laid out alike.
+    c_order = bids.flags.c_contiguous
+    step_a, step_j = (n_bidders, 1) if c_order else (1, n_auctions)
+    key = np.multiply(bids, quality, order="C" if c_order else "F")  # ad ranks, negated below
+    np.putmask(key, bids < np.maximum(reserve, _TINY), -np.inf)
+    np.negative(key, out=key)  # ascending keys are descending ad ranks
+    order = np.argsort(key, axis=1, kind="stable")[:, :n_values]
+    cell = order * step_j
+    cell += (np.arange(n_auctions) * step_a)[:, None]
+    values = key.ravel(order="K")[cell]
+    np.negative(values, out=values)  # ad ranks best first, -inf past the last participant
+    winners = order[:, :n_filled]
+    own_bid = bids.ravel(order="K")[cell[:, :n_filled]]
+    if pay_own_bid is True:
+        prices = own_bid
+    else:
+        # -inf (nobody below) becomes 0, so the price falls back to the reserve.
+        prices = np.zeros((n_auctions, n_filled))
+        np.maximum(values[:, 1:n_values], 0.0, out=prices[:, : n_values - 1])
+        own_quality = quality[winners] if quality.ndim == 1 else quality.ravel(order="K")[cell[:, :n_filled]]
+        np.divide(prices, own_quality, out=prices)
+        np.maximum(prices, reserve, out=prices)
+        np.minimum(prices, own_bid, out=prices)
+        if pay_own_bid is not False:
+            np.copyto(prices, own_bid, where=pay_own_bid[:, None])
+    empty = values[:, :n_filled] == -np.inf
+    if n_slots is not None:
+        empty |= np.arange(n_filled) >= n_slots[:, None]
+    np.putmask(winners, empty, -1)
+    np.putmask(prices, empty, 0.0)
+    if n_filled < width:
+        winners = np.concatenate([winners, np.full((n_auctions, width - n_filled), -1, np.int64)], axis=1)
+        prices = np.concatenate([prices, np.zeros((n_auctions, width - n_filled))], axis=1)
+    return Allocation(winners=winners, prices=prices)

@@ -63,13 +63,16 @@ class ClickValueModel:
         self.credit_ = np.zeros(n_ctx)
         self.devices = DeviceLog(device_capacity)
         self._vpc: np.ndarray | None = None
-        self._cdf = delay_cdf(np.arange(self.window_h) + 0.5)
+        self._credit_sums: tuple[np.ndarray, np.ndarray] | None = None
+        # (window_h, window_h, 1): row r weighs the ring's slots when the current hour sits in slot r
+        # (slot i holds clicks (r - i) % window_h hours old), looked up rather than rebuilt each hour
+        ring = np.arange(self.window_h)
+        self._age_weight = delay_cdf(ring + 0.5)[(ring[:, None] - ring) % self.window_h][:, :, None]
 
     def effective_clicks(self) -> np.ndarray:
         """(n_contexts,) clicks weighted by the share of their sales due by now."""
-        age = (self.t_ - np.arange(self.window_h)) % self.window_h
         # numpy's sum rather than a BLAS product, whose threads would make the last bits machine-dependent
-        return self.matured_ + (self._cdf[age][:, None] * self.recent_).sum(axis=0)
+        return self.matured_ + (self._age_weight[self.t_ % self.window_h] * self.recent_).sum(axis=0)
 
     def value_per_click(self) -> np.ndarray:
         """(n_channels * 3,) value per click by context (channel * 3 + intent); cached until the next update."""
@@ -81,15 +84,23 @@ class ClickValueModel:
         k = self.strength
         clicks = self.effective_clicks().reshape(-1, N_INTENTS)
         credit = self.credit_.reshape(-1, N_INTENTS)
-        pooled = (credit.sum() + k * self.prior_vpc) / (clicks.sum() + k)
-        channel = (credit.sum(1, keepdims=True) + k * pooled) / (clicks.sum(1, keepdims=True) + k)
+        if self._credit_sums is None:  # credit changes only when a conversion is matched: rarely
+            self._credit_sums = (credit.sum() + k * self.prior_vpc, credit.sum(1, keepdims=True))
+        pooled_credit, channel_credit = self._credit_sums
+        pooled = pooled_credit / (clicks.sum() + k)
+        channel = (channel_credit + k * pooled) / (clicks.sum(1, keepdims=True) + k)
         return ((credit + k * channel) / (clicks + k)).ravel()
 
     def _advance(self, t: int) -> None:
         # Hours leaving the window move their clicks to the matured total.
-        hours = np.arange(max(self.t_ + 1, t - self.window_h + 1), t + 1) % self.window_h
-        self.matured_ += self.recent_[hours].sum(axis=0)
-        self.recent_[hours] = 0.0
+        if t == self.t_ + 1:  # the usual step: one hour, whose slot's sum is the slot itself
+            slot = t % self.window_h
+            self.matured_ += self.recent_[slot]
+            self.recent_[slot] = 0.0
+        else:
+            hours = np.arange(max(self.t_ + 1, t - self.window_h + 1), t + 1) % self.window_h
+            self.matured_ += self.recent_[hours].sum(axis=0)
+            self.recent_[hours] = 0.0
         self.t_ = t
 
     def update(self, outcome: BidderOutcome, clicks: np.ndarray | None = None) -> None:
@@ -114,6 +125,7 @@ class ClickValueModel:
             matched = self.devices.record_conversions(outcome.conv_t, outcome.conv_device, self.window_h)
             ok = matched >= 0
             np.add.at(self.credit_, matched[ok], self.incrementality * outcome.conv_value[ok])
+            self._credit_sums = None
 
     def state_dict(self) -> dict[str, Any]:
         """Counts, the click ring and the device table."""
@@ -128,6 +140,7 @@ class ClickValueModel:
         self.credit_ = np.array(s["credit"], np.float64)
         self.devices.load_state_dict(s["devices"])
         self._vpc = None
+        self._credit_sums = None
 
 
 class CpaTarget:

@@ -188,6 +188,41 @@ def test_value_model_credits_the_clicked_context_and_discounts_young_clicks() ->
     assert vpc[2] == vpc.max()
 
 
+def test_value_model_matches_a_recount_of_every_click_and_conversion() -> None:
+    # Hours step one at a time and jump (past the window too), with the value read between updates, so
+    # every cached part (weights by age, credit sums, the value itself) must follow what changed.
+    window, k, value = 24, 50.0, 120.0
+    m = ClickValueModel(3, value=value, window_h=window, strength=k, incrementality=0.5)
+    rng = np.random.default_rng(11)
+    clicks: list[tuple[int, np.ndarray]] = []
+    credit = np.zeros(9)
+    last_click: dict[int, tuple[int, int]] = {}
+    for t in [0, 1, 2, 3, 7, 8, 9, 30, 31, 32, 33, 80, 81]:
+        batch = _batch(rng, n=60, t=t)
+        out = _outcome(batch, np.full(batch.size, 3.0), rng)
+        conv_device = rng.choice(batch.device, 3) if t % 2 else np.empty(0, np.int64)
+        out = BidderOutcome(batch, out.bids, out.slot, out.price, out.clicked, out.cost,
+                            np.full(conv_device.size, t), conv_device, np.full(conv_device.size, value))
+        m.update(out)
+        ctx = batch.context[out.clicked]
+        clicks.append((t, ctx))
+        for d, c in zip(batch.device[out.clicked], ctx):
+            last_click[int(d)] = (t, int(c))
+        for d in conv_device:
+            if int(d) in last_click and t - last_click[int(d)][0] <= window:
+                credit[last_click[int(d)][1]] += 0.5 * value
+        effective = np.zeros(9)
+        for t_click, ctx in clicks:
+            age = t - t_click
+            np.add.at(effective, ctx, 1.0 if age >= window else float(delay_cdf(np.array(age + 0.5))))
+        pooled = (credit.sum() + k * value * 0.0125) / (effective.sum() + k)
+        by_channel = (credit.reshape(3, 3).sum(1) + k * pooled) / (effective.reshape(3, 3).sum(1) + k)
+        expected = (credit + k * np.repeat(by_channel, 3)) / (effective + k)
+        np.testing.assert_allclose(m.credit_, credit, rtol=1e-12)
+        np.testing.assert_allclose(m.value_per_click(), expected, rtol=1e-12)
+    assert credit.sum() > 0, "some conversions were matched"
+
+
 @pytest.mark.parametrize("kind", LEARNERS)
 def test_reward_is_the_clicks_value_estimate_minus_the_cost(kind: str) -> None:
     rng = np.random.default_rng(4)

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from gaelp.auction import market as market_module
 from gaelp.auction.market import Market
 from gaelp.auction.mechanisms import first_price, gsp, second_price
 from gaelp.config import ChannelConfig
@@ -25,6 +26,15 @@ def channel(name: str, mechanism: str, slots: int, reserve: float) -> ChannelCon
 CHANNELS = (channel("search", "gsp", 3, 0.5), channel("social", "second_price", 1, 0.2),
             channel("display", "first_price", 1, 0.05))
 MECH = (gsp, second_price, first_price)
+
+
+@pytest.fixture(autouse=True, scope="module", params=["one pass", "by channel"])
+def clearing_path(request):
+    """Run every test both ways: all channels in one pass (small hours) and channel by channel."""
+    saved = market_module._ONE_PASS_MAX
+    market_module._ONE_PASS_MAX = 1 << 30 if request.param == "one pass" else 0
+    yield request.param
+    market_module._ONE_PASS_MAX = saved
 
 
 def market(quality=(1.0, 1.3, 0.7, 1.0)) -> Market:
@@ -127,6 +137,8 @@ def hours(draw):
     quality = draw(hnp.arrays(np.float64, (k,), elements=st.sampled_from([0.5, 1.0, 1.5])))
     p_click = draw(st.sampled_from([0.2, 0.6, 1.0]))
     seed = draw(st.integers(0, 2**31))
+    if draw(st.booleans()):  # bidder-major in memory, as the simulation passes them
+        bids = np.ascontiguousarray(bids.T).T
     return bids, channels, remaining, quality, p_click, seed
 
 
@@ -172,3 +184,8 @@ def test_bad_bids_and_quality_are_refused_with_the_cell() -> None:
         m.clear(np.zeros(3, np.int8), np.ones((3, 5)))
     with pytest.raises(ValueError, match="one finite score > 0 per bidder"):
         market(quality=(1.0, 0.0, 1.0, 1.0))
+
+
+def test_a_single_item_mechanism_with_several_slots_is_refused_when_the_market_is_built() -> None:
+    with pytest.raises(ValueError, match="second_price sells one item: n_slots must be 1, got 2"):
+        Market((channel("social", "second_price", 2, 0.2),), np.ones(2))

@@ -11,7 +11,9 @@ from hypothesis.extra import numpy as hnp
 from gaelp.auction import mechanisms
 from gaelp.auction.mechanisms import (
     MECHANISMS,
+    PAYS_OWN_BID,
     Allocation,
+    clear_mixed,
     first_price,
     get_mechanism,
     gsp,
@@ -95,6 +97,15 @@ def markets(draw, max_bidders: int = 7):
 EXAMPLES = settings(deadline=None, max_examples=150)
 
 
+@pytest.fixture(autouse=True, scope="module", params=["sort", "blocks"])
+def clearing_path(request):
+    """Run every test on both paths: one sort per auction (small batches) and max-and-remove in blocks."""
+    saved = mechanisms._SORT_MAX_AUCTIONS
+    mechanisms._SORT_MAX_AUCTIONS = 1 << 30 if request.param == "sort" else 0
+    yield request.param
+    mechanisms._SORT_MAX_AUCTIONS = saved
+
+
 # --------------------------------------------------------------------------------------------------
 # Fast == reference.
 
@@ -157,6 +168,38 @@ def test_blocking_does_not_change_the_result(monkeypatch, block_cells, name):
     monkeypatch.setattr(mechanisms, "_BLOCK_CELLS", block_cells)
     alloc = MECHANISMS[name](bids, quality, n_slots, reserve)
     assert_same(alloc, reference_for(name, bids, quality, n_slots, reserve))
+
+
+@st.composite
+def mixed_markets(draw):
+    bids, quality, _ = draw(markets())
+    n_auctions = bids.shape[0]
+    names = draw(st.lists(st.sampled_from(sorted(MECHANISMS)), min_size=n_auctions, max_size=n_auctions))
+    gsp_slots = draw(st.lists(st.integers(1, 9), min_size=n_auctions, max_size=n_auctions))
+    n_slots = np.array([k if name == "gsp" else 1 for name, k in zip(names, gsp_slots)], dtype=np.int64)
+    reserve = draw(hnp.arrays(np.float64, (n_auctions,), elements=RESERVES))
+    width = int(n_slots.max(initial=1)) + draw(st.integers(0, 2))
+    return bids, quality[0] if quality.size else np.ones(bids.shape[1]), names, n_slots, reserve, width
+
+
+@EXAMPLES
+@given(market=mixed_markets(), bidder_major=st.booleans())
+def test_mixed_clearing_is_each_auctions_own_mechanism(market, bidder_major):
+    # The market clears a small hour of all channels at once; the rows of a bidder-major matrix need
+    # not be contiguous.
+    bids, quality, names, n_slots, reserve, width = market
+    if bidder_major:
+        bids = np.ascontiguousarray(np.vstack([np.ones((2, bids.shape[1])), bids]).T).T[2:]
+    pays_own = np.array([PAYS_OWN_BID[name] for name in names], dtype=bool)
+    alloc = clear_mixed(bids, quality, n_slots, reserve, pays_own, width)
+    assert alloc.winners.shape == alloc.prices.shape == (bids.shape[0], width)
+    for i, name in enumerate(names):
+        winners, prices = reference_for(name, bids[i:i + 1], quality[None, :], int(n_slots[i]), reserve[i])
+        expected_winners = np.full(width, -1)
+        expected_prices = np.zeros(width)
+        expected_winners[:n_slots[i]], expected_prices[:n_slots[i]] = winners[0], prices[0]
+        np.testing.assert_array_equal(alloc.winners[i], expected_winners)
+        np.testing.assert_array_equal(alloc.prices[i], expected_prices)
 
 
 # --------------------------------------------------------------------------------------------------
