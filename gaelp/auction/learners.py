@@ -34,6 +34,7 @@ with (`ClickValueModel`, `CpaTarget`) are in `gaelp.auction.rival_value`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -101,7 +102,8 @@ class _LearningRival(BaseBidder):
         if clicks is None:
             clicks = np.flatnonzero(outcome.clicked)
         r = np.subtract(0.0, outcome.cost)
-        r[clicks] = self.model.value_per_click()[outcome.batch.context[clicks]] - outcome.cost[clicks]
+        if clicks.size:  # most hours of a small audience have none, and then no value estimate is needed
+            r[clicks] = self.model.value_per_click()[outcome.batch.context[clicks]] - outcome.cost[clicks]
         return r
 
     def observe(self, outcome: BidderOutcome) -> None:
@@ -188,14 +190,17 @@ class QLearningBidder(_LearningRival):
         entered = outcome.bids > 0
         cell = self._cells(outcome.batch)[entered]
         size = self.q_.size
-        n = np.bincount(cell, minlength=size).reshape(self.q_.shape)
-        reward = self.reward(outcome, clicks)[entered]
-        total = np.bincount(cell, weights=reward, minlength=size).reshape(self.q_.shape)
-        seen = n > 0
-        self.visits_ += n
+        n = np.bincount(cell, minlength=size)
+        total = np.bincount(cell, weights=self.reward(outcome, clicks)[entered], minlength=size)
+        # Only the cells played this hour change: the same elementwise arithmetic, on them alone.
+        seen = np.flatnonzero(n)
+        n = n[seen]
+        visits = self.visits_.reshape(-1)[seen] + n
+        self.visits_.reshape(-1)[seen] = visits
         # n observations of step max(alpha, 1/visits) toward their mean, in one move.
-        step = np.maximum(1.0 - (1.0 - self.alpha) ** n, n / np.maximum(self.visits_, 1.0))
-        self.q_[seen] += step[seen] * (total[seen] / n[seen] - self.q_[seen])
+        step = np.maximum(1.0 - (1.0 - self.alpha) ** n, n / np.maximum(visits, 1.0))
+        q = self.q_.reshape(-1)
+        q[seen] += step * (total[seen] / n - q[seen])
         self.hours_ += 1
 
     def state_dict(self) -> dict[str, Any]:
@@ -292,7 +297,8 @@ class PolicyGradientBidder(_LearningRival):
         if cached is not None and cached[0] is batch:
             return cached[1], cached[2]
         z = self._uniform(batch, _NOISE)
-        ndtri(np.clip(z, 1e-12, 1 - 1e-12, out=z), out=z)
+        # np.clip's result (the uniforms have no NaN) by two ufuncs, without its Python overhead
+        ndtri(np.minimum(np.maximum(z, 1e-12, out=z), 1 - 1e-12, out=z), out=z)
         row = batch.context * 2
         row += batch.device_type
         self._noise_cache = (batch, z, row)
@@ -327,7 +333,7 @@ class PolicyGradientBidder(_LearningRival):
         adv -= self._dot_table(self.baseline_, batch.t)[row]
         mean_sq = float(np.add.reduce(adv**2) / adv.size)  # np.mean's sum and division, without its overhead
         self.adv_ms_ = 0.99 * self.adv_ms_ + 0.01 * mean_sq if self.hours_ else mean_sq
-        weight = adv / (np.sqrt(self.adv_ms_) + 1e-12)
+        weight = adv / (math.sqrt(self.adv_ms_) + 1e-12)  # a correctly rounded root, as np.sqrt's
         weight *= z
         weight /= self.sigma
         grad = self._grad(channel, intent, desktop, batch.t, weight) / adv.size

@@ -9,6 +9,7 @@ clears again. Each pass removes at least one advertiser's tail, so it ends withi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -84,13 +85,18 @@ class Market:
             raise ValueError(f"bids must have shape (n opportunities, n bidders) = "
                              f"({channel.shape[0]}, {self.quality.size}), got {bids.shape}")
         # checked here once for the hour, so the mechanisms need not check each channel's share again
-        if bids.size and not (np.isfinite(bids.min()) and np.isfinite(bids.max())):
+        if bids.size and not (math.isfinite(bids.min()) and math.isfinite(bids.max())):
             row, col = np.argwhere(~np.isfinite(bids))[0]
             raise ValueError(f"bids[{row}, {col}] = {bids[row, col]} is not finite (bidder column {col})")
+        return self._clear(channel, bids)
+
+    def _clear(self, channel: np.ndarray, bids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`clear` of float64 bids already checked (a later pass of `clear_within_budgets`)."""
         n = channel.shape[0]
         if 0 < n <= _ONE_PASS_MAX and self.quality.size:
-            alloc = mechanisms.clear_mixed(bids, self.quality, self._slot_count[channel], self.reserve[channel],
-                                           self._pays_own_bid[channel], self.max_slots)
+            ch = channel.astype(np.intp)  # one cast: gathers by an int8 index would each convert it again
+            alloc = mechanisms.clear_mixed(bids, self.quality, self._slot_count.take(ch), self.reserve.take(ch),
+                                           self._pays_own_bid.take(ch), self.max_slots)
             return alloc.winners, alloc.prices
         winners = np.full((n, self.max_slots), -1, np.int64)
         prices = np.zeros((n, self.max_slots))
@@ -115,29 +121,36 @@ class Market:
             remaining: (n_bidders,) budget left today.
             respond: the world's click model for impressions.
         """
-        bids = bids.copy(order="K")  # keeps a bidder-major layout
-        bids[:, remaining <= 0] = 0.0
+        bids = np.array(bids, dtype=np.float64, order="K")  # a copy that keeps a bidder-major layout
+        exhausted = remaining <= 0
+        if exhausted.any():
+            bids[:, exhausted] = 0.0
         n_bidders = bids.shape[1]
+        # an advertiser already at or past its budget has no bids left, so no spend to cut
+        limit = np.maximum(remaining, 0.0) + 1e-9
         done = 0  # rows before `done` are final: their bids did not change in later passes
         parts: list[tuple[np.ndarray, ...]] = []
         while True:
-            winners, prices = self.clear(channel[done:], bids[done:])
+            # the first pass checks the hour's bids; later ones clear the same bids with some zeroed
+            winners, prices = self._clear(channel[done:], bids[done:]) if done else self.clear(channel, bids)
             filled = np.flatnonzero(winners.reshape(-1) >= 0)  # row-major: time order, then slot
             row, slot = np.divmod(filled, self.max_slots)
             adv = winners.reshape(-1)[filled]
             price = prices.reshape(-1)[filled]
-            row += done
+            if done:
+                row += done
             clicked = respond(row, slot, adv)
             cost = np.where(clicked, price, 0.0)
             fields = (row, slot, adv, price, clicked, cost)
-            spend = sum((np.bincount(p[2], weights=p[5], minlength=n_bidders) for p in parts),
-                        np.bincount(adv, weights=cost, minlength=n_bidders))
-            # an advertiser already at or past its budget has no bids left, so no spend to cut
-            over = np.flatnonzero(spend > np.maximum(remaining, 0.0) + 1e-9)
+            spend = np.bincount(adv, weights=cost, minlength=n_bidders)
+            if parts:  # the earlier passes' final rows, added in the order they were cut
+                spend = sum((np.bincount(p[2], weights=p[5], minlength=n_bidders) for p in parts), spend)
+            over = np.flatnonzero(spend > limit)
             if over.size == 0:
+                if not parts:
+                    return Cleared(*fields, bids)
                 parts.append(fields)
-                out = [np.concatenate(f) for f in zip(*parts)] if len(parts) > 1 else list(fields)
-                return Cleared(*out, bids)
+                return Cleared(*(np.concatenate(f) for f in zip(*parts)), bids)
             cut = row.max(initial=done) + 1
             for j in over:
                 # spend of j up to each of its impressions, counting the rows already final

@@ -171,6 +171,7 @@ class CpaTarget:
         self.log_m_ = 0.0
         self.cost_ = 0.0
         self.value_ = 0.0
+        self._keep = (memory_h, np.exp(-1.0 / memory_h))  # (memory_h, hourly decay of the sums), computed once
 
     @property
     def multiplier(self) -> float:
@@ -183,12 +184,15 @@ class CpaTarget:
 
     def observe(self, cost: float, click_value: float) -> None:
         """Fold in one hour: what was paid and the estimated value of the clicks bought."""
-        keep = np.exp(-1.0 / self.memory_h)
+        if self._keep[0] != self.memory_h:
+            self._keep = (self.memory_h, np.exp(-1.0 / self.memory_h))
+        keep = self._keep[1]
         self.cost_ = keep * self.cost_ + cost
         self.value_ = keep * self.value_ + click_value
         if self.value_ > 0:
             shift = self.log_m_ - self.step * np.log(max(self.ratio(), 1e-6))
-            self.log_m_ = float(np.clip(shift, -self.max_log_shift, self.max_log_shift))
+            # np.clip's result on a scalar (NaN stays NaN), without its Python overhead
+            self.log_m_ = float(min(max(shift, -self.max_log_shift), self.max_log_shift))
 
     def state_dict(self) -> dict[str, Any]:
         """Multiplier and the weighted sums."""
