@@ -121,13 +121,16 @@ class TouchTracker:
         self.last_imp_t[person] = t
         self.last_imp_ch[person] = channel
         click = np.flatnonzero(clicked)
-        self.last_click_t[person[click]] = t
-        self.last_click_ch[person[click]] = channel[click]
+        if click.size:  # most hours of a small world have no click of ours
+            who = person[click]
+            self.last_click_t[who] = t
+            self.last_click_ch[who] = channel[click]
 
     def classify(self, t: int, person: np.ndarray, window_h: int) -> tuple[np.ndarray, np.ndarray]:
         """For purchases of ours at hour t: the credited channel (-1 none) and whether by a click."""
-        click_ok = (self.last_click_t[person] >= 0) & (t - self.last_click_t[person] <= window_h)
-        imp_ok = (self.last_imp_t[person] >= 0) & (t - self.last_imp_t[person] <= window_h)
+        click_t, imp_t = self.last_click_t[person], self.last_imp_t[person]
+        click_ok = (click_t >= 0) & (t - click_t <= window_h)
+        imp_ok = (imp_t >= 0) & (t - imp_t <= window_h)
         ch = np.where(click_ok, self.last_click_ch[person], np.where(imp_ok, self.last_imp_ch[person], -1))
         return ch, click_ok
 

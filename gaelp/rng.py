@@ -20,17 +20,24 @@ Example:
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
-_TO_UNIT = 2.0**-53
 _MASK64 = 0xFFFFFFFFFFFFFFFF
-_M2_INT = int(_M2)
-# Array arithmetic on uint64 wraps modulo 2**64 without a warning, which is what the hash needs.
+_GOLDEN_INT, _M2_INT = 0x9E3779B97F4A7C15, 0x94D049BB133111EB
+
+
+def _word(v: int) -> np.ndarray:
+    """A 0-d uint64 array: as a ufunc operand it costs about half of what a numpy scalar does, and
+    array arithmetic on uint64 wraps modulo 2**64 without a warning, which is what the hash needs."""
+    return np.array(v & _MASK64, dtype=np.uint64)
+
+
+_GOLDEN, _M1, _M2 = _word(_GOLDEN_INT), _word(0xBF58476D1CE4E5B9), _word(_M2_INT)
+_S11, _S27, _S30, _S31 = _word(11), _word(27), _word(30), _word(31)
+_TO_UNIT = np.array(2.0**-53)
+_rshift, _xor, _mul = np.right_shift, np.bitwise_xor, np.multiply
 
 
 class Purpose(IntEnum):
@@ -61,23 +68,35 @@ class Purpose(IntEnum):
 STREAM_NAMES = ("population", "schedule", "competitors", "bidders", "experiments")
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser: a bijective avalanche of uint64 values (in place on a fresh array)."""
-    x ^= x >> _S30
-    x *= _M1
-    x ^= x >> _S27
-    x *= _M2
-    x ^= x >> _S31
-    return x
+def _mix(x: np.ndarray, t: Any = ..., out: Any = ...) -> np.ndarray:
+    """SplitMix64 finaliser: a bijective avalanche of the uint64 values `x`, written to `out`.
+
+    `x` and `t` (an array of x's shape) are clobbered as scratch. `...`, the default for `t` and `out`,
+    means a fresh array (an array even for a 0-d `x`). At the small sizes of an hour's draws a ufunc
+    call's fixed cost is most of the time, so there are no other temporaries, and no step writes into
+    one of its own inputs (numpy takes twice as long for that on a 1-element array).
+    """
+    t = _rshift(x, _S30, out=t)
+    out = _xor(x, t, out=out)
+    _mul(out, _M1, out=x)
+    _rshift(x, _S27, out=t)
+    _xor(x, t, out=out)
+    _mul(out, _M2, out=x)
+    _rshift(x, _S31, out=t)
+    return _xor(x, t, out=out)
 
 
-def _fold(x: np.ndarray, b: int | np.ndarray) -> np.ndarray:
-    """The second stage of `CounterRng.bits`: fold key b into prepared keys x (in place) and mix."""
+def _fold(prepared: np.ndarray, b: int | np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Fold key b into prepared keys, into `out` (of prepared's shape), before the second mix of `bits`."""
     if isinstance(b, (int, np.integer)):  # one key for the whole array: its product once, in Python
-        x ^= np.uint64((int(b) * _M2_INT) & _MASK64)
-    else:
-        x ^= np.multiply(b, _M2, out=np.empty(np.shape(b), np.uint64), dtype=np.uint64, casting="unsafe")
-    return _mix(x)
+        return _xor(prepared, _word(int(b) * _M2_INT), out=out)
+    return _xor(prepared, _mul(b, _M2, out=np.empty(np.shape(b), np.uint64), dtype=np.uint64, casting="unsafe"),
+                out=out)
+
+
+def _no_keys(a: np.ndarray, b: int | np.ndarray) -> bool:
+    """Whether a draw has no keys to hash: a 1-D empty key array and one key b (a cheap early return)."""
+    return type(a) is np.ndarray and a.shape == (0,) and isinstance(b, (int, np.integer))
 
 
 class CounterRng:
@@ -89,13 +108,14 @@ class CounterRng:
 
     def __init__(self, seed: int) -> None:
         self.seed = int(seed)
-        key = np.array([self.seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64)
-        self._key = _mix(key * _GOLDEN + _GOLDEN)[0]
-        self._salts: dict[int, np.uint64] = {}  # purpose -> its key word, so a draw does no scalar arithmetic
+        self._key = int(_mix(_word(self.seed * _GOLDEN_INT + _GOLDEN_INT)))
+        self._salts: dict[int, np.ndarray] = {}  # purpose -> its 0-d key word, so a draw does no scalar arithmetic
 
     def bits(self, a: np.ndarray, b: int | np.ndarray, purpose: int) -> np.ndarray:
         """64 random bits per element, a pure function of (seed, a, b, purpose); see `uniform`."""
-        return _fold(self.prepare(a, purpose), b)
+        if _no_keys(a, b):
+            return np.empty(0, np.uint64)
+        return self._bits(a, b, purpose)[0]
 
     def prepare(self, a: np.ndarray, purpose: int) -> np.ndarray:
         """The part of `bits(a, b, purpose)` that does not depend on `b`, for keys drawn again and again.
@@ -106,23 +126,12 @@ class CounterRng:
         Returns:
             (n,) uint64, a fresh array.
         """
-        salt = self._salts.get(purpose)
-        if salt is None:
-            salt = self._salts[purpose] = np.uint64(int(self._key) ^ ((int(purpose) * 0x632BE59BD9B4E019) & _MASK64))
-        if type(a) is np.ndarray and a.ndim and a.dtype.kind in "iu" and a.dtype.itemsize == 8:
-            # 64-bit integer keys: reading them as uint64 is the unsafe cast, and the product is a fresh array
-            x = a.view(np.uint64) * _GOLDEN
-        else:
-            # uint64(a) * golden in one pass; `out` keeps a 0-d input an array (numpy scalars would warn on wrap)
-            x = np.multiply(a, _GOLDEN, out=np.empty(np.shape(a), np.uint64), dtype=np.uint64,
-                            casting="unsafe")
-        x ^= salt
-        return _mix(x)
+        return self._prepare(a, purpose)[0]
 
     @staticmethod
     def bits_prepared(prepared: np.ndarray, b: int | np.ndarray) -> np.ndarray:
         """`bits(a, b, purpose)` from `prepared = prepare(a, purpose)` (left unchanged)."""
-        return _fold(prepared.copy(), b)
+        return _mix(_fold(prepared, b, np.empty_like(prepared)))
 
     def uniform(self, a: np.ndarray, b: int | np.ndarray, purpose: int) -> np.ndarray:
         """Uniforms in [0, 1), one per element of `a` (broadcast with `b`).
@@ -135,11 +144,30 @@ class CounterRng:
         Returns:
             (n,) float64, uniform and independent across distinct (a, b, purpose).
         """
-        bits = self.bits(a, b, purpose)
-        bits >>= _S11
-        u = bits.astype(np.float64)
-        u *= _TO_UNIT
-        return u
+        if _no_keys(a, b):
+            return np.empty(0)
+        bits, spare = self._bits(a, b, purpose)
+        # the top 53 bits times 2**-53: the product converts them to float64 exactly, then scales exactly
+        return _mul(_rshift(bits, _S11, out=spare), _TO_UNIT)
+
+    def _prepare(self, a: np.ndarray, purpose: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`prepare(a, purpose)`, and two scratch arrays of its shape that the caller may reuse."""
+        salt = self._salts.get(purpose)
+        if salt is None:
+            salt = self._salts[purpose] = _word(self._key ^ (int(purpose) * 0x632BE59BD9B4E019))
+        if type(a) is np.ndarray and a.ndim and a.dtype.kind in "iu" and a.dtype.itemsize == 8:
+            # 64-bit integer keys: reading them as uint64 is the unsafe cast, and the product is a fresh array
+            g = _mul(a.view(np.uint64), _GOLDEN)
+        else:
+            # uint64(a) * golden in one pass; `out` keeps a 0-d input an array (numpy scalars would warn on wrap)
+            g = _mul(a, _GOLDEN, out=np.empty(np.shape(a), np.uint64), dtype=np.uint64, casting="unsafe")
+        x = _xor(g, salt, out=...)
+        return _mix(x, g), x, g
+
+    def _bits(self, a: np.ndarray, b: int | np.ndarray, purpose: int) -> tuple[np.ndarray, np.ndarray]:
+        """`bits(a, b, purpose)`, and a scratch array of its shape that the caller may reuse."""
+        prepared, x, t = self._prepare(a, purpose)
+        return _mix(_fold(prepared, b, x), t, prepared), t
 
 
 class Streams:

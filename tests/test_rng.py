@@ -121,3 +121,18 @@ def test_bits_match_the_reference_hash_for_every_key_dtype(keys):
     crng = CounterRng(5)
     for purpose in (Purpose.CLICK, Purpose.SCHEDULE, Purpose.CLICK):  # the second CLICK reuses its cached salt
         assert np.array_equal(crng.bits(keys, 9, purpose), _reference_bits(5, keys, 9, int(purpose)))
+
+
+@pytest.mark.parametrize("keys", [np.array([0, 1, 7, -3, 2**62], np.int64), np.array([9], np.int64), np.array(4)])
+def test_uniform_is_the_top_53_bits_of_the_reference_hash(keys):
+    ref = _reference_bits(8, keys, 3, int(Purpose.LAG))
+    expected = np.array([(int(x) >> 11) * 2.0**-53 for x in ref.reshape(-1)]).reshape(np.shape(keys))
+    got = CounterRng(8).uniform(keys, 3, Purpose.LAG)
+    assert got.dtype == np.float64 and np.array_equal(got, expected)
+
+
+def test_no_keys_give_empty_draws_of_the_right_dtype():
+    crng = CounterRng(3)
+    assert crng.uniform(np.empty(0, np.int64), 5, Purpose.CLICK).dtype == np.float64
+    assert crng.bits(np.empty(0, np.int32), 5, Purpose.CLICK).dtype == np.uint64
+    assert crng.uniform(np.empty(0, np.int64), np.empty(0, np.int64), Purpose.CLICK).shape == (0,)

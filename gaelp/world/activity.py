@@ -29,6 +29,7 @@ _KEY_SHIFT = 3
 MAX_PER_DAY = 1 << _KEY_SHIFT  # opportunities per person and day are capped here (P(more) is negligible)
 _LUT = 1 << 16  # resolution of the hour-of-day inverse CDF table
 _LOW37 = np.uint64((1 << 37) - 1)
+_INTENT = int(Purpose.INTENT)  # reading an enum member is a Python-level call in Python 3.11: once, here
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +156,8 @@ class Activity:
         self._channel_cut = np.ceil(np.minimum(self.channel_cdf.T, 2.0) * 2.0**53).astype(np.uint64)
         intent = np.array(cfg.journey.intent_by_stage, dtype=np.float64)
         self.intent_cdf = np.cumsum(intent / intent.sum(axis=1, keepdims=True), axis=1)
-        self._intent_cut = np.ascontiguousarray(self.intent_cdf[:, :-1].T)  # one 1-D table per level boundary
+        # one 1-D table per level boundary, each indexed by stage (a tuple: no view to make per hour)
+        self._intent_cut = tuple(np.ascontiguousarray(self.intent_cdf[:, :-1].T))
         self.search = [i for i, c in enumerate(cfg.channels) if c.name == "search"]
         self._people = np.arange(pop.size, dtype=np.int64)
         self._n_devices = pop.n_devices.astype(np.uint64)  # the device slot is integer arithmetic on hash bits
@@ -221,10 +223,11 @@ class Activity:
         for c in self.search:
             rows = np.flatnonzero(channel == c)
             if rows.size:
-                u = self.crng.uniform(key[rows], day, Purpose.INTENT)
+                u = self.crng.uniform(key[rows], day, _INTENT)
                 st = stage[rows]
-                level = (u >= self._intent_cut[0][st]).astype(np.int8)
-                for cut in self._intent_cut[1:]:
+                cut0, *cuts = self._intent_cut
+                level = (u >= cut0[st]).astype(np.int8)
+                for cut in cuts:
                     level += u >= cut[st]
                 intent[rows] = level
         return intent

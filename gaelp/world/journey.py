@@ -14,6 +14,11 @@ from gaelp.rng import CounterRng, Purpose
 from gaelp.world.population import JourneyState, Population, Stage, people_where
 
 ACTIVE = (Stage.AWARE, Stage.CONSIDERING, Stage.INTENT)
+# Plain ints for the hourly code: reading an enum member is a Python-level call in Python 3.11
+_UNAWARE, _AWARE, _CONSIDERING, _INTENT, _LAPSED = (int(s) for s in (Stage.UNAWARE, Stage.AWARE, Stage.CONSIDERING,
+                                                                     Stage.INTENT, Stage.LAPSED))
+_ADVANCE, _CLICK_DEPTH = int(Purpose.ADVANCE), int(Purpose.CLICK_DEPTH)
+_ONE32 = np.float32(1.0)
 
 
 class JourneyModel:
@@ -59,33 +64,38 @@ class JourneyModel:
         """
         if person.size == 0:
             return
-        n_adv = state.seen.shape[1]
-        flat = person * n_adv + advertiser
-        np.add.at(state.seen.reshape(-1), flat, np.float32(1.0))
+        flat = person * state.seen.shape[1] + advertiser
+        np.add.at(state.seen.reshape(-1), flat, _ONE32)
         np.add.at(state.brand.reshape(-1), flat, np.where(clicked, self.brand_click[channel], self.brand_impression))
         stage = state.stage
         before = stage[person] if stage_now is None else stage_now
-        was_lapsed = before == Stage.LAPSED
-        re_engaged = person[np.flatnonzero(was_lapsed)]
-        stage[re_engaged] = Stage.AWARE  # a touch re-engages a lapsed journey
-        cur = np.where(was_lapsed, np.int8(Stage.AWARE), before)
+        # Every step below is skipped when it has no rows: an hour of a small world has few impressions,
+        # so the fixed cost of each numpy call is most of the time.
+        lapsed = np.flatnonzero(before == _LAPSED)
+        cur = before
+        if lapsed.size:  # a touch re-engages a lapsed journey, which starts now
+            re_engaged = person[lapsed]
+            stage[re_engaged] = _AWARE
+            state.journey_start[re_engaged] = t
+            cur = before.copy()
+            cur[lapsed] = _AWARE
         # an impression may move a journey below INTENT one stage on (draws for those rows only)
-        can = np.flatnonzero(cur < Stage.INTENT)
         prop = cur.copy()
-        prop[can] += self.crng.uniform(key[can], day, Purpose.ADVANCE) < self.advance[channel[can]]
+        can = np.flatnonzero(cur < _INTENT)
+        if can.size:
+            prop[can] += self.crng.uniform(key[can], day, _ADVANCE) < self.advance[channel[can]]
         # a click takes the person at least to CONSIDERING, and deeper with some probability
         click = np.flatnonzero(clicked)
         if click.size:  # most hours of a small world have none
-            deep = self.crng.uniform(key[click], day, Purpose.CLICK_DEPTH) < self.click_to_intent
-            prop[click] = np.maximum(prop[click], np.where(deep, Stage.INTENT, Stage.CONSIDERING))
-        np.minimum(prop, np.int8(Stage.INTENT), out=prop)
-        # rows that raise a stage; CONVERTED and LOST (above INTENT) never rise
+            deep = self.crng.uniform(key[click], day, _CLICK_DEPTH) < self.click_to_intent
+            prop[click] = np.maximum(prop[click], np.where(deep, _INTENT, _CONSIDERING))
+        # rows that raise a stage: prop exceeds INTENT only where cur does (CONVERTED, LOST), never above cur
         up = np.flatnonzero(prop > cur)
-        np.maximum.at(stage, person[up], prop[up])
+        if up.size:
+            np.maximum.at(stage, person[up], prop[up])
+            # journeys that start now: unaware people who moved (re-engaged lapsed ones are set above)
+            state.journey_start[person[up[before[up] == _UNAWARE]]] = t
         state.last_activity[person] = t
-        # journeys that start now: re-engaged lapsed ones, and unaware people who moved
-        started = np.concatenate([re_engaged, person[up[before[up] == Stage.UNAWARE]]])
-        state.journey_start[started] = t
 
     def daily(self, state: JourneyState, pop: Population, day: int, day_mult: float, u: np.ndarray) -> np.ndarray:
         """The organic pass at the start of `day`: lapses, drift, crises, drop-outs, memory decay.

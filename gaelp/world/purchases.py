@@ -12,10 +12,16 @@ import numpy as np
 FIELDS = ("due", "person", "advertiser", "device", "kind")
 DTYPES = (np.int64, np.int64, np.int16, np.int64, np.int8)
 POST_CLICK, ORGANIC = 0, 1
+_NEVER = np.iinfo(np.int64).max
+
+
+_EMPTY_COLUMNS = tuple(np.empty(0, d) for d in DTYPES)
+for _col in _EMPTY_COLUMNS:
+    _col.flags.writeable = False  # shared by every empty result
 
 
 def _empty() -> dict[str, np.ndarray]:
-    return {f: np.empty(0, d) for f, d in zip(FIELDS, DTYPES)}
+    return dict(zip(FIELDS, _EMPTY_COLUMNS))
 
 
 def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -33,6 +39,7 @@ class PendingPurchases:
         self._days: dict[int, list[dict[str, np.ndarray]]] = {}
         self._today_day = -1
         self._today = _empty()
+        self._next_due = _NEVER  # the earliest due hour of today's events: most hours pop nothing, without numpy
 
     def push(self, due, person, advertiser, device, kind) -> None:
         """Schedule purchases; arrays of equal length (scalars broadcast for advertiser / kind)."""
@@ -44,7 +51,7 @@ class PendingPurchases:
         # anything due today or earlier (overdue) belongs to today's events
         day = np.maximum(ev["due"] // 24, self._today_day)
         if (day == self._today_day).all():
-            self._today = _concat([self._today, ev])
+            self._add_today(ev)
             return
         # sort once by due day; each day's events are then a slice (a view) of the sorted columns
         order = np.argsort(day, kind="stable")
@@ -55,7 +62,7 @@ class PendingPurchases:
             d = int(day_sorted[lo])
             part = {f: a[lo:hi] for f, a in ev.items()}
             if d == self._today_day:
-                self._today = _concat([self._today, part])
+                self._add_today(part)
             else:
                 self._days.setdefault(d, []).append(part)
 
@@ -63,15 +70,27 @@ class PendingPurchases:
         """Make `day` the current day (its events are then popped hour by hour)."""
         self._today_day = day
         self._today = _concat([self._today, *self._days.pop(day, [])])
+        self._next_due = int(self._today["due"].min()) if self._today["due"].size else _NEVER
 
     def pop_due(self, hour: int) -> dict[str, np.ndarray]:
         """Events due at `hour` (or earlier and not yet popped), in scheduling order."""
-        due = self._today["due"] <= hour
-        if not due.any():
+        if hour < self._next_due:
             return _empty()
-        out = {f: a[due] for f, a in self._today.items()}
-        self._today = {f: a[~due] for f, a in self._today.items()}
-        return out
+        today = self._today
+        due = today["due"] <= hour
+        rest = np.flatnonzero(~due)
+        if rest.size == 0:  # everything left today is due: hand the columns over
+            self._today, self._next_due = _empty(), _NEVER
+            return today
+        pick = np.flatnonzero(due)
+        self._today = {f: a[rest] for f, a in today.items()}
+        self._next_due = int(self._today["due"].min())
+        return {f: a[pick] for f, a in today.items()}
+
+    def _add_today(self, ev: dict[str, np.ndarray]) -> None:
+        """Append events (due today or overdue) to today's, after those already there."""
+        self._today = _concat([self._today, ev])
+        self._next_due = min(self._next_due, int(ev["due"].min()))
 
     def __len__(self) -> int:
         return int(self._today["due"].size + sum(p["due"].size for ps in self._days.values() for p in ps))
@@ -86,4 +105,5 @@ class PendingPurchases:
         self._days = {}
         self._today_day = today
         self._today = _empty()
+        self._next_due = _NEVER
         self.push(*(state[f"pending_{f}"] for f in FIELDS))

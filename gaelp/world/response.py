@@ -21,6 +21,7 @@ class ResponseModel:
         self.pos_ctr = np.zeros((len(cfg.channels), n_slots))
         for i, c in enumerate(cfg.channels):
             self.pos_ctr[i, : c.slots] = np.asarray(c.position_ctr) * c.ctr
+        self._pos_ctr_flat = self.pos_ctr.reshape(-1)  # a view: indexed by channel * max_slots + slot
         self.ctr_stage = np.asarray(j.ctr_stage)
         self.ctr_seg = np.array([s.ctr_mult for s in cfg.segments])
         self.intent_ctr = np.asarray(j.intent_ctr)
@@ -54,7 +55,7 @@ class ResponseModel:
     def ctr_of(self, person_ctr, channel_slot, quality, seen) -> np.ndarray:
         """CTR of impressions from `person_ctr` of their opportunity, channel * max_slots + slot,
         the advertiser's creative quality and the fatigue count."""
-        p = self.pos_ctr.reshape(-1)[channel_slot] * person_ctr * quality / (1.0 + self.fatigue * seen)
+        p = self._pos_ctr_flat[channel_slot] * person_ctr * quality / (1.0 + self.fatigue * seen)
         return np.minimum(p, 0.95)
 
     def cvr(self, channel, segment, stage, intent, device_type, hour_cvr, appeal) -> np.ndarray:

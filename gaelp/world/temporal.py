@@ -32,6 +32,7 @@ class Calendar:
         self._weekday = self._weekday / self._weekday.mean()
         self._month = np.asarray(cfg.month, dtype=np.float64)
         self._month = self._month / self._month.mean()
+        self._weekdays: dict[int, int] = {}
 
     def date(self, day: int) -> dt.date:
         """The calendar date of simulated `day`."""
@@ -39,7 +40,10 @@ class Calendar:
 
     def weekday(self, day: int) -> int:
         """0 = Monday."""
-        return self.date(day).weekday()
+        wd = self._weekdays.get(day)
+        if wd is None:  # asked every hour: the date arithmetic once per day
+            wd = self._weekdays[day] = self.date(day).weekday()
+        return wd
 
     def day_multiplier(self, day: int) -> float:
         """Traffic of `day` relative to an average day (weekday x month)."""

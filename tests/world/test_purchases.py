@@ -151,3 +151,16 @@ def test_an_event_pushed_after_its_due_day_still_pops():
     pp.start_day(3)
     pp.push(np.array([10]), np.array([1]), 0, np.array([5]), ORGANIC)  # due on day 0, already past
     assert pp.pop_due(72)["person"].tolist() == [1]
+
+
+def test_a_later_push_with_an_earlier_due_hour_pops_first():
+    pp = PendingPurchases()
+    pp.start_day(2)
+    pp.push(np.array([60, 58]), np.array([1, 2]), 0, np.array([7, 8]), POST_CLICK)
+    assert pp.pop_due(50)["due"].size == 0
+    pp.push(np.array([55, 58]), np.array([3, 4]), 0, np.array([9, 9]), POST_CLICK)  # joins today, due sooner
+    assert pp.pop_due(54)["due"].size == 0
+    assert pp.pop_due(55)["person"].tolist() == [3]
+    assert pp.pop_due(59)["person"].tolist() == [2, 4]  # scheduling order among events due together
+    assert pp.pop_due(60)["person"].tolist() == [1]
+    assert len(pp) == 0
