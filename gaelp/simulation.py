@@ -299,6 +299,8 @@ class Simulation:
     def _schedule_post_click(self, t, cl, imp, batch, seg, stage) -> None:
         day = t // 24
         ci = np.flatnonzero(cl.clicked)
+        if ci.size == 0:  # most hours of a small world
+            return
         r, a, k = cl.row[ci], cl.advertiser[ci], imp.key[ci]
         p = self.response.cvr(batch.channel[r], seg[r], stage[r], batch.intent[r], batch.device_type[r],
                               self.calendar.hour_cvr[t % 24], self.appeal[a])
