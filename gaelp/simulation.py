@@ -322,17 +322,16 @@ class Simulation:
         cell = cl.advertiser * batch.size + cl.row
         for out, value in ((slot, cl.slot), (price, cl.price), (clicked, cl.clicked), (cost, cl.cost)):
             out.reshape(-1)[cell] = value
-        if conv["advertiser"].size == 0:  # no purchase this hour: every pixel reports the same nothing
-            none = (conv["t"], conv["device"], conv["value"])
-            for j, b in enumerate(self.bidders):
-                b.observe(BidderOutcome(batch, bids[j], slot[j], price[j], clicked[j], cost[j], *none))
-            return
-        order = np.argsort(conv["advertiser"], kind="stable")
-        cuts = np.searchsorted(conv["advertiser"][order], np.arange(self.n_adv + 1))
+        # each advertiser's pixel reports its own purchases; in most hours there are none to split
+        pixel = (conv["t"], conv["device"], conv["value"])
+        if conv["advertiser"].size:
+            order = np.argsort(conv["advertiser"], kind="stable")
+            cuts = np.searchsorted(conv["advertiser"][order], np.arange(self.n_adv + 1))
         for j, b in enumerate(self.bidders):
-            cm = order[cuts[j]:cuts[j + 1]]
-            b.observe(BidderOutcome(batch, bids[j], slot[j], price[j], clicked[j], cost[j],
-                                    conv["t"][cm], conv["device"][cm], conv["value"][cm]))
+            if conv["advertiser"].size:
+                cm = order[cuts[j]:cuts[j + 1]]
+                pixel = (conv["t"][cm], conv["device"][cm], conv["value"][cm])
+            b.observe(BidderOutcome(batch, bids[j], slot[j], price[j], clicked[j], cost[j], *pixel))
 
     def _account(self, t, rows, batch, cl, imp, bids_t, conv) -> None:
         k, day, n_ch, n_adv, n_slots = self.kpis, t // 24, self.n_channels, self.n_adv, self.market.max_slots

@@ -63,8 +63,8 @@ class Market:
         self.quality = np.asarray(quality, dtype=np.float64)
         if not (self.quality.ndim == 1 and np.isfinite(self.quality).all() and (self.quality > 0).all()):
             raise ValueError(f"quality must be one finite score > 0 per bidder, got {self.quality.tolist()}")
-        for c, mech in zip(channels, self.mechanisms):
-            mech(np.zeros((0, self.quality.size)), self.quality, c.slots)  # refuses slots it cannot sell
+        for c in channels:
+            mechanisms.check_slots(c.mechanism, c.slots)
         # per channel, for clearing all channels in one pass
         self._slot_count = np.array(self.slots)
         self._pays_own_bid = np.array([mechanisms.PAYS_OWN_BID[c.mechanism] for c in channels])

@@ -219,6 +219,19 @@ def get_mechanism(name: str) -> Callable[..., Allocation]:
         raise ValueError(f"unknown auction mechanism {name!r}; known: {known}") from None
 
 
+def check_slots(name: str, n_slots: object) -> int:
+    """The slot count of an auction by mechanism `name`, after checking that it can sell that many.
+
+    Raises:
+        ValueError: for an unknown mechanism, a count that is not an integer >= 1, or more than one
+            slot for a single-item mechanism.
+    """
+    get_mechanism(name)
+    if name in ("second_price", "first_price"):
+        _require_one_slot(name, n_slots)
+    return _as_slot_count(n_slots)
+
+
 def _require_one_slot(mechanism: str, n_slots: int) -> None:
     if _as_slot_count(n_slots) != 1:
         raise ValueError(

@@ -472,3 +472,13 @@ def test_bidder_major_bids_clear_the_same(market, name, n_slots, quality_layout,
         mp.setattr(mechanisms, "_BLOCK_CELLS", block_cells)
         alloc = MECHANISMS[name](np.ascontiguousarray(bids.T).T, quality, n_slots, reserve)
     assert_same(alloc, expected)
+
+
+def test_check_slots_knows_what_each_mechanism_can_sell():
+    assert mechanisms.check_slots("gsp", 4) == 4 and mechanisms.check_slots("first_price", 1) == 1
+    with pytest.raises(ValueError, match="second_price sells one item: n_slots must be 1, got 2"):
+        mechanisms.check_slots("second_price", 2)
+    with pytest.raises(ValueError, match="n_slots must be an integer >= 1, got 0"):
+        mechanisms.check_slots("gsp", 0)
+    with pytest.raises(ValueError, match="unknown auction mechanism 'vickrey'"):
+        mechanisms.check_slots("vickrey", 1)
