@@ -14,21 +14,21 @@ from gaelp.experiments.bench import bench_mechanism, make_market  # noqa: F401  
 def bench_gsp(
     n_auctions: int = 500_000, n_bidders: int = 8, n_slots: int = 4, repeats: int = 5, seed: int = 0
 ) -> dict:
-    """Time :func:`gaelp.auction.mechanisms.gsp`; see :func:`bench_mechanism`."""
+    """Time :func:`gaelp.market.mechanisms.gsp`; see :func:`bench_mechanism`."""
     return bench_mechanism("gsp", n_auctions, n_bidders, n_slots, repeats, seed)
 
 
 def bench_second_price(
     n_auctions: int = 500_000, n_bidders: int = 8, repeats: int = 5, seed: int = 0
 ) -> dict:
-    """Time :func:`gaelp.auction.mechanisms.second_price`; see :func:`bench_mechanism`."""
+    """Time :func:`gaelp.market.mechanisms.second_price`; see :func:`bench_mechanism`."""
     return bench_mechanism("second_price", n_auctions, n_bidders, 1, repeats, seed)
 
 
 def bench_first_price(
     n_auctions: int = 500_000, n_bidders: int = 8, repeats: int = 5, seed: int = 0
 ) -> dict:
-    """Time :func:`gaelp.auction.mechanisms.first_price`; see :func:`bench_mechanism`."""
+    """Time :func:`gaelp.market.mechanisms.first_price`; see :func:`bench_mechanism`."""
     return bench_mechanism("first_price", n_auctions, n_bidders, 1, repeats, seed)
 
 

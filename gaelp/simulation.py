@@ -16,18 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from gaelp.auction.bidders import (
-    Bidder,
-    BidderContext,
-    BidderOutcome,
-    OpportunityBatch,
-    Truth,
-    make_bidder,
-)
-from gaelp.auction.market import Market
+from gaelp.bidders.protocol import Bidder, BidderContext, BidderOutcome, OpportunityBatch, Truth
+from gaelp.bidders.registry import make_bidder
 from gaelp.config import Config
 from gaelp.control.safety import SafetyLimits
 from gaelp.kpis import Kpis, TouchTracker
+from gaelp.market.clearing import Market
 from gaelp.rng import CounterRng, Purpose, Streams
 from gaelp.world.activity import Activity, DaySchedule
 from gaelp.world.journey import JourneyModel

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from gaelp.auction.bidders import BaseBidder, BidderContext, OpportunityBatch
+from gaelp.bidders.protocol import BaseBidder, BidderContext, OpportunityBatch
 from gaelp.config import Config
 from gaelp.simulation import Simulation
 from gaelp.world.population import Stage

@@ -28,8 +28,7 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-import gaelp.auction.learners  # noqa: F401 - registers the learning rivals (see bidders._load_builtin)
-from gaelp.auction.bidders import BaseBidder, Bidder, BidderOutcome, OpportunityBatch
+from gaelp.bidders.protocol import BaseBidder, Bidder, BidderOutcome, OpportunityBatch
 from gaelp.config import Config
 from gaelp.rng import Streams
 from gaelp.simulation import Simulation, build_bidder, build_competitors

@@ -260,7 +260,7 @@ def _truth(
     plot: Path | None, out: Path | None, json_out: bool,
 ) -> None:
     """`attribute --truth`: replay the simulated campaign without each channel, score models."""
-    from gaelp.auction.bidders import registered_bidders
+    from gaelp.bidders.registry import BIDDERS
     from gaelp.cli.render import progress_bar
     from gaelp.config import ConfigError, load_config
     from gaelp.experiments.truth import plot_truth, truth_report
@@ -270,9 +270,9 @@ def _truth(
         cfg = load_config(config, users=users, days=days, seed=seed)
     except ConfigError as err:
         raise _fail(str(err), code=2) from None
-    if bidder not in registered_bidders():
+    if bidder not in BIDDERS:
         raise typer.BadParameter(
-            f"unknown bidder {bidder!r}; known: {', '.join(sorted(registered_bidders()))}",
+            f"unknown bidder {bidder!r}; known: {', '.join(sorted(BIDDERS))}",
             param_hint="--bidder",
         )
     names = list(MODELS) if model == "all" else [model]

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from gaelp.auction.bidders import registered_bidders
+from gaelp.bidders.registry import BIDDERS
 from gaelp.calibration import all_facts
 from gaelp.cli.render import err, kpi_table, out, progress_bar
 from gaelp.config import Config, ConfigError, dump_toml, load_config
@@ -32,9 +32,8 @@ def _config(path: Path | None, **overrides) -> Config:
 
 
 def _check_bidder(name: str) -> None:
-    known = registered_bidders()
-    if name not in known:
-        err.print(f"[red]error:[/red] unknown bidder {name!r}; known: {', '.join(sorted(known))}")
+    if name not in BIDDERS:
+        err.print(f"[red]error:[/red] unknown bidder {name!r}; known: {', '.join(BIDDERS)}")
         raise typer.Exit(2)
 
 

@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from gaelp.auction.mechanisms import get_mechanism
 from gaelp.config import Config, load_config
 from gaelp.experiments.campaign import run_campaign
 from gaelp.experiments.stored import run_campaign as run_stored_campaign
 from gaelp.journeys.engines import StoreError, default_store_url, parse_url
+from gaelp.market.mechanisms import get_mechanism
 from gaelp.simulation import Simulation
 
 

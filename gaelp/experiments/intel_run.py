@@ -6,7 +6,7 @@ at the same point and show the competing-bid distribution at one value only; a b
 independently of the auction shows it over a range, without biasing the estimate.
 
 The truth comes from taps on the rivals: each records the bids it had in force and the slots it won
-(its own outcome), and `gaelp.auction.intel.price_to_beat` runs the mechanism's rule on the matrix.
+(its own outcome), and `gaelp.bidders.intel.price_to_beat` runs the mechanism's rule on the matrix.
 Our bidder never sees any of it.
 """
 
@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from gaelp.auction.bidders import BaseBidder, Bidder, BidderContext, BidderOutcome, BidderWrapper, OpportunityBatch
-from gaelp.auction.intel import (
+from gaelp.bidders.intel import (
     PRICE_REVEALING,
     Intel,
     RecordingBidder,
@@ -28,6 +27,7 @@ from gaelp.auction.intel import (
     ks_distance,
     price_to_beat,
 )
+from gaelp.bidders.protocol import BaseBidder, Bidder, BidderContext, BidderOutcome, BidderWrapper, OpportunityBatch
 from gaelp.config import Config
 from gaelp.rng import CounterRng, Streams
 from gaelp.simulation import Simulation, build_competitors

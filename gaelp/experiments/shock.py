@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from gaelp.auction.bidder_state import freeze, load_bidder_states, save_bidder_states
-from gaelp.auction.bidders import BaseBidder, Bidder, BidderWrapper, OpportunityBatch
+from gaelp.bidders.protocol import BaseBidder, Bidder, BidderWrapper, OpportunityBatch
+from gaelp.bidders.state import freeze, load_bidder_states, save_bidder_states
 from gaelp.config import Config
 from gaelp.rng import Streams
 from gaelp.simulation import Simulation, build_bidder

@@ -54,7 +54,8 @@ import numpy as np
 from gaelp.attribution.events import events_to_paths
 from gaelp.attribution.registry import get_model, model_names
 from gaelp.attribution.tables import EventTable
-from gaelp.auction.bidders import Bidder, BidderContext, BidderWrapper, OpportunityBatch, make_bidder
+from gaelp.bidders.protocol import Bidder, BidderContext, BidderWrapper, OpportunityBatch
+from gaelp.bidders.registry import make_bidder
 from gaelp.config import Config
 from gaelp.experiments.campaign import our_rows
 from gaelp.rng import Streams

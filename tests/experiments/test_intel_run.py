@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gaelp.auction.bidders import BidderContext
+from gaelp.bidders.protocol import BidderContext
 from gaelp.config import build_config
 from gaelp.experiments.intel_run import ProbeBidder, run_intel
 
@@ -36,7 +36,7 @@ def test_competing_bid_estimate_is_within_ks_01_after_a_week(seed: int, market, 
 def test_probe_bids_are_spread_and_deterministic() -> None:
     cfg = build_config({"users": 10})
     p = ProbeBidder(BidderContext(cfg, 1.0, np.random.default_rng(0)), spread=2.0)
-    from gaelp.auction.bidders import OpportunityBatch
+    from gaelp.bidders.protocol import OpportunityBatch
 
     n = 2000
     rng = np.random.default_rng(1)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gaelp.auction.bidders import BaseBidder, OpportunityBatch
+from gaelp.bidders.protocol import BaseBidder, OpportunityBatch
 from gaelp.config import build_config
 from gaelp.experiments.shock import MarketBidder, ShockBidder, plot_shock, rival_click_values, run_shock
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import isotonic_regression
 
-from gaelp.auction.bidders import Bidder, BidderOutcome, BidderWrapper, OpportunityBatch
+from gaelp.bidders.protocol import Bidder, BidderOutcome, BidderWrapper, OpportunityBatch
 
 PRICE_REVEALING = ("gsp", "second_price")
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gaelp.auction.bidders import OpportunityBatch
-from gaelp.auction.intel import (
+from gaelp.bidders.intel import (
     AuctionLog,
     StepCdf,
     current_status_cdf,
@@ -17,7 +16,8 @@ from gaelp.auction.intel import (
     mixture,
     price_to_beat,
 )
-from gaelp.auction.mechanisms import first_price, gsp, second_price
+from gaelp.bidders.protocol import OpportunityBatch
+from gaelp.market.mechanisms import first_price, gsp, second_price
 
 
 def _km_reference(time: np.ndarray, observed: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -144,8 +144,8 @@ def test_ks_distance_and_mixture() -> None:
 
 
 def test_recording_bidder_keeps_bids_and_logs_what_it_asked() -> None:
-    from gaelp.auction.bidders import BaseBidder, BidderOutcome
-    from gaelp.auction.intel import RecordingBidder
+    from gaelp.bidders.intel import RecordingBidder
+    from gaelp.bidders.protocol import BaseBidder, BidderOutcome
 
     class Two(BaseBidder):
         def bid(self, batch):

@@ -1,11 +1,12 @@
-"""Tests for gaelp.auction.competitors: the rule-based rival."""
+"""Tests for gaelp.bidders.rules: the rule-based rival."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gaelp.auction.bidders import BidderContext, BidderOutcome, OpportunityBatch, make_bidder
+from gaelp.bidders.protocol import BidderContext, BidderOutcome, OpportunityBatch
+from gaelp.bidders.registry import make_bidder
 from gaelp.config import CompetitorConfig, Config
 
 CFG = Config()

@@ -1,4 +1,4 @@
-"""Tests for gaelp.auction.bidders: the batch and outcome views, the registry and `check_bidder`
+"""Tests for gaelp.bidders.protocol: the batch and outcome views, the registry and `check_bidder`
 catching each broken rule."""
 
 from __future__ import annotations
@@ -6,19 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gaelp.auction import bidders as bidders_mod
-from gaelp.auction.bidders import (
-    BaseBidder,
-    Bidder,
-    BidderContext,
-    BidderOutcome,
-    OpportunityBatch,
-    Truth,
-    check_bidder,
-    make_bidder,
-    register_bidder,
-    registered_bidders,
-)
+from gaelp.bidders.contract import check_bidder
+from gaelp.bidders.protocol import BaseBidder, Bidder, BidderContext, BidderOutcome, OpportunityBatch, Truth
+from gaelp.bidders.registry import BIDDERS, bidder_names, make_bidder
 from gaelp.config import Config
 
 N = 40
@@ -61,26 +51,22 @@ def test_outcome_won_is_a_filled_slot():
 # registry
 
 
-def test_register_bidder_rejects_a_second_class_under_the_same_name(monkeypatch):
-    monkeypatch.setattr(bidders_mod, "_REGISTRY", dict(registered_bidders()))  # do not leak test bidders
-
-    class A(BaseBidder):
-        pass
-
-    class B(BaseBidder):
-        pass
-
-    register_bidder("test_only")(A)
-    register_bidder("test_only")(A)  # the same factory again (a module reload) is fine
-    with pytest.raises(ValueError, match="test_only"):
-        register_bidder("test_only")(B)
-    assert registered_bidders()["test_only"] is A
+def test_the_registry_is_read_only():
+    with pytest.raises(TypeError):
+        BIDDERS["bogus"] = BaseBidder  # type: ignore[index]
+    assert "bogus" not in BIDDERS
 
 
-def test_registered_bidders_is_a_copy():
-    reg = registered_bidders()
-    reg["bogus"] = object
-    assert "bogus" not in registered_bidders()
+def test_make_bidder_takes_the_callers_own_bidders_but_never_over_a_built_in_one():
+    class Mine(BaseBidder):
+        def __init__(self, ctx: BidderContext) -> None:
+            super().__init__("mine", ctx.daily_budget)
+
+    ctx = BidderContext(Config(), 10.0, np.random.default_rng(0))
+    assert isinstance(make_bidder("mine", ctx, extra={"mine": Mine}), Mine)
+    assert bidder_names({"mine": Mine})[-1] == "mine"
+    with pytest.raises(ValueError, match="already built in: fixed"):
+        make_bidder("mine", ctx, extra={"mine": Mine, "fixed": Mine})
 
 
 def test_make_bidder_names_the_known_bidders_when_the_name_is_unknown():

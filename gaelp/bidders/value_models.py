@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtr
 
-from gaelp.auction.bidders import N_INTENTS, BidderOutcome
-from gaelp.auction.devices import DeviceLog
+from gaelp.bidders.devices import DeviceLog
+from gaelp.bidders.protocol import N_INTENTS, BidderOutcome
 
 
 def delay_cdf(hours: np.ndarray) -> np.ndarray:

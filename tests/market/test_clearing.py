@@ -1,4 +1,4 @@
-"""Tests for gaelp.auction.market: per-channel routing and clearing within budgets."""
+"""Tests for gaelp.market.clearing: per-channel routing and clearing within budgets."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gaelp.auction import market as market_module
-from gaelp.auction.market import Market
-from gaelp.auction.mechanisms import first_price, gsp, second_price
 from gaelp.config import ChannelConfig
+from gaelp.market import clearing as market_module
+from gaelp.market.clearing import Market
+from gaelp.market.mechanisms import first_price, gsp, second_price
 from gaelp.rng import CounterRng
 
 SEED = 2718

@@ -1,4 +1,4 @@
-"""Tests for gaelp.auction.mechanisms: a slow per-auction reference, properties and edge cases."""
+"""Tests for gaelp.market.mechanisms: a slow per-auction reference, properties and edge cases."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gaelp.auction import mechanisms
-from gaelp.auction.mechanisms import (
+from gaelp.market import mechanisms
+from gaelp.market.mechanisms import (
     MECHANISMS,
     PAYS_OWN_BID,
     Allocation,

@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 from scipy.special import ndtri
 
-from gaelp.auction.bidder_state import flatten_state, freeze, load_bidder_states, save_bidder_states, unflatten_state
-from gaelp.auction.bidders import BidderContext, BidderOutcome, OpportunityBatch, check_bidder, make_bidder
-from gaelp.auction.learners import _ACTION, _EXPLORE, _NOISE, QLearningBidder
-from gaelp.auction.rival_value import ClickValueModel, CpaTarget, delay_cdf
+from gaelp.bidders.contract import check_bidder
+from gaelp.bidders.learners import _ACTION, _EXPLORE, _NOISE, QLearningBidder
+from gaelp.bidders.protocol import BidderContext, BidderOutcome, OpportunityBatch
+from gaelp.bidders.registry import make_bidder
+from gaelp.bidders.state import flatten_state, freeze, load_bidder_states, save_bidder_states, unflatten_state
+from gaelp.bidders.value_models import ClickValueModel, CpaTarget, delay_cdf
 from gaelp.config import build_config
 from gaelp.simulation import Simulation
 
@@ -332,9 +334,9 @@ def test_win_rates_stay_stable_with_our_bidder_fixed(seed: int) -> None:
 
 _LEARN_BIG_HOURS = """
 import hashlib, numpy as np
-from tests.auction.test_learners import LEARNERS, _batch, _ctx, _outcome
-from gaelp.auction.bidders import make_bidder
-from gaelp.auction.bidder_state import flatten_state
+from tests.bidders.test_learners import LEARNERS, _batch, _ctx, _outcome
+from gaelp.bidders.registry import make_bidder
+from gaelp.bidders.state import flatten_state
 rng = np.random.default_rng(3)
 h = hashlib.sha256()
 for kind in LEARNERS:

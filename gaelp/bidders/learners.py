@@ -27,9 +27,9 @@ replay draws the same exploration for the same opportunity.
 **Freezing.** `frozen = True` keeps the current policy (including its exploration) and stops every
 update: the twin that measures what learning after a shock is worth.
 
-**Persistence.** `state_dict()` holds arrays and scalars only; `gaelp.auction.bidder_state` writes
+**Persistence.** `state_dict()` holds arrays and scalars only; `gaelp.bidders.state` writes
 them to one `.npz` checkpoint when no journey store is configured. The value models they learn
-with (`ClickValueModel`, `CpaTarget`) are in `gaelp.auction.rival_value`.
+with (`ClickValueModel`, `CpaTarget`) are in `gaelp.bidders.value_models`.
 """
 
 from __future__ import annotations
@@ -41,17 +41,16 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtri
 
-from gaelp.auction.bidders import (
+from gaelp.bidders.protocol import (
     N_INTENTS,
     BaseBidder,
     BidderContext,
     BidderOutcome,
     OpportunityBatch,
-    register_bidder,
 )
 
 # The device table is the advertiser's own log, shared with our baselines.
-from gaelp.auction.rival_value import ClickValueModel, CpaTarget
+from gaelp.bidders.value_models import ClickValueModel, CpaTarget
 from gaelp.config import CompetitorConfig
 from gaelp.control.pacing import DualPacer
 from gaelp.rng import CounterRng
@@ -118,7 +117,6 @@ class _LearningRival(BaseBidder):
         raise NotImplementedError
 
 
-@register_bidder("q_learning")
 class QLearningBidder(_LearningRival):
     """Tabular Q-learning over (hour bucket, channel, intent) states and discrete bid levels.
 
@@ -217,7 +215,6 @@ class QLearningBidder(_LearningRival):
         self.model.load_state_dict(state["model"])
 
 
-@register_bidder("policy_gradient")
 class PolicyGradientBidder(_LearningRival):
     """A Gaussian policy on the log bid, trained by REINFORCE with a learned linear baseline.
 
@@ -359,7 +356,6 @@ class PolicyGradientBidder(_LearningRival):
         self.model.load_state_dict(state["model"])
 
 
-@register_bidder("rival_tcpa")
 class RivalTargetCpaBidder(_LearningRival):
     """Target-CPA bidding with budget pacing: bid = m x target CPA x CVR estimate, paced.
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gaelp.auction import mechanisms
 from gaelp.config import ChannelConfig
+from gaelp.market import mechanisms
 
 # Hours of up to this many opportunities are cleared in one pass over all channels
 # (`mechanisms.clear_mixed`): a dozen numpy calls where clearing channel by channel makes dozens, at

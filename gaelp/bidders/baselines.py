@@ -15,21 +15,19 @@ from typing import Any
 
 import numpy as np
 
-from gaelp.auction.bidders import (
+from gaelp.bidders.devices import DeviceLog
+from gaelp.bidders.protocol import (
     N_INTENTS,
     BaseBidder,
     BidderContext,
     BidderOutcome,
     OpportunityBatch,
-    register_bidder,
 )
-from gaelp.auction.devices import DeviceLog
 from gaelp.control.pacing import DualPacer
 
 N_DEVICE_TYPES = 2
 
 
-@register_bidder("fixed")
 class FixedBidder(BaseBidder):
     """The same bid per click on every opportunity."""
 
@@ -69,7 +67,6 @@ class _PacedBidder(BaseBidder):
         self.pacer.load_state_dict(state["pacer"])
 
 
-@register_bidder("target_cpa")
 class TargetCpaBidder(_PacedBidder):
     """Bids `target_cpa x CVR estimate`, learned from its own clicks and matched conversions.
 
@@ -128,7 +125,6 @@ class TargetCpaBidder(_PacedBidder):
         self.devices.load_state_dict(state["devices"])
 
 
-@register_bidder("oracle")
 class OracleBidder(_PacedBidder):
     """Bids `fraction x true value of a click`: an upper bound that sees the ground truth."""
 

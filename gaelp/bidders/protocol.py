@@ -1,4 +1,4 @@
-"""The `Bidder` protocol, what a bidder sees, a name registry and the `check_bidder` contract.
+"""The `Bidder` protocol: what a bidder sees, what it learns afterwards, and what it must do.
 
 A bidder sees an `OpportunityBatch`: one hour of opportunities as arrays of what an advertiser
 really gets from an ad platform (channel, device id and type, query intent, reserve, time). It never
@@ -20,6 +20,8 @@ import numpy as np
 from gaelp.config import CompetitorConfig, Config
 
 N_INTENTS = 3  # query intent levels: 0 informational, 1 category (or no query), 2 purchase
+OURS = 0
+"""Our advertiser's index: row 0 of every bid matrix and advertiser axis; the rivals follow in config order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,77 +210,4 @@ class BidderContext:
 
 
 BidderFactory = Callable[[BidderContext], Bidder]
-_REGISTRY: dict[str, BidderFactory] = {}
-
-
-def register_bidder(name: str) -> Callable[[BidderFactory], BidderFactory]:
-    """Decorator: register a bidder factory (a class taking a `BidderContext`) under `name`."""
-
-    def deco(factory: BidderFactory) -> BidderFactory:
-        if name in _REGISTRY and _REGISTRY[name] is not factory:
-            raise ValueError(f"bidder {name!r} is registered twice")
-        _REGISTRY[name] = factory
-        return factory
-
-    return deco
-
-
-def registered_bidders() -> dict[str, BidderFactory]:
-    """A copy of the registry, name -> factory."""
-    _load_builtin()
-    return dict(_REGISTRY)
-
-
-def make_bidder(name: str, ctx: BidderContext) -> Bidder:
-    """Build the bidder registered as `name`."""
-    _load_builtin()
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown bidder {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
-    return factory(ctx)
-
-
-def _load_builtin() -> None:
-    # Built-in bidders register themselves on import; import lazily so that this module (a floor
-    # below them) does not import them at load time.
-    import gaelp.auction.baselines
-    import gaelp.auction.competitors
-    import gaelp.auction.learners  # noqa: F401
-
-
-def check_bidder(bidder: Bidder, batch: OpportunityBatch, make_outcome: Callable[[np.ndarray], BidderOutcome]) -> None:
-    """Contract test of a bidder, in the style of gymnasium's `check_env`.
-
-    Checks: it satisfies the protocol; bids are a float array of shape (n,), finite and >= 0; bidding
-    does not mutate the batch; it bids the same on the same batch from the same state; it accepts an
-    outcome; its state survives a `state_dict` / `load_state_dict` round trip.
-
-    Args:
-        bidder: the bidder under test.
-        batch: a batch to bid on (with truth if the bidder sees truth).
-        make_outcome: builds a plausible outcome from the bids.
-
-    Raises:
-        AssertionError: naming the broken rule.
-    """
-    assert isinstance(bidder, Bidder), f"{type(bidder).__name__} does not implement the Bidder protocol"
-    assert isinstance(bidder.name, str) and bidder.name, "bidder.name must be a non-empty string"
-    assert bidder.daily_budget >= 0, "daily_budget must be >= 0"
-    view = batch if bidder.sees_truth else batch.without_truth()
-    before = {k: getattr(view, k).copy() for k in ("channel", "device", "device_type", "intent", "reserve")}
-    state = bidder.state_dict()
-    bids = np.asarray(bidder.bid(view))
-    assert bids.shape == (view.size,), f"bid() returned shape {bids.shape}, expected ({view.size},)"
-    assert np.issubdtype(bids.dtype, np.floating), f"bid() returned dtype {bids.dtype}, expected float"
-    assert np.isfinite(bids).all(), "bid() returned a non-finite bid"
-    assert (bids >= 0).all(), "bid() returned a negative bid"
-    for k, v in before.items():
-        assert np.array_equal(getattr(view, k), v), f"bid() mutated batch.{k}"
-    bidder.load_state_dict(state)
-    again = np.asarray(bidder.bid(view))
-    assert np.array_equal(bids, again), "bid() is not deterministic for the same state and batch"
-    bidder.observe(make_outcome(bids))
-    after = bidder.state_dict()
-    bidder.load_state_dict(after)
-    assert np.array_equal(np.asarray(bidder.bid(view)), np.asarray(bidder.bid(view))), "bid() not repeatable"
+"""Builds a bidder from its context: a bidder class taking a `BidderContext`, or any such function."""

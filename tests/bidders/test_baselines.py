@@ -1,20 +1,14 @@
-"""Tests for gaelp.auction.baselines, and the `check_bidder` contract over every registered bidder."""
+"""Tests for gaelp.bidders.baselines, and the `check_bidder` contract over every registered bidder."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gaelp.auction.baselines import FixedBidder, OracleBidder, TargetCpaBidder
-from gaelp.auction.bidders import (
-    BidderContext,
-    BidderOutcome,
-    OpportunityBatch,
-    Truth,
-    check_bidder,
-    make_bidder,
-    registered_bidders,
-)
+from gaelp.bidders.baselines import FixedBidder, OracleBidder, TargetCpaBidder
+from gaelp.bidders.contract import check_bidder
+from gaelp.bidders.protocol import BidderContext, BidderOutcome, OpportunityBatch, Truth
+from gaelp.bidders.registry import BIDDERS, make_bidder
 from gaelp.config import CompetitorConfig, Config, build_config
 
 SEED = 31337
@@ -65,7 +59,7 @@ def outcome(batch: OpportunityBatch, bids: np.ndarray, *, win=None, click=None, 
 # the contract, over every registered bidder (a newly registered one is covered automatically)
 
 
-@pytest.mark.parametrize("name", sorted(registered_bidders()))
+@pytest.mark.parametrize("name", sorted(BIDDERS))
 def test_every_registered_bidder_passes_check_bidder(name):
     bidder = make_bidder(name, context())
     for t in (5, 29):  # a fresh bidder, then one that has learned from an hour
@@ -73,7 +67,7 @@ def test_every_registered_bidder_passes_check_bidder(name):
         check_bidder(bidder, batch, lambda bids, b=batch: outcome(b, bids))
 
 
-@pytest.mark.parametrize("name", sorted(registered_bidders()))
+@pytest.mark.parametrize("name", sorted(BIDDERS))
 def test_every_registered_bidder_restores_into_a_fresh_instance(name):
     a = make_bidder(name, context())
     batch = make_batch(200, 7)
@@ -87,7 +81,7 @@ def test_every_registered_bidder_restores_into_a_fresh_instance(name):
 
 
 def test_registry_holds_the_baselines():
-    reg = registered_bidders()
+    reg = BIDDERS
     assert {"fixed", "target_cpa", "oracle"} <= set(reg)
     assert reg["fixed"] is FixedBidder and reg["target_cpa"] is TargetCpaBidder and reg["oracle"] is OracleBidder
 

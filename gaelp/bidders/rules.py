@@ -10,17 +10,15 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtri
 
-from gaelp.auction.bidders import (
+from gaelp.bidders.protocol import (
     BaseBidder,
     BidderContext,
     BidderOutcome,
     OpportunityBatch,
-    register_bidder,
 )
 from gaelp.rng import CounterRng
 
 
-@register_bidder("rule")
 class RuleBidder(BaseBidder):
     """Rule-based rival: base CPC x channel x query intent (x spread), within its daily budget."""
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from gaelp.auction.bidders import Bidder
+from gaelp.bidders.protocol import Bidder
 
 
 def freeze(bidders: Sequence[Bidder], frozen: bool = True) -> None:
