@@ -203,6 +203,10 @@ OURS: dict[str, Fact] = {
     "fixed_bid": _f(5.0, f"{WORDSTREAM}: CPC $4.66 average; a naive round bid just above it"),
     "target_cpa": _f(110.0, "roadmap bar: CAC under $100 with ~$220 revenue (ROAS > 2x)"),
     "max_bid": _f(50.0, "assumption: a safety cap per click, ~10x the average search CPC"),
+    "max_hour_share": _f(0.25, "assumption: no hour may spend more than a quarter of the day's allowance "
+                               "(the busiest hour of a naive bidder spends ~15% at 10k people)"),
+    "anomalies": _f(True, "assumption: anomaly pauses are on, as in any advertiser's monitoring"),
+    "pause_hours": _f(24, "assumption: an anomaly pauses bidding for a day, time for a person to look"),
     "oracle_fraction": _f(0.4, "assumption: the oracle bids 40% of the true value of a click"),
 }
 

@@ -198,6 +198,11 @@ class SafetyConfig(_Frozen):
     """Limits that sit between every bidder of ours and the market."""
 
     max_bid: float = Field(default=cal.OURS["max_bid"].value, gt=0.0, le=10_000.0, description="bid cap per click")
+    max_hour_share: float = Field(default=cal.OURS["max_hour_share"].value, gt=0.0, le=1.0,
+                                  description="circuit breaker: most of a day's allowance one hour may spend")
+    anomalies: bool = Field(default=cal.OURS["anomalies"].value, description="pause bidding on anomalies of our own hourly stats")
+    pause_hours: int = Field(default=cal.OURS["pause_hours"].value, ge=1, le=24 * 365,
+                             description="hours a detected anomaly pauses our bidding")
 
 
 class Config(_Frozen):

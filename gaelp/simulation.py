@@ -134,11 +134,14 @@ class Simulation:
         self.journey = JourneyModel(w, np.array(brand), self.crng)
         quality = [cfg.campaign.creative_quality, *(c.creative_quality for c in comps)]
         self.market = Market(w.channels, np.array(quality))
+        # (n_advertisers,) creative quality as people's clicks see it: the platform's quality score
+        # (the same array) unless a fault injection makes our ads unclickable
+        self.ctr_quality = self.market.quality
         self.appeal = np.array([cfg.campaign.appeal, *(c.appeal for c in comps)])
         self.category = np.array([True, *(c.category for c in comps)])
         self.rival_value = np.array([0.0, *(c.value for c in comps)])
         self.budget = np.array([b.daily_budget for b in self.bidders])
-        self.safety = SafetyLimits(cfg.safety)
+        self.safety = SafetyLimits(cfg.safety, self.budget[0])
         self.state = JourneyState.fresh(cfg.users, self.n_adv,
                                         initial_stages(w, cfg.users, self.streams.get("population")))
         self.touches = TouchTracker(cfg.users)
@@ -171,7 +174,7 @@ class Simulation:
         # bidder-major (n_bidders, n): each bidder's bids are one contiguous row, as the market clears them
         bids_t = np.stack([b.bid(truth if b.sees_truth else batch) for b in self.bidders]) \
             if batch.size else np.zeros((self.n_adv, 0))
-        bids_t[0] = self.safety.apply(bids_t[0])
+        bids_t[0] = self.safety.apply(bids_t[0], t)
         np.putmask(bids_t, self._capped(person, batch.channel), 0.0)
         bids = bids_t.T
         keys = self._sched.key[rows] * SLOT_KEYS
@@ -181,11 +184,13 @@ class Simulation:
         seen = self.state.seen.reshape(-1)
 
         def respond(r, s, a):
-            p = self.response.ctr_of(row_ctr[r], slot_base[r] + s, self.market.quality[a],
+            p = self.response.ctr_of(row_ctr[r], slot_base[r] + s, self.ctr_quality[a],
                                      seen[person[r] * self.n_adv + a])
             return self.crng.uniform(keys[r] + s, day, Purpose.CLICK) < p
 
-        cl = self.market.clear_within_budgets(batch.channel, bids, self.budget - self.spent_today, respond)
+        remaining = self.budget - self.spent_today
+        remaining[0] = self.safety.remaining(self.budget[0], self.spent_today[0])
+        cl = self.market.clear_within_budgets(batch.channel, bids, remaining, respond)
         imp = _Impressions(person[cl.row], batch.channel[cl.row], keys[cl.row] + cl.slot)
         self._schedule_post_click(t, cl, imp, batch, seg, stage)
         rel = np.flatnonzero(self.category[cl.advertiser])  # other products' ads do not move our category
@@ -196,6 +201,8 @@ class Simulation:
         ours = np.flatnonzero(cl.advertiser == 0)
         self.touches.touch(t, imp.person[ours], imp.channel[ours], cl.clicked[ours])
         bids_t = np.ascontiguousarray(cl.bids.T)  # (n_bidders, n): no copy, the market kept the layout
+        self.safety.observe(t, bids_t[0], ours.size, int(np.count_nonzero(cl.clicked[ours])),
+                            float(cl.cost[ours].sum()))
         self._observe(batch, cl, bids_t, conv)
         self._account(t, rows, batch, cl, imp, bids_t, conv)
         self.t += 1

@@ -73,10 +73,16 @@ def simulate(
         "--run", help="the run's folder: persist to the default store there (DuckDB) unless --store")] = None,
     resume: Annotated[bool, typer.Option("--resume",
                                          help="continue the world the store holds for --days more")] = False,
+    fault: Annotated[str | None, typer.Option(
+        "--fault", help="inject a fault to test safety: bid_x1000@day5, cost_spike@day5h10, ctr_collapse@day5")] = None,
 ) -> None:
     """Run one campaign (or continue one from a store) and print KPIs per channel and in total."""
     cfg = _config(config, bidder=bidder, users=users, days=days, seed=seed)
     _check_bidder(cfg.bidder)
+    if fault is not None:
+        res = _fault_campaign(cfg, fault, store or run_dir, show=not as_json)
+        _print_campaign(cfg, res, as_json)
+        return
     store_url = store or cfg.store_url
     if store_url is None and run_dir is not None:
         from gaelp.journeys.engines import default_store_url
@@ -89,6 +95,32 @@ def simulate(
         res = _campaign(cfg, cfg.bidder, show=not as_json)
     else:
         res = _stored_campaign(cfg, cfg.days, store_url, resume, show=not as_json)
+    _print_campaign(cfg, res, as_json)
+
+
+def _fault_campaign(cfg: Config, text: str, stored: object, show: bool):
+    from gaelp.experiments.campaign import CampaignResult
+    from gaelp.experiments.faults import parse_fault, run_with_fault
+
+    if stored is not None:
+        err.print("[red]error:[/red] --fault runs in memory only; drop --store / --run")
+        raise typer.Exit(2)
+    try:
+        f = parse_fault(text)
+    except ValueError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    if f.day >= cfg.days:
+        err.print(f"[red]error:[/red] --fault {text!r} starts on day {f.day}, after the campaign's {cfg.days} days")
+        raise typer.Exit(2)
+    with progress_bar(show) as bar:
+        task = bar.add_task(f"{cfg.bidder} with {f.label}: {cfg.users:,} people", total=cfg.days)
+        start = time.perf_counter()
+        run = run_with_fault(cfg, f, on_day=lambda _: bar.advance(task))
+    return CampaignResult(cfg, cfg.bidder, run.sim, time.perf_counter() - start)
+
+
+def _print_campaign(cfg: Config, res, as_json: bool) -> None:
     if as_json:
         print(json.dumps(res.to_json()))
         return
@@ -98,6 +130,8 @@ def simulate(
     t = tab["totals"]
     out.print(f"Also: {t['view_through_conversions']} view-through and {t['organic_conversions']} organic "
               f"purchases of ours (not in CAC). Simulated in {res.elapsed_s:.2f} s.")
+    for e in res.safety_events():
+        out.print(f"safety: hour {e['t']} (day {e['t'] // 24}, {e['t'] % 24:02d}:00) {e['kind']}: {e['action']}")
 
 
 def run(config: ConfigOpt = None, users: UsersOpt = None, days: DaysOpt = None, seed: SeedOpt = None,

@@ -1,16 +1,40 @@
 """Safety limits between every bidder of ours and the market: no code path bids around them.
 
 The platform itself stops serving an advertiser whose daily budget is spent (the story enforces that
-for everyone); these limits are ours on top: a bid cap, sanitising of broken bids and a kill switch.
+for everyone); these limits are ours on top:
+
+* a bid cap and sanitising of broken bids (NaN, negative, infinite);
+* a budget circuit breaker: the budget we let the platform spend in one hour is at most
+  `max_hour_share` of the day's allowance, and never more than what is left of it;
+* anomaly detection on our own hourly stats (`control/anomaly.py`) that pauses bidding for
+  `pause_hours` and says why;
+* a kill switch.
+
+Every action is a `SafetyEvent` `{"t", "kind", "action"}`; the KPIs and `gaelp simulate --json` list them.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
 from gaelp.config import SafetyConfig
+from gaelp.control.anomaly import Anomaly, AnomalyDetector
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyEvent:
+    """One action of the safety layer: the hour, what was seen and what was done (and why)."""
+
+    t: int
+    kind: str
+    action: str
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"t", "kind", "action"}`."""
+        return {"t": self.t, "kind": self.kind, "action": self.action}
 
 
 @dataclass(slots=True)
@@ -20,49 +44,129 @@ class SafetyReport:
     capped: int = 0
     invalid: int = 0
     killed_hours: int = 0
-    events: list[str] = field(default_factory=list)
+    paused_hours: int = 0
+    events: list[SafetyEvent] = field(default_factory=list)
 
 
 class SafetyLimits:
-    """Clamp our bids to [0, max_bid], zero NaN / negative bids, and honour a kill switch."""
+    """Clamp our bids to [0, max_bid], zero broken ones, pause on anomalies, honour a kill switch.
 
-    def __init__(self, cfg: SafetyConfig) -> None:
+    Args:
+        cfg: the limits.
+        daily_budget: our daily budget, USD (scales the breaker and the spend test); 0 turns the
+            anomaly detector off.
+    """
+
+    def __init__(self, cfg: SafetyConfig, daily_budget: float = 0.0) -> None:
         self.max_bid = cfg.max_bid
+        self.max_hour_share = cfg.max_hour_share
+        self.pause_hours = cfg.pause_hours
+        self.detector = AnomalyDetector(daily_budget) if cfg.anomalies and daily_budget > 0 else None
         self.killed = False
+        self.paused_until = -1  # first hour at which bidding resumes after a pause
         self.report = SafetyReport()
+        self._ceiling = np.inf  # this hour's spend ceiling, to tell when the breaker held
+        self._breaker_binds = False
 
+    # --- checkpoints -----------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        """The switch and the report, for checkpoints."""
-        return {"killed": self.killed, "report": asdict(self.report)}
+        """The switch, the pause, the detector and the report, for checkpoints."""
+        r = asdict(self.report)
+        r["events"] = [e.to_json() for e in self.report.events]
+        return {"killed": self.killed, "paused_until": self.paused_until, "report": r,
+                "detector": None if self.detector is None else self.detector.state_dict()}
 
     def load_state_dict(self, s: dict) -> None:
         """Restore `state_dict` output."""
         self.killed = bool(s["killed"])
+        self.paused_until = int(s.get("paused_until", -1))
         r = s["report"]
-        self.report = SafetyReport(int(r["capped"]), int(r["invalid"]), int(r["killed_hours"]), list(r["events"]))
+        self.report = SafetyReport(int(r["capped"]), int(r["invalid"]), int(r["killed_hours"]),
+                                   int(r.get("paused_hours", 0)), [SafetyEvent(**e) for e in r["events"]])
+        if self.detector is not None and s.get("detector") is not None:
+            self.detector.load_state_dict(s["detector"])
 
-    def kill(self, reason: str) -> None:
+    # --- switches --------------------------------------------------------------------------------
+    def kill(self, reason: str, t: int = -1) -> None:
         """Stop all bidding of ours until `resume()`."""
         self.killed = True
-        self.report.events.append(f"kill switch: {reason}")
+        self.report.events.append(SafetyEvent(t, "kill_switch", f"stopped all bidding: {reason}"))
 
     def resume(self) -> None:
-        """Lift the kill switch."""
+        """Lift the kill switch and any pause."""
         self.killed = False
+        self.paused_until = -1
 
-    def apply(self, bids: np.ndarray) -> np.ndarray:
-        """Safe bids: finite, within [0, max_bid], all zero while killed."""
+    def _pause(self, t: int, found: Anomaly, resume_at: int) -> None:
+        self.paused_until = resume_at
+        self.report.events.append(SafetyEvent(t, found.kind, f"paused bidding until hour {resume_at}: {found.why}"))
+
+    # --- the hour --------------------------------------------------------------------------------
+    def apply(self, bids: np.ndarray, t: int | None = None) -> np.ndarray:
+        """Safe bids: finite, within [0, max_bid], all zero while killed or paused.
+
+        Args:
+            bids: (n,) our bidder's bids for the hour.
+            t: the hour; with it, pauses and the pre-auction bid test apply too.
+        """
         if self.killed:
             self.report.killed_hours += 1
-            return np.zeros_like(bids, dtype=np.float64)
+            return np.zeros(np.shape(bids), dtype=np.float64)
+        if t is not None and t < self.paused_until:
+            self.report.paused_hours += 1
+            return np.zeros(np.shape(bids), dtype=np.float64)
         bids = np.asarray(bids, dtype=np.float64)
         # the usual hour: two reductions show every bid is in range (a NaN fails both comparisons)
-        if bids.size == 0 or (bids.min() >= 0 and bids.max() <= self.max_bid):
-            return bids
-        bad = ~np.isfinite(bids) | (bids < 0)
-        over = ~bad & (bids > self.max_bid)
-        if bad.any() or over.any():
+        if not (bids.size == 0 or (bids.min() >= 0 and bids.max() <= self.max_bid)):
+            bad = ~np.isfinite(bids) | (bids < 0)
+            over = ~bad & (bids > self.max_bid)
             self.report.invalid += int(bad.sum())
             self.report.capped += int(over.sum())
-            bids = np.where(bad, 0.0, np.minimum(bids, self.max_bid))
-        return bids
+            safe = np.where(bad, 0.0, np.minimum(bids, self.max_bid))
+        else:
+            safe = bids
+        if t is not None and self.detector is not None:
+            # the bidder's own intent (before the cap) is what reveals a broken bidder
+            found = self.detector.check_bids(np.where(np.isfinite(bids), bids, self.max_bid * 1e6))
+            if found is not None:
+                self._pause(t, found, t + self.pause_hours)
+                self.report.paused_hours += 1
+                return np.zeros(bids.shape, dtype=np.float64)
+            self.detector.note_bids(safe)
+        return safe
+
+    def remaining(self, allowance: float, spent_today: float) -> float:
+        """The circuit breaker: what we let the platform spend this hour.
+
+        Args:
+            allowance: what today may cost in all (the daily budget, or the pacer's allowance).
+            spent_today: spent so far today.
+        """
+        left = max(allowance - spent_today, 0.0)
+        ceiling = self.max_hour_share * allowance
+        self._breaker_binds = 0 < ceiling < left
+        self._ceiling = min(left, ceiling)
+        return self._ceiling
+
+    def observe(self, t: int, bids: np.ndarray, wins: int, clicks: int, spend: float) -> None:
+        """After the auction: our own stats of hour `t`; a held breaker or an anomaly is an event.
+
+        Args:
+            t: the hour.  bids: (n,) our bids in force.  wins: impressions won.  clicks: our clicks.
+            spend: what we paid this hour.
+        """
+        if self._breaker_binds and spend >= self._ceiling - 1e-6:
+            self.report.events.append(SafetyEvent(
+                t, "hour_ceiling", f"stopped bidding for the rest of hour {t}: ${spend:.2f} is the hour's "
+                                   f"ceiling ({self.max_hour_share:.0%} of the day's allowance)"))
+        self._ceiling, self._breaker_binds = np.inf, False
+        if self.detector is None or t < self.paused_until or self.killed:
+            return
+        found = self.detector.check_hour(int(np.count_nonzero(bids)), wins, clicks, spend)
+        if found is not None:
+            self._pause(t, found, t + 1 + self.pause_hours)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every event so far as `{"t", "kind", "action"}`."""
+        return [e.to_json() for e in self.report.events]

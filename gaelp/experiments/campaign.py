@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from gaelp.bidders.protocol import OURS
 from gaelp.config import Config
 from gaelp.experiments.journey_stats import JourneyStats, journey_stats
 from gaelp.simulation import DayLog, Simulation
@@ -55,7 +56,19 @@ class CampaignResult:
         tab = self.table()
         return {"users": self.config.users, "days": self.sim.day, "seed": self.config.seed,
                 "bidder": self.bidder, "totals": tab["totals"], "by_channel": tab["by_channel"],
+                "daily": self.daily(), "safety_events": self.safety_events(),
                 "elapsed_s": round(self.elapsed_s, 4)}
+
+    def daily(self) -> list[dict[str, Any]]:
+        """Our spend, daily budget and purchases per simulated day: `[{"day", "spend", "budget", "conversions"}]`."""
+        d = self.sim.kpis.daily
+        budget = round(float(self.sim.budget[OURS]), 4)
+        return [{"day": i, "spend": round(float(d["spend"][i, OURS]), 4), "budget": budget,
+                 "conversions": int(d["conversions"][i, OURS])} for i in range(self.sim.day)]
+
+    def safety_events(self) -> list[dict[str, Any]]:
+        """Every action of our safety layer: `[{"t", "kind", "action"}]`."""
+        return self.sim.safety.events
 
     def journeys(self) -> JourneyStats:
         """Statistics of our click-through converting journeys (needs `keep_logs=True`)."""

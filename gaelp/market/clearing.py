@@ -61,6 +61,9 @@ class Market:
         self.max_slots = max(self.slots)
         self.reserve = np.array([c.reserve for c in channels])
         self.quality = np.asarray(quality, dtype=np.float64)
+        # (n_bidders,) what the platform charges each bidder per unit of auction price; None: the price
+        # itself (a fault injection sets it to test our safety against a billing fault)
+        self.price_mult: np.ndarray | None = None
         if not (self.quality.ndim == 1 and np.isfinite(self.quality).all() and (self.quality > 0).all()):
             raise ValueError(f"quality must be one finite score > 0 per bidder, got {self.quality.tolist()}")
         for c in channels:
@@ -137,6 +140,8 @@ class Market:
             row, slot = np.divmod(filled, self.max_slots)
             adv = winners.reshape(-1)[filled]
             price = prices.reshape(-1)[filled]
+            if self.price_mult is not None:
+                price = price * self.price_mult[adv]
             if done:
                 row += done
             clicked = respond(row, slot, adv)

@@ -1,11 +1,16 @@
-"""Tests for gaelp.control.safety: bid cap, sanitising of broken bids and the kill switch."""
+"""Tests for gaelp.control.safety: bid cap, broken bids, kill switch, circuit breaker and anomaly pauses."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
-from gaelp.config import SafetyConfig
+from gaelp.config import Config, SafetyConfig
 from gaelp.control.safety import SafetyLimits
+from gaelp.market.clearing import Market
 
 MAX_BID = 12.5
 
@@ -62,7 +67,93 @@ def test_kill_switch_zeroes_every_bid_until_resumed():
         out = s.apply(np.array([1.0, 5.0, np.nan]))
         assert out.dtype == np.float64 and np.all(out == 0.0)
     assert s.report.killed_hours == 3
-    assert any("anomalous spend" in e for e in s.report.events)
+    assert any(e.kind == "kill_switch" and "anomalous spend" in e.action for e in s.report.events)
     s.resume()
     assert s.apply(np.array([1.0, 5.0])).tolist() == [1.0, 5.0]
     assert s.report.killed_hours == 3
+
+
+# --- circuit breaker, anomalies, pauses --------------------------------------------------------------
+
+BUDGET = 240.0
+
+
+def guarded() -> SafetyLimits:
+    return SafetyLimits(SafetyConfig(max_bid=MAX_BID, max_hour_share=0.25, pause_hours=5), BUDGET)
+
+
+def warm(s: SafetyLimits, hours: int = 30) -> None:
+    """Normal hours: 100 bids of $2, 50 wins, 2 clicks, $4 spent."""
+    for t in range(hours):
+        s.apply(np.full(100, 2.0), t)
+        s.observe(t, np.full(100, 2.0), 50, 2, 4.0)
+
+
+def test_the_breaker_lets_an_hour_spend_at_most_its_share_of_the_allowance():
+    s = guarded()
+    assert s.remaining(BUDGET, 0.0) == pytest.approx(BUDGET / 4)
+    assert s.remaining(BUDGET, BUDGET - 10.0) == pytest.approx(10.0), "the day's rest is smaller"
+    assert s.remaining(BUDGET, BUDGET + 5.0) == 0.0
+    s.remaining(BUDGET, 0.0)
+    s.observe(0, np.ones(3), 3, 3, BUDGET / 4)
+    assert [e.kind for e in s.report.events] == ["hour_ceiling"]
+
+
+def test_a_bid_spike_pauses_before_the_auction_and_says_why():
+    s = guarded()
+    warm(s)
+    out = s.apply(np.full(100, 2000.0), 30)
+    assert np.all(out == 0.0)
+    (e,) = s.report.events
+    assert (e.t, e.kind) == (30, "bid_spike") and "$2000.00" in e.action and "$2.00" in e.action
+    assert np.all(s.apply(np.full(100, 2.0), 34) == 0.0), "paused for pause_hours"
+    assert s.apply(np.full(100, 2.0), 35).tolist() == [2.0] * 100, "and bids again after"
+
+
+@pytest.mark.parametrize(("wins", "clicks", "spend", "kind"), [
+    (50, 2, 20.0, "cpc_spike"),       # the same clicks cost five times as much
+    (50, 30, 240.0, "spend_spike"),   # a sixth of the day in one hour
+    (2000, 0, 0.0, "ctr_collapse"),   # no click from 2,000 impressions at a 4% CTR
+    (100, 4, 8.0, "win_rate_jump"),   # every bid won
+])
+def test_each_anomaly_of_the_hour_pauses_bidding_from_the_next_hour(wins, clicks, spend, kind):
+    s = guarded()
+    warm(s)
+    s.apply(np.full(100, 2.0), 30)
+    s.observe(30, np.full(100, 2.0), wins, clicks, spend)
+    assert [e.kind for e in s.report.events] == [kind]
+    assert np.all(s.apply(np.full(100, 2.0), 31) == 0.0)
+
+
+def test_normal_hours_raise_nothing_and_checkpoints_keep_the_baseline():
+    s = guarded()
+    warm(s, 50)
+    assert s.report.events == []
+    s2 = guarded()
+    s2.load_state_dict(s.state_dict())
+    s.observe(50, np.full(100, 2.0), 50, 2, 20.0)
+    s2.observe(50, np.full(100, 2.0), 50, 2, 20.0)
+    assert s.events == s2.events and s.events[0]["kind"] == "cpc_spike"
+
+
+MARKET = Market(Config().world.channels[:1], np.ones(3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(bids=arrays(np.float64, st.integers(1, 40), elements=st.floats(allow_nan=True, allow_infinity=True,
+                                                                      width=64)),
+       rivals=arrays(np.float64, (40, 2), elements=st.floats(0, 100)),
+       spent=st.floats(0, 2 * BUDGET), clicks=st.integers(0, 2**32 - 1))
+def test_no_input_makes_a_bid_leave_the_cap_or_the_day_pass_the_allowance(bids, rivals, spent, clicks):
+    s = guarded()
+    safe = s.apply(bids, 0)
+    assert safe.shape == bids.shape and np.isfinite(safe).all() and (safe >= 0).all() and safe.max() <= MAX_BID
+    n = bids.size
+    matrix = np.column_stack([safe, rivals[:n]])
+    bits = np.random.default_rng(clicks)
+    cleared = MARKET.clear_within_budgets(np.zeros(n, np.int8), matrix,
+                                          np.array([s.remaining(BUDGET, spent), 1e9, 1e9]),
+                                          lambda r, sl, a: bits.random(r.size) < 0.7)
+    ours = float(cleared.cost[cleared.advertiser == 0].sum())
+    assert spent + ours <= max(BUDGET, spent) + 1e-6
+    assert ours <= BUDGET / 4 + 1e-6
