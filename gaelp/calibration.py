@@ -192,6 +192,7 @@ TEMPORAL: dict[str, Fact] = {
         (1.15, 1.0, 0.95, 0.95, 0.95, 0.9, 0.9, 1.1, 1.15, 1.0, 1.0, 1.05),
         "assumption: new devices after the holidays and back to school lift demand",
     ),
+    "surge": _f((), "assumption: no day of unusual traffic by default (set days to test pacing)"),
 }
 
 # --- Advertisers --------------------------------------------------------------------------------
@@ -200,6 +201,8 @@ OURS: dict[str, Fact] = {
     "creative_quality": _f(1.0, "assumption: the reference creative"),
     "appeal": _f(1.0, "assumption: the reference product"),
     "lookback_days": _f(30, GOOGLE),
+    "pacing": _f("daily", "assumption: the daily budget as a hard cap by default, so the calibrated worlds stay "
+                          "as they are; 'promise' is Google Ads' documented 2x a day / 30.4x a month"),
     "fixed_bid": _f(5.0, f"{WORDSTREAM}: CPC $4.66 average; a naive round bid just above it"),
     "target_cpa": _f(110.0, "roadmap bar: CAC under $100 with ~$220 revenue (ROAS > 2x)"),
     "max_bid": _f(50.0, "assumption: a safety cap per click, ~10x the average search CPC"),

@@ -127,6 +127,8 @@ class TemporalConfig(_Frozen):
     hour_cvr: tuple[float, ...] = Field(min_length=24, max_length=24)
     weekday: tuple[float, ...] = Field(min_length=7, max_length=7)
     month: tuple[float, ...] = Field(min_length=12, max_length=12)
+    surge: tuple[tuple[int, float], ...] = Field(
+        default=cal.TEMPORAL["surge"].value, description="days of unusual traffic: (day, traffic multiplier) pairs")
 
 
 class WorldConfig(_Frozen):
@@ -184,6 +186,10 @@ class CampaignConfig(_Frozen):
     creative_quality: float = Field(default=cal.OURS["creative_quality"].value, gt=0.0, le=10.0)
     appeal: float = Field(default=cal.OURS["appeal"].value, ge=0.0, le=10.0)
     lookback_days: int = Field(default=cal.OURS["lookback_days"].value, ge=1, le=90)
+    pacing: Literal["daily", "promise"] = Field(
+        default=cal.OURS["pacing"].value,
+        description="daily: spend at most the daily budget each day; promise: up to 2x on a busy day, "
+                    "at most 30.4x over 30 days (the platform's promise)")
 
 
 class BiddersConfig(_Frozen):

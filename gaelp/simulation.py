@@ -141,7 +141,7 @@ class Simulation:
         self.category = np.array([True, *(c.category for c in comps)])
         self.rival_value = np.array([0.0, *(c.value for c in comps)])
         self.budget = np.array([b.daily_budget for b in self.bidders])
-        self.safety = SafetyLimits(cfg.safety, self.budget[0])
+        self.safety = SafetyLimits(cfg.safety, self.budget[0], promise=cfg.campaign.pacing == "promise")
         self.state = JourneyState.fresh(cfg.users, self.n_adv,
                                         initial_stages(w, cfg.users, self.streams.get("population")))
         self.touches = TouchTracker(cfg.users)
@@ -189,7 +189,7 @@ class Simulation:
             return self.crng.uniform(keys[r] + s, day, Purpose.CLICK) < p
 
         remaining = self.budget - self.spent_today
-        remaining[0] = self.safety.remaining(self.budget[0], self.spent_today[0])
+        remaining[0] = self.safety.remaining(t, self.budget[0], self.spent_today[0])
         cl = self.market.clear_within_budgets(batch.channel, bids, remaining, respond)
         imp = _Impressions(person[cl.row], batch.channel[cl.row], keys[cl.row] + cl.slot)
         self._schedule_post_click(t, cl, imp, batch, seg, stage)

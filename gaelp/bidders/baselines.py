@@ -23,7 +23,7 @@ from gaelp.bidders.protocol import (
     BidderOutcome,
     OpportunityBatch,
 )
-from gaelp.control.pacing import DualPacer
+from gaelp.control.pacing import DualPacer, PromisePacer
 
 N_DEVICE_TYPES = 2
 
@@ -45,7 +45,8 @@ class _PacedBidder(BaseBidder):
 
     def __init__(self, name: str, ctx: BidderContext) -> None:
         super().__init__(name, ctx.daily_budget)
-        self.pacer = DualPacer(ctx.daily_budget)
+        promise = ctx.config.campaign.pacing == "promise"
+        self.pacer = (PromisePacer if promise else DualPacer)(ctx.daily_budget)
 
     def value_per_click(self, batch: OpportunityBatch) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError

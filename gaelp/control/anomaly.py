@@ -12,7 +12,8 @@ spend) and tests each new hour against them:
   caught in its first hour, a small one once a few hours suffice; the mix of what we win moves CTR
   by half between hours, a broken creative by ten;
 * win-rate jump: we won nearly every bid (`win_rate_min`), more than `win_jump` and `z` standard errors
-  above the usual share (a learning bidder that raises its bids legitimately wins more, not all).
+  above the usual share, and spent `win_spend_mult` times the usual hour (a paced bidder whose
+  multiplier relaxes at night wins nearly all its few bids cheaply: not an anomaly).
 
 Anomalous hours do not enter the baseline, so a fault that persists keeps being seen as one. Nothing
 here knows the truth: the inputs are the advertiser's own logs.
@@ -44,8 +45,8 @@ class AnomalyParams:
     warmup_hours: int = 24
     window_hours: int = 168
     bid_mult: float = 10.0
-    spend_mult: float = 8.0
-    min_spend_share: float = 0.1
+    spend_mult: float = 12.0
+    min_spend_share: float = 0.15
     cpc_mult: float = 3.0
     min_clicks: int = 2
     p_value: float = 1e-4
@@ -53,6 +54,7 @@ class AnomalyParams:
     pool_hours: int = 6
     win_jump: float = 0.4
     win_rate_min: float = 0.95
+    win_spend_mult: float = 3.0
     z: float = 5.0
 
 
@@ -140,7 +142,8 @@ class AnomalyDetector:
         if bids > 0 and u["bids"] > 0:
             rate, usual_rate = wins / bids, u["wins"] / u["bids"]
             se = np.sqrt(max(usual_rate * (1 - usual_rate), 1e-6) / bids)
-            if rate >= p.win_rate_min and rate - usual_rate > max(p.win_jump, p.z * se):
+            costly = spend > p.win_spend_mult * hourly
+            if costly and rate >= p.win_rate_min and rate - usual_rate > max(p.win_jump, p.z * se):
                 return Anomaly("win_rate_jump", f"won {rate:.0%} of bids vs usual {usual_rate:.0%}")
         return None
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from gaelp.config import SafetyConfig
 from gaelp.control.anomaly import Anomaly, AnomalyDetector
+from gaelp.control.pacing import BudgetPromise
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +56,16 @@ class SafetyLimits:
         cfg: the limits.
         daily_budget: our daily budget, USD (scales the breaker and the spend test); 0 turns the
             anomaly detector off.
+        promise: a day's allowance is the platform's promise (`BudgetPromise`: up to 2x the budget,
+            30.4x over 30 days) instead of the daily budget.
     """
 
-    def __init__(self, cfg: SafetyConfig, daily_budget: float = 0.0) -> None:
+    def __init__(self, cfg: SafetyConfig, daily_budget: float = 0.0, promise: bool = False) -> None:
         self.max_bid = cfg.max_bid
         self.max_hour_share = cfg.max_hour_share
         self.pause_hours = cfg.pause_hours
+        self.promise = BudgetPromise(daily_budget) if promise else None
+        self._day, self._day_spend = -1, 0.0
         self.detector = AnomalyDetector(daily_budget) if cfg.anomalies and daily_budget > 0 else None
         self.killed = False
         self.paused_until = -1  # first hour at which bidding resumes after a pause
@@ -74,6 +79,8 @@ class SafetyLimits:
         r = asdict(self.report)
         r["events"] = [e.to_json() for e in self.report.events]
         return {"killed": self.killed, "paused_until": self.paused_until, "report": r,
+                "day": self._day, "day_spend": self._day_spend,
+                "promise": None if self.promise is None else self.promise.state_dict(),
                 "detector": None if self.detector is None else self.detector.state_dict()}
 
     def load_state_dict(self, s: dict) -> None:
@@ -83,6 +90,9 @@ class SafetyLimits:
         r = s["report"]
         self.report = SafetyReport(int(r["capped"]), int(r["invalid"]), int(r["killed_hours"]),
                                    int(r.get("paused_hours", 0)), [SafetyEvent(**e) for e in r["events"]])
+        self._day, self._day_spend = int(s.get("day", -1)), float(s.get("day_spend", 0.0))
+        if self.promise is not None and s.get("promise") is not None:
+            self.promise.load_state_dict(s["promise"])
         if self.detector is not None and s.get("detector") is not None:
             self.detector.load_state_dict(s["detector"])
 
@@ -135,13 +145,26 @@ class SafetyLimits:
             self.detector.note_bids(safe)
         return safe
 
-    def remaining(self, allowance: float, spent_today: float) -> float:
-        """The circuit breaker: what we let the platform spend this hour.
+    def allowance(self, t: int, budget: float) -> float:
+        """What day `t // 24` may cost in all: `budget`, or the promise's allowance."""
+        if self.promise is None:
+            return budget
+        day = t // 24
+        if day != self._day:
+            if self._day >= 0:
+                self.promise.close_day(self._day_spend)
+            self._day, self._day_spend = day, 0.0
+        return self.promise.allowance(day)
+
+    def remaining(self, t: int, budget: float, spent_today: float) -> float:
+        """The circuit breaker: what we let the platform spend in hour `t`.
 
         Args:
-            allowance: what today may cost in all (the daily budget, or the pacer's allowance).
+            t: the hour.
+            budget: our daily budget.
             spent_today: spent so far today.
         """
+        allowance = self.allowance(t, budget)
         left = max(allowance - spent_today, 0.0)
         ceiling = self.max_hour_share * allowance
         self._breaker_binds = 0 < ceiling < left
@@ -160,6 +183,7 @@ class SafetyLimits:
                 t, "hour_ceiling", f"stopped bidding for the rest of hour {t}: ${spend:.2f} is the hour's "
                                    f"ceiling ({self.max_hour_share:.0%} of the day's allowance)"))
         self._ceiling, self._breaker_binds = np.inf, False
+        self._day_spend += spend
         if self.detector is None or t < self.paused_until or self.killed:
             return
         found = self.detector.check_hour(int(np.count_nonzero(bids)), wins, clicks, spend)

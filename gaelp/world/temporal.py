@@ -33,6 +33,7 @@ class Calendar:
         self._month = np.asarray(cfg.month, dtype=np.float64)
         self._month = self._month / self._month.mean()
         self._weekdays: dict[int, int] = {}
+        self._surge = {int(d): float(m) for d, m in cfg.surge}
 
     def date(self, day: int) -> dt.date:
         """The calendar date of simulated `day`."""
@@ -48,4 +49,5 @@ class Calendar:
     def day_multiplier(self, day: int) -> float:
         """Traffic of `day` relative to an average day (weekday x month)."""
         d = self.date(day)
-        return float(self._weekday[d.weekday()] * self._month[d.month - 1])
+        m = float(self._weekday[d.weekday()] * self._month[d.month - 1])
+        return m * self._surge[day] if day in self._surge else m

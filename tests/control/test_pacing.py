@@ -1,4 +1,4 @@
-"""Tests for gaelp.control.pacing: the dual-gradient pacer and its learned traffic forecast."""
+"""Tests for gaelp.control.pacing: the dual-gradient pacer, its learned traffic forecast and the promise."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from gaelp.control.pacing import DualPacer
+from gaelp.control.pacing import MAX_DAY, PERIOD_DAYS, PERIOD_MULT, BudgetPromise, DualPacer, PromisePacer
 
 BUDGET = 240.0
 # a skewed hourly traffic profile: quiet nights, a busy evening
@@ -112,3 +112,47 @@ def test_state_round_trip_continues_identically():
         b.observe(t, n, s)
         assert b.mu == a.mu and b.spent_today == a.spent_today
     assert np.array_equal(a.forecast, b.forecast)
+
+
+# --- the platform's promise ---------------------------------------------------------------------------
+
+
+def test_the_promise_allows_twice_the_budget_a_day_and_304_over_a_period():
+    p = BudgetPromise(BUDGET)
+    allowed = []
+    for day in range(PERIOD_DAYS):
+        a = p.allowance(day)
+        allowed.append(a)
+        p.close_day(a)  # an advertiser that spends all it may
+    assert max(allowed) == MAX_DAY * BUDGET
+    assert sum(allowed) == pytest.approx(PERIOD_MULT * BUDGET)
+    assert p.allowance(PERIOD_DAYS) == MAX_DAY * BUDGET, "a new period starts afresh"
+
+
+def feed_day(p: PromisePacer, day: int, traffic: float, spend_share: float = 1.0) -> None:
+    for h in range(24):
+        p.observe(day * 24 + h, round(traffic * PROFILE[h] * 2400), spend_share * BUDGET * PROFILE[h])
+
+
+def test_the_promise_pacer_plans_more_on_a_busy_day_never_past_twice_the_budget():
+    p = PromisePacer(BUDGET)
+    for d in range(5):
+        feed_day(p, d, 1.0)
+    assert p.day_target(23) == pytest.approx(BUDGET, rel=0.05), "an ordinary day: the budget"
+    feed_day(p, 5, 1.6)
+    assert p.day_target(23) == pytest.approx(1.6 * BUDGET, rel=0.1)
+    feed_day(p, 6, 5.0)
+    assert p.day_target(23) == MAX_DAY * BUDGET
+    quiet = PromisePacer(BUDGET)
+    for d in range(5):
+        feed_day(quiet, d, 1.0)
+    feed_day(quiet, 5, 0.5)
+    assert quiet.day_target(23) == pytest.approx(0.5 * BUDGET, rel=0.1), "and less on a quiet one"
+
+
+def test_the_promise_pacer_keeps_half_a_budget_for_each_later_day_of_the_period():
+    p = PromisePacer(BUDGET)
+    for d in range(20):
+        feed_day(p, d, 1.0, spend_share=1.4)  # 28 budgets by day 20
+    # day 20: 30.4 - 28 - 0.5 * 9 days left < 0
+    assert p.day_target(12) == 0.0

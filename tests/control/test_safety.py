@@ -91,10 +91,10 @@ def warm(s: SafetyLimits, hours: int = 30) -> None:
 
 def test_the_breaker_lets_an_hour_spend_at_most_its_share_of_the_allowance():
     s = guarded()
-    assert s.remaining(BUDGET, 0.0) == pytest.approx(BUDGET / 4)
-    assert s.remaining(BUDGET, BUDGET - 10.0) == pytest.approx(10.0), "the day's rest is smaller"
-    assert s.remaining(BUDGET, BUDGET + 5.0) == 0.0
-    s.remaining(BUDGET, 0.0)
+    assert s.remaining(0, BUDGET, 0.0) == pytest.approx(BUDGET / 4)
+    assert s.remaining(0, BUDGET, BUDGET - 10.0) == pytest.approx(10.0), "the day's rest is smaller"
+    assert s.remaining(0, BUDGET, BUDGET + 5.0) == 0.0
+    s.remaining(0, BUDGET, 0.0)
     s.observe(0, np.ones(3), 3, 3, BUDGET / 4)
     assert [e.kind for e in s.report.events] == ["hour_ceiling"]
 
@@ -112,9 +112,9 @@ def test_a_bid_spike_pauses_before_the_auction_and_says_why():
 
 @pytest.mark.parametrize(("wins", "clicks", "spend", "kind"), [
     (50, 2, 20.0, "cpc_spike"),       # the same clicks cost five times as much
-    (50, 30, 240.0, "spend_spike"),   # a sixth of the day in one hour
+    (50, 30, 240.0, "spend_spike"),   # a day in one hour
     (2000, 0, 0.0, "ctr_collapse"),   # no click from 2,000 impressions at a 4% CTR
-    (100, 4, 8.0, "win_rate_jump"),   # every bid won
+    (100, 4, 14.0, "win_rate_jump"),  # every bid won, at a cost
 ])
 def test_each_anomaly_of_the_hour_pauses_bidding_from_the_next_hour(wins, clicks, spend, kind):
     s = guarded()
@@ -152,7 +152,7 @@ def test_no_input_makes_a_bid_leave_the_cap_or_the_day_pass_the_allowance(bids, 
     matrix = np.column_stack([safe, rivals[:n]])
     bits = np.random.default_rng(clicks)
     cleared = MARKET.clear_within_budgets(np.zeros(n, np.int8), matrix,
-                                          np.array([s.remaining(BUDGET, spent), 1e9, 1e9]),
+                                          np.array([s.remaining(0, BUDGET, spent), 1e9, 1e9]),
                                           lambda r, sl, a: bits.random(r.size) < 0.7)
     ours = float(cleared.cost[cleared.advertiser == 0].sum())
     assert spent + ours <= max(BUDGET, spent) + 1e-6

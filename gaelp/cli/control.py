@@ -1,0 +1,81 @@
+"""`gaelp safety faults` (does safety catch each fault?) and `gaelp pacing eval` (is the promise kept?).
+
+Thin wiring: build the config, call `gaelp.experiments.faults` / `gaelp.experiments.pacing_eval`, print.
+Exit codes: 0 success, 2 bad usage or config.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from gaelp.cli.core import ConfigOpt, DaysOpt, JsonOpt, SeedOpt, UsersOpt, _check_bidder, _config
+from gaelp.cli.render import err, out, progress_bar
+
+safety_app = typer.Typer(help="Test the safety layer with injected faults.", no_args_is_help=True)
+pacing_app = typer.Typer(help="Measure budget pacing against the platform's promise.", no_args_is_help=True)
+BidderOpt = Annotated[str | None, typer.Option("--bidder", help="our bidder (registered name)")]
+
+
+@safety_app.command("faults")
+def faults(
+    fault: Annotated[list[str] | None, typer.Option("--fault", help="fault to inject (repeatable); default: "
+                                                    "bid_x1000, cost_spike and ctr_collapse on day 3 at 10:00")] = None,
+    config: ConfigOpt = None, bidder: BidderOpt = None, users: UsersOpt = None, days: DaysOpt = None,
+    seed: SeedOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Run the world with and without each fault: when safety caught it and what the fault's day lost."""
+    from gaelp.experiments.faults import fault_report, parse_fault
+
+    cfg = _config(config, bidder=bidder, users=users, days=days or 5, seed=seed)
+    _check_bidder(cfg.bidder)
+    texts = fault or ["bid_x1000@day3h10", "cost_spike@day3h10", "ctr_collapse@day3h10"]
+    try:
+        plan = [parse_fault(t) for t in texts]
+    except ValueError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    late = [f.label for f in plan if f.day >= cfg.days]
+    if late:
+        err.print(f"[red]error:[/red] faults after the campaign's {cfg.days} days: {', '.join(late)}")
+        raise typer.Exit(2)
+    rows = []
+    with progress_bar(not as_json) as bar:
+        task = bar.add_task(f"{len(plan)} faults x 2 runs: {cfg.users:,} people", total=2 * cfg.days * len(plan))
+        for f in plan:
+            rows.append(fault_report(cfg, f, on_day=lambda _: bar.advance(task)))
+    if as_json:
+        print(json.dumps({"users": cfg.users, "bidder": cfg.bidder, "faults": rows}))
+        return
+    for r in rows:
+        caught = "not caught" if r["caught_t"] is None else f"caught by {r['kind']} after {r['delay_h']} h"
+        out.print(f"{r['fault']}: {caught}; the day's excess spend ${r['loss']:.2f} "
+                  f"(one hour's budget ${r['hour_budget']:.2f}), {r['clicks_lost']:.0f} clicks lost")
+
+
+@pacing_app.command("eval")
+def pacing_eval(config: ConfigOpt = None, bidder: BidderOpt = None, users: UsersOpt = None, days: DaysOpt = None,
+                seed: SeedOpt = None, as_json: JsonOpt = False) -> None:
+    """Largest day and 30-day period over the budget, and when each day's first half of spend is gone."""
+    from gaelp.experiments.pacing_eval import pacing_figures
+
+    cfg = _config(config, bidder=bidder, users=users, days=days, seed=seed)
+    _check_bidder(cfg.bidder)
+    f = pacing_figures(cfg)
+    if as_json:
+        print(json.dumps(f))
+        return
+    out.print(f"{f['bidder']} ({f['pacing']} pacing), budget ${f['budget']:.2f}/day: largest day "
+              f"{f['max_day_over_budget']:.2f}x the budget (promise: 2x), largest {f['period_days']}-day period "
+              f"{f['max_period_over_budget']:.1f}x (promise: 30.4x); half of a day's spend gone by "
+              f"{f['spend_half_hour']['median']:.0f}:00 (median; earliest {f['spend_half_hour']['min']}:00), "
+              f"half of its traffic by {f['traffic_half_hour']}:00; {f['days_exhausted_by_noon']} days "
+              f"exhausted by noon")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the control commands to `app`."""
+    app.add_typer(safety_app, name="safety")
+    app.add_typer(pacing_app, name="pacing")
