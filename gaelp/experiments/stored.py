@@ -32,7 +32,8 @@ from gaelp.config import Config, ConfigError, load_config
 from gaelp.journeys.checkpoint import bidder_states, load_bidder_states, pack, restore, snapshot, unpack
 from gaelp.journeys.engines import StoreError
 from gaelp.journeys.store import DayRecord, JourneyStore, World, day_digest
-from gaelp.simulation import DayLog, Simulation
+from gaelp.records import DayLog
+from gaelp.simulation import Simulation
 
 QUEUE_DAYS = 2  # simulated days that may wait for the writer (bounds memory)
 CHECKPOINT_EVERY = 10  # days between full checkpoints (~8 MB per 100k people; a resume replays < 10 days)

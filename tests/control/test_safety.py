@@ -153,7 +153,7 @@ def test_no_input_makes_a_bid_leave_the_cap_or_the_day_pass_the_allowance(bids, 
     bits = np.random.default_rng(clicks)
     cleared = MARKET.clear_within_budgets(np.zeros(n, np.int8), matrix,
                                           np.array([s.remaining(0, BUDGET, spent), 1e9, 1e9]),
-                                          lambda r, sl, a: bits.random(r.size) < 0.7)
+                                          lambda r, sl, a: (bits.random(r.size) < 0.7, np.full(r.size, 0.7)))
     ours = float(cleared.cost[cleared.advertiser == 0].sum())
     assert spent + ours <= max(BUDGET, spent) + 1e-6
     assert ours <= BUDGET / 4 + 1e-6
