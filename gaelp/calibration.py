@@ -174,6 +174,15 @@ DEVICES: dict[str, Fact] = {
     "desktop_share": _f(0.35, "assumption: a third of devices are desktops"),
     "cvr_desktop": _f(1.45, f"{GA4}: desktop converts ~2.2x mobile"),
     "cvr_mobile": _f(0.66, f"{GA4}: desktop converts ~2.2x mobile"),
+    # signals an advertiser sees that tie devices together (gaelp/world/identity.py)
+    "household_share": _f(0.25, "assumption: a quarter of in-market parents share a home (and its network "
+                                "address) with another in-market parent"),
+    "home_share_desktop": _f(0.9, "assumption: desktops are mostly used at home"),
+    "home_share_mobile": _f(0.5, "assumption: phones are on home wifi about half the time, else on a carrier"),
+    "people_per_carrier_address": _f(50.0, "assumption: carrier-grade NAT puts dozens of people behind one "
+                                           "public address"),
+    "login_rate": _f(0.2, "assumption: a fifth of clicks lead to a login on our site (existing or trial "
+                          "accounts); every purchase is logged in (a subscription needs an account)"),
 }
 
 TEMPORAL: dict[str, Fact] = {

@@ -118,6 +118,14 @@ class DeviceConfig(_Frozen):
     desktop_share: float = Prob
     cvr_desktop: float = Field(gt=0.0, le=10.0)
     cvr_mobile: float = Field(gt=0.0, le=10.0)
+    household_share: float = Field(default=cal.DEVICES["household_share"].value, ge=0.0, le=1.0,
+                                   description="share of people who share a home with another person")
+    home_share_desktop: float = Field(default=cal.DEVICES["home_share_desktop"].value, ge=0.0, le=1.0)
+    home_share_mobile: float = Field(default=cal.DEVICES["home_share_mobile"].value, ge=0.0, le=1.0)
+    people_per_carrier_address: float = Field(default=cal.DEVICES["people_per_carrier_address"].value,
+                                              ge=1.0, le=1e6)
+    login_rate: float = Field(default=cal.DEVICES["login_rate"].value, ge=0.0, le=1.0,
+                              description="share of clicks followed by a login on our site")
 
 
 class TemporalConfig(_Frozen):

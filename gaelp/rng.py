@@ -60,6 +60,10 @@ class Purpose(IntEnum):
     SCHEDULE = 60
     OPP_CHANNEL = 61
     OPP_TIME = 62
+    HOUSEHOLD = 70  # identity signals (world/identity.py): nothing in the story draws them
+    AT_HOME = 71
+    CARRIER = 72
+    LOGIN = 73
 
 
 # Names of the component streams, in spawn order. Append only: reordering changes every stream.

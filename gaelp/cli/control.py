@@ -1,6 +1,7 @@
-"""`gaelp safety faults` (does safety catch each fault?) and `gaelp pacing eval` (is the promise kept?).
+"""`gaelp safety faults` (does safety catch each fault?), `gaelp pacing eval` (is the promise kept?) and
+`gaelp identity eval` (are devices linked into the right people?).
 
-Thin wiring: build the config, call `gaelp.experiments.faults` / `gaelp.experiments.pacing_eval`, print.
+Thin wiring: build the config, call `gaelp.experiments.faults` / `pacing_eval` / `identity_eval`, print.
 Exit codes: 0 success, 2 bad usage or config.
 """
 
@@ -12,10 +13,12 @@ from typing import Annotated
 import typer
 
 from gaelp.cli.core import ConfigOpt, DaysOpt, JsonOpt, SeedOpt, UsersOpt, _check_bidder, _config
-from gaelp.cli.render import err, out, progress_bar
+from gaelp.cli.render import err, fmt, out, progress_bar
 
 safety_app = typer.Typer(help="Test the safety layer with injected faults.", no_args_is_help=True)
 pacing_app = typer.Typer(help="Measure budget pacing against the platform's promise.", no_args_is_help=True)
+identity_app = typer.Typer(help="Cross-device identity resolution, scored against the truth.",
+                           no_args_is_help=True)
 BidderOpt = Annotated[str | None, typer.Option("--bidder", help="our bidder (registered name)")]
 
 
@@ -75,7 +78,35 @@ def pacing_eval(config: ConfigOpt = None, bidder: BidderOpt = None, users: Users
               f"exhausted by noon")
 
 
+@identity_app.command("eval")
+def identity_eval(
+    config: ConfigOpt = None, bidder: BidderOpt = None, users: UsersOpt = None, days: DaysOpt = None,
+    seed: SeedOpt = None, as_json: JsonOpt = False,
+    attribution: Annotated[bool, typer.Option("--attribution/--no-attribution",
+                                              help="also score attribution by device, resolved and true person "
+                                                   "against the replayed truth (runs 1 + n_channels campaigns)")] = True,
+) -> None:
+    """Precision and recall of the device links against the truth, and attribution with and without them."""
+    from gaelp.experiments.identity_eval import identity_eval as run_eval
+
+    cfg = _config(config, bidder=bidder, users=users, days=days, seed=seed)
+    _check_bidder(cfg.bidder)
+    runs = cfg.days * ((1 + len(cfg.channel_names)) + 1 if attribution else 1)
+    with progress_bar(not as_json) as bar:
+        task = bar.add_task(f"identity: {cfg.users:,} people", total=runs)
+        r = run_eval(cfg, attribution=attribution, on_day=lambda _: bar.advance(task))
+    if as_json:
+        print(json.dumps(r))
+        return
+    out.print(f"links: precision {fmt(r['precision'], '{:.3f}')}, recall {fmt(r['recall'], '{:.3f}')} over {r['pairs']:,} linked pairs "
+              f"({r['devices']:,} devices of {r['people']:,} people resolved into {r['resolved_people']:,})")
+    for model, e in r.get("attribution", {}).items():
+        out.print(f"attribution error, {model}: by device {fmt(e['device'], '{:.3f}')}, resolved "
+                  f"{fmt(e['resolved'], '{:.3f}')}, true person {fmt(e['person'], '{:.3f}')}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the control commands to `app`."""
     app.add_typer(safety_app, name="safety")
     app.add_typer(pacing_app, name="pacing")
+    app.add_typer(identity_app, name="identity")

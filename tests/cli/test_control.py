@@ -32,3 +32,10 @@ def test_pacing_eval_and_safety_faults_print_json():
     assert out.returncode == 0, out.stderr
     (row,) = json.loads(out.stdout)["faults"]
     assert row["kind"] == "bid_spike" and row["delay_h"] == 0
+
+
+def test_identity_eval_prints_the_documented_json():
+    out = gaelp("identity", "eval", "--users", "1500", "--days", "3", "--no-attribution", "--json")
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert {"precision", "recall", "pairs"} <= set(r) and "attribution" not in r
