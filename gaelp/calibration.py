@@ -185,6 +185,27 @@ DEVICES: dict[str, Fact] = {
                           "accounts); every purchase is logged in (a subscription needs an account)"),
 }
 
+# Our four messages, and every rival's rotation of the same four (the category's usual pitches).
+# appeal_segment: segment name -> one CTR multiplier per creative (a segment not named: 1 for all);
+# appeal_stage: one row per creative over the stages (UNAWARE, AWARE, CONSIDERING, INTENT, CONVERTED,
+# LAPSED, LOST). Means are about 1, so a uniform rotation keeps the calibrated CTR.
+CREATIVES: dict[str, Fact] = {
+    "names": _f(("crisis", "safety_features", "price", "social_proof"),
+                "assumption: the four usual messages of a family-safety app"),
+    "appeal_segment": _f({"crisis": (1.6, 1.0, 0.8, 0.9), "researcher": (0.8, 1.3, 0.9, 1.0),
+                          "price_conscious": (0.8, 0.9, 1.4, 1.0), "concerned": (1.0, 1.15, 0.9, 1.1),
+                          "free_tools": (0.7, 0.9, 1.3, 1.0)},
+                         "assumption: a crisis message speaks to parents in a crisis, features to researchers "
+                         "and concerned parents, price to the price-conscious and to those using free tools"),
+    "appeal_stage": _f(((1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0), (0.9, 1.0, 1.15, 1.0, 1.0, 1.0, 1.0),
+                        (0.8, 0.9, 1.0, 1.2, 1.0, 1.0, 1.0), (1.2, 1.15, 0.95, 0.85, 1.0, 1.0, 1.0)),
+                       "assumption: social proof works early in a journey, features while comparing, price "
+                       "at the point of purchase"),
+    "same_share": _f(0.5, "assumption: half of ad fatigue is tiredness of the one creative seen again (the rest "
+                          "is of the brand); with four creatives in uniform rotation the total is the "
+                          "calibrated journey.fatigue"),
+}
+
 TEMPORAL: dict[str, Fact] = {
     "hour": _f(
         (0.55, 0.45, 0.38, 0.35, 0.34, 0.42, 0.62, 0.85, 1.05, 1.25, 1.45, 1.45,
@@ -210,6 +231,8 @@ OURS: dict[str, Fact] = {
     "creative_quality": _f(1.0, "assumption: the reference creative"),
     "appeal": _f(1.0, "assumption: the reference product"),
     "lookback_days": _f(30, GOOGLE),
+    "creatives": _f("thompson", "assumption: our bidders pick a creative per opportunity by Thompson sampling"),
+    "ab_pair": _f((0, 1), "assumption: an A/B test compares our first two creatives"),
     "pacing": _f("daily", "assumption: the daily budget as a hard cap by default, so the calibrated worlds stay "
                           "as they are; 'promise' is Google Ads' documented 2x a day / 30.4x a month"),
     "fixed_bid": _f(5.0, f"{WORDSTREAM}: CPC $4.66 average; a naive round bid just above it"),
@@ -308,7 +331,8 @@ def all_facts() -> dict[str, Fact]:
     for group, table in (("segments", SEGMENTS), ("channels", CHANNELS), ("competitors", COMPETITORS)):
         for name, facts in table.items():
             out.update({f"{group}.{name}.{k}": v for k, v in facts.items()})
-    for group, facts in (("journey", JOURNEY), ("devices", DEVICES), ("temporal", TEMPORAL), ("ours", OURS)):
+    for group, facts in (("journey", JOURNEY), ("devices", DEVICES), ("temporal", TEMPORAL), ("ours", OURS),
+                         ("creatives", CREATIVES)):
         out.update({f"{group}.{k}": v for k, v in facts.items()})
     out["competitors.intent_mult"] = COMPETITOR_INTENT_MULT
     return out

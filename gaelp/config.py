@@ -139,6 +139,28 @@ class TemporalConfig(_Frozen):
         default=cal.TEMPORAL["surge"].value, description="days of unusual traffic: (day, traffic multiplier) pairs")
 
 
+class CreativeConfig(_Frozen):
+    """Every advertiser's creatives: appeal by segment and stage, and creative-specific fatigue."""
+
+    names: tuple[str, ...] = Field(min_length=1, max_length=16)
+    appeal_segment: dict[str, tuple[float, ...]] = Field(
+        description="segment name -> CTR multiplier of each creative (segments not named: 1; names of "
+                    "segments the world lacks are ignored)")
+    appeal_stage: tuple[tuple[float, ...], ...] = Field(description="(n_creatives, n_stages) CTR multipliers")
+    same_share: float = Field(ge=0.0, le=1.0, description="share of fatigue tied to the one creative seen again")
+
+    @model_validator(mode="after")
+    def _check(self) -> CreativeConfig:
+        n = len(self.names)
+        if len(self.appeal_stage) != n or any(len(r) != n for r in self.appeal_segment.values()):
+            raise ValueError(f"appeal_stage needs one row per creative and appeal_segment one value per creative ({n})")
+        if any(len(r) != 7 for r in self.appeal_stage):
+            raise ValueError("appeal_stage rows need 7 values, one per journey stage")
+        if any(x <= 0 for r in (*self.appeal_segment.values(), *self.appeal_stage) for x in r):
+            raise ValueError("appeal multipliers must be > 0")
+        return self
+
+
 class WorldConfig(_Frozen):
     """The people side of the market."""
 
@@ -147,6 +169,7 @@ class WorldConfig(_Frozen):
     journey: JourneyConfig = JourneyConfig(**_defaults(cal.JOURNEY))
     devices: DeviceConfig = DeviceConfig(**_defaults(cal.DEVICES))
     temporal: TemporalConfig = TemporalConfig(**_defaults(cal.TEMPORAL))
+    creatives: CreativeConfig = CreativeConfig(**_defaults(cal.CREATIVES))
 
     @model_validator(mode="after")
     def _check(self) -> WorldConfig:
@@ -194,6 +217,11 @@ class CampaignConfig(_Frozen):
     creative_quality: float = Field(default=cal.OURS["creative_quality"].value, gt=0.0, le=10.0)
     appeal: float = Field(default=cal.OURS["appeal"].value, ge=0.0, le=10.0)
     lookback_days: int = Field(default=cal.OURS["lookback_days"].value, ge=1, le=90)
+    creatives: Literal["thompson", "rotate", "ab"] = Field(
+        default=cal.OURS["creatives"].value,
+        description="how our bidders pick a creative: thompson (learned from our clicks), rotate (uniform), "
+                    "ab (A/B by a hash of the device between ab_pair)")
+    ab_pair: tuple[int, int] = Field(default=cal.OURS["ab_pair"].value, description="creatives of an A/B test")
     pacing: Literal["daily", "promise"] = Field(
         default=cal.OURS["pacing"].value,
         description="daily: spend at most the daily budget each day; promise: up to 2x on a busy day, "

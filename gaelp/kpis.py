@@ -8,7 +8,7 @@ tallies by person (the simulator knows who is who); bidders see only their devic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 CHANNEL_FIELDS = ("opportunities", "impressions", "clicks", "spend", "conversions", "revenue")
 # One slot per advertiser and auction: an advertiser's impressions are the auctions it won.
 DAILY_FIELDS = ("impressions", "clicks", "spend", "conversions", "revenue", "bid_sum", "bids")
+CREATIVE_FIELDS = ("impressions", "clicks")
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -35,6 +36,7 @@ class Kpis:
         channel: dict field -> (n_channels,) totals for our campaign.
         daily: dict field -> (days, n_advertisers) per-day totals for every advertiser.
         market: dict field -> (n_channels, max_slots) impressions / clicks of all advertisers by slot.
+        creative: dict field -> (n_creatives,) our impressions / clicks by creative.
         view_through, organic: our purchases with only impressions / no touch in the window.
         view_through_revenue, organic_revenue: their revenue.
     """
@@ -42,18 +44,20 @@ class Kpis:
     channel: dict[str, np.ndarray]
     daily: dict[str, np.ndarray]
     market: dict[str, np.ndarray]
+    creative: dict[str, np.ndarray] = field(default_factory=lambda: {f: np.zeros(1) for f in CREATIVE_FIELDS})
     view_through: int = 0
     organic: int = 0
     view_through_revenue: float = 0.0
     organic_revenue: float = 0.0
 
     @classmethod
-    def empty(cls, n_channels: int, n_advertisers: int, days: int, max_slots: int) -> Kpis:
+    def empty(cls, n_channels: int, n_advertisers: int, days: int, max_slots: int, n_creatives: int = 1) -> Kpis:
         """All zeros."""
         return cls(
             channel={f: np.zeros(n_channels) for f in CHANNEL_FIELDS},
             daily={f: np.zeros((days, n_advertisers)) for f in DAILY_FIELDS},
             market={f: np.zeros((n_channels, max_slots)) for f in ("impressions", "clicks")},
+            creative={f: np.zeros(n_creatives) for f in CREATIVE_FIELDS},
         )
 
     def grow(self, days: int) -> None:
@@ -98,6 +102,9 @@ class Kpis:
         c["spend"] += np.bincount(ch[ours], weights=cl.cost[ours], minlength=n_ch)
         self.market["impressions"] += shown.sum(axis=0)
         self.market["clicks"] += clicks.sum(axis=0)
+        cr, n_cr = record.creative[ours], self.creative["impressions"].size
+        self.creative["impressions"] += np.bincount(cr, minlength=n_cr)
+        self.creative["clicks"] += np.bincount(cr[cl.clicked[ours]], minlength=n_cr)
         if buys.size:
             self._account_purchases(record)
         return spend
@@ -122,13 +129,14 @@ class Kpis:
         out: dict[str, Any] = {f"channel_{k}": v.copy() for k, v in self.channel.items()}
         out.update({f"daily_{k}": v.copy() for k, v in self.daily.items()})
         out.update({f"market_{k}": v.copy() for k, v in self.market.items()})
+        out.update({f"creative_{k}": v.copy() for k, v in self.creative.items()})
         out.update(view_through=self.view_through, organic=self.organic,
                    view_through_revenue=self.view_through_revenue, organic_revenue=self.organic_revenue)
         return out
 
     def load_state_dict(self, s: dict[str, Any]) -> None:
         """Restore `state_dict` output."""
-        for group in ("channel", "daily", "market"):
+        for group in ("channel", "daily", "market", "creative"):
             d = getattr(self, group)
             for k in list(d):
                 d[k] = np.array(s[f"{group}_{k}"], dtype=np.float64)

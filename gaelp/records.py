@@ -17,7 +17,8 @@ import numpy as np
 from gaelp.bidders.protocol import OpportunityBatch
 from gaelp.market.clearing import Cleared
 
-IMPRESSION_FIELDS = ("t", "key", "person", "device", "advertiser", "channel", "slot", "intent", "clicked", "cost")
+IMPRESSION_FIELDS = ("t", "key", "person", "device", "advertiser", "channel", "slot", "intent", "creative", "clicked",
+                     "cost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,7 @@ class HourRecord:
             batch, slot, advertiser, price, clicked, cost and the true click probability `ctr`).
         purchases: the (m,) purchases that came due this hour.
         truth: ground truth (people, stages, segments, counter keys, purchase probabilities of clicks).
+        creative: (k,) int64 creative each impression showed (its advertiser's own index).
     """
 
     t: int
@@ -104,13 +106,15 @@ class HourRecord:
     impressions: Cleared
     purchases: Purchases
     truth: HourTruth
+    creative: np.ndarray
 
     def impression_columns(self) -> dict[str, np.ndarray]:
         """IMPRESSION_FIELDS -> (k,) arrays: the hour's rows of the day log."""
         cl, b = self.impressions, self.batch
         return {"t": np.full(cl.row.size, self.t, np.int64), "key": self.truth.key[cl.row],
                 "person": self.truth.imp_person, "device": b.device[cl.row], "advertiser": cl.advertiser,
-                "channel": b.channel[cl.row], "slot": cl.slot, "intent": b.intent[cl.row], "clicked": cl.clicked,
+                "channel": b.channel[cl.row], "slot": cl.slot, "intent": b.intent[cl.row], "creative": self.creative,
+                "clicked": cl.clicked,
                 "cost": cl.cost}
 
 

@@ -64,12 +64,13 @@ class Purpose(IntEnum):
     AT_HOME = 71
     CARRIER = 72
     LOGIN = 73
+    CREATIVE = 74  # which creative a rival shows (a uniform rotation)
 
 
 # Names of the component streams, in spawn order. Append only: reordering changes every stream.
 # "schedule" and "experiments" draw nothing today (opportunities are counter-based draws); they keep
 # their places so that the streams after them keep their seeds.
-STREAM_NAMES = ("population", "schedule", "competitors", "bidders", "experiments")
+STREAM_NAMES = ("population", "schedule", "competitors", "bidders", "experiments", "creatives")
 
 
 def _mix(x: np.ndarray, t: Any = ..., out: Any = ...) -> np.ndarray:

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from gaelp.bidders.outcomes import own_outcomes, pixel_reports
-from gaelp.bidders.protocol import OURS, Bidder, BidderContext, OpportunityBatch, Truth
+from gaelp.bidders.protocol import N_INTENTS, OURS, Bidder, BidderContext, OpportunityBatch, Truth
 from gaelp.bidders.registry import make_bidder
 from gaelp.config import Config
+from gaelp.control.creatives import CreativeSelector
 from gaelp.control.safety import SafetyLimits
 from gaelp.kpis import Kpis
 from gaelp.market.caps import FrequencyCaps
@@ -37,6 +38,8 @@ from gaelp.world.response import ResponseModel
 from gaelp.world.temporal import Calendar
 
 SLOT_KEYS = 8  # counter key of an impression = opportunity key * SLOT_KEYS + slot
+_ADV_KEYS = 64  # counter key of a rival's creative draw = opportunity key * _ADV_KEYS + advertiser
+N_DEVICE_TYPES = 2  # our creative selector's contexts: channel x intent x device type
 _NO_INDEX = np.empty(0, np.int64)
 _NO_PROBABILITY = np.empty(0)
 for _a in (_NO_INDEX, _NO_PROBABILITY):
@@ -108,6 +111,8 @@ class Simulation:
         self.bidders: list[Bidder] = [bidder, *(competitors if competitors is not None
                                                 else build_competitors(cfg, self.streams))]
         self.n_adv = len(self.bidders)
+        if self.n_adv > _ADV_KEYS:
+            raise ValueError(f"at most {_ADV_KEYS} advertisers (the creative draws' key space), got {self.n_adv}")
         brand = [w.journey.brand_base, *(c.brand for c in comps)]
         self.journey = JourneyModel(w, np.array(brand), self.crng)
         quality = [cfg.campaign.creative_quality, *(c.creative_quality for c in comps)]
@@ -122,10 +127,16 @@ class Simulation:
         self.budget = np.array([b.daily_budget for b in self.bidders])
         self.safety = SafetyLimits(cfg.safety, self.budget[OURS], promise=cfg.campaign.pacing == "promise")
         self.state = JourneyState.fresh(cfg.users, self.n_adv,
-                                        initial_stages(w, cfg.users, self.streams.get("population")))
+                                        initial_stages(w, cfg.users, self.streams.get("population")),
+                                        n_creatives=self.response.n_creatives)
+        # our creative per opportunity (control/creatives.py); rivals rotate theirs uniformly
+        self.creatives = CreativeSelector(self.response.n_creatives, len(w.channels) * N_INTENTS * N_DEVICE_TYPES,
+                                          self.pop.device_type.size, cfg.campaign.creatives,
+                                          self.streams.get("creatives"), cfg.campaign.ab_pair)
         self.touches = TouchTracker(cfg.users)
         self.pending = PendingPurchases()
-        self.kpis = Kpis.empty(len(w.channels), self.n_adv, cfg.days, self.market.max_slots)
+        self.kpis = Kpis.empty(len(w.channels), self.n_adv, cfg.days, self.market.max_slots,
+                               self.response.n_creatives)
         self.window_h = 24 * cfg.campaign.lookback_days
         self.t = 0
         self.spent_today = np.zeros(self.n_adv)
@@ -150,17 +161,23 @@ class Simulation:
         purchases = self._purchases(t)
         opp = self._opportunities(t)
         bids = self._bids(opp)
-        cl = self._clear(t, opp, bids)
+        context = opp.batch.context * N_DEVICE_TYPES + opp.batch.device_type
+        ours_creative = self.creatives.choose(t, opp.batch.device, context)
+        cl = self._clear(t, opp, bids, ours_creative)
         imp_person, imp_channel = opp.person[cl.row], opp.batch.channel[cl.row]
         imp_key = opp.key[cl.row] * SLOT_KEYS + cl.slot
+        imp_creative = self._creative_of(opp.key, cl.row, cl.advertiser, ours_creative, day)
         click, p_purchase = self._schedule_post_click(t, opp, cl, imp_person, imp_key)
-        self._move_journeys(t, opp, cl, imp_person, imp_channel, imp_key)
+        self._move_journeys(t, opp, cl, imp_person, imp_channel, imp_key, imp_creative)
         self.caps.record(imp_person, imp_channel, cl.advertiser)
         ours = np.flatnonzero(cl.advertiser == OURS)
         self.touches.touch(t, imp_person[ours], imp_channel[ours], cl.clicked[ours])
         bids_t = np.ascontiguousarray(cl.bids.T)  # (n_bidders, n): no copy, the market kept the layout
         record = HourRecord(t, opp.batch, bids_t, cl, purchases, HourTruth(
-            opp.person, opp.stage, opp.segment, opp.key, imp_person, imp_key, click, p_purchase))
+            opp.person, opp.stage, opp.segment, opp.key, imp_person, imp_key, click, p_purchase), imp_creative)
+        won = cl.row[ours]
+        self.creatives.observe(opp.batch.device[won], context[won], imp_creative[ours], cl.clicked[ours],
+                               purchases.device[purchases.advertiser == OURS])
         pixels = pixel_reports(purchases.t, purchases.device, purchases.value, purchases.advertiser, self.n_adv)
         for b, outcome in zip(self.bidders, own_outcomes(opp.batch, bids_t, cl.row, cl.slot, cl.advertiser,
                                                           cl.price, cl.clicked, cl.cost, pixels)):
@@ -248,17 +265,28 @@ class Simulation:
         np.putmask(bids, self.caps.blocked(opp.person, batch.channel), 0.0)
         return bids
 
-    def _clear(self, t: int, opp: _Opportunities, bids: np.ndarray) -> Cleared:
+    def _creative_of(self, key: np.ndarray, row: np.ndarray, adv: np.ndarray, ours: np.ndarray,
+                     day: int) -> np.ndarray:
+        """(k,) int64 creative of impressions (opportunity row, advertiser): ours as chosen, a rival's
+        from a uniform rotation drawn per opportunity and advertiser."""
+        u = self.crng.uniform(key[row] * _ADV_KEYS + adv, day, Purpose.CREATIVE)
+        return np.where(adv == OURS, ours[row], (u * self.response.n_creatives).astype(np.int64))
+
+    def _clear(self, t: int, opp: _Opportunities, bids: np.ndarray, ours_creative: np.ndarray) -> Cleared:
         """The platform clears the hour within every advertiser's budget; the world draws the clicks."""
         batch, person, day = opp.batch, opp.person, t // 24
         keys = opp.key * SLOT_KEYS
         row_ctr = self.response.person_ctr(opp.segment, opp.stage, batch.intent)
         slot_base = batch.channel.astype(np.int64) * self.market.max_slots
         seen = self.state.seen.reshape(-1)
+        seen_creative = self.state.seen_creative.reshape(-1)
+        n_cr = self.response.n_creatives
 
         def respond(r: np.ndarray, s: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            p = self.response.ctr_of(row_ctr[r], slot_base[r] + s, self.ctr_quality[a],
-                                     seen[person[r] * self.n_adv + a])
+            c = self._creative_of(opp.key, r, a, ours_creative, day)
+            cell = person[r] * self.n_adv + a
+            p = self.response.creative_ctr(row_ctr[r], slot_base[r] + s, self.ctr_quality[a], c, opp.segment[r],
+                                           opp.stage[r], seen[cell], seen_creative[cell * n_cr + c])
             return self.crng.uniform(keys[r] + s, day, Purpose.CLICK) < p, p
 
         remaining = self.budget - self.spent_today
@@ -288,11 +316,12 @@ class Simulation:
         return ci, p
 
     def _move_journeys(self, t: int, opp: _Opportunities, cl: Cleared, imp_person: np.ndarray,
-                       imp_channel: np.ndarray, imp_key: np.ndarray) -> None:
+                       imp_channel: np.ndarray, imp_key: np.ndarray, imp_creative: np.ndarray) -> None:
         """Impressions move fatigue, brand memory and stages (other products' ads do not move our category)."""
         rel = np.flatnonzero(self.category[cl.advertiser])
         self.journey.expose(self.state, t, t // 24, imp_key[rel], imp_person[rel], cl.advertiser[rel],
-                            imp_channel[rel], cl.clicked[rel], opp.stage[cl.row[rel]])  # no stage moved yet
+                            imp_channel[rel], cl.clicked[rel], opp.stage[cl.row[rel]],  # no stage moved yet
+                            imp_creative[rel])
 
     # --- checkpoints -----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -306,7 +335,7 @@ class Simulation:
         return {"t": self.t, "state": self.state.state_dict(), "touches": self.touches.state_dict(),
                 "pending": self.pending.state_dict(), "kpis": self.kpis.state_dict(),
                 "spent_today": self.spent_today.copy(), "streams": self.streams.state(),
-                "safety": self.safety.state_dict()}
+                "safety": self.safety.state_dict(), "creatives": self.creatives.state_dict()}
 
     def load_state_dict(self, s: dict[str, Any]) -> None:
         """Continue from `state_dict` output (this simulation was just built from the same config)."""
@@ -318,6 +347,7 @@ class Simulation:
         self.spent_today = np.array(s["spent_today"], dtype=np.float64)
         self.streams.set_state(s["streams"])
         self.safety.load_state_dict(s["safety"])
+        self.creatives.load_state_dict(s["creatives"])
 
     # --- days and campaigns ----------------------------------------------------------------------
     def run_day(self) -> DayLog:

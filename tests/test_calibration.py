@@ -28,7 +28,7 @@ def _config_facts():
             for k, v in item.items():
                 if k not in NOT_NUMBERS:
                     yield f"{group}.{item['name']}.{k}", v
-    for group in ("journey", "devices", "temporal"):
+    for group in ("journey", "devices", "temporal", "creatives"):
         for k, v in w[group].items():
             yield f"{group}.{k}", v
     for group in ("campaign", "bidders", "safety"):

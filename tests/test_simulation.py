@@ -122,6 +122,7 @@ def test_counterfactual_changes_only_people_downstream():
     base_cfg = small(users=2000, days=4, seed=5)
     data = base_cfg.model_dump()
     data["campaign"]["budget_per_user"] = 100.0
+    data["campaign"]["creatives"] = "rotate"  # a learning creative selector carries a change to everyone too
     for c in data["market"]["competitors"]:
         c["budget_per_user"] = 100.0
         c["kind"] = "rule"  # learning rivals would carry a change to everyone they bid on

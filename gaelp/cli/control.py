@@ -1,7 +1,9 @@
 """`gaelp safety faults` (does safety catch each fault?), `gaelp pacing eval` (is the promise kept?) and
-`gaelp identity eval` (are devices linked into the right people?).
+`gaelp identity eval` (are devices linked into the right people?) and `gaelp creatives eval` (does the
+selector find each segment's best message?).
 
-Thin wiring: build the config, call `gaelp.experiments.faults` / `pacing_eval` / `identity_eval`, print.
+Thin wiring: build the config, call `gaelp.experiments.faults` / `pacing_eval` / `identity_eval` /
+`creatives_eval`, print.
 Exit codes: 0 success, 2 bad usage or config.
 """
 
@@ -19,6 +21,7 @@ safety_app = typer.Typer(help="Test the safety layer with injected faults.", no_
 pacing_app = typer.Typer(help="Measure budget pacing against the platform's promise.", no_args_is_help=True)
 identity_app = typer.Typer(help="Cross-device identity resolution, scored against the truth.",
                            no_args_is_help=True)
+creatives_app = typer.Typer(help="Creative selection, scored against the truth.", no_args_is_help=True)
 BidderOpt = Annotated[str | None, typer.Option("--bidder", help="our bidder (registered name)")]
 
 
@@ -105,8 +108,35 @@ def identity_eval(
                   f"{fmt(e['resolved'], '{:.3f}')}, true person {fmt(e['person'], '{:.3f}')}")
 
 
+@creatives_app.command("eval")
+def creatives_eval(
+    config: ConfigOpt = None, bidder: BidderOpt = None, users: UsersOpt = None, days: DaysOpt = None,
+    seed: SeedOpt = None, as_json: JsonOpt = False,
+    tail: Annotated[int, typer.Option("--tail", min=1, help="days at the end the shares are measured on")] = 7,
+) -> None:
+    """Thompson sampling against a uniform rotation: share of each segment's best creative, CTR gain."""
+    from gaelp.experiments.creatives_eval import creatives_eval as run_eval
+
+    cfg = _config(config, bidder=bidder, users=users, days=days, seed=seed)
+    _check_bidder(cfg.bidder)
+    with progress_bar(not as_json) as bar:
+        task = bar.add_task(f"creatives: {cfg.users:,} people x 2 runs", total=2 * cfg.days)
+        r = run_eval(cfg, tail_days=tail, on_day=lambda _: bar.advance(task))
+    if as_json:
+        print(json.dumps(r))
+        return
+    ts, rot = r["thompson"], r["rotate"]
+    out.print(f"CTR: Thompson {ts['ctr']:.3%}, rotation {rot['ctr']:.3%} (gain {fmt(r['ctr_gain'], '{:+.1%}')}; "
+              f"last {tail} days {fmt(r['ctr_gain_tail'], '{:+.1%}')})")
+    out.print(f"impressions showing the person's best creative, last {tail} days: Thompson "
+              f"{ts['best_share_all']:.1%}, rotation {rot['best_share_all']:.1%}")
+    for seg, share in ts["best_share"].items():
+        out.print(f"  {seg}: {fmt(share, '{:.1%}')} (rotation {fmt(rot['best_share'][seg], '{:.1%}')})")
+
+
 def register(app: typer.Typer) -> None:
     """Add the control commands to `app`."""
     app.add_typer(safety_app, name="safety")
     app.add_typer(pacing_app, name="pacing")
     app.add_typer(identity_app, name="identity")
+    app.add_typer(creatives_app, name="creatives")

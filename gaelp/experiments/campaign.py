@@ -57,7 +57,7 @@ class CampaignResult:
         tab = self.table()
         return {"users": self.config.users, "days": self.sim.day, "seed": self.config.seed,
                 "bidder": self.bidder, "totals": tab["totals"], "by_channel": tab["by_channel"],
-                "daily": self.daily(), "safety_events": self.safety_events(),
+                "by_creative": self.by_creative(), "daily": self.daily(), "safety_events": self.safety_events(),
                 "elapsed_s": round(self.elapsed_s, 4)}
 
     def daily(self) -> list[dict[str, Any]]:
@@ -66,6 +66,13 @@ class CampaignResult:
         budget = round(float(self.sim.budget[OURS]), 4)
         return [{"day": i, "spend": round(float(d["spend"][i, OURS]), 4), "budget": budget,
                  "conversions": int(d["conversions"][i, OURS])} for i in range(self.sim.day)]
+
+    def by_creative(self) -> dict[str, dict[str, Any]]:
+        """Our impressions, clicks and CTR per creative: `{name: {"impressions", "clicks", "ctr"}}`."""
+        c = self.sim.kpis.creative
+        return {name: {"impressions": int(c["impressions"][i]), "clicks": int(c["clicks"][i]),
+                       "ctr": float(c["clicks"][i] / c["impressions"][i]) if c["impressions"][i] else None}
+                for i, name in enumerate(self.config.world.creatives.names)}
 
     def safety_events(self) -> list[dict[str, Any]]:
         """Every action of our safety layer: `[{"t", "kind", "action"}]`."""

@@ -90,8 +90,8 @@ touchpoints = sa.Table(
     "touchpoints", metadata,
     _col("t", sa.Integer), _col("key", sa.BigInteger), _col("slot", sa.SmallInteger),
     _col("person_id", sa.BigInteger), _col("device_id", sa.BigInteger), _col("advertiser", sa.SmallInteger),
-    _col("channel", sa.SmallInteger), _col("intent", sa.SmallInteger), _col("clicked", sa.Boolean),
-    _col("cost", sa.Double),
+    _col("channel", sa.SmallInteger), _col("intent", sa.SmallInteger), _col("creative", sa.SmallInteger),
+    _col("clicked", sa.Boolean), _col("cost", sa.Double),
     sa.PrimaryKeyConstraint("t", "key", "slot").ddl_if(callable_=_row_store),
 )
 

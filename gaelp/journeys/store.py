@@ -84,7 +84,7 @@ def touchpoint_columns(imp: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """`DayLog.impressions` as touchpoints columns."""
     return {"t": imp["t"], "key": imp["key"], "slot": imp["slot"], "person_id": imp["person"],
             "device_id": imp["device"], "advertiser": imp["advertiser"], "channel": imp["channel"],
-            "intent": imp["intent"], "clicked": imp["clicked"], "cost": imp["cost"]}
+            "intent": imp["intent"], "creative": imp["creative"], "clicked": imp["clicked"], "cost": imp["cost"]}
 
 
 def conversion_columns(conv: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -53,7 +53,7 @@ class JourneyModel:
 
     def expose(self, state: JourneyState, t: int, day: int, key: np.ndarray, person: np.ndarray,
                advertiser: np.ndarray, channel: np.ndarray, clicked: np.ndarray,
-               stage_now: np.ndarray | None = None) -> None:
+               stage_now: np.ndarray | None = None, creative: np.ndarray | None = None) -> None:
         """Apply impressions (one row each) to the people who saw them.
 
         Args:
@@ -61,11 +61,15 @@ class JourneyModel:
             person, advertiser, channel: (k,) integer arrays.
             clicked: (k,) bool.
             stage_now: (k,) int8 `state.stage[person]`, if the caller already has it.
+            creative: (k,) the creative shown (creative fatigue), if the world has creatives.
         """
         if person.size == 0:
             return
         flat = person * state.seen.shape[1] + advertiser
         np.add.at(state.seen.reshape(-1), flat, _ONE32)
+        if creative is not None:
+            per_adv = state.seen_creative.shape[1] // state.seen.shape[1]
+            np.add.at(state.seen_creative.reshape(-1), flat * per_adv + creative, _ONE32)
         np.add.at(state.brand.reshape(-1), flat, np.where(clicked, self.brand_click[channel], self.brand_impression))
         stage = state.stage
         before = stage[person] if stage_now is None else stage_now
@@ -117,6 +121,7 @@ class JourneyModel:
         idle = (state.last_activity < t0 - self.lapse_h) & (stage >= Stage.AWARE) & (stage <= Stage.INTENT)
         stage[np.flatnonzero(idle)] = Stage.LAPSED
         state.seen *= self.decay
+        state.seen_creative *= self.decay
         state.brand *= self.decay
         cuts = self._event_cuts(day_mult)  # (4, segments, stages) cumulative interval ends
         who = people_where(np.less, u, cuts[3], pop, stage)  # the few with an event today

@@ -126,6 +126,7 @@ class JourneyState:
         stage: (n,) int8 `Stage`.
         last_activity: (n,) int32 hour of the last touch or stage move (-1: never); drives LAPSED.
         seen: (n, n_advertisers) float32 decayed count of each advertiser's impressions (fatigue).
+        seen_creative: (n, n_advertisers * n_creatives) float32 the same per advertiser and creative.
         brand: (n, n_advertisers) float32 decayed brand memory from impressions and clicks.
         converted_at: (n,) int32 hour of the purchase (ours or a rival's), -1 if none.
         journey_start: (n,) int32 hour the current journey left UNAWARE / LAPSED (0 for day-0 journeys).
@@ -134,19 +135,22 @@ class JourneyState:
     stage: np.ndarray
     last_activity: np.ndarray
     seen: np.ndarray
+    seen_creative: np.ndarray
     brand: np.ndarray
     converted_at: np.ndarray
     journey_start: np.ndarray
-    arrays: tuple[str, ...] = field(default=("stage", "last_activity", "seen", "brand", "converted_at",
+    arrays: tuple[str, ...] = field(default=("stage", "last_activity", "seen", "seen_creative", "brand", "converted_at",
                                              "journey_start"))
 
     @classmethod
-    def fresh(cls, n_people: int, n_advertisers: int, stage: np.ndarray | None = None) -> JourneyState:
+    def fresh(cls, n_people: int, n_advertisers: int, stage: np.ndarray | None = None,
+              n_creatives: int = 1) -> JourneyState:
         """Nothing seen yet; everyone UNAWARE unless initial stages are given."""
         return cls(
             stage=np.zeros(n_people, np.int8) if stage is None else stage.astype(np.int8),
             last_activity=np.full(n_people, -1, np.int32),
             seen=np.zeros((n_people, n_advertisers), np.float32),
+            seen_creative=np.zeros((n_people, n_advertisers * n_creatives), np.float32),
             brand=np.zeros((n_people, n_advertisers), np.float32),
             converted_at=np.full(n_people, -1, np.int32),
             journey_start=np.zeros(n_people, np.int32),

@@ -26,6 +26,16 @@ class ResponseModel:
         self.ctr_seg = np.array([s.ctr_mult for s in cfg.segments])
         self.intent_ctr = np.asarray(j.intent_ctr)
         self.fatigue = j.fatigue
+        cr = cfg.creatives
+        self.n_creatives = len(cr.names)
+        ones = (1.0,) * self.n_creatives
+        self.appeal_segment = np.array([cr.appeal_segment.get(s.name, ones) for s in cfg.segments],
+                                       dtype=np.float64).T  # (n_creatives, n_segments)
+        self.appeal_stage = np.asarray(cr.appeal_stage, dtype=np.float64)  # (n_creatives, n_stages)
+        # fatigue of the brand and of the one creative seen again; in a uniform rotation of all creatives
+        # they add up to `fatigue` per impression of the advertiser
+        self.fatigue_brand = j.fatigue * (1.0 - cr.same_share)
+        self.fatigue_same = j.fatigue * cr.same_share * self.n_creatives
         self.cvr_seg = np.array([s.cvr for s in cfg.segments])
         self.cvr_stage = np.asarray(j.cvr_stage)
         self.cvr_channel = np.array([c.cvr_mult for c in cfg.channels])
@@ -57,6 +67,27 @@ class ResponseModel:
         the advertiser's creative quality and the fatigue count."""
         p = self._pos_ctr_flat[channel_slot] * person_ctr * quality / (1.0 + self.fatigue * seen)
         return np.minimum(p, 0.95)
+
+    def creative_ctr(self, person_ctr, channel_slot, quality, creative, segment, stage, seen_brand,
+                     seen_creative) -> np.ndarray:
+        """CTR of impressions that show a given creative.
+
+        Args:
+            person_ctr: (k,) the person-and-query part (`person_ctr`).
+            channel_slot: (k,) channel * max_slots + slot.
+            quality: (k,) the advertiser's quality.
+            creative, segment, stage: (k,) integer arrays.
+            seen_brand: (k,) decayed count of the advertiser's earlier impressions to the person.
+            seen_creative: (k,) the same for this creative alone.
+        """
+        appeal = self.appeal_segment[creative, segment] * self.appeal_stage[creative, stage]
+        p = (self._pos_ctr_flat[channel_slot] * person_ctr * quality * appeal
+             / (1.0 + self.fatigue_brand * seen_brand + self.fatigue_same * seen_creative))
+        return np.minimum(p, 0.95)
+
+    def best_creative(self, segment: np.ndarray, stage: np.ndarray) -> np.ndarray:
+        """(k,) the creative with the highest appeal for each (segment, stage), fatigue aside (the truth)."""
+        return np.argmax(self.appeal_segment[:, segment] * self.appeal_stage[:, stage], axis=0)
 
     def cvr(self, channel, segment, stage, intent, device_type, hour_cvr, appeal) -> np.ndarray:
         """Probability that a click leads to a purchase of the clicked advertiser (eventually).

@@ -129,7 +129,7 @@ def random_touchpoints(rng: np.random.Generator, n: int, t0: int = 0) -> dict[st
     return {"t": np.sort(rng.integers(t0, t0 + 24, n)), "key": rng.permutation(10 * n)[:n] * 8,
             "slot": rng.integers(0, 4, n), "person_id": rng.integers(0, 50, n),
             "device_id": rng.integers(0, 2**40, n), "advertiser": rng.integers(0, 6, n),
-            "channel": rng.integers(0, 3, n), "intent": rng.integers(0, 3, n),
+            "channel": rng.integers(0, 3, n), "intent": rng.integers(0, 3, n), "creative": rng.integers(0, 4, n),
             "clicked": rng.random(n) < 0.1,
             "cost": np.where(rng.random(n) < 0.5, rng.lognormal(size=n), [np.pi, -0.0, 1e-300, 1e300][n % 4])}
 

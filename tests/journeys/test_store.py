@@ -74,7 +74,8 @@ def _sorted(cols: dict[str, np.ndarray], keys: tuple[str, ...], mask: np.ndarray
 
 
 TP = {"t": "t", "key": "key", "slot": "slot", "person_id": "person", "device_id": "device",
-      "advertiser": "advertiser", "channel": "channel", "intent": "intent", "clicked": "clicked", "cost": "cost"}
+      "advertiser": "advertiser", "channel": "channel", "intent": "intent", "creative": "creative",
+      "clicked": "clicked", "cost": "cost"}
 CV = {"t": "t", "person_id": "person", "device_id": "device", "advertiser": "advertiser", "value": "value",
       "kind": "kind", "credit_channel": "credit_channel", "by_click": "by_click"}
 
@@ -189,7 +190,7 @@ def test_days_commit_in_order_only(new_store) -> None:
     cfg = load_config(users=20, days=3, seed=2)
     run_campaign(cfg, 1, url)
     empty = {f: np.empty(0) for f in ("t", "key", "person", "device", "advertiser", "channel", "slot", "intent",
-                                      "clicked", "cost", "value", "kind", "credit_channel", "by_click")}
+                                      "creative", "clicked", "cost", "value", "kind", "credit_channel", "by_click")}
     n = np.zeros(20, np.int8)
     with JourneyStore(url, write=True) as st:
         for day in (0, 2):

@@ -1,0 +1,130 @@
+"""Creative selection for our ads: which message each opportunity gets.
+
+Three modes (`campaign.creatives`):
+
+* `thompson`: Thompson sampling on our own clicks. Per context (channel x query intent x device type:
+  what an advertiser sees) and creative, a Beta posterior of the click rate whose prior is the
+  creative's rate over all contexts (`pool` impressions' worth: contexts with little data borrow from
+  the rest); each opportunity takes the creative whose sampled rate, discounted by how often this
+  device saw it lately (our own log of what we showed: fatigue), is highest. Purchases our pixel
+  matches to a device's last click add `purchase_weight` clicks to that click's creative.
+* `rotate`: a uniform rotation by a hash of the device and the hour (the baseline).
+* `ab`: an A/B test: each device is assigned to one of `ab_pair` by a hash of its id, for good.
+
+Everything here is the advertiser's side: it sees device ids, contexts and its own outcomes only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX = np.uint64(0xBF58476D1CE4E5B9)
+
+
+def device_hash(device: np.ndarray, salt: int) -> np.ndarray:
+    """(n,) uniform in [0, 1) from a device id and a salt (stable across runs: an A/B split)."""
+    x = (np.asarray(device, np.int64).astype(np.uint64) + np.uint64(salt)) * _GOLDEN
+    x ^= x >> np.uint64(31)
+    x *= _MIX
+    x ^= x >> np.uint64(29)
+    return (x >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def ab_arm(device: np.ndarray, pair: tuple[int, int], salt: int = 7) -> np.ndarray:
+    """(n,) creative of each device in an A/B test of `pair` (half the devices each, fixed by device)."""
+    return np.where(device_hash(device, salt) < 0.5, pair[0], pair[1]).astype(np.int8)
+
+
+class CreativeSelector:
+    """Picks our creative per opportunity and learns from our own outcomes.
+
+    Args:
+        n_creatives: creatives to choose from.
+        n_contexts: contexts an advertiser tells apart (the story uses channel x intent x device type).
+        n_devices: device ids that may appear (an upper bound; our own table of what each saw).
+        mode: `thompson`, `rotate` or `ab`.
+        rng: a seeded stream (Thompson draws).
+        ab_pair: the two creatives of an A/B test.
+        prior: (clicks, impressions) of the prior of a creative's rate over all contexts.
+        pool: impressions' worth of that overall rate in each context's prior.
+        fatigue: discount of a creative's sampled rate per recent showing to the same device.
+        decay: daily decay of those showings.
+        purchase_weight: successes a matched purchase adds to its click's creative.
+    """
+
+    def __init__(self, n_creatives: int, n_contexts: int, n_devices: int, mode: str, rng: np.random.Generator,
+                 ab_pair: tuple[int, int] = (0, 1), prior: tuple[float, float] = (1.0, 30.0),
+                 pool: float = 100.0, fatigue: float = 0.3, decay: float = 0.85,
+                 purchase_weight: float = 3.0) -> None:
+        if mode not in ("thompson", "rotate", "ab"):
+            raise ValueError(f"creative mode must be thompson, rotate or ab, got {mode!r}")
+        if not all(0 <= c < n_creatives for c in ab_pair):
+            raise ValueError(f"ab_pair {ab_pair} names a creative outside 0..{n_creatives - 1}")
+        self.k, self.mode, self.rng, self.ab_pair = n_creatives, mode, rng, tuple(ab_pair)
+        self.clicks = np.zeros((n_contexts, n_creatives))  # clicks (and purchase credit) per context, creative
+        self.imps = np.zeros((n_contexts, n_creatives))
+        self.prior, self.pool = prior, pool
+        self.shown = np.zeros((n_devices, n_creatives), np.float32)
+        self.last_click = np.full(n_devices, -1, np.int32)  # context * k + creative of each device's last click
+        self.fatigue, self.decay, self.purchase_weight = fatigue, decay, purchase_weight
+        self._day = 0
+
+    def choose(self, t: int, device: np.ndarray, context: np.ndarray) -> np.ndarray:
+        """(n,) int8 creative for each opportunity of hour `t` (its device and context)."""
+        self._start(t // 24)
+        if device.size == 0:
+            return np.zeros(0, np.int8)
+        if self.mode == "ab":
+            return ab_arm(device, self.ab_pair)
+        if self.mode == "rotate":
+            return (device_hash(device, t) * self.k).astype(np.int8)
+        a, b = self.posterior()
+        theta = self.rng.beta(a[context], b[context])  # (n, k)
+        theta /= 1.0 + self.fatigue * self.shown[device]
+        return np.argmax(theta, axis=1).astype(np.int8)
+
+    def observe(self, device: np.ndarray, context: np.ndarray, creative: np.ndarray, clicked: np.ndarray,
+                conv_device: np.ndarray) -> None:
+        """Learn from the hour's impressions of ours, their clicks and the purchases our pixel reported.
+
+        Args:
+            device, context, creative: (w,) of each impression we won.  clicked: (w,) bool.
+            conv_device: (m,) devices of our purchases this hour.
+        """
+        if device.size:
+            dev, c, ctx = device, creative.astype(np.int64), context
+            np.add.at(self.shown, (dev, c), np.float32(1.0))
+            np.add.at(self.clicks, (ctx, c), clicked.astype(np.float64))
+            np.add.at(self.imps, (ctx, c), 1.0)
+            self.last_click[dev[clicked]] = (ctx[clicked] * self.k + c[clicked]).astype(np.int32)
+        if conv_device.size:
+            cell = self.last_click[conv_device]
+            cell = cell[cell >= 0]
+            np.add.at(self.clicks.reshape(-1), cell, self.purchase_weight)
+
+    def posterior(self) -> tuple[np.ndarray, np.ndarray]:
+        """(n_contexts, k) Beta parameters: each context's clicks over the overall rate's prior."""
+        overall = (self.clicks.sum(axis=0) + self.prior[0]) / (self.imps.sum(axis=0) + self.prior[1])
+        overall = np.minimum(overall, 0.99)
+        a = self.clicks + self.pool * overall
+        b = np.maximum(self.imps - self.clicks, 0.0) + self.pool * (1.0 - overall)
+        return a, b
+
+    def _start(self, day: int) -> None:
+        if day != self._day:
+            self.shown *= np.float32(self.decay ** (day - self._day))
+            self._day = day
+
+    def state_dict(self) -> dict[str, Any]:
+        """Posteriors, the device table and the day."""
+        return {"clicks": self.clicks.copy(), "imps": self.imps.copy(), "shown": self.shown.copy(),
+                "last_click": self.last_click.copy(), "day": self._day}
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        """Restore `state_dict` output."""
+        self.clicks, self.imps = np.array(s["clicks"]), np.array(s["imps"])
+        self.shown, self.last_click = np.array(s["shown"], np.float32), np.array(s["last_click"], np.int32)
+        self._day = int(s["day"])

@@ -1,0 +1,71 @@
+"""Tests for gaelp.control.creatives: Thompson sampling, rotation, A/B by device hash, fatigue."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gaelp.control.creatives import CreativeSelector, ab_arm, device_hash
+
+K = 4
+
+
+def selector(mode: str = "thompson", seed: int = 0, **kw) -> CreativeSelector:
+    return CreativeSelector(K, n_contexts=2, n_devices=5000, mode=mode, rng=np.random.default_rng(seed), **kw)
+
+
+def test_thompson_sampling_learns_each_contexts_best_creative():
+    true_ctr = np.array([[0.02, 0.05, 0.03, 0.02], [0.06, 0.02, 0.02, 0.03]])  # (context, creative)
+    s, world = selector(fatigue=0.0), np.random.default_rng(1)
+    picks = []
+    for t in range(24 * 20):
+        device = world.integers(0, 5000, 200)
+        ctx = world.integers(0, 2, 200)
+        c = s.choose(t, device, ctx)
+        clicked = world.random(200) < true_ctr[ctx, c]
+        s.observe(device, ctx, c, clicked, np.empty(0, np.int64))
+        picks.append((ctx, c))
+    ctx, c = (np.concatenate(x[-24 * 3:]) for x in zip(*picks, strict=True))
+    assert (c[ctx == 0] == 1).mean() > 0.8 and (c[ctx == 1] == 0).mean() > 0.8
+
+
+def test_fatigue_moves_a_device_off_what_it_just_saw():
+    s = selector(fatigue=5.0)
+    s.clicks[:] = 100.0  # every creative equally good and well known
+    s.imps[:] = 2000.0
+    dev, ctx = np.zeros(400, np.int64), np.zeros(400, np.int64)
+    s.observe(dev[:1], ctx[:1], np.array([2]), np.array([False]), np.empty(0, np.int64))
+    assert (s.choose(0, dev, ctx) != 2).all()
+
+
+def test_a_purchase_credits_the_creative_of_its_devices_last_click():
+    s = selector()
+    s.observe(np.array([7, 8]), np.array([1, 0]), np.array([3, 2]), np.array([True, False]), np.empty(0, np.int64))
+    before = s.clicks.copy()
+    s.observe(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, bool),
+              np.array([7, 8]))
+    diff = s.clicks - before
+    assert diff[1, 3] == s.purchase_weight and diff.sum() == s.purchase_weight, "device 8 never clicked"
+
+
+def test_rotation_is_uniform_and_ab_splits_devices_in_half_for_good():
+    dev = np.arange(40_000)
+    rot = selector("rotate").choose(5, dev, np.zeros(dev.size, np.int64))
+    assert np.bincount(rot, minlength=K) / dev.size == pytest.approx(np.full(K, 0.25), abs=0.01)
+    arm = ab_arm(dev, (1, 3))
+    assert set(np.unique(arm)) == {1, 3} and (arm == 1).mean() == pytest.approx(0.5, abs=0.01)
+    ab = selector("ab", ab_pair=(1, 3))
+    assert np.array_equal(ab.choose(0, dev, dev % 2), arm) and np.array_equal(ab.choose(99, dev, dev % 2), arm)
+    assert not np.array_equal(device_hash(dev, 1), device_hash(dev, 2)), "the salt matters"
+
+
+def test_bad_modes_and_pairs_are_refused_and_state_round_trips():
+    with pytest.raises(ValueError, match="mode"):
+        selector("greedy")
+    with pytest.raises(ValueError, match="ab_pair"):
+        selector("ab", ab_pair=(0, 9))
+    s = selector()
+    s.observe(np.array([3]), np.array([1]), np.array([2]), np.array([True]), np.empty(0, np.int64))
+    s2 = selector(seed=9)
+    s2.load_state_dict(s.state_dict())
+    assert np.array_equal(s2.clicks, s.clicks) and np.array_equal(s2.shown, s.shown)
