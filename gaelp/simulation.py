@@ -125,7 +125,8 @@ class Simulation:
         self.category = np.array([True, *(c.category for c in comps)])
         self.rival_value = np.array([0.0, *(c.value for c in comps)])
         self.budget = np.array([b.daily_budget for b in self.bidders])
-        self.safety = SafetyLimits(cfg.safety, self.budget[OURS], promise=cfg.campaign.pacing == "promise")
+        self.safety = SafetyLimits(cfg.safety, self.budget[OURS], promise=cfg.campaign.pacing == "promise",
+                                   n_channels=len(w.channels))
         self.state = JourneyState.fresh(cfg.users, self.n_adv,
                                         initial_stages(w, cfg.users, self.streams.get("population")),
                                         n_creatives=self.response.n_creatives)
@@ -183,8 +184,9 @@ class Simulation:
                                                           cl.price, cl.clicked, cl.cost, pixels)):
             b.observe(outcome)
         self.spent_today += self.kpis.account(record)
-        self.safety.observe(t, bids_t[OURS], ours.size, int(np.count_nonzero(cl.clicked[ours])),
-                            float(cl.cost[ours].sum()))
+        n_ch = self.n_channels
+        self.safety.observe(t, bids_t[OURS], np.bincount(imp_channel[ours], minlength=n_ch),
+                            np.bincount(imp_channel[ours][cl.clicked[ours]], minlength=n_ch), float(cl.cost[ours].sum()))
         self._today.append(record)
         for fn in self._observers:
             fn(record)

@@ -7,10 +7,10 @@ spend) and tests each new hour against them:
 * spend spike: the hour spent `spend_mult` times the usual hourly spend and more than
   `min_spend_share` of the daily budget;
 * CPC spike: the hour's cost per click is `cpc_mult` times the usual one (at least `min_clicks` clicks);
-* CTR collapse: the CTR of the last 1, 2, ... `pool_hours` hours is below `ctr_drop` times the usual
-  one and improbably low for their impressions (Poisson tail below `p_value`): a large campaign is
-  caught in its first hour, a small one once a few hours suffice; the mix of what we win moves CTR
-  by half between hours, a broken creative by ten;
+* CTR collapse: the clicks of the last 1, 2, ... `pool_hours` hours are below `ctr_drop` times what
+  each channel's usual CTR gives for their impressions, and improbably few (Poisson tail below
+  `p_value`): a large campaign is caught in its first hour, a small one once a few hours suffice
+  (the channel mix alone moves an hour's CTR several-fold, a broken creative by ten);
 * win-rate jump: we won nearly every bid (`win_rate_min`), more than `win_jump` and `z` standard errors
   above the usual share, and spent `win_spend_mult` times the usual hour (a paced bidder whose
   multiplier relaxes at night wins nearly all its few bids cheaply: not an anomaly).
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import poisson
 
-FIELDS = ("bids", "wins", "clicks", "spend", "hours")
+FIELDS = ("bids", "spend", "hours")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,21 +63,22 @@ class AnomalyDetector:
 
     Args:
         daily_budget: USD per day (scales the spend test).
+        n_channels: channels our impressions and clicks are counted by (CTR differs tenfold between
+            them, so the expected clicks of an hour follow its channel mix).
         params: thresholds.
     """
 
-    def __init__(self, daily_budget: float, params: AnomalyParams | None = None) -> None:
+    def __init__(self, daily_budget: float, n_channels: int = 1, params: AnomalyParams | None = None) -> None:
         self.daily_budget = float(daily_budget)
         self.p = params or AnomalyParams()
-        # ring of the last `window_hours` normal hours, one row per FIELD
-        self.ring = np.zeros((len(FIELDS), self.p.window_hours))
-        self.median_bids = np.zeros(self.p.window_hours)
+        w = self.p.window_hours
+        # rings of the last `window_hours` normal hours: bids, spend, 1 (an hour); wins and clicks by channel
+        self.ring = np.zeros((len(FIELDS), w))
+        self.wins = np.zeros((n_channels, w))
+        self.clicks = np.zeros((n_channels, w))
+        self.median_bids = np.zeros(w)
         self.n = 0  # normal hours folded in so far
-        self.recent = np.zeros((2, self.p.pool_hours))  # wins and clicks of the last hours, for pooled CTR
-
-    def _usual(self) -> dict[str, float]:
-        tot = dict(zip(FIELDS, self.ring.sum(axis=1), strict=True))
-        return tot
+        self.recent = np.zeros((2, self.p.pool_hours))  # expected and actual clicks of the last hours
 
     def ready(self) -> bool:
         """Enough normal hours seen to judge a new one."""
@@ -88,59 +89,69 @@ class AnomalyDetector:
         pos = bids[bids > 0]
         if not self.ready() or pos.size == 0:
             return None
-        k = min(self.n, self.p.window_hours)
-        usual = float(np.median(self.median_bids[:k][self.median_bids[:k] > 0])) if (self.median_bids[:k] > 0).any() \
-            else 0.0
+        past = self.median_bids[:min(self.n, self.p.window_hours)]
+        past = past[past > 0]
+        usual = float(np.median(past)) if past.size else 0.0
         med = float(np.median(pos))
         if usual > 0 and med > self.p.bid_mult * usual:
             return Anomaly("bid_spike", f"median bid ${med:.2f} vs usual ${usual:.2f}")
         return None
 
-    def check_hour(self, bids: int, wins: int, clicks: int, spend: float) -> Anomaly | None:
+    def check_hour(self, bids: int, wins: np.ndarray, clicks: np.ndarray, spend: float) -> Anomaly | None:
         """After the auction: test the hour's own stats; fold it into the baseline if normal.
 
         Args:
-            bids: opportunities we bid on.  wins: impressions we won.  clicks: our clicks.
-            spend: what we paid.
+            bids: opportunities we bid on.  wins: (n_channels,) impressions we won.
+            clicks: (n_channels,) our clicks.  spend: what we paid.
         """
-        found = self._test(bids, wins, clicks, spend) if self.ready() else None
+        wins, clicks = np.atleast_1d(np.asarray(wins, np.float64)), np.atleast_1d(np.asarray(clicks, np.float64))
+        expected = float(wins @ self._usual_ctr())
+        found = self._test(bids, wins.sum(), clicks.sum(), expected, spend) if self.ready() else None
         self.recent = np.roll(self.recent, 1, axis=1)
-        self.recent[:, 0] = (wins, clicks)
+        self.recent[:, 0] = (expected, clicks.sum())
         if found is None:
             i = self.n % self.p.window_hours
-            self.ring[:, i] = (bids, wins, clicks, spend, 1.0)
+            self.ring[:, i] = (bids, spend, 1.0)
+            self.wins[:, i], self.clicks[:, i] = wins, clicks
             self.n += 1
         else:
             self.recent[:] = 0.0  # pool afresh after an alarm
         return found
+
+    def _usual_ctr(self) -> np.ndarray:
+        """(n_channels,) usual CTR per channel, shrunk toward the overall CTR where a channel has few impressions."""
+        w, c = self.wins.sum(axis=1), self.clicks.sum(axis=1)
+        overall = c.sum() / max(w.sum(), 1.0)
+        return (c + 50.0 * overall) / (w + 50.0)
 
     def note_bids(self, bids: np.ndarray) -> None:
         """Remember the hour's median positive bid (after a normal pre-auction check)."""
         pos = bids[bids > 0]
         self.median_bids[self.n % self.p.window_hours] = float(np.median(pos)) if pos.size else 0.0
 
-    def _test(self, bids: int, wins: int, clicks: int, spend: float) -> Anomaly | None:
-        u = self._usual()
+    def _test(self, bids: int, wins: float, clicks: float, expected: float, spend: float) -> Anomaly | None:
         p = self.p
-        hourly = u["spend"] / max(u["hours"], 1.0)
+        hours = max(self.ring[2].sum(), 1.0)
+        hourly = self.ring[1].sum() / hours
         if spend > p.spend_mult * hourly and spend > p.min_spend_share * self.daily_budget:
             return Anomaly("spend_spike", f"spent ${spend:.2f} in an hour vs usual ${hourly:.2f}")
-        if clicks >= p.min_clicks and u["clicks"] > 0:
-            cpc, usual_cpc = spend / clicks, u["spend"] / u["clicks"]
+        usual_clicks = self.clicks.sum()
+        if clicks >= p.min_clicks and usual_clicks > 0:
+            cpc, usual_cpc = spend / clicks, self.ring[1].sum() / usual_clicks
             if cpc > p.cpc_mult * usual_cpc:
                 return Anomaly("cpc_spike", f"CPC ${cpc:.2f} vs usual ${usual_cpc:.2f}")
-        if u["wins"] > 0 and u["clicks"] > 0:
-            ctr = u["clicks"] / u["wins"]
+        if usual_clicks > 0:
             # the last 1, 2, ... pool_hours hours: a fault is caught as soon as its own hours suffice
-            wins_k = wins + np.concatenate(([0.0], np.cumsum(self.recent[0])))[:p.pool_hours]
+            exp_k = expected + np.concatenate(([0.0], np.cumsum(self.recent[0])))[:p.pool_hours]
             clicks_k = clicks + np.concatenate(([0.0], np.cumsum(self.recent[1])))[:p.pool_hours]
-            low = (clicks_k < p.ctr_drop * ctr * wins_k) & (poisson.cdf(clicks_k, wins_k * ctr) < p.p_value)
+            low = (clicks_k < p.ctr_drop * exp_k) & (poisson.cdf(clicks_k, exp_k) < p.p_value)
             if low.any():
                 k = int(np.argmax(low))
-                return Anomaly("ctr_collapse", f"{int(clicks_k[k])} clicks from {int(wins_k[k])} impressions in "
-                                               f"{k + 1} h vs usual CTR {ctr:.2%}")
-        if bids > 0 and u["bids"] > 0:
-            rate, usual_rate = wins / bids, u["wins"] / u["bids"]
+                return Anomaly("ctr_collapse", f"{int(clicks_k[k])} clicks in {k + 1} h where the usual CTR of "
+                                               f"each channel gives {exp_k[k]:.1f}")
+        usual_bids = self.ring[0].sum()
+        if bids > 0 and usual_bids > 0:
+            rate, usual_rate = wins / bids, self.wins.sum() / usual_bids
             se = np.sqrt(max(usual_rate * (1 - usual_rate), 1e-6) / bids)
             costly = spend > p.win_spend_mult * hourly
             if costly and rate >= p.win_rate_min and rate - usual_rate > max(p.win_jump, p.z * se):
@@ -149,12 +160,14 @@ class AnomalyDetector:
 
     def state_dict(self) -> dict[str, Any]:
         """Baseline and recent hours, for checkpoints."""
-        return {"ring": self.ring.copy(), "median_bids": self.median_bids.copy(), "n": self.n,
-                "recent": self.recent.copy()}
+        return {"ring": self.ring.copy(), "wins": self.wins.copy(), "clicks": self.clicks.copy(),
+                "median_bids": self.median_bids.copy(), "n": self.n, "recent": self.recent.copy()}
 
     def load_state_dict(self, s: dict[str, Any]) -> None:
         """Restore `state_dict` output."""
         self.ring = np.array(s["ring"], dtype=np.float64)
+        self.wins = np.array(s["wins"], dtype=np.float64)
+        self.clicks = np.array(s["clicks"], dtype=np.float64)
         self.median_bids = np.array(s["median_bids"], dtype=np.float64)
         self.n = int(s["n"])
         self.recent = np.array(s["recent"], dtype=np.float64)

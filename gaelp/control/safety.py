@@ -58,15 +58,17 @@ class SafetyLimits:
             anomaly detector off.
         promise: a day's allowance is the platform's promise (`BudgetPromise`: up to 2x the budget,
             30.4x over 30 days) instead of the daily budget.
+        n_channels: channels our hourly impressions and clicks are counted by.
     """
 
-    def __init__(self, cfg: SafetyConfig, daily_budget: float = 0.0, promise: bool = False) -> None:
+    def __init__(self, cfg: SafetyConfig, daily_budget: float = 0.0, promise: bool = False,
+                 n_channels: int = 1) -> None:
         self.max_bid = cfg.max_bid
         self.max_hour_share = cfg.max_hour_share
         self.pause_hours = cfg.pause_hours
         self.promise = BudgetPromise(daily_budget) if promise else None
         self._day, self._day_spend = -1, 0.0
-        self.detector = AnomalyDetector(daily_budget) if cfg.anomalies and daily_budget > 0 else None
+        self.detector = AnomalyDetector(daily_budget, n_channels) if cfg.anomalies and daily_budget > 0 else None
         self.killed = False
         self.paused_until = -1  # first hour at which bidding resumes after a pause
         self.report = SafetyReport()
@@ -171,12 +173,12 @@ class SafetyLimits:
         self._ceiling = min(left, ceiling)
         return self._ceiling
 
-    def observe(self, t: int, bids: np.ndarray, wins: int, clicks: int, spend: float) -> None:
+    def observe(self, t: int, bids: np.ndarray, wins: np.ndarray, clicks: np.ndarray, spend: float) -> None:
         """After the auction: our own stats of hour `t`; a held breaker or an anomaly is an event.
 
         Args:
-            t: the hour.  bids: (n,) our bids in force.  wins: impressions won.  clicks: our clicks.
-            spend: what we paid this hour.
+            t: the hour.  bids: (n,) our bids in force.  wins: (n_channels,) impressions won.
+            clicks: (n_channels,) our clicks.  spend: what we paid this hour.
         """
         if self._breaker_binds and spend >= self._ceiling - 1e-6:
             self.report.events.append(SafetyEvent(

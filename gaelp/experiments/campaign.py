@@ -97,7 +97,9 @@ def our_rows(log: DayLog, imp_fields: tuple[str, ...],
 
 
 def run_campaign(cfg: Config, bidder: str | None = None, *, keep_logs: bool = False,
-                 on_day: Callable[[DayLog], None] | None = None) -> CampaignResult:
+                 on_day: Callable[[DayLog], None] | None = None,
+                 fields: tuple[tuple[str, ...], tuple[str, ...]] = (OUR_IMPRESSION_FIELDS, OUR_CONVERSION_FIELDS),
+                 ) -> CampaignResult:
     """Simulate `cfg.days` days with our bidder `bidder` (default `cfg.bidder`).
 
     Args:
@@ -105,14 +107,16 @@ def run_campaign(cfg: Config, bidder: str | None = None, *, keep_logs: bool = Fa
         bidder: a registered bidder name.
         keep_logs: keep our impressions and purchases (for journey statistics and attribution).
         on_day: called with each day's log (progress bars, stores).
+        fields: the impression and purchase fields kept with `keep_logs`.
     """
     name = bidder or cfg.bidder
+    imp_fields, conv_fields = fields
     imps: list[dict[str, np.ndarray]] = []
     convs: list[dict[str, np.ndarray]] = []
 
     def collect(log: DayLog) -> None:
         if keep_logs:
-            imp, conv = our_rows(log, OUR_IMPRESSION_FIELDS, OUR_CONVERSION_FIELDS)
+            imp, conv = our_rows(log, imp_fields, conv_fields)
             imps.append(imp)
             convs.append(conv)
         if on_day is not None:
@@ -124,6 +128,6 @@ def run_campaign(cfg: Config, bidder: str | None = None, *, keep_logs: bool = Fa
     elapsed = time.perf_counter() - start
     result = CampaignResult(cfg, name, sim, elapsed)
     if keep_logs:
-        result.ours_impressions = {f: np.concatenate([d[f] for d in imps]) for f in OUR_IMPRESSION_FIELDS}
-        result.ours_conversions = {f: np.concatenate([d[f] for d in convs]) for f in OUR_CONVERSION_FIELDS}
+        result.ours_impressions = {f: np.concatenate([d[f] for d in imps]) for f in imp_fields}
+        result.ours_conversions = {f: np.concatenate([d[f] for d in convs]) for f in conv_fields}
     return result

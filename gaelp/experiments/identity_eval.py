@@ -17,7 +17,7 @@ import numpy as np
 
 from gaelp.config import Config
 from gaelp.control.identity import Resolution, pair_scores, resolve
-from gaelp.experiments.campaign import our_rows, run_campaign
+from gaelp.experiments.campaign import run_campaign
 from gaelp.experiments.truth import PURCHASE_FIELDS, TOUCH_FIELDS, CampaignLog, attribution_error, model_credit
 from gaelp.experiments.truth import truth_report as replay_truth
 from gaelp.records import DayLog
@@ -36,19 +36,8 @@ def our_identity_log(cfg: Config, bidder: str | None = None,
         impressions (`_IMP` fields), purchases (`_BUY` fields), the resolution, and the (k,) true
         owner of each resolved device.
     """
-    imps: list[dict[str, np.ndarray]] = []
-    buys: list[dict[str, np.ndarray]] = []
-
-    def collect(log: DayLog) -> None:
-        imp, buy = our_rows(log, _IMP, _BUY)
-        imps.append(imp)
-        buys.append(buy)
-        if on_day is not None:
-            on_day(log)
-
-    res = run_campaign(cfg, bidder, on_day=collect)
-    imp = {f: np.concatenate([d[f] for d in imps]) for f in _IMP}
-    buy = {f: np.concatenate([d[f] for d in buys]) for f in _BUY}
+    res = run_campaign(cfg, bidder, keep_logs=True, on_day=on_day, fields=(_IMP, _BUY))
+    imp, buy = res.ours_impressions, res.ours_conversions
     sig = IdentitySignals(cfg.world.devices, res.sim.pop, res.sim.crng)
     device = np.r_[imp["device"], buy["device"]].astype(np.int64)
     t = np.r_[imp["t"], buy["t"]].astype(np.int64)
