@@ -4,8 +4,8 @@ The detector keeps running sums of its recent normal hours (bids placed, impress
 spend) and tests each new hour against them:
 
 * bid spike (before the auction): the hour's median positive bid is `bid_mult` times the usual one;
-* spend spike: the hour spent `spend_mult` times the usual hourly spend and more than
-  `min_spend_share` of the daily budget;
+* spend spike: the hour spent `spend_mult` times the usual hourly spend (or the budget's hourly share,
+  if more) and more than `min_spend_share` of the daily budget;
 * CPC spike: the hour's cost per click is `cpc_mult` times the usual one (at least `min_clicks` clicks);
 * CTR collapse: the clicks of the last 1, 2, ... `pool_hours` hours are below `ctr_drop` times what
   each channel's usual CTR gives for their impressions, and improbably few (Poisson tail below
@@ -133,8 +133,11 @@ class AnomalyDetector:
         p = self.p
         hours = max(self.ring[2].sum(), 1.0)
         hourly = self.ring[1].sum() / hours
-        if spend > p.spend_mult * hourly and spend > p.min_spend_share * self.daily_budget:
-            return Anomaly("spend_spike", f"spent ${spend:.2f} in an hour vs usual ${hourly:.2f}")
+        # against the usual hour, or the budget's hour if we usually spend less (a campaign still learning)
+        usual_spend = max(hourly, self.daily_budget / 24)
+        if spend > p.spend_mult * usual_spend and spend > p.min_spend_share * self.daily_budget:
+            return Anomaly("spend_spike", f"spent ${spend:.2f} in an hour vs usual ${hourly:.2f} "
+                                          f"(budget per hour ${self.daily_budget / 24:.2f})")
         usual_clicks = self.clicks.sum()
         if clicks >= p.min_clicks and usual_clicks > 0:
             cpc, usual_cpc = spend / clicks, self.ring[1].sum() / usual_clicks
