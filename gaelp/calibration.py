@@ -204,6 +204,7 @@ OURS: dict[str, Fact] = {
     "target_cpa": _f(110.0, "roadmap bar: CAC under $100 with ~$220 revenue (ROAS > 2x)"),
     "max_bid": _f(50.0, "assumption: a safety cap per click, ~10x the average search CPC"),
     "oracle_fraction": _f(0.4, "assumption: the oracle bids 40% of the true value of a click"),
+    "oracle_lp_k": _f(1.0, "assumption: the LP-dual bid's multiplier before the hindsight search picks one per world"),
 }
 
 COMPETITORS: dict[str, dict[str, Fact]] = {

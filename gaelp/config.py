@@ -192,6 +192,8 @@ class BiddersConfig(_Frozen):
     fixed_bid: float = Field(default=cal.OURS["fixed_bid"].value, gt=0.0, le=1000.0)
     target_cpa: float = Field(default=cal.OURS["target_cpa"].value, gt=0.0, le=100_000.0)
     oracle_fraction: float = Field(default=cal.OURS["oracle_fraction"].value, gt=0.0, le=1.0)
+    oracle_lp_k: float = Field(default=cal.OURS["oracle_lp_k"].value, gt=0.0, le=1000.0,
+                               description="oracle_lp bids k x true P(purchase | click) x target_cpa")
 
 
 class SafetyConfig(_Frozen):
