@@ -6,8 +6,8 @@ campaign (same seed: the same people, the same draws) with several `k` and keep 
 **Grid** (powers of two, searched in log2 k):
 
 1. coarse: `k` = 0.5, 1, 2, 4, 8;
-2. while the best `k` lies at an end of what was played, one more doubling (or halving) outward,
-   within 1/64 <= k <= 64;
+2. while the best `k` lies at an end of what was played (and scores strictly more than its
+   neighbour), one more doubling (or halving) outward, within 1/64 <= k <= 64;
 3. refine around the best: x 2^-1/2 and x 2^+1/2, then x 2^-1/4 and x 2^+1/4 around the new best.
 
 That is 9 replays per world when the best is inside the coarse grid, and the chosen `k` is within a
@@ -87,10 +87,11 @@ class KSearch:
         if not self.scores:
             return list(g.coarse)
         best, played = self.best(), sorted(self.scores)
-        if self._step == 0:
-            if best == played[0] and best - 1 >= g.lowest:
+        if self._step == 0 and len(played) > 1:
+            # a best end strictly above its neighbour points outward; a tie (e.g. no conversions at all) does not
+            if best == played[0] and self.scores[best] > self.scores[played[1]] and best - 1 >= g.lowest:
                 return [best - 1]
-            if best == played[-1] and best + 1 <= g.highest:
+            if best == played[-1] and self.scores[best] > self.scores[played[-2]] and best + 1 <= g.highest:
                 return [best + 1]
         while self._step < len(g.refine):
             h = g.refine[self._step]
