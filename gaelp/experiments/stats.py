@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 
 def bootstrap_ci(x: Sequence[float] | np.ndarray, rng: np.random.Generator, n_boot: int = 10_000,
@@ -60,6 +59,8 @@ def wilcoxon_p(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray)
         raise ValueError(f"wilcoxon_p needs two paired 1-d samples, got shapes {x.shape} and {y.shape}")
     if not np.any(x != y):
         return 1.0
+    from scipy import stats  # ~1 s to import: only when a test is run
+
     return float(stats.wilcoxon(x, y, zero_method="wilcox", alternative="two-sided").pvalue)
 
 
