@@ -12,8 +12,9 @@ from typing import Annotated, Any
 
 import typer
 
+from gaelp.cli.core import ConfigOpt, DaysOpt, JsonOpt, _config
 from gaelp.cli.render import err, fmt, out, progress_bar
-from gaelp.config import Config, ConfigError, load_config
+from gaelp.config import Config
 from gaelp.experiments.play import AGENT, AGENT_ONLINE, AgentFactory
 
 RATIO_TARGET = 0.8  # the agent's target: 80% of oracle_lp's score (median of the per-world ratios)
@@ -28,14 +29,6 @@ def load_agent_factory() -> AgentFactory:
                   "(install the package with `make venv`), or leave `agent` out of --bidders")
         raise typer.Exit(2) from None
     return make_agent_bidder
-
-
-def _config(path: Path | None, **overrides: Any) -> Config:
-    try:
-        return load_config(path, **overrides)
-    except ConfigError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
 
 
 def _range(ci: list[float] | None, pattern: str) -> str:
@@ -77,11 +70,14 @@ def standing_line(summary: dict[str, Any]) -> str:
             f"{RATIO_TARGET:.0%} target.")
 
 
-def print_summary(summary: dict[str, Any], as_json: bool, title: str) -> None:
+def print_summary(summary: dict[str, Any], as_json: bool) -> None:
     """The JSON object (no NaN allowed), or the tables."""
     if as_json:
         print(json.dumps(summary, allow_nan=False))
         return
+    seeds = summary["worlds"]
+    title = (f"{len(seeds)} worlds (seeds {seeds[0]}-{seeds[-1]}), {summary['users']:,} people, {summary['days']} days, "
+             f"target CPA ${summary['target_cpa']:,.0f}")
     for table in result_tables(summary, title):
         out.print(table)
 
@@ -93,11 +89,11 @@ def evaluate(
     worlds: Annotated[int, typer.Option("--worlds", min=1, help="world seeds to play (paired)")] = 30,
     seed_base: Annotated[int, typer.Option("--seed-base", min=0, help="first world seed (held out: < 1000)")] = 0,
     users: Annotated[int | None, typer.Option("--users", help="people per world")] = None,
-    days: Annotated[int | None, typer.Option("--days", help="days per campaign")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="TOML config file")] = None,
+    days: DaysOpt = None,
+    config: ConfigOpt = None,
     online: Annotated[bool, typer.Option("--online", help="also the agent learning online (agent_online)")] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, help="processes")] = 2,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object instead of tables")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Play every bidder on the same held-out worlds; scores with 95% CIs and paired Wilcoxon tests."""
     from gaelp.experiments.evaluate import TRAINING_SEEDS_FROM, bidder_list, play_worlds, summarize
@@ -119,8 +115,7 @@ def evaluate(
             cfg, seeds, names, agent_factory=factory, policy=policy, workers=workers,
             progress=lambda done, total: bar.update(task, completed=done, total=total)))
     summary["wall_s"] = round(time.perf_counter() - start, 2)
-    print_summary(summary, as_json, f"{worlds} held-out worlds (seeds {seeds[0]}-{seeds[-1]}), "
-                                    f"{cfg.users:,} people, {cfg.days} days, target CPA ${cfg.bidders.target_cpa:,.0f}")
+    print_summary(summary, as_json)
     if not as_json:
         out.print(f"Played in {summary['wall_s']:.0f} s with {workers} processes.")
 
@@ -147,9 +142,7 @@ def main_job(cfg: Config, budget_s: float, as_json: bool, *, bidders: tuple[str,
                                      progress=lambda done, total: bar.update(task, completed=done, total=total))
     summary = summarize(cfg, results)
     summary["wall_s"] = round(time.perf_counter() - start, 2)
-    seeds = summary["worlds"]
-    print_summary(summary, as_json, f"{len(seeds)} held-out worlds (seeds {seeds[0]}-{seeds[-1]}), "
-                                    f"{cfg.users:,} people, {cfg.days} days, target CPA ${cfg.bidders.target_cpa:,.0f}")
+    print_summary(summary, as_json)
     if not as_json:
         out.print(standing_line(summary))
         out.print("oracle_lp sees true purchase probabilities and picks its k per world in hindsight: an upper "
