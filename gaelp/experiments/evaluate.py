@@ -124,29 +124,40 @@ def play_worlds(cfg: Config, seeds: Sequence[int], bidders: Sequence[str], *,
             f.add_done_callback(tick)
             return f
 
-        futures = {b: [run(Play(s, b)) for s in seeds] for b in plain}
-        best = search_worlds(seeds, run, grid) if ORACLE_LP in bidders else {}
-        out = {b: [f.result() for f in futures[b]] for b in plain}
+        try:
+            futures = {b: [run(Play(s, b)) for s in seeds] for b in plain}
+            best = search_worlds(seeds, run, grid) if ORACLE_LP in bidders else {}
+            out = {b: [f.result() for f in futures[b]] for b in plain}
+        except BaseException:
+            ex.shutdown(wait=False, cancel_futures=True)  # a failed play (or Ctrl-C) stops the queued ones
+            raise
     if best:
         out[ORACLE_LP] = [best[s] for s in seeds]
     return {b: out[b] for b in bidders}
 
 
 def play_worlds_within(cfg: Config, seed_base: int, bidders: Sequence[str], budget_s: float, *,
-                       max_worlds: int = TRAINING_SEEDS_FROM, workers: int = 2,
+                       max_worlds: int | None = None, workers: int = 2,
                        **kwargs: Any) -> dict[str, list[WorldResult]]:
-    """As many worlds as fit in about `budget_s` seconds: batches of `workers` worlds from `seed_base`.
+    """As many held-out worlds as fit in about `budget_s` seconds: batches of `workers` worlds from `seed_base`.
 
     A next batch is played while the time so far plus the slowest batch so far stays within
-    `budget_s`; the first batch is always played. `kwargs` go to `play_worlds`.
+    `budget_s`; the first batch is always played. Seeds stay below `TRAINING_SEEDS_FROM` (and within
+    `max_worlds` worlds). `kwargs` go to `play_worlds`.
+
+    Raises:
+        ValueError: `seed_base` is not a held-out seed.
     """
+    if not 0 <= seed_base < TRAINING_SEEDS_FROM:
+        raise ValueError(f"seed_base {seed_base} is not a held-out world seed (0 .. {TRAINING_SEEDS_FROM - 1})")
+    end = min(TRAINING_SEEDS_FROM, seed_base + (max_worlds if max_worlds is not None else TRAINING_SEEDS_FROM))
     out: dict[str, list[WorldResult]] = {b: [] for b in bidders}
     start, slowest, seed = time.perf_counter(), 0.0, seed_base
-    while seed - seed_base < max_worlds:
+    while seed < end:
         elapsed = time.perf_counter() - start
         if seed > seed_base and elapsed + slowest > budget_s:
             break
-        batch = list(range(seed, min(seed + max(workers, 1), seed_base + max_worlds)))
+        batch = list(range(seed, min(seed + max(workers, 1), end)))
         t0 = time.perf_counter()
         for b, rows in play_worlds(cfg, batch, bidders, workers=workers, **kwargs).items():
             out[b].extend(rows)

@@ -178,6 +178,17 @@ def test_worlds_within_a_tiny_budget_play_one_batch_of_worker_count():
     assert [r.seed for r in out["fixed"]] == [40]
     out = play_worlds_within(cfg, 40, ["fixed"], budget_s=1e6, workers=1, max_worlds=3)
     assert [r.seed for r in out["fixed"]] == [40, 41, 42]
+    out = play_worlds_within(cfg, TRAINING_SEEDS_FROM - 2, ["fixed"], budget_s=1e6, workers=1)
+    assert [r.seed for r in out["fixed"]] == [998, 999]  # never a training world
+    with pytest.raises(ValueError, match="held-out"):
+        play_worlds_within(cfg, TRAINING_SEEDS_FROM, ["fixed"], budget_s=1.0, workers=1)
+
+
+def test_a_failing_play_fails_the_evaluation_with_its_message():
+    with pytest.raises(ValueError, match="needs the agent's factory"):
+        play(CFG, Play(0, "agent"))
+    with pytest.raises(ValueError, match="unknown bidder"):
+        play_worlds(CFG, [0], ["nope"], workers=1)
 
 
 def test_held_out_and_training_seeds_do_not_overlap_by_default():
