@@ -102,7 +102,7 @@ def run(config: ConfigOpt = None,
         users: Annotated[int, typer.Option("--users", help="people per world")] = 100_000,
         days: DaysOpt = None,
         seconds: Annotated[float, typer.Option("--seconds", min=1, help="about how long to play worlds")] = 120.0,
-        seed_base: Annotated[int, typer.Option("--seed-base", min=0, help="first held-out world seed")] = 0,
+        seed_base: Annotated[int, typer.Option("--seed-base", min=0, max=999, help="first held-out world seed")] = 0,
         as_json: JsonOpt = False) -> None:
     """The main job: the shipped agent against the baselines and oracle_lp on held-out worlds, with CIs."""
     from gaelp.cli.evaluate import load_agent_factory, main_job
