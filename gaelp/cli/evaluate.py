@@ -31,23 +31,25 @@ def load_agent_factory() -> AgentFactory:
     return make_agent_bidder
 
 
-def _range(ci: list[float] | None, pattern: str) -> str:
-    return "" if ci is None else f" [{pattern.format(ci[0])}, {pattern.format(ci[1])}]"
+def _cell(metric: dict[str, Any], pattern: str) -> str:
+    """The mean, and its 95% CI on a second, dimmed line."""
+    ci = metric["ci95"]
+    band = "" if ci is None else f"\n[dim]{pattern.format(ci[0])} - {pattern.format(ci[1])}[/dim]"
+    return fmt(metric["mean"], pattern) + band
 
 
 def result_tables(summary: dict[str, Any], title: str) -> list:
-    """Rich tables: per bidder the means (95% CI) of each metric; then the paired comparisons."""
+    """Rich tables: per bidder the mean and 95% CI of each metric; then the paired comparisons."""
     from rich.table import Table
 
-    t = Table(title=title, header_style="bold")
+    t = Table(title=f"{title}: mean over worlds, 95% bootstrap CI below", header_style="bold")
     cols = (("score", "Score", "{:,.1f}"), ("conversions", "Conv.", "{:,.1f}"), ("cac", "CAC", "${:,.0f}"),
             ("roas", "ROAS", "{:.2f}x"), ("spend", "Spend", "${:,.0f}"), ("budget_use", "Budget use", "{:.0%}"))
     t.add_column("Bidder")
     for _, head, _ in cols:
-        t.add_column(f"{head} (95% CI)" if head == "Score" else head, justify="right")
+        t.add_column(head, justify="right")
     for name, b in summary["bidders"].items():
-        t.add_row(name, *(fmt(b[m]["mean"], p) + (_range(b[m]["ci95"], p) if m == "score" else "")
-                          for m, _, p in cols))
+        t.add_row(name, *(_cell(b[m], p) for m, _, p in cols))
     c = Table(title=f"Paired over {len(summary['worlds'])} worlds: score of {summary['reference']} against each",
               header_style="bold")
     for head in ("Against", "Median ratio", "Ratio of means", "Wilcoxon p", "Holm p"):
