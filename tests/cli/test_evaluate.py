@@ -89,3 +89,23 @@ def test_the_standing_line_says_how_far_the_reference_is_from_oracle_lp():
     assert "falls short of the 80% target" in cli_evaluate.standing_line(summary(0.46))
     assert "not compared with oracle_lp" in cli_evaluate.standing_line(summary(None))
     assert "not compared with oracle_lp" in cli_evaluate.standing_line(summary(0.9, with_oracle=False))
+
+
+def test_the_tables_show_each_bidders_mean_and_ci_and_each_comparison():
+    from rich.console import Console
+
+    from gaelp.config import Config
+    from gaelp.experiments.evaluate import summarize
+    from gaelp.experiments.play import WorldResult
+
+    rows = {name: [WorldResult(s, name, score + s, 10 + s, 80.0, 2.5, 800.0, 0.4) for s in range(4)]
+            for name, score in (("agent", 100.0), ("oracle_lp", 140.0))}
+    summary = summarize(Config(users=500, days=3), rows)
+    console = Console(width=200, record=True)
+    for table in cli_evaluate.result_tables(summary, "title"):
+        console.print(table)
+    text = console.export_text()
+    assert "101.5" in text and "141.5" in text  # mean scores
+    lo, hi = summary["bidders"]["agent"]["score"]["ci95"]
+    assert f"{lo:,.1f} - {hi:,.1f}" in text
+    assert "oracle_lp" in text and f"{summary['comparisons'][0]['ratio']:.2f}x" in text
