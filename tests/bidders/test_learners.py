@@ -58,7 +58,7 @@ def test_contract(kind: str) -> None:
     rng = np.random.default_rng(1)
     bidder = make_bidder(kind, _ctx(kind))
     batch = _batch(rng)
-    check_bidder(bidder, batch, lambda b: _outcome(batch, b, rng))
+    check_bidder(bidder, batch, lambda b: _outcome(batch, b, rng), lambda: make_bidder(kind, _ctx(kind)))
     assert bidder.name == "qustodio" and bidder.learns
 
 
