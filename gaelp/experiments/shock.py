@@ -242,7 +242,9 @@ def run_shock(cfg: Config, shock_day: int, days: int | None = None, factor: floa
     baseline = None
     if no_shock:
         calm, calm_profit = copy.deepcopy((sim, profit))
-        calm.bidders[OURS].factor = 1.0
+        shocked = calm.bidders[OURS]
+        assert isinstance(shocked, ShockBidder)
+        shocked.factor = 1.0
         calm.run(days - shock_day)
         baseline = _series(calm, calm_profit)
     sim.run(days - shock_day)
