@@ -132,6 +132,16 @@ class Simulation:
         self._today: list[HourRecord] = []  # the current day's records, for its DayLog
         self._no_purchases: Purchases | None = None
 
+    @property
+    def ours(self) -> Bidder:
+        """Our bidder (row `OURS` of every bid matrix)."""
+        return self.bidders[OURS]
+
+    @property
+    def rivals(self) -> list[Bidder]:
+        """The other advertisers, in config order."""
+        return [b for j, b in enumerate(self.bidders) if j != OURS]
+
     def observe(self, fn: Observer) -> Observer:
         """Call `fn(record)` after every later hour (usable as a decorator)."""
         self._observers.append(fn)
