@@ -204,6 +204,8 @@ OURS: dict[str, Fact] = {
     "target_cpa": _f(110.0, "roadmap bar: CAC under $100 with ~$220 revenue (ROAS > 2x)"),
     "max_bid": _f(50.0, "assumption: a safety cap per click, ~10x the average search CPC"),
     "oracle_fraction": _f(0.4, "assumption: the oracle bids 40% of the true value of a click"),
+    "prior_cvr": _f(0.03, "assumption: target_cpa's prior CVR per context, near the CVR of search (GA4 1.7-3.1%)"),
+    "prior_strength": _f(30.0, "assumption: target_cpa's prior weighs as much as 30 clicks of its own"),
 }
 
 COMPETITORS: dict[str, dict[str, Fact]] = {
