@@ -104,7 +104,7 @@ def play(cfg: Config, job: Play, agent_factory: AgentFactory | None = None,
     sim.run(cfg.days)
     t = sim.kpis.table(cfg.channel_names)["totals"]
     spend = float(sim.kpis.channel["spend"].sum())
-    budget = sim.bidders[0].daily_budget * cfg.days
+    budget = sim.ours.daily_budget * cfg.days
     return WorldResult(
         seed=job.seed, bidder=job.bidder, score=campaign_score(t["conversions"], t["cac"], cfg.bidders.target_cpa),
         conversions=t["conversions"], cac=t["cac"], roas=t["roas"], spend=spend,
