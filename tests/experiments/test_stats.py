@@ -73,12 +73,3 @@ def test_holm_never_lowers_a_p_value_and_keeps_their_order():
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         holm([0.1, 1.2])
 
-
-def test_the_docstring_examples_of_the_evaluation_modules_hold():
-    import doctest
-
-    from gaelp.experiments import hindsight, score, stats
-
-    for module in (stats, score, hindsight):
-        result = doctest.testmod(module)
-        assert result.attempted > 0 and result.failed == 0, module.__name__
