@@ -15,7 +15,7 @@ from typing import Any
 
 from gaelp.bidders.protocol import Bidder
 from gaelp.config import Config
-from gaelp.experiments.score import campaign_score
+from gaelp.experiments.score import totals_score
 from gaelp.simulation import Simulation
 
 AGENT = "agent"
@@ -46,7 +46,7 @@ class WorldResult:
     Attributes:
         seed: the world seed.
         bidder: our bidder's name.
-        score: `campaign_score` of the campaign.
+        score: the campaign's score (`gaelp.experiments.score`).
         conversions: click-through conversions.
         cac: spend per conversion (None without conversions).
         roas: revenue per dollar spent (None without spend).
@@ -106,7 +106,7 @@ def play(cfg: Config, job: Play, agent_factory: AgentFactory | None = None,
     spend = float(sim.kpis.channel["spend"].sum())
     budget = sim.ours.daily_budget * cfg.days
     return WorldResult(
-        seed=job.seed, bidder=job.bidder, score=campaign_score(t["conversions"], t["cac"], cfg.bidders.target_cpa),
+        seed=job.seed, bidder=job.bidder, score=totals_score(t, cfg.bidders.target_cpa),
         conversions=t["conversions"], cac=t["cac"], roas=t["roas"], spend=spend,
         budget_use=spend / budget if budget > 0 else 0.0,
         k=cfg.bidders.oracle_lp_k if job.bidder == "oracle_lp" else None,
