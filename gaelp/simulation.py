@@ -13,8 +13,8 @@ config order. Each hour returns a frozen `HourRecord` (`records.py`); experiment
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -46,8 +46,7 @@ Observer = Callable[[HourRecord], None]
 """Called with every hour's record, after the story and the KPIs are done with it."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Opportunities:
+class _Opportunities(NamedTuple):
     """The hour's batch, the oracles' view of it, and who stands behind each row (ground truth)."""
 
     batch: OpportunityBatch
