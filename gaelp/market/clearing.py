@@ -31,7 +31,7 @@ class Cleared:
     """An hour's impressions after budgets hold: one row per filled slot, in time order.
 
     Attributes:
-        row: (k,) opportunity index.  slot: (k,) slot index.  advertiser: (k,) bidder column.
+        row: (k,) opportunity index.  slot: (k,) slot index.  advertiser: (k,) bidder index.
         price: (k,) price per click.  clicked: (k,) bool.  cost: (k,) price where clicked.
         ctr: (k,) the world's click probability of each impression (ground truth, never shown to bidders).
         bids: (n_bidders, n) the bids that were finally in force (bidder-major, as the mechanisms take them).
