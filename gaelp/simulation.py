@@ -12,7 +12,7 @@ config order. Each hour returns a frozen `HourRecord` (`records.py`); experiment
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -93,7 +93,7 @@ class Simulation:
     """
 
     def __init__(self, cfg: Config, bidder: Bidder | str | None = None,
-                 competitors: list[Bidder] | None = None, observers: tuple[Observer, ...] | list[Observer] = ()) -> None:
+                 competitors: Sequence[Bidder] | None = None, observers: Sequence[Observer] = ()) -> None:
         self.cfg = cfg
         self.streams = Streams(cfg.seed)
         self.crng = CounterRng(cfg.seed)
@@ -131,6 +131,16 @@ class Simulation:
         self._sched: DaySchedule | None = None
         self._today: list[HourRecord] = []  # the current day's records, for its DayLog
         self._no_purchases: Purchases | None = None
+
+    @property
+    def ours(self) -> Bidder:
+        """Our bidder (row `OURS` of every bid matrix)."""
+        return self.bidders[OURS]
+
+    @property
+    def rivals(self) -> list[Bidder]:
+        """The other advertisers, in config order."""
+        return [b for j, b in enumerate(self.bidders) if j != OURS]
 
     def observe(self, fn: Observer) -> Observer:
         """Call `fn(record)` after every later hour (usable as a decorator)."""
@@ -215,6 +225,7 @@ class Simulation:
     def _opportunities(self, t: int) -> _Opportunities:
         """The hour's batch, its truth view (for oracles), and each opportunity's person, stage, segment."""
         s = self._sched
+        assert s is not None, "the day's schedule is drawn at its first hour"
         rows = s.hour(t % 24)
         person, device, channel = s.person[rows], s.device[rows], s.channel[rows]
         stage = self.state.stage[person]
