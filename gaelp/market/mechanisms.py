@@ -26,12 +26,13 @@ No Python loop runs over auctions or bidders. Which path clears a batch depends 
 give the same winners and prices to the last bit; tests check each against a slow reference):
 
 * up to ``_SORT_MAX_AUCTIONS`` auctions: one stable sort of each auction's ad ranks, a fixed dozen
-  numpy calls whatever the slots (:func:`_clear_sorted`); a market's hour usually lands here.
+  numpy calls whatever the slots (:func:`_clear_sorted`).
 * more: blocks of ``_BLOCK_CELLS`` ad ranks (bidders x auctions) that stay in cache, in each of which
   the only loop is over the (few) slots (:func:`_clear_block`).
 
 :func:`clear_mixed` clears a batch whose auctions follow different mechanisms (a market's channels)
-in one such sort.
+in one such sort; the market uses it for hours of up to ``clearing._ONE_PASS_MAX`` opportunities and
+clears larger ones channel by channel, each by its mechanism's path above.
 
 Example:
     >>> import numpy as np
