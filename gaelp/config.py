@@ -19,12 +19,13 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gaelp import calibration as cal
+from gaelp.market.mechanisms import get_mechanism  # a leaf module (numpy only): the table of auction types
 
 N_STAGES = len(cal.STAGES)
 Prob = Field(ge=0.0, le=1.0)
@@ -60,12 +61,17 @@ class ChannelConfig(_Frozen):
     rate: float = Field(gt=0.0, le=50.0, description="opportunities per person per day")
     ctr: float = Field(gt=0.0, le=1.0, description="base CTR of the top slot")
     cvr_mult: float = Field(ge=0.0, le=10.0)
-    mechanism: Literal["gsp", "second_price", "first_price"]
+    mechanism: str = Field(description="auction type, a key of gaelp.market.mechanisms.MECHANISMS")
     slots: int = Field(ge=1, le=8)
     reserve: float = Field(ge=0.0, le=1000.0, description="reserve price per click, USD")
     position_ctr: tuple[float, ...]
     frequency_cap: int = Field(ge=1, le=250, description="impressions per advertiser, person and day")
     stage_activity: tuple[float, ...] = Field(description="activity multiplier per journey stage")
+
+    @field_validator("mechanism")
+    @classmethod
+    def _known_mechanism(cls, name: str) -> str:
+        return get_mechanism(name).name  # ValueError naming the known mechanisms
 
     @model_validator(mode="after")
     def _check(self) -> ChannelConfig:

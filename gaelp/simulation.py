@@ -164,11 +164,10 @@ class Simulation:
         self.caps.record(imp_person, imp_channel, cl.advertiser)
         ours = np.flatnonzero(cl.advertiser == OURS)
         self.touches.touch(t, imp_person[ours], imp_channel[ours], cl.clicked[ours])
-        bids_t = np.ascontiguousarray(cl.bids.T)  # (n_bidders, n): no copy, the market kept the layout
-        record = HourRecord(t, opp.batch, bids_t, cl, purchases, HourTruth(
+        record = HourRecord(t, opp.batch, cl.bids, cl, purchases, HourTruth(
             opp.person, opp.stage, opp.segment, opp.key, imp_person, imp_key, click, p_purchase))
         pixels = pixel_reports(purchases.t, purchases.device, purchases.value, purchases.advertiser, self.n_adv)
-        for b, outcome in zip(self.bidders, own_outcomes(opp.batch, bids_t, cl.row, cl.slot, cl.advertiser,
+        for b, outcome in zip(self.bidders, own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser,
                                                           cl.price, cl.clicked, cl.cost, pixels)):
             b.observe(outcome)
         self.spent_today += self.kpis.account(record)
@@ -246,7 +245,7 @@ class Simulation:
     def _bids(self, opp: _Opportunities) -> np.ndarray:
         """(n_bidders, n): every advertiser's bids, ours through the safety limits, none past a cap."""
         batch = opp.batch
-        # bidder-major: each bidder's bids are one contiguous row, as the market clears them
+        # bidder-major, the layout the market clears (gaelp.market.mechanisms)
         bids = np.stack([b.bid(opp.truth_view if b.sees_truth else batch) for b in self.bidders]) \
             if batch.size else np.zeros((self.n_adv, 0))
         bids[OURS] = self.safety.apply(bids[OURS])
@@ -266,7 +265,7 @@ class Simulation:
                                      seen[person[r] * self.n_adv + a])
             return self.crng.uniform(keys[r] + s, day, Purpose.CLICK) < p, p
 
-        return self.market.clear_within_budgets(batch.channel, bids.T, self.budget - self.spent_today, respond)
+        return self.market.clear_within_budgets(batch.channel, bids, self.budget - self.spent_today, respond)
 
     def _schedule_post_click(self, t: int, opp: _Opportunities, cl: Cleared, imp_person: np.ndarray,
                              imp_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

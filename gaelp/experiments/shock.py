@@ -118,7 +118,7 @@ class ShockResult:
 
     Attributes:
         shock_day: first day of our doubled bids.
-        names: rival names (bidder columns 1..).
+        names: rival names (bidders 1..).
         learns: whether each rival learns.
         adapted: name -> series of the run where learners keep learning.
         frozen: name -> series of each learner's frozen twin (the adapted series for a rival that
