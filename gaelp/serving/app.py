@@ -2,83 +2,70 @@
 
 Routes: `POST /v1/bid` (OpenRTB bid request -> bid response, or 204 for no bid), `POST /v1/events`,
 `GET /v1/attribution`, `GET /healthz` (open) and `GET /metrics` (Prometheus text). Everything but
-`/healthz` and the schema needs `Authorization: Bearer <token>`. Handlers are `async`: the bid path is
-a few tens of microseconds of numpy, cheaper than a hop to a thread pool, and one event loop owns the
-engine's state, so it needs no lock.
+`/healthz` and the schema needs `Authorization: Bearer <token>`. Bids are answered by the raw ASGI
+layer of `bidpath` in front of FastAPI. Handlers are `async`: their work is short numpy, cheaper than a
+hop to a thread pool, and one event loop owns the engine's state, so it needs no lock.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
-import time
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from gaelp.serving.engine import CREATIVE_ID, Engine, RequestError
+from gaelp.serving.bidpath import BID_PATH, UNAUTHORIZED, BidFastPath, answer, token_ok
+from gaelp.serving.engine import Engine
 from gaelp.serving.ingest import EventBatch
-from gaelp.serving.metrics import Metrics
 from gaelp.serving.openrtb import BidRequest, BidResponse
 
 MAX_BODY_BYTES = 8 * 2**20
 """Largest request body accepted (HTTP 413 beyond): a full batch of events fits, a runaway upload does not."""
-_ENDPOINTS = {"/v1/bid": "bid", "/v1/events": "events", "/v1/attribution": "attribution", "/healthz": "healthz",
-              "/metrics": "metrics"}
 _BEARER = HTTPBearer(auto_error=False, description="the token in the server's --token-file")
+_BODY_OF_BID = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/BidRequest"}}}}, "security": [{"HTTPBearer": []}]}
+_BID_RESPONSES = {204: {"description": "no bid"}, 401: {"description": "no or a wrong bearer token"},
+                  422: {"description": "a malformed request; `detail[].loc` names the field"}}
 
 
-class Timing:
-    """ASGI middleware: counts requests by endpoint and times bid requests from their first byte in."""
+def _with_request_schemas(app: FastAPI) -> None:
+    """Publish `BidRequest` and its parts in the OpenAPI components (the bid route reads its body itself)."""
+    plain = app.openapi
 
-    def __init__(self, app: Any, metrics: Metrics) -> None:
-        self.app, self.metrics = app, metrics
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = plain()
+            schema = BidRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            parts = schema.pop("$defs", {})
+            doc.setdefault("components", {}).setdefault("schemas", {}).update({**parts, "BidRequest": schema})
+            app.openapi_schema = doc
+        return app.openapi_schema
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        path = scope["path"]
-        self.metrics.inc("gaelp_requests_total", _ENDPOINTS.get(path, "other"))
-        await self.app(scope, receive, send)
-        if path == "/v1/bid":
-            self.metrics.latency.observe(time.perf_counter() - start)
+    app.openapi = openapi
 
 
-def create_app(engine: Engine, token: str, max_body: int = MAX_BODY_BYTES) -> FastAPI:
-    """The FastAPI app serving `engine`; requests must carry `token` as a bearer token."""
+def create_app(engine: Engine, token: str, max_body: int = MAX_BODY_BYTES) -> BidFastPath:
+    """The ASGI app serving `engine` (FastAPI behind the bid path); requests must carry `token` as a bearer token."""
     if not token:
         raise ValueError("the bearer token is empty")
+    # telemetry off: FastAPI's OpenTelemetry hook checks its providers on every request (no exporter here)
     app = FastAPI(title="GAELP bidder", version="1", openapi_url="/openapi.json", max_body_size=max_body,
+                  telemetry={"tracing": False, "metrics": False, "logs": False},
                   description="OpenRTB 2.6 bidding, event ingestion and attribution for GAELP's bidder.")
-    app.add_middleware(Timing, metrics=engine.metrics)
     secret = token.encode()
 
-    def authorized(cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> None:
-        if cred is None or not hmac.compare_digest(cred.credentials.encode(), secret):
-            raise HTTPException(401, "a valid bearer token is required (the server's --token-file)",
-                                headers={"WWW-Authenticate": "Bearer"})
+    async def authorized(cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> None:
+        if cred is None or not token_ok(f"Bearer {cred.credentials}", secret):
+            raise HTTPException(401, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
 
     auth = [Depends(authorized)]
 
-    @app.exception_handler(RequestError)
-    async def bad_request(_: Any, e: RequestError) -> JSONResponse:
-        return JSONResponse({"detail": [{"loc": list(e.loc), "msg": e.msg, "type": "value_error"}]}, 422)
-
-    @app.post("/v1/bid", dependencies=auth, response_model=BidResponse,
-              responses={204: {"description": "no bid"}, 422: {"description": "a malformed request; names the field"}})
-    async def bid(request: BidRequest) -> Response:
+    @app.post(BID_PATH, response_model=BidResponse, openapi_extra=_BODY_OF_BID, responses=_BID_RESPONSES)
+    async def bid(request: Request) -> Response:
         """Answer an OpenRTB bid request: a bid per impression worth bidding on, or 204 for none."""
-        bids = engine.decide(request)
-        if not bids:
-            return Response(status_code=204)
-        rid = request.id
-        doc = {"id": rid, "seatbid": [{"bid": [{"id": f"{rid}-{imp}", "impid": imp, "price": price, "crid": CREATIVE_ID}
-                                              for imp, price in bids]}], "cur": "USD"}
-        return Response(json.dumps(doc), media_type="application/json")
+        status, payload = answer(engine, secret, request.headers.get("authorization"), await request.body())
+        return Response(payload or None, status_code=status, media_type="application/json" if payload else None)
 
     @app.post("/v1/events", dependencies=auth)
     async def events(batch: EventBatch) -> dict[str, Any]:
@@ -106,4 +93,5 @@ def create_app(engine: Engine, token: str, max_body: int = MAX_BODY_BYTES) -> Fa
         """Prometheus text: requests, bids and no-bids, bid latency, spend today, safety events."""
         return PlainTextResponse(engine.metrics.render(), media_type="text/plain; version=0.0.4")
 
-    return app
+    _with_request_schemas(app)
+    return BidFastPath(app, engine, secret, max_body)

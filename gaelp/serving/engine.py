@@ -131,12 +131,13 @@ class Engine:
         spent = self.spent_today >= self.daily_budget
         bids = np.zeros(n) if spent else self.safety.apply(self.bidder.bid(batch))
         self.hour.add_opportunities(device, channel, device_type, intent, reserve, bids)
-        take = bids >= np.maximum(reserve, 1e-9)  # a bid below the floor cannot win
-        self.metrics.inc("gaelp_bids_total", "", int(take.sum()))
-        self.metrics.inc("gaelp_no_bids_total", "below_floor", int((~take & (bids > 0)).sum()))
+        take = (bids > 0) & (bids >= reserve)  # a bid below the floor cannot win
+        n_take, n_zero = int(np.count_nonzero(take)), int(np.count_nonzero(bids <= 0))
+        self.metrics.inc("gaelp_bids_total", "", n_take)
+        self.metrics.inc("gaelp_no_bids_total", "below_floor", n - n_take - n_zero)
         reason = "budget_spent" if spent else "kill_switch" if self.safety.killed else "no_value"
-        self.metrics.inc("gaelp_no_bids_total", reason, int((bids <= 0).sum()))
-        return [(req.imp[i].id, round(float(bids[i]), 6)) for i in np.flatnonzero(take)]
+        self.metrics.inc("gaelp_no_bids_total", reason, n_zero)
+        return [(imp.id, round(b, 6)) for imp, b, k in zip(req.imp, bids.tolist(), take.tolist(), strict=True) if k]
 
     # --- events ----------------------------------------------------------------------------------
     def ingest(self, rows: list) -> dict:
