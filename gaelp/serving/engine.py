@@ -93,10 +93,12 @@ class Engine:
         self.hour = HourLog(self.t)
 
     # --- bids ------------------------------------------------------------------------------------
-    def _channels(self, req: BidRequest) -> tuple[np.ndarray, np.ndarray]:
+    def _channels(self, req: BidRequest) -> tuple[list[int], list[int]]:
+        """Channel and intent codes of each impression (the impression's ext, else the request's)."""
+        if req.cur is not None and "USD" not in req.cur:
+            raise RequestError(("body", "cur"), f"we bid in USD only; cur is {req.cur}")
         default = req.ext
-        channel = np.empty(len(req.imp), np.int8)
-        intent = np.empty(len(req.imp), np.int8)
+        channel, intent = [], []
         for i, imp in enumerate(req.imp):
             ext = imp.ext if imp.ext is not None and imp.ext.channel is not None else default
             name = ext.channel if ext is not None else None
@@ -106,9 +108,9 @@ class Engine:
                 got = "missing" if name is None else f"{name!r} is unknown"
                 raise RequestError(where, f"channel {got}: give one of {', '.join(self.channel_names)} "
                                           f"in ext.channel of the request or of the impression")
-            channel[i] = code
+            channel.append(code)
             own = imp.ext.intent if imp.ext is not None and imp.ext.intent is not None else None
-            intent[i] = intent_code(own if own is not None else (default.intent if default else None))
+            intent.append(intent_code(own if own is not None else (default.intent if default else None)))
         return channel, intent
 
     def decide(self, req: BidRequest) -> list[tuple[str, float]]:
@@ -117,27 +119,60 @@ class Engine:
         Raises:
             RequestError: a channel missing or unknown, or a currency list without USD.
         """
-        if req.cur is not None and "USD" not in req.cur:
-            raise RequestError(("body", "cur"), f"we bid in USD only; cur is {req.cur}")
-        channel, intent = self._channels(req)
+        (out,) = self.decide_many([req])
+        if isinstance(out, RequestError):
+            raise out
+        return out
+
+    def decide_many(self, reqs: list[BidRequest]) -> list[list[tuple[str, float]] | RequestError]:
+        """`decide` for requests that arrived together, as one `OpportunityBatch` through the bidder.
+
+        Returns:
+            per request, its bids (empty: no bid) or the `RequestError` that refuses it.
+        """
+        results: list[list[tuple[str, float]] | RequestError] = []
+        channel: list[int] = []
+        intent: list[int] = []
+        device: list[int] = []
+        large: list[bool] = []
+        reserve: list[float] = []
+        owner: list[int] = []  # the request of each row
+        position: list[int] = []  # the impression of each row within its request
+        for r, req in enumerate(reqs):
+            try:
+                ch, it = self._channels(req)
+            except RequestError as e:
+                results.append(e)
+                continue
+            results.append([])
+            k = len(ch)
+            channel += ch
+            intent += it
+            device += [self.devices.id_of(device_key(req))] * k
+            large += [req.device is not None and req.device.devicetype in LARGE_SCREEN_TYPES] * k
+            reserve += [imp.bidfloor for imp in req.imp]
+            owner += [r] * k
+            position += range(k)
+        if not owner:
+            return results
         t = self._tick()
-        n = channel.size
-        device = np.full(n, self.devices.id_of(device_key(req)), np.int64)
-        dtype = int(req.device is not None and req.device.devicetype in LARGE_SCREEN_TYPES)
-        device_type = np.full(n, dtype, np.int8)
-        reserve = np.fromiter((imp.bidfloor for imp in req.imp), np.float64, n)
-        batch = OpportunityBatch(t=t, weekday=weekday(t), channel=channel, device=device, device_type=device_type,
-                                 intent=intent, reserve=reserve, channel_names=self.channel_names)
+        batch = OpportunityBatch(t=t, weekday=weekday(t), channel=np.array(channel, np.int8),
+                                 device=np.array(device, np.int64), device_type=np.array(large, np.int8),
+                                 intent=np.array(intent, np.int8), reserve=np.array(reserve),
+                                 channel_names=self.channel_names)
         spent = self.spent_today >= self.daily_budget
-        bids = np.zeros(n) if spent else self.safety.apply(self.bidder.bid(batch))
-        self.hour.add_opportunities(device, channel, device_type, intent, reserve, bids)
-        take = (bids > 0) & (bids >= reserve)  # a bid below the floor cannot win
+        bids = np.zeros(batch.size) if spent else self.safety.apply(self.bidder.bid(batch))
+        self.hour.add_opportunities(batch.device, batch.channel, batch.device_type, batch.intent, batch.reserve, bids)
+        take = (bids > 0) & (bids >= batch.reserve)  # a bid below the floor cannot win
         n_take, n_zero = int(np.count_nonzero(take)), int(np.count_nonzero(bids <= 0))
         self.metrics.inc("gaelp_bids_total", "", n_take)
-        self.metrics.inc("gaelp_no_bids_total", "below_floor", n - n_take - n_zero)
+        self.metrics.inc("gaelp_no_bids_total", "below_floor", batch.size - n_take - n_zero)
         reason = "budget_spent" if spent else "kill_switch" if self.safety.killed else "no_value"
         self.metrics.inc("gaelp_no_bids_total", reason, n_zero)
-        return [(imp.id, round(b, 6)) for imp, b, k in zip(req.imp, bids.tolist(), take.tolist(), strict=True) if k]
+        for row in np.flatnonzero(take).tolist():
+            r = owner[row]
+            results[r].append((reqs[r].imp[position[row]].id, round(float(bids[row]), 6)))
+        return results
 
     # --- events ----------------------------------------------------------------------------------
     def ingest(self, rows: list) -> dict:
