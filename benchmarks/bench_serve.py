@@ -148,9 +148,9 @@ def main() -> None:
         proc = start_server(port, token_file, args.config)
         try:
             asyncio.run(load(port, raws[: args.warmup], args.connections))
-            cpu0 = cpu_seconds(proc.pid)
+            cpu0, mine0 = cpu_seconds(proc.pid), time.process_time()
             latencies, errors, wall = asyncio.run(load(port, raws[args.warmup:], args.connections))
-            cpu = cpu_seconds(proc.pid) - cpu0
+            cpu, mine = cpu_seconds(proc.pid) - cpu0, time.process_time() - mine0
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -159,6 +159,7 @@ def main() -> None:
            "req_per_s": round(args.requests / wall, 1), "p50_ms": round(float(np.percentile(lat_ms, 50)), 3),
            "p99_ms": round(float(np.percentile(lat_ms, 99)), 3), "max_ms": round(float(lat_ms.max()), 3),
            "server_cpu_us_per_req": round(cpu / args.requests * 1e6, 1),
+           "client_cpu_us_per_req": round(mine / args.requests * 1e6, 1), "load_avg_1min": os.getloadavg()[0],
            "errors": len(errors) + args.requests - len(latencies), "first_errors": errors[:3]}
     if args.json:
         print(json.dumps(row))
@@ -167,7 +168,8 @@ def main() -> None:
           f"{row['req_per_s']:,.0f} req/s, p50 {row['p50_ms']:.2f} ms, p99 {row['p99_ms']:.2f} ms, "
           f"max {row['max_ms']:.1f} ms, {row['errors']} errors {row['first_errors'] or ''}; server CPU "
           f"{row['server_cpu_us_per_req']:.0f} us per request (at most {1e6 / row['server_cpu_us_per_req']:,.0f} "
-          f"req/s on a core of its own)")
+          f"req/s on a core of its own); client CPU {row['client_cpu_us_per_req']:.0f} us per request; load average "
+          f"{row['load_avg_1min']:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
