@@ -76,13 +76,13 @@ class TargetCpaBidder(_PacedBidder):
 
     learns = True
 
-    def __init__(self, ctx: BidderContext, prior_cvr: float = 0.03, prior_strength: float = 30.0) -> None:
+    def __init__(self, ctx: BidderContext) -> None:
         super().__init__("target_cpa", ctx)
         cfg = ctx.config
         self.target_cpa = cfg.bidders.target_cpa
         self.window_h = 24 * cfg.campaign.lookback_days
         n_ctx = len(cfg.world.channels) * N_INTENTS * N_DEVICE_TYPES
-        self.prior_cvr, self.prior_strength = prior_cvr, prior_strength
+        self.prior_cvr, self.prior_strength = cfg.bidders.prior_cvr, cfg.bidders.prior_strength
         self.clicks = np.zeros(n_ctx)
         self.conversions = np.zeros(n_ctx)
         self.devices = DeviceLog(3 * cfg.users)  # device ids: up to three per person of the audience

@@ -104,6 +104,8 @@ def fresh_store(store_url: str | None) -> Iterator[str]:
         return
     u = parse_url(store_url)
     if u.get_backend_name() != "postgresql":
+        if not u.database:
+            raise StoreError(f"the benchmark writes a store file: {store_url} names none")
         path = Path(u.database)
         if path.exists():
             raise StoreError(f"the benchmark writes a new store, and {path} exists: pass a path that does not")

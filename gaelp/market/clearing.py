@@ -31,6 +31,7 @@ class Cleared:
     Attributes:
         row: (k,) opportunity index.  slot: (k,) slot index.  advertiser: (k,) bidder column.
         price: (k,) price per click.  clicked: (k,) bool.  cost: (k,) price where clicked.
+        ctr: (k,) the world's click probability of each impression (ground truth, never shown to bidders).
         bids: (n, n_bidders) the bids that were finally in force.
     """
 
@@ -40,11 +41,12 @@ class Cleared:
     price: np.ndarray
     clicked: np.ndarray
     cost: np.ndarray
+    ctr: np.ndarray
     bids: np.ndarray
 
 
-# respond(row, slot, advertiser) -> clicked: the world's click response to impressions.
-Respond = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+# respond(row, slot, advertiser) -> (clicked, click probability): the world's response to impressions.
+Respond = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 class Market:
@@ -139,9 +141,9 @@ class Market:
             price = prices.reshape(-1)[filled]
             if done:
                 row += done
-            clicked = respond(row, slot, adv)
+            clicked, ctr = respond(row, slot, adv)
             cost = np.where(clicked, price, 0.0)
-            fields = (row, slot, adv, price, clicked, cost)
+            fields = (row, slot, adv, price, clicked, cost, ctr)
             spend = np.bincount(adv, weights=cost, minlength=n_bidders)
             if parts:  # the earlier passes' final rows, added in the order they were cut
                 spend = sum((np.bincount(p[2], weights=p[5], minlength=n_bidders) for p in parts), spend)

@@ -64,7 +64,7 @@ def test_every_registered_bidder_passes_check_bidder(name):
     bidder = make_bidder(name, context())
     for t in (5, 29):  # a fresh bidder, then one that has learned from an hour
         batch = make_batch(300, t)
-        check_bidder(bidder, batch, lambda bids, b=batch: outcome(b, bids))
+        check_bidder(bidder, batch, lambda bids, b=batch: outcome(b, bids), lambda: make_bidder(name, context()))
 
 
 @pytest.mark.parametrize("name", sorted(BIDDERS))

@@ -46,7 +46,7 @@ def random_clicks(p: float = 0.5, seed: int = SEED):
     crng = CounterRng(seed)
 
     def respond(row, slot, adv):
-        return crng.uniform(row * 64 + slot * 8 + adv, 0, 3) < p
+        return crng.uniform(row * 64 + slot * 8 + adv, 0, 3) < p, np.full(row.size, p)
 
     return respond
 
@@ -80,7 +80,7 @@ def test_an_advertiser_is_withdrawn_from_the_opportunity_where_its_budget_runs_o
     m = Market((channel("social", "second_price", 1, 0.2),), np.ones(2))
     n = 6
     bids = np.tile([5.0, 3.0], (n, 1))  # bidder 0 wins at 3.0 per click while it can pay
-    always = lambda row, slot, adv: np.ones(row.size, bool)
+    always = lambda row, slot, adv: (np.ones(row.size, bool), np.ones(row.size))
     cl = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always)
     # two clicks at 3.0 fit in 7.0; the third would not: from there on bidder 1 wins at the reserve
     assert cl.advertiser.tolist() == [0, 0, 1, 1, 1, 1]
@@ -117,7 +117,7 @@ def test_ample_budgets_leave_the_clearing_unchanged():
     row, slot = np.nonzero(winners >= 0)
     assert np.array_equal(cl.row, row) and np.array_equal(cl.slot, slot)
     assert np.array_equal(cl.advertiser, winners[row, slot]) and np.array_equal(cl.price, prices[row, slot])
-    assert np.array_equal(cl.clicked, respond(row, slot, winners[row, slot]))
+    assert np.array_equal(cl.clicked, respond(row, slot, winners[row, slot])[0])
     assert np.array_equal(cl.bids, bids)
 
 
@@ -159,7 +159,7 @@ def test_clear_within_budgets_never_overspends(case):
     row, slot = np.nonzero(winners >= 0)
     assert np.array_equal(cl.row, row) and np.array_equal(cl.slot, slot)
     assert np.array_equal(cl.advertiser, winners[row, slot]) and np.array_equal(cl.price, prices[row, slot])
-    assert np.array_equal(cl.clicked, respond(row, slot, cl.advertiser))
+    assert np.array_equal(cl.clicked, respond(row, slot, cl.advertiser)[0])
     assert np.array_equal(cl.cost, np.where(cl.clicked, cl.price, 0.0))
     assert np.all(np.diff(cl.row) >= 0), "impressions come in time order"
     # bids are only ever withdrawn, and from a point in time onward (a suffix of the hour)
