@@ -38,7 +38,8 @@ def spend(data: ReportData) -> Figure | None:
     """Daily spend against the budget (and the platform's 2x cap); the spend by hour of day."""
     if data.daily_spend is None:
         return None
-    has_hours = data.hourly_spend is not None and data.hourly_spend.sum() > 0
+    hourly = data.hourly_spend
+    has_hours = hourly is not None and hourly.sum() > 0
     fig, axes = _figure((11 if has_hours else 6.5, 3.6), 2 if has_hours else 1)
     ax = axes[0]
     days = np.arange(data.daily_spend.size)
@@ -48,9 +49,9 @@ def spend(data: ReportData) -> Figure | None:
         ax.axhline(2 * data.budget, color=BUDGET, ls=":", label="2x budget (platform's daily cap)")
     _days_axis(ax, "USD", "Daily spend")
     ax.legend(fontsize=8)
-    if has_hours:
+    if has_hours and hourly is not None:
         ax = axes[1]
-        share = data.hourly_spend / data.hourly_spend.sum()
+        share = hourly / hourly.sum()
         ax.plot(np.arange(24), share, marker="o", color=OURS, label="share of spend")
         ax.axhline(1 / 24, color="grey", ls="--", label="flat (1/24)")
         ax.set(xlabel="hour of day", ylabel="share of the day's spend", title="Pacing: spend by hour", xticks=range(0, 24, 3))

@@ -25,7 +25,7 @@ MAX_BODY_BYTES = 8 * 2**20
 _BEARER = HTTPBearer(auto_error=False, description="the token in the server's --token-file")
 _BODY_OF_BID = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"$ref": "#/components/schemas/BidRequest"}}}}, "security": [{"HTTPBearer": []}]}
-_BID_RESPONSES = {204: {"description": "no bid"}, 401: {"description": "no or a wrong bearer token"},
+_BID_RESPONSES: dict[int | str, dict[str, Any]] = {204: {"description": "no bid"}, 401: {"description": "no or a wrong bearer token"},
                   422: {"description": "a malformed request; `detail[].loc` names the field"}}
 
 
@@ -42,7 +42,7 @@ def _with_request_schemas(app: FastAPI) -> None:
             app.openapi_schema = doc
         return app.openapi_schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
 
 
 def create_app(engine: Engine, token: str, max_body: int = MAX_BODY_BYTES) -> BidFastPath:

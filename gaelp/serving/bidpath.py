@@ -16,6 +16,7 @@ import asyncio
 import hmac
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -49,7 +50,7 @@ def answer_many(engine: Engine, secret: bytes, requests: list[tuple[bytes | str 
 
     200 with a BidResponse; 204 (empty) for no bid; 401 without the token; 422 naming the bad field.
     """
-    out: list[tuple[int, bytes] | None] = [None] * len(requests)
+    out: list[tuple[int, bytes]] = [(500, b"")] * len(requests)  # every entry is set below
     parsed: list[tuple[int, BidRequest]] = []
     for i, (authorization, body) in enumerate(requests):
         if not token_ok(authorization, secret):
@@ -132,6 +133,7 @@ class BidFastPath:
 
     def _flush(self) -> None:
         waiting, self._waiting = self._waiting, []
+        answers: Sequence[tuple[int, bytes] | Exception]
         try:
             answers = answer_many(self.engine, self.secret, [(auth, body) for auth, body, _ in waiting])
         except Exception as e:  # noqa: BLE001 - each waiting request fails, as its own call would have

@@ -130,7 +130,8 @@ class Engine:
         Returns:
             per request, its bids (empty: no bid) or the `RequestError` that refuses it.
         """
-        results: list[list[tuple[str, float]] | RequestError] = []
+        refused: dict[int, RequestError] = {}
+        picked: list[list[tuple[str, float]]] = [[] for _ in reqs]
         channel: list[int] = []
         intent: list[int] = []
         device: list[int] = []
@@ -142,9 +143,8 @@ class Engine:
             try:
                 ch, it = self._channels(req)
             except RequestError as e:
-                results.append(e)
+                refused[r] = e
                 continue
-            results.append([])
             k = len(ch)
             channel += ch
             intent += it
@@ -153,6 +153,7 @@ class Engine:
             reserve += [imp.bidfloor for imp in req.imp]
             owner += [r] * k
             position += range(k)
+        results: list[list[tuple[str, float]] | RequestError] = [refused.get(r, p) for r, p in enumerate(picked)]
         if not owner:
             return results
         t = self._tick()
@@ -171,7 +172,7 @@ class Engine:
         self.metrics.inc("gaelp_no_bids_total", reason, n_zero)
         for row in np.flatnonzero(take).tolist():
             r = owner[row]
-            results[r].append((reqs[r].imp[position[row]].id, round(float(bids[row]), 6)))
+            picked[r].append((reqs[r].imp[position[row]].id, round(float(bids[row]), 6)))
         return results
 
     # --- events ----------------------------------------------------------------------------------

@@ -10,6 +10,9 @@ and device type 0, so that its cost still reaches the pacer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from gaelp.bidders.protocol import BidderOutcome, OpportunityBatch
@@ -23,9 +26,9 @@ _CONV = {"t": np.int64, "device": np.int64, "value": np.float64}
 class _Columns:
     """Column arrays that grow by doubling; `view()` returns the filled part."""
 
-    def __init__(self, dtypes: dict[str, type], capacity: int = 1024) -> None:
+    def __init__(self, dtypes: Mapping[str, Any], capacity: int = 1024) -> None:
         self.n = 0
-        self.cols = {k: np.empty(capacity, d) for k, d in dtypes.items()}
+        self.cols: dict[str, np.ndarray] = {k: np.empty(capacity, d) for k, d in dtypes.items()}
 
     def append(self, **values: np.ndarray | float) -> None:
         k = np.size(next(iter(values.values())))

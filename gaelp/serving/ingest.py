@@ -74,7 +74,7 @@ def _text(rows: list[Any], name: str) -> list[str]:
 def check_events(rows: list[Any], channel_names: tuple[str, ...]) -> CheckedEvents:
     """Validate event rows (dicts from JSON); see the module docstring for the rules."""
     n = len(rows)
-    cols = {name: _text(rows, name) for name in ROW_FIELDS}
+    cols: dict[str, list[Any]] = {name: _text(rows, name) for name in ROW_FIELDS}
     for name in ("timestamp", "cost", "value"):  # numbers stay numbers for parse_events
         cols[name] = [r.get(name) if isinstance(r, dict) else None for r in rows]
     device, user = np.array(cols["device_id"], object), np.array(cols["user_id"], object)
@@ -89,8 +89,8 @@ def check_events(rows: list[Any], channel_names: tuple[str, ...]) -> CheckedEven
     kind = np.char.lower(np.array(cols["event_type"], str))
     ch = np.array(cols["channel"], object)
     unknown = np.isin(kind, ("impression", "click")) & (ch != "") & ~np.isin(ch, channel_names)
-    for i in np.flatnonzero(unknown):
-        reasons[i].append(f"unknown channel {ch[i]!r} (allowed: {', '.join(channel_names)})")
+    for j in np.flatnonzero(unknown):
+        reasons[j].append(f"unknown channel {ch[j]!r} (allowed: {', '.join(channel_names)})")
     parsed = parse_events(df, skip_bad=True)
     for r, why in zip(parsed.rejects["row"], parsed.rejects["reason"], strict=True):
         reasons[int(r) - 1].append(str(why))
