@@ -2,10 +2,11 @@
 
 Starts `gaelp serve` on a free port of 127.0.0.1 (one process, one torch / BLAS thread), sends a fixed
 number of OpenRTB bid requests over a few keep-alive connections at once, stops the server and prints
-requests/s, the p50 / p99 / max latency seen by the client, the errors (any answer but 200 or 204,
-or a broken connection) and the server's CPU time per request (from /proc: on a shared machine, the
-figure that does not depend on what else runs; one over it is the rate one free core would carry). The client is a small HTTP/1.1 writer on asyncio streams, so that it costs
-the shared cores far less than the server it measures.
+requests/s, the p50 / p99 / max latency seen by the client, the errors (any answer but 200 or 204, or
+a broken connection) and the CPU time per request of the server and of the client (from /proc: on a
+shared machine, the figure that does not depend on what else runs; one over it is the rate one free
+core would carry). The client is a small HTTP/1.1 writer on asyncio streams, so that it costs the
+shared cores far less than the server it measures.
 
     python -m benchmarks.bench_serve --requests 20000 --connections 8
 

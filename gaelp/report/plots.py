@@ -54,7 +54,8 @@ def spend(data: ReportData) -> Figure | None:
         share = hourly / hourly.sum()
         ax.plot(np.arange(24), share, marker="o", color=OURS, label="share of spend")
         ax.axhline(1 / 24, color="grey", ls="--", label="flat (1/24)")
-        ax.set(xlabel="hour of day", ylabel="share of the day's spend", title="Pacing: spend by hour", xticks=range(0, 24, 3))
+        ax.set(xlabel="hour of day", ylabel="share of the day's spend", title="Pacing: spend by hour",
+               xticks=range(0, 24, 3))
         ax.legend(fontsize=8)
     return fig
 

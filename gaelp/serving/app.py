@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gaelp.serving.bidpath import BID_PATH, UNAUTHORIZED, BidFastPath, answer, token_ok
 from gaelp.serving.engine import Engine
-from gaelp.serving.ingest import EventBatch
+from gaelp.serving.ingest import Event, EventBatch
 from gaelp.serving.openrtb import BidRequest, BidResponse
 
 MAX_BODY_BYTES = 8 * 2**20
@@ -25,20 +25,22 @@ MAX_BODY_BYTES = 8 * 2**20
 _BEARER = HTTPBearer(auto_error=False, description="the token in the server's --token-file")
 _BODY_OF_BID = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"$ref": "#/components/schemas/BidRequest"}}}}, "security": [{"HTTPBearer": []}]}
-_BID_RESPONSES: dict[int | str, dict[str, Any]] = {204: {"description": "no bid"}, 401: {"description": "no or a wrong bearer token"},
-                  422: {"description": "a malformed request; `detail[].loc` names the field"}}
+_BID_RESPONSES: dict[int | str, dict[str, Any]] = {
+    204: {"description": "no bid"}, 401: {"description": "no or a wrong bearer token"},
+    422: {"description": "a malformed request; `detail[].loc` names the field"}}
 
 
 def _with_request_schemas(app: FastAPI) -> None:
-    """Publish `BidRequest` and its parts in the OpenAPI components (the bid route reads its body itself)."""
+    """Publish `BidRequest` and `Event` in the OpenAPI components (their routes read rows themselves)."""
     plain = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             doc = plain()
-            schema = BidRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-            parts = schema.pop("$defs", {})
-            doc.setdefault("components", {}).setdefault("schemas", {}).update({**parts, "BidRequest": schema})
+            schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+            for model in (BidRequest, Event):
+                schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.update({**schema.pop("$defs", {}), model.__name__: schema})
             app.openapi_schema = doc
         return app.openapi_schema
 
@@ -64,6 +66,7 @@ def create_app(engine: Engine, token: str, max_body: int = MAX_BODY_BYTES) -> Bi
     @app.post(BID_PATH, response_model=BidResponse, openapi_extra=_BODY_OF_BID, responses=_BID_RESPONSES)
     async def bid(request: Request) -> Response:
         """Answer an OpenRTB bid request: a bid per impression worth bidding on, or 204 for none."""
+        # served by BidFastPath in front of the app; this route publishes the schema and answers alike
         status, payload = answer(engine, secret, request.headers.get("authorization"), await request.body())
         return Response(payload or None, status_code=status, media_type="application/json" if payload else None)
 

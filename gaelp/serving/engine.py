@@ -86,12 +86,6 @@ class Engine:
             self.t, self.hour = t, HourLog(t)
         return t
 
-    def flush(self) -> None:
-        """Let the bidder observe the hour so far now (as at the hour's end), and start it afresh."""
-        if not self.hour.empty:
-            self.bidder.observe(self.hour.outcome(self.channel_names))
-        self.hour = HourLog(self.t)
-
     # --- bids ------------------------------------------------------------------------------------
     def _channels(self, req: BidRequest) -> tuple[list[int], list[int]]:
         """Channel and intent codes of each impression (the impression's ext, else the request's)."""

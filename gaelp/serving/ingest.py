@@ -45,7 +45,8 @@ class EventBatch(BaseModel):
     """A batch of events (see `Event` for a row)."""
 
     # rows stay plain JSON values here, so that one bad row is rejected alone instead of failing the batch
-    events: list[Any] = Field(max_length=MAX_EVENTS_PER_BATCH, description="rows shaped as `Event`")
+    events: list[Any] = Field(max_length=MAX_EVENTS_PER_BATCH, description="rows shaped as `Event`",
+                              json_schema_extra={"items": {"$ref": "#/components/schemas/Event"}})
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -25,6 +25,9 @@ def test_openapi_schema_is_published_and_describes_the_bid_request(served):
     schemas = doc["components"]["schemas"]
     assert {"imp", "device", "user", "ext"} <= set(schemas["BidRequest"]["properties"])
     assert {"impid", "price", "crid"} <= set(schemas["Bid"]["properties"])
+    assert {"event_id", "timestamp", "device_id", "user_id", "event_type"} <= set(schemas["Event"]["properties"])
+    rows = schemas["EventBatch"]["properties"]["events"]["items"]
+    assert rows == {"$ref": "#/components/schemas/Event"}
     assert "204" in doc["paths"]["/v1/bid"]["post"]["responses"]
 
 
