@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from gaelp.cli.core import ConfigOpt, _config
 from gaelp.cli.render import err
@@ -32,10 +33,10 @@ def _token(path: Path | None) -> str:
     try:
         token = path.read_text().strip()
     except OSError as e:
-        err.print(f"[red]error:[/red] --token-file {path}: {e.strerror}")
+        err.print(f"[red]error:[/red] --token-file {escape(str(path))}: {e.strerror}")
         raise typer.Exit(2) from None
     if not token:
-        err.print(f"[red]error:[/red] --token-file {path} is empty: write a long random token in it")
+        err.print(f"[red]error:[/red] --token-file {escape(str(path))} is empty: write a long random token in it")
         raise typer.Exit(2)
     return token
 
@@ -70,7 +71,7 @@ def serve(
         bidder = build_bidder(cfg, policy)
         sink = store_sink(store) if store else None
     except ServeError as e:
-        err.print(f"[red]error:[/red] {e}")
+        err.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
