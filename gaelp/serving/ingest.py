@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from gaelp.attribution.events import events_to_paths
-from gaelp.attribution.registry import get_model, model_names
-from gaelp.attribution.tables import EVENT_COLUMNS, parse_events
+from gaelp.attribution import events_to_paths, get_model, model_names, parse_events
 
+EVENT_COLUMNS = ("event_id", "timestamp", "user_id", "channel", "event_type", "cost", "value")
+"""The columns of an event log, as `gaelp attribute` reads it."""
 ROW_FIELDS = ("event_id", "timestamp", "device_id", "user_id", "channel", "event_type", "cost", "value", "creative")
 MAX_EVENTS_PER_BATCH = 50_000
 _PLACEHOLDER_USER = "?"  # stands in for a missing id while parse_events checks the rest of the row
@@ -75,9 +75,8 @@ def _text(rows: list[Any], name: str) -> list[str]:
 def check_events(rows: list[Any], channel_names: tuple[str, ...]) -> CheckedEvents:
     """Validate event rows (dicts from JSON); see the module docstring for the rules."""
     n = len(rows)
+    # every column as text, as a CSV log reaches parse_events: numbers in text are read as numbers
     cols: dict[str, list[Any]] = {name: _text(rows, name) for name in ROW_FIELDS}
-    for name in ("timestamp", "cost", "value"):  # numbers stay numbers for parse_events
-        cols[name] = [r.get(name) if isinstance(r, dict) else None for r in rows]
     device, user = np.array(cols["device_id"], object), np.array(cols["user_id"], object)
     key = np.where(device != "", "d:" + device, np.where(user != "", "u:" + user, _PLACEHOLDER_USER))
     df = pd.DataFrame({**{c: cols[c] for c in EVENT_COLUMNS if c != "user_id"}, "user_id": key})

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from gaelp.bidders.protocol import Bidder
 from gaelp.config import Config
@@ -49,19 +51,37 @@ def build_bidder(cfg: Config, policy: Path | None = None) -> Bidder:
     return factory(cfg, policy=Path(policy), online=True)
 
 
-def store_sink(url: str):
-    """A function that hands accepted events to the journey store at `url`.
+STORE_INGEST_MODULE = "gaelp.journeys.ingest"
+
+
+def store_sink(url: str) -> Callable[[pd.DataFrame], None]:
+    """A function that appends accepted events to the journey store at `url` (its `ingested_events` table,
+    the one `gaelp ingest` fills, idempotent by `event_id`). The store stays open for writing while the
+    server runs.
 
     Raises:
-        ServeError: the journey store of this install cannot take event logs.
+        ServeError: the store cannot be opened, or this install's journey store cannot take event logs.
     """
-    journeys = importlib.import_module("gaelp.journeys")
-    ingest = getattr(journeys, "ingest_events", None)
-    if ingest is None:
-        raise ServeError("--store: this gaelp's journey store cannot take event logs yet (it has no "
-                         "gaelp.journeys.ingest_events); serve without --store, the events are kept in memory")
+    try:
+        module = importlib.import_module(STORE_INGEST_MODULE)
+    except ModuleNotFoundError as e:
+        if e.name is None or not STORE_INGEST_MODULE.startswith(e.name):
+            raise
+        raise ServeError(f"--store: this gaelp's journey store cannot take event logs ({STORE_INGEST_MODULE} "
+                         f"is missing; it comes with `gaelp ingest`); serve without --store, the events are "
+                         f"then kept in memory only") from None
+    from gaelp.journeys import JourneyStore, StoreError
+
+    try:
+        store = JourneyStore(url, write=True)
+    except StoreError as e:
+        raise ServeError(f"--store {url}: {e}") from None
 
     def sink(events: pd.DataFrame) -> None:
-        ingest(url, events)
+        module.ingest(store, pa.table({
+            "event_id": events["event_id"].astype(str).to_numpy(), "t_seconds": events["timestamp"].to_numpy(float),
+            "user_id": events["user_id"].astype(str).to_numpy(), "channel": events["channel"].astype(str).to_numpy(),
+            "event_type": events["event_type"].astype(str).to_numpy(), "cost": events["cost"].to_numpy(float),
+            "value": events["value"].to_numpy(float)}))
 
     return sink

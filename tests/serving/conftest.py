@@ -44,11 +44,11 @@ class Served:
         return self.client.post("/v1/events", json={"events": rows}, headers=AUTH)
 
 
-def serve(overrides: dict[str, Any] | None = None, max_body: int | None = None) -> Served:
-    """A fresh server on a 1,000-person config with `overrides`."""
+def serve(overrides: dict[str, Any] | None = None, max_body: int | None = None, sink: Any = None) -> Served:
+    """A fresh server on a 1,000-person config with `overrides` (and a journey-store `sink`)."""
     cfg = build_config({"users": 1000, **(overrides or {})})
     clock = Clock()
-    engine = Engine(cfg, build_bidder(cfg), clock=clock)
+    engine = Engine(cfg, build_bidder(cfg), clock=clock, sink=sink)
     app = create_app(engine, TOKEN, **({} if max_body is None else {"max_body": max_body}))
     return Served(engine, clock, TestClient(app), cfg)
 
