@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from gaelp.cli.render import err
 
@@ -30,7 +29,7 @@ def report(
     try:
         data = load_input(input)
     except ReportInputError as e:
-        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)  # paths may hold [brackets]
+        err.print(f"error: {e}", markup=False, highlight=False)  # paths may hold [brackets]
         raise typer.Exit(1) from None
     path = write_report(data, out)
     err.print(f"report written to {path}", highlight=False)

@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from gaelp.cli.core import ConfigOpt, _config
 from gaelp.cli.render import err
+
+
+def _error(message: str) -> None:
+    err.print(f"error: {message}", markup=False, highlight=False)  # paths may hold [brackets]
 
 
 def _token(path: Path | None) -> str:
@@ -28,15 +31,15 @@ def _token(path: Path | None) -> str:
         path.write_text(token + "\n")
         path.chmod(0o600)
         err.print(f"no --token-file: clients must send 'Authorization: Bearer <the token in {path}>'",
-                  highlight=False)
+                  markup=False, highlight=False)
         return token
     try:
         token = path.read_text().strip()
     except OSError as e:
-        err.print(f"[red]error:[/red] --token-file {escape(str(path))}: {e.strerror}")
+        _error(f"--token-file {path}: {e.strerror}")
         raise typer.Exit(2) from None
     if not token:
-        err.print(f"[red]error:[/red] --token-file {escape(str(path))} is empty: write a long random token in it")
+        _error(f"--token-file {path} is empty: write a long random token in it")
         raise typer.Exit(2)
     return token
 
@@ -71,7 +74,7 @@ def serve(
         bidder = build_bidder(cfg, policy)
         sink = store_sink(store) if store else None
     except ServeError as e:
-        err.print(f"[red]error:[/red] {escape(str(e))}")
+        _error(str(e))
         raise typer.Exit(2) from None
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
