@@ -10,6 +10,7 @@ Time is the server's clock in hours since the Unix epoch (UTC), so `day = t // 2
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -25,6 +26,7 @@ from gaelp.serving.ingest import EventLog, check_events
 from gaelp.serving.metrics import Metrics
 from gaelp.serving.openrtb import LARGE_SCREEN_TYPES, BidRequest, device_key, intent_code
 
+_log = logging.getLogger(__name__)
 CREATIVE_ID = "gaelp-default"
 """The creative we answer with (creative selection is not served yet)."""
 
@@ -76,11 +78,20 @@ class Engine:
 
     # --- time ------------------------------------------------------------------------------------
     def _tick(self) -> int:
-        """Close the hour if the clock has moved on: the bidder observes it, a new day resets spend."""
+        """Close the hour if the clock has moved on: the bidder observes it, a new day resets spend.
+
+        A bidder that fails to learn from an hour keeps bidding with what it knew: the failure is
+        logged with its traceback and counted (`gaelp_observe_errors_total`), and the hour is dropped,
+        so that one bad hour does not fail every request after it.
+        """
         t = int(self.clock() // 3600)
         if t != self.t:
             if not self.hour.empty:
-                self.bidder.observe(self.hour.outcome(self.channel_names))
+                try:
+                    self.bidder.observe(self.hour.outcome(self.channel_names))
+                except Exception:  # noqa: BLE001 - see the docstring
+                    _log.exception("the bidder failed to observe hour %d; its outcome is dropped", self.t)
+                    self.metrics.inc("gaelp_observe_errors_total")
             if t // 24 != self.t // 24:
                 self.spent_today = 0.0
             self.t, self.hour = t, HourLog(t)

@@ -57,6 +57,7 @@ class Metrics:
         "gaelp_events_total": ("events accepted, by type", "type"),
         "gaelp_events_duplicate_total": ("events already ingested (ignored: ingestion is idempotent)", None),
         "gaelp_events_rejected_total": ("event rows rejected", None),
+        "gaelp_observe_errors_total": ("hours the bidder failed to learn from (logged; the hour is dropped)", None),
     }
 
     def __init__(self, read: dict[str, tuple[str, str, Callable[[], float]]]) -> None:

@@ -223,3 +223,18 @@ def test_metrics_count_requests_bids_and_latency(served):
                if line.startswith("gaelp_bid_latency_seconds_bucket")]
     assert np.all(np.diff(buckets) >= 0) and buckets[-1] == 3
     assert "# TYPE gaelp_spend_today_usd gauge" in text
+
+
+def test_a_bidder_that_fails_to_learn_keeps_bidding_and_the_failure_is_counted(served, caplog):
+    def broken(outcome):
+        raise RuntimeError("observe broke")
+
+    served.engine.bidder.observe = broken
+    served.bid(bid_request())
+    served.clock.now = T0 + 3600
+    assert served.bid(bid_request()).status_code == 200
+    assert _metric(served, "gaelp_observe_errors_total") == 1
+    assert "observe broke" in caplog.text
+    served.clock.now = T0 + 7200
+    assert served.bid(bid_request()).status_code == 200
+    assert _metric(served, "gaelp_observe_errors_total") == 2
