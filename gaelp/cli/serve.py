@@ -80,7 +80,8 @@ def serve(
         sys.modules["torch"].set_num_threads(1)
     app = create_app(Engine(cfg, bidder, sink=sink), token)
     err.print(f"serving {bidder.name} on http://{host}:{port} (schema at /openapi.json)", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, http="httptools", server_header=False,
+    # uvicorn's info level says when it listens ("Uvicorn running on ..."); no access log on the bid path
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, http="httptools", server_header=False,
                 loop="uvloop" if sys.platform != "win32" else "asyncio")
 
 

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -35,3 +44,49 @@ def test_bad_setups_stop_with_exit_2_and_say_why(app, tmp_path, setup, args, mes
     result = CliRunner().invoke(app, ["serve", *(a.format(p=path) for a in args)])
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())  # rich wraps long lines
+
+
+def _wait_for_line(proc: subprocess.Popen, text: str, timeout_s: float) -> None:
+    """Block until the process's stderr shows `text` (fails if it exits or stays silent for `timeout_s`)."""
+    seen = []
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stderr, selectors.EVENT_READ)
+        while not any(text in line for line in seen):
+            assert sel.select(timeout_s), f"no {text!r} within {timeout_s} s: {seen}"
+            line = proc.stderr.readline()
+            assert line, f"gaelp serve exited ({proc.wait()}): {''.join(seen)}"
+            seen.append(line)
+
+
+def _request(url: str, body: dict, token: str | None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, {}
+
+
+def test_the_server_answers_over_http(tmp_path):
+    """`gaelp serve` in its own process, on a free loopback port: health, a bid, no token; then stopped."""
+    token = tmp_path / "token"
+    token.write_text("smoke-token\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-c", "from gaelp.cli import main; main()", "serve", "--port", str(port),
+                             "--token-file", str(token)], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_line(proc, "Uvicorn running on", timeout_s=120)  # imports take seconds on a busy machine
+        with urllib.request.urlopen(f"{base}/healthz", timeout=30) as resp:
+            assert json.loads(resp.read())["bidder"] == "target_cpa"
+        body = {"id": "r", "imp": [{"id": "1", "ext": {"channel": "search", "intent": 2}}], "user": {"id": "u"}}
+        status, doc = _request(f"{base}/v1/bid", body, "smoke-token")
+        assert status == 200 and doc["seatbid"][0]["bid"][0]["impid"] == "1"
+        assert _request(f"{base}/v1/bid", body, None)[0] == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
