@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from gaelp.report.sources import ReportData
+from gaelp.report.sources import ReportData, as_number
 
 STAGE_ORDER = ("UNAWARE", "AWARE", "CONSIDERING", "INTENT", "CONVERTED", "LAPSED", "LOST")
 OURS, BUDGET, TRUTH = "#1f77b4", "#d62728", "#2ca02c"
@@ -106,8 +106,8 @@ def attribution(data: ReportData) -> Figure | None:
         return None
     truth, models = data.attribution["truth"], data.attribution["models"]
     channels = list(truth)
-    series = {"replayed truth": [truth[c] for c in channels]}
-    series.update({m: [credit.get(c, 0.0) for c in channels] for m, credit in models.items()})
+    series = {"replayed truth": [as_number(truth[c]) for c in channels]}
+    series.update({m: [as_number(credit.get(c, 0.0)) for c in channels] for m, credit in models.items()})
     width = 0.8 / len(series)
     fig, (ax,) = _figure((max(7.5, 1.6 * len(channels) + 3), 3.8))
     x = np.arange(len(channels))
@@ -138,8 +138,9 @@ def evaluation(data: ReportData) -> Figure | None:
         return None
     bidders = data.evaluation["bidders"]
     names = list(bidders)
-    mean = np.array([bidders[n]["score"]["mean"] for n in names], np.float64)
-    ci = np.array([bidders[n]["score"].get("ci95", [m, m]) for n, m in zip(names, mean, strict=True)], np.float64)
+    mean = np.array([as_number(bidders[n]["score"]["mean"]) for n in names])
+    ci = np.array([[as_number(x) for x in bidders[n]["score"].get("ci95") or (m, m)]
+                   for n, m in zip(names, mean, strict=True)])
     fig, (ax,) = _figure((7.5, 0.5 * len(names) + 1.4))
     y = np.arange(len(names))[::-1]
     ax.errorbar(mean, y, xerr=[mean - ci[:, 0], ci[:, 1] - mean], fmt="o", color=OURS, capsize=4)

@@ -105,43 +105,78 @@ def _series(doc: dict[str, Any], key: str) -> np.ndarray | None:
     return None if values is None else np.asarray(values, np.float64)
 
 
+def as_number(x: Any) -> float:
+    """A JSON number, or NaN for null (the project's JSON writes NaN as null)."""
+    if x is None:
+        return float("nan")
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        raise TypeError(f"{x!r} is not a number")
+    return float(x)
+
+
+def _check(doc: dict[str, Any]) -> None:
+    """Read every number the plots will read, so that a malformed document fails here, by name."""
+    if "bidders" in doc and "comparisons" in doc:
+        for row in doc["bidders"].values():
+            as_number(row["score"]["mean"])
+            for x in row["score"].get("ci95") or []:
+                as_number(x)
+    if "truth" in doc and "models" in doc:
+        for x in doc["truth"].values():
+            as_number(x)
+        for credit in doc["models"].values():
+            for x in credit.values():
+                as_number(x)
+
+
 def _from_json(data: ReportData, doc: Any, name: str, strict: bool) -> None:
     """Fill `data` from one document; an unknown shape fails when `strict`, else is skipped."""
     known = False
-    if isinstance(doc, dict) and "totals" in doc and "by_channel" in doc:
-        data.kpis = {**doc["by_channel"], "total": doc["totals"]}
-        data.kpi_note = "By channel; a conversion is a purchase with a click of ours in the lookback window."
-        data.title = f"{doc.get('bidder', 'campaign')}: {doc.get('users', '?'):,} people, {doc.get('days', '?')} days"
-        known = True
-    elif isinstance(doc, dict) and doc and all(isinstance(v, dict) and "totals" in v for v in doc.values()):
-        data.kpis = {bidder: v["totals"] for bidder, v in doc.items()}
-        data.kpi_note = "By bidder, each on the same world."
-        known = True
-    if isinstance(doc, dict) and "bidders" in doc and "comparisons" in doc:
-        data.evaluation = doc
-        known = True
-    if isinstance(doc, dict) and "truth" in doc and "models" in doc:
-        data.attribution = doc
-        known = True
     if isinstance(doc, dict):
-        daily = doc.get("daily") or {}
-        for key, attr in (("spend", "daily_spend"), ("conversions", "daily_conversions")):
-            if daily.get(key) is not None:
-                setattr(data, attr, _series(daily, key))
-                known = True
-        if daily.get("budget") is not None:
-            data.budget = float(daily["budget"])
-        if doc.get("hourly_spend") is not None:
-            data.hourly_spend, known = _series(doc, "hourly_spend"), True
-        if doc.get("funnel"):
-            data.funnel, known = {str(k): int(v) for k, v in doc["funnel"].items()}, True
-        if doc.get("rivals"):
-            data.rivals, known = {str(k): np.asarray(v, np.float64) for k, v in doc["rivals"].items()}, True
+        try:
+            _check(doc)
+            known = _fill(data, doc)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ReportInputError(f"{name}: a malformed document ({type(e).__name__}: {e}); expected the JSON of "
+                                   f"gaelp simulate, run, evaluate or attribute --truth") from None
     if known:
         data.sources.append(name)
     elif strict:
         raise ReportInputError(f"{name}: not a document the report knows (expected the JSON of gaelp simulate, "
                                f"run, evaluate or attribute --truth)")
+
+
+def _fill(data: ReportData, doc: dict[str, Any]) -> bool:
+    """Take what `doc` holds; False if it holds nothing the report knows."""
+    known = False
+    if "totals" in doc and "by_channel" in doc:
+        data.kpis = {**doc["by_channel"], "total": doc["totals"]}
+        data.kpi_note = "By channel; a conversion is a purchase with a click of ours in the lookback window."
+        users = f"{doc['users']:,}" if isinstance(doc.get("users"), int) else "?"
+        data.title = f"{doc.get('bidder', 'campaign')}: {users} people, {doc.get('days', '?')} days"
+        known = True
+    elif doc and all(isinstance(v, dict) and "totals" in v for v in doc.values()):
+        data.kpis = {bidder: v["totals"] for bidder, v in doc.items()}
+        data.kpi_note = "By bidder, each on the same world."
+        known = True
+    if "bidders" in doc and "comparisons" in doc:
+        data.evaluation, known = doc, True
+    if "truth" in doc and "models" in doc:
+        data.attribution, known = doc, True
+    daily = doc.get("daily") or {}
+    for key, attr in (("spend", "daily_spend"), ("conversions", "daily_conversions")):
+        if daily.get(key) is not None:
+            setattr(data, attr, _series(daily, key))
+            known = True
+    if daily.get("budget") is not None:
+        data.budget = float(daily["budget"])
+    if doc.get("hourly_spend") is not None:
+        data.hourly_spend, known = _series(doc, "hourly_spend"), True
+    if doc.get("funnel"):
+        data.funnel, known = {str(k): int(v) for k, v in doc["funnel"].items()}, True
+    if doc.get("rivals"):
+        data.rivals, known = {str(k): np.asarray(v, np.float64) for k, v in doc["rivals"].items()}, True
+    return known
 
 
 def _from_store(data: ReportData, store_path: Path) -> None:

@@ -66,6 +66,15 @@ def test_evaluate_and_truth_documents_fill_their_sections(tmp_path):
     assert "agent vs target_cpa" in page and "1.50" in page
 
 
+def test_null_scores_are_drawn_as_gaps_not_refused(tmp_path):
+    doc = json.loads(json.dumps(EVALUATION))
+    doc["bidders"]["fixed"]["score"] = {"mean": None, "ci95": [None, None]}
+    path = tmp_path / "evaluate.json"
+    path.write_text(json.dumps(doc))
+    drawn, _ = _sections(render(load_input(path)))
+    assert drawn == [SECTIONS[5][0]]
+
+
 def test_optional_series_in_a_json_document(tmp_path):
     doc = {"daily": {"spend": [10.0, 12.0], "conversions": [0, 2], "budget": 11.0},
            "hourly_spend": list(np.arange(24.0)), "funnel": {"AWARE": 5, "INTENT": 2},
@@ -82,6 +91,10 @@ def test_optional_series_in_a_json_document(tmp_path):
 @pytest.mark.parametrize("content,message", [
     ("{not json", "is not JSON"),
     ('{"hello": 1}', "not a document the report knows"),
+    ('[1, 2]', "not a document the report knows"),
+    ('{"bidders": {"agent": {"score": {}}}, "comparisons": []}', "malformed document.*mean"),
+    ('{"truth": {"search": "many"}, "models": {}}', "malformed document.*not a number"),
+    ('{"daily": {"spend": ["x"]}}', "malformed document"),
 ])
 def test_bad_documents_are_refused_with_the_reason(tmp_path, content, message):
     path = tmp_path / "x.json"
