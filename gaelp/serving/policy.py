@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pandas as pd
 import pyarrow as pa
@@ -22,6 +23,19 @@ class ServeError(RuntimeError):
     """The server cannot start as asked; the message says how to fix it."""
 
 
+def _optional_module(name: str, missing: str) -> ModuleType:
+    """Import `name`, or raise `ServeError(missing)` if it (or a package above it) does not exist.
+
+    An import error from inside the module (one of its own dependencies) is not hidden.
+    """
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name is None or not name.startswith(e.name):
+            raise
+        raise ServeError(missing) from None
+
+
 def build_bidder(cfg: Config, policy: Path | None = None) -> Bidder:
     """Our bidder, with the campaign's daily budget, as `gaelp simulate` builds it.
 
@@ -37,14 +51,9 @@ def build_bidder(cfg: Config, policy: Path | None = None) -> Bidder:
         return build_registered(cfg, DEFAULT_BIDDER, Streams(cfg.seed))
     if not Path(policy).exists():
         raise ServeError(f"--policy {policy}: no such file (pass a checkpoint written by `gaelp train`)")
-    try:
-        module = importlib.import_module(AGENT_MODULE)
-    except ModuleNotFoundError as e:
-        if e.name is None or not AGENT_MODULE.startswith(e.name):
-            raise
-        raise ServeError(f"--policy needs the learning agent ({AGENT_MODULE}.{AGENT_FACTORY}), which this "
-                         f"install of gaelp lacks; update gaelp, or serve the {DEFAULT_BIDDER} baseline "
-                         f"by leaving out --policy") from None
+    module = _optional_module(AGENT_MODULE, f"--policy needs the learning agent ({AGENT_MODULE}.{AGENT_FACTORY}), "
+                              f"which this install of gaelp lacks; update gaelp, or serve the {DEFAULT_BIDDER} "
+                              f"baseline by leaving out --policy")
     factory = getattr(module, AGENT_FACTORY, None)
     if factory is None:
         raise ServeError(f"{AGENT_MODULE} has no {AGENT_FACTORY}: this gaelp's agent cannot be served")
@@ -62,14 +71,9 @@ def store_sink(url: str) -> Callable[[pd.DataFrame], None]:
     Raises:
         ServeError: the store cannot be opened, or this install's journey store cannot take event logs.
     """
-    try:
-        module = importlib.import_module(STORE_INGEST_MODULE)
-    except ModuleNotFoundError as e:
-        if e.name is None or not STORE_INGEST_MODULE.startswith(e.name):
-            raise
-        raise ServeError(f"--store: this gaelp's journey store cannot take event logs ({STORE_INGEST_MODULE} "
-                         f"is missing; it comes with `gaelp ingest`); serve without --store, the events are "
-                         f"then kept in memory only") from None
+    module = _optional_module(STORE_INGEST_MODULE, f"--store: this gaelp's journey store cannot take event logs "
+                              f"({STORE_INGEST_MODULE} is missing; it comes with `gaelp ingest`); serve without "
+                              f"--store, the events are then kept in memory only")
     from gaelp.journeys import JourneyStore, StoreError
 
     try:
