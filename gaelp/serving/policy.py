@@ -31,7 +31,7 @@ def _optional_module(name: str, missing: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as e:
-        if e.name is None or not name.startswith(e.name):
+        if e.name is None or not (name == e.name or name.startswith(e.name + ".")):
             raise
         raise ServeError(missing) from None
 
