@@ -250,10 +250,12 @@ class BiddersConfig(_Frozen):
     fixed_bid: float = Field(default=cal.OURS["fixed_bid"].value, gt=0.0, le=1000.0)
     target_cpa: float = Field(default=cal.OURS["target_cpa"].value, gt=0.0, le=100_000.0)
     oracle_fraction: float = Field(default=cal.OURS["oracle_fraction"].value, gt=0.0, le=1.0)
-    prior_cvr: float = Field(default=0.03, ge=0.0, le=1.0,
-                             description="target_cpa's prior CVR per context (assumption: near search's CVR)")
-    prior_strength: float = Field(default=30.0, ge=0.0, le=1e6,
-                                  description="target_cpa's prior weight, in clicks (assumption)")
+    oracle_lp_k: float = Field(default=cal.OURS["oracle_lp_k"].value, gt=0.0, le=1000.0,
+                               description="oracle_lp bids k x true P(purchase | click) x target_cpa")
+    prior_cvr: float = Field(default=cal.OURS["prior_cvr"].value, ge=0.0, le=1.0,
+                             description="target_cpa's prior CVR per context")
+    prior_strength: float = Field(default=cal.OURS["prior_strength"].value, ge=0.0, le=1e6,
+                                  description="target_cpa's prior weight, in clicks")
 
 
 class SafetyConfig(_Frozen):

@@ -1,6 +1,6 @@
 """Seeded randomness: one stream per component, plus counter-based per-person draws.
 
-Two kinds of randomness live in the simulation (DESIGN.md section 3):
+Two kinds of randomness live in the simulation (docs/design.md section 3):
 
 * **Component streams** (`Streams`): one `np.random.Generator` per component, all spawned from the
   world seed with `SeedSequence.spawn`. They draw things no action can change (who is online when,

@@ -13,8 +13,8 @@ config order. Each hour returns a frozen `HourRecord` (`records.py`); experiment
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -46,8 +46,7 @@ Observer = Callable[[HourRecord], None]
 """Called with every hour's record, after the story and the KPIs are done with it."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Opportunities:
+class _Opportunities(NamedTuple):
     """The hour's batch, the oracles' view of it, and who stands behind each row (ground truth)."""
 
     batch: OpportunityBatch
@@ -131,6 +130,16 @@ class Simulation:
         self._sched: DaySchedule | None = None
         self._today: list[HourRecord] = []  # the current day's records, for its DayLog
         self._no_purchases: Purchases | None = None
+
+    @property
+    def ours(self) -> Bidder:
+        """Our bidder (row `OURS` of every bid matrix)."""
+        return self.bidders[OURS]
+
+    @property
+    def rivals(self) -> list[Bidder]:
+        """The other advertisers, in config order."""
+        return [b for j, b in enumerate(self.bidders) if j != OURS]
 
     def observe(self, fn: Observer) -> Observer:
         """Call `fn(record)` after every later hour (usable as a decorator)."""

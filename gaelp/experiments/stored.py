@@ -211,7 +211,7 @@ def run_campaign(cfg: Config, days: int, store_url: str | None = None, resume: b
                 writer.submit(lambda: store.init_world(world))
             start = sim.day
             writer.submit(lambda: episode.append(store.begin_episode(start, cfg.seed, config_hash,
-                                                                     sim.bidders[0].name)))
+                                                                     sim.ours.name)))
             for i in range(days):
                 log = sim.run_day()
                 full = i == days - 1 or sim.day % checkpoint_every == 0
