@@ -26,7 +26,8 @@ SECTIONS: tuple[tuple[str, Callable[[ReportData], Figure | None], str], ...] = (
     ("The agent against the baselines", plots.evaluation,
      "an evaluation: add the output of `gaelp evaluate --json`"),
 )
-KPI_COLUMNS = ("impressions", "clicks", "conversions", "spend", "revenue", "cac", "roas", "ctr", "cvr")
+KPI_COLUMNS = ("score", "impressions", "clicks", "conversions", "spend", "revenue", "cac", "roas", "ctr", "cvr",
+               "budget_use")
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 1.6em; }
@@ -37,7 +38,7 @@ img { max-width: 100%; } .missing { background: #fff6e0; border-left: 4px solid 
 """
 
 
-_RATES = ("ctr", "cvr")
+_RATES = ("ctr", "cvr", "budget_use")
 
 
 def _fmt(v: Any, column: str = "") -> str:

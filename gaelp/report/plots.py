@@ -145,6 +145,8 @@ def evaluation(data: ReportData) -> Figure | None:
     y = np.arange(len(names))[::-1]
     ax.errorbar(mean, y, xerr=[mean - ci[:, 0], ci[:, 1] - mean], fmt="o", color=OURS, capsize=4)
     ax.set_yticks(y, names)
+    if np.all(np.nan_to_num(ci, nan=0.0) >= 0):
+        ax.set_xlim(left=0)  # scores are never negative
     ax.set(xlabel="score: conversions x min(1, (target CPA / CAC)^2), mean and 95% CI",
            title=f"Bidders on {len(data.evaluation.get('worlds', []))} held-out worlds")
     return fig

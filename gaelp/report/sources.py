@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 
 STORE_FILE = "journeys.duckdb"
+EVALUATED = ("score", "conversions", "cac", "roas", "spend", "budget_use")
+"""The per-bidder means of `gaelp evaluate --json` the key figures show."""
 
 
 class ReportInputError(ValueError):
@@ -161,6 +163,13 @@ def _fill(data: ReportData, doc: dict[str, Any]) -> bool:
         known = True
     if "bidders" in doc and "comparisons" in doc:
         data.evaluation, known = doc, True
+        if data.kpis is None:  # a run's own KPI table, where there is one, stays the key figures
+            data.kpis = {bidder: {k: row[k]["mean"] for k in EVALUATED if isinstance(row.get(k), dict)}
+                         for bidder, row in doc["bidders"].items()}
+            users = f"{doc['users']:,}" if isinstance(doc.get("users"), int) else "?"
+            data.kpi_note = (f"By bidder: the mean over {len(doc.get('worlds', []))} held-out worlds of {users} "
+                             f"people, {doc.get('days', '?')} days each (the score's 95% CI below).")
+            data.title = f"Evaluation: {len(doc.get('worlds', []))} worlds of {users} people"
     if "truth" in doc and "models" in doc:
         data.attribution, known = doc, True
     daily = doc.get("daily") or {}

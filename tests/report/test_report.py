@@ -64,6 +64,7 @@ def test_evaluate_and_truth_documents_fill_their_sections(tmp_path):
     drawn, _ = _sections(page)
     assert drawn == [SECTIONS[3][0], SECTIONS[5][0]]
     assert "agent vs target_cpa" in page and "1.50" in page
+    assert data.kpis["agent"]["score"] == 12.0 and "held-out worlds" in data.kpi_note
 
 
 def test_null_scores_are_drawn_as_gaps_not_refused(tmp_path):
