@@ -18,9 +18,9 @@ app = typer.Typer(
 
 
 def _register_all() -> None:
-    from gaelp.cli import attribute, competitors, core, evaluate, journeys
+    from gaelp.cli import attribute, competitors, core, evaluate, journeys, report, serve
 
-    for module in (core, evaluate, attribute, competitors, journeys):
+    for module in (core, evaluate, attribute, competitors, journeys, serve, report):
         module.register(app)
 
 
