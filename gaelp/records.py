@@ -5,12 +5,16 @@ opportunities as advertisers saw them, every bid in force, the cleared impressio
 came due, and the ground truth experiments need (who each opportunity was, their stage and segment,
 the true click and purchase probabilities the world drew from). The arrays are the simulation's own,
 not copies: treat them as read-only.
+
+The records are typed named tuples: immutable like a frozen dataclass, and built in a fraction of
+its time (a frozen dataclass sets each field through `object.__setattr__`; three records an hour
+cost 2% of a small world's run that way).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 import numpy as np
 
@@ -21,8 +25,7 @@ IMPRESSION_FIELDS = ("t", "key", "person", "device", "advertiser", "channel", "s
                      "cost")
 
 
-@dataclass(frozen=True, slots=True)
-class Purchases:
+class Purchases(NamedTuple):
     """The purchases that came due in one hour (ours and rivals'), one row each, m rows.
 
     Attributes:
@@ -55,12 +58,11 @@ class Purchases:
         return {f: getattr(self, f) for f in CONVERSION_FIELDS}
 
 
-CONVERSION_FIELDS = tuple(f.name for f in fields(Purchases))
+CONVERSION_FIELDS = Purchases._fields
 """The columns of a day log's purchases: the fields of `Purchases`."""
 
 
-@dataclass(frozen=True, slots=True)
-class HourTruth:
+class HourTruth(NamedTuple):
     """Ground truth of one hour, for experiments and oracles only (never for a bidder).
 
     Attributes:
@@ -84,8 +86,7 @@ class HourTruth:
     p_purchase: np.ndarray
 
 
-@dataclass(frozen=True, slots=True)
-class HourRecord:
+class HourRecord(NamedTuple):
     """Everything one simulated hour produced: n opportunities, k impressions, m purchases.
 
     Attributes:

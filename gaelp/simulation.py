@@ -12,9 +12,9 @@ config order. Each hour returns a frozen `HourRecord` (`records.py`); experiment
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -49,8 +49,7 @@ Observer = Callable[[HourRecord], None]
 """Called with every hour's record, after the story and the KPIs are done with it."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Opportunities:
+class _Opportunities(NamedTuple):
     """The hour's batch, the oracles' view of it, and who stands behind each row (ground truth)."""
 
     batch: OpportunityBatch
@@ -96,7 +95,7 @@ class Simulation:
     """
 
     def __init__(self, cfg: Config, bidder: Bidder | str | None = None,
-                 competitors: list[Bidder] | None = None, observers: tuple[Observer, ...] | list[Observer] = ()) -> None:
+                 competitors: Sequence[Bidder] | None = None, observers: Sequence[Observer] = ()) -> None:
         self.cfg = cfg
         self.streams = Streams(cfg.seed)
         self.crng = CounterRng(cfg.seed)
@@ -147,6 +146,16 @@ class Simulation:
         self._today: list[HourRecord] = []  # the current day's records, for its DayLog
         self._no_purchases: Purchases | None = None
 
+    @property
+    def ours(self) -> Bidder:
+        """Our bidder (row `OURS` of every bid matrix)."""
+        return self.bidders[OURS]
+
+    @property
+    def rivals(self) -> list[Bidder]:
+        """The other advertisers, in config order."""
+        return [b for j, b in enumerate(self.bidders) if j != OURS]
+
     def observe(self, fn: Observer) -> Observer:
         """Call `fn(record)` after every later hour (usable as a decorator)."""
         self._observers.append(fn)
@@ -173,19 +182,18 @@ class Simulation:
         self.caps.record(imp_person, imp_channel, cl.advertiser)
         ours = np.flatnonzero(cl.advertiser == OURS)
         self.touches.touch(t, imp_person[ours], imp_channel[ours], cl.clicked[ours])
-        bids_t = np.ascontiguousarray(cl.bids.T)  # (n_bidders, n): no copy, the market kept the layout
-        record = HourRecord(t, opp.batch, bids_t, cl, purchases, HourTruth(
+        record = HourRecord(t, opp.batch, cl.bids, cl, purchases, HourTruth(
             opp.person, opp.stage, opp.segment, opp.key, imp_person, imp_key, click, p_purchase), imp_creative)
         won = cl.row[ours]
         self.creatives.observe(opp.batch.device[won], context[won], imp_creative[ours], cl.clicked[ours],
                                purchases.device[purchases.advertiser == OURS])
         pixels = pixel_reports(purchases.t, purchases.device, purchases.value, purchases.advertiser, self.n_adv)
-        for b, outcome in zip(self.bidders, own_outcomes(opp.batch, bids_t, cl.row, cl.slot, cl.advertiser,
+        for b, outcome in zip(self.bidders, own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser,
                                                           cl.price, cl.clicked, cl.cost, pixels)):
             b.observe(outcome)
         self.spent_today += self.kpis.account(record)
         n_ch = self.n_channels
-        self.safety.observe(t, bids_t[OURS], np.bincount(imp_channel[ours], minlength=n_ch),
+        self.safety.observe(t, cl.bids[OURS], np.bincount(imp_channel[ours], minlength=n_ch),
                             np.bincount(imp_channel[ours][cl.clicked[ours]], minlength=n_ch), float(cl.cost[ours].sum()))
         self._today.append(record)
         for fn in self._observers:
@@ -240,6 +248,7 @@ class Simulation:
     def _opportunities(self, t: int) -> _Opportunities:
         """The hour's batch, its truth view (for oracles), and each opportunity's person, stage, segment."""
         s = self._sched
+        assert s is not None, "the day's schedule is drawn at its first hour"
         rows = s.hour(t % 24)
         person, device, channel = s.person[rows], s.device[rows], s.channel[rows]
         stage = self.state.stage[person]
@@ -260,7 +269,7 @@ class Simulation:
     def _bids(self, opp: _Opportunities) -> np.ndarray:
         """(n_bidders, n): every advertiser's bids, ours through the safety limits, none past a cap."""
         batch = opp.batch
-        # bidder-major: each bidder's bids are one contiguous row, as the market clears them
+        # bidder-major, the layout the market clears (gaelp.market.mechanisms)
         bids = np.stack([b.bid(opp.truth_view if b.sees_truth else batch) for b in self.bidders]) \
             if batch.size else np.zeros((self.n_adv, 0))
         bids[OURS] = self.safety.apply(bids[OURS], opp.batch.t)
@@ -293,7 +302,7 @@ class Simulation:
 
         remaining = self.budget - self.spent_today
         remaining[OURS] = self.safety.remaining(t, self.budget[OURS], self.spent_today[OURS])
-        return self.market.clear_within_budgets(batch.channel, bids.T, remaining, respond)
+        return self.market.clear_within_budgets(batch.channel, bids, remaining, respond)
 
     def _schedule_post_click(self, t: int, opp: _Opportunities, cl: Cleared, imp_person: np.ndarray,
                              imp_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -25,7 +23,7 @@ def test_step_hour_returns_the_frozen_record_every_observer_gets():
     records = [sim.step_hour() for _ in range(30)]
     assert [r.t for r in records] == list(range(30)) == also
     assert all(a is b for a, b in zip(records, seen))
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         records[0].t = 5  # type: ignore[misc]
 
 

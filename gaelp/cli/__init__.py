@@ -18,9 +18,9 @@ app = typer.Typer(
 
 
 def _register_all() -> None:
-    from gaelp.cli import attribute, competitors, control, core, journeys
+    from gaelp.cli import attribute, competitors, control, core, evaluate, journeys, report, serve
 
-    for module in (core, attribute, competitors, journeys, control):
+    for module in (core, evaluate, attribute, competitors, journeys, serve, report, control):
         module.register(app)
 
 

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from gaelp.bidders.intel import (
-    PRICE_REVEALING,
     Intel,
     RecordingBidder,
     StepCdf,
@@ -26,6 +25,7 @@ from gaelp.bidders.intel import (
     estimate,
     ks_distance,
     price_to_beat,
+    reveals_price,
 )
 from gaelp.bidders.protocol import OURS, BaseBidder, BidderContext, OpportunityBatch
 from gaelp.config import Config
@@ -60,10 +60,10 @@ class _RivalTruth:
     def __call__(self, rec: HourRecord) -> None:
         cl = rec.impressions
         rivals = np.flatnonzero(np.arange(rec.bids.shape[0]) != OURS)
-        self.bids.append(rec.bids[rivals].T)
+        self.bids.append(rec.bids[rivals])
         slots = np.full(rec.bids.shape, -1, np.int64)
         slots[cl.advertiser, cl.row] = cl.slot
-        self.slots.append(slots[rivals].T)
+        self.slots.append(slots[rivals])
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +114,8 @@ def run_intel(cfg: Config, days: int, spread: float = 2.0) -> IntelCheck:
     log = probe.log()
     channels = cfg.world.channels
     intel = estimate(log, tuple(c.mechanism for c in channels), tuple(c.slots for c in channels))
-    bids = np.column_stack([log.bid, np.concatenate(rivals.bids)])
-    rival_slots = np.concatenate(rivals.slots)
+    bids = np.vstack([log.bid, np.concatenate(rivals.bids, axis=1)])  # (n_bidders, n), ours first (OURS)
+    rival_slots = np.concatenate(rivals.slots, axis=1)
     entered = log.entered
     truth_h = price_to_beat(bids, sim.market.quality, log.reserve)[entered]
     truth = ecdf(truth_h)
@@ -125,15 +125,14 @@ def run_intel(cfg: Config, days: int, spread: float = 2.0) -> IntelCheck:
 
 
 def _truth_rates(log, bids, rival_slots, quality, cfg: Config) -> tuple[float, float]:
-    mech = np.array([c.mechanism for c in cfg.world.channels])[log.channel]
+    reveal = reveals_price(tuple(c.mechanism for c in cfg.world.channels))[log.channel]
     multi = np.array([c.slots for c in cfg.world.channels])[log.channel] > 1
-    reveal = np.isin(mech, PRICE_REVEALING)
     won = log.slot >= 0
     mine = won & multi & reveal
-    overlap = (rival_slots >= 0).any(axis=1)
-    rivals = bids[:, 1:]
-    ok = (rivals > 0) & (rivals >= log.reserve[:, None])
-    below = (ok & (rivals * quality[1:] <= (log.bid * quality[0])[:, None])).any(axis=1)
+    overlap = (rival_slots >= 0).any(axis=0)
+    rivals = bids[1:]
+    ok = (rivals > 0) & (rivals >= log.reserve)
+    below = (ok & (rivals * quality[1:, None] <= log.bid * quality[0])).any(axis=0)
     entered = log.entered & reveal
     return (float((mine & overlap).sum() / max(mine.sum(), 1)),
             float((entered & below).sum() / max(entered.sum(), 1)))

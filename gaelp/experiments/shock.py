@@ -118,7 +118,7 @@ class ShockResult:
 
     Attributes:
         shock_day: first day of our doubled bids.
-        names: rival names (bidder columns 1..).
+        names: rival names (bidders 1..).
         learns: whether each rival learns.
         adapted: name -> series of the run where learners keep learning.
         frozen: name -> series of each learner's frozen twin (the adapted series for a rival that
@@ -226,28 +226,30 @@ def run_shock(cfg: Config, shock_day: int, days: int | None = None, factor: floa
     sim = Simulation(cfg, ShockBidder(_our_bidder(cfg, bidder), shock_day, factor))
     profit = ExpectedProfit(sim)
     if state_path is not None and Path(state_path).exists():
-        load_bidder_states(sim.bidders[1:], state_path)
+        load_bidder_states(sim.rivals, state_path)
     sim.run(shock_day)
-    rivals = sim.bidders[1:]
+    rivals = sim.rivals
     learns = tuple(bool(getattr(b, "learns", False)) for b in rivals)
     # Every replay is the same world copied at the start of the shock day (exactly the same past).
     # In a learner's twin only that learner freezes: the others adapt as they would.
     twins = {}
-    for j, b in enumerate(rivals, start=1):
-        if learns[j - 1]:
+    for j, b in enumerate(rivals):
+        if learns[j]:
             twin, twin_profit = copy.deepcopy((sim, profit))  # the copied tally observes the copied world
-            freeze([twin.bidders[j]])
+            freeze([twin.rivals[j]])
             twin.run(days - shock_day)
             twins[b.name] = _series(twin, twin_profit)[b.name]
     baseline = None
     if no_shock:
         calm, calm_profit = copy.deepcopy((sim, profit))
-        calm.bidders[OURS].factor = 1.0
+        shocked = calm.ours
+        assert isinstance(shocked, ShockBidder)
+        shocked.factor = 1.0
         calm.run(days - shock_day)
         baseline = _series(calm, calm_profit)
     sim.run(days - shock_day)
     if state_path is not None:
-        save_bidder_states(sim.bidders[1:], state_path)
+        save_bidder_states(sim.rivals, state_path)
     adapted = _series(sim, profit)
     frozen = {b.name: twins.get(b.name, adapted[b.name]) for b in rivals}
     return ShockResult(shock_day, tuple(b.name for b in rivals), learns, adapted, frozen, baseline)

@@ -17,6 +17,7 @@ This module builds a `Simulation`; the store modules beside it never import the 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import queue
@@ -91,6 +92,7 @@ class _Writer:
             self._thread.start()
 
     def _loop(self) -> None:
+        assert self._queue is not None, "only a threaded writer runs the loop"
         while (job := self._queue.get()) is not None:
             if self.error is None:
                 try:
@@ -108,7 +110,7 @@ class _Writer:
 
     def close(self) -> None:
         """Finish the queued writes, stop the thread, and raise a write's error, if any."""
-        if self._thread is not None:
+        if self._thread is not None and self._queue is not None:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
@@ -209,12 +211,12 @@ def run_campaign(cfg: Config, days: int, store_url: str | None = None, resume: b
                 writer.submit(lambda: store.init_world(world))
             start = sim.day
             writer.submit(lambda: episode.append(store.begin_episode(start, cfg.seed, config_hash,
-                                                                     sim.bidders[0].name)))
+                                                                     sim.ours.name)))
             for i in range(days):
                 log = sim.run_day()
                 full = i == days - 1 or sim.day % checkpoint_every == 0
                 day = _capture(sim, log, full)
-                writer.submit(lambda day=day: commit(day))
+                writer.submit(functools.partial(commit, day))
         finally:
             writer.close()
     return sim

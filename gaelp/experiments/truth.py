@@ -2,7 +2,7 @@
 
 **What the truth measures.** The campaign is run once as is (the *full* run) and once per channel
 with our bids zeroed on that channel, same config and same seed. Person-level draws are
-counter-based (DESIGN.md section 3), so a replay differs from the full run only downstream of what
+counter-based (docs/design.md section 3), so a replay differs from the full run only downstream of what
 changed. A channel's *caused conversions* are our purchases (all kinds: post-click,
 view-through and organic) in the full run minus those in the run without it. It is the effect of
 switching the channel off, with everything else reacting as it really would:

@@ -20,8 +20,8 @@ class TouchTracker:
     FIELDS = ("last_click_t", "last_click_ch", "last_imp_t", "last_imp_ch")
 
     def __init__(self, n_people: int) -> None:
-        for f in self.FIELDS:
-            setattr(self, f, np.full(n_people, -1, np.int32))
+        self.last_click_t, self.last_click_ch, self.last_imp_t, self.last_imp_ch = (
+            np.full(n_people, -1, np.int32) for _ in self.FIELDS)
 
     def touch(self, t: int, person: np.ndarray, channel: np.ndarray, clicked: np.ndarray) -> None:
         """Record impressions of ours (rows in time order, so later rows win on repeats)."""

@@ -149,7 +149,7 @@ def test_no_input_makes_a_bid_leave_the_cap_or_the_day_pass_the_allowance(bids, 
     safe = s.apply(bids, 0)
     assert safe.shape == bids.shape and np.isfinite(safe).all() and (safe >= 0).all() and safe.max() <= MAX_BID
     n = bids.size
-    matrix = np.column_stack([safe, rivals[:n]])
+    matrix = np.vstack([safe, rivals[:n].T])  # bidder-major (n_bidders, n)
     bits = np.random.default_rng(clicks)
     cleared = MARKET.clear_within_budgets(np.zeros(n, np.int8), matrix,
                                           np.array([s.remaining(0, BUDGET, spent), 1e9, 1e9]),
