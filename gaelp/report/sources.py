@@ -6,7 +6,8 @@ JSON documents are recognised by their keys:
 * `gaelp run --json`: bidder name -> a `simulate` object (KPIs by bidder);
 * `gaelp evaluate --json`: `bidders` and `comparisons` (scores with CIs, paired tests);
 * `gaelp attribute --truth --json`: `truth` and `models` (credited against caused conversions);
-* and, in any of them, the optional series `daily` (`spend`, `conversions`, lists by day, and `budget`),
+* and, in any of them, the optional series `daily` (`spend`, `conversions`, lists by day, and `budget`;
+  or `gaelp simulate --json`'s rows `[{"day", "spend", "budget", "conversions"}]`),
   `hourly_spend` (24 values), `funnel` (stage -> people) and `rivals` (name -> price per click by day).
 
 A run folder (`gaelp simulate --run DIR`) gives daily spend and budget, the hourly spend curve,
@@ -173,6 +174,9 @@ def _fill(data: ReportData, doc: dict[str, Any]) -> bool:
     if "truth" in doc and "models" in doc:
         data.attribution, known = doc, True
     daily = doc.get("daily") or {}
+    if isinstance(daily, list):  # `gaelp simulate --json`: one row per day, `{"day", "spend", "budget", "conversions"}`
+        daily = {k: [row[k] for row in daily] for k in ("spend", "conversions")} | (
+            {"budget": daily[0]["budget"]} if daily else {})
     for key, attr in (("spend", "daily_spend"), ("conversions", "daily_conversions")):
         if daily.get(key) is not None:
             setattr(data, attr, _series(daily, key))

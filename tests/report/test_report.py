@@ -48,11 +48,14 @@ def test_the_page_draws_what_the_input_holds_and_names_the_rest(run_folder):
     assert missing == [SECTIONS[3][0], SECTIONS[5][0]]
 
 
-def test_simulate_json_alone_fills_the_kpi_table_only(run_folder):
-    page = render(load_input(run_folder / "simulate.json"))
+def test_simulate_json_alone_fills_the_kpi_table_and_the_daily_series(run_folder):
+    data = load_input(run_folder / "simulate.json")
+    page = render(data)
     drawn, missing = _sections(page)
-    assert drawn == [] and len(missing) == len(SECTIONS)
+    assert drawn == [SECTIONS[0][0], SECTIONS[1][0]] and len(missing) == len(SECTIONS) - 2
     assert "<td>search</td>" in page and "Missing from this input" in page
+    rows = json.loads((run_folder / "simulate.json").read_text())["daily"]
+    assert data.daily_spend.tolist() == [r["spend"] for r in rows] and data.budget == rows[0]["budget"]
 
 
 def test_evaluate_and_truth_documents_fill_their_sections(tmp_path):
