@@ -33,7 +33,7 @@ def faults(
     seed: SeedOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Run the world with and without each fault: when safety caught it and what the fault's day lost."""
-    from gaelp.experiments.faults import fault_report, parse_fault
+    from gaelp.experiments.faults import fault_report, parse_fault, run_with_fault
 
     cfg = _config(config, bidder=bidder, users=users, days=days or 5, seed=seed)
     _check_bidder(cfg.bidder)
@@ -49,9 +49,11 @@ def faults(
         raise typer.Exit(2)
     rows = []
     with progress_bar(not as_json) as bar:
-        task = bar.add_task(f"{len(plan)} faults x 2 runs: {cfg.users:,} people", total=2 * cfg.days * len(plan))
+        task = bar.add_task(f"{len(plan)} faults + 1 run without: {cfg.users:,} people",
+                            total=(len(plan) + 1) * cfg.days)
+        base = run_with_fault(cfg, None, on_day=lambda _: bar.advance(task))
         for f in plan:
-            rows.append(fault_report(cfg, f, on_day=lambda _: bar.advance(task)))
+            rows.append(fault_report(cfg, f, on_day=lambda _: bar.advance(task), base=base))
     if as_json:
         print(json.dumps({"users": cfg.users, "bidder": cfg.bidder, "faults": rows}))
         return

@@ -155,8 +155,11 @@ def run_with_fault(cfg: Config, fault: Fault | None, bidder: str | None = None,
 
 
 def fault_report(cfg: Config, fault: Fault, bidder: str | None = None,
-                 on_day: Callable[[DayLog], None] | None = None) -> dict[str, Any]:
+                 on_day: Callable[[DayLog], None] | None = None, base: FaultRun | None = None) -> dict[str, Any]:
     """Run the world with and without `fault`; when safety caught it and what it cost.
+
+    Args:
+        base: the same world without a fault, if already run (`run_with_fault(cfg, None, bidder)`).
 
     Returns:
         `{"fault", "caught_t", "delay_h", "kind", "loss", "hour_budget", "clicks_lost"}`: the first
@@ -164,7 +167,7 @@ def fault_report(cfg: Config, fault: Fault, bidder: str | None = None,
         fault hour's auction), the fault day's excess spend, one hour's budget (daily / 24), and the
         fault day's clicks the fault cost.
     """
-    base = run_with_fault(cfg, None, bidder, on_day)
+    base = base or run_with_fault(cfg, None, bidder, on_day)
     hit = run_with_fault(cfg, fault, bidder, on_day)
     caught = next((e for e in hit.sim.safety.report.events if e.t >= fault.start), None)
     d = slice(fault.day * 24, fault.day * 24 + 24)
