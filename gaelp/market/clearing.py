@@ -141,16 +141,17 @@ class Market:
                 row += done
             clicked, ctr = respond(row, slot, adv)
             cost = np.where(clicked, price, 0.0)
-            fields = (row, slot, adv, price, clicked, cost, ctr)
+            fields: tuple[np.ndarray, ...] = (row, slot, adv, price, clicked, cost, ctr)
             spend = np.bincount(adv, weights=cost, minlength=n_bidders)
             if parts:  # the earlier passes' final rows, added in the order they were cut
                 spend = sum((np.bincount(p[2], weights=p[5], minlength=n_bidders) for p in parts), spend)
             over = np.flatnonzero(spend > limit)
             if over.size == 0:
-                if not parts:
-                    return Cleared(*fields, bids)
-                parts.append(fields)
-                return Cleared(*(np.concatenate(f) for f in zip(*parts)), bids)
+                if parts:
+                    parts.append(fields)
+                    fields = tuple(np.concatenate(f) for f in zip(*parts))
+                row, slot, adv, price, clicked, cost, ctr = fields
+                return Cleared(row, slot, adv, price, clicked, cost, ctr, bids)
             cut = row.max(initial=done) + 1
             for j in over:
                 # spend of j up to each of its impressions, counting the rows already final
