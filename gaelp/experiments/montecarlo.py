@@ -63,7 +63,7 @@ def world_kpis(job: WorldsJob, seed: int) -> dict[str, float | None]:
     n_seg = len(cfg.world.segments)
     acc = dict.fromkeys(TOTALS, 0.0)
     by_segment = np.zeros(n_seg)
-    weighted = bool(np.any(weight != 1.0))
+    weighted = bool(job.importance)  # even with factors of 1: the weighted path can be checked against the plain
 
     def on_day(log: DayLog) -> None:
         conv = log.conversions
