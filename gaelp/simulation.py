@@ -157,6 +157,9 @@ class Simulation:
         self._sched: DaySchedule | None = None
         self._log: dict[str, list[Piece]] = {"imp": [], "conv": []}
         self._no_purchases: dict[str, np.ndarray] | None = None
+        # importance sampling: a click costs its person's weight times the price (None: a plain world)
+        weight = self.pop.weight
+        self._charge = None if np.all(weight == 1.0) else weight[self.pop.segment]
 
     # --- the story -------------------------------------------------------------------------------
     def step_hour(self) -> None:
@@ -185,7 +188,8 @@ class Simulation:
                                      seen[person[r] * self.n_adv + a])
             return self.crng.uniform(keys[r] + s, day, Purpose.CLICK) < p
 
-        cl = self.market.clear_within_budgets(batch.channel, bids, self.budget - self.spent_today, respond)
+        charge = None if self._charge is None else self._charge[person]
+        cl = self.market.clear_within_budgets(batch.channel, bids, self.budget - self.spent_today, respond, charge)
         imp = _Impressions(person[cl.row], batch.channel[cl.row], keys[cl.row] + cl.slot)
         self._schedule_post_click(t, cl, imp, batch, seg, stage)
         rel = np.flatnonzero(self.category[cl.advertiser])  # other products' ads do not move our category

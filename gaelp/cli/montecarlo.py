@@ -28,7 +28,7 @@ def montecarlo(
     as_json: JsonOpt = False,
 ) -> None:
     """Run a campaign in WORLDS worlds (seeds seed-base..) and print each KPI's mean and 95% CI."""
-    from gaelp.experiments.importance import parse_importance
+    from gaelp.experiments.importance import parse_importance, with_importance
     from gaelp.experiments.montecarlo import WorldsJob, kpi_names, run_worlds
 
     cfg = _config(config, bidder=bidder, users=users, days=days)
@@ -36,12 +36,14 @@ def montecarlo(
     if backend not in ("local", "ray"):
         err.print(f"[red]error:[/red] --backend must be local or ray, got {backend!r}")
         raise typer.Exit(2)
-    try:
-        factors = parse_importance(importance, tuple(s.name for s in cfg.world.segments))
-    except ValueError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
-    job = WorldsJob(cfg, cfg.bidder, tuple(factors.items()))
+    if importance is not None:
+        try:
+            cfg = with_importance(cfg, parse_importance(importance))
+        except ValueError as e:
+            err.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(2) from None
+    factors = cfg.world.importance
+    job = WorldsJob(cfg, cfg.bidder)
     seeds = list(range(seed_base, seed_base + worlds))
     with progress_bar(not as_json) as bar:
         task = bar.add_task(f"{worlds} worlds x {cfg.users:,} people ({backend})", total=worlds)
@@ -58,7 +60,7 @@ def montecarlo(
     from rich.table import Table
 
     t = Table(title=f"{cfg.bidder}: {worlds} worlds x {cfg.users:,} people x {cfg.days} days"
-                    + (f", importance {importance}" if factors else ""), header_style="bold")
+                    + (f", importance {factors}" if factors else ""), header_style="bold")
     for col in ("KPI", "mean", "95% CI", "worlds"):
         t.add_column(col, justify="left" if col == "KPI" else "right")
     for name in kpi_names(cfg):

@@ -20,7 +20,6 @@ import numpy as np
 from scipy import stats
 
 from gaelp.config import Config
-from gaelp.experiments.importance import importance_config
 from gaelp.simulation import DayLog, Simulation
 
 # Our campaign's KPIs of one world; the rates are computed from the (weighted) totals.
@@ -35,14 +34,13 @@ class WorldsJob:
     """What every world of a run shares; picklable, sent once per batch.
 
     Attributes:
-        cfg: the plain config (its seed is replaced by each world's).
+        cfg: the config (its seed is replaced by each world's; `world.importance` asks for importance
+            sampling).
         bidder: our bidder's registered name.
-        importance: segment name -> oversampling factor (empty: plain Monte Carlo).
     """
 
     cfg: Config
     bidder: str
-    importance: tuple[tuple[str, float], ...] = ()
 
 
 def kpi_names(cfg: Config) -> tuple[str, ...]:
@@ -53,17 +51,18 @@ def kpi_names(cfg: Config) -> tuple[str, ...]:
 def world_kpis(job: WorldsJob, seed: int) -> dict[str, float | None]:
     """Run one world and return its KPI row (None for a rate with a zero denominator).
 
-    Every total is a sum over people of our campaign's events, each person counted with the weight of
-    their segment (1 without importance sampling). Purchases are all of ours (click-through,
-    view-through and organic); `conversions` and `revenue` are the click-through ones, as in the KPI
-    table of `gaelp simulate`.
+    Every total is a sum over people of our campaign's events, each person counted with the importance
+    weight of their segment (1 in a plain world; spend is what the platform charged, which that weight
+    already scales). Purchases are all of ours (click-through, view-through and organic);
+    `conversions` and `revenue` are the click-through ones, as in the KPI table of `gaelp simulate`.
     """
-    cfg, weight = importance_config(job.cfg.replace(seed=seed), dict(job.importance))
+    cfg = job.cfg.replace(seed=seed)
     sim = Simulation(cfg, job.bidder)
     n_seg = len(cfg.world.segments)
+    weight = sim.pop.weight
     acc = dict.fromkeys(TOTALS, 0.0)
     by_segment = np.zeros(n_seg)
-    weighted = bool(job.importance)  # even with factors of 1: the weighted path can be checked against the plain
+    weighted = bool(cfg.world.importance)  # even factors of 1 take this path: a test checks it against the plain
 
     def on_day(log: DayLog) -> None:
         conv = log.conversions
@@ -85,12 +84,12 @@ def world_kpis(job: WorldsJob, seed: int) -> dict[str, float | None]:
             wi = weight[sim.pop.segment[imp["person"][mine]]]
             acc["impressions"] += float(wi.sum())
             acc["clicks"] += float(wi[imp["clicked"][mine]].sum())
-            acc["spend"] += float(np.dot(wi, imp["cost"][mine]))
 
     sim.run(on_day=on_day)
+    k = sim.kpis
+    acc["spend"] = float(k.channel["spend"].sum())
     if not weighted:
-        k = sim.kpis
-        for name in ("impressions", "clicks", "spend", "conversions", "revenue"):
+        for name in ("impressions", "clicks", "conversions", "revenue"):
             acc[name] = float(k.channel[name].sum())
         acc["view_through"], acc["organic"] = float(k.view_through), float(k.organic)
     acc["purchases"] = float(by_segment.sum())
@@ -164,7 +163,7 @@ class MonteCarloResult:
                 "wall_s": round(self.wall_s, 4), "worlds_per_s": round(len(self.seeds) / self.wall_s, 4),
                 "kpis": {k: summarize([r[k] for r in self.rows]) for k in kpi_names(cfg)},
                 "digest": digest(self.rows), "workers": self.workers, "bidder": self.job.bidder,
-                "seed_base": self.seeds[0], "importance": dict(self.job.importance)}
+                "seed_base": self.seeds[0], "importance": dict(cfg.world.importance)}
 
 
 def run_worlds(job: WorldsJob, seeds: list[int], backend: str = "local", workers: int = 2,
