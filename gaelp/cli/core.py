@@ -1,4 +1,4 @@
-"""Core commands: `simulate`, `run`, `config show`, `calibrate`, `bench`."""
+"""Core commands: `simulate`, `run` (the main job), `config show`, `calibrate`, `bench`."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from gaelp.bidders.registry import BIDDERS
 from gaelp.calibration import all_facts
 from gaelp.cli.render import err, fmt, kpi_table, out, progress_bar
 from gaelp.config import Config, ConfigError, dump_toml, load_config
-
-OUR_BASELINES = ("fixed", "target_cpa", "oracle")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML config file (only what differs from defaults)")]
 UsersOpt = Annotated[int | None, typer.Option("--users", help="people in the world")]
@@ -100,20 +98,17 @@ def simulate(
               f"purchases of ours (not in CAC). Simulated in {res.elapsed_s:.2f} s.")
 
 
-def run(config: ConfigOpt = None, users: UsersOpt = None, days: DaysOpt = None, seed: SeedOpt = None,
+def run(config: ConfigOpt = None,
+        users: Annotated[int, typer.Option("--users", help="people per world")] = 100_000,
+        days: DaysOpt = None,
+        seconds: Annotated[float, typer.Option("--seconds", min=1, help="about how long to play worlds")] = 120.0,
+        seed_base: Annotated[int, typer.Option("--seed-base", min=0, max=999, help="first held-out world seed")] = 0,
         as_json: JsonOpt = False) -> None:
-    """The main job: each baseline bidder plays the same world seed; compare them."""
-    cfg = _config(config, users=users, days=days, seed=seed)
-    results = {}
-    for name in OUR_BASELINES:
-        results[name] = _campaign(cfg, name, show=not as_json, label=f"{name:>10}")
-    if as_json:
-        print(json.dumps({n: r.to_json() for n, r in results.items()}))
-        return
-    rows = {n: r.table()["totals"] for n, r in results.items()}
-    out.print(kpi_table(f"Baseline bidders: {cfg.users:,} people, {cfg.days} days, seed {cfg.seed}", rows,
-                        first="Bidder"))
-    out.print("The oracle sees true purchase probabilities: an upper bound, not a product.")
+    """The main job: the shipped agent against the baselines and oracle_lp on held-out worlds, with CIs."""
+    from gaelp.cli.evaluate import load_agent_factory, main_job
+
+    cfg = _config(config, users=users, days=days)
+    main_job(cfg, seconds, as_json, agent_factory=load_agent_factory(), seed_base=seed_base)
 
 
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)

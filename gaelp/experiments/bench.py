@@ -129,6 +129,8 @@ def fresh_store(store_url: str | None) -> Iterator[str]:
         return
     u = parse_url(store_url)
     if u.get_backend_name() != "postgresql":
+        if not u.database:
+            raise StoreError(f"the benchmark writes a store file: {store_url} names none")
         path = Path(u.database)
         if path.exists():
             raise StoreError(f"the benchmark writes a new store, and {path} exists: pass a path that does not")
@@ -192,17 +194,17 @@ def make_market(
     benchmark pays for eligibility and empty slots as real traffic does.
 
     Args:
-        n_auctions: number of auctions (rows).
-        n_bidders: number of bidders (columns).
+        n_auctions: number of auctions.
+        n_bidders: number of bidders.
         rng: the random stream.
 
     Returns:
-        ``(bids, quality, reserve)`` of shapes ``(n_auctions, n_bidders)`` twice and
-        ``(n_auctions,)``.
+        ``(bids, quality, reserve)`` of shapes ``(n_bidders, n_auctions)`` twice (bidder-major, as
+        the mechanisms take them) and ``(n_auctions,)``.
     """
-    bids = rng.lognormal(mean=0.5, sigma=0.6, size=(n_auctions, n_bidders))
-    bids[rng.random((n_auctions, n_bidders)) < 0.1] = 0.0
-    quality = rng.uniform(0.01, 0.08, size=(n_auctions, n_bidders))
+    bids = rng.lognormal(mean=0.5, sigma=0.6, size=(n_bidders, n_auctions))
+    bids[rng.random((n_bidders, n_auctions)) < 0.1] = 0.0
+    quality = rng.uniform(0.01, 0.08, size=(n_bidders, n_auctions))
     reserve = rng.uniform(0.05, 0.5, size=n_auctions)
     return bids, quality, reserve
 
@@ -218,10 +220,10 @@ def bench_mechanism(
     """Time one mechanism on one synthetic batch.
 
     Args:
-        name: a mechanism name known to ``get_mechanism``.
+        name: a key of ``gaelp.market.mechanisms.MECHANISMS``.
         n_auctions: auctions per batch.
         n_bidders: bidders per auction.
-        n_slots: slots per auction (1 for the single-item mechanisms).
+        n_slots: slots per auction (at most the mechanism's ``max_slots``).
         repeats: timed runs; the median is reported (one untimed warm-up run comes first).
         seed: seed of the synthetic batch.
 
@@ -230,13 +232,13 @@ def bench_mechanism(
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    mechanism = get_mechanism(name)
+    clear = get_mechanism(name).clear
     bids, quality, reserve = make_market(n_auctions, n_bidders, np.random.default_rng(seed))
-    mechanism(bids, quality, n_slots, reserve)
+    clear(bids, quality, n_slots, reserve)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        mechanism(bids, quality, n_slots, reserve)
+        clear(bids, quality, n_slots, reserve)
         times.append(time.perf_counter() - start)
     median = float(np.median(times))
     return {

@@ -20,7 +20,8 @@ import numpy as np
 from scipy import stats
 
 from gaelp.config import Config
-from gaelp.simulation import DayLog, Simulation
+from gaelp.records import DayLog
+from gaelp.simulation import Simulation
 
 # Our campaign's KPIs of one world; the rates are computed from the (weighted) totals.
 TOTALS = ("impressions", "clicks", "spend", "conversions", "revenue", "view_through", "organic", "purchases",
