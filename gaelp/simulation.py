@@ -130,6 +130,9 @@ class Simulation:
         self._sched: DaySchedule | None = None
         self._today: list[HourRecord] = []  # the current day's records, for its DayLog
         self._no_purchases: Purchases | None = None
+        # importance sampling: a click costs its person's weight times the price (None: a plain world)
+        weight = self.pop.weight
+        self._charge = None if np.all(weight == 1.0) else weight[self.pop.segment]
 
     @property
     def ours(self) -> Bidder:
@@ -265,7 +268,9 @@ class Simulation:
                                      seen[person[r] * self.n_adv + a])
             return self.crng.uniform(keys[r] + s, day, Purpose.CLICK) < p, p
 
-        return self.market.clear_within_budgets(batch.channel, bids, self.budget - self.spent_today, respond)
+        charge = None if self._charge is None else self._charge[person]
+        remaining = self.budget - self.spent_today
+        return self.market.clear_within_budgets(batch.channel, bids, remaining, respond, charge)
 
     def _schedule_post_click(self, t: int, opp: _Opportunities, cl: Cleared, imp_person: np.ndarray,
                              imp_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,9 +18,9 @@ app = typer.Typer(
 
 
 def _register_all() -> None:
-    from gaelp.cli import attribute, competitors, core, evaluate, journeys, report, serve
+    from gaelp.cli import attribute, competitors, core, evaluate, journeys, montecarlo, report, serve
 
-    for module in (core, evaluate, attribute, competitors, journeys, serve, report):
+    for module in (core, evaluate, attribute, competitors, journeys, serve, report, montecarlo):
         module.register(app)
 
 

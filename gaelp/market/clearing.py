@@ -112,7 +112,7 @@ class Market:
         return winners, prices
 
     def clear_within_budgets(self, channel: np.ndarray, bids: np.ndarray, remaining: np.ndarray,
-                             respond: Respond) -> Cleared:
+                             respond: Respond, charge: np.ndarray | None = None) -> Cleared:
         """Clear, then withdraw advertisers from the point their budget runs out, until all hold.
 
         Args:
@@ -120,6 +120,9 @@ class Market:
             bids: (n_bidders, n) bids; not modified.
             remaining: (n_bidders,) budget left today.
             respond: the world's click model for impressions.
+            charge: (n,) multiple of the price a click of each opportunity costs (the importance weight
+                of its person, so an oversampled world spends budgets at the plain world's pace);
+                None: the price itself.
         """
         bids = np.array(bids, dtype=np.float64)
         exhausted = remaining <= 0
@@ -140,7 +143,7 @@ class Market:
             if done:
                 row += done
             clicked, ctr = respond(row, slot, adv)
-            cost = np.where(clicked, price, 0.0)
+            cost = np.where(clicked, price if charge is None else price * charge[row], 0.0)
             fields: tuple[np.ndarray, ...] = (row, slot, adv, price, clicked, cost, ctr)
             spend = np.bincount(adv, weights=cost, minlength=n_bidders)
             if parts:  # the earlier passes' final rows, added in the order they were cut
