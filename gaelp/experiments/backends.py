@@ -65,7 +65,7 @@ class LocalBackend:
                     out[index[f]] = f.result()
                     if on_worlds is not None:
                         on_worlds(len(batches[index[f]]))
-        return [row for rows in out if rows is not None for row in rows]
+        return _flatten(out)
 
 
 class RayBackend:
@@ -118,7 +118,15 @@ class RayBackend:
                 out[index[ref]] = ray.get(ref)
                 if on_worlds is not None:
                     on_worlds(len(batches[index[ref]]))
-        return [row for rows in out if rows is not None for row in rows]
+        return _flatten(out)
+
+
+def _flatten(out: list[Rows | None]) -> Rows:
+    """Every batch's rows, in batch order (each batch must have come back)."""
+    missing = [i for i, rows in enumerate(out) if rows is None]
+    if missing:
+        raise RuntimeError(f"batches {missing} returned no rows")
+    return [row for rows in out if rows is not None for row in rows]
 
 
 def make_backend(name: str, workers: int, address: str | None = None) -> Any:
