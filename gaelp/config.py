@@ -17,6 +17,7 @@ by `name` and missing fields of an entry that shares a default's name take that 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -176,10 +177,20 @@ class WorldConfig(_Frozen):
     devices: DeviceConfig = DeviceConfig(**_defaults(cal.DEVICES))
     temporal: TemporalConfig = TemporalConfig(**_defaults(cal.TEMPORAL))
     creatives: CreativeConfig = CreativeConfig(**_defaults(cal.CREATIVES))
+    importance: dict[str, float] = Field(
+        default_factory=dict,
+        description="importance sampling: segment -> oversampling factor; the drawn people of a segment "
+                    "weigh share / drawn share in KPIs and in what the platform charges (empty: a plain world)")
 
     @model_validator(mode="after")
     def _check(self) -> WorldConfig:
         n_ch = len(self.channels)
+        names = {s.name for s in self.segments}
+        for name, factor in self.importance.items():
+            if name not in names:
+                raise ValueError(f"importance: unknown segment {name!r}; known: {', '.join(sorted(names))}")
+            if not (math.isfinite(factor) and factor > 0):
+                raise ValueError(f"importance: factor of {name!r} must be a positive number, got {factor}")
         for s in self.segments:
             if len(s.activity) != n_ch:
                 raise ValueError(f"segment {s.name!r}: activity needs {n_ch} values, one per channel")

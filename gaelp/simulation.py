@@ -145,6 +145,9 @@ class Simulation:
         self._sched: DaySchedule | None = None
         self._today: list[HourRecord] = []  # the current day's records, for its DayLog
         self._no_purchases: Purchases | None = None
+        # importance sampling: a click costs its person's weight times the price (None: a plain world)
+        weight = self.pop.weight
+        self._charge = None if np.all(weight == 1.0) else weight[self.pop.segment]
 
     @property
     def ours(self) -> Bidder:
@@ -300,9 +303,10 @@ class Simulation:
                                            opp.stage[r], seen[cell], seen_creative[cell * n_cr + c])
             return self.crng.uniform(keys[r] + s, day, Purpose.CLICK) < p, p
 
+        charge = None if self._charge is None else self._charge[person]
         remaining = self.budget - self.spent_today
         remaining[OURS] = self.safety.remaining(t, self.budget[OURS], self.spent_today[OURS])
-        return self.market.clear_within_budgets(batch.channel, bids, remaining, respond)
+        return self.market.clear_within_budgets(batch.channel, bids, remaining, respond, charge)
 
     def _schedule_post_click(self, t: int, opp: _Opportunities, cl: Cleared, imp_person: np.ndarray,
                              imp_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

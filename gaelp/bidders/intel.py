@@ -235,7 +235,7 @@ def estimate(log: AuctionLog, mechanisms: tuple[str, ...], slots: tuple[int, ...
         position_above_rate=_rate((overlap & above).sum(), overlap.sum()),
         outranking_share=_rate(below.sum(), (entered & reveal).sum()),
         price_to_beat=mixture(cdfs, np.asarray(weights, np.float64)),
-        bid_range=tuple(float(q) for q in np.quantile(bids, [0.05, 0.95])) if bids.size else (0.0, 0.0),
+        bid_range=(float(np.quantile(bids, 0.05)), float(np.quantile(bids, 0.95))) if bids.size else (0.0, 0.0),
     )
 
 

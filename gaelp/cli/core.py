@@ -11,7 +11,7 @@ import typer
 
 from gaelp.bidders.registry import BIDDERS
 from gaelp.calibration import all_facts
-from gaelp.cli.render import err, kpi_table, out, progress_bar
+from gaelp.cli.render import err, fmt, kpi_table, out, progress_bar
 from gaelp.config import Config, ConfigError, dump_toml, load_config
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML config file (only what differs from defaults)")]
@@ -216,18 +216,21 @@ def bench(
     store: Annotated[str | None, typer.Option("--store", help="also time a run persisted to this store URL")] = None,
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="runs per size; report the median (shared "
                                          "machines drift)")] = 1,
+    worlds: Annotated[int | None, typer.Option("--worlds", min=2, help="also run this many worlds of each size "
+                                               "with the Monte Carlo runner, beside the single world")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="processes of the runner's pool")] = 2,
     as_json: JsonOpt = False,
 ) -> None:
-    """Throughput: users/s, auctions/s and peak memory per population size (and the store's cost)."""
+    """Throughput: users/s, auctions/s, worlds/s and peak memory per population size (and the store's cost)."""
     from gaelp.experiments.bench import bench_sizes
 
     sizes = users or [10_000, 100_000, 1_000_000]
     store_arg = store or ("default" if with_store else None)
     with progress_bar(not as_json) as bar:
-        task = bar.add_task("benchmark", total=len(sizes) * repeats)
+        task = bar.add_task("benchmark", total=len(sizes) * repeats * (1 if worlds is None else 2))
         try:
             rows = bench_sizes(sizes, days, str(config) if config else None, seed, store=store_arg, repeats=repeats,
-                               on_run=lambda: bar.advance(task))
+                               on_run=lambda: bar.advance(task), worlds=worlds, workers=workers)
         except RuntimeError as e:
             err.print(f"[red]error:[/red] {e}")
             raise typer.Exit(1) from None
@@ -241,22 +244,24 @@ def bench(
         return
     from rich.table import Table
 
-    t = Table(title=f"Throughput, {days}-day campaigns, one process")
-    cols = ["users", "wall s" if repeats == 1 else f"wall s (median of {repeats})", "users/s", "auctions",
-            "auctions/s", "peak RSS MB"]
+    t = Table(title=f"Throughput, {days}-day campaigns, one process"
+              + ("" if worlds is None else f" (many worlds: a pool of {workers})"))
+    cols = ["users", "worlds", "wall s" if repeats == 1 else f"wall s (median of {repeats})", "worlds/s", "users/s",
+            "auctions", "auctions/s", "peak RSS MB"]
     if repeats > 1:
-        cols.insert(2, "fastest-slowest s")
+        cols.insert(3, "fastest-slowest s")
     if store_arg:
         cols += ["with store s", "store overhead"]
     for col in cols:
         t.add_column(col, justify="right")
     for r in rows:
-        cells = [f"{r['users']:,}", f"{r['wall_s']:.2f}", f"{r['users_per_s']:,.0f}", f"{r['auctions']:,}",
-                 f"{r['auctions_per_s']:,.0f}", f"{r['peak_rss_mb']:,.0f}"]
+        cells = [f"{r['users']:,}", f"{r['worlds']:,}", f"{r['wall_s']:.2f}", f"{r['worlds_per_s']:,.2f}",
+                 f"{r['users_per_s']:,.0f}", fmt(r.get("auctions"), "{:,}"), fmt(r.get("auctions_per_s"), "{:,.0f}"),
+                 f"{r['peak_rss_mb']:,.0f}"]
         if repeats > 1:
-            cells.insert(2, f"{r['wall_s_min']:.2f}-{r['wall_s_max']:.2f}")
+            cells.insert(3, f"{r['wall_s_min']:.2f}-{r['wall_s_max']:.2f}")
         if store_arg:
-            cells += [f"{r['store_wall_s']:.2f}", f"{r['store_overhead']:+.0%}"]
+            cells += [fmt(r.get("store_wall_s"), "{:.2f}"), fmt(r.get("store_overhead"), "{:+.0%}")]
         t.add_row(*cells)
     out.print(t)
     if mech is not None:

@@ -115,7 +115,7 @@ class Market:
         return winners, prices
 
     def clear_within_budgets(self, channel: np.ndarray, bids: np.ndarray, remaining: np.ndarray,
-                             respond: Respond) -> Cleared:
+                             respond: Respond, charge: np.ndarray | None = None) -> Cleared:
         """Clear, then withdraw advertisers from the point their budget runs out, until all hold.
 
         Args:
@@ -123,6 +123,9 @@ class Market:
             bids: (n_bidders, n) bids; not modified.
             remaining: (n_bidders,) budget left today.
             respond: the world's click model for impressions.
+            charge: (n,) multiple of the price a click of each opportunity costs (the importance weight
+                of its person, so an oversampled world spends budgets at the plain world's pace);
+                None: the price itself.
         """
         bids = np.array(bids, dtype=np.float64)
         exhausted = remaining <= 0
@@ -145,17 +148,18 @@ class Market:
             if done:
                 row += done
             clicked, ctr = respond(row, slot, adv)
-            cost = np.where(clicked, price, 0.0)
-            fields = (row, slot, adv, price, clicked, cost, ctr)
+            cost = np.where(clicked, price if charge is None else price * charge[row], 0.0)
+            fields: tuple[np.ndarray, ...] = (row, slot, adv, price, clicked, cost, ctr)
             spend = np.bincount(adv, weights=cost, minlength=n_bidders)
             if parts:  # the earlier passes' final rows, added in the order they were cut
                 spend = sum((np.bincount(p[2], weights=p[5], minlength=n_bidders) for p in parts), spend)
             over = np.flatnonzero(spend > limit)
             if over.size == 0:
-                if not parts:
-                    return Cleared(*fields, bids)
-                parts.append(fields)
-                return Cleared(*(np.concatenate(f) for f in zip(*parts)), bids)
+                if parts:
+                    parts.append(fields)
+                    fields = tuple(np.concatenate(f) for f in zip(*parts))
+                row, slot, adv, price, clicked, cost, ctr = fields
+                return Cleared(row, slot, adv, price, clicked, cost, ctr, bids)
             cut = row.max(initial=done) + 1
             for j in over:
                 # spend of j up to each of its impressions, counting the rows already final

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 from gaelp.config import ChannelConfig
 from gaelp.market import clearing as market_module
-from gaelp.market.clearing import Market
+from gaelp.market.clearing import Cleared, Market
 from gaelp.market.mechanisms import MECHANISMS
 from gaelp.rng import CounterRng
 
@@ -87,6 +89,22 @@ def test_an_advertiser_is_withdrawn_from_the_opportunity_where_its_budget_runs_o
     assert cl.cost.tolist() == [3.0, 3.0, 0.2, 0.2, 0.2, 0.2]
     assert np.array_equal(cl.bids[0], [5.0, 5.0, 0, 0, 0, 0]) and np.all(cl.bids[1] == 3.0)
     assert np.array_equal(bids[0], np.full(n, 5.0)), "the caller's bids are not modified"
+
+
+def test_a_charge_per_opportunity_scales_what_a_click_costs_against_the_budget():
+    m = Market((channel("social", "second_price", 1, 0.2),), np.ones(2))
+    n = 6
+    bids = np.tile([[5.0], [3.0]], (1, n))
+    always = lambda row, slot, adv: (np.ones(row.size, bool), np.ones(row.size))
+    charge = np.array([0.5, 0.5, 2.0, 0.5, 0.5, 0.5])  # importance weights of the opportunities' people
+    cl = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always, charge)
+    # 1.5 + 1.5 fit in 7.0, the 6.0 of the third would not: bidder 0 stops there, at the same price per click
+    assert cl.advertiser.tolist() == [0, 0, 1, 1, 1, 1]
+    assert cl.price.tolist() == [3.0, 3.0, 0.2, 0.2, 0.2, 0.2]
+    assert cl.cost.tolist() == [1.5, 1.5, 0.4, 0.1, 0.1, 0.1]
+    plain = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always)
+    ones = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always, np.ones(n))
+    assert all(np.array_equal(getattr(plain, f.name), getattr(ones, f.name)) for f in dataclasses.fields(Cleared))
 
 
 def test_advertisers_without_budget_left_do_not_take_part():
