@@ -174,8 +174,7 @@ class Simulation:
         purchases = self._purchases(t)
         opp = self._opportunities(t)
         bids = self._bids(opp)
-        context = opp.batch.context * N_DEVICE_TYPES + opp.batch.device_type
-        ours_creative = self.creatives.choose(t, opp.batch.device, context)
+        ours_creative = self._choose_creatives(t, opp)
         cl = self._clear(t, opp, bids, ours_creative)
         imp_person, imp_channel = opp.person[cl.row], opp.batch.channel[cl.row]
         imp_key = opp.key[cl.row] * SLOT_KEYS + cl.slot
@@ -187,17 +186,13 @@ class Simulation:
         self.touches.touch(t, imp_person[ours], imp_channel[ours], cl.clicked[ours])
         record = HourRecord(t, opp.batch, cl.bids, cl, purchases, HourTruth(
             opp.person, opp.stage, opp.segment, opp.key, imp_person, imp_key, click, p_purchase), imp_creative)
-        won = cl.row[ours]
-        self.creatives.observe(opp.batch.device[won], context[won], imp_creative[ours], cl.clicked[ours],
-                               purchases.device[purchases.advertiser == OURS])
+        self._learn_creatives(opp, cl, ours, imp_creative, purchases)
         pixels = pixel_reports(purchases.t, purchases.device, purchases.value, purchases.advertiser, self.n_adv)
         for b, outcome in zip(self.bidders, own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser,
                                                           cl.price, cl.clicked, cl.cost, pixels)):
             b.observe(outcome)
         self.spent_today += self.kpis.account(record)
-        n_ch = self.n_channels
-        self.safety.observe(t, cl.bids[OURS], np.bincount(imp_channel[ours], minlength=n_ch),
-                            np.bincount(imp_channel[ours][cl.clicked[ours]], minlength=n_ch), float(cl.cost[ours].sum()))
+        self._watch_safety(t, cl, ours, imp_channel)
         self._today.append(record)
         for fn in self._observers:
             fn(record)
@@ -205,6 +200,24 @@ class Simulation:
         return record
 
     # --- steps -----------------------------------------------------------------------------------
+    def _choose_creatives(self, t: int, opp: _Opportunities) -> np.ndarray:
+        """(n,) the creative our selector would show on each opportunity (by channel, intent, device type)."""
+        b = opp.batch
+        return self.creatives.choose(t, b.device, b.context * N_DEVICE_TYPES + b.device_type)
+
+    def _learn_creatives(self, opp: _Opportunities, cl: Cleared, ours: np.ndarray, imp_creative: np.ndarray,
+                         purchases: Purchases) -> None:
+        """Our creative selector learns from our own impressions, clicks and pixel."""
+        b, won = opp.batch, cl.row[ours]
+        self.creatives.observe(b.device[won], b.context[won] * N_DEVICE_TYPES + b.device_type[won], imp_creative[ours],
+                               cl.clicked[ours], purchases.device[purchases.advertiser == OURS])
+
+    def _watch_safety(self, t: int, cl: Cleared, ours: np.ndarray, imp_channel: np.ndarray) -> None:
+        """The safety limits watch our own hourly stats (impressions and clicks by channel, spend)."""
+        n_ch, ch = self.n_channels, imp_channel[ours]
+        self.safety.observe(t, cl.bids[OURS], np.bincount(ch, minlength=n_ch),
+                            np.bincount(ch[cl.clicked[ours]], minlength=n_ch), float(cl.cost[ours].sum()))
+
     def _start_day(self, day: int) -> None:
         self.kpis.grow(day + 1)
         self.spent_today[:] = 0.0
