@@ -63,7 +63,8 @@ class CreativeSelector:
             raise ValueError(f"creative mode must be thompson, rotate or ab, got {mode!r}")
         if not all(0 <= c < n_creatives for c in ab_pair):
             raise ValueError(f"ab_pair {ab_pair} names a creative outside 0..{n_creatives - 1}")
-        self.k, self.mode, self.rng, self.ab_pair = n_creatives, mode, rng, tuple(ab_pair)
+        self.k, self.mode, self.rng = n_creatives, mode, rng
+        self.ab_pair = (int(ab_pair[0]), int(ab_pair[1]))
         self.clicks = np.zeros((n_contexts, n_creatives))  # clicks (and purchase credit) per context, creative
         self.imps = np.zeros((n_contexts, n_creatives))
         self.prior, self.pool = prior, pool
