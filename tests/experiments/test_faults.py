@@ -40,5 +40,5 @@ def base() -> FaultRun:
 def test_safety_catches_each_fault_within_an_hour(fault, kind, max_delay, base):
     r = fault_report(CFG, parse_fault(fault), base=base)
     assert r["kind"] == kind and 0 <= r["delay_h"] <= max_delay, r
-    if kind != "cpc_spike":  # a billing fault is paid for in the hour it is seen (see docs/notes-control.md)
+    if kind != "cpc_spike":  # a billing fault is paid for in the hour it is seen (see docs/control.md)
         assert r["loss"] < r["hour_budget"], r

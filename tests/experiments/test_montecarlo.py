@@ -122,7 +122,7 @@ def test_importance_oversamples_a_segment_and_weights_it_back():
 
 def test_weighted_worlds_agree_with_plain_monte_carlo_on_the_same_seeds():
     # budgets bind (the platform charges weighted clicks); rivals bid by fixed rules, as learners learn from
-    # the oversampled people what they would not have met (docs/notes-montecarlo.md measures that bias)
+    # the oversampled people what they would not have met (docs/montecarlo.md measures that bias)
     rules = [{"name": c.name, "kind": "rule"} for c in CFG.market.competitors]
     cfg = build_config({"users": 1500, "days": 3, "market": {"competitors": rules}})
     seeds = list(range(20, 28))
