@@ -100,7 +100,7 @@ class AgentBidder(BaseBidder):
 
     def observation(self) -> np.ndarray:
         """(obs_size,) what we know before the next hour (see `stats.py`)."""
-        return self.stats.vector(self.value.summary(), self.action)
+        return self.stats.vector(self.value.summary()[2:], self.action)
 
     @property
     def obs_size(self) -> int:

@@ -28,6 +28,7 @@ import numpy as np
 from gymnasium import spaces
 
 from gaelp.agent.bidder import AgentBidder, action_size
+from gaelp.agent.encoder import JourneyEncoder
 from gaelp.agent.stats import obs_size
 from gaelp.config import Config
 from gaelp.kpis import Kpis
@@ -88,6 +89,7 @@ class CampaignEnv(gym.Env):
         self.sim: Simulation | None = None
         self.bidder: AgentBidder | None = None
         self.cfg = self.base
+        self.bidder_features = JourneyEncoder(n_ch).n_features
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         """A fresh world: seed `seed` (or one drawn from the env's generator)."""
@@ -127,11 +129,13 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
 
     Args:
         num_envs: worlds.
+        autoreset: start a world's next campaign when one ends (False: the caller resets).
         **kwargs: `CampaignEnv` arguments.
     """
 
-    def __init__(self, num_envs: int, **kwargs: Any) -> None:
+    def __init__(self, num_envs: int, autoreset: bool = True, **kwargs: Any) -> None:
         self.envs = [CampaignEnv(**kwargs) for _ in range(num_envs)]
+        self.autoreset = autoreset
         self.num_envs = num_envs
         self.single_observation_space = self.envs[0].observation_space
         self.single_action_space = self.envs[0].action_space
@@ -156,11 +160,13 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
             o, rew[i], _, trunc[i], info = env.step(actions[i])
             if trunc[i]:
                 final[i] = info
+            if trunc[i] and self.autoreset:
                 o, _ = env.reset(seed=int(self._next_seed[i]))
                 self._next_seed[i] += self.num_envs
             obs[i] = o
         return obs, rew, np.zeros(self.num_envs, bool), trunc, {"final_info": final}
 
-    def state_dict(self) -> dict[str, Any]:
-        """The seeds the worlds take next (worlds themselves restart at a checkpoint's campaign boundary)."""
-        return {"next_seed": self._next_seed.tolist()}
+    def set_prior(self, prior_w: np.ndarray) -> None:
+        """The value model's anchor weights for the worlds' next campaigns."""
+        for env in self.envs:
+            env.prior_w = np.asarray(prior_w, np.float64).copy()

@@ -1,15 +1,17 @@
 """The policy's observation: our own hourly report, as an advertiser reads it in its ad account.
 
-Only our own `BidderOutcome`s, our budget and the value model's summaries enter; all scaled to O(1).
-The vector (`obs_size(n_channels)` floats, float32):
+Only our own `BidderOutcome`s, our budget and the value model's summaries enter; all scaled to O(1)
+and free of the audience's size (the budget grows with it), so a policy trained on small worlds reads
+a large one alike. The vector (`obs_size(n_channels)` floats, float32):
 
     time:     sin, cos hour of the next hour; sin, cos weekday; share of the campaign played
     budget:   share of today's budget spent; share of the campaign's budget spent
-    results:  log1p clicks, log1p pixel purchases, pixel CAC / target CPA (capped at 4), both so far
-    value:    the value model's summary (log1p clicks, log1p purchases seen, mean delay / window, mean p)
+    results:  so far: clicks and pixel purchases x target CPA / the campaign's budget (clicks / 10),
+              pixel CAC / target CPA (capped at 4)
+    value:    the value model's mean delay / window and mean estimated p x 10
     per (channel x intent), 8 each:
-              last hour: log1p opportunities, win rate, mean price won / target CPA x 10,
-              log1p clicks, spend / hourly budget, mean estimated p x 10;
+              last hour: share of the hour's opportunities, win rate, mean price won / target CPA x 10,
+              clicks per impression won, spend / hourly budget, mean estimated p x 10;
               day-long moving averages of win rate and of spend / hourly budget
     action:   the previous action (log multipliers and pacing, in [-1, 1])
 """
@@ -23,7 +25,7 @@ import numpy as np
 from gaelp.bidders.protocol import N_INTENTS, BidderOutcome
 
 PER_CONTEXT = 8
-N_GLOBAL = 5 + 2 + 3 + 4
+N_GLOBAL = 5 + 2 + 3 + 2
 EMA = 1.0 / 24.0  # weight of the newest hour in the day-long moving averages
 
 
@@ -65,9 +67,9 @@ class CampaignStats:
         psum = np.bincount(ctx, weights=p, minlength=n)
         hourly = max(self.daily_budget / 24, 1e-9)
         win_rate = np.divide(won, opps, out=np.zeros(n), where=opps > 0)
-        self.hour = np.stack([np.log1p(opps), win_rate,
+        self.hour = np.stack([opps / max(opps.sum(), 1.0), win_rate,
                               np.divide(price, won, out=np.zeros(n), where=won > 0) / self.target_cpa * 10,
-                              np.log1p(clicks), spend / hourly,
+                              np.divide(clicks, won, out=np.zeros(n), where=won > 0), spend / hourly,
                               np.divide(psum, opps, out=np.zeros(n), where=opps > 0) * 10])
         self.ema = (1 - EMA) * self.ema + EMA * np.stack([win_rate, spend / hourly])
         total_spend = float(spend.sum())
@@ -75,15 +77,17 @@ class CampaignStats:
         self.t_next = b.t + 1
 
     def vector(self, value_summary: np.ndarray, last_action: np.ndarray) -> np.ndarray:
-        """(obs_size,) float32 observation before hour `t_next` is played."""
+        """(obs_size,) float32 observation before hour `t_next` is played; `value_summary` is the value
+        model's (mean delay / window, mean p)."""
         t = self.t_next
         h, wd = 2 * np.pi * (t % 24) / 24, 2 * np.pi * ((t // 24) % 7) / 7
         clicks, conv, spend, today = self.totals
         cac = min(spend / max(conv, 1.0) / self.target_cpa, 4.0)
+        budget = max(self.daily_budget * self.days, 1e-9)
         glob = [np.sin(h), np.cos(h), np.sin(wd), np.cos(wd), min(t / (24 * self.days), 1.0),
-                today / max(self.daily_budget, 1e-9), spend / max(self.daily_budget * self.days, 1e-9),
-                np.log1p(clicks), np.log1p(conv), cac]
-        return np.concatenate([np.asarray(glob), value_summary, self.hour.T.reshape(-1), self.ema.T.reshape(-1),
+                today / max(self.daily_budget, 1e-9), spend / budget,
+                clicks * self.target_cpa / budget / 10, conv * self.target_cpa / budget, cac]
+        return np.concatenate([np.asarray(glob), value_summary * (1.0, 10.0), self.hour.T.reshape(-1), self.ema.T.reshape(-1),
                                last_action]).astype(np.float32)
 
     def state_dict(self) -> dict[str, Any]:

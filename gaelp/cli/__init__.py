@@ -18,9 +18,9 @@ app = typer.Typer(
 
 
 def _register_all() -> None:
-    from gaelp.cli import attribute, competitors, core, journeys
+    from gaelp.cli import attribute, competitors, core, journeys, train
 
-    for module in (core, attribute, competitors, journeys):
+    for module in (core, attribute, competitors, journeys, train):
         module.register(app)
 
 
