@@ -11,8 +11,9 @@ bid of ours through the safety limits.
 Action: `n_channels x 3 + 1` numbers in [-1, 1]; a multiplier is `exp(a x MAX_LOG_MULT)`, the last
 number the pacing `exp(a x MAX_LOG_PACING)`. All zeros bids the estimated value itself.
 
-Online exploration (`online=True`): the policy's actions are sampled, but each bid stays within
-`EXPLORE_LIMIT` in log space of the greedy bid (the policy's mean action): at most x1.22 or /1.22.
+Online exploration (`online=True`): the multipliers per (channel x intent) are sampled around the
+policy's mean action (the pacing stays greedy), each clipped so that every bid stays within
+`EXPLORE_LIMIT` in log space of the greedy bid: at most x1.22 or /1.22.
 """
 
 from __future__ import annotations
@@ -107,9 +108,10 @@ class AgentBidder(BaseBidder):
         """Length of the observation."""
         return obs_size(self.encoder.n_channels)
 
-    def multipliers(self) -> np.ndarray:
-        """(n_channels x 3,) bid multipliers of the hour, pacing included."""
-        return np.exp(self.action[:-1] * MAX_LOG_MULT + self.action[-1] * MAX_LOG_PACING)
+    def multipliers(self, action: np.ndarray | None = None) -> np.ndarray:
+        """(n_channels x 3,) bid multipliers of the hour (or of `action`), pacing included."""
+        a = self.action if action is None else np.clip(np.asarray(action, np.float64), -1.0, 1.0)
+        return np.exp(a[:-1] * MAX_LOG_MULT + a[-1] * MAX_LOG_PACING)
 
     # --- the Bidder protocol ----------------------------------------------------------------------
     def value_per_click(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:

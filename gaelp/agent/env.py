@@ -21,7 +21,7 @@ over worlds, autoresetting each world when its campaign ends).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -73,7 +73,7 @@ class CampaignEnv(gym.Env):
         prior_w: the value model's anchor weights (None: a flat prior).
     """
 
-    metadata: dict[str, Any] = {"render_modes": []}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
 
     def __init__(self, cfg: Config | None = None, users: int | None = None, days: int | None = None,
                  randomize: bool = False, attribution: str = "last_click", reward_value: str = "target_cpa",
@@ -170,3 +170,10 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
         """The value model's anchor weights for the worlds' next campaigns."""
         for env in self.envs:
             env.prior_w = np.asarray(prior_w, np.float64).copy()
+
+
+def play(cfg: Config, bidder: Any) -> dict[str, float]:
+    """Play one campaign of `cfg` with our `bidder`; its KPIs and score (see `campaign_score`)."""
+    sim = Simulation(cfg, bidder=bidder)
+    sim.run()
+    return campaign_score(sim.kpis, cfg.channel_names, cfg.bidders.target_cpa)

@@ -96,7 +96,8 @@ class PolicyController:
 
     Args:
         ckpt: a loaded checkpoint.
-        online: sample actions (each within `explore_limit` of the greedy one, in action units) and
+        online: sample the multipliers (each within `explore_limit` of the greedy one, in action units;
+            the pacing stays greedy) and
             update the policy from the campaign's own rewards once a day (`gaelp.agent.ppo.OnlineLearner`).
         explore_limit: the largest move from the greedy action while exploring.
         seed: seed of the exploration noise.
@@ -110,6 +111,7 @@ class PolicyController:
         self.state = self.net.initial_state(1)
         self.rng = np.random.default_rng(seed)
         self.learner = None
+        self.last_greedy: np.ndarray | None = None
         if online:
             from gaelp.agent.ppo import OnlineLearner
 
@@ -124,7 +126,9 @@ class PolicyController:
         greedy = mean.view(-1).numpy().astype(np.float64)
         if not self.online:
             return greedy
+        self.last_greedy = greedy
         noise = self.rng.normal(0.0, 1.0, greedy.size) * self.net.log_std.exp().numpy()
+        noise[-1] = 0.0  # the pacing stays greedy: a bid's move is its context multiplier's alone
         action = greedy + np.clip(noise, -self.explore_limit, self.explore_limit)
         if self.learner is not None:
             self.learner.record(obs, action, before)

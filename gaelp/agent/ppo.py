@@ -76,11 +76,11 @@ class PPOConfig:
     minutes: float | None = None
     seed: int = 0
     randomize: bool = True
-    learning_rate: float = 3e-4
+    learning_rate: float = 1e-3
     gamma: float = 0.999
     gae_lambda: float = 0.95
-    update_epochs: int = 4
-    minibatch_worlds: int = 2
+    update_epochs: int = 8
+    minibatch_worlds: int = 1
     clip_coef: float = 0.2
     ent_coef: float = 0.0
     vf_coef: float = 0.5
@@ -177,7 +177,7 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
                 action = mean[0] + std * torch.randn(mean[0].shape, generator=gen)
                 buf_logp[t] = net.dist(mean[0]).log_prob(action).sum(-1).numpy()
             buf_obs[t], buf_act[t], buf_val[t] = obs, action.numpy(), value[0].numpy()
-            obs, buf_rew[t], _, trunc, infos = envs.step(action.numpy())
+            obs, buf_rew[t], _, _, infos = envs.step(action.numpy())
             finals = [f for f in infos["final_info"] if f] or finals
         env_hours += n * T
         weights = np.stack([e.bidder.value.w for e in envs.envs])
