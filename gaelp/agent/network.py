@@ -84,6 +84,16 @@ def load_checkpoint(path: pathlib.Path) -> dict[str, Any]:
     return torch.load(path, weights_only=False)
 
 
+PLAYING_KEYS = ("model", "obs_dim", "act_dim", "hidden", "prior_w", "attribution", "reward_value")
+
+
+def export_policy(src: pathlib.Path, dst: pathlib.Path) -> None:
+    """Copy of a training checkpoint with only what playing needs (no optimizer, random states, history)."""
+    ckpt = load_checkpoint(src)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k: ckpt[k] for k in PLAYING_KEYS if k in ckpt}, dst)
+
+
 def build_network(ckpt: dict[str, Any]) -> RecurrentActorCritic:
     """The network of a checkpoint, weights loaded."""
     net = RecurrentActorCritic(ckpt["obs_dim"], ckpt["act_dim"], ckpt["hidden"])
