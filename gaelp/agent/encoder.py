@@ -25,7 +25,7 @@ import numpy as np
 from gaelp.bidders.protocol import N_INTENTS, BidderOutcome, OpportunityBatch
 
 _NEVER = -(10**9)
-_COUNTS = np.uint16  # touches / clicks per device and channel saturate at 65,535
+_COUNTS = np.uint16  # touches / clicks per device and channel: daily frequency caps keep them far below 65,535
 
 
 def feature_names(channel_names: tuple[str, ...]) -> tuple[str, ...]:

@@ -37,6 +37,7 @@ from gaelp.config import Config
 
 TRAIN_SEED_BASE = 1000
 CHECKPOINT = "policy.pt"
+SCORE_CAMPAIGNS = 8  # the training score is the mean score of at least this many of the last campaigns
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ class PPOConfig:
 
 @dataclass
 class TrainResult:
-    """What `train` returns (and `gaelp train --json` prints)."""
+    """What `train` returns (and `gaelp train --json` prints); `train_score` is the mean score of the
+    campaigns of the last iterations (at least `SCORE_CAMPAIGNS` campaigns, or all there were)."""
 
     env_hours: int
     wall_s: float
@@ -233,7 +235,7 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
         if on_iteration is not None:
             on_iteration(row)
     writer.close()
-    recent = [r["score"] for r in history[-max(1, 4 // max(n, 1)):]]
+    recent = [r["score"] for r in history[-max(1, -(-SCORE_CAMPAIGNS // n)):]]
     return TrainResult(env_hours, time.perf_counter() - start, float(np.mean(recent)) if recent else float("nan"),
                        str(path), history)
 
