@@ -70,12 +70,14 @@ class AgentBidder(BaseBidder):
         controller: sets the action each hour; None: the action is set from outside (`set_action`).
         attribution: attribution model of the reward ledger.
         reward_value: what an attributed purchase is worth in the reward (`reward.REWARD_VALUES`).
+        purchase_worth: under `reward_value="target_cpa"`, a purchase is worth this x the target CPA.
     """
 
     learns = True
 
     def __init__(self, cfg: Config, prior_w: np.ndarray | None = None, controller: Controller | None = None,
-                 attribution: str = "last_click", reward_value: str = "target_cpa") -> None:
+                 attribution: str = "last_click", reward_value: str = "target_cpa",
+                 purchase_worth: float = 1.0) -> None:
         super().__init__("agent", cfg.campaign.budget_per_user * cfg.users)
         n_ch = len(cfg.world.channels)
         window_h = 24 * cfg.campaign.lookback_days
@@ -83,7 +85,8 @@ class AgentBidder(BaseBidder):
         self.encoder = JourneyEncoder(n_ch, DEVICES_PER_PERSON * cfg.users)
         self.value = ValueModel(self.encoder.n_features, window_h, prior_w)
         self.stats = CampaignStats(n_ch, self.daily_budget, self.target_cpa, cfg.days)
-        self.reward = HourlyReward(cfg.channel_names, attribution, window_h, self.target_cpa, reward_value)
+        self.reward = HourlyReward(cfg.channel_names, attribution, window_h, self.target_cpa * purchase_worth,
+                                   reward_value)
         self.controller = controller
         self.action = np.zeros(action_size(n_ch))
         self.last_reward = 0.0
@@ -193,4 +196,5 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
     controller = PolicyController(ckpt, online=online, explore_limit=EXPLORE_LIMIT / MAX_LOG_MULT)
     return AgentBidder(cfg, prior_w=ckpt["prior_w"], controller=controller,
                        attribution=ckpt.get("attribution", "last_click"),
-                       reward_value=ckpt.get("reward_value", "target_cpa"))
+                       reward_value=ckpt.get("reward_value", "target_cpa"),
+                       purchase_worth=ckpt.get("purchase_worth", 1.0))

@@ -70,6 +70,7 @@ class CampaignEnv(gym.Env):
         randomize: draw the market settings from each reset's seed (training worlds).
         attribution: attribution model of the reward ledger.
         reward_value: what an attributed purchase is worth in the reward (`"target_cpa"` or `"revenue"`).
+        purchase_worth: under `"target_cpa"`, a purchase is worth this x the target CPA.
         prior_w: the value model's anchor weights (None: a flat prior).
     """
 
@@ -77,11 +78,11 @@ class CampaignEnv(gym.Env):
 
     def __init__(self, cfg: Config | None = None, users: int | None = None, days: int | None = None,
                  randomize: bool = False, attribution: str = "last_click", reward_value: str = "target_cpa",
-                 prior_w: np.ndarray | None = None) -> None:
+                 prior_w: np.ndarray | None = None, purchase_worth: float = 1.0) -> None:
         base = cfg if cfg is not None else Config()
         self.base = base.replace(users=users, days=days)
         self.randomize, self.attribution, self.reward_value = randomize, attribution, reward_value
-        self.prior_w = prior_w
+        self.prior_w, self.purchase_worth = prior_w, purchase_worth
         n_ch = len(self.base.world.channels)
         self.observation_space = spaces.Box(-OBS_LIMIT, OBS_LIMIT, (obs_size(n_ch),), np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, (action_size(n_ch),), np.float32)
@@ -100,7 +101,7 @@ class CampaignEnv(gym.Env):
             cfg = randomized(cfg, np.random.default_rng(np.random.SeedSequence([world_seed, 0x5EED])))
         self.cfg = cfg
         self.bidder = AgentBidder(cfg, prior_w=self.prior_w, attribution=self.attribution,
-                                  reward_value=self.reward_value)
+                                  reward_value=self.reward_value, purchase_worth=self.purchase_worth)
         self.sim = Simulation(cfg, bidder=self.bidder)
         return self.bidder.observation(), {"seed": world_seed}
 

@@ -84,7 +84,8 @@ def load_checkpoint(path: pathlib.Path) -> dict[str, Any]:
     return torch.load(path, weights_only=False)
 
 
-PLAYING_KEYS = ("model", "obs_dim", "act_dim", "hidden", "prior_w", "attribution", "reward_value")
+PLAYING_KEYS = ("model", "obs_dim", "act_dim", "hidden", "prior_w", "attribution", "reward_value",
+                "purchase_worth")
 
 
 def export_policy(src: pathlib.Path, dst: pathlib.Path) -> None:

@@ -68,6 +68,9 @@ class PPOConfig:
         prior_momentum: weight of the old value-model prior when a campaign's weights are folded in.
         attribution: attribution model of the reward ledger.
         reward_value: what an attributed purchase is worth in the reward ("target_cpa" or "revenue").
+        purchase_worth: under "target_cpa", a purchase is worth this x the target CPA. At 1 the reward's
+            optimum prices the *marginal* purchase at the target, so the average CAC ends below it;
+            the score wants the average at the target (a Lagrangian worth above 1).
     """
 
     worlds: int = 4
@@ -93,6 +96,7 @@ class PPOConfig:
     prior_momentum: float = 0.8
     attribution: str = "last_click"
     reward_value: str = "target_cpa"
+    purchase_worth: float = 1.0
 
 
 @dataclass
@@ -140,7 +144,7 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
 
     torch.set_num_threads(1)
     envs = VectorCampaignEnv(hp.worlds, cfg=cfg, users=hp.users, days=hp.days, randomize=hp.randomize,
-                             attribution=hp.attribution, reward_value=hp.reward_value, autoreset=False)
+                             attribution=hp.attribution, reward_value=hp.reward_value, purchase_worth=hp.purchase_worth, autoreset=False)
     n, T = hp.worlds, envs.envs[0].hours
     obs_dim, act_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
     with torch.random.fork_rng():
@@ -231,7 +235,7 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
         iteration += 1
         save_checkpoint(path, net, prior, hp=asdict(hp), optimizer=optimizer.state_dict(), torch_rng=gen.get_state(),
                         np_rng=rng.bit_generator.state, iteration=iteration, env_hours=env_hours, history=history,
-                        attribution=hp.attribution, reward_value=hp.reward_value)
+                        attribution=hp.attribution, reward_value=hp.reward_value, purchase_worth=hp.purchase_worth)
         if on_iteration is not None:
             on_iteration(row)
     writer.close()

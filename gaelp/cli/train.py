@@ -30,6 +30,8 @@ def train(
     out_dir: Annotated[Path, typer.Option("--out", help="directory for policy.pt and TensorBoard logs (tb/)")]
         = Path("runs/agent"),
     resume: Annotated[bool, typer.Option("--resume", help="continue from OUT/policy.pt, bit-identically")] = False,
+    purchase_worth: Annotated[float, typer.Option("--purchase-worth", help="a purchase's worth in the reward, "
+                                                                            "x the target CPA", min=0.1)] = 1.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Train the agent's policy (PPO with an LSTM) and write OUT/policy.pt after every campaign."""
@@ -44,7 +46,8 @@ def train(
         raise typer.Exit(2)
     cfg = _config(config)
     limit = env_hours if env_hours is not None else (10**12 if minutes is not None else 100_000)
-    hp = PPOConfig(worlds=worlds, users=users, days=days, env_hours=limit, minutes=minutes, seed=seed)
+    hp = PPOConfig(worlds=worlds, users=users, days=days, env_hours=limit, minutes=minutes, seed=seed,
+                   purchase_worth=purchase_worth)
     with progress_bar(not json_out) as bar:
         task = bar.add_task(f"training on {worlds} worlds of {users:,} people",
                             total=limit if minutes is None else None)
