@@ -30,13 +30,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from gaelp.agent import CHECKPOINT
 from gaelp.agent.env import VectorCampaignEnv
 from gaelp.agent.network import RecurrentActorCritic, build_network, load_checkpoint, save_checkpoint
 from gaelp.agent.value import flat_prior
 from gaelp.config import Config
 
 TRAIN_SEED_BASE = 1000
-CHECKPOINT = "policy.pt"
 SCORE_CAMPAIGNS = 8  # the training score is the mean score of at least this many of the last campaigns
 
 

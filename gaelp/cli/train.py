@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from gaelp.agent import CHECKPOINT
 from gaelp.cli.core import ConfigOpt, JsonOpt, _config
 from gaelp.cli.render import err, out, progress_bar
 
@@ -35,9 +36,6 @@ def train(
     json_out: JsonOpt = False,
 ) -> None:
     """Train the agent's policy (PPO with an LSTM) and write OUT/policy.pt after every campaign."""
-    from gaelp.agent.ppo import CHECKPOINT, PPOConfig
-    from gaelp.agent.ppo import train as run_train
-
     if minutes is not None and env_hours is not None:
         err.print("[red]error:[/red] give --minutes or --env-hours, not both")
         raise typer.Exit(2)
@@ -45,6 +43,9 @@ def train(
         err.print(f"[red]error:[/red] --resume: no checkpoint at {out_dir / CHECKPOINT}")
         raise typer.Exit(2)
     cfg = _config(config)
+    from gaelp.agent.ppo import PPOConfig  # torch loads only for real work
+    from gaelp.agent.ppo import train as run_train
+
     limit = env_hours if env_hours is not None else (10**12 if minutes is not None else 100_000)
     hp = PPOConfig(worlds=worlds, users=users, days=days, env_hours=limit, minutes=minutes, seed=seed,
                    purchase_worth=purchase_worth)
