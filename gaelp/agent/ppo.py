@@ -33,7 +33,7 @@ from torch import nn
 from gaelp.agent import CHECKPOINT
 from gaelp.agent.env import VectorCampaignEnv
 from gaelp.agent.network import RecurrentActorCritic, build_network, load_checkpoint, save_checkpoint
-from gaelp.agent.value import flat_prior
+from gaelp.agent.value import PRIOR_CVR, flat_prior
 from gaelp.config import Config
 
 TRAIN_SEED_BASE = 1000
@@ -144,7 +144,8 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
 
     torch.set_num_threads(1)
     envs = VectorCampaignEnv(hp.worlds, cfg=cfg, users=hp.users, days=hp.days, randomize=hp.randomize,
-                             attribution=hp.attribution, reward_value=hp.reward_value, purchase_worth=hp.purchase_worth, autoreset=False)
+                             attribution=hp.attribution, reward_value=hp.reward_value,
+                             purchase_worth=hp.purchase_worth, autoreset=False)
     n, T = hp.worlds, envs.envs[0].hours
     obs_dim, act_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
     with torch.random.fork_rng():
@@ -153,7 +154,7 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
     optimizer = torch.optim.Adam(net.parameters(), lr=hp.learning_rate, eps=1e-5)
     gen = torch.Generator().manual_seed(hp.seed)
     rng = np.random.default_rng(np.random.SeedSequence([hp.seed, 0x999]))
-    prior = flat_prior(envs.envs[0].bidder_features, 0.03)
+    prior = flat_prior(envs.envs[0].bidder_features, PRIOR_CVR)
     iteration, env_hours, history = 0, 0, []
     path = out / CHECKPOINT
     if resume:

@@ -87,8 +87,8 @@ class CampaignStats:
         glob = [np.sin(h), np.cos(h), np.sin(wd), np.cos(wd), min(t / (24 * self.days), 1.0),
                 today / max(self.daily_budget, 1e-9), spend / budget,
                 clicks * self.target_cpa / budget / 10, conv * self.target_cpa / budget, cac]
-        return np.concatenate([np.asarray(glob), value_summary * (1.0, 10.0), self.hour.T.reshape(-1), self.ema.T.reshape(-1),
-                               last_action]).astype(np.float32)
+        return np.concatenate([np.asarray(glob), value_summary * (1.0, 10.0), self.hour.T.reshape(-1),
+                               self.ema.T.reshape(-1), last_action]).astype(np.float32)
 
     def state_dict(self) -> dict[str, Any]:
         """Running state."""

@@ -30,6 +30,7 @@ from gaelp.attribution.lag import fit_lag, prob_converts_later
 
 PRIOR_MEAN_DELAY_H = 72.0  # assumption: a few days from click to purchase, before our own lag fit exists
 MIN_LAG_CONVERSIONS = 5
+PRIOR_CVR = 0.03  # assumption: the flat prior's purchase rate per click (target_cpa's prior too)
 _NO_CONV = -1
 
 
@@ -71,7 +72,7 @@ class ValueModel:
     """
 
     def __init__(self, n_features: int, window_h: int, prior_w: np.ndarray | None = None,
-                 prior_cvr: float = 0.03, l2: float = 3.0, refit_hours: int = 6, em_steps: int = 2) -> None:
+                 prior_cvr: float = PRIOR_CVR, l2: float = 3.0, refit_hours: int = 6, em_steps: int = 2) -> None:
         self.n_features = n_features
         self.window_h = int(window_h)
         self.w0 = flat_prior(n_features, prior_cvr) if prior_w is None else np.asarray(prior_w, np.float64).copy()

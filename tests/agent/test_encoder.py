@@ -69,8 +69,9 @@ def test_table_counts_touches_clicks_and_recency() -> None:
                               np.array([7]), np.array([220.0])))
     x = enc.features(_batch(35, [2, 7, 3, 99], [0, 0, 0, 0]))
     col = {n: i for i, n in enumerate(names)}
-    assert x[0, col["touches_search"]] == np.float32(np.log1p(1)) and x[0, col["touches_social"]] == np.float32(np.log1p(1))
-    assert x[0, col["clicks_search"]] == np.float32(np.log1p(1)) and x[0, col["clicks_social"]] == 0
+    one = np.float32(np.log1p(1))
+    assert x[0, col["touches_search"]] == one and x[0, col["touches_social"]] == one
+    assert x[0, col["clicks_search"]] == one and x[0, col["clicks_social"]] == 0
     assert x[0, col["clicked_24h"]] == 0 and x[0, col["clicked_7d"]] == 1  # 25 hours ago: within 7 days only
     assert x[2].tolist() == x[3].tolist()  # a device that lost its auction and one never seen look alike
     assert enc.is_converted(np.array([7, 2, 1000])).tolist() == [True, False, False]
