@@ -18,9 +18,9 @@ app = typer.Typer(
 
 
 def _register_all() -> None:
-    from gaelp.cli import attribute, competitors, core, journeys, train
+    from gaelp.cli import attribute, competitors, core, evaluate, journeys, montecarlo, report, serve, train
 
-    for module in (core, attribute, competitors, journeys, train):
+    for module in (core, train, evaluate, attribute, competitors, journeys, serve, report, montecarlo):
         module.register(app)
 
 

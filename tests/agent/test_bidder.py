@@ -49,8 +49,9 @@ def _outcome(batch: OpportunityBatch, bids: np.ndarray) -> BidderOutcome:
 def test_contract_and_budget(policy: Path) -> None:
     bidder = make_agent_bidder(CFG, policy)
     assert bidder.name == "agent" and bidder.daily_budget == CFG.campaign.budget_per_user * CFG.users
-    check_bidder(bidder, _batch(), lambda bids: _outcome(_batch(), bids))
-    check_bidder(make_agent_bidder(CFG, policy, online=True), _batch(), lambda bids: _outcome(_batch(), bids))
+    check_bidder(bidder, _batch(), lambda bids: _outcome(_batch(), bids), lambda: make_agent_bidder(CFG, policy))
+    check_bidder(make_agent_bidder(CFG, policy, online=True), _batch(), lambda bids: _outcome(_batch(), bids),
+                 lambda: make_agent_bidder(CFG, policy, online=True))
 
 
 def test_online_exploration_stays_within_the_limit_and_learns(policy: Path) -> None:
