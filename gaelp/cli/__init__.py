@@ -18,9 +18,9 @@ app = typer.Typer(
 
 
 def _register_all() -> None:
-    from gaelp.cli import attribute, competitors, control, core, evaluate, journeys, montecarlo, report, serve
+    from gaelp.cli import attribute, competitors, control, core, evaluate, journeys, montecarlo, report, serve, train
 
-    for module in (core, evaluate, attribute, competitors, journeys, serve, report, montecarlo, control):
+    for module in (core, train, evaluate, attribute, competitors, journeys, serve, report, montecarlo, control):
         module.register(app)
 
 

@@ -1,0 +1,77 @@
+"""Training throughput: env-hours per second of our PPO-LSTM and of sb3-contrib's RecurrentPPO on the same env.
+
+Both learn on `gaelp/Campaign-v0` worlds of the same size for the same number of simulated hours, one
+after the other and alternating over `--repeats` rounds (the machine may be shared, so the medians and
+their ratio are what to quote). Ours plays `--worlds` worlds per call; RecurrentPPO steps one
+environment, with its defaults but for a rollout of `--n-steps`. Torch runs on one thread.
+
+Run as ``python -m benchmarks.bench_train``; `bench_train` returns the figures as a dict. Speed is
+measured here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from gaelp.agent.ppo import PPOConfig, train
+from gaelp.config import Config
+
+
+def ours(users: int, days: int, worlds: int, hours: int) -> float:
+    """Env-hours per second of `gaelp.agent.ppo.train`."""
+    hp = PPOConfig(worlds=worlds, users=users, days=days, env_hours=hours)
+    with tempfile.TemporaryDirectory() as out:
+        res = train(Config(), hp, Path(out))
+    return res.env_hours / res.wall_s
+
+
+def recurrent_ppo(users: int, days: int, hours: int, n_steps: int) -> float:
+    """Env-hours per second of sb3-contrib's RecurrentPPO on `gym.make("gaelp/Campaign-v0")`."""
+    import gymnasium as gym
+    from sb3_contrib import RecurrentPPO
+
+    import gaelp  # noqa: F401  (registers the environment)
+
+    env = gym.make("gaelp/Campaign-v0", users=users, days=days)
+    start = time.perf_counter()
+    model = RecurrentPPO("MlpLstmPolicy", env, n_steps=n_steps, seed=0, device="cpu")
+    model.learn(total_timesteps=hours)
+    return model.num_timesteps / (time.perf_counter() - start)
+
+
+def bench_train(users: int = 2_000, days: int = 2, worlds: int = 4, hours: int = 1_536, n_steps: int = 128,
+                repeats: int = 3) -> dict:
+    """Median env-hours/s of both trainers over alternating runs, and their ratio (ours / RecurrentPPO)."""
+    torch.set_num_threads(1)
+    a, b = [], []
+    for _ in range(repeats):
+        a.append(ours(users, days, worlds, hours))
+        b.append(recurrent_ppo(users, days, hours, n_steps))
+    ma, mb = statistics.median(a), statistics.median(b)
+    return {"users": users, "days": days, "env_hours": hours, "ours_env_hours_per_s": round(ma, 1),
+            "recurrent_ppo_env_hours_per_s": round(mb, 1), "ratio": round(ma / mb, 2),
+            "runs": {"ours": [round(x, 1) for x in a], "recurrent_ppo": [round(x, 1) for x in b]}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the figures as JSON."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--users", type=int, default=2_000)
+    p.add_argument("--days", type=int, default=2)
+    p.add_argument("--worlds", type=int, default=4)
+    p.add_argument("--env-hours", type=int, default=1_536)
+    p.add_argument("--n-steps", type=int, default=128, help="RecurrentPPO's rollout length")
+    p.add_argument("--repeats", type=int, default=3)
+    a = p.parse_args(argv)
+    print(json.dumps(bench_train(a.users, a.days, a.worlds, a.env_hours, a.n_steps, a.repeats)))
+
+
+if __name__ == "__main__":
+    main()

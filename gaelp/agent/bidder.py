@@ -1,0 +1,200 @@
+"""Our learning bidder: value model x policy multipliers x pacing.
+
+Per opportunity, `bid = target CPA x P(purchase | click) x exp(log multiplier[channel x intent] + log
+pacing)`, and 0 on devices our pixel has seen buy. `target CPA x P(purchase | click)` is the click's
+estimated value under the CPA-constrained objective (a purchase is worth the target CPA); the
+probability comes from the journey encoder and the online value model (`encoder.py`, `value.py`).
+The multipliers and the pacing are set once an hour, by the environment's action while training, or
+by the trained policy (a `Controller`) when the bidder plays on its own. The simulation passes every
+bid of ours through the safety limits.
+
+Action: `n_channels x 3 + 1` numbers in [-1, 1]; a multiplier is `exp(a x MAX_LOG_MULT)`, the last
+number the pacing `exp(a x MAX_LOG_PACING)`. All zeros bids the estimated value itself.
+
+Online exploration (`online=True`): the multipliers per (channel x intent) are sampled around the
+policy's mean action (the pacing stays greedy), each clipped so that every bid stays within
+`EXPLORE_LIMIT` in log space of the greedy bid: at most x1.22 or /1.22.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any, Protocol
+
+import numpy as np
+
+from gaelp.agent.encoder import JourneyEncoder
+from gaelp.agent.reward import HourlyReward
+from gaelp.agent.stats import CampaignStats, obs_size
+from gaelp.agent.value import ValueModel
+from gaelp.bidders.protocol import N_INTENTS, BaseBidder, BidderOutcome, OpportunityBatch
+from gaelp.config import Config
+
+MAX_LOG_MULT = float(np.log(4.0))  # multipliers per (channel x intent) within [1/4, 4]
+MAX_LOG_PACING = float(np.log(4.0))  # the hourly pacing factor within [1/4, 4]
+EXPLORE_LIMIT = 0.2  # online exploration: |log bid - log greedy bid| <= 0.2
+DEVICES_PER_PERSON = 3  # device ids to expect per person of the audience (the table grows past it)
+
+
+def action_size(n_channels: int) -> int:
+    """Length of the action vector."""
+    return n_channels * N_INTENTS + 1
+
+
+class Controller(Protocol):
+    """Sets the multipliers once an hour from the observation (the trained policy)."""
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """(action_size,) action in [-1, 1] for the next hour."""
+        ...
+
+    def observe_reward(self, reward: float) -> None:
+        """The reward of the hour just played (online learners use it)."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """Running state (recurrent memory, online updates)."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict` output."""
+        ...
+
+
+class AgentBidder(BaseBidder):
+    """The agent: journey encoder, online value model, and policy-set multipliers.
+
+    Args:
+        cfg: the run's config (channels, budget, target CPA, lookback window, audience size).
+        prior_w: the value model's anchor weights (from training worlds); None: a flat prior CVR.
+        controller: sets the action each hour; None: the action is set from outside (`set_action`).
+        attribution: attribution model of the reward ledger.
+        reward_value: what an attributed purchase is worth in the reward (`reward.REWARD_VALUES`).
+        purchase_worth: under `reward_value="target_cpa"`, a purchase is worth this x the target CPA.
+    """
+
+    learns = True
+
+    def __init__(self, cfg: Config, prior_w: np.ndarray | None = None, controller: Controller | None = None,
+                 attribution: str = "last_click", reward_value: str = "target_cpa",
+                 purchase_worth: float = 1.0) -> None:
+        super().__init__("agent", cfg.campaign.budget_per_user * cfg.users)
+        n_ch = len(cfg.world.channels)
+        window_h = 24 * cfg.campaign.lookback_days
+        self.target_cpa = cfg.bidders.target_cpa
+        self.encoder = JourneyEncoder(n_ch, DEVICES_PER_PERSON * cfg.users)
+        self.value = ValueModel(self.encoder.n_features, window_h, prior_w)
+        self.stats = CampaignStats(n_ch, self.daily_budget, self.target_cpa, cfg.days)
+        self.reward = HourlyReward(cfg.channel_names, attribution, window_h, self.target_cpa * purchase_worth,
+                                   reward_value)
+        self.controller = controller
+        self.action = np.zeros(action_size(n_ch))
+        self.last_reward = 0.0
+        self._acted_t = -1
+        self._cache: tuple[int, np.ndarray, np.ndarray] | None = None  # (t, features, p) of the last batch
+
+    # --- the policy's side ------------------------------------------------------------------------
+    def set_action(self, action: np.ndarray) -> None:
+        """Multipliers and pacing for the next hour: (action_size,) in [-1, 1] (clipped)."""
+        a = np.clip(np.asarray(action, np.float64).reshape(-1), -1.0, 1.0)
+        if a.shape != self.action.shape:
+            raise ValueError(f"action must have {self.action.size} numbers (channel x intent, then pacing), "
+                             f"got {a.size}")
+        self.action = a
+
+    def observation(self) -> np.ndarray:
+        """(obs_size,) what we know before the next hour (see `stats.py`)."""
+        return self.stats.vector(self.value.summary()[2:], self.action)
+
+    @property
+    def obs_size(self) -> int:
+        """Length of the observation."""
+        return obs_size(self.encoder.n_channels)
+
+    def multipliers(self, action: np.ndarray | None = None) -> np.ndarray:
+        """(n_channels x 3,) bid multipliers of the hour (or of `action`), pacing included."""
+        a = self.action if action is None else np.clip(np.asarray(action, np.float64), -1.0, 1.0)
+        return np.exp(a[:-1] * MAX_LOG_MULT + a[-1] * MAX_LOG_PACING)
+
+    # --- the Bidder protocol ----------------------------------------------------------------------
+    def value_per_click(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
+        """(n,) estimated value of a click (target CPA x P(purchase)) and (n,) P(purchase); 0 on converted
+        devices. Reads only the advertiser's view of the batch (never `batch.truth`)."""
+        if self._cache is not None and self._cache[0] == batch.t and self._cache[1].shape[0] == batch.size:
+            x, p = self._cache[1], self._cache[2]
+        else:
+            x = self.encoder.features(batch)
+            p = np.where(self.encoder.is_converted(batch.device), 0.0, self.value.predict(x))
+            self._cache = (batch.t, x, p)
+        return self.target_cpa * p, p
+
+    def bid(self, batch: OpportunityBatch) -> np.ndarray:
+        """Estimated value x multiplier[channel x intent] x pacing."""
+        if self.controller is not None and batch.t != self._acted_t:
+            self.set_action(self.controller.act(self.observation()))
+            self._acted_t = batch.t
+        value, _ = self.value_per_click(batch)
+        return value * self.multipliers()[batch.context]
+
+    def observe(self, outcome: BidderOutcome) -> None:
+        """Learn from our own results: clicks and pixel purchases for the value model, the journey table,
+        the report the policy reads, and the ledger's reward."""
+        b = outcome.batch
+        _, p = self.value_per_click(b)
+        x = self._cache[1]
+        clicked = np.flatnonzero(outcome.clicked)
+        self.value.record_clicks(b.t, x[clicked], b.device[clicked])
+        self.value.record_conversions(outcome.conv_t, outcome.conv_device)
+        self.encoder.observe(outcome)
+        self._cache = None  # the journey table moved on
+        self.stats.observe(outcome, p)
+        self.last_reward = self.reward.observe(outcome)
+        if self.controller is not None:
+            self.controller.observe_reward(self.last_reward)
+        self.value.maybe_refit(b.t + 1)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Journey table, value model, report, action and the controller's memory."""
+        return {"encoder": self.encoder.state_dict(), "value": self.value.state_dict(),
+                "stats": self.stats.state_dict(), "action": self.action.copy(), "acted_t": self._acted_t,
+                "controller": self.controller.state_dict() if self.controller is not None else {}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict` output."""
+        self.encoder.load_state_dict(state["encoder"])
+        self.value.load_state_dict(state["value"])
+        self.stats.load_state_dict(state["stats"])
+        self.action = np.array(state["action"], np.float64)
+        self._acted_t = int(state["acted_t"])
+        self._cache = None
+        if self.controller is not None:
+            self.controller.load_state_dict(state["controller"])
+
+
+def default_policy_path() -> pathlib.Path:
+    """The checkpoint shipped in the package."""
+    return pathlib.Path(__file__).parent / "policy" / "default.pt"
+
+
+def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, online: bool = False) -> AgentBidder:
+    """Our agent bidder for `Simulation(cfg, bidder=...)`, playing a trained policy.
+
+    Args:
+        cfg: the run's config; the daily budget is `cfg.campaign.budget_per_user x cfg.users`.
+        policy: a checkpoint written by `gaelp train`; None: the one shipped in the package.
+        online: keep learning while bidding: sampled actions within `EXPLORE_LIMIT` of the greedy bid,
+            and policy updates from the campaign's own ledger rewards (the value model always learns
+            from our pixel).
+
+    Raises:
+        FileNotFoundError: the checkpoint does not exist (the message says how to make one).
+    """
+    from gaelp.agent.network import PolicyController, load_checkpoint
+
+    path = pathlib.Path(policy) if policy is not None else default_policy_path()
+    ckpt = load_checkpoint(path)
+    controller = PolicyController(ckpt, online=online, explore_limit=EXPLORE_LIMIT / MAX_LOG_MULT)
+    return AgentBidder(cfg, prior_w=ckpt["prior_w"], controller=controller,
+                       attribution=ckpt.get("attribution", "last_click"),
+                       reward_value=ckpt.get("reward_value", "target_cpa"),
+                       purchase_worth=ckpt.get("purchase_worth", 1.0))

@@ -1,0 +1,142 @@
+"""Journey encoder: what our own logs say about each device, as a feature row per opportunity.
+
+The advertiser sees device ids, never people. Per device it keeps, from its own `BidderOutcome`s only:
+impressions (touches) and clicks by channel, the hours of the first touch, the last touch and the last
+click, and whether its pixel has reported a purchase. `features(batch)` turns an hour's opportunities
+into a float32 matrix, one row per opportunity, from that table and the opportunity's own context
+(channel, query intent, device type, hour). No person id, stage or true probability is ever read:
+`batch.truth` is ignored.
+
+Feature columns (`FEATURES` names them):
+
+    bias | channel one-hot (n_ch) | intent one-hot (3) | desktop | log1p touches by channel (n_ch) |
+    log1p clicks by channel (n_ch) | touched in 24 h | touched in 7 d | clicked in 24 h | clicked in 7 d |
+    log1p(hours since last click) / 7 (0 if never) | log1p(days since first touch) / 3 | sin, cos hour
+
+Everything is whole-array numpy over the batch; the table grows as new device ids appear.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gaelp.bidders.protocol import N_INTENTS, BidderOutcome, OpportunityBatch
+
+_NEVER = -(10**9)
+_COUNTS = np.uint16  # touches / clicks per device and channel: daily frequency caps keep them far below 65,535
+
+
+def feature_names(channel_names: tuple[str, ...]) -> tuple[str, ...]:
+    """Names of the encoder's feature columns, in order."""
+    ch = list(channel_names)
+    return ("bias", *(f"ch_{c}" for c in ch), "intent_info", "intent_category", "intent_purchase", "desktop",
+            *(f"touches_{c}" for c in ch), *(f"clicks_{c}" for c in ch), "touched_24h", "touched_7d",
+            "clicked_24h", "clicked_7d", "log_hours_since_click", "log_days_since_first", "hour_sin", "hour_cos")
+
+
+class JourneyEncoder:
+    """Per-device journey table from our own logs, and the feature rows it gives opportunities.
+
+    Args:
+        n_channels: channels of the market.
+        capacity: device ids expected (the table grows past it if needed).
+    """
+
+    def __init__(self, n_channels: int, capacity: int = 0) -> None:
+        self.n_channels = n_channels
+        self.n_features = 1 + n_channels + N_INTENTS + 1 + 2 * n_channels + 6 + 2
+        self.touches = np.zeros((capacity, n_channels), _COUNTS)
+        self.clicks = np.zeros((capacity, n_channels), _COUNTS)
+        self.first_touch_t = np.full(capacity, _NEVER, np.int32)
+        self.last_touch_t = np.full(capacity, _NEVER, np.int32)
+        self.last_click_t = np.full(capacity, _NEVER, np.int32)
+        self.converted = np.zeros(capacity, bool)
+
+    # --- the table --------------------------------------------------------------------------------
+    _FIELDS = ("touches", "clicks", "first_touch_t", "last_touch_t", "last_click_t", "converted")
+
+    def _grow(self, max_id: int) -> None:
+        n = self.converted.size
+        if max_id < n:
+            return
+        m = max(max_id + 1, 2 * n, 1024)
+        for name in self._FIELDS:
+            a = getattr(self, name)
+            fill = _NEVER if name.endswith("_t") else 0
+            pad = np.full((m - n, *a.shape[1:]), fill, a.dtype)
+            setattr(self, name, np.concatenate([a, pad]))
+
+    def _rows(self, device: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Device ids clipped into the table, and which of them the table knows."""
+        known = device < self.converted.size
+        return np.where(known, device, 0), known
+
+    def is_converted(self, device: np.ndarray) -> np.ndarray:
+        """(n,) bool: our pixel has reported a purchase on this device."""
+        rows, known = self._rows(device)
+        return known & self.converted[rows]
+
+    def observe(self, outcome: BidderOutcome) -> None:
+        """Fold in one hour of our own results: impressions won, clicks, pixel conversions."""
+        t = outcome.batch.t
+        won = np.flatnonzero(outcome.won)
+        if won.size:
+            dev, ch = outcome.batch.device[won], outcome.batch.channel[won].astype(np.int64)
+            self._grow(int(dev.max()))
+            np.add.at(self.touches, (dev, ch), 1)
+            first = self.first_touch_t[dev]
+            self.first_touch_t[dev] = np.where(first == _NEVER, t, first)
+            self.last_touch_t[dev] = t
+            clicked = outcome.clicked[won]
+            if clicked.any():
+                np.add.at(self.clicks, (dev[clicked], ch[clicked]), 1)
+                self.last_click_t[dev[clicked]] = t
+        if outcome.conv_device.size:
+            self._grow(int(outcome.conv_device.max()))
+            self.converted[outcome.conv_device] = True
+
+    # --- features ---------------------------------------------------------------------------------
+    def features(self, batch: OpportunityBatch) -> np.ndarray:
+        """(n, n_features) float32 feature rows of the batch's opportunities (see the module docstring)."""
+        n, n_ch = batch.size, self.n_channels
+        x = np.zeros((n, self.n_features), np.float32)
+        x[:, 0] = 1.0
+        rows = np.arange(n)
+        x[rows, 1 + batch.channel.astype(np.int64)] = 1.0
+        col = 1 + n_ch
+        x[rows, col + batch.intent.astype(np.int64)] = 1.0
+        col += N_INTENTS
+        x[:, col] = batch.device_type
+        col += 1
+        dev, known = self._rows(batch.device)
+        x[:, col:col + n_ch] = np.log1p(self.touches[dev] * known[:, None])
+        col += n_ch
+        x[:, col:col + n_ch] = np.log1p(self.clicks[dev] * known[:, None])
+        col += n_ch
+        t = batch.t
+        last_touch, last_click, first = (np.where(known, a[dev], _NEVER).astype(np.int64)
+                                         for a in (self.last_touch_t, self.last_click_t, self.first_touch_t))
+        since_touch, since_click = t - last_touch, t - last_click  # huge where never
+        x[:, col] = since_touch <= 24
+        x[:, col + 1] = since_touch <= 24 * 7
+        x[:, col + 2] = since_click <= 24
+        x[:, col + 3] = since_click <= 24 * 7
+        x[:, col + 4] = np.where(last_click != _NEVER, np.log1p(since_click) / 7.0, 0.0)
+        x[:, col + 5] = np.where(first != _NEVER, np.log1p((t - first) / 24.0) / 3.0, 0.0)
+        col += 6
+        angle = 2 * np.pi * (t % 24) / 24
+        x[:, col] = np.sin(angle)
+        x[:, col + 1] = np.cos(angle)
+        return x
+
+    # --- persistence ------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Copies of the table."""
+        return {name: getattr(self, name).copy() for name in self._FIELDS}
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        """Restore `state_dict` output."""
+        for name in self._FIELDS:
+            setattr(self, name, np.array(s[name], dtype=getattr(self, name).dtype))

@@ -1,0 +1,180 @@
+"""`gaelp/Campaign-v0`: one campaign of ours as a Gymnasium environment; one step is one simulated hour.
+
+* Observation: our own report only (`gaelp.agent.stats`): time, budget, our results, the value
+  model's summary, per (channel x intent) our opportunities, win rate, prices, clicks, spend and
+  mean estimated purchase probability, and the previous action.
+* Action: `Box(-1, 1, (n_channels x 3 + 1,))`: log bid multipliers per (channel x intent) and the
+  pacing of the next hour (`gaelp.agent.bidder`).
+* Reward: the delayed-reward ledger's credit that arrived in the hour minus the hour's spend
+  (`gaelp.agent.reward`); at the campaign's end, the expected credit of clicks still pending.
+* Episode: the campaign's `days` (truncated, never terminated). `info` at the end holds the
+  campaign's KPIs and its score, `conversions x min(1, (target CPA / CAC)^2)`.
+
+Worlds differ by seed (`reset(seed=...)`); with `randomize=True`, also by market settings drawn from
+the seed: our budget (x0.5-2), each rival's budget (x0.5-1.5) and the start date (any day of a year),
+so a policy does not learn one market by heart.
+
+`VectorCampaignEnv` steps many worlds per call through Gymnasium's vector API (an in-process loop
+over worlds, autoresetting each world when its campaign ends).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from gaelp.agent.bidder import AgentBidder, action_size
+from gaelp.agent.encoder import JourneyEncoder
+from gaelp.agent.stats import obs_size
+from gaelp.config import Config
+from gaelp.kpis import Kpis
+from gaelp.simulation import Simulation
+
+OBS_LIMIT = 1e6
+
+
+def campaign_score(kpis: Kpis, channel_names: tuple[str, ...], target_cpa: float) -> dict[str, float]:
+    """Conversions, spend, CAC, ROAS (as in the KPI table) and the CPA-constrained score of our campaign.
+
+    `score = conversions x min(1, (target CPA / CAC)^2)`; a campaign with no conversion scores 0.
+    """
+    tot = kpis.table(channel_names)["totals"]
+    conv, cac = tot["conversions"], tot["cac"]
+    score = conv * min(1.0, (target_cpa / cac) ** 2) if cac else float(conv)
+    return {"score": float(score), "conversions": float(conv), "spend": float(tot["spend"]),
+            "cac": float(cac) if cac is not None else float("nan"),
+            "roas": float(tot["roas"]) if tot["roas"] is not None else float("nan")}
+
+
+def randomized(cfg: Config, rng: np.random.Generator) -> Config:
+    """A training world's market: our budget x0.5-2, rivals' budgets x0.5-1.5, a start date in the year."""
+    camp = cfg.campaign.model_copy(update={"budget_per_user": cfg.campaign.budget_per_user * rng.uniform(0.5, 2.0)})
+    comps = tuple(c.model_copy(update={"budget_per_user": c.budget_per_user * rng.uniform(0.5, 1.5)})
+                  for c in cfg.market.competitors)
+    start = cfg.start_date + dt.timedelta(days=int(rng.integers(0, 365)))
+    return cfg.model_copy(update={"campaign": camp, "market": cfg.market.model_copy(update={"competitors": comps}),
+                                  "start_date": start})
+
+
+class CampaignEnv(gym.Env):
+    """One campaign of ours, an hour per step.
+
+    Args:
+        cfg: the base config (default: the defaults with `users` and `days` below).
+        users: people in the world (overrides `cfg.users`).
+        days: campaign length (overrides `cfg.days`).
+        randomize: draw the market settings from each reset's seed (training worlds).
+        attribution: attribution model of the reward ledger.
+        reward_value: what an attributed purchase is worth in the reward (`"target_cpa"` or `"revenue"`).
+        purchase_worth: under `"target_cpa"`, a purchase is worth this x the target CPA.
+        prior_w: the value model's anchor weights (None: a flat prior).
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+
+    def __init__(self, cfg: Config | None = None, users: int | None = None, days: int | None = None,
+                 randomize: bool = False, attribution: str = "last_click", reward_value: str = "target_cpa",
+                 prior_w: np.ndarray | None = None, purchase_worth: float = 1.0) -> None:
+        base = cfg if cfg is not None else Config()
+        self.base = base.replace(users=users, days=days)
+        self.randomize, self.attribution, self.reward_value = randomize, attribution, reward_value
+        self.prior_w, self.purchase_worth = prior_w, purchase_worth
+        n_ch = len(self.base.world.channels)
+        self.observation_space = spaces.Box(-OBS_LIMIT, OBS_LIMIT, (obs_size(n_ch),), np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, (action_size(n_ch),), np.float32)
+        self.hours = 24 * self.base.days
+        self.sim: Simulation | None = None
+        self.bidder: AgentBidder | None = None
+        self.cfg = self.base
+        self.bidder_features = JourneyEncoder(n_ch).n_features
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        """A fresh world: seed `seed` (or one drawn from the env's generator)."""
+        super().reset(seed=seed)
+        world_seed = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31))
+        cfg = self.base.replace(seed=world_seed)
+        if self.randomize:
+            cfg = randomized(cfg, np.random.default_rng(np.random.SeedSequence([world_seed, 0x5EED])))
+        self.cfg = cfg
+        self.bidder = AgentBidder(cfg, prior_w=self.prior_w, attribution=self.attribution,
+                                  reward_value=self.reward_value, purchase_worth=self.purchase_worth)
+        self.sim = Simulation(cfg, bidder=self.bidder)
+        return self.bidder.observation(), {"seed": world_seed}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """Play one hour with `action`'s multipliers and pacing."""
+        if self.sim is None or self.bidder is None:
+            raise RuntimeError("call reset() before step()")
+        self.bidder.set_action(action)
+        self.sim.step_hour()
+        reward = self.bidder.last_reward
+        truncated = self.sim.t >= self.hours
+        info: dict[str, Any] = {}
+        if truncated:
+            v = self.bidder.value
+            reward += self.bidder.reward.close(self.sim.t, float(v.summary()[3]), v.mean_delay_h)
+            info = campaign_score(self.sim.kpis, self.cfg.channel_names, self.cfg.bidders.target_cpa)
+        obs = np.clip(self.bidder.observation(), -OBS_LIMIT, OBS_LIMIT)
+        return obs, float(reward), False, bool(truncated), info
+
+
+class VectorCampaignEnv(gym.vector.VectorEnv):
+    """Many campaign worlds stepped per call (an in-process loop; each world autoresets when it ends).
+
+    World `i`'s k-th campaign has seed `seed + i + k x num_envs`, so worlds never repeat a seed.
+    The final step's `info` of a world is under `infos["final_info"][i]` (a dict, empty if not final).
+
+    Args:
+        num_envs: worlds.
+        autoreset: start a world's next campaign when one ends (False: the caller resets).
+        **kwargs: `CampaignEnv` arguments.
+    """
+
+    def __init__(self, num_envs: int, autoreset: bool = True, **kwargs: Any) -> None:
+        self.envs = [CampaignEnv(**kwargs) for _ in range(num_envs)]
+        self.autoreset = autoreset
+        self.num_envs = num_envs
+        self.single_observation_space = self.envs[0].observation_space
+        self.single_action_space = self.envs[0].action_space
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
+        self.metadata = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
+        self._next_seed = np.zeros(num_envs, np.int64)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        """Reset every world; world i gets seed `seed + i`."""
+        base = 0 if seed is None else int(seed)
+        self._next_seed = base + np.arange(self.num_envs) + self.num_envs
+        obs = [env.reset(seed=base + i)[0] for i, env in enumerate(self.envs)]
+        return np.stack(obs), {}
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        """One hour in every world."""
+        obs, rew = np.zeros(self.observation_space.shape, np.float32), np.zeros(self.num_envs)
+        trunc = np.zeros(self.num_envs, bool)
+        final: list[dict] = [{} for _ in range(self.num_envs)]
+        for i, env in enumerate(self.envs):
+            o, rew[i], _, trunc[i], info = env.step(actions[i])
+            if trunc[i]:
+                final[i] = info
+            if trunc[i] and self.autoreset:
+                o, _ = env.reset(seed=int(self._next_seed[i]))
+                self._next_seed[i] += self.num_envs
+            obs[i] = o
+        return obs, rew, np.zeros(self.num_envs, bool), trunc, {"final_info": final}
+
+    def set_prior(self, prior_w: np.ndarray) -> None:
+        """The value model's anchor weights for the worlds' next campaigns."""
+        for env in self.envs:
+            env.prior_w = np.asarray(prior_w, np.float64).copy()
+
+
+def play(cfg: Config, bidder: Any) -> dict[str, float]:
+    """Play one campaign of `cfg` with our `bidder`; its KPIs and score (see `campaign_score`)."""
+    sim = Simulation(cfg, bidder=bidder)
+    sim.run()
+    return campaign_score(sim.kpis, cfg.channel_names, cfg.bidders.target_cpa)

@@ -1,0 +1,166 @@
+"""The recurrent actor-critic, its checkpoints, and the controller that plays it inside the bidder.
+
+Network: observation -> Linear + tanh -> LSTM -> (Gaussian mean of the action, state value), with a
+learned, state-independent log standard deviation per action. The greedy action is the mean; the
+environment clips actions to [-1, 1].
+
+A checkpoint (`torch.save` of a dict) holds the network's weights and sizes, the value model's prior
+weights (`prior_w`, learned over the training worlds), the reward settings and, for `gaelp train
+--resume`, the optimizer and random states.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.distributions import Normal
+
+
+def _layer(layer: nn.Linear, std: float) -> nn.Linear:
+    nn.init.orthogonal_(layer.weight, std)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+class RecurrentActorCritic(nn.Module):
+    """Linear + tanh encoder, one LSTM layer, linear actor and critic heads.
+
+    Args:
+        obs_dim: observation length.  act_dim: action length.  hidden: width of the encoder and the LSTM.
+        init_log_std: starting log standard deviation of the Gaussian policy.
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: int = 64, init_log_std: float = -1.0) -> None:
+        super().__init__()
+        self.obs_dim, self.act_dim, self.hidden = obs_dim, act_dim, hidden
+        self.encoder = nn.Sequential(_layer(nn.Linear(obs_dim, hidden), np.sqrt(2)), nn.Tanh())
+        self.lstm = nn.LSTM(hidden, hidden)
+        for name, p in self.lstm.named_parameters():
+            if "bias" in name:
+                nn.init.zeros_(p)
+            else:
+                nn.init.orthogonal_(p, 1.0)
+        self.actor = _layer(nn.Linear(hidden, act_dim), 0.01)  # starts near the all-zero action: bid the value
+        self.critic = _layer(nn.Linear(hidden, 1), 1.0)
+        self.log_std = nn.Parameter(torch.full((act_dim,), float(init_log_std)))
+
+    def initial_state(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Zero LSTM state for `n` sequences: ((1, n, hidden), (1, n, hidden))."""
+        return torch.zeros(1, n, self.hidden), torch.zeros(1, n, self.hidden)
+
+    def forward(self, obs: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+                ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Run `obs` (T, n, obs_dim) from `state`: action means (T, n, act_dim), values (T, n), new state."""
+        h, state = self.lstm(self.encoder(obs), state)
+        return self.actor(h), self.critic(h).squeeze(-1), state
+
+    def dist(self, mean: torch.Tensor) -> Normal:
+        """The Gaussian policy around `mean`."""
+        return Normal(mean, self.log_std.exp().expand_as(mean))
+
+
+def save_checkpoint(path: pathlib.Path, net: RecurrentActorCritic, prior_w: np.ndarray, **extra: Any) -> None:
+    """Write a checkpoint (atomically: a temporary file, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": net.state_dict(), "obs_dim": net.obs_dim, "act_dim": net.act_dim, "hidden": net.hidden,
+                "prior_w": np.asarray(prior_w, np.float64), **extra}, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: pathlib.Path) -> dict[str, Any]:
+    """Read a checkpoint of `save_checkpoint`.
+
+    Raises:
+        FileNotFoundError: no such file (with how to make one).
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"no policy checkpoint at {path}; train one with `gaelp train --out DIR` "
+                                "and pass DIR/policy.pt")
+    return torch.load(path, weights_only=False)
+
+
+PLAYING_KEYS = ("model", "obs_dim", "act_dim", "hidden", "prior_w", "attribution", "reward_value",
+                "purchase_worth")
+
+
+def export_policy(src: pathlib.Path, dst: pathlib.Path) -> None:
+    """Copy of a training checkpoint with only what playing needs (no optimizer, random states, history)."""
+    ckpt = load_checkpoint(src)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k: ckpt[k] for k in PLAYING_KEYS if k in ckpt}, dst)
+
+
+def build_network(ckpt: dict[str, Any]) -> RecurrentActorCritic:
+    """The network of a checkpoint, weights loaded."""
+    net = RecurrentActorCritic(ckpt["obs_dim"], ckpt["act_dim"], ckpt["hidden"])
+    net.load_state_dict(ckpt["model"])
+    return net
+
+
+class PolicyController:
+    """Plays a trained policy inside `AgentBidder`: one greedy (or bounded-exploration) action per hour.
+
+    Args:
+        ckpt: a loaded checkpoint.
+        online: sample the multipliers (each within `explore_limit` of the greedy one, in action units;
+            the pacing stays greedy) and
+            update the policy from the campaign's own rewards once a day (`gaelp.agent.ppo.OnlineLearner`).
+        explore_limit: the largest move from the greedy action while exploring.
+        seed: seed of the exploration noise.
+    """
+
+    def __init__(self, ckpt: dict[str, Any], online: bool = False, explore_limit: float = 0.15,
+                 seed: int = 0) -> None:
+        torch.set_num_threads(1)
+        self.net = build_network(ckpt)
+        self.online, self.explore_limit = online, float(explore_limit)
+        self.state = self.net.initial_state(1)
+        self.rng = np.random.default_rng(seed)
+        self.learner = None
+        self.last_greedy: np.ndarray | None = None
+        if online:
+            from gaelp.agent.ppo import OnlineLearner
+
+            self.learner = OnlineLearner(self.net)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """The action for the next hour."""
+        x = torch.as_tensor(obs, dtype=torch.float32).view(1, 1, -1)
+        before = self.state
+        mean, _, self.state = self.net(x, self.state)
+        greedy = mean.view(-1).numpy().astype(np.float64)
+        if not self.online:
+            return greedy
+        self.last_greedy = greedy
+        noise = self.rng.normal(0.0, 1.0, greedy.size) * self.net.log_std.exp().numpy()
+        noise[-1] = 0.0  # the pacing stays greedy: a bid's move is its context multiplier's alone
+        action = greedy + np.clip(noise, -self.explore_limit, self.explore_limit)
+        if self.learner is not None:
+            self.learner.record(obs, action, before)
+        return action
+
+    def observe_reward(self, reward: float) -> None:
+        """Pass the hour's reward to the online learner (if any)."""
+        if self.learner is not None:
+            self.learner.reward(reward)
+
+    def state_dict(self) -> dict[str, Any]:
+        """LSTM memory, exploration stream and (online) the weights."""
+        out: dict[str, Any] = {"h": self.state[0].numpy().copy(), "c": self.state[1].numpy().copy(),
+                               "rng": self.rng.bit_generator.state}
+        if self.learner is not None:
+            out["learner"] = self.learner.state_dict()
+        return out
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        """Restore `state_dict` output."""
+        self.state = (torch.as_tensor(np.array(s["h"])), torch.as_tensor(np.array(s["c"])))
+        self.rng.bit_generator.state = s["rng"]
+        if self.learner is not None and "learner" in s:
+            self.learner.load_state_dict(s["learner"])

@@ -1,0 +1,321 @@
+"""PPO with an LSTM policy on `gaelp/Campaign-v0`: the whole training loop in one place.
+
+In the manner of CleanRL's single-file PPO-LSTM, written for this environment:
+
+* `PPOConfig`: every hyper-parameter, documented, frozen.
+* One iteration plays one whole campaign in each of `worlds` training worlds in lockstep (an hour per
+  step), so a rollout is a campaign: the LSTM starts from zero at its first hour and runs over the
+  whole sequence in one call, and each iteration ends at a campaign boundary, where a checkpoint
+  holds everything needed to go on bit-identically (`--resume`).
+* Advantages by GAE over the campaign (its end is terminal: the ledger advanced what was pending),
+  then `update_epochs` passes of the clipped PPO loss over minibatches of whole worlds.
+* The value model's prior (`prior_w`) follows the weights our value models reach at the end of the
+  training campaigns (a moving average): what an advertiser learns from its past campaigns.
+* Training worlds have seeds `TRAIN_SEED_BASE + seed x 1,000,000 + k` (k = 0, 1, ...); held-out
+  evaluation uses seeds 0-999, never seen in training.
+
+Randomness: a `torch.Generator` for the actions, a numpy `Generator` for the minibatches, a scoped
+torch seed for the initial weights; torch runs on one thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from gaelp.agent import CHECKPOINT
+from gaelp.agent.env import VectorCampaignEnv
+from gaelp.agent.network import RecurrentActorCritic, build_network, load_checkpoint, save_checkpoint
+from gaelp.agent.value import PRIOR_CVR, flat_prior
+from gaelp.config import Config
+
+TRAIN_SEED_BASE = 1000
+SCORE_CAMPAIGNS = 8  # the training score is the mean score of at least this many of the last campaigns
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """Hyper-parameters of `train`.
+
+    Attributes:
+        worlds: training worlds played in parallel (one campaign each per iteration).
+        users: people per training world.
+        days: campaign length in days (None: the config's).
+        env_hours: stop after this many simulated hours (over all worlds), at a campaign boundary.
+        minutes: or stop after this much wall time (checked between iterations); None: no limit.
+        seed: training seed (initial weights, actions, minibatches, world seeds).
+        randomize: draw each training world's market settings (budgets, start date) from its seed.
+        learning_rate: Adam step size.
+        gamma: discount per hour (0.999: a horizon of about six weeks, longer than the lookback window).
+        gae_lambda: GAE lambda.
+        update_epochs: passes over each rollout.
+        minibatch_worlds: worlds per minibatch (whole sequences, for the LSTM).
+        clip_coef: PPO ratio clip.
+        ent_coef: entropy bonus.
+        vf_coef: weight of the value loss.
+        max_grad_norm: gradient clip.
+        target_kl: stop an update's epochs early past this approximate KL (None: never).
+        hidden: encoder and LSTM width.
+        init_log_std: initial log standard deviation of the Gaussian policy.
+        reward_scale: rewards (USD) are multiplied by this for learning.
+        prior_momentum: weight of the old value-model prior when a campaign's weights are folded in.
+        attribution: attribution model of the reward ledger.
+        reward_value: what an attributed purchase is worth in the reward ("target_cpa" or "revenue").
+        purchase_worth: under "target_cpa", a purchase is worth this x the target CPA. At 1 the reward's
+            optimum prices the *marginal* purchase at the target, so the average CAC ends below it;
+            the score wants the average at the target (a Lagrangian worth above 1).
+    """
+
+    worlds: int = 4
+    users: int = 5_000
+    days: int | None = None
+    env_hours: int = 100_000
+    minutes: float | None = None
+    seed: int = 0
+    randomize: bool = True
+    learning_rate: float = 1e-3
+    gamma: float = 0.999
+    gae_lambda: float = 0.95
+    update_epochs: int = 8
+    minibatch_worlds: int = 1
+    clip_coef: float = 0.2
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    target_kl: float | None = 0.05
+    hidden: int = 64
+    init_log_std: float = -1.0
+    reward_scale: float = 0.01
+    prior_momentum: float = 0.8
+    attribution: str = "last_click"
+    reward_value: str = "target_cpa"
+    purchase_worth: float = 1.0
+
+
+@dataclass
+class TrainResult:
+    """What `train` returns (and `gaelp train --json` prints); `train_score` is the mean score of the
+    campaigns of the last iterations (at least `SCORE_CAMPAIGNS` campaigns, or all there were)."""
+
+    env_hours: int
+    wall_s: float
+    train_score: float
+    checkpoint: str
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's JSON shape."""
+        return {"env_hours": self.env_hours, "wall_s": round(self.wall_s, 3),
+                "env_hours_per_s": round(self.env_hours / max(self.wall_s, 1e-9), 2),
+                "train_score": self.train_score, "checkpoint": self.checkpoint}
+
+
+def _gae(rewards: np.ndarray, values: np.ndarray, gamma: float, lam: float) -> np.ndarray:
+    """(T, n) advantages of one campaign per column, its end terminal."""
+    adv = np.zeros_like(rewards)
+    last = np.zeros(rewards.shape[1])
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        next_v = values[t + 1] if t + 1 < rewards.shape[0] else 0.0
+        delta = rewards[t] + gamma * next_v - values[t]
+        last = delta + gamma * lam * last
+        adv[t] = last
+    return adv
+
+
+def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
+          on_iteration: Callable[[dict[str, float]], None] | None = None) -> TrainResult:
+    """Train the agent; write `out/policy.pt` after every iteration and TensorBoard logs under `out/tb`.
+
+    Args:
+        cfg: the base config of the training worlds (`hp.users` and `hp.days` override it).
+        hp: hyper-parameters.
+        out: output directory.
+        resume: continue from `out/policy.pt` (bit-identical to a run that was never stopped).
+        on_iteration: called with each iteration's metrics (the CLI's progress bar).
+    """
+    from torch.utils.tensorboard import SummaryWriter
+
+    torch.set_num_threads(1)
+    envs = VectorCampaignEnv(hp.worlds, cfg=cfg, users=hp.users, days=hp.days, randomize=hp.randomize,
+                             attribution=hp.attribution, reward_value=hp.reward_value,
+                             purchase_worth=hp.purchase_worth, autoreset=False)
+    n, T = hp.worlds, envs.envs[0].hours
+    obs_dim, act_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
+    with torch.random.fork_rng():
+        torch.manual_seed(hp.seed)
+        net = RecurrentActorCritic(obs_dim, act_dim, hp.hidden, hp.init_log_std)
+    optimizer = torch.optim.Adam(net.parameters(), lr=hp.learning_rate, eps=1e-5)
+    gen = torch.Generator().manual_seed(hp.seed)
+    rng = np.random.default_rng(np.random.SeedSequence([hp.seed, 0x999]))
+    prior = flat_prior(envs.envs[0].bidder_features, PRIOR_CVR)
+    iteration, env_hours, history = 0, 0, []
+    path = out / CHECKPOINT
+    if resume:
+        ck = load_checkpoint(path)
+        if ck.get("hp") != asdict(hp) | {"env_hours": ck["hp"]["env_hours"], "minutes": ck["hp"]["minutes"]}:
+            raise ValueError(f"{path} was trained with other settings; resume with the same flags")
+        net.load_state_dict(ck["model"])
+        optimizer.load_state_dict(ck["optimizer"])
+        gen.set_state(ck["torch_rng"])
+        rng.bit_generator.state = ck["np_rng"]
+        prior, iteration, env_hours, history = ck["prior_w"], ck["iteration"], ck["env_hours"], ck["history"]
+    writer = SummaryWriter(str(out / "tb"))
+    start = time.perf_counter()
+    world_base = TRAIN_SEED_BASE + hp.seed * 1_000_000
+    while env_hours < hp.env_hours and (hp.minutes is None or time.perf_counter() - start < 60 * hp.minutes):
+        envs.set_prior(prior)
+        obs, _ = envs.reset(seed=world_base + iteration * n)
+        buf_obs = np.zeros((T, n, obs_dim), np.float32)
+        buf_act = np.zeros((T, n, act_dim), np.float32)
+        buf_logp, buf_val, buf_rew = np.zeros((T, n)), np.zeros((T, n)), np.zeros((T, n))
+        state = net.initial_state(n)
+        finals: list[dict] = []
+        for t in range(T):  # one campaign per world
+            with torch.no_grad():
+                mean, value, state = net(torch.as_tensor(obs).unsqueeze(0), state)
+                std = net.log_std.exp()
+                action = mean[0] + std * torch.randn(mean[0].shape, generator=gen)
+                buf_logp[t] = net.dist(mean[0]).log_prob(action).sum(-1).numpy()
+            buf_obs[t], buf_act[t], buf_val[t] = obs, action.numpy(), value[0].numpy()
+            obs, buf_rew[t], _, _, infos = envs.step(action.numpy())
+            finals = [f for f in infos["final_info"] if f] or finals
+        env_hours += n * T
+        weights = np.stack([e.bidder.value.w for e in envs.envs])
+        prior = hp.prior_momentum * prior + (1 - hp.prior_momentum) * weights.mean(axis=0)
+
+        rew = buf_rew * hp.reward_scale
+        adv = _gae(rew, buf_val, hp.gamma, hp.gae_lambda)
+        ret = adv + buf_val
+        t_obs, t_act = torch.as_tensor(buf_obs), torch.as_tensor(buf_act)
+        t_logp, t_adv, t_ret = (torch.as_tensor(a, dtype=torch.float32) for a in (buf_logp, adv, ret))
+        stats: dict[str, float] = {}
+        for _ in range(hp.update_epochs):
+            order = rng.permutation(n)
+            for s in range(0, n, hp.minibatch_worlds):
+                mb = torch.as_tensor(order[s:s + hp.minibatch_worlds])
+                mean, value, _ = net(t_obs[:, mb], net.initial_state(mb.numel()))
+                dist = net.dist(mean)
+                logp = dist.log_prob(t_act[:, mb]).sum(-1)
+                ratio = (logp - t_logp[:, mb]).exp()
+                a = t_adv[:, mb]
+                a = (a - a.mean()) / (a.std() + 1e-8)
+                pg_loss = torch.max(-a * ratio, -a * ratio.clamp(1 - hp.clip_coef, 1 + hp.clip_coef)).mean()
+                v_loss = 0.5 * ((value - t_ret[:, mb]) ** 2).mean()
+                entropy = dist.entropy().sum(-1).mean()
+                loss = pg_loss - hp.ent_coef * entropy + hp.vf_coef * v_loss
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(net.parameters(), hp.max_grad_norm)
+                optimizer.step()
+                with torch.no_grad():
+                    approx_kl = float(((ratio - 1) - (logp - t_logp[:, mb])).mean())
+                stats = {"policy_loss": float(pg_loss.detach()), "value_loss": float(v_loss.detach()),
+                         "entropy": float(entropy.detach()), "approx_kl": approx_kl}
+            if hp.target_kl is not None and stats["approx_kl"] > hp.target_kl:
+                break
+        var = np.var(ret)
+        scores = [f["score"] for f in finals]
+        cac = np.array([f["cac"] for f in finals])
+        row = {"iteration": iteration, "env_hours": env_hours, "return": float(buf_rew.sum(axis=0).mean()),
+               "score": float(np.mean(scores)), "conversions": float(np.mean([f["conversions"] for f in finals])),
+               "cac": float(np.nanmedian(cac)) if np.isfinite(cac).any() else float("nan"),
+               "explained_variance": float(1 - np.var(ret - buf_val) / var) if var > 0 else float("nan"),
+               "weight_norm": float(torch.sqrt(sum((p.detach() ** 2).sum() for p in net.parameters()))),
+               "log_std": float(net.log_std.detach().mean()), **stats}
+        history.append(row)
+        for k, v in row.items():
+            if k not in ("iteration", "env_hours"):
+                writer.add_scalar(f"train/{k}", v, env_hours)
+        iteration += 1
+        save_checkpoint(path, net, prior, hp=asdict(hp), optimizer=optimizer.state_dict(), torch_rng=gen.get_state(),
+                        np_rng=rng.bit_generator.state, iteration=iteration, env_hours=env_hours, history=history,
+                        attribution=hp.attribution, reward_value=hp.reward_value, purchase_worth=hp.purchase_worth)
+        if on_iteration is not None:
+            on_iteration(row)
+    writer.close()
+    recent = [r["score"] for r in history[-max(1, -(-SCORE_CAMPAIGNS // n)):]]
+    return TrainResult(env_hours, time.perf_counter() - start, float(np.mean(recent)) if recent else float("nan"),
+                       str(path), history)
+
+
+class OnlineLearner:
+    """Policy updates while bidding (`make_agent_bidder(online=True)`), from the campaign's own rewards.
+
+    Once a day, the day's 24 hours are replayed through the network from the LSTM state the day began
+    with; the log-probability of the actions taken is pushed along the reward-to-go's advantage over
+    the critic (one clipped policy-gradient step, Adam at `lr`), and the critic towards the
+    reward-to-go. Actions were drawn within the exploration limit of the greedy action, so the
+    log-probabilities are those of the unclipped Gaussian (an approximation for the rare clipped draw).
+    """
+
+    def __init__(self, net: RecurrentActorCritic, lr: float = 1e-4, gamma: float = 0.999,
+                 reward_scale: float = 0.01) -> None:
+        self.net, self.gamma, self.reward_scale = net, gamma, reward_scale
+        self.optimizer = torch.optim.Adam(net.parameters(), lr=lr, eps=1e-5)
+        self.obs: list[np.ndarray] = []
+        self.actions: list[np.ndarray] = []
+        self.rewards: list[float] = []
+        self.start_state: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.updates = 0
+
+    def record(self, obs: np.ndarray, action: np.ndarray, state: tuple[torch.Tensor, torch.Tensor]) -> None:
+        """An hour's observation, action and the LSTM state before it."""
+        if not self.obs:
+            self.start_state = (state[0].clone(), state[1].clone())
+        self.obs.append(np.asarray(obs, np.float32))
+        self.actions.append(np.asarray(action, np.float32))
+
+    def reward(self, r: float) -> None:
+        """The hour's reward (an hour without opportunities adds to the last one); after 24 hours, one update."""
+        if len(self.rewards) < len(self.obs):
+            self.rewards.append(float(r) * self.reward_scale)
+        elif self.rewards:
+            self.rewards[-1] += float(r) * self.reward_scale
+        if len(self.rewards) >= 24 and len(self.obs) == len(self.rewards):
+            self._update()
+
+    def _update(self) -> None:
+        obs = torch.as_tensor(np.stack(self.obs)).unsqueeze(1)
+        act = torch.as_tensor(np.stack(self.actions)).unsqueeze(1)
+        rew = np.asarray(self.rewards)
+        ret = np.zeros_like(rew)
+        acc = 0.0
+        for t in range(rew.size - 1, -1, -1):
+            acc = rew[t] + self.gamma * acc
+            ret[t] = acc
+        mean, value, _ = self.net(obs, self.start_state)
+        t_ret = torch.as_tensor(ret, dtype=torch.float32).unsqueeze(1)
+        adv = (t_ret - value).detach()
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        logp = self.net.dist(mean).log_prob(act).sum(-1)
+        loss = -(logp * adv).mean() + 0.5 * ((value - t_ret) ** 2).mean()
+        self.optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.net.parameters(), 0.5)
+        self.optimizer.step()
+        self.obs, self.actions, self.rewards = [], [], []
+        self.updates += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        """Weights and optimizer (the day's pending hours restart after a restore)."""
+        return {"model": {k: v.clone() for k, v in self.net.state_dict().items()},
+                "optimizer": self.optimizer.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        """Restore `state_dict` output."""
+        self.net.load_state_dict(s["model"])
+        self.optimizer.load_state_dict(s["optimizer"])
+        self.updates = int(s["updates"])
+        self.obs, self.actions, self.rewards = [], [], []
+
+
+def load_policy(path: Path) -> RecurrentActorCritic:
+    """The network of a training checkpoint."""
+    return build_network(load_checkpoint(path))

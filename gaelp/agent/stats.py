@@ -1,0 +1,101 @@
+"""The policy's observation: our own hourly report, as an advertiser reads it in its ad account.
+
+Only our own `BidderOutcome`s, our budget and the value model's summaries enter; all scaled to O(1)
+and free of the audience's size (the budget grows with it), so a policy trained on small worlds reads
+a large one alike. The vector (`obs_size(n_channels)` floats, float32):
+
+    time:     sin, cos hour of the next hour; sin, cos weekday; share of the campaign played
+    budget:   share of today's budget spent; share of the campaign's budget spent
+    results:  so far: clicks and pixel purchases x target CPA / the campaign's budget (clicks / 10),
+              pixel CAC / target CPA (capped at 4)
+    value:    the value model's mean delay / window and mean estimated p x 10
+    per (channel x intent), 8 each:
+              last hour: share of the hour's opportunities, win rate, mean price won / target CPA x 10,
+              clicks per impression won, spend / hourly budget, mean estimated p x 10;
+              day-long moving averages of win rate and of spend / hourly budget
+    action:   the previous action (log multipliers and pacing, in [-1, 1])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gaelp.bidders.protocol import N_INTENTS, BidderOutcome
+
+PER_CONTEXT = 8
+N_GLOBAL = 5 + 2 + 3 + 2
+EMA = 1.0 / 24.0  # weight of the newest hour in the day-long moving averages
+
+
+def obs_size(n_channels: int) -> int:
+    """Length of the observation vector."""
+    n_ctx = n_channels * N_INTENTS
+    return N_GLOBAL + PER_CONTEXT * n_ctx + n_ctx + 1
+
+
+class CampaignStats:
+    """Running report of our campaign, turned into the observation vector.
+
+    Args:
+        n_channels: channels of the market.
+        daily_budget: our budget per day (USD).
+        target_cpa: the campaign's target cost per acquisition (USD).
+        days: campaign length.
+    """
+
+    def __init__(self, n_channels: int, daily_budget: float, target_cpa: float, days: int) -> None:
+        self.n_ctx = n_channels * N_INTENTS
+        self.daily_budget, self.target_cpa, self.days = float(daily_budget), float(target_cpa), int(days)
+        self.hour = np.zeros((PER_CONTEXT - 2, self.n_ctx))
+        self.ema = np.zeros((2, self.n_ctx))
+        self.totals = np.zeros(4)  # clicks, purchases, spend, spend today
+        self.t_next = 0
+
+    def observe(self, outcome: BidderOutcome, p: np.ndarray) -> None:
+        """Fold in one hour: `outcome` and the value model's (n,) estimates for its opportunities."""
+        b = outcome.batch
+        if b.t % 24 == 0:
+            self.totals[3] = 0.0
+        ctx, n = b.context, self.n_ctx
+        opps = np.bincount(ctx, minlength=n).astype(np.float64)
+        won = np.bincount(ctx, weights=outcome.won, minlength=n)
+        price = np.bincount(ctx, weights=outcome.price, minlength=n)
+        clicks = np.bincount(ctx, weights=outcome.clicked, minlength=n)
+        spend = np.bincount(ctx, weights=outcome.cost, minlength=n)
+        psum = np.bincount(ctx, weights=p, minlength=n)
+        hourly = max(self.daily_budget / 24, 1e-9)
+        win_rate = np.divide(won, opps, out=np.zeros(n), where=opps > 0)
+        self.hour = np.stack([opps / max(opps.sum(), 1.0), win_rate,
+                              np.divide(price, won, out=np.zeros(n), where=won > 0) / self.target_cpa * 10,
+                              np.divide(clicks, won, out=np.zeros(n), where=won > 0), spend / hourly,
+                              np.divide(psum, opps, out=np.zeros(n), where=opps > 0) * 10])
+        self.ema = (1 - EMA) * self.ema + EMA * np.stack([win_rate, spend / hourly])
+        total_spend = float(spend.sum())
+        self.totals += (float(clicks.sum()), float(outcome.conv_t.size), total_spend, total_spend)
+        self.t_next = b.t + 1
+
+    def vector(self, value_summary: np.ndarray, last_action: np.ndarray) -> np.ndarray:
+        """(obs_size,) float32 observation before hour `t_next` is played; `value_summary` is the value
+        model's (mean delay / window, mean p)."""
+        t = self.t_next
+        h, wd = 2 * np.pi * (t % 24) / 24, 2 * np.pi * ((t // 24) % 7) / 7
+        clicks, conv, spend, today = self.totals
+        cac = min(spend / max(conv, 1.0) / self.target_cpa, 4.0)
+        budget = max(self.daily_budget * self.days, 1e-9)
+        glob = [np.sin(h), np.cos(h), np.sin(wd), np.cos(wd), min(t / (24 * self.days), 1.0),
+                today / max(self.daily_budget, 1e-9), spend / budget,
+                clicks * self.target_cpa / budget / 10, conv * self.target_cpa / budget, cac]
+        return np.concatenate([np.asarray(glob), value_summary * (1.0, 10.0), self.hour.T.reshape(-1),
+                               self.ema.T.reshape(-1), last_action]).astype(np.float32)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Running state."""
+        return {"hour": self.hour.copy(), "ema": self.ema.copy(), "totals": self.totals.copy(),
+                "t_next": self.t_next}
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        """Restore `state_dict` output."""
+        self.hour, self.ema = np.array(s["hour"], np.float64), np.array(s["ema"], np.float64)
+        self.totals, self.t_next = np.array(s["totals"], np.float64), int(s["t_next"])

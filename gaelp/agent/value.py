@@ -1,0 +1,166 @@
+"""Purchase-probability model of a click, learned online from our own pixel with delayed feedback.
+
+Each click of ours is logged with the journey encoder's feature row at the time of the click. Our pixel
+reports purchases by device; a purchase on a device labels that device's clicks of the last
+`window_h` hours as converted (delay = purchase hour - click hour). A click with no purchase yet is
+*not* a negative: its purchase may still come. Every `refit_hours` the model is refitted by
+expectation-maximisation in the manner of Chapelle (KDD 2014), with `gaelp.attribution.lag`:
+
+1. fit the conversion-lag distribution on our click log (`fit_lag`, exponential delay, censored at
+   each click's elapsed time, at most the window);
+2. give each unconverted click the soft label `prob_converts_later(p_i, S(e_i))`: the chance it still
+   converts, given its current estimate `p_i` and the `e_i` hours it has waited (0 once its window
+   has closed);
+3. refit a logistic regression on the hard and soft labels by Newton steps, with an L2 pull towards
+   the prior weights `w0` (the shipped policy's weights from training worlds, or a flat prior CVR).
+   Steps 2-3 repeat `em_steps` times.
+
+With fewer than `MIN_LAG_CONVERSIONS` conversions the lag distribution is too thin to fit, so the
+assumed `PRIOR_MEAN_DELAY_H` (exponential) stands in; it is a prior, replaced as soon as data allow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.special import expit, logit
+
+from gaelp.attribution.lag import fit_lag, prob_converts_later
+
+PRIOR_MEAN_DELAY_H = 72.0  # assumption: a few days from click to purchase, before our own lag fit exists
+MIN_LAG_CONVERSIONS = 5
+PRIOR_CVR = 0.03  # assumption: the flat prior's purchase rate per click (target_cpa's prior too)
+_NO_CONV = -1
+
+
+def flat_prior(n_features: int, prior_cvr: float) -> np.ndarray:
+    """Weights that predict `prior_cvr` for every click (bias only; column 0 is the bias)."""
+    w = np.zeros(n_features)
+    w[0] = logit(prior_cvr)
+    return w
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, w0: np.ndarray, l2: float,
+                 steps: int = 6) -> np.ndarray:
+    """Newton steps on the L2-anchored logistic loss `sum CE(y, sigmoid(x w)) + l2/2 |w - w0|^2`.
+
+    Args:
+        x: (m, d) features.  y: (m,) labels in [0, 1] (soft labels allowed).
+        w: (d,) start.  w0: (d,) anchor.  l2: strength of the anchor.
+    """
+    eye = l2 * np.eye(w.size)
+    for _ in range(steps):
+        p = expit(x @ w)
+        grad = x.T @ (p - y) + l2 * (w - w0)
+        hess = (x.T * (p * (1 - p))) @ x + eye
+        w = w - np.linalg.solve(hess, grad)
+    return w
+
+
+class ValueModel:
+    """P(purchase within the window | a click, its journey features), learned online.
+
+    Args:
+        n_features: width of the encoder's rows.
+        window_h: lookback window (hours): clicks older than this are settled.
+        prior_w: (n_features,) anchor weights; None: `flat_prior(prior_cvr)`.
+        prior_cvr: the flat prior's conversion rate per click.
+        l2: strength of the pull towards the anchor.
+        refit_hours: hours between refits.
+        em_steps: EM rounds per refit.
+    """
+
+    def __init__(self, n_features: int, window_h: int, prior_w: np.ndarray | None = None,
+                 prior_cvr: float = PRIOR_CVR, l2: float = 3.0, refit_hours: int = 6, em_steps: int = 2) -> None:
+        self.n_features = n_features
+        self.window_h = int(window_h)
+        self.w0 = flat_prior(n_features, prior_cvr) if prior_w is None else np.asarray(prior_w, np.float64).copy()
+        if self.w0.shape != (n_features,):
+            raise ValueError(f"prior_w must have {n_features} weights (the encoder's features), got {self.w0.shape}")
+        self.w = self.w0.copy()
+        self.l2, self.refit_hours, self.em_steps = float(l2), int(refit_hours), int(em_steps)
+        self.mean_delay_h = PRIOR_MEAN_DELAY_H
+        self.x = np.zeros((0, n_features), np.float32)
+        self.click_t = np.zeros(0, np.int64)
+        self.device = np.zeros(0, np.int64)
+        self.conv_t = np.zeros(0, np.int64)
+        self.last_fit_t = -(10**9)
+
+    @property
+    def n_clicks(self) -> int:
+        """Clicks logged."""
+        return int(self.click_t.size)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """(n,) P(purchase within the window | click) for feature rows `x` (n, n_features)."""
+        return expit(x.astype(np.float64) @ self.w)
+
+    def record_clicks(self, t: int, x: np.ndarray, device: np.ndarray) -> None:
+        """Log this hour's clicks: their feature rows (k, n_features) and devices (k,)."""
+        if device.size:
+            self.x = np.concatenate([self.x, x.astype(np.float32)])
+            self.click_t = np.concatenate([self.click_t, np.full(device.size, t, np.int64)])
+            self.device = np.concatenate([self.device, device.astype(np.int64)])
+            self.conv_t = np.concatenate([self.conv_t, np.full(device.size, _NO_CONV, np.int64)])
+
+    def record_conversions(self, conv_t: np.ndarray, conv_device: np.ndarray) -> None:
+        """Label the clicks of converting devices within the window before each purchase."""
+        if conv_device.size == 0 or self.n_clicks == 0:
+            return
+        order = np.argsort(conv_device, kind="stable")
+        dev_sorted = conv_device[order]
+        pos = np.searchsorted(dev_sorted, self.device)
+        hit = (pos < dev_sorted.size) & (dev_sorted[np.minimum(pos, dev_sorted.size - 1)] == self.device)
+        when = np.where(hit, conv_t[order][np.minimum(pos, dev_sorted.size - 1)], _NO_CONV)
+        ok = hit & (self.conv_t == _NO_CONV) & (when >= self.click_t) & (when - self.click_t <= self.window_h)
+        self.conv_t[ok] = when[ok]
+
+    def maybe_refit(self, t: int) -> bool:
+        """Refit if `refit_hours` have passed since the last fit; True if it did."""
+        if t - self.last_fit_t < self.refit_hours:
+            return False
+        self.refit(t)
+        return True
+
+    def refit(self, t: int) -> None:
+        """EM refit of the lag distribution and the weights on the clicks logged by hour `t`."""
+        self.last_fit_t = t
+        if self.n_clicks == 0:
+            return
+        elapsed = np.minimum(t - self.click_t, self.window_h).astype(np.float64)
+        converted = self.conv_t != _NO_CONV
+        delay = np.where(converted, (self.conv_t - self.click_t).astype(np.float64), np.nan)
+        if converted.sum() >= MIN_LAG_CONVERSIONS:
+            lag = fit_lag(elapsed, np.minimum(delay, elapsed), model="exponential")
+            self.mean_delay_h = float(np.clip(lag.mean_delay_h(), 1.0, 10 * self.window_h))
+        # P(delay > elapsed | converts within the window): exponential truncated at the window
+        s_window = np.exp(-self.window_h / self.mean_delay_h)
+        surv = np.clip((np.exp(-elapsed / self.mean_delay_h) - s_window) / (1 - s_window), 0.0, 1.0)
+        x = self.x.astype(np.float64)
+        w = self.w
+        for _ in range(self.em_steps):
+            y = np.where(converted, 1.0, prob_converts_later(expit(x @ w), surv))
+            w = fit_logistic(x, y, w, self.w0, self.l2)
+        self.w = w
+
+    def summary(self) -> np.ndarray:
+        """(4,) what the advertiser knows of its model: log1p clicks, log1p conversions seen,
+        mean delay / window, and the model's mean estimate over its clicks."""
+        p = float(self.predict(self.x).mean()) if self.n_clicks else float(expit(self.w[0]))
+        return np.array([np.log1p(self.n_clicks), np.log1p(int((self.conv_t != _NO_CONV).sum())),
+                         self.mean_delay_h / self.window_h, p], np.float32)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Weights, anchor and the click log."""
+        return {"w": self.w.copy(), "w0": self.w0.copy(), "x": self.x.copy(), "click_t": self.click_t.copy(),
+                "device": self.device.copy(), "conv_t": self.conv_t.copy(), "last_fit_t": self.last_fit_t,
+                "mean_delay_h": self.mean_delay_h}
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        """Restore `state_dict` output."""
+        self.w, self.w0 = np.array(s["w"], np.float64), np.array(s["w0"], np.float64)
+        self.x = np.array(s["x"], np.float32)
+        for name in ("click_t", "device", "conv_t"):
+            setattr(self, name, np.array(s[name], np.int64))
+        self.last_fit_t, self.mean_delay_h = int(s["last_fit_t"]), float(s["mean_delay_h"])

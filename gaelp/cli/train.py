@@ -1,0 +1,76 @@
+"""`gaelp train`: PPO-LSTM training of the bidding agent on `gaelp/Campaign-v0` worlds.
+
+Thin wiring: flags -> `PPOConfig` -> `gaelp.agent.ppo.train`. Exit codes: 0 success, 2 bad usage or config.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gaelp.agent import CHECKPOINT
+from gaelp.cli.core import ConfigOpt, JsonOpt, _config
+from gaelp.cli.render import err, out, progress_bar
+
+
+def train(
+    config: ConfigOpt = None,
+    worlds: Annotated[int, typer.Option("--worlds", help="training worlds played in parallel", min=1)] = 4,
+    users: Annotated[int, typer.Option("--users", help="people per training world", min=100)] = 5_000,
+    days: Annotated[int | None, typer.Option("--days", help="campaign length (default: the config's)", min=1)] = None,
+    minutes: Annotated[float | None, typer.Option("--minutes", help="stop after this wall time (between "
+                                                                      "campaigns)", min=0.0)] = None,
+    env_hours: Annotated[int | None, typer.Option("--env-hours", help="stop after this many simulated hours "
+                                                                        "over all worlds (default 100,000)",
+                                                  min=1)] = None,
+    seed: Annotated[int, typer.Option("--seed", help="training seed; worlds get seeds 1000 + seed x 1e6 + k",
+                                      min=0)] = 0,
+    out_dir: Annotated[Path, typer.Option("--out", help="directory for policy.pt and TensorBoard logs (tb/)")]
+        = Path("runs/agent"),
+    resume: Annotated[bool, typer.Option("--resume", help="continue from OUT/policy.pt, bit-identically")] = False,
+    purchase_worth: Annotated[float, typer.Option("--purchase-worth", help="a purchase's worth in the reward, "
+                                                                            "x the target CPA", min=0.1)] = 1.0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train the agent's policy (PPO with an LSTM) and write OUT/policy.pt after every campaign."""
+    if minutes is not None and env_hours is not None:
+        err.print("[red]error:[/red] give --minutes or --env-hours, not both")
+        raise typer.Exit(2)
+    if resume and not (out_dir / CHECKPOINT).is_file():
+        err.print(f"[red]error:[/red] --resume: no checkpoint at {out_dir / CHECKPOINT}")
+        raise typer.Exit(2)
+    cfg = _config(config)
+    from gaelp.agent.ppo import PPOConfig  # torch loads only for real work
+    from gaelp.agent.ppo import train as run_train
+
+    limit = env_hours if env_hours is not None else (10**12 if minutes is not None else 100_000)
+    hp = PPOConfig(worlds=worlds, users=users, days=days, env_hours=limit, minutes=minutes, seed=seed,
+                   purchase_worth=purchase_worth)
+    with progress_bar(not json_out) as bar:
+        task = bar.add_task(f"training on {worlds} worlds of {users:,} people",
+                            total=limit if minutes is None else None)
+
+        def show(row: dict[str, float]) -> None:
+            bar.update(task, completed=row["env_hours"],
+                       description=f"campaign {int(row['iteration']) + 1}: score {row['score']:.1f}, "
+                                   f"return {row['return']:.0f}")
+
+        try:
+            result = run_train(cfg, hp, out_dir, resume=resume, on_iteration=show)
+        except ValueError as e:
+            err.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(2) from None
+    if json_out:
+        print(json.dumps(result.to_json()))
+        return
+    j = result.to_json()
+    out.print(f"trained {j['env_hours']:,} env-hours in {j['wall_s']:.1f} s ({j['env_hours_per_s']:.0f} env-hours/s); "
+              f"training score {j['train_score']:.2f}; checkpoint {j['checkpoint']}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `gaelp train` to the app."""
+    app.command("train")(train)

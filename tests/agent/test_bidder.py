@@ -1,0 +1,90 @@
+"""The agent bidder: the bidder contract, what `make_agent_bidder` builds, and the online exploration bound."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gaelp.agent.bidder import EXPLORE_LIMIT, AgentBidder, default_policy_path, make_agent_bidder
+from gaelp.agent.network import RecurrentActorCritic, save_checkpoint
+from gaelp.agent.stats import obs_size
+from gaelp.agent.value import flat_prior
+from gaelp.bidders.contract import check_bidder
+from gaelp.bidders.protocol import BidderOutcome, OpportunityBatch
+from gaelp.config import build_config
+from gaelp.simulation import Simulation
+
+CFG = build_config({"users": 800, "days": 1, "seed": 5})
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory) -> Path:
+    """A small untrained policy with a wide exploration noise."""
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        net = RecurrentActorCritic(obs_size(3), 10, hidden=8, init_log_std=0.5)
+    path = tmp_path_factory.mktemp("policy") / "policy.pt"
+    save_checkpoint(path, net, flat_prior(22, 0.05))
+    return path
+
+
+def _batch(t: int = 5, n: int = 40) -> OpportunityBatch:
+    rng = np.random.default_rng(t)
+    return OpportunityBatch(t=t, weekday=1, channel=rng.integers(0, 3, n).astype(np.int8),
+                            device=rng.integers(0, 300, n), device_type=rng.integers(0, 2, n).astype(np.int8),
+                            intent=rng.integers(0, 3, n).astype(np.int8), reserve=np.full(n, 0.2),
+                            channel_names=CFG.channel_names)
+
+
+def _outcome(batch: OpportunityBatch, bids: np.ndarray) -> BidderOutcome:
+    won = (bids > 1.0).astype(np.int8) - 1 + (bids > 1.0)
+    clicked = (won >= 0) & (np.arange(batch.size) % 3 == 0)
+    return BidderOutcome(batch, bids, won.astype(np.int8), np.where(won >= 0, 1.0, 0.0), clicked, clicked * 1.0,
+                         np.array([batch.t]), batch.device[:1], np.array([220.0]))
+
+
+def test_contract_and_budget(policy: Path) -> None:
+    bidder = make_agent_bidder(CFG, policy)
+    assert bidder.name == "agent" and bidder.daily_budget == CFG.campaign.budget_per_user * CFG.users
+    check_bidder(bidder, _batch(), lambda bids: _outcome(_batch(), bids), lambda: make_agent_bidder(CFG, policy))
+    check_bidder(make_agent_bidder(CFG, policy, online=True), _batch(), lambda bids: _outcome(_batch(), bids),
+                 lambda: make_agent_bidder(CFG, policy, online=True))
+
+
+def test_online_exploration_stays_within_the_limit_and_learns(policy: Path) -> None:
+    online = make_agent_bidder(CFG, policy, online=True)
+    before = [p.detach().clone() for p in online.controller.net.parameters()]
+    moved = []
+    for t in range(30):
+        b = _batch(t)
+        bids = online.bid(b)
+        greedy = online.value_per_click(b)[0] * online.multipliers(online.controller.last_greedy)[b.context]
+        on = greedy > 0
+        ratio = np.abs(np.log(bids[on] / greedy[on]))
+        assert np.all(ratio <= EXPLORE_LIMIT + 1e-9)
+        moved.append(ratio.max())
+        online.observe(_outcome(b, bids))
+    assert max(moved) > 0.5 * EXPLORE_LIMIT  # it does explore
+    assert online.controller.learner.updates == 1  # one update after the first 24 hours
+    after = list(online.controller.net.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+def test_converted_devices_get_no_bid_and_values_follow_the_model() -> None:
+    bidder = AgentBidder(CFG)
+    b = _batch()
+    bids = bidder.bid(b)
+    assert np.allclose(bids, CFG.bidders.target_cpa * 0.03)  # flat prior, all-zero action: the prior value
+    bidder.observe(_outcome(b, bids))
+    again = bidder.bid(_batch(t=6))
+    assert np.all(again[np.isin(_batch(t=6).device, b.device[:1])] == 0)
+
+
+def test_shipped_policy_plays_a_campaign() -> None:
+    assert default_policy_path().is_file()
+    sim = Simulation(CFG, bidder=make_agent_bidder(CFG))
+    kpis = sim.run()
+    assert kpis.daily["bids"][0, 0] > 0 and kpis.daily["spend"][0, 0] <= 2 * sim.budget[0]

@@ -1,0 +1,72 @@
+"""`gaelp/Campaign-v0`: Gymnasium's checker, determinism, the score, the vector form, and an external learner."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.utils.env_checker import check_env
+
+import gaelp  # noqa: F401  (registers the environment)
+from gaelp.agent.env import CampaignEnv, VectorCampaignEnv, randomized
+from gaelp.config import Config
+
+
+def test_check_env_through_gym_make() -> None:
+    env = gym.make("gaelp/Campaign-v0")
+    check_env(env.unwrapped, skip_render_check=True)
+    assert env.unwrapped.hours == 48
+
+
+def _rollout(seed: int, action: float) -> tuple[list[float], dict]:
+    env = CampaignEnv(users=1000, days=1)
+    obs, _ = env.reset(seed=seed)
+    assert env.observation_space.contains(obs)
+    rewards, info = [], {}
+    for _ in range(24):
+        obs, r, term, trunc, info = env.step(np.full(env.action_space.shape, action, np.float32))
+        rewards.append(r)
+        assert not term
+    assert trunc
+    return rewards, info
+
+
+def test_same_seed_same_rewards_and_the_score_follows_its_formula() -> None:
+    a, info = _rollout(3, 0.2)
+    b, _ = _rollout(3, 0.2)
+    assert a == b
+    assert set(info) >= {"score", "conversions", "cac", "roas", "spend"}
+    if info["conversions"]:
+        assert np.isclose(info["score"], info["conversions"] * min(1.0, (110.0 / info["cac"]) ** 2))
+    low, _ = _rollout(3, -1.0)
+    assert -sum(low[:-1]) < -sum(a[:-1])  # lower bids, less spend (the last hour also holds the advance)
+
+
+def test_vector_env_steps_worlds_and_autoresets() -> None:
+    envs = VectorCampaignEnv(2, users=600, days=1)
+    obs, _ = envs.reset(seed=10)
+    assert obs.shape == (2, envs.single_observation_space.shape[0])
+    assert [e.cfg.seed for e in envs.envs] == [10, 11]
+    for _ in range(24):
+        obs, _, term, trunc, infos = envs.step(np.zeros(envs.action_space.shape, np.float32))
+    assert trunc.all() and not term.any()
+    assert all("score" in f for f in infos["final_info"])
+    assert [e.cfg.seed for e in envs.envs] == [12, 13]  # the next campaigns: new worlds
+
+
+def test_randomized_markets_differ_by_seed_only() -> None:
+    cfg = Config()
+    a = randomized(cfg, np.random.default_rng(1))
+    assert a == randomized(cfg, np.random.default_rng(1))
+    b = randomized(cfg, np.random.default_rng(2))
+    assert a.campaign.budget_per_user != b.campaign.budget_per_user and a.start_date != b.start_date
+    assert 0.5 <= a.campaign.budget_per_user / cfg.campaign.budget_per_user <= 2.0
+
+
+def test_recurrent_ppo_trains_on_the_env() -> None:
+    from sb3_contrib import RecurrentPPO
+
+    env = gym.make("gaelp/Campaign-v0", users=300, days=1)
+    model = RecurrentPPO("MlpLstmPolicy", env, n_steps=64, batch_size=32, n_epochs=1, seed=0, device="cpu",
+                         policy_kwargs={"lstm_hidden_size": 16, "net_arch": [16]})
+    model.learn(total_timesteps=2_048)
+    assert model.num_timesteps >= 2_048

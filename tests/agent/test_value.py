@@ -1,0 +1,39 @@
+"""The value model corrects for delayed feedback: recent clicks are not negatives yet."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gaelp.agent.value import ValueModel
+from gaelp.attribution.lag import sample_click_log
+
+
+def _model_on_log(seed: int, horizon_h: float) -> tuple[ValueModel, float]:
+    rng = np.random.default_rng(seed)
+    log = sample_click_log(rng, 4000, p=0.3, mean_delay_h=72.0, horizon_h=horizon_h)
+    vm = ValueModel(n_features=1, window_h=720, l2=1e-3, em_steps=4)
+    t_click = np.floor(horizon_h - log.elapsed_h).astype(np.int64)
+    order = np.argsort(t_click, kind="stable")
+    for t in np.unique(t_click):
+        rows = order[t_click[order] == t]
+        vm.record_clicks(int(t), np.ones((rows.size, 1), np.float32), rows.astype(np.int64))
+    seen = np.flatnonzero(log.converted)
+    conv_t = np.ceil(t_click[seen] + log.delay_h[seen]).astype(np.int64)
+    vm.record_conversions(np.minimum(conv_t, int(horizon_h)), seen.astype(np.int64))
+    vm.refit(int(horizon_h))
+    return vm, float(log.converted.mean())
+
+
+def test_recent_clicks_are_not_negatives() -> None:
+    vm, naive = _model_on_log(0, horizon_h=120.0)
+    p = float(vm.predict(np.ones((1, 1)))[0])
+    assert naive < 0.2  # most conversions of a 5-day log have not happened yet
+    assert abs(p - 0.3) < 0.05
+
+
+def test_conversions_label_only_clicks_in_the_window_before_them() -> None:
+    vm = ValueModel(n_features=1, window_h=48)
+    vm.record_clicks(0, np.ones((2, 1)), np.array([5, 6]))
+    vm.record_clicks(10, np.ones((1, 1)), np.array([5]))
+    vm.record_conversions(np.array([55]), np.array([5]))  # 55 h after the first click, 45 h after the second
+    assert vm.conv_t.tolist() == [-1, -1, 55]

@@ -1,0 +1,30 @@
+"""`gaelp train`, run as a user runs it (a subprocess each, tiny sizes)."""
+
+import json
+from pathlib import Path
+
+from tests.cli.test_core import gaelp
+
+
+def test_train_json_shape_and_resume(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    first = gaelp("train", "--worlds", "2", "--users", "400", "--days", "1", "--env-hours", "48", "--seed", "2",
+                  "--out", str(out), "--json")
+    assert first.returncode == 0, first.stderr
+    data = json.loads(first.stdout)
+    assert set(data) == {"env_hours", "wall_s", "env_hours_per_s", "train_score", "checkpoint"}
+    assert data["env_hours"] == 48 and Path(data["checkpoint"]) == out / "policy.pt"
+    more = gaelp("train", "--worlds", "2", "--users", "400", "--days", "1", "--env-hours", "96", "--seed", "2",
+                 "--out", str(out), "--resume", "--json")
+    assert more.returncode == 0, more.stderr
+    assert json.loads(more.stdout)["env_hours"] == 96
+    changed = gaelp("train", "--worlds", "2", "--users", "500", "--days", "1", "--env-hours", "144",
+                    "--out", str(out), "--resume")
+    assert changed.returncode == 2 and "other settings" in changed.stderr
+
+
+def test_train_rejects_bad_usage(tmp_path: Path) -> None:
+    both = gaelp("train", "--minutes", "1", "--env-hours", "10", "--out", str(tmp_path))
+    assert both.returncode == 2 and "--minutes or --env-hours" in both.stderr
+    nothing = gaelp("train", "--resume", "--out", str(tmp_path / "empty"))
+    assert nothing.returncode == 2 and "no checkpoint" in nothing.stderr
