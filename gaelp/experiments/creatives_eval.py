@@ -42,7 +42,7 @@ def _tally(cfg: Config, mode: str, tail_days: int, on_day: Callable[[DayLog], No
         seg, stage = record.truth.segment[row].astype(np.int64), record.truth.stage[row]
         np.add.at(shown, (seg, c), 1.0)
         np.add.at(best_hits, seg, (c == sim.response.best_creative(seg, stage)).astype(np.float64))
-        tail += np.array([ours.size, np.count_nonzero(cl.clicked[ours])], np.float64)
+        tail[:] += np.array([ours.size, np.count_nonzero(cl.clicked[ours])], np.float64)
 
     sim = Simulation(cfg.model_copy(update={"campaign": cfg.campaign.model_copy(update={"creatives": mode})}),
                      observers=[tally])
