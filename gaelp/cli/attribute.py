@@ -6,8 +6,6 @@ models picked from the registry, print. Exit codes: 0 success, 1 bad input data,
 
 from __future__ import annotations
 
-import json
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -15,8 +13,6 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from gaelp.attribution.events import events_to_paths
@@ -24,6 +20,9 @@ from gaelp.attribution.lag import fit_lag_groups
 from gaelp.attribution.lag_table import parse_click_log
 from gaelp.attribution.registry import MODELS, get_model, model_names
 from gaelp.attribution.tables import BadRowsError, parse_events, parse_path_table, read_table
+from gaelp.cli import render
+from gaelp.cli.errors import fail as _fail
+from gaelp.cli.render import print_json
 
 
 class InputFormat(StrEnum):
@@ -47,16 +46,6 @@ class DelayDistribution(StrEnum):
     weibull = "weibull"
 
 
-def _err() -> Console:
-    return Console(stderr=True, soft_wrap=True)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    # Messages quote input values, which must not be read as rich markup.
-    _err().print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False)
-    return typer.Exit(code)
-
-
 def _read(path: Path) -> pd.DataFrame:
     try:
         return read_table(path)
@@ -66,7 +55,7 @@ def _read(path: Path) -> pd.DataFrame:
 
 def _write_rejects(rejects: pd.DataFrame, target: Path) -> None:
     rejects.to_csv(target, index=False)
-    _err().print(f"{len(rejects)} bad row(s) rejected -> {target}", highlight=False)
+    render.err.print(f"{len(rejects)} bad row(s) rejected -> {target}", highlight=False)
 
 
 def attribute(
@@ -203,15 +192,14 @@ def attribute(
         name: get_model(name, **params.get(name, {})).channel_credit(paths) for name in names
     }
 
-    err = _err()
-    err.print(
+    render.err.print(
         f"{paths.n_paths} paths ({paths.conversions.sum():g} conversions, "
         f"{paths.nulls.sum():g} non-converting), {paths.n_touches} touches, "
         f"{len(paths.channels)} channels",
         highlight=False,
     )
     if summary is not None and summary.direct_conversions:
-        err.print(
+        render.err.print(
             f"{summary.direct_conversions} conversion(s) worth {summary.direct_value:g} had no "
             f"touch within {window:g} days: not credited to any channel",
             highlight=False,
@@ -229,9 +217,9 @@ def attribute(
         doc = {"models": {}, "value": {}}
         for name, cc in credits.items():
             doc["models"][name], doc["value"][name] = cc.as_dicts()
-        sys.stdout.write(json.dumps(doc) + "\n")
+        print_json(doc)
         return
-    console = Console()
+    console = render.out
     for title, field in (("Credited conversions", "conversions"), ("Credited value", "value")):
         table = Table(title=title)
         table.add_column("channel")
@@ -287,7 +275,7 @@ def _truth(
         )
     if plot is not None:
         written = plot_truth(report, plot)
-        _err().print(f"plot -> {written}", highlight=False)
+        render.err.print(f"plot -> {written}", highlight=False)
     if out is not None:
         rows = [(c, "truth", float(report.caused[i])) for i, c in enumerate(report.channels)]
         rows += [
@@ -297,7 +285,7 @@ def _truth(
         ]
         pd.DataFrame(rows, columns=["channel", "model", "conversions"]).to_csv(out, index=False)
     if json_out:
-        sys.stdout.write(json.dumps(report.to_json()) + "\n")
+        print_json(report.to_json())
         return
     title = (
         f"Caused vs credited conversions: {bidder}, {cfg.users:,} people, {cfg.days} days, "
@@ -321,7 +309,7 @@ def _truth(
         "our spend", *(f"${x:,.0f}" for x in report.spend), f"${report.spend.sum():,.0f}", "",
         style="dim",
     )
-    console = Console()
+    console = render.out
     console.print(table)
     console.print(
         f"truth: our purchases lost when our bids on the channel are zeroed ({report.conversions} "
@@ -388,7 +376,7 @@ def lag_fit(
 
     for name, fit in fits.items():
         if not fit.converged:
-            _err().print(f"warning: the fit for group {name!r} did not converge", highlight=False)
+            render.err.print(f"warning: the fit for group {name!r} did not converge", highlight=False)
     if json_out:
         doc = {
             name: {
@@ -398,7 +386,7 @@ def lag_fit(
             }
             for name, fit in fits.items()
         }
-        sys.stdout.write(json.dumps(doc) + "\n")
+        print_json(doc)
         return
     table = Table(title=f"Conversion lag ({model.value} delay)")
     for col in (
@@ -420,7 +408,7 @@ def lag_fit(
             f"{fit.p_convert():.4f}",
             "-" if np.isnan(mean) else f"{mean:,.1f}",
         )
-    Console().print(table)
+    render.out.print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,6 @@ Exit codes: 0 success, 2 bad usage or config.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +14,8 @@ import typer
 from rich.table import Table
 
 from gaelp.cli.core import ConfigOpt, JsonOpt, SeedOpt, UsersOpt, _config
-from gaelp.cli.render import err, out
+from gaelp.cli.errors import fail
+from gaelp.cli.render import err, out, print_json
 
 
 def competitors(
@@ -41,17 +41,15 @@ def competitors(
     if bid is not None:
         cfg = cfg.model_copy(update={"bidders": cfg.bidders.model_copy(update={"fixed_bid": bid})})
     if not shock < days:
-        err.print(f"[red]error:[/red] --shock must be before the last day (1..{days - 1}), got {shock}")
-        raise typer.Exit(2)
+        raise fail(f"--shock must be before the last day (1..{days - 1}), got {shock}", 2)
     try:
         result = run_shock(cfg, shock, days, bidder="market" if bid is None else "fixed", state_path=state)
     except ValueError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+        raise fail(str(e), 2) from None
     if plot is not None:
         plot_shock(result, str(plot))
     if json_out:
-        print(json.dumps(result.to_json()))
+        print_json(result.to_json())
         return
     if bid is None:
         values = rival_click_values(cfg)
@@ -109,7 +107,7 @@ def intel(
     check = run_intel(cfg, days, spread)
     report = check.to_json()
     if json_out:
-        print(json.dumps(report))
+        print_json(report)
         return
     t = Table(title=f"what our logs say ({days} days, {check.entered:,} auctions entered)", header_style="bold")
     for head in ("metric", "from our logs", "truth"):

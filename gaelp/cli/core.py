@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from gaelp.bidders.registry import BIDDERS
 from gaelp.calibration import all_facts
-from gaelp.cli.render import err, kpi_table, out, progress_bar
+from gaelp.cli.errors import fail
+from gaelp.cli.render import err, kpi_table, out, print_json, progress_bar
 from gaelp.config import Config, ConfigError, dump_toml, load_config
 
 OUR_BASELINES = ("fixed", "target_cpa", "oracle")
@@ -27,14 +28,12 @@ def _config(path: Path | None, **overrides) -> Config:
     try:
         return load_config(path, **overrides)
     except ConfigError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+        raise fail(str(e), 2) from None
 
 
 def _check_bidder(name: str) -> None:
     if name not in BIDDERS:
-        err.print(f"[red]error:[/red] unknown bidder {name!r}; known: {', '.join(BIDDERS)}")
-        raise typer.Exit(2)
+        raise fail(f"unknown bidder {name!r}; known: {', '.join(BIDDERS)}", 2)
 
 
 def _campaign(cfg: Config, bidder: str, show: bool, label: str | None = None):
@@ -57,8 +56,7 @@ def _stored_campaign(cfg: Config, days: int, store_url: str, resume: bool, show:
             sim = run_stored(cfg, days, store_url, resume=resume,
                              progress=lambda done, _total: bar.update(task, completed=done))
         except (StoreError, ValueError) as e:
-            err.print(f"[red]error:[/red] {e}")
-            raise typer.Exit(1) from None
+            raise fail(str(e)) from None
     return CampaignResult(cfg, cfg.bidder, sim, time.perf_counter() - start)
 
 
@@ -83,14 +81,13 @@ def simulate(
 
         store_url = default_store_url(str(run_dir))
     if resume and store_url is None:
-        err.print("[red]error:[/red] --resume needs a store: pass --store URL or --run FOLDER")
-        raise typer.Exit(2)
+        raise fail("--resume needs a store: pass --store URL or --run FOLDER", 2)
     if store_url is None:
         res = _campaign(cfg, cfg.bidder, show=not as_json)
     else:
         res = _stored_campaign(cfg, cfg.days, store_url, resume, show=not as_json)
     if as_json:
-        print(json.dumps(res.to_json()))
+        print_json(res.to_json())
         return
     tab = res.table()
     rows = {**tab["by_channel"], "total": tab["totals"]}
@@ -108,7 +105,7 @@ def run(config: ConfigOpt = None, users: UsersOpt = None, days: DaysOpt = None, 
     for name in OUR_BASELINES:
         results[name] = _campaign(cfg, name, show=not as_json, label=f"{name:>10}")
     if as_json:
-        print(json.dumps({n: r.to_json() for n, r in results.items()}))
+        print_json({n: r.to_json() for n, r in results.items()})
         return
     rows = {n: r.table()["totals"] for n, r in results.items()}
     out.print(kpi_table(f"Baseline bidders: {cfg.users:,} people, {cfg.days} days, seed {cfg.seed}", rows,
@@ -136,12 +133,12 @@ def calibrate(
     if sources:
         facts = all_facts()
         if as_json:
-            print(json.dumps({k: {"value": f.value, "source": f.source, "assumption": f.assumption}
-                              for k, f in facts.items()}))
+            print_json({k: {"value": f.value, "source": f.source, "assumption": f.assumption}
+                        for k, f in facts.items()})
             return
         for k, f in facts.items():
-            mark = "[yellow]assumption[/yellow]" if f.assumption else "[green]sourced[/green]"
-            out.print(f"{k} = {f.value!r}  {mark}  {f.source}")
+            mark = ("assumption", "yellow") if f.assumption else ("sourced", "green")
+            out.print(Text.assemble(f"{k} = {f.value!r}  ", mark, f"  {f.source}"))
         return
     if not check:
         err.print("nothing to do: pass --check or --sources")
@@ -161,7 +158,7 @@ def calibrate(
         bar.update(task, completed=3)
     ok = all(c.ok for c in checks)
     if as_json:
-        print(json.dumps({"ok": ok, "users": cfg.users, "seed": cfg.seed, "checks": [c.to_json() for c in checks]}))
+        print_json({"ok": ok, "users": cfg.users, "seed": cfg.seed, "checks": [c.to_json() for c in checks]})
     else:
         from rich.table import Table
 
@@ -171,7 +168,7 @@ def calibrate(
         for c in checks:
             hi = "inf" if c.high == float("inf") else f"{c.high:g}"
             val = "-" if c.value is None else f"{c.value:.4g}"
-            t.add_row(c.name, val, f"[{c.low:g}, {hi}]", "[green]ok[/green]" if c.ok else "[red]FAIL[/red]")
+            t.add_row(c.name, val, f"[{c.low:g}, {hi}]", Text("ok", "green") if c.ok else Text("FAIL", "red"))
         out.print(t)
     raise typer.Exit(0 if ok else 1)
 
@@ -200,15 +197,14 @@ def bench(
             rows = bench_sizes(sizes, days, str(config) if config else None, seed, store=store_arg, repeats=repeats,
                                on_run=lambda: bar.advance(task))
         except RuntimeError as e:
-            err.print(f"[red]error:[/red] {e}")
-            raise typer.Exit(1) from None
+            raise fail(str(e)) from None
     mech = None
     if mechanism:
         from gaelp.experiments.bench import bench_mechanism
 
         mech = bench_mechanism("gsp", n_slots=4)
     if as_json:
-        print(json.dumps(rows if mech is None else {"campaigns": rows, "gsp": mech}))
+        print_json(rows if mech is None else {"campaigns": rows, "gsp": mech})
         return
     from rich.table import Table
 
