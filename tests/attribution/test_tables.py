@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gaelp.attribution.event_log import parse_events
 from gaelp.attribution.tables import (
     BadRowsError,
     RowErrors,
-    parse_events,
     parse_path_table,
     parse_timestamps,
     read_table,
