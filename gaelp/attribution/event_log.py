@@ -8,8 +8,8 @@ The columns and the rules are those of `gaelp.attribution.tables` (events layout
   every row carries an integer code;
 * user codes follow the sorted user ids and channel codes the sorted channel names, as before, so
   journeys and credits are the same to the bit;
-* `event_id` only breaks ties: it is compared for the few events of one user at the same instant
-  and of the same kind, never sorted as a whole column; duplicates are found from the codes;
+* `event_id` is hashed, never sorted: duplicates are found from its codes, and as a tie-break it
+  is compared only for the few events of one user at the same instant and of the same kind;
 * timestamp columns of Arrow's timestamp type are read as integers; text timestamps go through the
   ISO 8601 parser of `tables`.
 """
@@ -81,12 +81,18 @@ class ParsedEvents:
     rejects: pd.DataFrame
 
 
-def encode_text(col: pa.ChunkedArray | pa.Array, name: str) -> tuple[np.ndarray, pa.Array]:
-    """Codes of a text column's trimmed values; codes follow the sorted values.
+def encode_text(col: pa.ChunkedArray | pa.Array, name: str, sort: bool = True) -> tuple[np.ndarray, pa.Array]:
+    """Codes of a text column's trimmed values.
+
+    Args:
+        col: The column (text, dictionary of text, or numbers read as text).
+        name: Its name, for errors.
+        sort: Number the values in sorted order; otherwise in order of first appearance (no sort:
+            the cheap choice for a column of ids that are only compared).
 
     Returns:
         codes: (n,) int64 code of each row (nulls read as "").
-        values: the distinct trimmed values, sorted (Arrow strings); `values[codes]` is the column.
+        values: the distinct trimmed values (Arrow strings), `values[codes]` being the column.
     """
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
@@ -98,13 +104,19 @@ def encode_text(col: pa.ChunkedArray | pa.Array, name: str) -> tuple[np.ndarray,
         except pa.ArrowException:
             raise ValueError(f"column {name!r} holds {col.type}, not text or numbers") from None
     encoded = pc.fill_null(col, "").dictionary_encode()
-    trimmed = pc.utf8_trim_whitespace(encoded.dictionary).dictionary_encode()  # distinct values only
-    order = pc.array_sort_indices(trimmed.dictionary).to_numpy()
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    to_sorted = rank[trimmed.indices.to_numpy(zero_copy_only=False)]
-    codes = to_sorted[encoded.indices.to_numpy(zero_copy_only=False)]
-    return codes, trimmed.dictionary.take(pa.array(order))
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    values = pc.utf8_trim_whitespace(encoded.dictionary)  # the distinct values only
+    if not pc.all(pc.equal(values, encoded.dictionary)).as_py():
+        # Trimming merged some values ("a" and " a"): encode again (first appearance order is kept).
+        trimmed = values.dictionary_encode()
+        codes = trimmed.indices.to_numpy(zero_copy_only=False).astype(np.int64)[codes]
+        values = trimmed.dictionary
+    if sort:
+        order = pc.array_sort_indices(values).to_numpy()
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        codes, values = rank[codes], values.take(pa.array(order))
+    return codes, values
 
 
 def _dense(codes: np.ndarray, keep: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -140,30 +152,49 @@ def _numbers(col: pa.ChunkedArray, n: int, errors: RowErrors, name: str) -> np.n
     return parse_numbers(col.to_pandas(), n, errors, name)
 
 
-def _tie_keys(event_id: np.ndarray, user: np.ndarray, secs: np.ndarray,
+def _sort_order(user: np.ndarray, secs: np.ndarray, is_conv: np.ndarray) -> np.ndarray:
+    """Order by (user, time, kind); one integer sort when times are whole seconds (the usual case)."""
+    n = len(user)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    span = secs.max() - secs.min()
+    if np.all(secs == np.floor(secs)) and span < 2**32 and user.max() < 2**30:
+        # user (30 bits) | seconds since the first event (32 bits) | kind (1 bit): one int64 key,
+        # one sort instead of lexsort's three (3x faster at 10M events).
+        key = (user.astype(np.int64) << 33) | ((secs - secs.min()).astype(np.int64) << 1) | is_conv
+        return np.argsort(key, kind="stable")
+    return np.lexsort((is_conv, secs, user))
+
+
+def _tie_keys(event_id: np.ndarray, ids: pa.Array, user: np.ndarray, secs: np.ndarray,
               is_conv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Order of the events by (user, time, kind, event_id) and each event's tie-break key.
 
     Returns:
-        order: (n,) int64 the sorted order.
+        order: (n,) int64 the sorted order (a strict order: good events have distinct ids).
         key: (n,) int64 rank of `event_id` among events tied on (user, time, kind), else 0.
     """
     n = len(user)
-    order = np.lexsort((is_conv, secs, user))
+    order = _sort_order(user, secs, is_conv)
     key = np.zeros(n, dtype=np.int64)
     if n < 2:
         return order, key
-    u, t, c = user[order], secs[order], is_conv[order]
-    same = (u[1:] == u[:-1]) & (t[1:] == t[:-1]) & (c[1:] == c[:-1])
+    u, tt, c = user[order], secs[order], is_conv[order]
+    same = (u[1:] == u[:-1]) & (tt[1:] == tt[:-1]) & (c[1:] == c[:-1])
     if not same.any():
         return order, key
     tied = np.zeros(n, dtype=bool)
     tied[1:] |= same
     tied[:-1] |= same
-    rows = order[tied]
-    # Codes follow the sorted ids (encode_text), so comparing codes compares the ids themselves.
-    key[rows] = event_id[rows]
-    return np.lexsort((key, is_conv, secs, user)), key
+    at = np.flatnonzero(tied)  # positions in `order`: runs of tied events, each run contiguous
+    rows = order[at]
+    # Only tied events compare their ids: rank those few strings, then sort each run by rank.
+    rank = np.empty(rows.size, dtype=np.int64)
+    rank[pc.array_sort_indices(ids.take(pa.array(event_id[rows]))).to_numpy()] = np.arange(rows.size)
+    key[rows] = rank
+    run = np.cumsum(np.r_[True, ~same[at[:-1]]])
+    order[at] = rows[np.lexsort((rank, run))]
+    return order, key
 
 
 def parse_events(df: Table, skip_bad: bool = False) -> ParsedEvents:
@@ -185,7 +216,7 @@ def parse_events(df: Table, skip_bad: bool = False) -> ParsedEvents:
     table = as_arrow(df)
     n = table.num_rows
     errors = RowErrors(n, df)
-    event_id, ids = encode_text(table["event_id"], "event_id")
+    event_id, ids = encode_text(table["event_id"], "event_id", sort=False)
     user, users = encode_text(table["user_id"], "user_id")
     channel, channels = encode_text(table["channel"], "channel")
     kind_code, kinds = encode_text(table["event_type"], "event_type")
@@ -203,9 +234,10 @@ def parse_events(df: Table, skip_bad: bool = False) -> ParsedEvents:
     secs = _seconds(table["timestamp"], errors)
     cost = _numbers(table["cost"], n, errors, "cost")
     value = _numbers(table["value"], n, errors, "value")
-    # Codes are numbered in sorted order, but the first row of each code is its first occurrence:
-    first_row = np.full(len(ids), n, dtype=np.int64)
-    np.minimum.at(first_row, event_id, np.arange(n))
+    # Event id codes are numbered in order of first appearance: a row is a code's first when its
+    # code exceeds every code before it.
+    seen = np.maximum.accumulate(event_id) if n else event_id
+    first_row = np.flatnonzero(np.r_[True, event_id[1:] > seen[:-1]] if n else event_id)
     dup = (first_row[event_id] != np.arange(n)) & (event_id != _code_of(ids, ""))
     errors.flag(dup, first_row[event_id] + 1, "duplicate event_id (first seen at row {v})")
 
@@ -220,7 +252,8 @@ def parse_events(df: Table, skip_bad: bool = False) -> ParsedEvents:
     t0 = float(secs[good].min()) if good.any() else 0.0
     t_hours = (secs[good] - t0) / 3600.0
     conv_good = is_conv[good]
-    order, key = _tie_keys(event_id[good], user_code, t_hours, conv_good)
+    # Sorting the seconds sorts the hours: (s - t0) / 3600 is increasing and keeps whole seconds apart.
+    order, key = _tie_keys(event_id[good], ids, user_code, secs[good], conv_good)
     events = EventTable(
         user=user_code,
         t_hours=t_hours,
