@@ -98,7 +98,9 @@ def events_to_paths(events: EventTable, window_days: float = 30.0) -> EventPaths
     # A stable sort keeps touches of one path in time order.
     by_path = np.argsort(key, kind="stable")
     touch, key = touch[by_path], key[by_path]
-    path_key, path_id = np.unique(key, return_inverse=True)
+    # The keys are sorted now: paths start where the key changes (np.unique would sort again).
+    starts = np.r_[True, key[1:] != key[:-1]] if key.size else np.zeros(0, dtype=bool)
+    path_key, path_id = key[starts], np.cumsum(starts) - 1
     kind, anchor = path_key % 3, path_key // 3
     converting = kind == _CONVERTING
     n_paths = len(path_key)
