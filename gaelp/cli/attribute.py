@@ -22,6 +22,7 @@ from gaelp.attribution.lag_table import parse_click_log
 from gaelp.attribution.registry import MODELS, get_model, model_names
 from gaelp.attribution.tables import BadRowsError, parse_path_table, read_table
 from gaelp.cli import render
+from gaelp.cli.errors import check_memory, positive, writable
 from gaelp.cli.errors import fail as _fail
 from gaelp.cli.render import print_json
 
@@ -81,11 +82,13 @@ def attribute(
     ] = InputFormat.events,
     model: Annotated[str, typer.Option(help=f"Model name or 'all': {', '.join(MODELS)}.")] = "all",
     window: Annotated[
-        float, typer.Option(help="Lookback window in days (events format).", min=0.0)
+        float,
+        typer.Option(help="Lookback window in days (events format).", max=3650.0, callback=positive),
     ] = 30.0,
     out: Annotated[
         Path | None,
-        typer.Option(help="Write the credit table as CSV (channel, model, conversions, value)."),
+        typer.Option(help="Write the credit table as CSV (channel, model, conversions, value).",
+                     callback=writable),
     ] = None,
     json_out: Annotated[
         bool,
@@ -99,9 +102,12 @@ def attribute(
     ] = False,
     rejects: Annotated[
         Path | None,
-        typer.Option(help="Rejects file for --skip-bad (default: INPUT's name + .rejects.csv)."),
+        typer.Option(help="Rejects file for --skip-bad (default: INPUT's name + .rejects.csv).",
+                     callback=writable),
     ] = None,
-    half_life: Annotated[float, typer.Option(help="time_decay half-life in days.", min=0.0)] = 7.0,
+    half_life: Annotated[
+        float, typer.Option(help="time_decay half-life in days.", callback=positive)
+    ] = 7.0,
     markov_order: Annotated[int, typer.Option(help="Markov chain order.", min=1, max=3)] = 1,
     truth: Annotated[
         bool,
@@ -130,7 +136,8 @@ def attribute(
     ] = TruthBudget.same,
     plot: Annotated[
         Path | None,
-        typer.Option(help="--truth: write a bar chart of truth vs every model (e.g. truth.png)."),
+        typer.Option(help="--truth: write a bar chart of truth vs every model (e.g. truth.png).",
+                     callback=writable),
     ] = None,
 ) -> None:
     """Credit conversions to channels with every attribution model.
@@ -259,6 +266,7 @@ def _truth(
         cfg = load_config(config, users=users, days=days, seed=seed)
     except ConfigError as err:
         raise _fail(str(err), code=2) from None
+    check_memory(cfg.users)
     if bidder not in BIDDERS:
         raise typer.BadParameter(
             f"unknown bidder {bidder!r}; known: {', '.join(sorted(BIDDERS))}",

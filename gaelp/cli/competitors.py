@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from gaelp.cli.core import ConfigOpt, JsonOpt, SeedOpt, UsersOpt, _config
-from gaelp.cli.errors import fail
+from gaelp.cli.errors import fail, finite, writable
 from gaelp.cli.render import err, out, print_json
 
 
@@ -26,12 +26,13 @@ def competitors(
     config: ConfigOpt = None,
     bid: Annotated[float | None, typer.Option(
         "--bid", help="one fixed bid before the shock (USD per click); default: per channel and query intent, "
-                      "what a click is worth to the median rival product", min=0.0)] = None,
+                      "what a click is worth to the median rival product", min=0.0, callback=finite)] = None,
     state: Annotated[Path | None, typer.Option(
-        "--state", help="rivals' learned state: loaded from this .npz checkpoint if it exists, saved to it after "
-                        "the run")] = None,
+        "--state", help="rivals' learned state: loaded from this .npz checkpoint if it exists (it must be one), "
+                        "saved to it after the run", dir_okay=False, callback=writable)] = None,
     json_out: JsonOpt = False,
-    plot: Annotated[Path | None, typer.Option("--plot", help="write the daily series as a PNG")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="write the daily series as a PNG",
+                                              callback=writable)] = None,
 ) -> None:
     """Our bidder doubles its bids on day SHOCK: each rival's daily win rate, mean bid and profit, and
     what each learner would have earned had it stopped learning at the shock (its frozen twin)."""
@@ -93,7 +94,7 @@ def intel(
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     spread: Annotated[float, typer.Option("--spread", help="our probe bid varies in [bid/spread, bid x spread]",
-                                          min=1.0)] = 2.0,
+                                          min=1.0, max=100.0, callback=finite)] = 2.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Competitive intelligence from our own logs, beside the simulator's truth.

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from gaelp.bidders.registry import BIDDERS
 from gaelp.calibration import all_facts
-from gaelp.cli.errors import fail
+from gaelp.cli.errors import check_memory, fail
 from gaelp.cli.render import err, kpi_table, out, print_json, progress_bar
 from gaelp.config import Config, ConfigError, dump_toml, load_config
 
@@ -24,11 +24,15 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", help="world seed")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object instead of tables")]
 
 
-def _config(path: Path | None, **overrides) -> Config:
+def _config(path: Path | None, simulate: bool = True, **overrides) -> Config:
+    """The config of a command; with `simulate`, a world too big for this machine's memory is refused."""
     try:
-        return load_config(path, **overrides)
+        cfg = load_config(path, **overrides)
     except ConfigError as e:
         raise fail(str(e), 2) from None
+    if simulate:
+        check_memory(cfg.users)
+    return cfg
 
 
 def _check_bidder(name: str) -> None:
@@ -119,7 +123,7 @@ config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True
 @config_app.command("show")
 def config_show(config: ConfigOpt = None) -> None:
     """Print the effective config (defaults + file) as TOML."""
-    print(dump_toml(_config(config)), end="")
+    print(dump_toml(_config(config, simulate=False)), end="")
 
 
 def calibrate(

@@ -11,10 +11,12 @@ Exit codes: 0 success, 1 bad input data or an unusable file or store, 2 bad usag
 from __future__ import annotations
 
 import errno
+import math
 import os
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 import typer
 from rich.text import Text
@@ -70,6 +72,10 @@ def describe(e: BaseException) -> tuple[str, int]:
     if isinstance(e, MemoryError):
         return ("out of memory; use a smaller input (fewer people, days or rows), or a machine with more memory",
                 EXIT_BAD_INPUT)
+    if _is_database_error(e):
+        orig = getattr(e, "orig", None) or e
+        return (f"the journey store cannot be read: {_one_line(str(orig).split('[SQL:')[0])}; it is damaged: "
+                "move it away and start a new store, or restore it from a copy"), EXIT_BAD_INPUT
     if _is_arrow_error(e):
         return f"cannot read the data: {_one_line(str(e))}; check the file's column types", EXIT_BAD_INPUT
     if isinstance(e, KeyboardInterrupt):
@@ -92,6 +98,13 @@ def _raised_by_gaelp(e: BaseException) -> bool:
     return tb is not None and f"{os.sep}gaelp{os.sep}" in tb.tb_frame.f_code.co_filename
 
 
+def _is_database_error(e: BaseException) -> bool:
+    """A database driver's error (through SQLAlchemy or raw), i.e. a store that cannot be read."""
+    kinds = [getattr(sys.modules.get(m), n, None) for m, n in
+             (("sqlalchemy.exc", "DBAPIError"), ("duckdb", "Error"), ("sqlite3", "DatabaseError"))]
+    return any(k is not None and isinstance(e, k) for k in kinds)
+
+
 def _is_arrow_error(e: BaseException) -> bool:
     arrow = sys.modules.get("pyarrow")
     return arrow is not None and isinstance(e, arrow.ArrowException)
@@ -100,6 +113,68 @@ def _is_arrow_error(e: BaseException) -> bool:
 def _one_line(text: str) -> str:
     lines = [s.strip() for s in text.strip().splitlines() if s.strip()]
     return "; ".join(lines) if len(lines) <= 12 else "; ".join(lines[:12]) + "; ..."
+
+
+def finite(value: float | None) -> float | None:
+    """Typer callback for float options: NaN and infinities are not numbers a flag can take."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, got {value}")
+    return value
+
+
+def positive(value: float | None) -> float | None:
+    """Typer callback: a finite number > 0 (a half-life or a window of 0 days means nothing)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a finite number > 0, got {value}")
+    return value
+
+
+def writable(path: Path | None) -> Path | None:
+    """Typer callback for output paths: refuse a folder, a missing folder or an unwritable place up
+    front, before a long run whose result would then be lost."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise typer.BadParameter(f"{path} is a folder; give a file path")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise typer.BadParameter(f"folder {parent} does not exist; create it first")
+    if path.exists() and not os.access(path, os.W_OK) or not path.exists() and not os.access(parent, os.W_OK):
+        raise typer.BadParameter(f"{path} is not writable; check its permissions or choose another path")
+    return path
+
+
+# Memory of a simulated world: measured peak RSS of `gaelp bench` (166 MB at 10^5 people, 554 MB at
+# 10^6: ~430 bytes a person over ~160 MB of code and libraries), with a margin of 1.5 for the
+# larger daily arrays of bigger worlds. An estimate, not a bound.
+_BASE_MB, _BYTES_PER_PERSON, _MARGIN = 160.0, 430.0, 1.5
+
+
+def check_memory(users: int, copies: int = 1) -> None:
+    """Refuse up front a world that cannot fit in the memory available (Linux: MemAvailable).
+
+    Args:
+        users: People in the world.
+        copies: Worlds held at once (e.g. replays).
+    """
+    need_mb = _BASE_MB + _MARGIN * _BYTES_PER_PERSON * users * copies / 2**20
+    have_mb = available_memory_mb()
+    if have_mb is not None and need_mb > have_mb:
+        raise UserError(f"{users:,} people need about {need_mb / 1024:,.1f} GB of memory (estimate), and "
+                        f"{have_mb / 1024:,.1f} GB are available; use fewer people (--users), or a machine "
+                        "with more memory")
+
+
+def available_memory_mb() -> float | None:
+    """Memory available to a new allocation, in MB (None where the OS does not say)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def debug_requested(args: Sequence[str]) -> bool:
