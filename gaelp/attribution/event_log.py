@@ -283,3 +283,28 @@ def _shown(values: pa.Array, codes: np.ndarray, mask: np.ndarray) -> np.ndarray 
     shown = np.empty(len(codes), dtype=object)
     shown[mask] = np.asarray(values.take(pa.array(codes[mask])).to_pylist(), dtype=object)
     return shown
+
+
+def validated_rows(df: Table, events: EventTable) -> pa.Table:
+    """The good rows of `df` as stored: trimmed text, lower-case `event_type`, epoch seconds.
+
+    Args:
+        df: The input `parse_events` validated.
+        events: Its events (`ParsedEvents.events`).
+
+    Returns:
+        Columns event_id, t_seconds, user_id, channel (empty on conversions), event_type, cost, value.
+    """
+    table = as_arrow(df).take(pa.array(events.row - 1, pa.int64()))
+    text = {c: pc.utf8_trim_whitespace(pc.cast(pc.fill_null(table[c], ""), pa.string()))
+            for c in ("event_id", "user_id", "channel")}
+    secs = _seconds(table["timestamp"], RowErrors(table.num_rows))
+    return pa.table({
+        "event_id": text["event_id"],
+        "t_seconds": secs,
+        "user_id": text["user_id"],
+        "channel": pc.if_else(pa.array(events.is_conversion), "", text["channel"]),
+        "event_type": pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(table["event_type"], pa.string()))),
+        "cost": events.cost,
+        "value": events.value,
+    })

@@ -74,8 +74,8 @@ def describe(e: BaseException) -> tuple[str, int]:
                 EXIT_BAD_INPUT)
     if _is_database_error(e):
         orig = getattr(e, "orig", None) or e
-        return (f"the journey store cannot be read: {_one_line(str(orig).split('[SQL:')[0])}; it is damaged: "
-                "move it away and start a new store, or restore it from a copy"), EXIT_BAD_INPUT
+        return (f"the journey store failed: {_one_line(str(orig).split('[SQL:')[0])}; if it is damaged, move "
+                "it away and start a new store, or restore it from a copy"), EXIT_BAD_INPUT
     if _is_arrow_error(e):
         return f"cannot read the data: {_one_line(str(e))}; check the file's column types", EXIT_BAD_INPUT
     if isinstance(e, KeyboardInterrupt):
