@@ -231,9 +231,13 @@ def _mask(n: int, idx: np.ndarray) -> np.ndarray:
 
 
 def _epoch_seconds(col: pd.Series) -> np.ndarray:
-    """Seconds since 1970 of a time-zone-aware datetime column, whatever its unit (NaN if NaT)."""
-    delta = col.dt.tz_convert("UTC") - pd.Timestamp(0, tz="UTC")
-    return delta.dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
+    """Seconds since 1970 of a time-zone-aware datetime column, whatever its unit (NaN if NaT).
+
+    Through integer microseconds: a difference of timestamps in nanoseconds overflows before 1677.
+    """
+    naive = col.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("us")
+    ticks = naive.to_numpy(dtype="datetime64[us]").view(np.int64)
+    return np.where(naive.isna().to_numpy(), np.nan, ticks / 1e6)
 
 
 def parse_timestamps(col: pd.Series, errors: RowErrors, name: str = "timestamp") -> np.ndarray:
