@@ -88,6 +88,7 @@ def read_table(path: str | Path) -> pa.Table:
                              f"hold one text, number or timestamp per row: flatten or drop them")
         return table
     if path.suffix.lower() == ".csv" or suffixes in (".csv.gz", ".csv.zst", ".csv.bz2"):
+        _check_utf8(path)
         try:
             return _read_csv(path)
         except pa.ArrowInvalid as e:
@@ -96,6 +97,26 @@ def read_table(path: str | Path) -> pa.Table:
                 raise ValueError(f"{path} is not UTF-8 text ({msg}); save it as UTF-8") from None
             raise ValueError(f"{path}: cannot read it as CSV: {msg}") from None
     raise ValueError(f"{path}: unknown file type {path.suffix!r}; use .csv or .parquet")
+
+
+def _check_utf8(path: Path, chunk: int = 1 << 24) -> None:
+    """Raise ValueError naming the first byte that is not UTF-8 (Arrow would fail on it mid-parse)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with pa.input_stream(str(path), compression="detect") as f:
+        while True:
+            block = f.read(chunk)
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as e:
+                bad = offset + e.start - len(decoder.getstate()[0])
+                raise ValueError(f"{path} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {max(bad, 0)}"
+                                 f"); save it as UTF-8") from None
+            if not block:
+                return
+            offset += len(block)
 
 
 def _read_csv(path: Path) -> pa.Table:

@@ -51,8 +51,10 @@ class DelayDistribution(StrEnum):
 def _read(path: Path) -> pd.DataFrame:
     try:
         return read_table(path)
-    except (OSError, ValueError) as err:
-        raise _fail(f"cannot read {path}: {err}") from None
+    except ValueError as err:  # its message names the file
+        raise _fail(str(err)) from None
+    except OSError as err:
+        raise _fail(f"cannot read {path}: {err.strerror or err}; check the path and its permissions") from None
 
 
 def _write_rejects(rejects: pd.DataFrame, target: Path) -> None:

@@ -55,7 +55,7 @@ def _damage(draw, header: list[str], rows: list[list[str]]) -> Case:
         rows[r][c] = draw(st.sampled_from(JUNK))
     if rows and draw(st.booleans()):
         r = draw(st.integers(0, len(rows) - 1))
-        keep = draw(st.integers(0, len(header) + 2))
+        keep = draw(st.integers(1, len(header) + 2))  # (no field at all is a blank line: not a record)
         rows[r] = (rows[r] + ["extra"] * 3)[:keep]  # too few or too many fields
     if rows and draw(st.integers(0, 9)) == 0:
         rows.append(list(rows[0]))  # a duplicated row (same id)
