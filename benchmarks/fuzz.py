@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             rows[name] = fuzz(name, eps[name], args.n, Path(tmp), args.timeout, args.save)
             rows[name]["seconds"] = round(time.perf_counter() - start)
+            print(f"{name}: {dict(rows[name])}", file=sys.stderr, flush=True)  # progress of a long run
     print("| entry point | runs | " + " | ".join(OUTCOMES) + " | seconds |")
     print("| --- " * (len(OUTCOMES) + 3) + "|")
     for name, c in rows.items():
