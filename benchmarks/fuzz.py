@@ -56,14 +56,15 @@ class EntryPoint:
 
 def _events_kept(path: Path, _out: str, rejects: Path) -> int | None:
     from gaelp.attribution.event_log import parse_events
-    from gaelp.attribution.tables import read_table
+    from gaelp.attribution.files import read_table
 
     parsed = parse_events(read_table(path), skip_bad=True)
     return len(parsed.events.row) + _csv_rows(rejects)
 
 
 def _paths_kept(path: Path, _out: str, rejects: Path) -> int | None:
-    from gaelp.attribution.tables import parse_path_table, read_table
+    from gaelp.attribution.files import read_table
+    from gaelp.attribution.tables import parse_path_table
 
     return parse_path_table(read_table(path), skip_bad=True).paths.n_paths + _csv_rows(rejects)
 

@@ -23,12 +23,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gaelp.attribution.files import Table, as_arrow
 from gaelp.attribution.tables import (
     BadRowsError,
     RowErrors,
-    Table,
     _require,
-    as_arrow,
     check_numbers,
     check_time_range,
     parse_numbers,

@@ -25,15 +25,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from gaelp.attribution.files import as_pandas
 from gaelp.attribution.lag import ClickLog
-from gaelp.attribution.tables import (
-    BadRowsError,
-    RowErrors,
-    as_pandas,
-    parse_numbers,
-    parse_timestamps,
-    text_column,
-)
+from gaelp.attribution.tables import BadRowsError, RowErrors, parse_numbers, parse_timestamps, text_column
 
 OBSERVATION_COLUMNS = ("observation_time", "elapsed_h")
 CONVERSION_COLUMNS = ("conversion_time", "delay_h")

@@ -26,16 +26,15 @@ rejects table. Row numbers count data rows from 1; in a CSV, row N is on line N 
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from gaelp.attribution.files import Table, as_pandas, short_rows
 from gaelp.attribution.paths import Paths
 
 PATH_COLUMNS = ("path", "total_conversions")
@@ -50,7 +49,6 @@ VALUE_MAX = 1e12
 # Characters that make a path ambiguous: `a, b` or `a | b` is not one channel named "a, b".
 _AMBIGUOUS = re.compile(r"[,;|]|[-=]$")
 _SHOWN_ERRORS = 10
-_SHORT_ROWS = "gaelp.short_rows"  # schema metadata / DataFrame.attrs key: CSV rows with wrong field counts
 
 
 class BadRowsError(ValueError):
@@ -66,135 +64,6 @@ class BadRowsError(ValueError):
         super().__init__(f"{len(lines)} bad row(s):\n  " + "\n  ".join(shown))
 
 
-Table = pd.DataFrame | pa.Table
-
-
-def read_table(path: str | Path) -> pa.Table:
-    """Read a CSV (every column as text, so validation sees what was written) or Parquet file.
-
-    Raises:
-        ValueError: an unknown file type, a CSV that is not UTF-8 text, or a nested Parquet column.
-        OSError: the file cannot be read.
-    """
-    import pyarrow.parquet as pq
-
-    path = Path(path)
-    suffixes = "".join(path.suffixes[-2:]).lower()
-    if path.suffix.lower() in (".parquet", ".pq"):
-        table = pq.read_table(path)
-        nested = [f"{f.name!r} ({f.type})" for f in table.schema if pa.types.is_nested(f.type)]
-        if nested:
-            raise ValueError(f"{path}: column(s) {', '.join(nested)} hold lists or records; every column must "
-                             f"hold one text, number or timestamp per row: flatten or drop them")
-        return table
-    if path.suffix.lower() == ".csv" or suffixes in (".csv.gz", ".csv.zst", ".csv.bz2"):
-        _check_utf8(path)
-        try:
-            return _read_csv(path)
-        except pa.ArrowInvalid as e:
-            msg = str(e).splitlines()[0]
-            if "UTF8" in msg or "utf8" in msg.lower():
-                raise ValueError(f"{path} is not UTF-8 text ({msg}); save it as UTF-8") from None
-            raise ValueError(f"{path}: cannot read it as CSV: {msg}") from None
-    raise ValueError(f"{path}: unknown file type {path.suffix!r}; use .csv or .parquet")
-
-
-def _check_utf8(path: Path, chunk: int = 1 << 24) -> None:
-    """Raise ValueError naming the first byte that is not UTF-8 (Arrow would fail on it mid-parse)."""
-    import codecs
-
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
-    with pa.input_stream(str(path), compression="detect") as f:
-        while True:
-            block = f.read(chunk)
-            try:
-                decoder.decode(block, final=not block)
-            except UnicodeDecodeError as e:
-                bad = offset + e.start - len(decoder.getstate()[0])
-                raise ValueError(f"{path} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {max(bad, 0)}"
-                                 f"); save it as UTF-8") from None
-            if not block:
-                return
-            offset += len(block)
-
-
-def _read_csv(path: Path) -> pa.Table:
-    """All columns as text; rows with the wrong number of fields kept, padded, and listed as short."""
-    import csv
-
-    import pyarrow.csv as pcsv
-
-    odd: list[tuple[int, str, int]] = []  # (line number, text, fields) of rows with a wrong field count
-
-    def keep(row) -> str:
-        odd.append((row.number, row.text, row.actual_columns))
-        return "skip"
-
-    parse = pcsv.ParseOptions(invalid_row_handler=keep)
-    names = pcsv.open_csv(path, parse_options=parse).schema.names
-    odd.clear()
-    convert = pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False,
-                                  quoted_strings_can_be_null=False)
-    # One thread, so that each skipped row knows its line number.
-    table = pcsv.read_csv(path, read_options=pcsv.ReadOptions(use_threads=False), parse_options=parse,
-                          convert_options=convert)
-    if not odd:
-        return table
-    # Put the odd rows back where they were, with the fields they have, and list them as bad rows.
-    n = table.num_rows + len(odd)
-    at = np.array([(line or 2) - 2 for line, _, _ in odd], dtype=np.int64)
-    at = np.clip(at, 0, n - 1)
-    is_odd = np.zeros(n, dtype=bool)
-    is_odd[at] = True
-    at = np.flatnonzero(is_odd)  # (rows of multi-line records may land early: keep positions distinct)
-    fields = [next(csv.reader([text]), []) for _, text, _ in odd]
-    padded = {c: [f[i] if i < len(f) else "" for f in fields] for i, c in enumerate(names)}
-    extra = pa.table({c: pa.array(v, pa.string()) for c, v in padded.items()})
-    order = np.empty(n, dtype=np.int64)
-    order[~is_odd] = np.arange(table.num_rows)
-    order[at] = table.num_rows + np.arange(len(odd))
-    merged = pa.concat_tables([table, extra]).take(pa.array(order))
-    note = {"rows": at.tolist(), "fields": [c for _, _, c in odd], "expected": len(names)}
-    return merged.replace_schema_metadata({_SHORT_ROWS: json.dumps(note)})
-
-
-def as_arrow(df: Table) -> pa.Table:
-    """An Arrow table of `df` (as is if it is one); odd object columns become text."""
-    if isinstance(df, pa.Table):
-        return df
-    cols = {}
-    for name in df.columns:
-        col = df[name]
-        try:
-            cols[str(name)] = pa.array(col, from_pandas=True)
-        except (pa.ArrowException, TypeError, ValueError):
-            cols[str(name)] = pa.array(col.astype(object).where(col.notna(), None).map(
-                lambda v: v if v is None else str(v)), pa.string())
-    table = pa.table(cols)
-    note = df.attrs.get(_SHORT_ROWS)
-    return table.replace_schema_metadata({_SHORT_ROWS: note}) if note else table
-
-
-def as_pandas(df: Table) -> pd.DataFrame:
-    """A DataFrame of `df` (as is if it is one), keeping the list of short CSV rows."""
-    if isinstance(df, pd.DataFrame):
-        return df
-    out = df.to_pandas()
-    note = (df.schema.metadata or {}).get(_SHORT_ROWS.encode())
-    if note:
-        out.attrs[_SHORT_ROWS] = note.decode()
-    return out
-
-
-def _short_rows(df: Table) -> dict | None:
-    if isinstance(df, pa.Table):
-        note = (df.schema.metadata or {}).get(_SHORT_ROWS.encode())
-    else:
-        note = df.attrs.get(_SHORT_ROWS)
-    return json.loads(note) if note else None
-
-
 class RowErrors:
     """Collects reasons per row; a row with any reason is bad.
 
@@ -206,7 +75,7 @@ class RowErrors:
     def __init__(self, n: int, table: Table | None = None) -> None:
         self.reasons: defaultdict[int, list[str]] = defaultdict(list)
         self.bad = np.zeros(n, dtype=bool)
-        note = None if table is None else _short_rows(table)
+        note = None if table is None else short_rows(table)
         if note:
             for row, fields in zip(note["rows"], note["fields"], strict=True):
                 self.reasons[int(row)].append(f"the row has {fields} fields, the header {note['expected']}")

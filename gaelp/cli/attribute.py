@@ -17,10 +17,11 @@ from rich.table import Table
 
 from gaelp.attribution.event_log import parse_events
 from gaelp.attribution.events import events_to_paths
+from gaelp.attribution.files import read_table
 from gaelp.attribution.lag import fit_lag_groups
 from gaelp.attribution.lag_table import parse_click_log
 from gaelp.attribution.registry import MODELS, get_model, model_names
-from gaelp.attribution.tables import BadRowsError, parse_path_table, read_table
+from gaelp.attribution.tables import BadRowsError, parse_path_table
 from gaelp.cli import render
 from gaelp.cli.errors import check_memory, positive, writable
 from gaelp.cli.errors import fail as _fail

@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 
 from gaelp.attribution.event_log import parse_events, validated_rows
-from gaelp.attribution.tables import BadRowsError, read_table
+from gaelp.attribution.files import read_table
+from gaelp.attribution.tables import BadRowsError
 from gaelp.cli.errors import fail, writable
 from gaelp.cli.render import err, print_json
 

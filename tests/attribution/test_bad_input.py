@@ -13,7 +13,8 @@ import pytest
 
 from gaelp.attribution import get_model
 from gaelp.attribution.event_log import parse_events
-from gaelp.attribution.tables import BadRowsError, parse_path_table, read_table
+from gaelp.attribution.files import read_table
+from gaelp.attribution.tables import BadRowsError, parse_path_table
 from gaelp.jsonout import NonFiniteOutputError, dumps
 
 HEADER = "event_id,timestamp,user_id,channel,event_type,cost,value\n"

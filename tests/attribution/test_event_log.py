@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from gaelp.attribution import MODELS, get_model
 from gaelp.attribution.event_log import encode_text, parse_events
 from gaelp.attribution.events import events_to_paths
-from gaelp.attribution.tables import BadRowsError, read_table
+from gaelp.attribution.files import read_table
+from gaelp.attribution.tables import BadRowsError
 
 from .helpers import make_events
 from .reference_events import reference_parse_events
