@@ -1,5 +1,5 @@
 # Two entry points, both self-contained on a fresh machine:
-#   make run   - set up the environment, then run the main job (baseline bidders on a 30-day campaign)
+#   make run   - set up the environment, then the main job (the agent against the baselines and oracle_lp)
 #   make test  - set up the environment, start a throwaway PostgreSQL, run the test suite, stop it
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -2,7 +2,7 @@
 
 The config tree (`gaelp.config`) takes its defaults from here and nowhere else. Each entry is a
 `Fact`: the value and where it comes from. Sources are the public facts collected in the project's
-CALIBRATION.md; a number that no public fact pins down says `assumption:` and why it was chosen (most
+docs/calibration.md section 2; a number that no public fact pins down says `assumption:` and why it was chosen (most
 were tuned so that the default market reproduces the validation targets at the end of this file).
 
 `gaelp calibrate --check` runs the default market and checks `TARGETS`; `gaelp calibrate --sources`
@@ -61,7 +61,7 @@ SEGMENTS: dict[str, dict[str, Fact]] = {
         "activity": _f((1.6, 0.8, 1.0), "assumption: researchers search and read reviews"),
         "ctr_mult": _f(1.2, TUNED),
         "cvr": _f(0.0093, f"{GA4}: paid search CVR 1.7-3.1% per click; {TUNED}"),
-        "value": _f(220.0, "assumption: first-year revenue ~$220 (CALIBRATION.md, within Aura's range)"),
+        "value": _f(220.0, "assumption: first-year revenue ~$220 (docs/calibration.md section 2, within Aura's range)"),
         "lag_median_h": _f(200.0, "assumption: researchers compare for days to weeks"),
         "lag_sigma": _f(1.1, TUNED),
         "crisis_rate": _f(0.002, TUNED),
@@ -83,7 +83,7 @@ SEGMENTS: dict[str, dict[str, Fact]] = {
         "activity": _f((1.0, 1.0, 1.0), "assumption: the reference segment"),
         "ctr_mult": _f(1.0, "assumption: the reference segment"),
         "cvr": _f(0.0093, f"{GA4}: paid search CVR 1.7-3.1% per click; {TUNED}"),
-        "value": _f(220.0, "assumption: first-year revenue ~$220 (CALIBRATION.md)"),
+        "value": _f(220.0, "assumption: first-year revenue ~$220 (docs/calibration.md section 2)"),
         "lag_median_h": _f(150.0, f"{CRITEO}; {TUNED}"),
         "lag_sigma": _f(1.3, TUNED),
         "crisis_rate": _f(0.003, TUNED),
@@ -204,6 +204,9 @@ OURS: dict[str, Fact] = {
     "target_cpa": _f(110.0, "roadmap bar: CAC under $100 with ~$220 revenue (ROAS > 2x)"),
     "max_bid": _f(50.0, "assumption: a safety cap per click, ~10x the average search CPC"),
     "oracle_fraction": _f(0.4, "assumption: the oracle bids 40% of the true value of a click"),
+    "oracle_lp_k": _f(1.0, "assumption: the LP-dual bid's multiplier before the hindsight search picks one per world"),
+    "prior_cvr": _f(0.03, "assumption: target_cpa's prior CVR per context, near the CVR of search (GA4 1.7-3.1%)"),
+    "prior_strength": _f(30.0, "assumption: target_cpa's prior weighs as much as 30 clicks of its own"),
 }
 
 COMPETITORS: dict[str, dict[str, Fact]] = {
@@ -265,7 +268,7 @@ COMPETITORS["others"] = {
 }
 COMPETITOR_INTENT_MULT = _f((0.6, 1.0, 1.5), "assumption: rivals bid up purchase queries")
 
-# --- Validation targets (CALIBRATION.md, "What the default market should reproduce") ------------
+# --- Validation targets (docs/calibration.md section 5: what the default market must reproduce) ------
 TARGETS: dict[str, tuple[float, float]] = {
     "search_top_ctr": (0.03, 0.07),
     "search_cpc": (2.0, 6.0),
@@ -279,7 +282,7 @@ TARGETS: dict[str, tuple[float, float]] = {
     "touchpoints_per_conversion": (2.0, 6.0),
     "median_lag_days": (2.0, 7.0),
     "share_within_day_of_click": (0.2, 0.5),
-    # not in CALIBRATION.md's list, but asked for by it: real headroom between naive and informed,
+    # not published ranges, but asked for by docs/calibration.md section 5: real headroom between naive and informed,
     # and a default budget that binds (spend with the budget over spend with ten times the budget).
     "cac_headroom": (1.5, float("inf")),
     "budget_binding": (0.0, 0.95),

@@ -17,14 +17,16 @@ by `name` and missing fields of an entry that shares a default's name take that 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gaelp import calibration as cal
+from gaelp.market.mechanisms import get_mechanism  # a leaf module (numpy only): the table of auction types
 
 N_STAGES = len(cal.STAGES)
 Prob = Field(ge=0.0, le=1.0)
@@ -60,12 +62,17 @@ class ChannelConfig(_Frozen):
     rate: float = Field(gt=0.0, le=50.0, description="opportunities per person per day")
     ctr: float = Field(gt=0.0, le=1.0, description="base CTR of the top slot")
     cvr_mult: float = Field(ge=0.0, le=10.0)
-    mechanism: Literal["gsp", "second_price", "first_price"]
+    mechanism: str = Field(description="auction type, a key of gaelp.market.mechanisms.MECHANISMS")
     slots: int = Field(ge=1, le=8)
     reserve: float = Field(ge=0.0, le=1000.0, description="reserve price per click, USD")
     position_ctr: tuple[float, ...]
     frequency_cap: int = Field(ge=1, le=250, description="impressions per advertiser, person and day")
     stage_activity: tuple[float, ...] = Field(description="activity multiplier per journey stage")
+
+    @field_validator("mechanism")
+    @classmethod
+    def _known_mechanism(cls, name: str) -> str:
+        return get_mechanism(name).name  # ValueError naming the known mechanisms
 
     @model_validator(mode="after")
     def _check(self) -> ChannelConfig:
@@ -137,10 +144,20 @@ class WorldConfig(_Frozen):
     journey: JourneyConfig = JourneyConfig(**_defaults(cal.JOURNEY))
     devices: DeviceConfig = DeviceConfig(**_defaults(cal.DEVICES))
     temporal: TemporalConfig = TemporalConfig(**_defaults(cal.TEMPORAL))
+    importance: dict[str, float] = Field(
+        default_factory=dict,
+        description="importance sampling: segment -> oversampling factor; the drawn people of a segment "
+                    "weigh share / drawn share in KPIs and in what the platform charges (empty: a plain world)")
 
     @model_validator(mode="after")
     def _check(self) -> WorldConfig:
         n_ch = len(self.channels)
+        names = {s.name for s in self.segments}
+        for name, factor in self.importance.items():
+            if name not in names:
+                raise ValueError(f"importance: unknown segment {name!r}; known: {', '.join(sorted(names))}")
+            if not (math.isfinite(factor) and factor > 0):
+                raise ValueError(f"importance: factor of {name!r} must be a positive number, got {factor}")
         for s in self.segments:
             if len(s.activity) != n_ch:
                 raise ValueError(f"segment {s.name!r}: activity needs {n_ch} values, one per channel")
@@ -169,12 +186,70 @@ class CompetitorConfig(_Frozen):
     category: bool = Field(default=True, description="sells in our category (False: the rest of the market)")
 
 
+class RivalValueConfig(_Frozen):
+    """The learning rivals' click-value model (`bidders.value_models.ClickValueModel`).
+
+    Each rival learns what a click is worth per (channel, intent) from its own clicks and pixel, with
+    the delayed-feedback correction. The settings are modelling assumptions, not market facts.
+    """
+
+    window_h: int = Field(default=24 * 7, ge=1, le=24 * 90, description="credit window of a click, hours")
+    prior_cvr: float = Field(default=0.0125, ge=0.0, le=1.0,
+                             description="assumption: prior purchases per click, near the market's CVR")
+    strength: float = Field(default=300.0, ge=0.0, le=1e6, description="assumption: prior weight in clicks")
+    incrementality: float = Field(default=0.45, ge=0.0, le=1.0,
+                                  description="share of last-click credit a rival counts as caused "
+                                              "(incrementality studies: a third to two thirds)")
+
+
+class QLearningConfig(_Frozen):
+    """The Q-learning rival (`q_learning`): bid levels x its reference bid, epsilon-greedy (assumptions)."""
+
+    level_min: float = Field(default=0.25, gt=0.0, le=1.0, description="lowest bid level x reference")
+    level_max: float = Field(default=4.0, ge=1.0, le=100.0, description="highest bid level x reference")
+    levels: int = Field(default=9, ge=2, le=64, description="bid levels, log-spaced")
+    alpha: float = Field(default=0.01, gt=0.0, le=1.0, description="learning rate")
+    epsilon0: float = Field(default=0.2, ge=0.0, le=1.0, description="initial exploration rate")
+    epsilon_min: float = Field(default=0.05, ge=0.0, le=1.0, description="floor of the exploration rate")
+    decay_hours: float = Field(default=24 * 10, gt=0.0, le=1e6, description="time constant of the decay")
+
+
+class PolicyGradientConfig(_Frozen):
+    """The policy-gradient rival (`policy_gradient`): a log-normal bid policy (assumptions)."""
+
+    sigma0: float = Field(default=0.4, gt=0.0, le=5.0, description="initial log-bid exploration")
+    sigma_min: float = Field(default=0.1, gt=0.0, le=5.0, description="floor of the exploration")
+    decay_hours: float = Field(default=24 * 10, gt=0.0, le=1e6, description="time constant of the decay")
+    lr: float = Field(default=0.01, gt=0.0, le=10.0, description="policy learning rate")
+    baseline_lr: float = Field(default=0.1, gt=0.0, le=10.0, description="reward-baseline learning rate")
+    max_log_shift: float = Field(default=2.0, gt=0.0, le=10.0, description="bound on the log-bid shift")
+
+
+class RivalTcpaConfig(_Frozen):
+    """The target-CPA rival (`rival_tcpa`): steers a multiplier toward its target CPA (assumptions)."""
+
+    fraction: float = Field(default=1.0, gt=0.0, le=1.0, description="target CPA over the value of a sale")
+    step: float = Field(default=0.02, gt=0.0, le=1.0, description="change of log m per hour per log(CPA/target)")
+    memory_h: float = Field(default=48.0, gt=0.0, le=1e5, description="memory of the cost and value sums, hours")
+    max_log_shift: float = Field(default=1.5, gt=0.0, le=10.0, description="bound on |log m|")
+
+
+class LearnersConfig(_Frozen):
+    """Hyper-parameters of the learning rivals, one section per kind."""
+
+    value: RivalValueConfig = RivalValueConfig()
+    q_learning: QLearningConfig = QLearningConfig()
+    policy_gradient: PolicyGradientConfig = PolicyGradientConfig()
+    rival_tcpa: RivalTcpaConfig = RivalTcpaConfig()
+
+
 class MarketConfig(_Frozen):
-    """The advertisers we compete with."""
+    """The advertisers we compete with, and how the learning ones learn."""
 
     competitors: tuple[CompetitorConfig, ...] = tuple(
         CompetitorConfig(name=n, **_defaults(f)) for n, f in cal.COMPETITORS.items()
     )
+    learners: LearnersConfig = LearnersConfig()
 
 
 class CampaignConfig(_Frozen):
@@ -192,6 +267,12 @@ class BiddersConfig(_Frozen):
     fixed_bid: float = Field(default=cal.OURS["fixed_bid"].value, gt=0.0, le=1000.0)
     target_cpa: float = Field(default=cal.OURS["target_cpa"].value, gt=0.0, le=100_000.0)
     oracle_fraction: float = Field(default=cal.OURS["oracle_fraction"].value, gt=0.0, le=1.0)
+    oracle_lp_k: float = Field(default=cal.OURS["oracle_lp_k"].value, gt=0.0, le=1000.0,
+                               description="oracle_lp bids k x true P(purchase | click) x target_cpa")
+    prior_cvr: float = Field(default=cal.OURS["prior_cvr"].value, ge=0.0, le=1.0,
+                             description="target_cpa's prior CVR per context")
+    prior_strength: float = Field(default=cal.OURS["prior_strength"].value, ge=0.0, le=1e6,
+                                  description="target_cpa's prior weight, in clicks")
 
 
 class SafetyConfig(_Frozen):

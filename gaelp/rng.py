@@ -1,6 +1,6 @@
 """Seeded randomness: one stream per component, plus counter-based per-person draws.
 
-Two kinds of randomness live in the simulation (DESIGN.md section 3):
+Two kinds of randomness live in the simulation (docs/design.md section 3):
 
 * **Component streams** (`Streams`): one `np.random.Generator` per component, all spawned from the
   world seed with `SeedSequence.spawn`. They draw things no action can change (who is online when,
@@ -197,11 +197,11 @@ class Streams:
         seq = np.random.SeedSequence(self.seed, spawn_key=(STREAM_NAMES.index(name), 1000 + index))
         return np.random.Generator(np.random.PCG64(seq))
 
-    def state(self) -> dict[str, dict]:
+    def state(self) -> dict[str, dict[str, Any]]:
         """The bit-generator states, for checkpoints."""
-        return {n: g.bit_generator.state for n, g in self._gens.items()}
+        return {n: dict(g.bit_generator.state) for n, g in self._gens.items()}
 
-    def set_state(self, state: dict[str, dict]) -> None:
+    def set_state(self, state: dict[str, dict[str, Any]]) -> None:
         """Restore states saved by `state()`."""
         for n, s in state.items():
             self.get(n).bit_generator.state = s

@@ -214,19 +214,3 @@ def test_frequency_caps_hold_for_every_advertiser_person_channel_and_day(n_rival
         channel = (cells // (n_rivals + 1)) % len(caps)
         assert np.all(shown <= caps[channel])
         assert shown.max() == 2  # the cap of 2 on search is reached, so the check is not idle
-
-
-def test_repeats_within_an_hour_are_open_only_below_the_cap():
-    base = small(days=1)
-    channels = [c.model_dump() for c in base.world.channels]
-    channels[0]["frequency_cap"] = 2
-    sim = Simulation(base.replace(world={**base.world.model_dump(), "channels": channels}), "fixed")
-    p, q = 17, 18
-    sim.freq_today[p * sim.n_channels + 0, 1] = 1  # advertiser 1 has shown person p one search ad today
-    person = np.array([p, q, p, p, q])
-    channel = np.array([0, 0, 0, 0, 1])  # q's second opportunity is on another channel (cap 1)
-    capped = sim._capped(person, channel)
-    assert capped[0].tolist() == [False, False, False, True, False]  # third search repeat of p: 0 + 2 >= 2
-    assert capped[1].tolist() == [False, False, True, True, False]  # 1 shown + first repeat >= 2
-    # the scratch table is clean for the next hour
-    assert (sim._first_opportunity == np.iinfo(np.int32).max).all()

@@ -125,6 +125,7 @@ class MarketParallelEnv(ParallelEnv):
         return {a: self._observe(a) for a in self.agents}, {a: {} for a in self.agents}
 
     def _observe(self, agent: str) -> np.ndarray:
+        assert self._sim is not None, "reset() builds the world"
         c = self._ctl[agent]
         hour = self._sim.t % 24
         budget = max(c.daily_budget, 1e-9)
@@ -149,7 +150,7 @@ class MarketParallelEnv(ParallelEnv):
         rewards = {a: self._ctl[a].reward for a in agents}
         terms = {a: False for a in agents}
         truncs = {a: done for a in agents}
-        infos = {a: {} for a in agents}
+        infos: dict[str, dict[str, Any]] = {a: {} for a in agents}
         if done:
             self.agents = []
         return obs, rewards, terms, truncs, infos

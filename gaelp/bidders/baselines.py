@@ -1,4 +1,4 @@
-"""Our baseline bidders: `fixed`, `target_cpa` and `oracle`.
+"""Our baseline bidders: `fixed`, `target_cpa`, and the upper references `oracle` and `oracle_lp`.
 
 * `fixed`: one bid per click everywhere, no targeting, no pacing (the platform still stops it when the
   budget is spent).
@@ -7,6 +7,10 @@
   within the lookback window), shaded by a dual-gradient pacer; it excludes devices it knows converted.
 * `oracle`: sees each person's true post-click purchase probability and bids a fraction of the true
   value of a click, paced the same way. An upper bound for experiments, never a product.
+* `oracle_lp`: sees the true post-click purchase probability and bids `k x P(purchase | click) x
+  target CPA`, unpaced (the platform stops it when the day's budget is spent). With `k` chosen per
+  world in hindsight (`gaelp.experiments.hindsight`) it is the LP-dual bid with known values of Chen
+  et al. (2011), the upper reference the agent is scored against; never a product.
 """
 
 from __future__ import annotations
@@ -76,13 +80,13 @@ class TargetCpaBidder(_PacedBidder):
 
     learns = True
 
-    def __init__(self, ctx: BidderContext, prior_cvr: float = 0.03, prior_strength: float = 30.0) -> None:
+    def __init__(self, ctx: BidderContext) -> None:
         super().__init__("target_cpa", ctx)
         cfg = ctx.config
         self.target_cpa = cfg.bidders.target_cpa
         self.window_h = 24 * cfg.campaign.lookback_days
         n_ctx = len(cfg.world.channels) * N_INTENTS * N_DEVICE_TYPES
-        self.prior_cvr, self.prior_strength = prior_cvr, prior_strength
+        self.prior_cvr, self.prior_strength = cfg.bidders.prior_cvr, cfg.bidders.prior_strength
         self.clicks = np.zeros(n_ctx)
         self.conversions = np.zeros(n_ctx)
         self.devices = DeviceLog(3 * cfg.users)  # device ids: up to three per person of the audience
@@ -139,3 +143,28 @@ class OracleBidder(_PacedBidder):
         if batch.truth is None:
             raise ValueError("the oracle bidder needs batch.truth (it bids on ground truth)")
         return self.fraction * batch.truth.value * batch.truth.p_convert
+
+
+class OracleLpBidder(BaseBidder):
+    """Bids `k x true P(purchase | click) x target CPA`: the LP-dual bid of a CPA-constrained campaign.
+
+    Maximizing conversions under a budget and a CPA bound is a linear program whose dual gives every
+    click the bid `k x P(purchase | click) x target CPA`, one `k` for the whole campaign. The right `k`
+    depends on the world (competition, budget), so experiments choose it in hindsight by replaying
+    the world over a grid of `k`. `k` comes from `ctx.extra["k"]`, else `config.bidders.oracle_lp_k`.
+    """
+
+    sees_truth = True
+
+    def __init__(self, ctx: BidderContext) -> None:
+        super().__init__("oracle_lp", ctx.daily_budget)
+        self.k = float(ctx.extra.get("k", ctx.config.bidders.oracle_lp_k))
+        if not self.k > 0:
+            raise ValueError(f"oracle_lp: k must be > 0, got {self.k!r}")
+        self.target_cpa = ctx.config.bidders.target_cpa
+
+    def bid(self, batch: OpportunityBatch) -> np.ndarray:
+        """`k x target CPA x` the true purchase probability of a click."""
+        if batch.truth is None:
+            raise ValueError("the oracle_lp bidder needs batch.truth (it bids on ground truth)")
+        return (self.k * self.target_cpa) * batch.truth.p_convert

@@ -9,17 +9,20 @@ import numpy as np
 from gaelp.bidders.protocol import Bidder, BidderOutcome, OpportunityBatch
 
 
-def check_bidder(bidder: Bidder, batch: OpportunityBatch, make_outcome: Callable[[np.ndarray], BidderOutcome]) -> None:
+def check_bidder(bidder: Bidder, batch: OpportunityBatch, make_outcome: Callable[[np.ndarray], BidderOutcome],
+                 fresh: Callable[[], Bidder]) -> None:
     """Contract test of a bidder, in the style of gymnasium's `check_env`.
 
     Checks: it satisfies the protocol; bids are a float array of shape (n,), finite and >= 0; bidding
     does not mutate the batch; it bids the same on the same batch from the same state; it accepts an
-    outcome; its state survives a `state_dict` / `load_state_dict` round trip.
+    outcome; its state, saved after learning from it and loaded into a freshly built bidder, makes
+    that bidder bid exactly as the original does.
 
     Args:
         bidder: the bidder under test.
         batch: a batch to bid on (with truth if the bidder sees truth).
         make_outcome: builds a plausible outcome from the bids.
+        fresh: builds a new bidder the way `bidder` was built (same config, same random stream).
 
     Raises:
         AssertionError: naming the broken rule.
@@ -41,6 +44,8 @@ def check_bidder(bidder: Bidder, batch: OpportunityBatch, make_outcome: Callable
     again = np.asarray(bidder.bid(view))
     assert np.array_equal(bids, again), "bid() is not deterministic for the same state and batch"
     bidder.observe(make_outcome(bids))
-    after = bidder.state_dict()
-    bidder.load_state_dict(after)
-    assert np.array_equal(np.asarray(bidder.bid(view)), np.asarray(bidder.bid(view))), "bid() not repeatable"
+    restored = fresh()
+    assert restored is not bidder, "fresh() must build a new bidder"
+    restored.load_state_dict(bidder.state_dict())
+    assert np.array_equal(np.asarray(restored.bid(view)), np.asarray(bidder.bid(view))), \
+        "a fresh bidder loaded with the state_dict() bids differently from the original"

@@ -26,9 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import isotonic_regression
 
-from gaelp.bidders.protocol import Bidder, BidderOutcome, BidderWrapper, OpportunityBatch
-
-PRICE_REVEALING = ("gsp", "second_price")
+from gaelp.bidders.protocol import OURS, Bidder, BidderOutcome, BidderWrapper, OpportunityBatch
+from gaelp.market.mechanisms import get_mechanism
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,35 +182,45 @@ def _rate(num: float, den: float) -> float:
     return float(num / den) if den > 0 else float("nan")
 
 
+def reveals_price(mechanisms: tuple[str, ...]) -> np.ndarray:
+    """(n_channels,) bool: whether each channel's mechanism charges the winner the rank below it
+    (second price, GSP), so that a top-slot win tells us the price to beat.
+
+    Raises:
+        ValueError: for an unknown mechanism name; the message lists the known ones.
+    """
+    return np.array([get_mechanism(m).reveals_price for m in mechanisms], dtype=bool)
+
+
 def estimate(log: AuctionLog, mechanisms: tuple[str, ...], slots: tuple[int, ...]) -> Intel:
     """Competitive intelligence from our log.
 
     Args:
         log: our own auction log.
-        mechanisms: mechanism name per channel ("gsp", "second_price", "first_price").
+        mechanisms: mechanism name per channel (a key of `gaelp.market.mechanisms.MECHANISMS`).
         slots: number of slots per channel.
+
+    Raises:
+        ValueError: for an unknown mechanism name; the message lists the known ones.
     """
-    for m in mechanisms:
-        if m not in (*PRICE_REVEALING, "first_price"):
-            raise ValueError(f"unknown mechanism {m!r}; known: gsp, second_price, first_price")
-    mech = np.array(mechanisms)
+    reveals = reveals_price(mechanisms)
     n_slots = np.asarray(slots)
     eligible = (log.asked > 0) & (log.asked >= log.reserve)
     entered = log.entered
     won = log.slot >= 0
-    reveal = np.isin(mech[log.channel], PRICE_REVEALING) if log.channel.size else np.zeros(0, bool)
+    reveal = reveals[log.channel] if log.channel.size else np.zeros(0, bool)
     multi = n_slots[log.channel] > 1 if log.channel.size else np.zeros(0, bool)
     below = won & (log.price > log.reserve * (1 + 1e-9)) & reveal
     shown_below = below & (log.slot < n_slots[log.channel] - 1) if log.channel.size else below
     above = won & (log.slot > 0)
     overlap = (above | shown_below) & multi & reveal
     cdfs, weights = [], []
-    for c, m in enumerate(mechanisms):
+    for c, reveal_c in enumerate(reveals):
         rows = entered & (log.channel == c)
         if not rows.any():
             continue
         top = log.slot[rows] == 0
-        if m in PRICE_REVEALING:
+        if reveal_c:
             cdfs.append(kaplan_meier(np.where(top, log.price[rows], log.bid[rows]), top))
         else:
             cdfs.append(current_status_cdf(log.bid[rows], top))
@@ -226,7 +235,7 @@ def estimate(log: AuctionLog, mechanisms: tuple[str, ...], slots: tuple[int, ...
         position_above_rate=_rate((overlap & above).sum(), overlap.sum()),
         outranking_share=_rate(below.sum(), (entered & reveal).sum()),
         price_to_beat=mixture(cdfs, np.asarray(weights, np.float64)),
-        bid_range=tuple(float(q) for q in np.quantile(bids, [0.05, 0.95])) if bids.size else (0.0, 0.0),
+        bid_range=(float(np.quantile(bids, 0.05)), float(np.quantile(bids, 0.95))) if bids.size else (0.0, 0.0),
     )
 
 
@@ -254,11 +263,12 @@ def price_to_beat(bids: np.ndarray, quality: np.ndarray, reserve: np.ndarray) ->
     """True H per auction from the whole bid matrix: max(reserve, best rival ad rank / our quality).
 
     Args:
-        bids: (n, n_bidders) bids in force; column 0 is ours.
+        bids: (n_bidders, n) bids in force, bidder-major as the market takes them; row `OURS` is ours.
         quality: (n_bidders,) quality scores.
         reserve: (n,) reserves.
     """
-    rivals = bids[:, 1:]
-    ok = (rivals > 0) & (rivals >= reserve[:, None])
-    rank = np.where(ok, rivals * quality[1:], 0.0).max(axis=1, initial=0.0)
-    return np.maximum(reserve, rank / quality[0])
+    rival = np.arange(bids.shape[0]) != OURS
+    rivals = bids[rival]
+    ok = (rivals > 0) & (rivals >= reserve)
+    rank = np.where(ok, rivals * quality[rival, None], 0.0).max(axis=0, initial=0.0)
+    return np.maximum(reserve, rank / quality[OURS])

@@ -35,7 +35,6 @@ with (`ClickValueModel`, `CpaTarget`) are in `gaelp.bidders.value_models`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -82,7 +81,9 @@ class _LearningRival(BaseBidder):
         self.n_channels = len(cfg.world.channels)
         self.reference = comp.base_cpc * np.outer(np.asarray(comp.channel_mult), np.asarray(comp.intent_mult))
         # device ids seen by a pixel: up to three per person of the audience
-        self.model = ClickValueModel(self.n_channels, comp.value, 24 * 7, device_capacity=3 * ctx.config.users)
+        v = cfg.market.learners.value
+        self.model = ClickValueModel(self.n_channels, comp.value, v.window_h, v.prior_cvr, v.strength, v.incrementality,
+                                     device_capacity=3 * cfg.users)
         self.frozen = False
         self._draws = CounterRng(int(ctx.rng.integers(2**62)))
 
@@ -132,12 +133,11 @@ class QLearningBidder(_LearningRival):
         alpha: floor of the step size per observation.
     """
 
-    def __init__(self, ctx: BidderContext, levels: Sequence[float] = tuple(np.geomspace(0.25, 4.0, 9)),
-                 alpha: float = 0.01, epsilon0: float = 0.2, epsilon_min: float = 0.05,
-                 decay_hours: float = 24 * 10) -> None:
+    def __init__(self, ctx: BidderContext) -> None:
         super().__init__(ctx, "q_learning")
-        self.levels = np.asarray(levels, np.float64)
-        self.alpha, self.epsilon0, self.epsilon_min, self.decay_hours = alpha, epsilon0, epsilon_min, decay_hours
+        q = ctx.config.market.learners.q_learning
+        self.levels = np.asarray(tuple(np.geomspace(q.level_min, q.level_max, q.levels)), np.float64)
+        self.alpha, self.epsilon0, self.epsilon_min, self.decay_hours = q.alpha, q.epsilon0, q.epsilon_min, q.decay_hours
         n_states = HOUR_BUCKETS * self.n_channels * N_INTENTS
         self.q_ = np.zeros((n_states, self.levels.size))
         self.visits_ = np.zeros((n_states, self.levels.size))
@@ -231,11 +231,11 @@ class PolicyGradientBidder(_LearningRival):
         lr: policy step per hour.
     """
 
-    def __init__(self, ctx: BidderContext, sigma0: float = 0.4, sigma_min: float = 0.1, decay_hours: float = 24 * 10,
-                 lr: float = 0.01, baseline_lr: float = 0.1, max_log_shift: float = 2.0) -> None:
+    def __init__(self, ctx: BidderContext) -> None:
         super().__init__(ctx, "policy_gradient")
-        self.sigma0, self.sigma_min, self.decay_hours = sigma0, sigma_min, decay_hours
-        self.lr, self.baseline_lr, self.max_log_shift = lr, baseline_lr, max_log_shift
+        g = ctx.config.market.learners.policy_gradient
+        self.sigma0, self.sigma_min, self.decay_hours = g.sigma0, g.sigma_min, g.decay_hours
+        self.lr, self.baseline_lr, self.max_log_shift = g.lr, g.baseline_lr, g.max_log_shift
         self.n_features = self.n_channels + N_INTENTS + HOUR_BUCKETS + 1
         self._log_reference = np.log(self.reference)
         self._noise_cache: tuple | None = None
@@ -371,9 +371,10 @@ class RivalTargetCpaBidder(_LearningRival):
             still leaves it a margin on the sales the clicks bring.
     """
 
-    def __init__(self, ctx: BidderContext, fraction: float = 1.0) -> None:
+    def __init__(self, ctx: BidderContext) -> None:
         super().__init__(ctx, "rival_tcpa")
-        self.target = CpaTarget(fraction)
+        r = ctx.config.market.learners.rival_tcpa
+        self.target = CpaTarget(r.fraction, r.step, r.memory_h, r.max_log_shift)
         self.pacer = DualPacer(ctx.daily_budget)
 
     def bid(self, batch: OpportunityBatch) -> np.ndarray:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from gaelp.bidders.baselines import FixedBidder, OracleBidder, TargetCpaBidder
+from gaelp.bidders.baselines import FixedBidder, OracleBidder, OracleLpBidder, TargetCpaBidder
 from gaelp.bidders.learners import PolicyGradientBidder, QLearningBidder, RivalTargetCpaBidder
 from gaelp.bidders.protocol import Bidder, BidderContext, BidderFactory
 from gaelp.bidders.rules import RuleBidder
@@ -28,6 +28,7 @@ BIDDERS: Mapping[str, BidderFactory] = MappingProxyType({
     "fixed": FixedBidder,
     "target_cpa": TargetCpaBidder,
     "oracle": OracleBidder,
+    "oracle_lp": OracleLpBidder,
     "rule": RuleBidder,
     "q_learning": QLearningBidder,
     "policy_gradient": PolicyGradientBidder,

@@ -63,7 +63,7 @@ def save_bidder_states(bidders: Sequence[Bidder], path: str | Path) -> None:
         flat.update(flatten_state(b.state_dict(), f"{b.name}/"))
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **flat)
+    np.savez(tmp, allow_pickle=False, **flat)
     os.replace(tmp, path)
 
 

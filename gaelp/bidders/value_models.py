@@ -52,8 +52,8 @@ class ClickValueModel:
             two thirds of it incremental, so rivals count 45%.
     """
 
-    def __init__(self, n_channels: int, value: float, window_h: int, prior_cvr: float = 0.0125,
-                 strength: float = 300.0, incrementality: float = 0.45, device_capacity: int = 0) -> None:
+    def __init__(self, n_channels: int, value: float, window_h: int, prior_cvr: float, strength: float,
+                 incrementality: float, device_capacity: int = 0) -> None:
         self.value, self.window_h, self.incrementality = float(value), int(window_h), float(incrementality)
         self.prior_vpc, self.strength = value * prior_cvr, strength
         n_ctx = n_channels * N_INTENTS
@@ -163,8 +163,7 @@ class CpaTarget:
         max_log_shift: bound on |log m|.
     """
 
-    def __init__(self, fraction: float = 1.0, step: float = 0.02, memory_h: float = 48.0,
-                 max_log_shift: float = 1.5) -> None:
+    def __init__(self, fraction: float, step: float, memory_h: float, max_log_shift: float) -> None:
         if not 0 < fraction <= 1:
             raise ValueError(f"fraction must be in (0, 1], got {fraction}")
         self.fraction, self.step, self.memory_h, self.max_log_shift = fraction, step, memory_h, max_log_shift

@@ -29,11 +29,11 @@ def _root(
 
 
 def _register_all() -> None:
-    from gaelp.cli import attribute, competitors, core, ingest, journeys
+    from gaelp.cli import attribute, competitors, core, evaluate, ingest, journeys, montecarlo, report, serve
 
     if getattr(app, "_gaelp_registered", False):
         return
-    for module in (core, attribute, ingest, competitors, journeys):
+    for module in (core, evaluate, attribute, ingest, competitors, journeys, serve, report, montecarlo):
         module.register(app)
     app._gaelp_registered = True  # run() may be called many times in one process (the fuzz driver)
 

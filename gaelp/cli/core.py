@@ -1,4 +1,4 @@
-"""Core commands: `simulate`, `run`, `config show`, `calibrate`, `bench`."""
+"""Core commands: `simulate`, `run` (the main job), `config show`, `calibrate`, `bench`."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ from rich.text import Text
 from gaelp.bidders.registry import BIDDERS
 from gaelp.calibration import all_facts
 from gaelp.cli.errors import check_memory, fail
-from gaelp.cli.render import err, kpi_table, out, print_json, progress_bar
+from gaelp.cli.render import err, fmt, kpi_table, out, print_json, progress_bar
 from gaelp.config import Config, ConfigError, dump_toml, load_config
-
-OUR_BASELINES = ("fixed", "target_cpa", "oracle")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML config file (only what differs from defaults)")]
 UsersOpt = Annotated[int | None, typer.Option("--users", help="people in the world")]
@@ -101,20 +99,17 @@ def simulate(
               f"purchases of ours (not in CAC). Simulated in {res.elapsed_s:.2f} s.")
 
 
-def run(config: ConfigOpt = None, users: UsersOpt = None, days: DaysOpt = None, seed: SeedOpt = None,
+def run(config: ConfigOpt = None,
+        users: Annotated[int, typer.Option("--users", help="people per world")] = 100_000,
+        days: DaysOpt = None,
+        seconds: Annotated[float, typer.Option("--seconds", min=1, help="about how long to play worlds")] = 120.0,
+        seed_base: Annotated[int, typer.Option("--seed-base", min=0, max=999, help="first held-out world seed")] = 0,
         as_json: JsonOpt = False) -> None:
-    """The main job: each baseline bidder plays the same world seed; compare them."""
-    cfg = _config(config, users=users, days=days, seed=seed)
-    results = {}
-    for name in OUR_BASELINES:
-        results[name] = _campaign(cfg, name, show=not as_json, label=f"{name:>10}")
-    if as_json:
-        print_json({n: r.to_json() for n, r in results.items()})
-        return
-    rows = {n: r.table()["totals"] for n, r in results.items()}
-    out.print(kpi_table(f"Baseline bidders: {cfg.users:,} people, {cfg.days} days, seed {cfg.seed}", rows,
-                        first="Bidder"))
-    out.print("The oracle sees true purchase probabilities: an upper bound, not a product.")
+    """The main job: the shipped agent against the baselines and oracle_lp on held-out worlds, with CIs."""
+    from gaelp.cli.evaluate import load_agent_factory, main_job
+
+    cfg = _config(config, users=users, days=days)
+    main_job(cfg, seconds, as_json, agent_factory=load_agent_factory(), seed_base=seed_base)
 
 
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
@@ -188,18 +183,21 @@ def bench(
     store: Annotated[str | None, typer.Option("--store", help="also time a run persisted to this store URL")] = None,
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="runs per size; report the median (shared "
                                          "machines drift)")] = 1,
+    worlds: Annotated[int | None, typer.Option("--worlds", min=2, help="also run this many worlds of each size "
+                                               "with the Monte Carlo runner, beside the single world")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="processes of the runner's pool")] = 2,
     as_json: JsonOpt = False,
 ) -> None:
-    """Throughput: users/s, auctions/s and peak memory per population size (and the store's cost)."""
+    """Throughput: users/s, auctions/s, worlds/s and peak memory per population size (and the store's cost)."""
     from gaelp.experiments.bench import bench_sizes
 
     sizes = users or [10_000, 100_000, 1_000_000]
     store_arg = store or ("default" if with_store else None)
     with progress_bar(not as_json) as bar:
-        task = bar.add_task("benchmark", total=len(sizes) * repeats)
+        task = bar.add_task("benchmark", total=len(sizes) * repeats * (1 if worlds is None else 2))
         try:
             rows = bench_sizes(sizes, days, str(config) if config else None, seed, store=store_arg, repeats=repeats,
-                               on_run=lambda: bar.advance(task))
+                               on_run=lambda: bar.advance(task), worlds=worlds, workers=workers)
         except RuntimeError as e:
             raise fail(str(e)) from None
     mech = None
@@ -212,22 +210,24 @@ def bench(
         return
     from rich.table import Table
 
-    t = Table(title=f"Throughput, {days}-day campaigns, one process")
-    cols = ["users", "wall s" if repeats == 1 else f"wall s (median of {repeats})", "users/s", "auctions",
-            "auctions/s", "peak RSS MB"]
+    t = Table(title=f"Throughput, {days}-day campaigns, one process"
+              + ("" if worlds is None else f" (many worlds: a pool of {workers})"))
+    cols = ["users", "worlds", "wall s" if repeats == 1 else f"wall s (median of {repeats})", "worlds/s", "users/s",
+            "auctions", "auctions/s", "peak RSS MB"]
     if repeats > 1:
-        cols.insert(2, "fastest-slowest s")
+        cols.insert(3, "fastest-slowest s")
     if store_arg:
         cols += ["with store s", "store overhead"]
     for col in cols:
         t.add_column(col, justify="right")
     for r in rows:
-        cells = [f"{r['users']:,}", f"{r['wall_s']:.2f}", f"{r['users_per_s']:,.0f}", f"{r['auctions']:,}",
-                 f"{r['auctions_per_s']:,.0f}", f"{r['peak_rss_mb']:,.0f}"]
+        cells = [f"{r['users']:,}", f"{r['worlds']:,}", f"{r['wall_s']:.2f}", f"{r['worlds_per_s']:,.2f}",
+                 f"{r['users_per_s']:,.0f}", fmt(r.get("auctions"), "{:,}"), fmt(r.get("auctions_per_s"), "{:,.0f}"),
+                 f"{r['peak_rss_mb']:,.0f}"]
         if repeats > 1:
-            cells.insert(2, f"{r['wall_s_min']:.2f}-{r['wall_s_max']:.2f}")
+            cells.insert(3, f"{r['wall_s_min']:.2f}-{r['wall_s_max']:.2f}")
         if store_arg:
-            cells += [f"{r['store_wall_s']:.2f}", f"{r['store_overhead']:+.0%}"]
+            cells += [fmt(r.get("store_wall_s"), "{:.2f}"), fmt(r.get("store_overhead"), "{:+.0%}")]
         t.add_row(*cells)
     out.print(t)
     if mech is not None:

@@ -43,15 +43,35 @@ def measure(cfg: Config, bidder: str = "fixed") -> dict[str, Any]:
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"users": cfg.users, "days": cfg.days, "wall_s": round(wall, 4),
             "users_per_s": round(cfg.users / wall, 1), "auctions": auctions,
-            "auctions_per_s": round(auctions / wall, 1), "peak_rss_mb": round(peak_kb / 1024, 1)}
+            "auctions_per_s": round(auctions / wall, 1), "peak_rss_mb": round(peak_kb / 1024, 1),
+            "worlds": 1, "worlds_per_s": round(1 / wall, 4)}
+
+
+def measure_worlds(cfg: Config, worlds: int, workers: int, bidder: str = "fixed") -> dict[str, Any]:
+    """Run `worlds` worlds of `cfg` (seeds cfg.seed ..) with the Monte Carlo runner's local backend.
+
+    The row has the single-world row's keys but the auction counts (the runner reports KPIs only);
+    `peak_rss_mb` is the largest process (this one or a worker), `workers` the pool's size.
+    """
+    from gaelp.experiments.montecarlo import WorldsJob, run_worlds
+
+    res = run_worlds(WorldsJob(cfg, bidder), list(range(cfg.seed, cfg.seed + worlds)), "local", workers)
+    peak_kb = max(resource.getrusage(r).ru_maxrss for r in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return {"users": cfg.users, "days": cfg.days, "wall_s": round(res.wall_s, 4),
+            "users_per_s": round(cfg.users * worlds / res.wall_s, 1), "peak_rss_mb": round(peak_kb / 1024, 1),
+            "worlds": worlds, "worlds_per_s": round(worlds / res.wall_s, 4), "workers": res.workers}
 
 
 def bench_sizes(users: list[int], days: int, config_path: str | None = None, seed: int = 0,
                 bidder: str = "fixed", store: str | None = None, repeats: int = 1,
-                on_run: Callable[[], None] | None = None) -> list[dict[str, Any]]:
+                on_run: Callable[[], None] | None = None, worlds: int | None = None,
+                workers: int = 2) -> list[dict[str, Any]]:
     """Measure every population size, each run in its own child process.
 
     Args:
+        worlds: also run this many worlds of each size with the Monte Carlo runner (a process pool
+            of `workers`), in the same loop as the single world: each size then has two rows, the
+            single world's (`worlds` 1) and the runner's.
         store: also time the campaign persisted to this store URL ("default": the default store);
             the row then holds `store_wall_s` and `store_overhead` (store time over in-memory time,
             minus one).
@@ -62,23 +82,28 @@ def bench_sizes(users: list[int], days: int, config_path: str | None = None, see
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    runs: dict[int, list[dict[str, Any]]] = {n: [] for n in users}
+    if worlds is not None and worlds < 1:
+        raise ValueError(f"worlds must be >= 1, got {worlds}")
+    kinds = [1] if worlds is None else [1, worlds]
+    runs: dict[tuple[int, int], list[dict[str, Any]]] = {(n, w): [] for n in users for w in kinds}
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for _ in range(repeats):
-        for n in users:
+        for (n, w), done in runs.items():
             cmd = [sys.executable, "-m", "gaelp.experiments.bench", "--users", str(n), "--days", str(days),
                    "--seed", str(seed), "--bidder", bidder]
             if config_path:
                 cmd += ["--config", config_path]
-            if store:
+            if store and w == 1:
                 cmd += ["--store", store]
+            if w > 1:
+                cmd += ["--worlds", str(w), "--workers", str(workers)]
             out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
             if out.returncode != 0:
-                raise RuntimeError(f"benchmark run with {n} users failed:\n{out.stderr.strip()}")
-            runs[n].append(json.loads(out.stdout.strip().splitlines()[-1]))
+                raise RuntimeError(f"benchmark run with {n} users x {w} worlds failed:\n{out.stderr.strip()}")
+            done.append(json.loads(out.stdout.strip().splitlines()[-1]))
             if on_run is not None:
                 on_run()
-    return [median_run(runs[n]) for n in users]
+    return [median_run(r) for r in runs.values()]
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -104,6 +129,8 @@ def fresh_store(store_url: str | None) -> Iterator[str]:
         return
     u = parse_url(store_url)
     if u.get_backend_name() != "postgresql":
+        if not u.database:
+            raise StoreError(f"the benchmark writes a store file: {store_url} names none")
         path = Path(u.database)
         if path.exists():
             raise StoreError(f"the benchmark writes a new store, and {path} exists: pass a path that does not")
@@ -167,17 +194,17 @@ def make_market(
     benchmark pays for eligibility and empty slots as real traffic does.
 
     Args:
-        n_auctions: number of auctions (rows).
-        n_bidders: number of bidders (columns).
+        n_auctions: number of auctions.
+        n_bidders: number of bidders.
         rng: the random stream.
 
     Returns:
-        ``(bids, quality, reserve)`` of shapes ``(n_auctions, n_bidders)`` twice and
-        ``(n_auctions,)``.
+        ``(bids, quality, reserve)`` of shapes ``(n_bidders, n_auctions)`` twice (bidder-major, as
+        the mechanisms take them) and ``(n_auctions,)``.
     """
-    bids = rng.lognormal(mean=0.5, sigma=0.6, size=(n_auctions, n_bidders))
-    bids[rng.random((n_auctions, n_bidders)) < 0.1] = 0.0
-    quality = rng.uniform(0.01, 0.08, size=(n_auctions, n_bidders))
+    bids = rng.lognormal(mean=0.5, sigma=0.6, size=(n_bidders, n_auctions))
+    bids[rng.random((n_bidders, n_auctions)) < 0.1] = 0.0
+    quality = rng.uniform(0.01, 0.08, size=(n_bidders, n_auctions))
     reserve = rng.uniform(0.05, 0.5, size=n_auctions)
     return bids, quality, reserve
 
@@ -193,10 +220,10 @@ def bench_mechanism(
     """Time one mechanism on one synthetic batch.
 
     Args:
-        name: a mechanism name known to ``get_mechanism``.
+        name: a key of ``gaelp.market.mechanisms.MECHANISMS``.
         n_auctions: auctions per batch.
         n_bidders: bidders per auction.
-        n_slots: slots per auction (1 for the single-item mechanisms).
+        n_slots: slots per auction (at most the mechanism's ``max_slots``).
         repeats: timed runs; the median is reported (one untimed warm-up run comes first).
         seed: seed of the synthetic batch.
 
@@ -205,13 +232,13 @@ def bench_mechanism(
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    mechanism = get_mechanism(name)
+    clear = get_mechanism(name).clear
     bids, quality, reserve = make_market(n_auctions, n_bidders, np.random.default_rng(seed))
-    mechanism(bids, quality, n_slots, reserve)
+    clear(bids, quality, n_slots, reserve)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        mechanism(bids, quality, n_slots, reserve)
+        clear(bids, quality, n_slots, reserve)
         times.append(time.perf_counter() - start)
     median = float(np.median(times))
     return {
@@ -233,8 +260,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--bidder", default="fixed")
     p.add_argument("--config", default=None)
     p.add_argument("--store", default=None, help='also time a persisted run ("default": the default store)')
+    p.add_argument("--worlds", type=int, default=1, help="worlds run by the Monte Carlo runner (1: one world here)")
+    p.add_argument("--workers", type=int, default=2, help="processes of the runner's pool")
     a = p.parse_args(argv)
     cfg = load_config(a.config, users=a.users, days=a.days, seed=a.seed)
+    if a.worlds > 1:
+        print(json.dumps(measure_worlds(cfg, a.worlds, a.workers, a.bidder)))
+        return
     row = measure(cfg, a.bidder)
     if a.store:
         s = store_overhead(a.users, a.days, None if a.store == "default" else a.store, a.seed)

@@ -15,7 +15,8 @@ import numpy as np
 
 from gaelp.config import Config
 from gaelp.experiments.journey_stats import JourneyStats, journey_stats
-from gaelp.simulation import DayLog, Simulation
+from gaelp.records import DayLog
+from gaelp.simulation import Simulation
 
 OUR_IMPRESSION_FIELDS = ("t", "person", "channel", "slot", "clicked", "cost")
 OUR_CONVERSION_FIELDS = ("t", "person", "value", "kind", "credit_channel", "by_click", "journey_start")

@@ -5,8 +5,8 @@ drawn per (device, channel, hour) from a counter hash. A single fixed bid would 
 at the same point and show the competing-bid distribution at one value only; a bid that varies
 independently of the auction shows it over a range, without biasing the estimate.
 
-The truth comes from taps on the rivals: each records the bids it had in force and the slots it won
-(its own outcome), and `gaelp.bidders.intel.price_to_beat` runs the mechanism's rule on the matrix.
+The truth comes from the hour records (an observer keeps the rivals' bids in force and the slots
+they won), and `gaelp.bidders.intel.price_to_beat` runs the mechanism's rule on the matrix.
 Our bidder never sees any of it.
 """
 
@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from gaelp.bidders.intel import (
-    PRICE_REVEALING,
     Intel,
     RecordingBidder,
     StepCdf,
@@ -26,9 +25,11 @@ from gaelp.bidders.intel import (
     estimate,
     ks_distance,
     price_to_beat,
+    reveals_price,
 )
-from gaelp.bidders.protocol import BaseBidder, Bidder, BidderContext, BidderOutcome, BidderWrapper, OpportunityBatch
+from gaelp.bidders.protocol import OURS, BaseBidder, BidderContext, OpportunityBatch
 from gaelp.config import Config
+from gaelp.records import HourRecord
 from gaelp.rng import CounterRng, Streams
 from gaelp.simulation import Simulation, build_competitors
 
@@ -49,19 +50,20 @@ class ProbeBidder(BaseBidder):
         return self.base * np.exp((2.0 * u - 1.0) * self.log_spread)
 
 
-class _Tap(BidderWrapper):
-    """Passes a rival through and keeps the bids it had in force and the slots it won."""
+class _RivalTruth:
+    """Observer: the rivals' bids in force and the slots they won, hour by hour (ground truth)."""
 
-    def __init__(self, inner: Bidder) -> None:
-        super().__init__(inner)
+    def __init__(self) -> None:
         self.bids: list[np.ndarray] = []
         self.slots: list[np.ndarray] = []
 
-    def observe(self, outcome: BidderOutcome) -> None:
-        """Keep the bids in force and the slots won, then pass the outcome on."""
-        self.bids.append(outcome.bids.astype(np.float64))
-        self.slots.append(outcome.slot.astype(np.int64))
-        super().observe(outcome)
+    def __call__(self, rec: HourRecord) -> None:
+        cl = rec.impressions
+        rivals = np.flatnonzero(np.arange(rec.bids.shape[0]) != OURS)
+        self.bids.append(rec.bids[rivals])
+        slots = np.full(rec.bids.shape, -1, np.int64)
+        slots[cl.advertiser, cl.row] = cl.slot
+        self.slots.append(slots[rivals])
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,14 +108,14 @@ def run_intel(cfg: Config, days: int, spread: float = 2.0) -> IntelCheck:
     streams = Streams(cfg.seed)
     probe = RecordingBidder(ProbeBidder(BidderContext(cfg, cfg.campaign.budget_per_user * cfg.users,
                                                       streams.get("bidders")), spread))
-    taps = [_Tap(b) for b in build_competitors(cfg, streams)]
-    sim = Simulation(cfg, probe, taps)
+    rivals = _RivalTruth()
+    sim = Simulation(cfg, probe, build_competitors(cfg, streams), observers=[rivals])
     sim.run(days)
     log = probe.log()
     channels = cfg.world.channels
     intel = estimate(log, tuple(c.mechanism for c in channels), tuple(c.slots for c in channels))
-    bids = np.column_stack([log.bid, *(np.concatenate(t.bids) for t in taps)])
-    rival_slots = np.column_stack([np.concatenate(t.slots) for t in taps])
+    bids = np.vstack([log.bid, np.concatenate(rivals.bids, axis=1)])  # (n_bidders, n), ours first (OURS)
+    rival_slots = np.concatenate(rivals.slots, axis=1)
     entered = log.entered
     truth_h = price_to_beat(bids, sim.market.quality, log.reserve)[entered]
     truth = ecdf(truth_h)
@@ -123,15 +125,14 @@ def run_intel(cfg: Config, days: int, spread: float = 2.0) -> IntelCheck:
 
 
 def _truth_rates(log, bids, rival_slots, quality, cfg: Config) -> tuple[float, float]:
-    mech = np.array([c.mechanism for c in cfg.world.channels])[log.channel]
+    reveal = reveals_price(tuple(c.mechanism for c in cfg.world.channels))[log.channel]
     multi = np.array([c.slots for c in cfg.world.channels])[log.channel] > 1
-    reveal = np.isin(mech, PRICE_REVEALING)
     won = log.slot >= 0
     mine = won & multi & reveal
-    overlap = (rival_slots >= 0).any(axis=1)
-    rivals = bids[:, 1:]
-    ok = (rivals > 0) & (rivals >= log.reserve[:, None])
-    below = (ok & (rivals * quality[1:] <= (log.bid * quality[0])[:, None])).any(axis=1)
+    overlap = (rival_slots >= 0).any(axis=0)
+    rivals = bids[1:]
+    ok = (rivals > 0) & (rivals >= log.reserve)
+    below = (ok & (rivals * quality[1:, None] <= log.bid * quality[0])).any(axis=0)
     entered = log.entered & reveal
     return (float((mine & overlap).sum() / max(mine.sum(), 1)),
             float((entered & below).sum() / max(entered.sum(), 1)))

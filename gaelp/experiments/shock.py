@@ -33,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from gaelp.bidders.protocol import BaseBidder, Bidder, BidderWrapper, OpportunityBatch
+from gaelp.bidders.protocol import OURS, BaseBidder, Bidder, BidderWrapper, OpportunityBatch
 from gaelp.bidders.state import freeze, load_bidder_states, save_bidder_states
 from gaelp.config import Config
+from gaelp.records import HourRecord
 from gaelp.rng import Streams
 from gaelp.simulation import Simulation, build_bidder
 
@@ -118,7 +119,7 @@ class ShockResult:
 
     Attributes:
         shock_day: first day of our doubled bids.
-        names: rival names (bidder columns 1..).
+        names: rival names (bidders 1..).
         learns: whether each rival learns.
         adapted: name -> series of the run where learners keep learning.
         frozen: name -> series of each learner's frozen twin (the adapted series for a rival that
@@ -163,45 +164,43 @@ class ShockResult:
         return {"shock_day": self.shock_day, "competitors": comps}
 
 
-class ObservedSimulation(Simulation):
-    """A simulation that also tallies every advertiser's expected advertising profit, per day.
+class ExpectedProfit:
+    """Observer of a simulation: every advertiser's expected advertising profit, per day.
 
-    For each impression: true CTR x (true P(sale | click) x value of a sale - price per click),
-    computed from the same state the story draws clicks and sales from (ground truth; no draw).
+    For each impression: true CTR x (true P(sale | click) x value of a sale - price per click), from
+    the hour record's ground truth (the CTR the world drew the click from; no draw of its own).
 
     Attributes:
-        expected_profit: (days, n_advertisers).
+        daily: (days, n_advertisers).
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.expected_profit = np.zeros((self.cfg.days, self.n_adv))
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.daily = np.zeros((sim.cfg.days, sim.n_adv))
+        sim.observe(self)
 
-    def _schedule_post_click(self, t, cl, imp, batch, seg, stage) -> None:
+    def __call__(self, rec: HourRecord) -> None:
+        sim, cl, truth, batch = self.sim, rec.impressions, rec.truth, rec.batch
         r, a = cl.row, cl.advertiser
-        # Before the story moves journeys and fatigue: the state the clicks were drawn from.
-        ctr = self.response.ctr(batch.channel[r], cl.slot, seg[r], stage[r], batch.intent[r],
-                                self.market.quality[a], self.state.seen[imp.person, a])
-        p = self.response.cvr(batch.channel[r], seg[r], stage[r], batch.intent[r], batch.device_type[r],
-                              self.calendar.hour_cvr[t % 24], self.appeal[a])
-        value = np.where(a == 0, self.response.value[seg[r]], self.rival_value[a])
-        day = t // 24
-        if day >= self.expected_profit.shape[0]:
-            grow = np.zeros((day + 1 - self.expected_profit.shape[0], self.n_adv))
-            self.expected_profit = np.vstack([self.expected_profit, grow])
-        self.expected_profit[day] += np.bincount(a, weights=ctr * (p * value - cl.price), minlength=self.n_adv)
-        super()._schedule_post_click(t, cl, imp, batch, seg, stage)
+        seg = truth.segment[r]
+        p = sim.response.cvr(batch.channel[r], seg, truth.stage[r], batch.intent[r], batch.device_type[r],
+                             sim.calendar.hour_cvr[rec.t % 24], sim.appeal[a])
+        value = np.where(a == OURS, sim.response.value[seg], sim.rival_value[a])
+        day = rec.t // 24
+        if day >= self.daily.shape[0]:
+            self.daily = np.vstack([self.daily, np.zeros((day + 1 - self.daily.shape[0], sim.n_adv))])
+        self.daily[day] += np.bincount(a, weights=cl.ctr * (p * value - cl.price), minlength=sim.n_adv)
 
 
-def _series(sim: ObservedSimulation) -> dict[str, RivalSeries]:
+def _series(sim: Simulation, profit: ExpectedProfit) -> dict[str, RivalSeries]:
     d = sim.kpis.daily
     days = sim.day
     bids = d["bids"][:days]
     win_rate = np.divide(d["impressions"][:days], bids, out=np.zeros_like(bids), where=bids > 0)
     mean_bid = np.divide(d["bid_sum"][:days], bids, out=np.zeros_like(bids), where=bids > 0)
-    profit = sim.expected_profit[:days]
-    return {b.name: RivalSeries(win_rate[:, j], mean_bid[:, j], profit[:, j])
-            for j, b in enumerate(sim.bidders) if j > 0}
+    tally = profit.daily[:days]
+    return {b.name: RivalSeries(win_rate[:, j], mean_bid[:, j], tally[:, j])
+            for j, b in enumerate(sim.bidders) if j != OURS}
 
 
 def run_shock(cfg: Config, shock_day: int, days: int | None = None, factor: float = 2.0,
@@ -225,31 +224,34 @@ def run_shock(cfg: Config, shock_day: int, days: int | None = None, factor: floa
     if not 1 <= shock_day < days:
         raise ValueError(f"shock day must be in 1..{days - 1} (the campaign has {days} days), got {shock_day}")
     cfg = cfg.replace(days=days)
-    sim = ObservedSimulation(cfg, ShockBidder(_our_bidder(cfg, bidder), shock_day, factor))
+    sim = Simulation(cfg, ShockBidder(_our_bidder(cfg, bidder), shock_day, factor))
+    profit = ExpectedProfit(sim)
     if state_path is not None and Path(state_path).exists():
-        _load_rival_state(sim.bidders[1:], Path(state_path))
+        _load_rival_state(sim.rivals, Path(state_path))
     sim.run(shock_day)
-    rivals = sim.bidders[1:]
+    rivals = sim.rivals
     learns = tuple(bool(getattr(b, "learns", False)) for b in rivals)
     # Every replay is the same world copied at the start of the shock day (exactly the same past).
     # In a learner's twin only that learner freezes: the others adapt as they would.
     twins = {}
-    for j, b in enumerate(rivals, start=1):
-        if learns[j - 1]:
-            twin = copy.deepcopy(sim)
-            freeze([twin.bidders[j]])
+    for j, b in enumerate(rivals):
+        if learns[j]:
+            twin, twin_profit = copy.deepcopy((sim, profit))  # the copied tally observes the copied world
+            freeze([twin.rivals[j]])
             twin.run(days - shock_day)
-            twins[b.name] = _series(twin)[b.name]
+            twins[b.name] = _series(twin, twin_profit)[b.name]
     baseline = None
     if no_shock:
-        calm = copy.deepcopy(sim)
-        calm.bidders[0].factor = 1.0
+        calm, calm_profit = copy.deepcopy((sim, profit))
+        shocked = calm.ours
+        assert isinstance(shocked, ShockBidder)
+        shocked.factor = 1.0
         calm.run(days - shock_day)
-        baseline = _series(calm)
+        baseline = _series(calm, calm_profit)
     sim.run(days - shock_day)
     if state_path is not None:
-        save_bidder_states(sim.bidders[1:], state_path)
-    adapted = _series(sim)
+        save_bidder_states(sim.rivals, state_path)
+    adapted = _series(sim, profit)
     frozen = {b.name: twins.get(b.name, adapted[b.name]) for b in rivals}
     return ShockResult(shock_day, tuple(b.name for b in rivals), learns, adapted, frozen, baseline)
 
@@ -306,5 +308,5 @@ def plot_shock(result: ShockResult, path: str) -> None:
     plt.close(fig)
 
 
-__all__ = ["MarketBidder", "ObservedSimulation", "RivalSeries", "ShockBidder", "ShockResult", "plot_shock",
+__all__ = ["ExpectedProfit", "MarketBidder", "RivalSeries", "ShockBidder", "ShockResult", "plot_shock",
            "rival_click_values", "run_shock"]

@@ -17,6 +17,7 @@ This module builds a `Simulation`; the store modules beside it never import the 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import queue
@@ -32,7 +33,8 @@ from gaelp.config import Config, ConfigError, load_config
 from gaelp.journeys.checkpoint import bidder_states, load_bidder_states, pack, restore, snapshot, unpack
 from gaelp.journeys.engines import StoreError
 from gaelp.journeys.store import DayRecord, JourneyStore, World, day_digest
-from gaelp.simulation import DayLog, Simulation
+from gaelp.records import DayLog
+from gaelp.simulation import Simulation
 
 QUEUE_DAYS = 2  # simulated days that may wait for the writer (bounds memory)
 CHECKPOINT_EVERY = 10  # days between full checkpoints (~8 MB per 100k people; a resume replays < 10 days)
@@ -90,6 +92,7 @@ class _Writer:
             self._thread.start()
 
     def _loop(self) -> None:
+        assert self._queue is not None, "only a threaded writer runs the loop"
         while (job := self._queue.get()) is not None:
             if self.error is None:
                 try:
@@ -107,7 +110,7 @@ class _Writer:
 
     def close(self) -> None:
         """Finish the queued writes, stop the thread, and raise a write's error, if any."""
-        if self._thread is not None:
+        if self._thread is not None and self._queue is not None:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
@@ -214,12 +217,12 @@ def run_campaign(cfg: Config, days: int, store_url: str | None = None, resume: b
                 writer.submit(lambda: store.init_world(world))
             start = sim.day
             writer.submit(lambda: episode.append(store.begin_episode(start, cfg.seed, config_hash,
-                                                                     sim.bidders[0].name)))
+                                                                     sim.ours.name)))
             for i in range(days):
                 log = sim.run_day()
                 full = i == days - 1 or sim.day % checkpoint_every == 0
                 day = _capture(sim, log, full)
-                writer.submit(lambda day=day: commit(day))
+                writer.submit(functools.partial(commit, day))
         finally:
             writer.close()
     return sim

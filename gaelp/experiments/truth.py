@@ -2,7 +2,7 @@
 
 **What the truth measures.** The campaign is run once as is (the *full* run) and once per channel
 with our bids zeroed on that channel, same config and same seed. Person-level draws are
-counter-based (DESIGN.md section 3), so a replay differs from the full run only downstream of what
+counter-based (docs/design.md section 3), so a replay differs from the full run only downstream of what
 changed. A channel's *caused conversions* are our purchases (all kinds: post-click,
 view-through and organic) in the full run minus those in the run without it. It is the effect of
 switching the channel off, with everything else reacting as it really would:
@@ -54,12 +54,12 @@ import numpy as np
 from gaelp.attribution.event_log import EventTable
 from gaelp.attribution.events import events_to_paths
 from gaelp.attribution.registry import get_model, model_names
-from gaelp.bidders.protocol import Bidder, BidderContext, BidderWrapper, OpportunityBatch
-from gaelp.bidders.registry import make_bidder
+from gaelp.bidders.protocol import Bidder, BidderWrapper, OpportunityBatch
 from gaelp.config import Config
 from gaelp.experiments.campaign import our_rows
+from gaelp.records import DayLog
 from gaelp.rng import Streams
-from gaelp.simulation import DayLog, Simulation
+from gaelp.simulation import Simulation, build_bidder, our_daily_budget
 
 BudgetMode = Literal["same", "reduced"]
 BUDGET_MODES: tuple[str, ...] = ("same", "reduced")
@@ -113,8 +113,8 @@ def replay(
 ) -> CampaignLog:
     """Run the campaign of `cfg` (same seed) with our bidder kept off one channel.
 
-    Our bidder is built exactly as `Simulation` builds it (same context, same random stream), so
-    with `exclude=None` and no budget change this is the campaign `run_campaign` runs.
+    Our bidder comes from the simulation's own builder (`build_bidder`: same context, same random
+    stream), so with `exclude=None` and no budget change this is the campaign `run_campaign` runs.
 
     Args:
         cfg: The campaign.
@@ -123,10 +123,10 @@ def replay(
         daily_budget: Our daily budget (default: the campaign's).
         on_day: Called with each day's log (progress).
     """
-    budget = cfg.campaign.budget_per_user * cfg.users if daily_budget is None else daily_budget
+    budget = our_daily_budget(cfg) if daily_budget is None else daily_budget
     if not budget >= 0:
         raise ValueError(f"daily_budget must be >= 0, got {daily_budget}")
-    inner = make_bidder(bidder, BidderContext(cfg, budget, Streams(cfg.seed).get("bidders")))
+    inner = build_bidder(cfg, bidder, Streams(cfg.seed), budget)
     imps: list[dict[str, np.ndarray]] = []
     buys: list[dict[str, np.ndarray]] = []
 

@@ -19,8 +19,10 @@ from gaelp.config import ChannelConfig
 from gaelp.market import mechanisms
 
 # Hours of up to this many opportunities are cleared in one pass over all channels
-# (`mechanisms.clear_mixed`): a dozen numpy calls where clearing channel by channel makes dozens, at
-# a higher cost per opportunity. Measured (3 channels, 6 bidders): 3x faster at 140, even at ~1,500.
+# (`mechanisms.clear_mixed`, one sort of each opportunity's bidders): a dozen numpy calls where clearing
+# channel by channel makes dozens, at a higher cost per opportunity. Measured (3 channels, 6 bidders):
+# 2.3x faster at 140 opportunities, 1.15x at 1,000, 0.7x at 1,500; larger hours are cleared channel by
+# channel, each channel's mechanism picking its own path by size (see `mechanisms`).
 _ONE_PASS_MAX = 1024
 
 
@@ -29,9 +31,10 @@ class Cleared:
     """An hour's impressions after budgets hold: one row per filled slot, in time order.
 
     Attributes:
-        row: (k,) opportunity index.  slot: (k,) slot index.  advertiser: (k,) bidder column.
+        row: (k,) opportunity index.  slot: (k,) slot index.  advertiser: (k,) bidder index.
         price: (k,) price per click.  clicked: (k,) bool.  cost: (k,) price where clicked.
-        bids: (n, n_bidders) the bids that were finally in force.
+        ctr: (k,) the world's click probability of each impression (ground truth, never shown to bidders).
+        bids: (n_bidders, n) the bids that were finally in force (bidder-major, as the mechanisms take them).
     """
 
     row: np.ndarray
@@ -40,11 +43,12 @@ class Cleared:
     price: np.ndarray
     clicked: np.ndarray
     cost: np.ndarray
+    ctr: np.ndarray
     bids: np.ndarray
 
 
-# respond(row, slot, advertiser) -> clicked: the world's click response to impressions.
-Respond = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+# respond(row, slot, advertiser) -> (clicked, click probability): the world's response to impressions.
+Respond = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 class Market:
@@ -57,37 +61,34 @@ class Market:
 
     def __init__(self, channels: tuple[ChannelConfig, ...], quality: np.ndarray) -> None:
         self.mechanisms = [mechanisms.get_mechanism(c.mechanism) for c in channels]
-        self.slots = [c.slots for c in channels]
+        self.slots = [m.check_slots(c.slots) for m, c in zip(self.mechanisms, channels)]
         self.max_slots = max(self.slots)
         self.reserve = np.array([c.reserve for c in channels])
         self.quality = np.asarray(quality, dtype=np.float64)
         if not (self.quality.ndim == 1 and np.isfinite(self.quality).all() and (self.quality > 0).all()):
             raise ValueError(f"quality must be one finite score > 0 per bidder, got {self.quality.tolist()}")
-        for c in channels:
-            mechanisms.check_slots(c.mechanism, c.slots)
         # per channel, for clearing all channels in one pass
         self._slot_count = np.array(self.slots)
-        self._pays_own_bid = np.array([mechanisms.PAYS_OWN_BID[c.mechanism] for c in channels])
+        self._pays_own_bid = np.array([m.pays_own_bid for m in self.mechanisms])
 
     def clear(self, channel: np.ndarray, bids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Winners and prices per slot.
 
         Args:
             channel: (n,) channel index per opportunity.
-            bids: (n, n_bidders) bids per click; the transpose of a bidder-major (n_bidders, n) matrix
-                is cleared without copying it into that layout.
+            bids: (n_bidders, n) bids per click.
 
         Returns:
             winners (n, max_slots) int64 (-1 empty) and prices (n, max_slots) float64.
         """
         bids = np.asarray(bids, dtype=np.float64)
-        if bids.shape != (channel.shape[0], self.quality.size):
-            raise ValueError(f"bids must have shape (n opportunities, n bidders) = "
-                             f"({channel.shape[0]}, {self.quality.size}), got {bids.shape}")
+        if bids.shape != (self.quality.size, channel.shape[0]):
+            raise ValueError(f"bids must have shape (n bidders, n opportunities) = "
+                             f"({self.quality.size}, {channel.shape[0]}), got {bids.shape}")
         # checked here once for the hour, so the mechanisms need not check each channel's share again
         if bids.size and not (math.isfinite(bids.min()) and math.isfinite(bids.max())):
-            row, col = np.argwhere(~np.isfinite(bids))[0]
-            raise ValueError(f"bids[{row}, {col}] = {bids[row, col]} is not finite (bidder column {col})")
+            j, row = np.argwhere(~np.isfinite(bids))[0]
+            raise ValueError(f"bids[{j}, {row}] = {bids[j, row]} is not finite (bidder {j}, opportunity {row})")
         return self._clear(channel, bids)
 
     def _clear(self, channel: np.ndarray, bids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,57 +101,60 @@ class Market:
             return alloc.winners, alloc.prices
         winners = np.full((n, self.max_slots), -1, np.int64)
         prices = np.zeros((n, self.max_slots))
-        by_bidder = np.ascontiguousarray(bids.T)  # the mechanisms work bidder-major
         for c, mech in enumerate(self.mechanisms):
             idx = np.flatnonzero(channel == c)
             if idx.size == 0:
                 continue
-            mine = np.take(by_bidder, idx, axis=1).T
-            alloc = mech(mine, self.quality, self.slots[c], float(self.reserve[c]), validate=False)
+            mine = np.take(bids, idx, axis=1)
+            alloc = mech.clear(mine, self.quality, self.slots[c], float(self.reserve[c]), validate=False)
             winners[idx, : self.slots[c]] = alloc.winners
             prices[idx, : self.slots[c]] = alloc.prices
         return winners, prices
 
     def clear_within_budgets(self, channel: np.ndarray, bids: np.ndarray, remaining: np.ndarray,
-                             respond: Respond) -> Cleared:
+                             respond: Respond, charge: np.ndarray | None = None) -> Cleared:
         """Clear, then withdraw advertisers from the point their budget runs out, until all hold.
 
         Args:
             channel: (n,) channel per opportunity (rows in time order).
-            bids: (n, n_bidders) bids; not modified.
+            bids: (n_bidders, n) bids; not modified.
             remaining: (n_bidders,) budget left today.
             respond: the world's click model for impressions.
+            charge: (n,) multiple of the price a click of each opportunity costs (the importance weight
+                of its person, so an oversampled world spends budgets at the plain world's pace);
+                None: the price itself.
         """
-        bids = np.array(bids, dtype=np.float64, order="K")  # a copy that keeps a bidder-major layout
+        bids = np.array(bids, dtype=np.float64)
         exhausted = remaining <= 0
         if exhausted.any():
-            bids[:, exhausted] = 0.0
-        n_bidders = bids.shape[1]
+            bids[exhausted] = 0.0
+        n_bidders = bids.shape[0]
         # an advertiser already at or past its budget has no bids left, so no spend to cut
         limit = np.maximum(remaining, 0.0) + 1e-9
         done = 0  # rows before `done` are final: their bids did not change in later passes
         parts: list[tuple[np.ndarray, ...]] = []
         while True:
             # the first pass checks the hour's bids; later ones clear the same bids with some zeroed
-            winners, prices = self._clear(channel[done:], bids[done:]) if done else self.clear(channel, bids)
+            winners, prices = self._clear(channel[done:], bids[:, done:]) if done else self.clear(channel, bids)
             filled = np.flatnonzero(winners.reshape(-1) >= 0)  # row-major: time order, then slot
             row, slot = np.divmod(filled, self.max_slots)
             adv = winners.reshape(-1)[filled]
             price = prices.reshape(-1)[filled]
             if done:
                 row += done
-            clicked = respond(row, slot, adv)
-            cost = np.where(clicked, price, 0.0)
-            fields = (row, slot, adv, price, clicked, cost)
+            clicked, ctr = respond(row, slot, adv)
+            cost = np.where(clicked, price if charge is None else price * charge[row], 0.0)
+            fields: tuple[np.ndarray, ...] = (row, slot, adv, price, clicked, cost, ctr)
             spend = np.bincount(adv, weights=cost, minlength=n_bidders)
             if parts:  # the earlier passes' final rows, added in the order they were cut
                 spend = sum((np.bincount(p[2], weights=p[5], minlength=n_bidders) for p in parts), spend)
             over = np.flatnonzero(spend > limit)
             if over.size == 0:
-                if not parts:
-                    return Cleared(*fields, bids)
-                parts.append(fields)
-                return Cleared(*(np.concatenate(f) for f in zip(*parts)), bids)
+                if parts:
+                    parts.append(fields)
+                    fields = tuple(np.concatenate(f) for f in zip(*parts))
+                row, slot, adv, price, clicked, cost, ctr = fields
+                return Cleared(row, slot, adv, price, clicked, cost, ctr, bids)
             cut = row.max(initial=done) + 1
             for j in over:
                 # spend of j up to each of its impressions, counting the rows already final
@@ -159,7 +163,7 @@ class Market:
                 cum = before + np.cumsum(cost[mine])
                 first_over = int(np.searchsorted(cum, remaining[j] + 1e-9, side="right"))
                 r0 = int(row[mine][first_over])
-                bids[r0:, j] = 0.0
+                bids[j, r0:] = 0.0
                 cut = min(cut, r0)
             keep = row < cut
             parts.append(tuple(f[keep] for f in fields))

@@ -147,7 +147,7 @@ class JourneyModel:
     def _seg_code(self, pop: Population) -> np.ndarray:
         """(n,) intp segment * n_stages of every person (add the stage for a (segment, stage) code)."""
         if self._code_pop is not pop:
-            self._code_pop, self._code_cache = pop, pop.segment.astype(np.intp) * len(Stage)
+            self._code_pop, self._code_cache = pop, np.asarray(pop.segment.astype(np.intp) * len(Stage))
         return self._code_cache
 
     def choose_brand(self, state: JourneyState, person: np.ndarray, day: int) -> np.ndarray:

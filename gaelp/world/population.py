@@ -45,6 +45,8 @@ class Population:
         device_offset: (n,) int64 first device id of each person.
         device_type: (n_device_ids,) int8 `DeviceType` of every device.
         device_owner: (n_device_ids,) int64 person of every device (ground truth only).
+        weight: (n_segments,) float64 importance weight of each segment's people: its share over the
+            share it was drawn with (all 1 in a plain world; see `sampling_shares`).
     """
 
     segment: np.ndarray
@@ -53,6 +55,7 @@ class Population:
     device_offset: np.ndarray
     device_type: np.ndarray
     device_owner: np.ndarray
+    weight: np.ndarray
 
     @property
     def size(self) -> int:
@@ -89,16 +92,35 @@ def people_where(op: np.ufunc, u: np.ndarray, table: np.ndarray, pop: Population
     return np.concatenate(hits)
 
 
+def sampling_shares(cfg: WorldConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The segment shares people are drawn with, and each segment's importance weight.
+
+    `cfg.importance` multiplies a segment's share by its factor (then all are renormalized), so a rare
+    segment gets more people; each of them weighs share / drawn share, so that a sum over people keeps
+    the plain world's expected value.
+
+    Returns:
+        (n_segments,) drawn shares summing to 1, (n_segments,) weights (exactly 1 without importance).
+    """
+    shares = np.array([s.share for s in cfg.segments])
+    plain = shares / shares.sum()
+    if not cfg.importance:
+        return plain, np.ones(shares.size)
+    drawn = shares * np.array([cfg.importance.get(s.name, 1.0) for s in cfg.segments])
+    drawn = drawn / drawn.sum()
+    return drawn, plain / drawn
+
+
 def build_population(cfg: WorldConfig, n_people: int, rng: np.random.Generator) -> Population:
     """Draw a population: segment sizes, devices and device types.
 
     Args:
-        cfg: the world config (segment shares, device mix).
+        cfg: the world config (segment shares, importance sampling, device mix).
         n_people: number of people.
         rng: the population stream.
     """
-    shares = np.array([s.share for s in cfg.segments])
-    counts = rng.multinomial(n_people, shares / shares.sum())
+    shares, weight = sampling_shares(cfg)
+    counts = rng.multinomial(n_people, shares)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     segment = np.repeat(np.arange(len(counts), dtype=np.int8), counts)
     probs = np.array(cfg.devices.count_probs)
@@ -108,7 +130,7 @@ def build_population(cfg: WorldConfig, n_people: int, rng: np.random.Generator) 
     n_ids = int(n_devices.sum(dtype=np.int64))
     device_type = (rng.random(n_ids) < cfg.devices.desktop_share).astype(np.int8)
     device_owner = np.repeat(np.arange(n_people, dtype=np.int64), n_devices)
-    return Population(segment, offsets, n_devices, device_offset, device_type, device_owner)
+    return Population(segment, offsets, n_devices, device_offset, device_type, device_owner, weight)
 
 
 def initial_stages(cfg: WorldConfig, n_people: int, rng: np.random.Generator) -> np.ndarray:

@@ -64,7 +64,7 @@ def test_every_registered_bidder_passes_check_bidder(name):
     bidder = make_bidder(name, context())
     for t in (5, 29):  # a fresh bidder, then one that has learned from an hour
         batch = make_batch(300, t)
-        check_bidder(bidder, batch, lambda bids, b=batch: outcome(b, bids))
+        check_bidder(bidder, batch, lambda bids, b=batch: outcome(b, bids), lambda: make_bidder(name, context()))
 
 
 @pytest.mark.parametrize("name", sorted(BIDDERS))
@@ -199,3 +199,40 @@ def test_oracle_bids_in_proportion_to_the_true_value_of_a_click():
     assert bids == pytest.approx(CFG.bidders.oracle_fraction * worth)  # a fresh pacer does not shade
     order = np.argsort(worth)
     assert np.all(np.diff(bids[order]) >= 0)
+
+
+# --------------------------------------------------------------------------------------------------
+# oracle_lp
+
+
+def test_oracle_lp_bids_k_times_true_purchase_probability_times_target_cpa():
+    batch = make_batch(400, 3)
+    for k in (0.5, 2.0):
+        ctx = BidderContext(CFG, BUDGET, np.random.default_rng(SEED), extra={"k": k})
+        bids = make_bidder("oracle_lp", ctx).bid(batch)
+        assert np.allclose(bids, k * CFG.bidders.target_cpa * batch.truth.p_convert)
+    # it ignores the value of a sale: its target is a cost per acquisition
+    same_p = make_batch(400, 3)
+    richer = OpportunityBatch(**{f: getattr(same_p, f) for f in ("t", "weekday", "channel", "device", "device_type",
+                                                                "intent", "reserve", "channel_names")},
+                              truth=Truth(p_convert=same_p.truth.p_convert, value=same_p.truth.value * 10))
+    bidder = make_bidder("oracle_lp", context())
+    assert np.array_equal(bidder.bid(richer), bidder.bid(same_p))
+
+
+def test_oracle_lp_takes_k_from_the_config_unless_the_context_gives_one():
+    cfg = build_config({"bidders": {"oracle_lp_k": 3.0}})
+    batch = make_batch(50, 1)
+    from_cfg = make_bidder("oracle_lp", BidderContext(cfg, BUDGET, np.random.default_rng(SEED)))
+    assert from_cfg.k == 3.0
+    assert np.allclose(from_cfg.bid(batch), 3.0 * cfg.bidders.target_cpa * batch.truth.p_convert)
+    assert make_bidder("oracle_lp", BidderContext(cfg, BUDGET, np.random.default_rng(SEED), extra={"k": 0.25})).k == 0.25
+
+
+def test_oracle_lp_needs_the_truth_and_a_positive_k():
+    bidder = make_bidder("oracle_lp", context())
+    assert bidder.sees_truth
+    with pytest.raises(ValueError, match="truth"):
+        bidder.bid(make_batch(10, 1, truth=False))
+    with pytest.raises(ValueError, match="k must be > 0"):
+        make_bidder("oracle_lp", BidderContext(CFG, BUDGET, np.random.default_rng(SEED), extra={"k": 0.0}))

@@ -78,28 +78,28 @@ def test_current_status_is_the_isotonic_fit() -> None:
 @pytest.mark.parametrize("mech", [gsp, second_price])
 def test_price_of_a_top_slot_win_is_the_price_to_beat(mech) -> None:
     rng = np.random.default_rng(5)
-    bids = rng.lognormal(0.5, 0.7, (500, 5)) * (rng.random((500, 5)) < 0.8)
+    bids = rng.lognormal(0.5, 0.7, (5, 500)) * (rng.random((5, 500)) < 0.8)  # (n_bidders, n); ours first
     q = np.array([1.0, 1.2, 0.8, 1.0, 0.9])
     reserve = np.full(500, 0.5)
     slots = 3 if mech is gsp else 1
-    alloc = mech(bids, np.broadcast_to(q, bids.shape), slots, reserve)
+    alloc = mech(bids, np.broadcast_to(q[:, None], bids.shape), slots, reserve)
     top = alloc.winners[:, 0] == 0
     h = price_to_beat(bids, q, reserve)
     assert top.sum() > 50
     np.testing.assert_allclose(alloc.prices[top, 0], h[top])
-    entered = (bids[:, 0] > 0) & (bids[:, 0] >= reserve)
-    assert np.all(h[entered & ~top] > bids[entered & ~top, 0])  # a loss of the top slot: H > our bid
+    entered = (bids[0] > 0) & (bids[0] >= reserve)
+    assert np.all(h[entered & ~top] > bids[0, entered & ~top])  # a loss of the top slot: H > our bid
 
 
 def test_first_price_win_means_h_below_the_bid() -> None:
     rng = np.random.default_rng(6)
-    bids = rng.lognormal(0.5, 0.7, (400, 4))
+    bids = rng.lognormal(0.5, 0.7, (4, 400))
     q = np.ones(4)
     reserve = np.full(400, 0.3)
-    alloc = first_price(bids, np.broadcast_to(q, bids.shape), 1, reserve)
+    alloc = first_price(bids, q, 1, reserve)
     h = price_to_beat(bids, q, reserve)
     won = alloc.winners[:, 0] == 0
-    assert np.all(h[won] <= bids[won, 0]) and np.all(h[~won] > bids[~won, 0])
+    assert np.all(h[won] <= bids[0, won]) and np.all(h[~won] > bids[0, ~won])
 
 
 def _log(channel, asked, bid, slot, price, reserve) -> AuctionLog:
@@ -128,7 +128,7 @@ def test_platform_rates_on_a_hand_made_log() -> None:
 
 
 def test_estimate_rejects_unknown_mechanisms() -> None:
-    with pytest.raises(ValueError, match="unknown mechanism 'vickrey'"):
+    with pytest.raises(ValueError, match="unknown auction mechanism 'vickrey'; known: first_price, gsp, second_price"):
         estimate(_log([0], [1], [1], [0], [1], [0]), ("vickrey",), (1,))
 
 

@@ -18,10 +18,12 @@ from gaelp.bidders.protocol import BidderContext, BidderOutcome, OpportunityBatc
 from gaelp.bidders.registry import make_bidder
 from gaelp.bidders.state import flatten_state, freeze, load_bidder_states, save_bidder_states, unflatten_state
 from gaelp.bidders.value_models import ClickValueModel, CpaTarget, delay_cdf
-from gaelp.config import build_config
+from gaelp.config import RivalTcpaConfig, RivalValueConfig, build_config
 from gaelp.simulation import Simulation
 
 LEARNERS = ("q_learning", "policy_gradient", "rival_tcpa")
+VALUE = RivalValueConfig().model_dump(exclude={"window_h"})  # the default click-value model's settings
+TCPA = RivalTcpaConfig().model_dump()
 MARKET = [{"name": "qustodio", "kind": "q_learning"}, {"name": "bark", "kind": "policy_gradient"},
           {"name": "circle", "kind": "rule"}, {"name": "aura", "kind": "rival_tcpa"}, {"name": "others"}]
 
@@ -56,7 +58,7 @@ def test_contract(kind: str) -> None:
     rng = np.random.default_rng(1)
     bidder = make_bidder(kind, _ctx(kind))
     batch = _batch(rng)
-    check_bidder(bidder, batch, lambda b: _outcome(batch, b, rng))
+    check_bidder(bidder, batch, lambda b: _outcome(batch, b, rng), lambda: make_bidder(kind, _ctx(kind)))
     assert bidder.name == "qustodio" and bidder.learns
 
 
@@ -157,7 +159,7 @@ def test_policy_gradient_matches_its_dense_features() -> None:
 
 
 def test_value_model_counts_every_click_of_a_context() -> None:
-    m = ClickValueModel(3, value=100.0, window_h=24)
+    m = ClickValueModel(3, value=100.0, window_h=24, **VALUE)
     rng = np.random.default_rng(9)
     batch = _batch(rng, n=500, t=30)
     out = _outcome(batch, np.full(batch.size, 3.0), rng)
@@ -170,7 +172,7 @@ def test_value_model_counts_every_click_of_a_context() -> None:
 
 
 def test_value_model_credits_the_clicked_context_and_discounts_young_clicks() -> None:
-    m = ClickValueModel(3, value=200.0, window_h=168, strength=1.0, incrementality=1.0)
+    m = ClickValueModel(3, value=200.0, window_h=168, **{**VALUE, "strength": 1.0, "incrementality": 1.0})
     batch = OpportunityBatch(t=10, weekday=0, channel=np.array([0, 1], np.int8), device=np.array([7, 8]),
                              device_type=np.zeros(2, np.int8), intent=np.array([2, 0], np.int8),
                              reserve=np.zeros(2), channel_names=("a", "b", "c"))
@@ -194,7 +196,7 @@ def test_value_model_matches_a_recount_of_every_click_and_conversion() -> None:
     # Hours step one at a time and jump (past the window too), with the value read between updates, so
     # every cached part (weights by age, credit sums, the value itself) must follow what changed.
     window, k, value = 24, 50.0, 120.0
-    m = ClickValueModel(3, value=value, window_h=window, strength=k, incrementality=0.5)
+    m = ClickValueModel(3, value=value, window_h=window, **{**VALUE, "strength": k, "incrementality": 0.5})
     rng = np.random.default_rng(11)
     clicks: list[tuple[int, np.ndarray]] = []
     credit = np.zeros(9)
@@ -239,7 +241,7 @@ def test_reward_is_the_clicks_value_estimate_minus_the_cost(kind: str) -> None:
 
 
 def test_cpa_target_lowers_the_multiplier_when_cost_runs_over_and_raises_it_under() -> None:
-    over, under = CpaTarget(fraction=0.8), CpaTarget(fraction=0.8)
+    over, under = CpaTarget(**{**TCPA, "fraction": 0.8}), CpaTarget(**{**TCPA, "fraction": 0.8})
     for _ in range(48):
         over.observe(cost=100.0, click_value=100.0)  # CPA 1.25x the target
         under.observe(cost=40.0, click_value=100.0)  # CPA 0.5x the target
@@ -251,15 +253,15 @@ def test_cpa_target_lowers_the_multiplier_when_cost_runs_over_and_raises_it_unde
         cost, value = keep * cost + 100.0, keep * value + 100.0
         log_m = float(np.clip(log_m - 0.02 * np.log(cost / (0.8 * value)), -1.5, 1.5))
     assert over.multiplier == pytest.approx(np.exp(log_m))
-    capped = CpaTarget(fraction=1.0, max_log_shift=0.1)
+    capped = CpaTarget(**{**TCPA, "max_log_shift": 0.1})
     for _ in range(500):
         capped.observe(cost=1.0, click_value=100.0)
     assert capped.multiplier == pytest.approx(np.exp(0.1))
-    idle = CpaTarget()
+    idle = CpaTarget(**TCPA)
     idle.observe(cost=0.0, click_value=0.0)  # no click yet: nothing to steer by
     assert idle.multiplier == 1.0 and idle.ratio() == 1.0
     with pytest.raises(ValueError, match="fraction"):
-        CpaTarget(fraction=0.0)
+        CpaTarget(**{**TCPA, "fraction": 0.0})
 
 
 def test_target_cpa_rival_bids_its_target_value_of_a_click() -> None:
@@ -361,3 +363,17 @@ def test_learning_does_not_depend_on_the_number_of_blas_threads() -> None:
                              cwd=root, check=True)
         out.add(run.stdout.strip())
     assert len(out) == 1
+
+
+def test_learning_settings_come_from_the_config_sections(tmp_path) -> None:
+    toml = tmp_path / "learners.toml"
+    toml.write_text("[market.learners.q_learning]\nalpha = 0.5\nlevels = 5\n"
+                    "[market.learners.policy_gradient]\nlr = 0.2\n[bidders]\nprior_cvr = 0.05\n")
+    from gaelp.config import load_config
+
+    cfg = load_config(toml)
+    comp = cfg.market.competitors[0]
+    q = make_bidder("q_learning", BidderContext(cfg, 10.0, np.random.default_rng(0), comp))
+    pg = make_bidder("policy_gradient", BidderContext(cfg, 10.0, np.random.default_rng(0), comp))
+    tcpa = make_bidder("target_cpa", BidderContext(cfg, 10.0, np.random.default_rng(0)))
+    assert q.alpha == 0.5 and q.levels.size == 5 and pg.lr == 0.2 and tcpa.prior_cvr == 0.05

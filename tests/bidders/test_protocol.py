@@ -127,6 +127,20 @@ class Drifts(Good):
         return super().bid(b) * self.calls
 
 
+class Forgets(Good):
+    """Learns a bid level from its outcomes, but its state_dict leaves the level out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.level = 1.0
+
+    def bid(self, b):
+        return super().bid(b) * self.level
+
+    def observe(self, outcome):
+        self.level += float(outcome.clicked.sum()) + 1.0
+
+
 class Nameless(Good):
     def __init__(self) -> None:
         super().__init__()
@@ -144,7 +158,7 @@ def test_check_bidder_accepts_a_good_bidder():
     b = batch()
     bidder = Good()
     assert isinstance(bidder, Bidder)
-    check_bidder(bidder, b, outcome_for(b))
+    check_bidder(bidder, b, outcome_for(b), Good)
 
 
 @pytest.mark.parametrize("cls, message", [
@@ -156,11 +170,12 @@ def test_check_bidder_accepts_a_good_bidder():
     (Drifts, "not deterministic"),
     (Nameless, "name"),
     (NoObserve, "protocol"),
+    (Forgets, "fresh bidder loaded with the state_dict"),
 ])
 def test_check_bidder_catches_each_broken_rule(cls, message):
     b = batch()
     with pytest.raises(AssertionError, match=message):
-        check_bidder(cls(), b, outcome_for(b))
+        check_bidder(cls(), b, outcome_for(b), cls)
 
 
 def test_check_bidder_hides_truth_from_bidders_that_do_not_see_it():
@@ -175,8 +190,8 @@ def test_check_bidder_hides_truth_from_bidders_that_do_not_see_it():
         sees_truth = True
 
     b = batch(truth=True)
-    check_bidder(Spy(), b, outcome_for(b))
+    check_bidder(Spy(), b, outcome_for(b), Spy)
     assert seen and all(t is None for t in seen)
     seen.clear()
-    check_bidder(TruthSpy(), b, outcome_for(b))
+    check_bidder(TruthSpy(), b, outcome_for(b), TruthSpy)
     assert seen and all(t is b.truth for t in seen)

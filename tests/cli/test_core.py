@@ -71,21 +71,23 @@ def test_bad_input_fails_with_a_clear_message(args, message):
     assert message in out.stderr
 
 
-def test_run_compares_every_baseline_on_one_seed():
-    out = gaelp("run", "--users", "600", "--days", "2", "--json")
-    assert out.returncode == 0, out.stderr
-    data = json.loads(out.stdout)
-    assert set(data) == {"fixed", "target_cpa", "oracle"}
-    assert {d["seed"] for d in data.values()} == {0}
-
-
 def test_bench_json_rows():
     out = gaelp("bench", "--users", "500", "--days", "2", "--json")
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     assert len(rows) == 1
-    assert set(rows[0]) == {"users", "days", "wall_s", "users_per_s", "auctions", "auctions_per_s", "peak_rss_mb"}
-    assert rows[0]["users"] == 500 and rows[0]["auctions"] > 0
+    assert set(rows[0]) == {"users", "days", "wall_s", "users_per_s", "auctions", "auctions_per_s", "peak_rss_mb",
+                            "worlds", "worlds_per_s"}
+    assert rows[0]["users"] == 500 and rows[0]["auctions"] > 0 and rows[0]["worlds"] == 1
+
+
+def test_bench_worlds_adds_the_runners_row_beside_the_single_world():
+    out = gaelp("bench", "--users", "400", "--days", "1", "--worlds", "3", "--json")
+    assert out.returncode == 0, out.stderr
+    single, many = json.loads(out.stdout)
+    assert (single["users"], single["worlds"], many["users"], many["worlds"], many["workers"]) == (400, 1, 400, 3, 2)
+    assert many["worlds_per_s"] == pytest.approx(3 / many["wall_s"], rel=0.01)
+    assert many["users_per_s"] == pytest.approx(3 * 400 / many["wall_s"], rel=0.01)
 
 
 def test_bench_repeats_report_the_median_and_the_spread():

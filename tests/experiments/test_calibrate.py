@@ -1,4 +1,4 @@
-"""The validation test of DESIGN.md section 12: the default market lands in the published ranges."""
+"""The validation test of docs/calibration.md section 5: the default market lands in the published ranges."""
 
 import pytest
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,8 +12,8 @@ from hypothesis.extra import numpy as hnp
 
 from gaelp.config import ChannelConfig
 from gaelp.market import clearing as market_module
-from gaelp.market.clearing import Market
-from gaelp.market.mechanisms import first_price, gsp, second_price
+from gaelp.market.clearing import Cleared, Market
+from gaelp.market.mechanisms import MECHANISMS
 from gaelp.rng import CounterRng
 
 SEED = 2718
@@ -25,7 +27,6 @@ def channel(name: str, mechanism: str, slots: int, reserve: float) -> ChannelCon
 
 CHANNELS = (channel("search", "gsp", 3, 0.5), channel("social", "second_price", 1, 0.2),
             channel("display", "first_price", 1, 0.05))
-MECH = (gsp, second_price, first_price)
 
 
 @pytest.fixture(autouse=True, scope="module", params=["one pass", "by channel"])
@@ -46,7 +47,7 @@ def random_clicks(p: float = 0.5, seed: int = SEED):
     crng = CounterRng(seed)
 
     def respond(row, slot, adv):
-        return crng.uniform(row * 64 + slot * 8 + adv, 0, 3) < p
+        return crng.uniform(row * 64 + slot * 8 + adv, 0, 3) < p, np.full(row.size, p)
 
     return respond
 
@@ -57,12 +58,13 @@ def test_clear_routes_each_channel_to_its_mechanism_and_slots():
     quality = np.array([1.0, 1.3, 0.7, 1.0])
     m = market(quality)
     ch = rng.integers(0, 3, n)
-    bids = rng.choice([0.0, 0.1, 0.3, 0.6, 1.0, 2.5, 4.0], size=(n, k))
+    bids = rng.choice([0.0, 0.1, 0.3, 0.6, 1.0, 2.5, 4.0], size=(k, n))
     winners, prices = m.clear(ch, bids)
     assert winners.shape == prices.shape == (n, max(c.slots for c in CHANNELS))
-    for c, (cfg, mech) in enumerate(zip(CHANNELS, MECH)):
+    for c, cfg in enumerate(CHANNELS):
         rows = ch == c
-        alloc = mech(bids[rows], np.broadcast_to(quality, (rows.sum(), k)), cfg.slots, cfg.reserve)
+        mech = MECHANISMS[cfg.mechanism].clear
+        alloc = mech(bids[:, rows], np.broadcast_to(quality[:, None], (k, rows.sum())), cfg.slots, cfg.reserve)
         assert np.array_equal(winners[rows, :cfg.slots], alloc.winners), cfg.name
         assert np.array_equal(prices[rows, :cfg.slots], alloc.prices), cfg.name
         assert np.all(winners[rows, cfg.slots:] == -1) and np.all(prices[rows, cfg.slots:] == 0)
@@ -70,37 +72,53 @@ def test_clear_routes_each_channel_to_its_mechanism_and_slots():
 
 def test_clear_handles_channels_without_opportunities_and_an_empty_hour():
     m = market()
-    winners, prices = m.clear(np.zeros(3, np.int64), np.ones((3, 4)))
+    winners, prices = m.clear(np.zeros(3, np.int64), np.ones((4, 3)))
     assert np.all(winners[:, 0] >= 0)
-    winners, prices = m.clear(np.empty(0, np.int64), np.empty((0, 4)))
+    winners, prices = m.clear(np.empty(0, np.int64), np.empty((4, 0)))
     assert winners.shape == (0, 3) and prices.shape == (0, 3)
 
 
 def test_an_advertiser_is_withdrawn_from_the_opportunity_where_its_budget_runs_out():
     m = Market((channel("social", "second_price", 1, 0.2),), np.ones(2))
     n = 6
-    bids = np.tile([5.0, 3.0], (n, 1))  # bidder 0 wins at 3.0 per click while it can pay
-    always = lambda row, slot, adv: np.ones(row.size, bool)
+    bids = np.tile([[5.0], [3.0]], (1, n))  # bidder 0 wins at 3.0 per click while it can pay
+    always = lambda row, slot, adv: (np.ones(row.size, bool), np.ones(row.size))
     cl = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always)
     # two clicks at 3.0 fit in 7.0; the third would not: from there on bidder 1 wins at the reserve
     assert cl.advertiser.tolist() == [0, 0, 1, 1, 1, 1]
     assert cl.cost.tolist() == [3.0, 3.0, 0.2, 0.2, 0.2, 0.2]
-    assert np.array_equal(cl.bids[:, 0], [5.0, 5.0, 0, 0, 0, 0]) and np.all(cl.bids[:, 1] == 3.0)
-    assert np.array_equal(bids[:, 0], np.full(n, 5.0)), "the caller's bids are not modified"
+    assert np.array_equal(cl.bids[0], [5.0, 5.0, 0, 0, 0, 0]) and np.all(cl.bids[1] == 3.0)
+    assert np.array_equal(bids[0], np.full(n, 5.0)), "the caller's bids are not modified"
+
+
+def test_a_charge_per_opportunity_scales_what_a_click_costs_against_the_budget():
+    m = Market((channel("social", "second_price", 1, 0.2),), np.ones(2))
+    n = 6
+    bids = np.tile([[5.0], [3.0]], (1, n))
+    always = lambda row, slot, adv: (np.ones(row.size, bool), np.ones(row.size))
+    charge = np.array([0.5, 0.5, 2.0, 0.5, 0.5, 0.5])  # importance weights of the opportunities' people
+    cl = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always, charge)
+    # 1.5 + 1.5 fit in 7.0, the 6.0 of the third would not: bidder 0 stops there, at the same price per click
+    assert cl.advertiser.tolist() == [0, 0, 1, 1, 1, 1]
+    assert cl.price.tolist() == [3.0, 3.0, 0.2, 0.2, 0.2, 0.2]
+    assert cl.cost.tolist() == [1.5, 1.5, 0.4, 0.1, 0.1, 0.1]
+    plain = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always)
+    ones = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always, np.ones(n))
+    assert all(np.array_equal(getattr(plain, f.name), getattr(ones, f.name)) for f in dataclasses.fields(Cleared))
 
 
 def test_advertisers_without_budget_left_do_not_take_part():
     m = market()
-    bids = np.full((20, 4), 2.0)
+    bids = np.full((4, 20), 2.0)
     cl = m.clear_within_budgets(np.zeros(20, np.int64), bids, np.array([10.0, 0.0, 0.0, 10.0]), random_clicks())
     assert not np.isin(cl.advertiser, [1, 2]).any()
-    assert np.all(cl.bids[:, [1, 2]] == 0)
+    assert np.all(cl.bids[[1, 2]] == 0)
     assert cl.advertiser.size > 0
 
 
 def test_an_overspent_advertiser_sits_out_instead_of_crashing_the_auction():
     m = market()
-    bids = np.full((20, 4), 2.0)
+    bids = np.full((4, 20), 2.0)
     cl = m.clear_within_budgets(np.zeros(20, np.int64), bids, np.array([10.0, -0.5, 10.0, 10.0]), random_clicks())
     assert not (cl.advertiser == 1).any()
 
@@ -110,14 +128,14 @@ def test_ample_budgets_leave_the_clearing_unchanged():
     n, k = 400, 4
     m = market()
     ch = rng.integers(0, 3, n)
-    bids = rng.choice([0.0, 0.3, 1.0, 2.5, 4.0], size=(n, k))
+    bids = rng.choice([0.0, 0.3, 1.0, 2.5, 4.0], size=(k, n))
     respond = random_clicks(0.4)
     cl = m.clear_within_budgets(ch, bids, np.full(k, 1e9), respond)
     winners, prices = m.clear(ch, bids)
     row, slot = np.nonzero(winners >= 0)
     assert np.array_equal(cl.row, row) and np.array_equal(cl.slot, slot)
     assert np.array_equal(cl.advertiser, winners[row, slot]) and np.array_equal(cl.price, prices[row, slot])
-    assert np.array_equal(cl.clicked, respond(row, slot, winners[row, slot]))
+    assert np.array_equal(cl.clicked, respond(row, slot, winners[row, slot])[0])
     assert np.array_equal(cl.bids, bids)
 
 
@@ -129,7 +147,7 @@ def test_ample_budgets_leave_the_clearing_unchanged():
 def hours(draw):
     n = draw(st.integers(0, 40))
     k = draw(st.integers(1, 4))
-    bids = draw(hnp.arrays(np.float64, (n, k), elements=st.one_of(
+    bids = draw(hnp.arrays(np.float64, (k, n), elements=st.one_of(
         st.sampled_from([0.0, 0.1, 0.5, 1.0, 2.0, 3.0]), st.floats(0.0, 6.0, allow_nan=False))))
     channels = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, 2)))
     remaining = draw(hnp.arrays(np.float64, (k,), elements=st.one_of(
@@ -137,8 +155,8 @@ def hours(draw):
     quality = draw(hnp.arrays(np.float64, (k,), elements=st.sampled_from([0.5, 1.0, 1.5])))
     p_click = draw(st.sampled_from([0.2, 0.6, 1.0]))
     seed = draw(st.integers(0, 2**31))
-    if draw(st.booleans()):  # bidder-major in memory, as the simulation passes them
-        bids = np.ascontiguousarray(bids.T).T
+    if draw(st.booleans()):  # a view of a larger matrix: rows not contiguous
+        bids = np.hstack([np.ones((k, 3)), bids])[:, 3:]
     return bids, channels, remaining, quality, p_click, seed
 
 
@@ -150,7 +168,7 @@ def test_clear_within_budgets_never_overspends(case):
     respond = random_clicks(p_click, seed)
     original = bids.copy()
     cl = m.clear_within_budgets(ch, bids, remaining, respond)
-    k = bids.shape[1]
+    k = bids.shape[0]
     assert np.array_equal(bids, original), "the caller's bids are not modified"
     spend = np.bincount(cl.advertiser, weights=cl.cost, minlength=k)
     assert np.all(spend <= remaining + 1e-9), (spend, remaining)
@@ -159,12 +177,12 @@ def test_clear_within_budgets_never_overspends(case):
     row, slot = np.nonzero(winners >= 0)
     assert np.array_equal(cl.row, row) and np.array_equal(cl.slot, slot)
     assert np.array_equal(cl.advertiser, winners[row, slot]) and np.array_equal(cl.price, prices[row, slot])
-    assert np.array_equal(cl.clicked, respond(row, slot, cl.advertiser))
+    assert np.array_equal(cl.clicked, respond(row, slot, cl.advertiser)[0])
     assert np.array_equal(cl.cost, np.where(cl.clicked, cl.price, 0.0))
     assert np.all(np.diff(cl.row) >= 0), "impressions come in time order"
     # bids are only ever withdrawn, and from a point in time onward (a suffix of the hour)
     for j in range(k):
-        kept, orig = cl.bids[:, j], original[:, j]
+        kept, orig = cl.bids[j], original[j]
         if remaining[j] <= 0:
             assert np.all(kept == 0)
             continue
@@ -176,12 +194,12 @@ def test_clear_within_budgets_never_overspends(case):
 
 def test_bad_bids_and_quality_are_refused_with_the_cell() -> None:
     m = market()
-    bids = np.ones((3, 4))
-    bids[2, 1] = np.nan
-    with pytest.raises(ValueError, match=r"bids\[2, 1\] = nan is not finite \(bidder column 1\)"):
+    bids = np.ones((4, 3))
+    bids[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"bids\[1, 2\] = nan is not finite \(bidder 1, opportunity 2\)"):
         m.clear(np.zeros(3, np.int8), bids)
-    with pytest.raises(ValueError, match=r"shape \(n opportunities, n bidders\) = \(3, 4\), got \(3, 5\)"):
-        m.clear(np.zeros(3, np.int8), np.ones((3, 5)))
+    with pytest.raises(ValueError, match=r"shape \(n bidders, n opportunities\) = \(4, 3\), got \(3, 4\)"):
+        m.clear(np.zeros(3, np.int8), np.ones((3, 4)))
     with pytest.raises(ValueError, match="one finite score > 0 per bidder"):
         market(quality=(1.0, 0.0, 1.0, 1.0))
 

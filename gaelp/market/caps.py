@@ -1,0 +1,91 @@
+"""The platform's daily frequency caps: how often one advertiser may reach one person on one channel.
+
+Counts are kept per (person, channel) and advertiser and reset at the start of each day. An hour is
+one batch, so the counts stand as of the hour's start; a person's k-th repeat opportunity on a channel
+within the same hour (k = 1, 2, ...) is open only to advertisers at least k below their cap, as if each
+had won every earlier one. No advertiser ever passes a cap, at the price of leaving such rare repeats
+to fewer bidders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+_NO_OPPORTUNITY = np.iinfo(np.int32).max  # an empty cell of the scratch table of `blocked`
+
+
+class FrequencyCaps:
+    """Daily impression counters per (person, channel, advertiser) and the caps they enforce.
+
+    Args:
+        n_people: people in the world.
+        caps: (n_channels,) impressions one advertiser may show one person per day on each channel.
+        n_advertisers: advertisers in the market.
+
+    Example:
+        >>> import numpy as np
+        >>> caps = FrequencyCaps(n_people=2, caps=np.array([1, 3]), n_advertisers=2)
+        >>> caps.record(np.array([0]), np.array([0]), np.array([1]))
+        >>> caps.blocked(np.array([0, 0, 1]), np.array([0, 1, 0])).tolist()
+        [[False, False, False], [True, False, False]]
+    """
+
+    def __init__(self, n_people: int, caps: np.ndarray, n_advertisers: int) -> None:
+        self.caps = np.asarray(caps)
+        self.n_channels = int(self.caps.size)
+        self.n_advertisers = n_advertisers
+        # rows padded to whole 8-byte words, so one person-channel's counters are read as one word
+        # (one cache line) per opportunity
+        self._width = -(-n_advertisers // 8) * 8
+        self.counts = np.zeros((n_people * self.n_channels, self._width), np.uint8)
+        # scratch for finding a person's repeat opportunities on a channel within an hour (see blocked)
+        self._first = np.full(n_people * self.n_channels, _NO_OPPORTUNITY, np.int32)
+
+    def new_day(self) -> None:
+        """Reset every counter (the caps are daily)."""
+        self.counts[:] = 0
+
+    def blocked(self, person: np.ndarray, channel: np.ndarray) -> np.ndarray:
+        """(n_advertisers, n) bool: which advertisers the caps keep out of each opportunity of the hour.
+
+        Args:
+            person: (n,) person of each opportunity, rows in time order.
+            channel: (n,) its channel.
+        """
+        row = person * self.n_channels + channel  # rows of counts: (person, channel)
+        shown = np.take(self.counts.view(np.uint64), row, axis=0).view(np.uint8)[:, :self.n_advertisers]
+        count = np.ascontiguousarray(shown.T).astype(np.int16)
+        index = np.arange(row.size, dtype=np.int32)
+        first = self._first
+        np.minimum.at(first, row, index)
+        repeat = np.flatnonzero(first[row] != index)  # not the first of its (person, channel) this hour
+        first[row] = _NO_OPPORTUNITY  # the scratch table is clean again
+        if repeat.size:
+            group = row[repeat]
+            order = np.argsort(group, kind="stable")  # a group's repeats stay in time order
+            sorted_group = group[order]
+            new_group = np.empty(order.size, bool)
+            new_group[0] = True
+            np.not_equal(sorted_group[1:], sorted_group[:-1], out=new_group[1:])
+            run = np.arange(order.size)
+            run_start = np.maximum.accumulate(np.where(new_group, run, 0))
+            count[:, repeat[order]] += (run - run_start + 1).astype(np.int16)
+        return count >= self.caps[channel]
+
+    def record(self, person: np.ndarray, channel: np.ndarray, advertiser: np.ndarray) -> None:
+        """Count impressions: (k,) person, channel and advertiser of each."""
+        cell = (person * self.n_channels + channel) * self._width + advertiser
+        np.add.at(self.counts.reshape(-1), cell, np.uint8(1))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Today's non-zero counters (flat cell, count): small, since few people see ads on a day."""
+        flat = self.counts.reshape(-1)
+        cell = np.flatnonzero(flat)
+        return {"caps_cell": cell, "caps_count": flat[cell].copy()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict` output (counters of a world built with the same sizes)."""
+        self.counts[:] = 0
+        self.counts.reshape(-1)[np.asarray(state["caps_cell"], np.int64)] = np.asarray(state["caps_count"], np.uint8)

@@ -1,0 +1,51 @@
+"""The ad platform's conversion tracking: which of our purchases a click or an impression of ours led to.
+
+Ad platforms report a conversion to the channel of the person's last click of the advertiser within
+the lookback window (click-through), or of its last impression (view-through). The platform knows
+its signed-in users across devices, so this runs by person: it is ground truth for the KPI tables,
+never something a bidder sees.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class TouchTracker:
+    """Ground-truth record of our touches per person, to classify and describe our conversions.
+
+    Attributes (all (n_people,)): last_click_t / last_click_ch, last_imp_t / last_imp_ch (-1 none).
+    """
+
+    FIELDS = ("last_click_t", "last_click_ch", "last_imp_t", "last_imp_ch")
+
+    def __init__(self, n_people: int) -> None:
+        self.last_click_t, self.last_click_ch, self.last_imp_t, self.last_imp_ch = (
+            np.full(n_people, -1, np.int32) for _ in self.FIELDS)
+
+    def touch(self, t: int, person: np.ndarray, channel: np.ndarray, clicked: np.ndarray) -> None:
+        """Record impressions of ours (rows in time order, so later rows win on repeats)."""
+        self.last_imp_t[person] = t
+        self.last_imp_ch[person] = channel
+        click = np.flatnonzero(clicked)
+        if click.size:  # most hours of a small world have no click of ours
+            who = person[click]
+            self.last_click_t[who] = t
+            self.last_click_ch[who] = channel[click]
+
+    def classify(self, t: int, person: np.ndarray, window_h: int) -> tuple[np.ndarray, np.ndarray]:
+        """For purchases of ours at hour t: the credited channel (-1 none) and whether by a click."""
+        click_t, imp_t = self.last_click_t[person], self.last_imp_t[person]
+        click_ok = (click_t >= 0) & (t - click_t <= window_h)
+        imp_ok = (imp_t >= 0) & (t - imp_t <= window_h)
+        ch = np.where(click_ok, self.last_click_ch[person], np.where(imp_ok, self.last_imp_ch[person], -1))
+        return ch, click_ok
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the arrays."""
+        return {f"touch_{f}": getattr(self, f).copy() for f in self.FIELDS}
+
+    def load_state_dict(self, s: dict[str, np.ndarray]) -> None:
+        """Restore `state_dict` output."""
+        for f in self.FIELDS:
+            setattr(self, f, np.array(s[f"touch_{f}"], np.int32))

@@ -1,0 +1,111 @@
+"""`gaelp evaluate` as a user runs it, and `gaelp run` (the main job) wired to a stand-in agent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import typer
+
+from gaelp.cli import core
+from gaelp.cli import evaluate as cli_evaluate
+from tests.experiments.test_evaluate import stub_agent
+
+
+def gaelp(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from gaelp.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def no_nan(token: str):
+    raise ValueError(f"{token} in JSON")
+
+
+def test_evaluate_json_has_exactly_the_documented_keys():
+    out = gaelp("evaluate", "--bidders", "target_cpa,fixed", "--worlds", "3", "--seed-base", "7",
+                "--users", "1000", "--days", "2", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout, parse_constant=no_nan)
+    assert {"worlds", "users", "days", "bidders", "comparisons"} <= set(data)
+    assert (data["worlds"], data["users"], data["days"]) == ([7, 8, 9], 1000, 2)
+    assert list(data["bidders"]) == ["target_cpa", "fixed"]
+    for b in data["bidders"].values():
+        assert {"mean", "ci95"} <= set(b["score"])
+        for m in ("conversions", "cac", "roas", "budget_use"):
+            assert "mean" in b[m]
+        assert [w["seed"] for w in b["per_world"]] == [7, 8, 9]
+        assert {"seed", "score", "conversions", "cac", "roas", "spend", "budget_use"} <= set(b["per_world"][0])
+    (c,) = data["comparisons"]
+    assert (c["a"], c["b"]) == ("target_cpa", "fixed") and {"ratio", "p_value", "p_holm"} <= set(c)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--bidders", "target_cpa,nope"), "unknown bidder 'nope'"),
+    (("--bidders", "fixed", "--online"), "--online needs the agent"),
+    (("--bidders", "fixed", "--users", "0"), "users"),
+])
+def test_evaluate_rejects_bad_input_by_name(args, message):
+    from typer.testing import CliRunner
+
+    app = typer.Typer()
+    app.callback()(lambda: None)  # a group, so that the command is called by name as in `gaelp evaluate`
+    cli_evaluate.register(app)
+    out = CliRunner().invoke(app, ["evaluate", "--worlds", "1", "--days", "1", *args])
+    assert out.exit_code == 2
+    assert message in out.stderr
+
+
+def test_a_missing_agent_module_is_an_error_that_says_how_to_fix_it(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "gaelp.agent.bidder", None)  # importing it now raises ImportError
+    with pytest.raises(typer.Exit) as e:
+        cli_evaluate.load_agent_factory()
+    assert e.value.exit_code == 2
+    assert "gaelp.agent.bidder" in capsys.readouterr().err
+
+
+def test_run_plays_the_agent_first_against_the_baselines_and_oracle_lp(monkeypatch, capsys):
+    monkeypatch.setattr(cli_evaluate, "load_agent_factory", lambda: stub_agent)
+    core.run(config=None, users=1_000, days=1, seconds=0.001, seed_base=3, as_json=True)
+    data = json.loads(capsys.readouterr().out, parse_constant=no_nan)
+    assert list(data["bidders"]) == ["agent", "target_cpa", "fixed", "oracle", "oracle_lp"]
+    assert data["worlds"] == [3, 4]  # one batch: as many worlds as workers
+    assert data["users"] == 1_000 and data["reference"] == "agent"
+    assert [c["b"] for c in data["comparisons"]] == ["target_cpa", "fixed", "oracle", "oracle_lp"]
+
+
+def summary(ratio: float | None, with_oracle: bool = True) -> dict:
+    comps = [{"a": "agent", "b": "fixed", "ratio": 2.0, "p_value": 0.01, "p_holm": 0.02}]
+    if with_oracle:
+        comps.append({"a": "agent", "b": "oracle_lp", "ratio": ratio, "p_value": 0.03, "p_holm": 0.03})
+    return {"reference": "agent", "worlds": list(range(12)), "comparisons": comps}
+
+
+def test_the_standing_line_says_how_far_the_reference_is_from_oracle_lp():
+    assert cli_evaluate.standing_line(summary(0.85)) == (
+        "agent scores 85% of oracle_lp's score (median of per-world ratios over 12 worlds, Holm p = 0.03): "
+        "it meets the 80% target.")
+    assert "falls short of the 80% target" in cli_evaluate.standing_line(summary(0.46))
+    assert "not compared with oracle_lp" in cli_evaluate.standing_line(summary(None))
+    assert "not compared with oracle_lp" in cli_evaluate.standing_line(summary(0.9, with_oracle=False))
+
+
+def test_the_tables_show_each_bidders_mean_and_ci_and_each_comparison():
+    from rich.console import Console
+
+    from gaelp.config import Config
+    from gaelp.experiments.evaluate import summarize
+    from gaelp.experiments.play import WorldResult
+
+    rows = {name: [WorldResult(s, name, score + s, 10 + s, 80.0, 2.5, 800.0, 0.4) for s in range(4)]
+            for name, score in (("agent", 100.0), ("oracle_lp", 140.0))}
+    summary = summarize(Config(users=500, days=3), rows)
+    console = Console(width=200, record=True)
+    for table in cli_evaluate.result_tables(summary, "title"):
+        console.print(table)
+    text = console.export_text()
+    assert "101.5" in text and "141.5" in text  # mean scores
+    lo, hi = summary["bidders"]["agent"]["score"]["ci95"]
+    assert f"{lo:,.1f} - {hi:,.1f}" in text
+    assert "oracle_lp" in text and f"{summary['comparisons'][0]['ratio']:.2f}x" in text

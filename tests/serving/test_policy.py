@@ -1,0 +1,94 @@
+"""Which bidder is served: the baseline by default, the agent from --policy, clear errors otherwise."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from gaelp.bidders.baselines import FixedBidder
+from gaelp.bidders.protocol import BidderContext
+from gaelp.config import build_config
+from gaelp.serving import policy
+from gaelp.serving.policy import ServeError, build_bidder, store_sink
+from tests.serving.conftest import T0, event, serve
+
+
+def test_default_is_the_target_cpa_baseline_with_the_campaign_budget():
+    cfg = build_config({"users": 2000})
+    bidder = build_bidder(cfg)
+    assert bidder.name == "target_cpa"
+    assert bidder.daily_budget == cfg.campaign.budget_per_user * 2000
+
+
+def test_a_missing_checkpoint_is_named(tmp_path):
+    with pytest.raises(ServeError, match="no such file"):
+        build_bidder(build_config({}), tmp_path / "nope.pt")
+
+
+def test_without_the_agent_module_the_error_says_what_to_do(tmp_path, monkeypatch):
+    ckpt = tmp_path / "agent.pt"
+    ckpt.write_bytes(b"x")
+    monkeypatch.setattr(policy, "AGENT_MODULE", "gaelp.agent.not_built_here")
+    with pytest.raises(ServeError, match="needs the learning agent.*leaving out --policy"):
+        build_bidder(build_config({}), ckpt)
+
+
+def test_the_agent_factory_gets_the_config_the_checkpoint_and_online(tmp_path, monkeypatch):
+    ckpt = tmp_path / "agent.pt"
+    ckpt.write_bytes(b"x")
+    calls = []
+
+    def make_agent_bidder(cfg, policy=None, online=False):
+        calls.append((policy, online))
+        return FixedBidder(BidderContext(cfg, 10.0, None))
+
+    module = types.ModuleType("gaelp.agent.bidder")
+    module.make_agent_bidder = make_agent_bidder
+    monkeypatch.setitem(sys.modules, "gaelp.agent.bidder", module)
+    bidder = build_bidder(build_config({}), ckpt)
+    assert bidder.name == "fixed" and calls == [(ckpt, True)]
+
+
+def test_a_store_without_event_ingestion_is_refused_clearly(monkeypatch):
+    monkeypatch.setattr(policy, "STORE_INGEST_MODULE", "gaelp.journeys.not_built_here")
+    with pytest.raises(ServeError, match="--store.*serve without --store"):
+        store_sink("duckdb:///unused.duckdb")
+
+
+def test_accepted_events_go_to_the_store_once_each(tmp_path, monkeypatch):
+    """Against a stand-in for the journey store's `ingest` (the real one: the test below)."""
+    calls = []
+    module = types.ModuleType("gaelp.journeys.ingest")
+    module.ingest = lambda store, table: calls.append((store.write, table.to_pydict()))
+    monkeypatch.setitem(sys.modules, "gaelp.journeys.ingest", module)
+    served = serve({}, sink=store_sink(f"duckdb:///{tmp_path / 'j.duckdb'}"))
+    rows = [event("e1", "click", cost=1.5), event("e2", "conversion", channel=None, value=90.0)]
+    served.events(rows)
+    served.events(rows)
+    assert len(calls) == 1  # the repeat holds nothing new
+    opened_for_writing, table = calls[0]
+    assert opened_for_writing
+    assert table["event_id"] == ["e1", "e2"] and table["user_id"] == ["d:device-1", "d:device-1"]
+    assert table["event_type"] == ["click", "conversion"] and table["channel"] == ["search", ""]
+    assert table["t_seconds"] == [T0 + 60] * 2 and table["cost"] == [1.5, 0.0] and table["value"] == [0.0, 90.0]
+
+
+def test_events_reach_the_real_journey_store(tmp_path):
+    ingest = pytest.importorskip("gaelp.journeys.ingest", reason="the journey store's event ingestion "
+                                 "(gaelp ingest) is not in this install")
+    import sqlalchemy as sa
+
+    from gaelp.journeys import JourneyStore
+
+    url = f"sqlite:///{tmp_path / 'j.sqlite'}"
+    served = serve({}, sink=store_sink(url))
+    rows = [event("e1", "click", cost=1.5), event("e2", "conversion", channel=None, value=90.0)]
+    served.events(rows)
+    served.events(rows)
+    served.engine.sink = None
+    del served
+    with JourneyStore(url) as store, store.engine.connect() as conn:
+        stored = conn.execute(sa.select(ingest.ingested_events.c.event_id)).scalars().all()
+    assert sorted(stored) == ["e1", "e2"]
