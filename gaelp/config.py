@@ -402,9 +402,14 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
         if not p.is_file():
             raise ConfigError(f"config file {p} does not exist (pass a TOML file to --config)")
         try:
-            data = tomllib.loads(p.read_text())
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"config file {p} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset "
+                              f"{e.start}); save it as UTF-8") from None
+        except OSError as e:
+            raise ConfigError(f"cannot read config file {p}: {e.strerror}; check its permissions") from None
         origin = f"config file {p}"
     data.update({k: v for k, v in overrides.items() if v is not None})
     return build_config(data, origin)

@@ -19,14 +19,16 @@ Example:
 
 from gaelp.attribution.base import AttributionModel, ChannelCredit, credit_by_channel
 from gaelp.attribution.checks import AttributionContractError, check_attribution
+from gaelp.attribution.event_log import parse_events
 from gaelp.attribution.events import EventPaths, EventSummary, events_to_paths
+from gaelp.attribution.files import read_table
 from gaelp.attribution.lag import ClickLog, LagFit, fit_lag, fit_lag_groups, prob_converts_later
 from gaelp.attribution.markov import Markov, removal_effects
 from gaelp.attribution.paths import Paths
 from gaelp.attribution.registry import MODELS, RULE_BASED, get_model, model_names
 from gaelp.attribution.rules import FirstClick, LastClick, Linear, PositionBased, TimeDecay
 from gaelp.attribution.shapley import Shapley
-from gaelp.attribution.tables import BadRowsError, parse_events, parse_path_table, read_table
+from gaelp.attribution.tables import BadRowsError, parse_path_table
 
 __all__ = [
     "MODELS",

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gaelp.attribution.event_log import EventTable
 from gaelp.attribution.paths import Paths
-from gaelp.attribution.tables import EventTable
 
 # Path keys: 3 * anchor + kind, so one sort groups touches by path.
 _CONVERTING, _EXPIRED, _TRAILING = 0, 1, 2
@@ -66,7 +66,7 @@ def events_to_paths(events: EventTable, window_days: float = 30.0) -> EventPaths
     """Cut validated events into converting and non-converting paths.
 
     Args:
-        events: Validated events (`gaelp.attribution.tables.parse_events`).
+        events: Validated events (`gaelp.attribution.event_log.parse_events`).
         window_days: Lookback window of a conversion, in days (> 0).
 
     Returns:
@@ -76,7 +76,9 @@ def events_to_paths(events: EventTable, window_days: float = 30.0) -> EventPaths
     if not window_days > 0:
         raise ValueError(f"window_days must be > 0, got {window_days}")
     n = len(events.user)
-    order = np.lexsort((events.event_key, events.is_conversion, events.t_hours, events.user))
+    order = events.order
+    if order is None:
+        order = np.lexsort((events.event_key, events.is_conversion, events.t_hours, events.user))
     user, t = events.user[order], events.t_hours[order]
     conv = events.is_conversion[order]
 
@@ -96,7 +98,9 @@ def events_to_paths(events: EventTable, window_days: float = 30.0) -> EventPaths
     # A stable sort keeps touches of one path in time order.
     by_path = np.argsort(key, kind="stable")
     touch, key = touch[by_path], key[by_path]
-    path_key, path_id = np.unique(key, return_inverse=True)
+    # The keys are sorted now: paths start where the key changes (np.unique would sort again).
+    starts = np.r_[True, key[1:] != key[:-1]] if key.size else np.zeros(0, dtype=bool)
+    path_key, path_id = key[starts], np.cumsum(starts) - 1
     kind, anchor = path_key % 3, path_key // 3
     converting = kind == _CONVERTING
     n_paths = len(path_key)

@@ -23,15 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from gaelp.attribution.files import as_pandas
 from gaelp.attribution.lag import ClickLog
-from gaelp.attribution.tables import (
-    BadRowsError,
-    RowErrors,
-    parse_numbers,
-    parse_timestamps,
-    text_column,
-)
+from gaelp.attribution.tables import BadRowsError, RowErrors, parse_numbers, parse_timestamps, text_column
 
 OBSERVATION_COLUMNS = ("observation_time", "elapsed_h")
 CONVERSION_COLUMNS = ("conversion_time", "delay_h")
@@ -64,7 +60,7 @@ def _one_of(df: pd.DataFrame, names: tuple[str, ...], what: str, required: bool)
 
 
 def parse_click_log(
-    df: pd.DataFrame,
+    df: pd.DataFrame | pa.Table,
     *,
     group: str | None = None,
     observed_at: str | None = None,
@@ -84,6 +80,7 @@ def parse_click_log(
         BadRowsError: Bad rows and `skip_bad` is False.
 
     """
+    df = as_pandas(df)
     if "click_time" not in df.columns:
         raise ValueError(
             f"click log needs a click_time column; it has {', '.join(map(str, df.columns))}"
@@ -93,7 +90,7 @@ def parse_click_log(
     obs_col = _one_of(df, OBSERVATION_COLUMNS, "an observation", required=observed_at is None)
     conv_col = _one_of(df, CONVERSION_COLUMNS, "a conversion", required=True)
     n = len(df)
-    errors = RowErrors(n)
+    errors = RowErrors(n, df)
     click = parse_timestamps(df["click_time"], errors, "click_time")
 
     if obs_col == "elapsed_h":

@@ -262,14 +262,14 @@ class Paths:
         """Build from an event log; bad rows raise `BadRowsError` naming them.
 
         Columns `event_id`, `timestamp`, `user_id`, `channel`, `event_type`, `cost`, `value`; see
-        `gaelp.attribution.tables.parse_events` and `gaelp.attribution.events.events_to_paths`
+        `gaelp.attribution.event_log.parse_events` and `gaelp.attribution.events.events_to_paths`
         (which also reports the conversions left without a touch).
 
         Args:
             df: The events, in any row order.
             window_days: Lookback window of a conversion, in days.
         """
+        from gaelp.attribution.event_log import parse_events
         from gaelp.attribution.events import events_to_paths
-        from gaelp.attribution.tables import parse_events
 
         return events_to_paths(parse_events(df, skip_bad=False).events, window_days).paths

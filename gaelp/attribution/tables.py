@@ -1,6 +1,7 @@
 """Reading real logs: CSV / Parquet files, timestamps and row validation.
 
-Two layouts are accepted (`gaelp.attribution.events` turns validated events into paths):
+Two layouts are accepted (`gaelp.attribution.event_log` validates events, and
+`gaelp.attribution.events` turns them into paths):
 
 * **events**: one row per event, columns `event_id`, `timestamp`, `user_id`, `channel`,
   `event_type` (`impression`, `click` or `conversion`, case-insensitive), `cost`, `value`;
@@ -9,7 +10,14 @@ Two layouts are accepted (`gaelp.attribution.events` turns validated events into
   `total_conversions`, and optionally `total_conversion_value` and `total_null` (0 when absent).
 
 Timestamps are ISO 8601 with a trailing `Z` or a UTC offset (`2024-05-01T09:30:00+02:00`) or epoch
-seconds; a time without a zone is refused rather than guessed. Empty `cost` / `value` mean 0.
+seconds, from 1970 to 2099; a time without a zone is refused rather than guessed. Numbers (costs,
+values, counts) must be finite, >= 0 and at most `VALUE_MAX` (1e12), so that no sum of them can
+overflow; an empty `cost` / `value` / `total_conversion_value` / `total_null` means 0, while an empty
+`total_conversions` is a bad row (a path table must say how many conversions each path had).
+
+A CSV row with fewer (or more) fields than the header is a bad row: its missing fields are not
+read as empty. A Parquet column must hold one scalar per cell (text, numbers or timestamps): a list
+or struct column is refused up front, naming the column.
 
 Bad rows are never dropped silently: each gets a reason, and the caller either fails on them
 (`BadRowsError` lists row numbers and reasons) or, with `skip_bad=True`, receives them as a
@@ -21,22 +29,25 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from gaelp.attribution.files import Table, as_pandas, short_rows
 from gaelp.attribution.paths import Paths
 
-EVENT_COLUMNS = ("event_id", "timestamp", "user_id", "channel", "event_type", "cost", "value")
 PATH_COLUMNS = ("path", "total_conversions")
-EVENT_TYPES = ("impression", "click", "conversion")
 # A time of day followed by a zone: "T10:00Z", " 10:00:00.5+02:00", "T10:00:00-0500".
 _ZONE = re.compile(r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
 # An ISO 8601 date or date-time without a zone, which we refuse to guess.
 _NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$", re.IGNORECASE)
-# Epoch seconds beyond this (year 5138) are almost surely milliseconds.
-_EPOCH_MAX = 1e11
+# Timestamps from 1970-01-01 to 2099-12-31 (epoch seconds beyond are milliseconds or a typo).
+TIME_MAX = 4_102_444_800.0
+# The largest cost, value or count a row may hold: sums over 10^8 rows stay far from overflow.
+VALUE_MAX = 1e12
+# Characters that make a path ambiguous: `a, b` or `a | b` is not one channel named "a, b".
+_AMBIGUOUS = re.compile(r"[,;|]|[-=]$")
 _SHOWN_ERRORS = 10
 
 
@@ -53,23 +64,22 @@ class BadRowsError(ValueError):
         super().__init__(f"{len(lines)} bad row(s):\n  " + "\n  ".join(shown))
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV (all columns as text, so validation sees what was written) or Parquet file."""
-    path = Path(path)
-    suffixes = "".join(path.suffixes[-2:]).lower()
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if path.suffix.lower() == ".csv" or suffixes in (".csv.gz", ".csv.zst", ".csv.bz2"):
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
-    raise ValueError(f"{path}: unknown file type {path.suffix!r}; use .csv or .parquet")
-
-
 class RowErrors:
-    """Collects reasons per row; a row with any reason is bad."""
+    """Collects reasons per row; a row with any reason is bad.
 
-    def __init__(self, n: int) -> None:
+    Args:
+        n: Rows.
+        table: The input, whose CSV rows with a wrong number of fields are flagged at once.
+    """
+
+    def __init__(self, n: int, table: Table | None = None) -> None:
         self.reasons: defaultdict[int, list[str]] = defaultdict(list)
         self.bad = np.zeros(n, dtype=bool)
+        note = None if table is None else short_rows(table)
+        if note:
+            for row, fields in zip(note["rows"], note["fields"], strict=True):
+                self.reasons[int(row)].append(f"the row has {fields} fields, the header {note['expected']}")
+                self.bad[int(row)] = True
 
     def flag(self, mask: np.ndarray, values: np.ndarray | pd.Series | None, message: str) -> None:
         """Mark rows in `mask` bad; `message` may use `{v}` for the row's value (repr'd)."""
@@ -87,9 +97,13 @@ class RowErrors:
             self.reasons[int(i)].extend(other.reasons[int(i)])
         self.bad |= other.bad & mask
 
-    def rejects(self, df: pd.DataFrame) -> pd.DataFrame:
+    def rejects(self, df: Table) -> pd.DataFrame:
+        """The bad rows of `df` as written, after their `row` number and `reason`."""
         idx = np.flatnonzero(self.bad)
-        out = df.iloc[idx].reset_index(drop=True)
+        if isinstance(df, pa.Table):
+            out = df.take(pa.array(idx, pa.int64())).to_pandas()
+        else:
+            out = df.iloc[idx].reset_index(drop=True)
         out.insert(0, "reason", ["; ".join(self.reasons[i]) for i in idx])
         out.insert(0, "row", idx + 1)
         return out
@@ -107,9 +121,13 @@ def _mask(n: int, idx: np.ndarray) -> np.ndarray:
 
 
 def _epoch_seconds(col: pd.Series) -> np.ndarray:
-    """Seconds since 1970 of a time-zone-aware datetime column, whatever its unit (NaN if NaT)."""
-    delta = col.dt.tz_convert("UTC") - pd.Timestamp(0, tz="UTC")
-    return delta.dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
+    """Seconds since 1970 of a time-zone-aware datetime column, whatever its unit (NaN if NaT).
+
+    Through integer microseconds: a difference of timestamps in nanoseconds overflows before 1677.
+    """
+    naive = col.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("us")
+    ticks = naive.to_numpy(dtype="datetime64[us]").view(np.int64)
+    return np.where(naive.isna().to_numpy(), np.nan, ticks / 1e6)
 
 
 def parse_timestamps(col: pd.Series, errors: RowErrors, name: str = "timestamp") -> np.ndarray:
@@ -123,7 +141,7 @@ def parse_timestamps(col: pd.Series, errors: RowErrors, name: str = "timestamp")
     n = len(col)
     if isinstance(col.dtype, pd.DatetimeTZDtype):
         errors.flag(col.isna().to_numpy(), None, f"missing {name}")
-        return _epoch_seconds(col)
+        return check_time_range(_epoch_seconds(col), errors, name, col.astype(str).to_numpy())
     if pd.api.types.is_datetime64_any_dtype(col.dtype):
         raise ValueError(f"column {name!r} holds times without a time zone; store UTC times")
     text = text_column(col)
@@ -132,8 +150,8 @@ def parse_timestamps(col: pd.Series, errors: RowErrors, name: str = "timestamp")
     errors.flag(empty, None, f"missing {name}")
     numeric = pd.to_numeric(pd.Series(text), errors="coerce").to_numpy(dtype=np.float64)
     is_num = ~np.isnan(numeric) & ~empty
-    in_range = is_num & (numeric >= 0) & (numeric < _EPOCH_MAX)
-    errors.flag(is_num & ~in_range, text, f"{name} {{v}} is out of range for epoch seconds")
+    in_range = is_num & (numeric >= 0) & (numeric < TIME_MAX)
+    errors.flag(is_num & ~in_range, text, f"{name} {{v}} is out of range for epoch seconds (1970 to 2099)")
     secs[in_range] = numeric[in_range]
     rest = np.flatnonzero(~empty & ~is_num)
     if rest.size:
@@ -148,133 +166,65 @@ def parse_timestamps(col: pd.Series, errors: RowErrors, name: str = "timestamp")
         secs[zoned[ok]] = _epoch_seconds(parsed[ok])
         unparsed = _mask(n, np.concatenate([zoned[~ok], rest[~has_zone & ~naive]]))
         errors.flag(unparsed, text, f"{name} {{v}} is not ISO 8601 nor epoch seconds")
+        iso = np.zeros(n, dtype=bool)
+        iso[zoned[ok]] = True
+        outside = iso & ~((secs >= 0) & (secs < TIME_MAX))
+        errors.flag(outside, text, f"{name} {{v}} is outside 1970-2099")
+        secs[outside] = np.nan
     return secs
 
 
-def parse_numbers(col: pd.Series | None, n: int, errors: RowErrors, name: str) -> np.ndarray:
-    """Non-negative finite float64 column; empty means 0; bad rows are flagged in `errors`."""
+def check_time_range(secs: np.ndarray, errors: RowErrors, name: str, shown: np.ndarray) -> np.ndarray:
+    """Flag epoch seconds outside 1970-2099 (NaN stays NaN: already flagged as missing)."""
+    outside = ~np.isnan(secs) & ~((secs >= 0) & (secs < TIME_MAX))
+    errors.flag(outside, shown, f"{name} {{v}} is outside 1970-2099")
+    return np.where(outside, np.nan, secs)
+
+
+def parse_numbers(
+    col: pd.Series | None, n: int, errors: RowErrors, name: str, required: bool = False
+) -> np.ndarray:
+    """Finite float64 column in [0, VALUE_MAX]; bad rows are flagged in `errors`.
+
+    An empty cell (or a null) means 0, or is a bad row ("missing NAME") when `required`; a NaN or
+    an infinity is a bad row.
+    """
     if col is None:
         return np.zeros(n)
     if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        empty = col.isna().to_numpy()
         vals = col.to_numpy(dtype=np.float64, na_value=0.0)
         text = vals
     else:
         text = text_column(col)
+        empty = text == ""
         vals = pd.to_numeric(pd.Series(text), errors="coerce").to_numpy(dtype=np.float64)
-        not_number = np.isnan(vals) & (text != "")
-        errors.flag(not_number, text, f"{name} {{v}} is not a number")
-        vals = np.where(text == "", 0.0, vals)
-    bad_inf = np.isinf(vals)
-    errors.flag(bad_inf, text, f"{name} {{v}} is not finite")
-    errors.flag(vals < 0, text, f"negative {name} {{v}}")
-    return np.where(np.isfinite(vals) & (vals >= 0), vals, 0.0)
+        errors.flag(np.isnan(vals) & ~empty & (np.char.lower(text.astype(str)) != "nan"), text,
+                    f"{name} {{v}} is not a number")
+        vals = np.where(empty, 0.0, vals)
+    return check_numbers(vals, empty, errors, name, text, required)
 
 
-def _require(df: pd.DataFrame, columns: tuple[str, ...], kind: str, hint: str = "") -> None:
-    missing = [c for c in columns if c not in df.columns]
+def check_numbers(
+    vals: np.ndarray, empty: np.ndarray, errors: RowErrors, name: str, shown: np.ndarray, required: bool
+) -> np.ndarray:
+    """Flag missing (if `required`), non-finite, negative and too large values; bad ones become 0."""
+    if required:
+        errors.flag(empty, None, f"missing {name}")
+    errors.flag(np.isnan(vals), shown, f"{name} {{v}} is not a number")
+    errors.flag(np.isinf(vals), shown, f"{name} {{v}} is not finite")
+    errors.flag(vals < 0, shown, f"negative {name} {{v}}")
+    errors.flag(np.isfinite(vals) & (vals > VALUE_MAX), shown, f"{name} {{v}} is above {VALUE_MAX:g}")
+    return np.where(np.isfinite(vals) & (vals >= 0) & (vals <= VALUE_MAX), vals, 0.0)
+
+
+def _require(names: list[str], columns: tuple[str, ...], kind: str, hint: str = "") -> None:
+    missing = [c for c in columns if c not in names]
     if missing:
         raise ValueError(
             f"{kind} input is missing column(s) {', '.join(missing)}; it has "
-            f"{', '.join(map(str, df.columns)) or 'none'}{hint}"
+            f"{', '.join(map(str, names)) or 'none'}{hint}"
         )
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class EventTable:
-    """Validated events (good rows only), in input order.
-
-    Attributes:
-        user: (n,) int64 user codes.
-        t_hours: (n,) float64 hours since `t0_seconds` (the earliest event).
-        is_conversion: (n,) bool.
-        channel: (n,) int64 codes into `channels`; -1 on conversions.
-        channels: Touch channel names, sorted.
-        value: (n,) float64 conversion value (0 on touches).
-        cost: (n,) float64.
-        event_key: (n,) int64 rank of `event_id`, a tie-break that ignores row order.
-        row: (n,) int64 1-based input row of each event.
-        t0_seconds: Epoch seconds of hour 0.
-
-    """
-
-    user: np.ndarray
-    t_hours: np.ndarray
-    is_conversion: np.ndarray
-    channel: np.ndarray
-    channels: tuple[str, ...]
-    value: np.ndarray
-    cost: np.ndarray
-    event_key: np.ndarray
-    row: np.ndarray
-    t0_seconds: float
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class ParsedEvents:
-    """Validated events and the rejected rows (`row`, `reason`, then the input columns)."""
-
-    events: EventTable
-    rejects: pd.DataFrame
-
-
-def parse_events(df: pd.DataFrame, skip_bad: bool = False) -> ParsedEvents:
-    """Validate an event table.
-
-    Args:
-        df: Events (see module docstring for columns).
-        skip_bad: If False, any bad row raises `BadRowsError`; if True, bad rows are returned
-            in `rejects` and left out of `events`.
-
-    Raises:
-        ValueError: A required column is missing (or a zone-less datetime column).
-        BadRowsError: Bad rows and `skip_bad` is False.
-
-    """
-    hint = "; is this a path table? (use the paths format)" if "path" in df.columns else ""
-    _require(df, EVENT_COLUMNS, "events", hint)
-    n = len(df)
-    errors = RowErrors(n)
-    event_id, user_id = text_column(df["event_id"]), text_column(df["user_id"])
-    errors.flag(event_id == "", None, "missing event_id")
-    errors.flag(user_id == "", None, "missing user_id")
-    kind = np.char.lower(text_column(df["event_type"]).astype(str))
-    errors.flag(
-        ~np.isin(kind, EVENT_TYPES),
-        text_column(df["event_type"]),
-        "unknown event_type {v} (allowed: " + ", ".join(EVENT_TYPES) + ")",
-    )
-    channel = text_column(df["channel"])
-    is_conv = kind == "conversion"
-    errors.flag(
-        ~is_conv & np.isin(kind, EVENT_TYPES) & (channel == ""), kind, "missing channel on {v}"
-    )
-    secs = parse_timestamps(df["timestamp"], errors)
-    cost = parse_numbers(df["cost"], n, errors, "cost")
-    value = parse_numbers(df["value"], n, errors, "value")
-    first_row = pd.Series(np.arange(n)).groupby(event_id).transform("min").to_numpy()
-    dup = (first_row != np.arange(n)) & (event_id != "")
-    errors.flag(dup, first_row + 1, "duplicate event_id (first seen at row {v})")
-
-    rejects = errors.rejects(df)
-    if rejects.shape[0] and not skip_bad:
-        raise BadRowsError(rejects)
-    good = ~errors.bad
-    touch_names = np.unique(channel[good & ~is_conv])
-    ch_code = np.where(is_conv, -1, np.searchsorted(touch_names, channel))
-    t0 = float(secs[good].min()) if good.any() else 0.0
-    events = EventTable(
-        user=pd.factorize(user_id[good], sort=True)[0].astype(np.int64),
-        t_hours=(secs[good] - t0) / 3600.0,
-        is_conversion=is_conv[good],
-        channel=ch_code[good].astype(np.int64),
-        channels=tuple(str(c) for c in touch_names),
-        value=np.where(is_conv, value, 0.0)[good],
-        cost=cost[good],
-        event_key=pd.factorize(event_id[good], sort=True)[0].astype(np.int64),
-        row=np.flatnonzero(good).astype(np.int64) + 1,
-        t0_seconds=t0,
-    )
-    return ParsedEvents(events, rejects)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -285,11 +235,12 @@ class ParsedPathTable:
     rejects: pd.DataFrame
 
 
-def parse_path_table(df: pd.DataFrame, skip_bad: bool = False) -> ParsedPathTable:
+def parse_path_table(df: Table, skip_bad: bool = False) -> ParsedPathTable:
     """Validate a path table and build `Paths` (one path per good row, in row order).
 
     Channel names are trimmed, so `"a>b"` and `"a > b"` are the same path; channel codes follow
-    the sorted channel names.
+    the sorted channel names. A name holding `,`, `;` or `|`, or ending in `-` or `=` (as in
+    `a -> b`), makes the path ambiguous: the row is bad (channels are joined by `>` only).
 
     Raises:
         ValueError: A required column is missing.
@@ -297,14 +248,14 @@ def parse_path_table(df: pd.DataFrame, skip_bad: bool = False) -> ParsedPathTabl
             `skip_bad` is False.
 
     """
-    import pyarrow as pa
     import pyarrow.compute as pc
 
+    df = as_pandas(df)
     hint = "; is this an event log? (use the events format)" if "event_type" in df.columns else ""
-    _require(df, PATH_COLUMNS, "paths", hint)
+    _require(list(df.columns), PATH_COLUMNS, "paths", hint)
     n = len(df)
-    errors = RowErrors(n)
-    conversions = parse_numbers(df["total_conversions"], n, errors, "total_conversions")
+    errors = RowErrors(n, df)
+    conversions = parse_numbers(df["total_conversions"], n, errors, "total_conversions", required=True)
     value = parse_numbers(df.get("total_conversion_value"), n, errors, "total_conversion_value")
     nulls = parse_numbers(df.get("total_null"), n, errors, "total_null")
     # Split, trim and encode every path at once in Arrow: no Python string per touch.
@@ -324,6 +275,11 @@ def parse_path_table(df: pd.DataFrame, skip_bad: bool = False) -> ParsedPathTabl
         path_text.to_numpy(zero_copy_only=False) if empty_name.any() else None,
         "empty channel name in path {v}",
     )
+    odd_name = np.zeros(n, dtype=bool)
+    odd_value = pc.match_substring_regex(names.dictionary, _AMBIGUOUS.pattern).to_numpy(zero_copy_only=False)
+    odd_name[row_of[odd_value[names.indices.to_numpy(zero_copy_only=False)]]] = True
+    errors.flag(odd_name & ~empty_path, path_text.to_numpy(zero_copy_only=False) if odd_name.any() else None,
+                "path {v} is ambiguous: join channels with '>' only (no ',', ';' or '|' in a name)")
 
     rejects = errors.rejects(df)
     if rejects.shape[0] and not skip_bad:

@@ -6,8 +6,6 @@ models picked from the registry, print. Exit codes: 0 success, 1 bad input data,
 
 from __future__ import annotations
 
-import json
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -15,15 +13,19 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from gaelp.attribution.event_log import parse_events
 from gaelp.attribution.events import events_to_paths
+from gaelp.attribution.files import read_table
 from gaelp.attribution.lag import fit_lag_groups
 from gaelp.attribution.lag_table import parse_click_log
 from gaelp.attribution.registry import MODELS, get_model, model_names
-from gaelp.attribution.tables import BadRowsError, parse_events, parse_path_table, read_table
+from gaelp.attribution.tables import BadRowsError, parse_path_table
+from gaelp.cli import render
+from gaelp.cli.errors import check_memory, positive, writable
+from gaelp.cli.errors import fail as _fail
+from gaelp.cli.render import print_json
 
 
 class InputFormat(StrEnum):
@@ -47,26 +49,18 @@ class DelayDistribution(StrEnum):
     weibull = "weibull"
 
 
-def _err() -> Console:
-    return Console(stderr=True, soft_wrap=True)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    # Messages quote input values, which must not be read as rich markup.
-    _err().print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False)
-    return typer.Exit(code)
-
-
 def _read(path: Path) -> pd.DataFrame:
     try:
         return read_table(path)
-    except (OSError, ValueError) as err:
-        raise _fail(f"cannot read {path}: {err}") from None
+    except ValueError as err:  # its message names the file
+        raise _fail(str(err)) from None
+    except OSError as err:
+        raise _fail(f"cannot read {path}: {err.strerror or err}; check the path and its permissions") from None
 
 
 def _write_rejects(rejects: pd.DataFrame, target: Path) -> None:
     rejects.to_csv(target, index=False)
-    _err().print(f"{len(rejects)} bad row(s) rejected -> {target}", highlight=False)
+    render.err.print(f"{len(rejects)} bad row(s) rejected -> {target}", highlight=False)
 
 
 def attribute(
@@ -91,11 +85,13 @@ def attribute(
     ] = InputFormat.events,
     model: Annotated[str, typer.Option(help=f"Model name or 'all': {', '.join(MODELS)}.")] = "all",
     window: Annotated[
-        float, typer.Option(help="Lookback window in days (events format).", min=0.0)
+        float,
+        typer.Option(help="Lookback window in days (events format).", max=3650.0, callback=positive),
     ] = 30.0,
     out: Annotated[
         Path | None,
-        typer.Option(help="Write the credit table as CSV (channel, model, conversions, value)."),
+        typer.Option(help="Write the credit table as CSV (channel, model, conversions, value).",
+                     callback=writable),
     ] = None,
     json_out: Annotated[
         bool,
@@ -109,9 +105,12 @@ def attribute(
     ] = False,
     rejects: Annotated[
         Path | None,
-        typer.Option(help="Rejects file for --skip-bad (default: INPUT's name + .rejects.csv)."),
+        typer.Option(help="Rejects file for --skip-bad (default: INPUT's name + .rejects.csv).",
+                     callback=writable),
     ] = None,
-    half_life: Annotated[float, typer.Option(help="time_decay half-life in days.", min=0.0)] = 7.0,
+    half_life: Annotated[
+        float, typer.Option(help="time_decay half-life in days.", callback=positive)
+    ] = 7.0,
     markov_order: Annotated[int, typer.Option(help="Markov chain order.", min=1, max=3)] = 1,
     truth: Annotated[
         bool,
@@ -140,7 +139,8 @@ def attribute(
     ] = TruthBudget.same,
     plot: Annotated[
         Path | None,
-        typer.Option(help="--truth: write a bar chart of truth vs every model (e.g. truth.png)."),
+        typer.Option(help="--truth: write a bar chart of truth vs every model (e.g. truth.png).",
+                     callback=writable),
     ] = None,
 ) -> None:
     """Credit conversions to channels with every attribution model.
@@ -203,15 +203,14 @@ def attribute(
         name: get_model(name, **params.get(name, {})).channel_credit(paths) for name in names
     }
 
-    err = _err()
-    err.print(
+    render.err.print(
         f"{paths.n_paths} paths ({paths.conversions.sum():g} conversions, "
         f"{paths.nulls.sum():g} non-converting), {paths.n_touches} touches, "
         f"{len(paths.channels)} channels",
         highlight=False,
     )
     if summary is not None and summary.direct_conversions:
-        err.print(
+        render.err.print(
             f"{summary.direct_conversions} conversion(s) worth {summary.direct_value:g} had no "
             f"touch within {window:g} days: not credited to any channel",
             highlight=False,
@@ -229,9 +228,9 @@ def attribute(
         doc = {"models": {}, "value": {}}
         for name, cc in credits.items():
             doc["models"][name], doc["value"][name] = cc.as_dicts()
-        sys.stdout.write(json.dumps(doc) + "\n")
+        print_json(doc)
         return
-    console = Console()
+    console = render.out
     for title, field in (("Credited conversions", "conversions"), ("Credited value", "value")):
         table = Table(title=title)
         table.add_column("channel")
@@ -270,6 +269,7 @@ def _truth(
         cfg = load_config(config, users=users, days=days, seed=seed)
     except ConfigError as err:
         raise _fail(str(err), code=2) from None
+    check_memory(cfg.users)
     if bidder not in BIDDERS:
         raise typer.BadParameter(
             f"unknown bidder {bidder!r}; known: {', '.join(sorted(BIDDERS))}",
@@ -287,7 +287,7 @@ def _truth(
         )
     if plot is not None:
         written = plot_truth(report, plot)
-        _err().print(f"plot -> {written}", highlight=False)
+        render.err.print(f"plot -> {written}", highlight=False)
     if out is not None:
         rows = [(c, "truth", float(report.caused[i])) for i, c in enumerate(report.channels)]
         rows += [
@@ -297,7 +297,7 @@ def _truth(
         ]
         pd.DataFrame(rows, columns=["channel", "model", "conversions"]).to_csv(out, index=False)
     if json_out:
-        sys.stdout.write(json.dumps(report.to_json()) + "\n")
+        print_json(report.to_json())
         return
     title = (
         f"Caused vs credited conversions: {bidder}, {cfg.users:,} people, {cfg.days} days, "
@@ -321,7 +321,7 @@ def _truth(
         "our spend", *(f"${x:,.0f}" for x in report.spend), f"${report.spend.sum():,.0f}", "",
         style="dim",
     )
-    console = Console()
+    console = render.out
     console.print(table)
     console.print(
         f"truth: our purchases lost when our bids on the channel are zeroed ({report.conversions} "
@@ -388,7 +388,7 @@ def lag_fit(
 
     for name, fit in fits.items():
         if not fit.converged:
-            _err().print(f"warning: the fit for group {name!r} did not converge", highlight=False)
+            render.err.print(f"warning: the fit for group {name!r} did not converge", highlight=False)
     if json_out:
         doc = {
             name: {
@@ -398,7 +398,7 @@ def lag_fit(
             }
             for name, fit in fits.items()
         }
-        sys.stdout.write(json.dumps(doc) + "\n")
+        print_json(doc)
         return
     table = Table(title=f"Conversion lag ({model.value} delay)")
     for col in (
@@ -420,7 +420,7 @@ def lag_fit(
             f"{fit.p_convert():.4f}",
             "-" if np.isnan(mean) else f"{mean:,.1f}",
         )
-    Console().print(table)
+    render.out.print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,6 @@ Exit codes: 0 success, 2 bad usage or config.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +14,8 @@ import typer
 from rich.table import Table
 
 from gaelp.cli.core import ConfigOpt, JsonOpt, SeedOpt, UsersOpt, _config
-from gaelp.cli.render import err, out
+from gaelp.cli.errors import fail, finite, writable
+from gaelp.cli.render import err, out, print_json
 
 
 def competitors(
@@ -26,12 +26,13 @@ def competitors(
     config: ConfigOpt = None,
     bid: Annotated[float | None, typer.Option(
         "--bid", help="one fixed bid before the shock (USD per click); default: per channel and query intent, "
-                      "what a click is worth to the median rival product", min=0.0)] = None,
+                      "what a click is worth to the median rival product", min=0.0, callback=finite)] = None,
     state: Annotated[Path | None, typer.Option(
-        "--state", help="rivals' learned state: loaded from this .npz checkpoint if it exists, saved to it after "
-                        "the run")] = None,
+        "--state", help="rivals' learned state: loaded from this .npz checkpoint if it exists (it must be one), "
+                        "saved to it after the run", dir_okay=False, callback=writable)] = None,
     json_out: JsonOpt = False,
-    plot: Annotated[Path | None, typer.Option("--plot", help="write the daily series as a PNG")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="write the daily series as a PNG",
+                                              callback=writable)] = None,
 ) -> None:
     """Our bidder doubles its bids on day SHOCK: each rival's daily win rate, mean bid and profit, and
     what each learner would have earned had it stopped learning at the shock (its frozen twin)."""
@@ -41,17 +42,15 @@ def competitors(
     if bid is not None:
         cfg = cfg.model_copy(update={"bidders": cfg.bidders.model_copy(update={"fixed_bid": bid})})
     if not shock < days:
-        err.print(f"[red]error:[/red] --shock must be before the last day (1..{days - 1}), got {shock}")
-        raise typer.Exit(2)
+        raise fail(f"--shock must be before the last day (1..{days - 1}), got {shock}", 2)
     try:
         result = run_shock(cfg, shock, days, bidder="market" if bid is None else "fixed", state_path=state)
     except ValueError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+        raise fail(str(e), 2) from None
     if plot is not None:
         plot_shock(result, str(plot))
     if json_out:
-        print(json.dumps(result.to_json()))
+        print_json(result.to_json())
         return
     if bid is None:
         values = rival_click_values(cfg)
@@ -95,7 +94,7 @@ def intel(
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     spread: Annotated[float, typer.Option("--spread", help="our probe bid varies in [bid/spread, bid x spread]",
-                                          min=1.0)] = 2.0,
+                                          min=1.0, max=100.0, callback=finite)] = 2.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Competitive intelligence from our own logs, beside the simulator's truth.
@@ -109,7 +108,7 @@ def intel(
     check = run_intel(cfg, days, spread)
     report = check.to_json()
     if json_out:
-        print(json.dumps(report))
+        print_json(report)
         return
     t = Table(title=f"what our logs say ({days} days, {check.entered:,} auctions entered)", header_style="bold")
     for head in ("metric", "from our logs", "truth"):

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from gaelp.bidders.registry import BIDDERS
 from gaelp.calibration import all_facts
-from gaelp.cli.render import err, fmt, kpi_table, out, progress_bar
+from gaelp.cli.errors import check_memory, fail
+from gaelp.cli.render import err, fmt, kpi_table, out, print_json, progress_bar
 from gaelp.config import Config, ConfigError, dump_toml, load_config
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML config file (only what differs from defaults)")]
@@ -21,18 +22,20 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", help="world seed")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object instead of tables")]
 
 
-def _config(path: Path | None, **overrides) -> Config:
+def _config(path: Path | None, simulate: bool = True, **overrides) -> Config:
+    """The config of a command; with `simulate`, a world too big for this machine's memory is refused."""
     try:
-        return load_config(path, **overrides)
+        cfg = load_config(path, **overrides)
     except ConfigError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+        raise fail(str(e), 2) from None
+    if simulate:
+        check_memory(cfg.users)
+    return cfg
 
 
 def _check_bidder(name: str) -> None:
     if name not in BIDDERS:
-        err.print(f"[red]error:[/red] unknown bidder {name!r}; known: {', '.join(BIDDERS)}")
-        raise typer.Exit(2)
+        raise fail(f"unknown bidder {name!r}; known: {', '.join(BIDDERS)}", 2)
 
 
 def _campaign(cfg: Config, bidder: str, show: bool, label: str | None = None):
@@ -55,8 +58,7 @@ def _stored_campaign(cfg: Config, days: int, store_url: str, resume: bool, show:
             sim = run_stored(cfg, days, store_url, resume=resume,
                              progress=lambda done, _total: bar.update(task, completed=done))
         except (StoreError, ValueError) as e:
-            err.print(f"[red]error:[/red] {e}")
-            raise typer.Exit(1) from None
+            raise fail(str(e)) from None
     return CampaignResult(cfg, cfg.bidder, sim, time.perf_counter() - start)
 
 
@@ -87,8 +89,7 @@ def simulate(
 
         store_url = default_store_url(str(run_dir))
     if resume and store_url is None:
-        err.print("[red]error:[/red] --resume needs a store: pass --store URL or --run FOLDER")
-        raise typer.Exit(2)
+        raise fail("--resume needs a store: pass --store URL or --run FOLDER", 2)
     if store_url is None:
         res = _campaign(cfg, cfg.bidder, show=not as_json)
     else:
@@ -120,7 +121,7 @@ def _fault_campaign(cfg: Config, text: str, stored: object, show: bool):
 
 def _print_campaign(cfg: Config, res, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(res.to_json()))
+        print_json(res.to_json())
         return
     tab = res.table()
     rows = {**tab["by_channel"], "total": tab["totals"]}
@@ -151,7 +152,7 @@ config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True
 @config_app.command("show")
 def config_show(config: ConfigOpt = None) -> None:
     """Print the effective config (defaults + file) as TOML."""
-    print(dump_toml(_config(config)), end="")
+    print(dump_toml(_config(config, simulate=False)), end="")
 
 
 def calibrate(
@@ -165,12 +166,12 @@ def calibrate(
     if sources:
         facts = all_facts()
         if as_json:
-            print(json.dumps({k: {"value": f.value, "source": f.source, "assumption": f.assumption}
-                              for k, f in facts.items()}))
+            print_json({k: {"value": f.value, "source": f.source, "assumption": f.assumption}
+                        for k, f in facts.items()})
             return
         for k, f in facts.items():
-            mark = "[yellow]assumption[/yellow]" if f.assumption else "[green]sourced[/green]"
-            out.print(f"{k} = {f.value!r}  {mark}  {f.source}")
+            mark = ("assumption", "yellow") if f.assumption else ("sourced", "green")
+            out.print(Text.assemble(f"{k} = {f.value!r}  ", mark, f"  {f.source}"))
         return
     if not check:
         err.print("nothing to do: pass --check or --sources")
@@ -190,7 +191,7 @@ def calibrate(
         bar.update(task, completed=3)
     ok = all(c.ok for c in checks)
     if as_json:
-        print(json.dumps({"ok": ok, "users": cfg.users, "seed": cfg.seed, "checks": [c.to_json() for c in checks]}))
+        print_json({"ok": ok, "users": cfg.users, "seed": cfg.seed, "checks": [c.to_json() for c in checks]})
     else:
         from rich.table import Table
 
@@ -200,7 +201,7 @@ def calibrate(
         for c in checks:
             hi = "inf" if c.high == float("inf") else f"{c.high:g}"
             val = "-" if c.value is None else f"{c.value:.4g}"
-            t.add_row(c.name, val, f"[{c.low:g}, {hi}]", "[green]ok[/green]" if c.ok else "[red]FAIL[/red]")
+            t.add_row(c.name, val, f"[{c.low:g}, {hi}]", Text("ok", "green") if c.ok else Text("FAIL", "red"))
         out.print(t)
     raise typer.Exit(0 if ok else 1)
 
@@ -232,15 +233,14 @@ def bench(
             rows = bench_sizes(sizes, days, str(config) if config else None, seed, store=store_arg, repeats=repeats,
                                on_run=lambda: bar.advance(task), worlds=worlds, workers=workers)
         except RuntimeError as e:
-            err.print(f"[red]error:[/red] {e}")
-            raise typer.Exit(1) from None
+            raise fail(str(e)) from None
     mech = None
     if mechanism:
         from gaelp.experiments.bench import bench_mechanism
 
         mech = bench_mechanism("gsp", n_slots=4)
     if as_json:
-        print(json.dumps(rows if mech is None else {"campaigns": rows, "gsp": mech}))
+        print_json(rows if mech is None else {"campaigns": rows, "gsp": mech})
         return
     from rich.table import Table
 

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from gaelp.cli.core import ConfigOpt, DaysOpt, JsonOpt, _config
+from gaelp.cli.errors import fail
 from gaelp.cli.render import err, fmt, out, progress_bar
 from gaelp.config import Config
 from gaelp.experiments.play import AGENT, AGENT_ONLINE, AgentFactory
@@ -25,17 +27,16 @@ def load_agent_factory() -> AgentFactory:
     try:
         from gaelp.agent.bidder import make_agent_bidder
     except ImportError as e:
-        err.print(f"[red]error:[/red] the agent cannot be loaded ({e}); it lives in gaelp.agent.bidder "
-                  "(install the package with `make venv`), or leave `agent` out of --bidders")
-        raise typer.Exit(2) from None
+        raise fail(f"the agent cannot be loaded ({e}); it lives in gaelp.agent.bidder "
+                   "(install the package with `make venv`), or leave `agent` out of --bidders", 2) from None
     return make_agent_bidder
 
 
-def _cell(metric: dict[str, Any], pattern: str) -> str:
+def _cell(metric: dict[str, Any], pattern: str) -> Text:
     """The mean, and its 95% CI on a second, dimmed line."""
     ci = metric["ci95"]
-    band = "" if ci is None else f"\n[dim]{pattern.format(ci[0])} - {pattern.format(ci[1])}[/dim]"
-    return fmt(metric["mean"], pattern) + band
+    band = "" if ci is None else f"\n{pattern.format(ci[0])} - {pattern.format(ci[1])}"
+    return Text.assemble(fmt(metric["mean"], pattern), (band, "dim"))
 
 
 def result_tables(summary: dict[str, Any], title: str) -> list:
@@ -104,11 +105,11 @@ def evaluate(
     try:
         names = bidder_list([n.strip() for n in bidders.split(",") if n.strip()], online)
     except ValueError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+        raise fail(str(e), 2) from None
     seeds = list(range(seed_base, seed_base + worlds))
     if seeds[-1] >= TRAINING_SEEDS_FROM:
-        err.print(f"[yellow]warning:[/yellow] seeds >= {TRAINING_SEEDS_FROM} are training worlds, not held out")
+        err.print(Text.assemble(("warning:", "yellow"), f" seeds >= {TRAINING_SEEDS_FROM} are training worlds, "
+                                "not held out"))
     factory = load_agent_factory() if AGENT in names or AGENT_ONLINE in names else None
     start = time.perf_counter()
     with progress_bar(not as_json) as bar:

@@ -7,13 +7,13 @@ Exit codes: 0 success, 1 a store that cannot be read or an unknown person, 2 bad
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
-import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from gaelp.cli.errors import fail as _fail
+from gaelp.cli.render import out, print_json
 from gaelp.journeys.engines import StoreError
 from gaelp.journeys.store import JourneyStore
 from gaelp.world.population import DeviceType, Stage
@@ -21,11 +21,6 @@ from gaelp.world.population import DeviceType, Stage
 StoreOpt = Annotated[str, typer.Option("--store", help="journey store URL: duckdb:///PATH, sqlite:///PATH or "
                                                        "postgresql+psycopg://USER@HOST:PORT/DB")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", markup=True, highlight=False)
-    return typer.Exit(code)
 
 
 def _open(url: str) -> JourneyStore:
@@ -49,16 +44,6 @@ def _names(store: JourneyStore, group: str) -> list[str]:
     return [c["name"] for c in cfg.get("world", {}).get(group, [])]
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    return x.item() if isinstance(x, np.generic) else x
-
-
 def show(person: Annotated[int, typer.Option("--person", help="person id")], store: StoreOpt,
          limit: Annotated[int, typer.Option(help="touchpoints to list (the latest)", min=0)] = 50,
          as_json: JsonOpt = False) -> None:
@@ -71,10 +56,8 @@ def show(person: Annotated[int, typer.Option("--person", help="person id")], sto
         names = st.advertiser_names()
         channels, segments = _names(st, "channels"), _names(st, "segments")
     if as_json:
-        typer.echo(json.dumps(_jsonable({"person": who, "stage_history": hist, "touchpoints": tp,
-                                         "conversions": conv})))
+        print_json({"person": who, "stage_history": hist, "touchpoints": tp, "conversions": conv})
         return
-    out = Console(soft_wrap=True)
     devs = ", ".join(f"{d} ({DeviceType(k).name.lower()})" for d, k in who["devices"])
     seg = int(who["segment"])
     out.print(f"person {person}: segment {segments[seg] if 0 <= seg < len(segments) else seg}, devices {devs}",
@@ -104,9 +87,8 @@ def stats(store: StoreOpt, as_json: JsonOpt = False) -> None:
     with _open(store) as st:
         s = st.stats()
     if as_json:
-        typer.echo(json.dumps(_jsonable(s)))
+        print_json(s)
         return
-    out = Console(soft_wrap=True)
     out.print(f"{s['committed_days']} committed days, {len(s['episodes'])} episodes; "
               + ", ".join(f"{k} {v}" for k, v in s["counts"].items()), highlight=False)
     out.print("journeys: " + ", ".join(f"{k} {v}" for k, v in s["stages"].items()), highlight=False)

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from gaelp.cli.core import ConfigOpt, DaysOpt, JsonOpt, UsersOpt, _check_bidder, _config
-from gaelp.cli.render import err, out, progress_bar
+from gaelp.cli.errors import fail
+from gaelp.cli.render import out, progress_bar
 
 
 def montecarlo(
@@ -34,14 +35,12 @@ def montecarlo(
     cfg = _config(config, bidder=bidder, users=users, days=days)
     _check_bidder(cfg.bidder)
     if backend not in ("local", "ray"):
-        err.print(f"[red]error:[/red] --backend must be local or ray, got {backend!r}")
-        raise typer.Exit(2)
+        raise fail(f"--backend must be local or ray, got {backend!r}", 2)
     if importance is not None:
         try:
             cfg = with_importance(cfg, parse_importance(importance))
         except ValueError as e:
-            err.print(f"[red]error:[/red] {e}")
-            raise typer.Exit(2) from None
+            raise fail(str(e), 2) from None
     factors = cfg.world.importance
     job = WorldsJob(cfg, cfg.bidder)
     seeds = list(range(seed_base, seed_base + worlds))
@@ -51,8 +50,7 @@ def montecarlo(
             res = run_worlds(job, seeds, backend, workers or min(worlds, os.cpu_count() or 1), address,
                              on_worlds=lambda n: bar.advance(task, n))
         except (RuntimeError, ValueError, ConnectionError) as e:
-            err.print(f"[red]error:[/red] {e}")
-            raise typer.Exit(1) from None
+            raise fail(str(e)) from None
     doc = res.to_json()
     if as_json:
         print(json.dumps(doc, allow_nan=False))

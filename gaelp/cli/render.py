@@ -12,8 +12,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 # Piped output gets a wide fixed width instead of rich's 80 columns, so that no KPI is cut off.
-err = Console(stderr=True)
-out = Console(width=None if sys.stdout.isatty() else 160)
+# No markup: channel, group and file names are user text, and a name such as "[/]" is not a tag.
+# Styles are given as `style=` or `rich.text.Text`, never inside strings.
+err = Console(stderr=True, markup=False)
+out = Console(width=None if sys.stdout.isatty() else 160, markup=False)
 
 KPI_COLUMNS = (
     ("impressions", "Impr.", "{:,}"), ("clicks", "Clicks", "{:,}"), ("ctr", "CTR", "{:.2%}"),
@@ -38,6 +40,14 @@ def kpi_table(title: str, rows: dict[str, dict[str, Any]], first: str = "Channel
         style = "bold" if name in ("total", "TOTAL") else None
         t.add_row(name, *(fmt(r.get(k), p) for k, _, p in KPI_COLUMNS), style=style)
     return t
+
+
+def print_json(doc: Any) -> None:
+    """Print one JSON document on stdout (`gaelp.jsonout.dumps`: NaN and infinities refused)."""
+    from gaelp.jsonout import dumps
+
+    sys.stdout.write(dumps(doc) + "\n")
+    sys.stdout.flush()
 
 
 @contextmanager

@@ -26,6 +26,7 @@ few dollars a day that bidding better is worth. Organic sales (brand, word of mo
 from __future__ import annotations
 
 import copy
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -226,7 +227,7 @@ def run_shock(cfg: Config, shock_day: int, days: int | None = None, factor: floa
     sim = Simulation(cfg, ShockBidder(_our_bidder(cfg, bidder), shock_day, factor))
     profit = ExpectedProfit(sim)
     if state_path is not None and Path(state_path).exists():
-        load_bidder_states(sim.rivals, state_path)
+        _load_rival_state(sim.rivals, Path(state_path))
     sim.run(shock_day)
     rivals = sim.rivals
     learns = tuple(bool(getattr(b, "learns", False)) for b in rivals)
@@ -253,6 +254,24 @@ def run_shock(cfg: Config, shock_day: int, days: int | None = None, factor: floa
     adapted = _series(sim, profit)
     frozen = {b.name: twins.get(b.name, adapted[b.name]) for b in rivals}
     return ShockResult(shock_day, tuple(b.name for b in rivals), learns, adapted, frozen, baseline)
+
+
+def _load_rival_state(rivals: list[Bidder], path: Path) -> None:
+    """Load a rivals' checkpoint, or refuse a file that is not one (and leave it untouched).
+
+    Raises:
+        ValueError: the file is unreadable, damaged, or holds no state of any of these rivals.
+    """
+    names = ", ".join(b.name for b in rivals)
+    try:
+        restored = load_bidder_states(rivals, path)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"--state {path} is not a readable rivals' state ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else 'damaged'}); it was left as it is: pass another "
+                         "--state path, or move the file away") from None
+    if not restored:
+        raise ValueError(f"--state {path} is not a rivals' state (it holds none of {names}); it was left as it "
+                         "is: pass another --state path")
 
 
 def _our_bidder(cfg: Config, name: str) -> Bidder:

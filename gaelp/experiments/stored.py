@@ -170,8 +170,8 @@ def run_campaign(cfg: Config, days: int, store_url: str | None = None, resume: b
             `days` and `store_url` aside).
         days: days to simulate in this episode (>= 1).
         store_url: the store (default `cfg.store_url`; see `engines.default_store_url`).
-        resume: continue the world the store holds; without it a store holding a world is an error.
-            A new or empty store starts a fresh world either way.
+        resume: continue the world the store holds (it must exist, hold one, and be undamaged);
+            without it a store holding a world is an error and a new or empty store starts one.
         progress: called as `progress(days_committed, days)` after each commit (from the writer
             thread when `threaded`).
         threaded: overlap the store's writes with the simulation of the next day.
@@ -193,6 +193,12 @@ def run_campaign(cfg: Config, days: int, store_url: str | None = None, resume: b
     if not url:
         raise StoreError("no journey store: pass store_url (or --store URL), or set store_url in the config; "
                          "engines.default_store_url(run_dir) gives the default file of a run")
+    if resume:
+        # Read-only first: a store to resume must exist and be whole (opening a missing or empty one
+        # read-only fails with what to do), or nothing is written. A store whose first day was
+        # killed before its world was written starts the world, as a resume of nothing done.
+        with JourneyStore(url) as probe:
+            probe.check_intact()
     with JourneyStore(url, write=True) as store:
         sim, world = open_campaign(cfg, store, resume)
         _, config_hash = config_fingerprint(cfg)

@@ -51,9 +51,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from gaelp.attribution.event_log import EventTable
 from gaelp.attribution.events import events_to_paths
 from gaelp.attribution.registry import get_model, model_names
-from gaelp.attribution.tables import EventTable
 from gaelp.bidders.protocol import Bidder, BidderWrapper, OpportunityBatch
 from gaelp.config import Config
 from gaelp.experiments.campaign import our_rows

@@ -260,7 +260,7 @@ def _as_sqlalchemy_errors(conn: sa.Connection, what: str) -> Iterator[None]:
         raise sa.exc.DBAPIError.instance(what, None, e, dbapi.Error) from e
 
 
-def _duckdb(conn: sa.Connection):
+def duckdb_raw(conn: sa.Connection):
     raw = conn.connection.driver_connection
     # DuckDB >= 2 refuses to register a view while an earlier result (say, of `.scalar()`) is
     # unread; run it to its end first
@@ -288,7 +288,7 @@ def bulk_insert(conn: sa.Connection, table: str, cols: dict[str, np.ndarray]) ->
 def _duckdb_with_batch(conn: sa.Connection, cols: dict[str, np.ndarray], sql: Callable[[str], str]) -> None:
     """Run `sql(view)` on DuckDB with the columns registered as an Arrow view (its bulk fast path)."""
     view = f"_gaelp_batch_{next(_serial)}"
-    raw = _duckdb(conn)
+    raw = duckdb_raw(conn)
     raw.register(view, pa.table(cols))
     try:
         raw.execute(sql(view))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -105,6 +106,8 @@ def day_digest(impressions: dict[str, np.ndarray], conversions: dict[str, np.nda
 
 
 _JOURNEY = ("stage", "last_activity", "converted_at")
+_LOCK_MESSAGE = re.compile(r"\b(lock|locked|locking)\b", re.IGNORECASE)
+_DAMAGE_MESSAGE = re.compile(r"checksum|corrupt|malformed|truncat|not a database", re.IGNORECASE)
 _SIDE_FILES = ("", ".wal", "-wal", "-shm", "-journal")
 
 
@@ -154,13 +157,14 @@ class JourneyStore(Queries):
     # --- opening ---------------------------------------------------------------------------------
     def _connect_error(self, e: Exception) -> StoreError:
         msg = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
-        if "lock" in msg.lower() and self.path is not None:
+        # "block" and "checksum" errors are damage, not a lock: match whole words of lock messages only.
+        if _LOCK_MESSAGE.search(msg) and not _DAMAGE_MESSAGE.search(msg) and self.path is not None:
             return StoreLockedError(f"journey store {self.path} is open for writing by another process ({msg}); "
                                     f"{engine_name(self.url)} lets one process open it at a time: wait for "
                                     f"it to finish, or store in PostgreSQL to read while a campaign runs")
         if self.path is not None:
             return StoreError(f"cannot open journey store {self.path} as {engine_name(self.url)}: {msg}; "
-                              f"the file may be corrupt or from another version: move it away or pass another --store")
+                              f"the file is damaged or from another version: move it away or pass another --store")
         return StoreError(f"cannot connect to journey store {self.name}: {msg}; check that the server runs "
                           f"and the URL (user, host, port, database) is right")
 
@@ -188,6 +192,43 @@ class JourneyStore(Queries):
         if missing:
             raise StoreError(f"journey store {where} lacks tables {', '.join(missing)}: it is damaged; "
                              f"move it away and start a new store")
+
+    def check_intact(self) -> None:
+        """Read every stored byte once and raise `StoreError` if the store is damaged.
+
+        A resume calls this before writing: a store truncated or overwritten in the middle can still
+        answer the few queries a resume makes, and writing to it would then make it unreadable.
+        SQLite runs its `quick_check`; DuckDB compares the file's size with the blocks it claims and
+        reads every column of every table (each block is checksummed when read); a PostgreSQL
+        server keeps its own files whole.
+        """
+        where = self.path or self.name
+        dialect = self.engine.dialect.name
+        try:
+            with self.engine.connect() as conn:
+                if dialect == "sqlite":
+                    verdict = [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check").all()]
+                    if verdict != ["ok"]:
+                        raise StoreError(f"journey store {where} is damaged ({'; '.join(verdict[:3])}): "
+                                         "move it away and start a new store, or restore it from a copy")
+                    return
+                if dialect != "duckdb":
+                    return
+                size = conn.exec_driver_sql("SELECT block_size, total_blocks FROM pragma_database_size()").first()
+                if size is not None and self.path is not None:
+                    # DuckDB files start with three 4 KiB headers, then the blocks.
+                    expected = 3 * 4096 + int(size[0]) * int(size[1])
+                    actual = self.path.stat().st_size
+                    if actual < expected:
+                        raise StoreError(f"journey store {where} is truncated ({actual:,} of {expected:,} bytes): "
+                                         "move it away and start a new store, or restore it from a copy")
+                for table in S.metadata.sorted_tables:
+                    cols = ", ".join(c.name for c in table.columns)
+                    conn.exec_driver_sql(f"SELECT count(*), sum(hash({cols})) FROM {table.name}").all()
+        except sa.exc.DBAPIError as e:
+            msg = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+            raise StoreError(f"journey store {where} is damaged ({msg}): move it away and start a new store, "
+                             "or restore it from a copy") from None
 
     def close(self) -> None:
         """Release the writer lock and the connections (idempotent)."""

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gaelp.attribution.event_log import parse_events
 from gaelp.attribution.events import events_to_paths
 from gaelp.attribution.paths import Paths
 from gaelp.attribution.registry import MODELS, get_model
-from gaelp.attribution.tables import parse_events
 
 from .helpers import make_events, path_lists
 

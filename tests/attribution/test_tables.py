@@ -8,14 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gaelp.attribution.tables import (
-    BadRowsError,
-    RowErrors,
-    parse_events,
-    parse_path_table,
-    parse_timestamps,
-    read_table,
-)
+from gaelp.attribution.event_log import parse_events
+from gaelp.attribution.files import read_table
+from gaelp.attribution.tables import BadRowsError, RowErrors, parse_path_table, parse_timestamps
 
 from .helpers import make_events
 

@@ -22,7 +22,7 @@ DEADLINE_S = 120.0  # a bound on the poll loops, never a synchronisation
 
 def start_campaign(url: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "gaelp.experiments.stored", "--store", url, "--users", str(USERS), "--days", str(DAYS),
-           "--seed", str(SEED), "--checkpoint-every", "4", "--resume"]
+           "--seed", str(SEED), "--checkpoint-every", "4"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
