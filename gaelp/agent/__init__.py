@@ -1,4 +1,4 @@
-"""The learning agent: journey encoder, value model, bidder, Gymnasium env, PPO-LSTM (see docs/notes-agent.md)."""
+"""The learning agent: journey encoder, value model, bidder, Gymnasium env, PPO-LSTM (see docs/agent.md)."""
 
 CHECKPOINT = "policy.pt"
 """File name of a training run's checkpoint in its output directory (`gaelp train --out DIR`)."""
