@@ -221,13 +221,14 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
             if hp.target_kl is not None and stats["approx_kl"] > hp.target_kl:
                 break
         var = np.var(ret)
+        squares = sum(((p.detach() ** 2).sum() for p in net.parameters()), torch.zeros(()))
         scores = [f["score"] for f in finals]
         cac = np.array([f["cac"] for f in finals])
         row = {"iteration": iteration, "env_hours": env_hours, "return": float(buf_rew.sum(axis=0).mean()),
                "score": float(np.mean(scores)), "conversions": float(np.mean([f["conversions"] for f in finals])),
                "cac": float(np.nanmedian(cac)) if np.isfinite(cac).any() else float("nan"),
                "explained_variance": float(1 - np.var(ret - buf_val) / var) if var > 0 else float("nan"),
-               "weight_norm": float(torch.sqrt(sum(((p.detach() ** 2).sum() for p in net.parameters()), torch.zeros(())))),
+               "weight_norm": float(torch.sqrt(squares)),
                "log_std": float(net.log_std.detach().mean()), **stats}
         history.append(row)
         for k, v in row.items():

@@ -33,7 +33,7 @@ engine, so the same rows compare equal whichever engine wrote them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import sqlalchemy as sa
@@ -46,7 +46,7 @@ SCHEMA_VERSION = 1
 metadata = sa.MetaData()
 
 
-_ColumnType = sa.types.TypeEngine[Any] | type[sa.types.TypeEngine[Any]]
+_ColumnType: TypeAlias = sa.types.TypeEngine[Any] | type[sa.types.TypeEngine[Any]]
 
 
 def _id(name: str, type_: _ColumnType = sa.BigInteger, **kw: Any) -> sa.Column:
