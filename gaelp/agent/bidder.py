@@ -120,13 +120,17 @@ class AgentBidder(BaseBidder):
     def value_per_click(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
         """(n,) estimated value of a click (target CPA x P(purchase)) and (n,) P(purchase); 0 on converted
         devices. Reads only the advertiser's view of the batch (never `batch.truth`)."""
-        if self._cache is not None and self._cache[0] == batch.t and self._cache[1].shape[0] == batch.size:
-            x, p = self._cache[1], self._cache[2]
-        else:
-            x = self.encoder.features(batch)
-            p = np.where(self.encoder.is_converted(batch.device), 0.0, self.value.predict(x))
-            self._cache = (batch.t, x, p)
+        _, p = self._features(batch)
         return self.target_cpa * p, p
+
+    def _features(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
+        """(n, d) features of the batch and (n,) P(purchase), cached for the hour's batch."""
+        if self._cache is not None and self._cache[0] == batch.t and self._cache[1].shape[0] == batch.size:
+            return self._cache[1], self._cache[2]
+        x = self.encoder.features(batch)
+        p = np.where(self.encoder.is_converted(batch.device), 0.0, self.value.predict(x))
+        self._cache = (batch.t, x, p)
+        return x, p
 
     def bid(self, batch: OpportunityBatch) -> np.ndarray:
         """Estimated value x multiplier[channel x intent] x pacing."""
@@ -140,8 +144,7 @@ class AgentBidder(BaseBidder):
         """Learn from our own results: clicks and pixel purchases for the value model, the journey table,
         the report the policy reads, and the ledger's reward."""
         b = outcome.batch
-        _, p = self.value_per_click(b)
-        x = self._cache[1]
+        x, p = self._features(b)
         clicked = np.flatnonzero(outcome.clicked)
         self.value.record_clicks(b.t, x[clicked], b.device[clicked])
         self.value.record_conversions(outcome.conv_t, outcome.conv_device)

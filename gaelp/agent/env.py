@@ -21,7 +21,7 @@ over worlds, autoresetting each world when its campaign ends).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -74,11 +74,10 @@ class CampaignEnv(gym.Env):
         prior_w: the value model's anchor weights (None: a flat prior).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
-
     def __init__(self, cfg: Config | None = None, users: int | None = None, days: int | None = None,
                  randomize: bool = False, attribution: str = "last_click", reward_value: str = "target_cpa",
                  prior_w: np.ndarray | None = None, purchase_worth: float = 1.0) -> None:
+        self.metadata = {"render_modes": []}  # gymnasium's Env declares it an instance attribute
         base = cfg if cfg is not None else Config()
         self.base = base.replace(users=users, days=days)
         self.randomize, self.attribution, self.reward_value = randomize, attribution, reward_value
@@ -104,6 +103,13 @@ class CampaignEnv(gym.Env):
                                   reward_value=self.reward_value, purchase_worth=self.purchase_worth)
         self.sim = Simulation(cfg, bidder=self.bidder)
         return self.bidder.observation(), {"seed": world_seed}
+
+    @property
+    def agent(self) -> AgentBidder:
+        """The bidder of the current campaign."""
+        if self.bidder is None:
+            raise RuntimeError("call reset() before reading the campaign's bidder")
+        return self.bidder
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Play one hour with `action`'s multipliers and pacing."""
@@ -154,7 +160,7 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         """One hour in every world."""
-        obs, rew = np.zeros(self.observation_space.shape, np.float32), np.zeros(self.num_envs)
+        obs, rew = np.zeros(space_shape(self.observation_space), np.float32), np.zeros(self.num_envs)
         trunc = np.zeros(self.num_envs, bool)
         final: list[dict] = [{} for _ in range(self.num_envs)]
         for i, env in enumerate(self.envs):
@@ -171,6 +177,13 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
         """The value model's anchor weights for the worlds' next campaigns."""
         for env in self.envs:
             env.prior_w = np.asarray(prior_w, np.float64).copy()
+
+
+def space_shape(space: gym.Space) -> tuple[int, ...]:
+    """The shape of a space that has one (a Box, or a batch of Boxes)."""
+    if space.shape is None:
+        raise ValueError(f"the space {space} has no shape")
+    return space.shape
 
 
 def play(cfg: Config, bidder: Any) -> dict[str, float]:

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from gaelp.agent import CHECKPOINT
-from gaelp.agent.env import VectorCampaignEnv
+from gaelp.agent.env import VectorCampaignEnv, space_shape
 from gaelp.agent.network import RecurrentActorCritic, build_network, load_checkpoint, save_checkpoint
 from gaelp.agent.value import PRIOR_CVR, flat_prior
 from gaelp.config import Config
@@ -147,7 +147,7 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
                              attribution=hp.attribution, reward_value=hp.reward_value,
                              purchase_worth=hp.purchase_worth, autoreset=False)
     n, T = hp.worlds, envs.envs[0].hours
-    obs_dim, act_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
+    obs_dim, act_dim = space_shape(envs.single_observation_space)[0], space_shape(envs.single_action_space)[0]
     with torch.random.fork_rng():
         torch.manual_seed(hp.seed)
         net = RecurrentActorCritic(obs_dim, act_dim, hp.hidden, hp.init_log_std)
@@ -187,7 +187,7 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
             obs, buf_rew[t], _, _, infos = envs.step(action.numpy())
             finals = [f for f in infos["final_info"] if f] or finals
         env_hours += n * T
-        weights = np.stack([e.bidder.value.w for e in envs.envs])
+        weights = np.stack([e.agent.value.w for e in envs.envs])
         prior = hp.prior_momentum * prior + (1 - hp.prior_momentum) * weights.mean(axis=0)
 
         rew = buf_rew * hp.reward_scale
@@ -221,13 +221,14 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
             if hp.target_kl is not None and stats["approx_kl"] > hp.target_kl:
                 break
         var = np.var(ret)
+        squares = sum(((p.detach() ** 2).sum() for p in net.parameters()), torch.zeros(()))
         scores = [f["score"] for f in finals]
         cac = np.array([f["cac"] for f in finals])
         row = {"iteration": iteration, "env_hours": env_hours, "return": float(buf_rew.sum(axis=0).mean()),
                "score": float(np.mean(scores)), "conversions": float(np.mean([f["conversions"] for f in finals])),
                "cac": float(np.nanmedian(cac)) if np.isfinite(cac).any() else float("nan"),
                "explained_variance": float(1 - np.var(ret - buf_val) / var) if var > 0 else float("nan"),
-               "weight_norm": float(torch.sqrt(sum((p.detach() ** 2).sum() for p in net.parameters()))),
+               "weight_norm": float(torch.sqrt(squares)),
                "log_std": float(net.log_std.detach().mean()), **stats}
         history.append(row)
         for k, v in row.items():

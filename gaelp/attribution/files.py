@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ import pyarrow as pa
 _SHORT_ROWS = "gaelp.short_rows"  # schema metadata / DataFrame.attrs key: CSV rows with wrong field counts
 
 
-Table = pd.DataFrame | pa.Table
+Table: TypeAlias = pd.DataFrame | pa.Table
 
 
 def read_table(path: str | Path) -> pa.Table:

@@ -67,6 +67,7 @@ expected value advanced at an episode's end; the settlement of an advanced touch
 advance)."""
 EVENT_KINDS: tuple[str, ...] = ("credit", "zero", "advance", "correction")
 DEFAULT_WINDOW_H = 30 * 24.0
+_LAG_OR_P = "give either lag (a LagFit) or both p and survival"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -373,7 +374,7 @@ class RewardLedger:
             t=self._t[touch[members]],
             conversion_t=np.r_[conv_t[conv_ids], np.full(n_null, np.nan)],
         )
-        frac[members[paths.touch_index]] = self.model.credit(paths)
+        frac[members[paths.touch_rows]] = self.model.credit(paths)
         frac[expired] = 0.0
         return frac
 
@@ -433,7 +434,7 @@ class RewardLedger:
         if (lag is not None and (p is not None or survival is not None)) or (
             lag is None and (p is None or survival is None)
         ):
-            raise ValueError("give either lag (a LagFit) or both p and survival")
+            raise ValueError(_LAG_OR_P)
         settled = self.expire(t_now)
         n = self.n_pending
         if n == 0:
@@ -448,14 +449,16 @@ class RewardLedger:
             t=self._t, conversion_t=np.full(ids.size, float(t_now)),
         )
         share = np.empty(n)
-        share[paths.touch_index] = self.model.credit(paths)
-        last = paths.touch_index[paths.offsets[1:] - 1]  # pending index of each path's newest touch
+        share[paths.touch_rows] = self.model.credit(paths)
+        last = paths.touch_rows[paths.offsets[1:] - 1]  # pending index of each path's newest touch
         elapsed = t_now - self._t[last]
         if lag is not None:
             xl = None if x is None else np.atleast_2d(np.asarray(x, np.float64))[last]
             p_path = np.broadcast_to(lag.p_convert(xl), ids.shape)
             s_now, s_end = lag.survival(elapsed, xl), lag.survival(self.window_h, xl)
         else:
+            if p is None or survival is None:  # ruled out above; this narrows their types
+                raise ValueError(_LAG_OR_P)
             p_path = np.broadcast_to(np.asarray(p, np.float64), (n,))[last]
             s_now = np.asarray(survival(elapsed), np.float64)
             s_end = np.asarray(survival(np.full(ids.size, self.window_h)), np.float64)

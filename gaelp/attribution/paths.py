@@ -101,6 +101,8 @@ class Paths:
 
     def _check_times(self) -> None:
         t, conv_t = self.t_hours, self.conversion_t_hours
+        if t is None or conv_t is None:
+            raise ValueError("t_hours and conversion_t_hours must be given together")
         if not (np.all(np.isfinite(t)) and np.all(np.isfinite(conv_t))):
             raise ValueError("t_hours and conversion_t_hours must be finite")
         back = np.flatnonzero(np.diff(t) < 0)
@@ -120,6 +122,13 @@ class Paths:
     @property
     def has_times(self) -> bool:
         return self.t_hours is not None
+
+    @property
+    def touch_rows(self) -> np.ndarray:
+        """(n_touches,) int64 `touch_index`, which construction always sets."""
+        if self.touch_index is None:
+            raise ValueError("Paths.touch_index is unset; build Paths through its constructor")
+        return self.touch_index
 
     @property
     def lengths(self) -> np.ndarray:
@@ -176,7 +185,7 @@ class Paths:
             conversion_t_hours=None
             if self.conversion_t_hours is None
             else self.conversion_t_hours[paths_idx],
-            touch_index=self.touch_index[src],
+            touch_index=self.touch_rows[src],
         )
 
     @classmethod

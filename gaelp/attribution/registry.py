@@ -17,7 +17,7 @@ from gaelp.attribution.markov import Markov
 from gaelp.attribution.rules import FirstClick, LastClick, Linear, PositionBased, TimeDecay
 from gaelp.attribution.shapley import Shapley
 
-MODELS: dict[str, type] = {
+MODELS: dict[str, type[AttributionModel]] = {
     cls.name: cls
     for cls in (LastClick, FirstClick, Linear, TimeDecay, PositionBased, Markov, Shapley)
 }

@@ -89,7 +89,7 @@ class TimeDecay(TouchModel):
             raise ValueError(f"half_life_days must be > 0, got {self.half_life_days}")
 
     def credit(self, paths: Paths) -> np.ndarray:
-        if paths.t_hours is None:
+        if paths.t_hours is None or paths.conversion_t_hours is None:
             raise ValueError("time_decay needs touch times (Paths.t_hours); this input has none")
         age_h = paths.conversion_t_hours[paths.path_id] - paths.t_hours
         # Measure age from the path's most recent touch: the weights' ratios are unchanged and the

@@ -104,7 +104,7 @@ class RowErrors:
             out = df.take(pa.array(idx, pa.int64())).to_pandas()
         else:
             out = df.iloc[idx].reset_index(drop=True)
-        out.insert(0, "reason", ["; ".join(self.reasons[i]) for i in idx])
+        out.insert(0, "reason", ["; ".join(self.reasons[int(i)]) for i in idx])
         out.insert(0, "row", idx + 1)
         return out
 

@@ -11,7 +11,14 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(
+
+class _App(typer.Typer):
+    """The `gaelp` app; `registered` once every command module has added its commands."""
+
+    registered: bool = False
+
+
+app = _App(
     name="gaelp",
     help="GAELP: simulate an ad market, train and evaluate bidders, attribute conversions.",
     no_args_is_help=True,
@@ -43,12 +50,12 @@ def _register_all() -> None:
         train,
     )
 
-    if getattr(app, "_gaelp_registered", False):
+    if app.registered:
         return
     for module in (core, train, evaluate, attribute, ingest, competitors, journeys, serve, report, montecarlo,
                    control):
         module.register(app)
-    app._gaelp_registered = True  # run() may be called many times in one process (the fuzz driver)
+    app.registered = True  # run() may be called many times in one process (the fuzz driver)
 
 
 def run(args: list[str] | None = None) -> int:

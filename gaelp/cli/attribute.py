@@ -225,7 +225,7 @@ def attribute(
             out, index=False
         )
     if json_out:
-        doc = {"models": {}, "value": {}}
+        doc: dict[str, dict[str, dict[str, float]]] = {"models": {}, "value": {}}
         for name, cc in credits.items():
             doc["models"][name], doc["value"][name] = cc.as_dicts()
         print_json(doc)
@@ -383,8 +383,9 @@ def lag_fit(
         raise _fail(f"{input}: {err}") from None
     fits = fit_lag_groups(parsed.log, parsed.groups, model=model.value)
 
-    def number_or_null(x: float) -> float | None:
-        return None if np.isnan(x) else float(x)  # JSON has no NaN
+    def number_or_null(x: np.ndarray | float) -> float | None:
+        v = float(x)
+        return None if np.isnan(v) else v  # JSON has no NaN
 
     for name, fit in fits.items():
         if not fit.converged:

@@ -22,6 +22,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -78,6 +79,13 @@ def engine_name(u: sa.URL) -> str:
     return _ENGINE_NAMES[u.get_backend_name()]
 
 
+def _file_of(u: sa.URL) -> Path:
+    """The file of an embedded store's URL (`parse_url` makes sure it names one)."""
+    if u.database is None:
+        raise StoreError(f"journey store URL {shown(u)!r} names no file")
+    return Path(u.database).expanduser()
+
+
 def check_file(u: sa.URL, write: bool) -> tuple[Path | None, bool]:
     """Check the file of an embedded store before connecting.
 
@@ -90,7 +98,7 @@ def check_file(u: sa.URL, write: bool) -> tuple[Path | None, bool]:
     backend = u.get_backend_name()
     if backend == "postgresql":
         return None, False
-    path = Path(u.database).expanduser()
+    path = _file_of(u)
     if path.is_dir():
         raise StoreError(f"journey store path {path} is a directory; "
                          f"give a file path such as {path}/journeys.{backend}")
@@ -163,13 +171,14 @@ class WriterLock:
 
     def __init__(self, u: sa.URL, engine: sa.Engine | None) -> None:
         self.url = u
-        self._fd: int | None = None
-        self._path: Path | None = None
+        self._file: tuple[int, Path] | None = None  # (descriptor, path) of a held lock file
         self._conn: sa.Connection | None = None
         if u.get_backend_name() == "postgresql":
+            if engine is None:
+                raise ValueError(f"the writer lock of server store {shown(u)} needs its engine")
             self._lock_server(engine)
         else:
-            self._lock_file(Path(u.database).expanduser())
+            self._lock_file(_file_of(u))
 
     def _lock_file(self, db: Path) -> None:
         path = db.with_name(db.name + ".lock")
@@ -192,7 +201,7 @@ class WriterLock:
             os.close(fd)
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
-        self._fd, self._path = fd, path
+        self._file = fd, path
 
     def _lock_server(self, engine: sa.Engine) -> None:
         conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -208,13 +217,14 @@ class WriterLock:
 
     def release(self) -> None:
         """Give the lock up (idempotent)."""
-        if self._fd is not None:
+        if self._file is not None:
+            fd, path = self._file
             try:
-                os.unlink(self._path)
+                os.unlink(path)
             except FileNotFoundError:
                 pass
-            os.close(self._fd)
-            self._fd = None
+            os.close(fd)
+            self._file = None
         if self._conn is not None:
             try:
                 self._conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
@@ -260,8 +270,16 @@ def _as_sqlalchemy_errors(conn: sa.Connection, what: str) -> Iterator[None]:
         raise sa.exc.DBAPIError.instance(what, None, e, dbapi.Error) from e
 
 
-def duckdb_raw(conn: sa.Connection):
+def driver_connection(conn: sa.Connection) -> Any:
+    """The DBAPI driver's own connection under `conn` (DuckDB, psycopg or sqlite3)."""
     raw = conn.connection.driver_connection
+    if raw is None:
+        raise StoreError("the journey store's connection was closed under a bulk write")
+    return raw
+
+
+def duckdb_raw(conn: sa.Connection) -> Any:
+    raw = driver_connection(conn)
     # DuckDB >= 2 refuses to register a view while an earlier result (say, of `.scalar()`) is
     # unread; run it to its end first
     finish = getattr(raw, "complete", None)
@@ -298,7 +316,7 @@ def _duckdb_with_batch(conn: sa.Connection, cols: dict[str, np.ndarray], sql: Ca
 
 def _insert(conn: sa.Connection, table: str, cols: dict[str, np.ndarray]) -> None:
     names = ", ".join(cols)
-    raw = conn.connection.driver_connection
+    raw = driver_connection(conn)
     dialect = conn.dialect.name
     if dialect == "duckdb":
         _duckdb_with_batch(conn, cols, lambda view: f"INSERT INTO {table} ({names}) SELECT {names} FROM {view}")
@@ -328,7 +346,7 @@ def bulk_update(conn: sa.Connection, table: str, key: str, cols: dict[str, np.nd
 def _update(conn: sa.Connection, table: str, key: str, cols: dict[str, np.ndarray]) -> None:
     names = ", ".join(cols)
     sets = ", ".join(f"{c} = s.{c}" for c in cols if c != key)
-    raw = conn.connection.driver_connection
+    raw = driver_connection(conn)
     dialect = conn.dialect.name
     if dialect == "duckdb":
         _duckdb_with_batch(conn, cols, lambda view: f"UPDATE {table} SET {sets} FROM {view} AS s "

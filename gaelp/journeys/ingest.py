@@ -69,7 +69,7 @@ def ingest(store: JourneyStore, events: pa.Table) -> IngestResult:
     dialect = store.engine.dialect.name
     with store.engine.begin() as conn:
         event_metadata.create_all(conn, checkfirst=True)
-        before = conn.execute(sa.select(sa.func.count()).select_from(ingested_events)).scalar()
+        before = conn.execute(sa.select(sa.func.count()).select_from(ingested_events)).scalar_one()
         cols = ", ".join(COLUMNS)
         stage = f"_gaelp_ingest_{next(_serial)}"
         new_rows = (f"INSERT INTO ingested_events ({cols}) SELECT {cols} FROM {stage} AS s WHERE NOT EXISTS "
@@ -90,6 +90,6 @@ def ingest(store: JourneyStore, events: pa.Table) -> IngestResult:
                 conn.exec_driver_sql(f"INSERT INTO {stage} ({cols}) VALUES ({marks})", rows)
                 conn.exec_driver_sql(new_rows)
                 conn.exec_driver_sql(f"DROP TABLE {stage}")
-        after = conn.execute(sa.select(sa.func.count()).select_from(ingested_events)).scalar()
+        after = conn.execute(sa.select(sa.func.count()).select_from(ingested_events)).scalar_one()
     new = int(after) - int(before)
     return IngestResult(new=new, already_stored=events.num_rows - new, total=int(after))

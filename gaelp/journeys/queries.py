@@ -26,7 +26,10 @@ def _plain(x: Any) -> Any:
 class Queries:
     """Read-only queries over `self.engine` (mixed into `JourneyStore`)."""
 
-    engine: sa.Engine
+    @property
+    def engine(self) -> sa.Engine:
+        """The engine to query (given by `JourneyStore`)."""
+        raise NotImplementedError
 
     def read_columns(self, stmt: sa.Select, dtypes: dict[str, np.dtype] | None = None) -> dict[str, np.ndarray]:
         """Run `stmt`; its result as column name -> (n,) array (numeric columns in `dtypes`' types)."""
@@ -58,7 +61,7 @@ class Queries:
     def counts(self) -> dict[str, int]:
         """Rows per table."""
         with self.engine.connect() as conn:
-            return {t.name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar())
+            return {t.name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
                     for t in S.metadata.sorted_tables}
 
     def committed_days(self) -> int:
@@ -173,7 +176,7 @@ class Queries:
         """Counts, journeys by stage, and per advertiser: impressions, clicks, spend, conversions, revenue."""
         tp, cv, j = S.touchpoints, S.conversions, S.journeys
         with self.engine.connect() as conn:
-            stages = dict(conn.execute(sa.select(j.c.stage, sa.func.count()).group_by(j.c.stage)).all())
+            stages: dict[int, int] = dict(conn.execute(sa.select(j.c.stage, sa.func.count()).group_by(j.c.stage)).all())
             imps = {int(a): (int(n), int(c or 0), float(s or 0.0)) for a, n, c, s in conn.execute(
                 sa.select(tp.c.advertiser, sa.func.count(), sa.func.sum(sa.cast(tp.c.clicked, sa.Integer)),
                           sa.func.sum(tp.c.cost)).group_by(tp.c.advertiser)).all()}

@@ -33,27 +33,39 @@ engine, so the same rows compare equal whichever engine wrote them.
 
 from __future__ import annotations
 
+from typing import Any, TypeAlias
+
 import numpy as np
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.sql.compiler import DDLCompiler
+from sqlalchemy.sql.ddl import BaseDDLElement
 
 SCHEMA_VERSION = 1
 
 metadata = sa.MetaData()
 
 
-def _id(name: str, type_: type[sa.types.TypeEngine] = sa.BigInteger, **kw) -> sa.Column:
+_ColumnType: TypeAlias = sa.types.TypeEngine[Any] | type[sa.types.TypeEngine[Any]]
+
+
+def _id(name: str, type_: _ColumnType = sa.BigInteger, **kw: Any) -> sa.Column:
     # autoincrement off: ids come from the simulator, and DuckDB has no SERIAL types
     return sa.Column(name, type_, primary_key=True, autoincrement=False, **kw)
 
 
-def _col(name: str, type_: type[sa.types.TypeEngine]) -> sa.Column:
+def _col(name: str, type_: _ColumnType) -> sa.Column:
     return sa.Column(name, type_, nullable=False)
 
 
-def _row_store(ddl, target, bind, **kw) -> bool:
+def _row_store(
+    ddl: BaseDDLElement, target: sa.schema.SchemaItem | str, bind: Connection | None,
+    tables: list[sa.Table] | None = None, state: Any = None, *, dialect: Dialect,
+    compiler: DDLCompiler | None = None, checkfirst: bool = False, **kw: Any,
+) -> bool:
     """DDL only for row stores: DuckDB answers these lookups with zone maps and a columnar scan, and
     an ART index there would only slow the bulk appends."""
-    return kw["dialect"].name != "duckdb"
+    return dialect.name != "duckdb"
 
 
 meta = sa.Table("meta", metadata, sa.Column("key", sa.String(64), primary_key=True), _col("value", sa.Text))

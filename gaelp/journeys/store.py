@@ -130,29 +130,36 @@ class JourneyStore(Queries):
         path, new = check_file(self.url, write)
         self.path = path
         self._lock: WriterLock | None = None
-        self.engine: sa.Engine | None = None
+        self._engine: sa.Engine | None = None
         self._prev: dict[str, np.ndarray] | None = None
         try:
             if write and path is not None:
                 self._lock = WriterLock(self.url, None)  # before connecting: the engine's own lock is terse
             if new and path is not None and path.exists():
                 path.unlink()  # an empty file: start it afresh
-            self.engine = create_engine(self.url, write)
+            self._engine = create_engine(self.url, write)
             if write and path is None:
                 try:
-                    self._lock = WriterLock(self.url, self.engine)
+                    self._lock = WriterLock(self.url, self._engine)
                 except sa.exc.DBAPIError as e:
                     raise self._connect_error(e) from None
             self._open_schema()
         except BaseException:
-            if self.engine is not None:
-                self.engine.dispose()
-                self.engine = None
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
             if new and path is not None and self._lock is not None:  # ours to remove: nothing half-written
                 for suffix in _SIDE_FILES:
                     Path(f"{path}{suffix}").unlink(missing_ok=True)
             self.close()
             raise
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The open engine; StoreError once the store is closed."""
+        if self._engine is None:
+            raise StoreError(f"journey store {self.path or self.name} is closed")
+        return self._engine
 
     # --- opening ---------------------------------------------------------------------------------
     def _connect_error(self, e: Exception) -> StoreError:
@@ -232,9 +239,9 @@ class JourneyStore(Queries):
 
     def close(self) -> None:
         """Release the writer lock and the connections (idempotent)."""
-        if self.engine is not None:
-            self.engine.dispose()
-            self.engine = None
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -246,7 +253,7 @@ class JourneyStore(Queries):
         self.close()
 
     def _writable(self) -> None:
-        if not self.write or self.engine is None:
+        if not self.write or self._engine is None:
             raise StoreError(f"journey store {self.path or self.name} is not open for writing")
 
     # --- the world -------------------------------------------------------------------------------
