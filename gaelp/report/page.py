@@ -45,6 +45,8 @@ def _fmt(v: Any, column: str = "") -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
+        if column == "p":  # small p-values are the point: three significant digits, never "0.00"
+            return f"{v:.3g}"
         return f"{v:.2%}" if column in _RATES else f"{v:,.2f}"
     return f"{v:,}" if isinstance(v, int) else html.escape(str(v))
 
@@ -62,7 +64,7 @@ def _comparisons(evaluation: dict[str, Any]) -> str:
     if not rows:
         return ""
     body = "".join(f"<tr><td>{html.escape(str(r.get('a')))} vs {html.escape(str(r.get('b')))}</td>"
-                   f"<td>{_fmt(r.get('ratio'))}</td><td>{_fmt(r.get('p_value'))}</td><td>{_fmt(r.get('p_holm'))}"
+                   f"<td>{_fmt(r.get('ratio'))}</td><td>{_fmt(r.get('p_value'), 'p')}</td><td>{_fmt(r.get('p_holm'), 'p')}"
                    f"</td></tr>" for r in rows)
     return ("<p>Paired tests (Wilcoxon signed-rank, Holm-adjusted):</p><table><tr><th>pair</th><th>score ratio</th>"
             f"<th>p</th><th>p (Holm)</th></tr>{body}</table>")
