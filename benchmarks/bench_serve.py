@@ -106,10 +106,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_server(port: int, token_file: Path, config: Path | None) -> subprocess.Popen:
+def start_server(port: int, token_file: Path, config: Path | None, policy: Path | None = None) -> subprocess.Popen:
     """`gaelp serve` in its own process, once `/healthz` answers."""
     cmd = [sys.executable, "-c", "from gaelp.cli import main; main()", "serve", "--port", str(port),
-           "--token-file", str(token_file), *(["--config", str(config)] if config else [])]
+           "--token-file", str(token_file), *(["--config", str(config)] if config else []),
+           *(["--policy", str(policy)] if policy else [])]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
@@ -133,6 +134,8 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections")
     ap.add_argument("--devices", type=int, default=5_000, help="distinct devices in the requests")
     ap.add_argument("--config", type=Path, default=None, help="config file for the server")
+    ap.add_argument("--policy", type=Path, default=None,
+                    help="serve the agent from this checkpoint (e.g. gaelp/agent/policy/default.pt), not target_cpa")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
@@ -146,7 +149,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         token_file = Path(tmp) / "token"
         token_file.write_text(TOKEN)
-        proc = start_server(port, token_file, args.config)
+        proc = start_server(port, token_file, args.config, args.policy)
         try:
             asyncio.run(load(port, raws[: args.warmup], args.connections))
             cpu0, mine0 = cpu_seconds(proc.pid), time.process_time()
