@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gaelp.rng import STREAM_NAMES, CounterRng, Purpose, Streams
+from gaelp.rng import STREAM_NAMES, CounterRng, Purpose, Streams, WorldsRng
 
 
 def test_counter_uniform_is_a_pure_function_of_its_keys():
@@ -136,3 +136,22 @@ def test_no_keys_give_empty_draws_of_the_right_dtype():
     assert crng.uniform(np.empty(0, np.int64), 5, Purpose.CLICK).dtype == np.float64
     assert crng.bits(np.empty(0, np.int32), 5, Purpose.CLICK).dtype == np.uint64
     assert crng.uniform(np.empty(0, np.int64), np.empty(0, np.int64), Purpose.CLICK).shape == (0,)
+
+
+@pytest.mark.parametrize("b_is_array", [False, True])
+def test_worlds_rng_draws_each_element_as_its_world_alone(b_is_array: bool) -> None:
+    seeds = [0, 7, 2**40 + 3, 123456789]
+    gen = np.random.default_rng(11)
+    world = np.sort(gen.integers(0, len(seeds), 500))
+    a = gen.integers(0, 2**62, 500)
+    b = gen.integers(0, 10_000, 500) if b_is_array else 17
+    batched = WorldsRng(seeds)
+    for purpose in (Purpose.CLICK, Purpose.CREATIVE):
+        u, bits = batched.uniform(world, a, b, purpose), batched.bits(world, a, b, purpose)
+        for w, seed in enumerate(seeds):
+            mine = world == w
+            alone = CounterRng(seed)
+            bw = b[mine] if b_is_array else b
+            assert np.array_equal(u[mine], alone.uniform(a[mine], bw, purpose))
+            assert np.array_equal(bits[mine], alone.bits(a[mine], bw, purpose))
+    assert not np.array_equal(u[world == 0][:5], u[world == 1][:5])  # the worlds' draws differ
