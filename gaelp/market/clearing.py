@@ -84,6 +84,11 @@ class Market:
         Returns:
             winners (n, max_slots) int64 (-1 empty) and prices (n, max_slots) float64.
         """
+        bids = self._checked(channel, bids)
+        return self._clear(channel, bids)
+
+    def _checked(self, channel: np.ndarray, bids: np.ndarray) -> np.ndarray:
+        """The bids as float64, after checking their shape and that they are finite."""
         bids = np.asarray(bids, dtype=np.float64)
         if bids.shape != (self.quality.size, channel.shape[0]):
             raise ValueError(f"bids must have shape (n bidders, n opportunities) = "
@@ -92,16 +97,13 @@ class Market:
         if bids.size and not (math.isfinite(bids.min()) and math.isfinite(bids.max())):
             j, row = np.argwhere(~np.isfinite(bids))[0]
             raise ValueError(f"bids[{j}, {row}] = {bids[j, row]} is not finite (bidder {j}, opportunity {row})")
-        return self._clear(channel, bids)
+        return bids
 
     def _clear(self, channel: np.ndarray, bids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`clear` of float64 bids already checked (a later pass of `clear_within_budgets`)."""
         n = channel.shape[0]
         if 0 < n <= _ONE_PASS_MAX and self.quality.size:
-            ch = channel.astype(np.intp)  # one cast: gathers by an int8 index would each convert it again
-            alloc = mechanisms.clear_mixed(bids, self.quality, self._slot_count.take(ch), self.reserve.take(ch),
-                                           self._pays_own_bid.take(ch), self.max_slots)
-            return alloc.winners, alloc.prices
+            return self._clear_one_pass(channel, bids)
         winners = np.full((n, self.max_slots), -1, np.int64)
         prices = np.zeros((n, self.max_slots))
         for c, mech in enumerate(self.mechanisms):
@@ -113,6 +115,13 @@ class Market:
             winners[idx, : self.slots[c]] = alloc.winners
             prices[idx, : self.slots[c]] = alloc.prices
         return winners, prices
+
+    def _clear_one_pass(self, channel: np.ndarray, bids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """All channels' auctions in one `clear_mixed` pass (n >= 1); each row's result is its own."""
+        ch = channel.astype(np.intp)  # one cast: gathers by an int8 index would each convert it again
+        alloc = mechanisms.clear_mixed(bids, self.quality, self._slot_count.take(ch), self.reserve.take(ch),
+                                       self._pays_own_bid.take(ch), self.max_slots)
+        return alloc.winners, alloc.prices
 
     def clear_within_budgets(self, channel: np.ndarray, bids: np.ndarray, remaining: np.ndarray,
                              respond: Respond, charge: np.ndarray | None = None) -> Cleared:
@@ -173,3 +182,83 @@ class Market:
             keep = row < cut
             parts.append(tuple(f[keep] for f in fields))
             done = cut
+
+    def clear_worlds(self, bounds: np.ndarray, channel: np.ndarray, bids: np.ndarray, remaining: np.ndarray,
+                     respond: Respond, charge: np.ndarray | None = None) -> Cleared:
+        """`clear_within_budgets` of a batch of worlds' hours at once, each world's rows as it clears them alone.
+
+        The rows are world-major: world w holds rows `bounds[w]:bounds[w + 1]`, in its own time order, and
+        its auctions, budgets and clicks are its own. The first pass clears every world in one array program
+        (the worlds whose hours are small enough for `clear_mixed` together, as each alone would); a
+        world whose spend then passes a budget is cleared again alone by `clear_within_budgets`, which
+        happens in the few hours where a budget runs out. So the result, cut at `bounds`, is bit for bit
+        what each world gets alone (a test checks it).
+
+        Args:
+            bounds: (W + 1,) int row offsets of the worlds, non-decreasing, from 0 to n.
+            channel: (n,) channel per opportunity.
+            bids: (n_bidders, n) bids; not modified.
+            remaining: (W, n_bidders) budget left today per world and advertiser.
+            respond: the worlds' click model for impressions, given batch rows.
+            charge: (n,) multiple of the price a click costs (see `clear_within_budgets`); None: the price.
+
+        Returns:
+            The batch's impressions, world-major (`row` indexes the batch); `bids` (n_bidders, n).
+        """
+        bounds = np.asarray(bounds, dtype=np.int64)
+        n_worlds, n_bidders = remaining.shape
+        sizes = np.diff(bounds)
+        world = np.repeat(np.arange(n_worlds), sizes)
+        bids = np.array(self._checked(channel, bids), dtype=np.float64)
+        exhausted = remaining <= 0
+        if exhausted.any():
+            bids[exhausted[world].T] = 0.0
+        winners, prices = self._first_pass(bounds, sizes, channel, bids)
+        filled = np.flatnonzero(winners.reshape(-1) >= 0)
+        row, slot = np.divmod(filled, self.max_slots)
+        adv = winners.reshape(-1)[filled]
+        price = prices.reshape(-1)[filled]
+        if self.price_mult is not None:
+            price = price * self.price_mult[adv]
+        clicked, ctr = respond(row, slot, adv)
+        cost = np.where(clicked, price if charge is None else price * charge[row], 0.0)
+        # (W, n_bidders): a bincount adds each cell's costs in row order, as each world's own bincount does
+        cell = world[row] * n_bidders + adv
+        spend = np.bincount(cell, weights=cost, minlength=n_worlds * n_bidders).reshape(n_worlds, n_bidders)
+        over = np.flatnonzero((spend > np.maximum(remaining, 0.0) + 1e-9).any(axis=1))
+        fields = [row, slot, adv, price, clicked, cost, ctr]
+        if over.size:
+            keep = np.isin(world[row], over, invert=True)
+            parts = [[f[keep] for f in fields]]
+            for w in over.tolist():
+                a, b = int(bounds[w]), int(bounds[w + 1])
+                alone = self.clear_within_budgets(channel[a:b], bids[:, a:b], remaining[w],
+                                                  lambda r, s, j, a=a: respond(r + a, s, j),
+                                                  None if charge is None else charge[a:b])
+                bids[:, a:b] = alone.bids
+                parts.append([alone.row + a, alone.slot, alone.advertiser, alone.price, alone.clicked, alone.cost,
+                              alone.ctr])
+            fields = [np.concatenate(f) for f in zip(*parts)]
+            order = np.argsort(fields[0] * self.max_slots + fields[1], kind="stable")
+            fields = [f[order] for f in fields]
+        row, slot, adv, price, clicked, cost, ctr = fields
+        return Cleared(row, slot, adv, price, clicked, cost, ctr, bids)
+
+    def _first_pass(self, bounds: np.ndarray, sizes: np.ndarray, channel: np.ndarray,
+                    bids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Winners and prices of a batch of worlds, each world's rows cleared by the path it takes alone."""
+        n = channel.shape[0]
+        large = np.flatnonzero(sizes > _ONE_PASS_MAX) if self.quality.size else np.flatnonzero(sizes)
+        if large.size == 0:
+            return self._clear_one_pass(channel, bids) if n else self._clear(channel, bids)
+        winners = np.full((n, self.max_slots), -1, np.int64)
+        prices = np.zeros((n, self.max_slots))
+        small = np.ones(n, bool)
+        for w in large.tolist():
+            a, b = int(bounds[w]), int(bounds[w + 1])
+            small[a:b] = False
+            winners[a:b], prices[a:b] = self._clear(channel[a:b], bids[:, a:b])
+        idx = np.flatnonzero(small)
+        if idx.size:
+            winners[idx], prices[idx] = self._clear_one_pass(channel[idx], np.take(bids, idx, axis=1))
+        return winners, prices

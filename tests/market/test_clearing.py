@@ -14,7 +14,7 @@ from gaelp.config import ChannelConfig
 from gaelp.market import clearing as market_module
 from gaelp.market.clearing import Cleared, Market
 from gaelp.market.mechanisms import MECHANISMS
-from gaelp.rng import CounterRng
+from gaelp.rng import CounterRng, WorldsRng
 
 SEED = 2718
 
@@ -207,3 +207,44 @@ def test_bad_bids_and_quality_are_refused_with_the_cell() -> None:
 def test_a_single_item_mechanism_with_several_slots_is_refused_when_the_market_is_built() -> None:
     with pytest.raises(ValueError, match="second_price sells one item: n_slots must be 1, got 2"):
         Market((channel("social", "second_price", 2, 0.2),), np.ones(2))
+
+
+@pytest.mark.parametrize("one_pass_max", [None, 50])
+@pytest.mark.parametrize("variant", ["plain", "charge", "price_mult"])
+def test_clear_worlds_gives_each_world_what_it_gets_alone(one_pass_max, variant, monkeypatch):
+    """A batch of worlds' hours cleared at once: each world's slice equals its own clearing bit for bit,
+    also where budgets run out mid-hour (some worlds), are spent already, or never bind."""
+    if one_pass_max is not None:  # worlds above and below the one-pass size in one batch
+        monkeypatch.setattr(market_module, "_ONE_PASS_MAX", one_pass_max)
+    rng = np.random.default_rng(SEED)
+    seeds, sizes, n_b = [3, 4, 5, 6, 7], [40, 0, 120, 75, 33], 4
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    n = int(bounds[-1])
+    world = np.repeat(np.arange(len(sizes)), sizes)
+    ch = rng.integers(0, 3, n).astype(np.int8)
+    bids = rng.uniform(0.0, 3.0, (n_b, n))
+    remaining = rng.choice([-1.0, 0.0, 2.0, 8.0, 1e9], size=(len(sizes), n_b))
+    charge = rng.uniform(0.5, 2.0, n) if variant == "charge" else None
+    m = market()
+    if variant == "price_mult":
+        m.price_mult = np.array([1.5, 1.0, 1.0, 0.5])
+    wr = WorldsRng(seeds)
+
+    def respond(row, slot, adv):
+        w = world[row]
+        return wr.uniform(w, (row - bounds[w]) * 64 + slot * 8 + adv, 0, 3) < 0.5, np.full(row.size, 0.5)
+
+    batch = m.clear_worlds(bounds, ch, bids, remaining, respond, charge)
+    cuts = np.searchsorted(batch.row, bounds)
+    ran_out = 0
+    for w, seed in enumerate(seeds):
+        a, b = bounds[w], bounds[w + 1]
+        alone = m.clear_within_budgets(ch[a:b], bids[:, a:b], remaining[w], random_clicks(0.5, seed),
+                                       None if charge is None else charge[a:b])
+        part = slice(cuts[w], cuts[w + 1])
+        assert np.array_equal(batch.row[part] - a, alone.row)
+        for f in ("slot", "advertiser", "price", "clicked", "cost", "ctr"):
+            assert np.array_equal(getattr(batch, f)[part], getattr(alone, f)), (w, f)
+        assert np.array_equal(batch.bids[:, a:b], alone.bids)
+        ran_out += int((alone.bids != np.where(remaining[w][:, None] <= 0, 0.0, bids[:, a:b])).any())
+    assert ran_out >= 1  # some world's budget ran out within the hour, so the fallback was exercised
