@@ -26,7 +26,7 @@ from gaelp.control.creatives import CreativeSelector
 from gaelp.control.safety import SafetyLimits
 from gaelp.kpis import Kpis
 from gaelp.market.caps import FrequencyCaps
-from gaelp.market.clearing import Cleared, Market
+from gaelp.market.clearing import Cleared, Market, Respond
 from gaelp.market.tracking import TouchTracker
 from gaelp.records import DayLog, HourRecord, HourTruth, Purchases
 from gaelp.rng import CounterRng, Purpose, Streams
@@ -58,6 +58,26 @@ class _Opportunities(NamedTuple):
     stage: np.ndarray
     segment: np.ndarray
     key: np.ndarray  # (n,) opportunity counter keys; an impression's is key * SLOT_KEYS + slot
+
+
+class OpenHour(NamedTuple):
+    """An hour up to the market (`Simulation.open_hour`): what its last phase, `close_hour`, needs."""
+
+    t: int
+    purchases: Purchases
+    opp: _Opportunities
+    bids: np.ndarray  # (n_bidders, n) after safety and frequency caps
+    ours_creative: np.ndarray  # (n,) the creative our selector would show on each opportunity
+
+
+class Clearing(NamedTuple):
+    """The arguments of `Market.clear_within_budgets` for one open hour."""
+
+    channel: np.ndarray  # (n,)
+    bids: np.ndarray  # (n_bidders, n)
+    remaining: np.ndarray  # (n_bidders,) budget left today
+    respond: Respond  # the world's clicks on impressions (row, slot, advertiser)
+    charge: np.ndarray | None  # (n,) importance weight charged per click, None in a plain world
 
 
 def build_competitors(cfg: Config, streams: Streams) -> list[Bidder]:
@@ -167,6 +187,14 @@ class Simulation:
     # --- the story -------------------------------------------------------------------------------
     def step_hour(self) -> HourRecord:
         """Simulate hour `self.t`, tell the observers, advance the clock; returns the hour's record."""
+        hour = self.open_hour()
+        return self.close_hour(hour, self.market.clear_within_budgets(*self.clearing(hour)))
+
+    # The hour in three phases, so that a batch of worlds (`gaelp.experiments.batched`) can clear all its
+    # worlds' auctions as one array program between the first and the last: `step_hour` is exactly
+    # `close_hour(h, market.clear_within_budgets(*clearing(h)))` with `h = open_hour()`.
+    def open_hour(self) -> OpenHour:
+        """The hour up to the market: purchases due, opportunities, every advertiser's bids, our creatives."""
         t = self.t
         day, hour = divmod(t, 24)
         if hour == 0:
@@ -174,8 +202,16 @@ class Simulation:
         purchases = self._purchases(t)
         opp = self._opportunities(t)
         bids = self._bids(opp)
-        ours_creative = self._choose_creatives(t, opp)
-        cl = self._clear(t, opp, bids, ours_creative)
+        return OpenHour(t, purchases, opp, bids, self._choose_creatives(t, opp))
+
+    def clearing(self, hour: OpenHour) -> Clearing:
+        """What the platform clears the open hour with (`Market.clear_within_budgets`' arguments)."""
+        return self._clearing(hour.t, hour.opp, hour.bids, hour.ours_creative)
+
+    def close_hour(self, hour: OpenHour, cl: Cleared) -> HourRecord:
+        """The hour after the market cleared it: clicks, purchases scheduled, journeys, learning, KPIs."""
+        t, purchases, opp, ours_creative = hour.t, hour.purchases, hour.opp, hour.ours_creative
+        day = t // 24
         imp_person, imp_channel = opp.person[cl.row], opp.batch.channel[cl.row]
         imp_key = opp.key[cl.row] * SLOT_KEYS + cl.slot
         imp_creative = self._creative_of(opp.key, cl.row, cl.advertiser, ours_creative, day)
@@ -299,8 +335,8 @@ class Simulation:
         u = self.crng.uniform(key[row] * _ADV_KEYS + adv, day, Purpose.CREATIVE)
         return np.where(adv == OURS, ours[row], (u * self.response.n_creatives).astype(np.int64))
 
-    def _clear(self, t: int, opp: _Opportunities, bids: np.ndarray, ours_creative: np.ndarray) -> Cleared:
-        """The platform clears the hour within every advertiser's budget; the world draws the clicks."""
+    def _clearing(self, t: int, opp: _Opportunities, bids: np.ndarray, ours_creative: np.ndarray) -> Clearing:
+        """The platform's inputs to clear the hour within every advertiser's budget; the world draws the clicks."""
         batch, person, day = opp.batch, opp.person, t // 24
         keys = opp.key * SLOT_KEYS
         row_ctr = self.response.person_ctr(opp.segment, opp.stage, batch.intent)
@@ -319,7 +355,7 @@ class Simulation:
         charge = None if self._charge is None else self._charge[person]
         remaining = self.budget - self.spent_today
         remaining[OURS] = self.safety.remaining(t, self.budget[OURS], self.spent_today[OURS])
-        return self.market.clear_within_budgets(batch.channel, bids, remaining, respond, charge)
+        return Clearing(batch.channel, bids, remaining, respond, charge)
 
     def _schedule_post_click(self, t: int, opp: _Opportunities, cl: Cleared, imp_person: np.ndarray,
                              imp_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
