@@ -1,0 +1,77 @@
+"""Many worlds as one array program: a world in a batch is bit for bit the same world alone."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from gaelp.config import load_config
+from gaelp.experiments.batched import BatchedWorlds
+from gaelp.market.clearing import Market
+from gaelp.records import DayLog
+from gaelp.simulation import Simulation
+
+SEEDS = (11, 12, 13, 14)
+
+
+def _hasher(sim: Simulation):
+    """A running hash of a world's impressions and purchases (every column) by day, as /work/tools/digest.py."""
+    h = hashlib.sha256()
+
+    def on_day(log: DayLog) -> None:
+        for tab in (log.impressions, log.conversions):
+            for k in sorted(tab):
+                h.update(k.encode())
+                h.update(np.ascontiguousarray(tab[k]).tobytes())
+
+    def finish() -> str:
+        k = sim.kpis
+        for name in ("daily", "channel", "market"):
+            d = getattr(k, name)
+            for key in sorted(d):
+                h.update(key.encode())
+                h.update(np.ascontiguousarray(d[key]).tobytes())
+        h.update(json.dumps(k.table(sim.cfg.channel_names), sort_keys=True).encode())
+        return h.hexdigest()
+
+    return on_day, finish
+
+
+@pytest.mark.parametrize("bidder", ["target_cpa", "oracle"])
+def test_a_world_in_a_batch_is_the_world_alone(bidder, monkeypatch):
+    cfg = load_config(None, users=1500, days=4, bidder=bidder)
+    alone = []
+    for s in SEEDS:
+        sim = Simulation(cfg.replace(seed=s))
+        on_day, finish = _hasher(sim)
+        sim.run(on_day=on_day)
+        alone.append(finish())
+
+    # count the hours where a world's budget ran out mid-hour and the batch cleared it again alone
+    cleared_alone = []
+    original = Market.clear_within_budgets
+
+    def counting(self, *args, **kwargs):
+        cleared_alone.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Market, "clear_within_budgets", counting)
+    sims = [Simulation(cfg.replace(seed=s)) for s in SEEDS]
+    hashers = [_hasher(sim) for sim in sims]
+    BatchedWorlds(sims).run(cfg.days, on_day=lambda w, log: hashers[w][0](log))
+    assert [finish() for _, finish in hashers] == alone
+    assert len(set(alone)) == len(SEEDS)  # the worlds differ
+    assert cleared_alone  # budgets ran out within some hour: the batch's fallback path ran too
+
+
+def test_a_batch_refuses_worlds_it_cannot_step_together():
+    cfg = load_config(None, users=100, days=1)
+    a, b = Simulation(cfg.replace(seed=1)), Simulation(cfg.replace(seed=2))
+    b.step_hour()
+    with pytest.raises(ValueError, match="lockstep"):
+        BatchedWorlds([a, b])
+    with pytest.raises(ValueError, match="more than the seed"):
+        BatchedWorlds([a, Simulation(cfg.replace(seed=3, users=200))])
+    with pytest.raises(ValueError, match="at least one"):
+        BatchedWorlds([])
