@@ -20,6 +20,7 @@ import numpy as np
 from scipy import stats
 
 from gaelp.config import Config
+from gaelp.experiments.batched import BatchedWorlds
 from gaelp.records import DayLog
 from gaelp.simulation import Simulation
 
@@ -38,10 +39,13 @@ class WorldsJob:
         cfg: the config (its seed is replaced by each world's; `world.importance` asks for importance
             sampling).
         bidder: our bidder's registered name.
+        batch: worlds a task steps together as one array program (`gaelp.experiments.batched`); 1 runs
+            them one by one. The KPI rows are the same either way.
     """
 
     cfg: Config
     bidder: str
+    batch: int = 32
 
 
 def kpi_names(cfg: Config) -> tuple[str, ...]:
@@ -49,31 +53,34 @@ def kpi_names(cfg: Config) -> tuple[str, ...]:
     return (*TOTALS, *RATES, *(f"purchases_{s.name}" for s in cfg.world.segments))
 
 
-def world_kpis(job: WorldsJob, seed: int) -> dict[str, float | None]:
-    """Run one world and return its KPI row (None for a rate with a zero denominator).
+class _WorldKpis:
+    """Collects one world's KPI row from its day logs and its KPI accounts.
 
     Every total is a sum over people of our campaign's events, each person counted with the importance
     weight of their segment (1 in a plain world; spend is what the platform charged, which that weight
     already scales). Purchases are all of ours (click-through, view-through and organic);
     `conversions` and `revenue` are the click-through ones, as in the KPI table of `gaelp simulate`.
     """
-    cfg = job.cfg.replace(seed=seed)
-    sim = Simulation(cfg, job.bidder)
-    n_seg = len(cfg.world.segments)
-    weight = sim.pop.weight
-    acc = dict.fromkeys(TOTALS, 0.0)
-    by_segment = np.zeros(n_seg)
-    weighted = bool(cfg.world.importance)  # even factors of 1 take this path: a test checks it against the plain
 
-    def on_day(log: DayLog) -> None:
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.segments = sim.cfg.world.segments
+        self.weight = sim.pop.weight
+        self.acc = dict.fromkeys(TOTALS, 0.0)
+        self.by_segment = np.zeros(len(self.segments))
+        self.weighted = bool(sim.cfg.world.importance)  # even factors of 1 take this path: a test checks it
+
+    def on_day(self, log: DayLog) -> None:
+        """Add a day's purchases (and, importance-sampled, its impressions) to the totals."""
+        acc, weight, segment = self.acc, self.weight, self.sim.pop.segment
         conv = log.conversions
         ours = np.flatnonzero(conv["advertiser"] == 0)
-        seg = sim.pop.segment[conv["person"][ours]]
+        seg = segment[conv["person"][ours]]
         w = weight[seg]
-        by_segment[:] += np.bincount(seg, weights=w, minlength=n_seg)
+        self.by_segment[:] += np.bincount(seg, weights=w, minlength=len(self.segments))
         value = conv["value"][ours]
         acc["purchase_revenue"] += float(np.dot(w, value))
-        if weighted:  # the plain world reads the same totals from its KPI accounts, without the logs' cost
+        if self.weighted:  # the plain world reads the same totals from its KPI accounts, without the logs' cost
             click = conv["by_click"][ours]
             credited = conv["credit_channel"][ours] >= 0
             acc["conversions"] += float(w[click].sum())
@@ -82,28 +89,49 @@ def world_kpis(job: WorldsJob, seed: int) -> dict[str, float | None]:
             acc["organic"] += float(w[~credited].sum())
             imp = log.impressions
             mine = np.flatnonzero(imp["advertiser"] == 0)
-            wi = weight[sim.pop.segment[imp["person"][mine]]]
+            wi = weight[segment[imp["person"][mine]]]
             acc["impressions"] += float(wi.sum())
             acc["clicks"] += float(wi[imp["clicked"][mine]].sum())
 
-    sim.run(on_day=on_day)
-    k = sim.kpis
-    acc["spend"] = float(k.channel["spend"].sum())
-    if not weighted:
-        for name in ("impressions", "clicks", "conversions", "revenue"):
-            acc[name] = float(k.channel[name].sum())
-        acc["view_through"], acc["organic"] = float(k.view_through), float(k.organic)
-    acc["purchases"] = float(by_segment.sum())
-    row: dict[str, float | None] = dict(acc)
-    for name, (num, den) in RATES.items():
-        row[name] = acc[num] / acc[den] if acc[den] > 0 else None
-    row.update({f"purchases_{s.name}": float(v) for s, v in zip(cfg.world.segments, by_segment, strict=True)})
-    return row
+    def row(self) -> dict[str, float | None]:
+        """The world's KPI row, once its campaign has run (None for a rate with a zero denominator)."""
+        acc, k = dict(self.acc), self.sim.kpis
+        acc["spend"] = float(k.channel["spend"].sum())
+        if not self.weighted:
+            for name in ("impressions", "clicks", "conversions", "revenue"):
+                acc[name] = float(k.channel[name].sum())
+            acc["view_through"], acc["organic"] = float(k.view_through), float(k.organic)
+        acc["purchases"] = float(self.by_segment.sum())
+        row: dict[str, float | None] = dict(acc)
+        for name, (num, den) in RATES.items():
+            row[name] = acc[num] / acc[den] if acc[den] > 0 else None
+        row.update({f"purchases_{s.name}": float(v) for s, v in zip(self.segments, self.by_segment, strict=True)})
+        return row
+
+
+def world_kpis(job: WorldsJob, seed: int) -> dict[str, float | None]:
+    """Run one world alone and return its KPI row (see `_WorldKpis`)."""
+    sim = Simulation(job.cfg.replace(seed=seed), job.bidder)
+    kpis = _WorldKpis(sim)
+    sim.run(on_day=kpis.on_day)
+    return kpis.row()
+
+
+def batch_kpis(job: WorldsJob, seeds: list[int]) -> list[dict[str, float | None]]:
+    """Run the worlds `seeds` as one batch (`BatchedWorlds`) and return their KPI rows, in order; each
+    row is the one `world_kpis` gives that world alone, bit for bit."""
+    sims = [Simulation(job.cfg.replace(seed=s), job.bidder) for s in seeds]
+    kpis = [_WorldKpis(sim) for sim in sims]
+    BatchedWorlds(sims).run(job.cfg.days, on_day=lambda w, log: kpis[w].on_day(log))
+    return [k.row() for k in kpis]
 
 
 def run_batch(job: WorldsJob, seeds: list[int]) -> list[dict[str, float | None]]:
-    """One task of a backend: the KPI rows of worlds `seeds`, in order."""
-    return [world_kpis(job, s) for s in seeds]
+    """One task of a backend: the KPI rows of worlds `seeds`, in order, stepped together in batches of
+    up to `job.batch` worlds (one array program each; 1 runs them one by one)."""
+    if job.batch <= 1:
+        return [world_kpis(job, s) for s in seeds]
+    return [row for i in range(0, len(seeds), job.batch) for row in batch_kpis(job, seeds[i:i + job.batch])]
 
 
 def batches(seeds: list[int], workers: int, per_worker: int = 4) -> list[list[int]]:

@@ -1,5 +1,6 @@
 """Many worlds: batching, summaries, the digest across backends and workers, importance sampling."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -34,8 +35,8 @@ JOB = WorldsJob(CFG, "fixed")
 
 @pytest.fixture(scope="module")
 def serial():
-    """Four worlds run one after another in this process."""
-    return run_worlds(JOB, [7, 8, 9, 10], "local", workers=1)
+    """Four worlds run one after another in this process, each alone (not batched)."""
+    return run_worlds(dataclasses.replace(JOB, batch=1), [7, 8, 9, 10], "local", workers=1)
 
 
 @pytest.mark.parametrize("n, workers", [(1, 2), (5, 1), (7, 2), (10, 3), (128, 2)])
@@ -52,6 +53,17 @@ def test_a_process_pool_gives_every_world_the_kpis_it_has_when_run_alone(serial)
     assert pooled.rows == serial.rows
     assert pooled.to_json()["digest"] == serial.to_json()["digest"]
     assert run_batch(JOB, [9]) == [serial.rows[2]]
+
+
+@pytest.mark.parametrize("importance", [{}, {"crisis": 4.0}])
+def test_a_batch_of_worlds_gives_each_world_its_kpis_alone(serial, importance):
+    """Worlds stepped together as one array program (one task's batch) keep every KPI bit for bit."""
+    job = _importance(CFG, **importance) if importance else JOB
+    alone = serial.rows if not importance else [world_kpis(job, s) for s in (7, 8, 9, 10)]
+    if importance:
+        assert run_batch(dataclasses.replace(job, batch=1), [7, 8, 9, 10]) == alone
+    assert run_batch(job, [7, 8, 9, 10]) == alone  # one batch of four
+    assert run_batch(dataclasses.replace(job, batch=3), [7, 8, 9, 10]) == alone  # batches of three and one
 
 
 def test_the_digest_depends_on_every_world_and_their_order(serial):
