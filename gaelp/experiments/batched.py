@@ -78,8 +78,19 @@ class BatchedWorlds:
         if any(s.market.price_mult is not None for s in self.sims):
             raise ValueError("a world's market charges differently (a fault injection): run it alone")
         hours = [s.open_hour() for s in self.sims]
-        inputs: list[Clearing] = [s.clearing(h) for s, h in zip(self.sims, hours, strict=True)]
-        bounds = np.zeros(self.n_worlds + 1, np.int64)
+        cleared = self.clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)])
+        return [s.close_hour(h, cl) for s, h, cl in zip(self.sims, hours, cleared, strict=True)]
+
+    def clear(self, inputs: Sequence[Clearing]) -> list[Cleared]:
+        """The market's phase of the hour for every world at once: one `Market.clear_worlds` call.
+
+        Args:
+            inputs: each world's `Simulation.clearing` of its open hour, in world order.
+
+        Returns:
+            Each world's `Cleared`, as its own `Market.clear_within_budgets(*inputs[w])` returns it.
+        """
+        bounds = np.zeros(len(inputs) + 1, np.int64)
         np.cumsum([c.channel.shape[0] for c in inputs], out=bounds[1:])
         charge = None
         if any(c.charge is not None for c in inputs):  # a plain world's clicks cost 1.0 x the price: exact
@@ -89,13 +100,12 @@ class BatchedWorlds:
                                       np.stack([c.remaining for c in inputs]),
                                       _batch_respond(bounds, [c.respond for c in inputs]), charge)
         cut = np.searchsorted(cl.row, bounds).tolist()
-        records = []
-        for w, (sim, hour) in enumerate(zip(self.sims, hours, strict=True)):
+        out = []
+        for w in range(len(inputs)):
             a, b, lo, hi = cut[w], cut[w + 1], bounds[w], bounds[w + 1]
-            mine = Cleared(cl.row[a:b] - lo, cl.slot[a:b], cl.advertiser[a:b], cl.price[a:b], cl.clicked[a:b],
-                           cl.cost[a:b], cl.ctr[a:b], np.ascontiguousarray(cl.bids[:, lo:hi]))
-            records.append(sim.close_hour(hour, mine))
-        return records
+            out.append(Cleared(cl.row[a:b] - lo, cl.slot[a:b], cl.advertiser[a:b], cl.price[a:b], cl.clicked[a:b],
+                               cl.cost[a:b], cl.ctr[a:b], np.ascontiguousarray(cl.bids[:, lo:hi])))
+        return out
 
     def run(self, days: int, on_day: Callable[[int, DayLog], None] | None = None) -> None:
         """Simulate `days` more days of every world; `on_day(world, log)` gets each world's day logs."""

@@ -196,8 +196,8 @@ class Market:
 
         The rows are world-major: world w holds rows `bounds[w]:bounds[w + 1]`, in its own time order, and
         its auctions, budgets and clicks are its own. The first pass clears every world in one array program
-        (the worlds whose hours are small enough for `clear_mixed` together, as each alone would); a
-        world whose spend then passes a budget goes on alone from that first pass through
+        (by the path the batch's size picks: `clear_mixed` and the mechanisms give every auction the same
+        result to the last bit, tested in `test_mechanisms`); a world whose spend then passes a budget goes on alone from that first pass through
         `clear_within_budgets`' later passes (in about a third of the hours of a default world: our hourly
         pacing binds often). So the result, cut at `bounds`, is bit for bit what each world gets alone
         (a test checks it).
@@ -215,13 +215,12 @@ class Market:
         """
         bounds = np.asarray(bounds, dtype=np.int64)
         n_worlds, n_bidders = remaining.shape
-        sizes = np.diff(bounds)
-        world = np.repeat(np.arange(n_worlds), sizes)
+        world = np.repeat(np.arange(n_worlds), np.diff(bounds))
         bids = np.array(self._checked(channel, bids), dtype=np.float64)
         exhausted = remaining <= 0
         if exhausted.any():
             bids[exhausted[world].T] = 0.0
-        winners, prices = self._first_pass(bounds, sizes, channel, bids)
+        winners, prices = self._clear(channel, bids)
         filled = np.flatnonzero(winners.reshape(-1) >= 0)
         row, slot = np.divmod(filled, self.max_slots)
         adv = winners.reshape(-1)[filled]
@@ -252,22 +251,3 @@ class Market:
             fields = [f[order] for f in fields]
         row, slot, adv, price, clicked, cost, ctr = fields
         return Cleared(row, slot, adv, price, clicked, cost, ctr, bids)
-
-    def _first_pass(self, bounds: np.ndarray, sizes: np.ndarray, channel: np.ndarray,
-                    bids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Winners and prices of a batch of worlds, each world's rows cleared by the path it takes alone."""
-        n = channel.shape[0]
-        large = np.flatnonzero(sizes > _ONE_PASS_MAX) if self.quality.size else np.flatnonzero(sizes)
-        if large.size == 0:
-            return self._clear_one_pass(channel, bids) if n else self._clear(channel, bids)
-        winners = np.full((n, self.max_slots), -1, np.int64)
-        prices = np.zeros((n, self.max_slots))
-        small = np.ones(n, bool)
-        for w in large.tolist():
-            a, b = int(bounds[w]), int(bounds[w + 1])
-            small[a:b] = False
-            winners[a:b], prices[a:b] = self._clear(channel[a:b], bids[:, a:b])
-        idx = np.flatnonzero(small)
-        if idx.size:
-            winners[idx], prices[idx] = self._clear_one_pass(channel[idx], np.take(bids, idx, axis=1))
-        return winners, prices
