@@ -40,7 +40,7 @@ def clearing_stage(cfg: Config, worlds: int) -> dict[str, float]:
         for turn in ((0, 1) if t % 2 else (1, 0)):
             start = time.perf_counter()
             if turn == 0:
-                alone = [s.market.clear_within_budgets(*c) for s, c in zip(batch.sims, inputs, strict=True)]
+                alone = [s.market.clear_within_budgets(*c.market_args) for s, c in zip(batch.sims, inputs, strict=True)]
             else:
                 together = batch.clear(inputs)
             spent["one_by_one_s" if turn == 0 else "batched_s"] += time.perf_counter() - start

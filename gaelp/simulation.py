@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -31,14 +32,13 @@ from gaelp.market.tracking import TouchTracker
 from gaelp.records import DayLog, HourRecord, HourTruth, Purchases
 from gaelp.rng import CounterRng, Purpose, Streams
 from gaelp.world.activity import Activity, DaySchedule
+from gaelp.world.clicks import ADV_KEYS, SLOT_KEYS, ClickInputs, click_response, creatives_shown
 from gaelp.world.journey import JourneyModel
 from gaelp.world.population import JourneyState, Stage, build_population, initial_stages
 from gaelp.world.purchases import ORGANIC, POST_CLICK, PendingPurchases
 from gaelp.world.response import ResponseModel
 from gaelp.world.temporal import Calendar
 
-SLOT_KEYS = 8  # counter key of an impression = opportunity key * SLOT_KEYS + slot
-_ADV_KEYS = 64  # counter key of a rival's creative draw = opportunity key * _ADV_KEYS + advertiser
 N_DEVICE_TYPES = 2  # our creative selector's contexts: channel x intent x device type
 _NO_INDEX = np.empty(0, np.int64)
 _NO_PROBABILITY = np.empty(0)
@@ -71,13 +71,19 @@ class OpenHour(NamedTuple):
 
 
 class Clearing(NamedTuple):
-    """The arguments of `Market.clear_within_budgets` for one open hour."""
+    """How the platform clears one open hour, and the world's click model of it."""
 
     channel: np.ndarray  # (n,)
     bids: np.ndarray  # (n_bidders, n)
     remaining: np.ndarray  # (n_bidders,) budget left today
     respond: Respond  # the world's clicks on impressions (row, slot, advertiser)
     charge: np.ndarray | None  # (n,) importance weight charged per click, None in a plain world
+    clicks: ClickInputs  # what `respond` reads per opportunity (a batch of worlds draws clicks from these)
+
+    @property
+    def market_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, Respond, np.ndarray | None]:
+        """The arguments of `Market.clear_within_budgets`, in order."""
+        return self.channel, self.bids, self.remaining, self.respond, self.charge
 
 
 def build_competitors(cfg: Config, streams: Streams) -> list[Bidder]:
@@ -130,8 +136,8 @@ class Simulation:
         self.bidders: list[Bidder] = [bidder, *(competitors if competitors is not None
                                                 else build_competitors(cfg, self.streams))]
         self.n_adv = len(self.bidders)
-        if self.n_adv > _ADV_KEYS:
-            raise ValueError(f"at most {_ADV_KEYS} advertisers (the creative draws' key space), got {self.n_adv}")
+        if self.n_adv > ADV_KEYS:
+            raise ValueError(f"at most {ADV_KEYS} advertisers (the creative draws' key space), got {self.n_adv}")
         brand = [w.journey.brand_base, *(c.brand for c in comps)]
         self.journey = JourneyModel(w, np.array(brand), self.crng)
         quality = [cfg.campaign.creative_quality, *(c.creative_quality for c in comps)]
@@ -188,11 +194,11 @@ class Simulation:
     def step_hour(self) -> HourRecord:
         """Simulate hour `self.t`, tell the observers, advance the clock; returns the hour's record."""
         hour = self.open_hour()
-        return self.close_hour(hour, self.market.clear_within_budgets(*self.clearing(hour)))
+        return self.close_hour(hour, self.market.clear_within_budgets(*self.clearing(hour).market_args))
 
     # The hour in three phases, so that a batch of worlds (`gaelp.experiments.batched`) can clear all its
     # worlds' auctions as one array program between the first and the last: `step_hour` is exactly
-    # `close_hour(h, market.clear_within_budgets(*clearing(h)))` with `h = open_hour()`.
+    # `close_hour(h, market.clear_within_budgets(*clearing(h).market_args))` with `h = open_hour()`.
     def open_hour(self) -> OpenHour:
         """The hour up to the market: purchases due, opportunities, every advertiser's bids, our creatives."""
         t = self.t
@@ -205,7 +211,7 @@ class Simulation:
         return OpenHour(t, purchases, opp, bids, self._choose_creatives(t, opp))
 
     def clearing(self, hour: OpenHour) -> Clearing:
-        """What the platform clears the open hour with (`Market.clear_within_budgets`' arguments)."""
+        """What the platform clears the open hour with (`Market.clear_within_budgets`' arguments and more)."""
         return self._clearing(hour.t, hour.opp, hour.bids, hour.ours_creative)
 
     def close_hour(self, hour: OpenHour, cl: Cleared) -> HourRecord:
@@ -332,30 +338,26 @@ class Simulation:
                      day: int) -> np.ndarray:
         """(k,) int64 creative of impressions (opportunity row, advertiser): ours as chosen, a rival's
         from a uniform rotation drawn per opportunity and advertiser."""
-        u = self.crng.uniform(key[row] * _ADV_KEYS + adv, day, Purpose.CREATIVE)
-        return np.where(adv == OURS, ours[row], (u * self.response.n_creatives).astype(np.int64))
+        return creatives_shown(key, row, adv, ours, self.response.n_creatives, self._draws(day))
+
+    def _draws(self, day: int) -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:
+        """draw(rows, keys, purpose): this world's counter uniforms of `day` (see `gaelp.world.clicks`)."""
+        return lambda rows, keys, purpose: self.crng.uniform(keys, day, purpose)
 
     def _clearing(self, t: int, opp: _Opportunities, bids: np.ndarray, ours_creative: np.ndarray) -> Clearing:
         """The platform's inputs to clear the hour within every advertiser's budget; the world draws the clicks."""
-        batch, person, day = opp.batch, opp.person, t // 24
-        keys = opp.key * SLOT_KEYS
-        row_ctr = self.response.person_ctr(opp.segment, opp.stage, batch.intent)
-        slot_base = batch.channel.astype(np.int64) * self.market.max_slots
+        batch, person = opp.batch, opp.person
+        clicks = ClickInputs(opp.key, person, opp.segment, opp.stage,
+                             self.response.person_ctr(opp.segment, opp.stage, batch.intent),
+                             batch.channel.astype(np.int64) * self.market.max_slots, ours_creative)
         seen = self.state.seen.reshape(-1)
         seen_creative = self.state.seen_creative.reshape(-1)
-        n_cr = self.response.n_creatives
-
-        def respond(r: np.ndarray, s: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            c = self._creative_of(opp.key, r, a, ours_creative, day)
-            cell = person[r] * self.n_adv + a
-            p = self.response.creative_ctr(row_ctr[r], slot_base[r] + s, self.ctr_quality[a], c, opp.segment[r],
-                                           opp.stage[r], seen[cell], seen_creative[cell * n_cr + c])
-            return self.crng.uniform(keys[r] + s, day, Purpose.CLICK) < p, p
-
+        respond = partial(click_response, self.response, clicks, self.n_adv, lambda r, a: self.ctr_quality[a],
+                          lambda r, i: seen[i], lambda r, i: seen_creative[i], self._draws(t // 24))
         charge = None if self._charge is None else self._charge[person]
         remaining = self.budget - self.spent_today
         remaining[OURS] = self.safety.remaining(t, self.budget[OURS], self.spent_today[OURS])
-        return Clearing(batch.channel, bids, remaining, respond, charge)
+        return Clearing(batch.channel, bids, remaining, respond, charge, clicks)
 
     def _schedule_post_click(self, t: int, opp: _Opportunities, cl: Cleared, imp_person: np.ndarray,
                              imp_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@ microseconds whatever its size, and an hour makes hundreds), so W worlds cost ab
 steps its worlds in lockstep through the three phases of `Simulation`'s hour (`open_hour`, clearing,
 `close_hour`) and runs the stages that take a world axis once for the whole batch: today the market's
 clearing (`Market.clear_worlds`: one auction pass over every world's opportunities, budgets per world and
-advertiser). The other stages still run world by world; docs/montecarlo.md lists what moves next.
+advertiser) with the people's clicks (`gaelp.world.clicks`, draws through `WorldsRng`). The other stages still run world by world; docs/montecarlo.md lists what moves next.
 
 Exactness: each world in a batch gets, bit for bit, the records and KPIs it gets alone (tested), because
 the batched stages compute every world's rows from that world's inputs only, in its own order.
@@ -21,29 +21,30 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 
 from gaelp.market.clearing import Cleared, Respond
 from gaelp.records import DayLog, HourRecord
+from gaelp.rng import WorldsRng
 from gaelp.simulation import Clearing, Simulation
+from gaelp.world.clicks import ClickInputs, Gather, click_response
 
 
-def _batch_respond(bounds: np.ndarray, responds: Sequence[Respond]) -> Respond:
-    """The worlds' click models as one, over batch rows (sorted, world-major): each world answers its rows."""
+def _gather(bounds: np.ndarray, arrays: Sequence[np.ndarray]) -> Gather:
+    """gather(rows, index): each row's value at `index` of its world's array (rows sorted, world-major)."""
 
-    def respond(row: np.ndarray, slot: np.ndarray, adv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        cut = np.searchsorted(row, bounds)
-        answers = [responds[w](row[a:b] - bounds[w], slot[a:b], adv[a:b])
-                   for w, (a, b) in enumerate(zip(cut[:-1].tolist(), cut[1:].tolist())) if b > a]
-        if len(answers) == 1:
-            return answers[0]
-        if not answers:
-            return np.zeros(0, bool), np.zeros(0)
-        return np.concatenate([c for c, _ in answers]), np.concatenate([p for _, p in answers])
+    def gather(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
+        cut = np.searchsorted(rows, bounds).tolist()
+        parts = [arrays[w][index[a:b]] for w, (a, b) in enumerate(itertools.pairwise(cut)) if b > a]
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts) if parts else np.zeros(0, arrays[0].dtype)
 
-    return respond
+    return gather
 
 
 class BatchedWorlds:
@@ -67,6 +68,7 @@ class BatchedWorlds:
                 raise ValueError(f"world {i}'s config differs from world 0's in more than the seed")
         self.market = first.market
         self.n_worlds = len(self.sims)
+        self.rng = WorldsRng([s.crng.seed for s in self.sims])  # every world's counter draws, in one hash
 
     @property
     def t(self) -> int:
@@ -98,7 +100,7 @@ class BatchedWorlds:
         cl = self.market.clear_worlds(bounds, np.concatenate([c.channel for c in inputs]),
                                       np.concatenate([c.bids for c in inputs], axis=1),
                                       np.stack([c.remaining for c in inputs]),
-                                      _batch_respond(bounds, [c.respond for c in inputs]), charge)
+                                      self._respond(bounds, inputs), charge)
         cut = np.searchsorted(cl.row, bounds).tolist()
         out = []
         for w in range(len(inputs)):
@@ -106,6 +108,19 @@ class BatchedWorlds:
             out.append(Cleared(cl.row[a:b] - lo, cl.slot[a:b], cl.advertiser[a:b], cl.price[a:b], cl.clicked[a:b],
                                cl.cost[a:b], cl.ctr[a:b], np.ascontiguousarray(cl.bids[:, lo:hi])))
         return out
+
+    def _respond(self, bounds: np.ndarray, inputs: Sequence[Clearing]) -> Respond:
+        """The worlds' click model over batch rows: every world's `click_response` in one array program,
+        its draws through `WorldsRng` and its memory gathered from each world's own arrays."""
+        clicks = ClickInputs(*(np.concatenate(f) for f in zip(*(c.clicks for c in inputs), strict=True)))
+        world = np.repeat(np.arange(self.n_worlds), np.diff(bounds))
+        quality = np.stack([s.ctr_quality for s in self.sims])  # (W, n_adv): a fault may change a world's
+        day, rng = self.t // 24, self.rng
+        first = self.sims[0]
+        return partial(click_response, first.response, clicks, first.n_adv, lambda r, a: quality[world[r], a],
+                       _gather(bounds, [s.state.seen.reshape(-1) for s in self.sims]),
+                       _gather(bounds, [s.state.seen_creative.reshape(-1) for s in self.sims]),
+                       lambda r, keys, purpose: rng.uniform(world[r], keys, day, purpose))
 
     def run(self, days: int, on_day: Callable[[int, DayLog], None] | None = None) -> None:
         """Simulate `days` more days of every world; `on_day(world, log)` gets each world's day logs."""
