@@ -124,8 +124,7 @@ class Market:
         return alloc.winners, alloc.prices
 
     def clear_within_budgets(self, channel: np.ndarray, bids: np.ndarray, remaining: np.ndarray,
-                             respond: Respond, charge: np.ndarray | None = None, *,
-                             first_pass: tuple[np.ndarray, np.ndarray] | None = None) -> Cleared:
+                             respond: Respond, charge: np.ndarray | None = None) -> Cleared:
         """Clear, then withdraw advertisers from the point their budget runs out, until all hold.
 
         Args:
@@ -136,8 +135,6 @@ class Market:
             charge: (n,) multiple of the price a click of each opportunity costs (the importance weight
                 of its person, so an oversampled world spends budgets at the plain world's pace);
                 None: the price itself.
-            first_pass: winners and prices of these bids (with spent budgets' bids zeroed), if the caller
-                cleared them already (`clear_worlds`); None: clear them here.
         """
         bids = np.array(bids, dtype=np.float64)
         exhausted = remaining <= 0
@@ -150,11 +147,7 @@ class Market:
         parts: list[tuple[np.ndarray, ...]] = []
         while True:
             # the first pass checks the hour's bids; later ones clear the same bids with some zeroed
-            if done:
-                winners, prices = self._clear(channel[done:], bids[:, done:])
-            else:  # the given first pass only once: a budget spent at row 0 makes a new first pass
-                winners, prices = self.clear(channel, bids) if first_pass is None else first_pass
-                first_pass = None
+            winners, prices = self._clear(channel[done:], bids[:, done:]) if done else self.clear(channel, bids)
             filled = np.flatnonzero(winners.reshape(-1) >= 0)  # row-major: time order, then slot
             row, slot = np.divmod(filled, self.max_slots)
             adv = winners.reshape(-1)[filled]
@@ -195,19 +188,20 @@ class Market:
         """`clear_within_budgets` of a batch of worlds' hours at once, each world's rows as it clears them alone.
 
         The rows are world-major: world w holds rows `bounds[w]:bounds[w + 1]`, in its own time order, and
-        its auctions, budgets and clicks are its own. The first pass clears every world in one array program
-        (by the path the batch's size picks: `clear_mixed` and the mechanisms give every auction the same
-        result to the last bit, tested in `test_mechanisms`); a world whose spend then passes a budget goes on alone from that first pass through
-        `clear_within_budgets`' later passes (in about a third of the hours of a default world: our hourly
-        pacing binds often). So the result, cut at `bounds`, is bit for bit what each world gets alone
-        (a test checks it).
+        its auctions, budgets and clicks are its own. The passes of `clear_within_budgets` run in
+        lockstep: each clears the rows not yet final of every world still cutting budgets in one array
+        program (by the path the batch's size picks: `clear_mixed` and the mechanisms give every auction
+        the same result to the last bit, tested in `test_mechanisms`) and asks `respond` once; only the
+        search for where an advertiser's budget runs out is done per (world, advertiser) over budget.
+        Every sum adds the same numbers in the same order as the world alone, so the result, cut at
+        `bounds`, is bit for bit what each world gets alone (a test checks it).
 
         Args:
             bounds: (W + 1,) int row offsets of the worlds, non-decreasing, from 0 to n.
             channel: (n,) channel per opportunity.
             bids: (n_bidders, n) bids; not modified.
             remaining: (W, n_bidders) budget left today per world and advertiser.
-            respond: the worlds' click model for impressions, given batch rows.
+            respond: the worlds' click model for impressions, given batch rows (sorted).
             charge: (n,) multiple of the price a click costs (see `clear_within_budgets`); None: the price.
 
         Returns:
@@ -220,33 +214,65 @@ class Market:
         exhausted = remaining <= 0
         if exhausted.any():
             bids[exhausted[world].T] = 0.0
-        winners, prices = self._clear(channel, bids)
-        filled = np.flatnonzero(winners.reshape(-1) >= 0)
-        row, slot = np.divmod(filled, self.max_slots)
-        adv = winners.reshape(-1)[filled]
-        price = prices.reshape(-1)[filled]
-        if self.price_mult is not None:
-            price = price * self.price_mult[adv]
-        clicked, ctr = respond(row, slot, adv)
-        cost = np.where(clicked, price if charge is None else price * charge[row], 0.0)
-        # (W, n_bidders): a bincount adds each cell's costs in row order, as each world's own bincount does
-        cell = world[row] * n_bidders + adv
-        spend = np.bincount(cell, weights=cost, minlength=n_worlds * n_bidders).reshape(n_worlds, n_bidders)
-        over = np.flatnonzero((spend > np.maximum(remaining, 0.0) + 1e-9).any(axis=1))
-        fields = [row, slot, adv, price, clicked, cost, ctr]
-        if over.size:
-            keep = np.isin(world[row], over, invert=True)
-            parts = [[f[keep] for f in fields]]
-            for w in over.tolist():
-                a, b = int(bounds[w]), int(bounds[w + 1])
-                alone = self.clear_within_budgets(channel[a:b], bids[:, a:b], remaining[w],
-                                                  lambda r, s, j, a=a: respond(r + a, s, j),
-                                                  None if charge is None else charge[a:b],
-                                                  first_pass=(winners[a:b], prices[a:b]))
-                bids[:, a:b] = alone.bids
-                parts.append([alone.row + a, alone.slot, alone.advertiser, alone.price, alone.clicked, alone.cost,
-                              alone.ctr])
-            fields = [np.concatenate(f) for f in zip(*parts)]
+        limit = np.maximum(remaining, 0.0) + 1e-9
+        done = bounds[:-1].copy()  # (W,) each world's rows before done[w] are final
+        active = np.arange(n_worlds)  # the worlds whose budgets are still being cut
+        final: list[list[np.ndarray]] = []
+        parts: list[list[np.ndarray]] = []  # per pass, the rows it made final in the worlds that went on
+        part_spend: list[np.ndarray] = []  # per pass, (W, n_bidders) spend of those rows
+        idx: np.ndarray | None = None  # the rows of this pass (None: all)
+        while True:
+            winners, prices = self._clear(channel, bids) if idx is None else self._clear(channel[idx], bids[:, idx])
+            filled = np.flatnonzero(winners.reshape(-1) >= 0)
+            row, slot = np.divmod(filled, self.max_slots)
+            adv = winners.reshape(-1)[filled]
+            price = prices.reshape(-1)[filled]
+            if self.price_mult is not None:
+                price = price * self.price_mult[adv]
+            if idx is not None:
+                row = idx[row]
+            clicked, ctr = respond(row, slot, adv)
+            cost = np.where(clicked, price if charge is None else price * charge[row], 0.0)
+            fields = [row, slot, adv, price, clicked, cost, ctr]
+            # a bincount adds each cell's costs in row order, and the passes' totals in pass order: as alone
+            spend = np.bincount(world[row] * n_bidders + adv, weights=cost,
+                                minlength=n_worlds * n_bidders).reshape(n_worlds, n_bidders)
+            for earlier in part_spend:
+                spend = spend + earlier
+            over = (spend > limit).any(axis=1)
+            going_on = active[over[active]]
+            if going_on.size < active.size:
+                settled = ~np.isin(world[row], going_on)
+                final.append([f[settled] for f in fields])
+            if going_on.size == 0:
+                break
+            cuts = np.searchsorted(row, bounds).tolist()
+            part_cuts = [np.searchsorted(p[0], bounds).tolist() for p in parts]
+            kept = []
+            for w in going_on.tolist():
+                a, b = cuts[w], cuts[w + 1]
+                r, j_adv, c = row[a:b], adv[a:b], cost[a:b]
+                cut = int(r.max(initial=done[w])) + 1
+                for j in np.flatnonzero(spend[w] > limit[w]).tolist():
+                    before = sum(float(p[5][pc[w]:pc[w + 1]][p[2][pc[w]:pc[w + 1]] == j].sum())
+                                 for p, pc in zip(parts, part_cuts, strict=True))
+                    mine = j_adv == j
+                    cum = before + np.cumsum(c[mine])
+                    r0 = int(r[mine][int(np.searchsorted(cum, remaining[w, j] + 1e-9, side="right"))])
+                    bids[j, r0:bounds[w + 1]] = 0.0
+                    cut = min(cut, r0)
+                kept.append(np.arange(a, b)[r < cut])
+                done[w] = cut
+            keep = np.concatenate(kept)
+            part = [f[keep] for f in fields]
+            parts.append(part)
+            final.append(part)
+            part_spend.append(np.bincount(world[part[0]] * n_bidders + part[2], weights=part[5],
+                                          minlength=n_worlds * n_bidders).reshape(n_worlds, n_bidders))
+            active = going_on
+            idx = np.concatenate([np.arange(done[w], bounds[w + 1]) for w in active.tolist()])
+        fields = [np.concatenate(f) for f in zip(*final, strict=True)] if len(final) > 1 else final[0]
+        if len(final) > 1:
             order = np.argsort(fields[0] * self.max_slots + fields[1], kind="stable")
             fields = [f[order] for f in fields]
         row, slot, adv, price, clicked, cost, ctr = fields
