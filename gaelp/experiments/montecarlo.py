@@ -27,6 +27,7 @@ from gaelp.simulation import Simulation
 # Our campaign's KPIs of one world; the rates are computed from the (weighted) totals.
 TOTALS = ("impressions", "clicks", "spend", "conversions", "revenue", "view_through", "organic", "purchases",
           "purchase_revenue")
+BATCH_PEOPLE = 1_000_000  # people of a batch at most: ~0.4 GB of state (docs/montecarlo.md, memory per world)
 RATES = {"ctr": ("clicks", "impressions"), "cpc": ("spend", "clicks"), "cac": ("spend", "conversions"),
          "roas": ("revenue", "spend"), "cost_per_purchase": ("spend", "purchases")}
 
@@ -128,10 +129,11 @@ def batch_kpis(job: WorldsJob, seeds: list[int]) -> list[dict[str, float | None]
 
 def run_batch(job: WorldsJob, seeds: list[int]) -> list[dict[str, float | None]]:
     """One task of a backend: the KPI rows of worlds `seeds`, in order, stepped together in batches of
-    up to `job.batch` worlds (one array program each; 1 runs them one by one)."""
-    if job.batch <= 1:
+    up to `job.batch` worlds and `BATCH_PEOPLE` people (one array program each; 1 runs them one by one)."""
+    size = max(1, min(job.batch, BATCH_PEOPLE // max(job.cfg.users, 1)))
+    if size == 1:
         return [world_kpis(job, s) for s in seeds]
-    return [row for i in range(0, len(seeds), job.batch) for row in batch_kpis(job, seeds[i:i + job.batch])]
+    return [row for i in range(0, len(seeds), size) for row in batch_kpis(job, seeds[i:i + size])]
 
 
 def batches(seeds: list[int], workers: int, per_worker: int = 4) -> list[list[int]]:
