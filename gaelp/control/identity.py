@@ -171,9 +171,8 @@ def _accounts_at(pairs: np.ndarray, ad: np.ndarray, dev_acct: np.ndarray, n_addr
     """(n_addr,) distinct accounts logged in from devices seen at each address."""
     if dev_acct.size == 0:
         return np.zeros(n_addr, np.int64)
-    # join (address, device) with (device, account) on device: both sorted by device after argsort
-    order = np.argsort(dev_acct[0], kind="stable")
-    dev_of, acct_of = dev_acct[0][order], dev_acct[1][order]
+    # join (address, device) with (device, account) on device; np.unique left dev_acct sorted by device
+    dev_of, acct_of = dev_acct
     lo, hi = np.searchsorted(dev_of, pairs[1]), np.searchsorted(dev_of, pairs[1], side="right")
     n = hi - lo
     rows = np.repeat(np.arange(pairs.shape[1]), n)
