@@ -241,6 +241,10 @@ OURS: dict[str, Fact] = {
     "max_hour_share": _f(0.25, "assumption: no hour may spend more than a quarter of the day's allowance "
                                "(the busiest hour of a naive bidder spends ~15% at 10k people)"),
     "anomalies": _f(True, "assumption: anomaly pauses are on, as in any advertiser's monitoring"),
+    "watch_charges": _f(True, "assumption: we check each impression's price against our bid, as our own logs allow"),
+    "react_minutes": _f(1.0, "assumption: a minute from an overpriced impression to our bids' withdrawal (the win "
+                             "notice with the price reaches our own bid server within seconds; it stops bidding "
+                             "on its next requests)"),
     "pause_hours": _f(24, "assumption: an anomaly pauses bidding for a day, time for a person to look"),
     "oracle_fraction": _f(0.4, "assumption: the oracle bids 40% of the true value of a click"),
     "oracle_lp_k": _f(1.0, "assumption: the LP-dual bid's multiplier before the hindsight search picks one per world"),

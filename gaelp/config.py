@@ -326,6 +326,10 @@ class SafetyConfig(_Frozen):
     anomalies: bool = Field(default=cal.OURS["anomalies"].value, description="pause bidding on anomalies of our own hourly stats")
     pause_hours: int = Field(default=cal.OURS["pause_hours"].value, ge=1, le=24 * 365,
                              description="hours a detected anomaly pauses our bidding")
+    watch_charges: bool = Field(default=cal.OURS["watch_charges"].value,
+                                description="withdraw our bids within the hour after an impression priced above its bid")
+    react_minutes: float = Field(default=cal.OURS["react_minutes"].value, ge=0.0, le=60.0,
+                                 description="minutes from an overpriced impression to our bids' withdrawal")
 
 
 class Config(_Frozen):

@@ -319,7 +319,17 @@ class Simulation:
         charge = None if self._charge is None else self._charge[person]
         remaining = self.budget - self.spent_today
         remaining[OURS] = self.safety.remaining(t, self.budget[OURS], self.spent_today[OURS])
-        return self.market.clear_within_budgets(batch.channel, bids, remaining, respond, charge)
+        ours_bids = bids[OURS]
+
+        def watch(r: np.ndarray, a: np.ndarray, price: np.ndarray, clicked: np.ndarray) -> np.ndarray:
+            # our safety layer watches our own prices as they come (rivals watch nothing)
+            stop = np.full(self.n_adv, batch.size, np.int64)
+            mine = a == OURS
+            stop[OURS] = self.safety.charge_stop(ours_bids, r[mine], price[mine])
+            return stop
+
+        return self.market.clear_within_budgets(batch.channel, bids, remaining, respond, charge,
+                                                watch if self.safety.react_minutes is not None else None)
 
     def _schedule_post_click(self, t: int, opp: _Opportunities, cl: Cleared, imp_person: np.ndarray,
                              imp_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -59,8 +59,8 @@ def faults(
         return
     for r in rows:
         caught = "not caught" if r["caught_t"] is None else f"caught by {r['kind']} after {r['delay_h']} h"
-        out.print(f"{r['fault']}: {caught}; the day's excess spend ${r['loss']:.2f} "
-                  f"(one hour's budget ${r['hour_budget']:.2f}), {r['clicks_lost']:.0f} clicks lost")
+        out.print(f"{r['fault']}: {caught}; the day's excess spend ${r['loss']:.2f}, overcharge "
+                  f"${r['overcharge']:.2f} (one hour's budget ${r['hour_budget']:.2f}), {r['clicks_lost']:.0f} clicks lost")
 
 
 @pacing_app.command("eval")

@@ -4,7 +4,9 @@ Clearing is per channel (each has its mechanism, slots and reserve) on the hour'
 are per click, so whether a budget holds is known only once the clicks are: `clear_within_budgets`
 clears, asks the world who clicked, and when an advertiser's spend would pass its remaining budget,
 withdraws its bids from the auction where it runs out onward (opportunities are in time order) and
-clears again. Each pass removes at least one advertiser's tail, so it ends within n_bidders passes.
+clears again. An advertiser's own live monitoring (`watch`) can withdraw its bids the same way, from
+the opportunity where it reacts to what it was charged. Each pass only zeroes bids (at least one), so
+the loop ends.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ class Cleared:
 
 # respond(row, slot, advertiser) -> (clicked, click probability): the world's response to impressions.
 Respond = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+# watch(row, advertiser, price, clicked) -> (n_bidders,) int64: the opportunity from which each advertiser
+# withdraws its bids after seeing its own charges in time order (n or more: it does not).
+Watch = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 class Market:
@@ -115,7 +120,8 @@ class Market:
         return winners, prices
 
     def clear_within_budgets(self, channel: np.ndarray, bids: np.ndarray, remaining: np.ndarray,
-                             respond: Respond, charge: np.ndarray | None = None) -> Cleared:
+                             respond: Respond, charge: np.ndarray | None = None,
+                             watch: Watch | None = None) -> Cleared:
         """Clear, then withdraw advertisers from the point their budget runs out, until all hold.
 
         Args:
@@ -126,8 +132,10 @@ class Market:
             charge: (n,) multiple of the price a click of each opportunity costs (the importance weight
                 of its person, so an oversampled world spends budgets at the plain world's pace);
                 None: the price itself.
+            watch: advertisers' live monitoring of their own impressions (see `Watch`); None: none.
         """
         bids = np.array(bids, dtype=np.float64)
+        n = bids.shape[1]
         exhausted = remaining <= 0
         if exhausted.any():
             bids[exhausted] = 0.0
@@ -154,7 +162,8 @@ class Market:
             if parts:  # the earlier passes' final rows, added in the order they were cut
                 spend = sum((np.bincount(p[2], weights=p[5], minlength=n_bidders) for p in parts), spend)
             over = np.flatnonzero(spend > limit)
-            if over.size == 0:
+            stop = _withdrawals(watch(row, adv, price, clicked), bids, n) if watch is not None else {}
+            if over.size == 0 and not stop:
                 if parts:
                     parts.append(fields)
                     fields = tuple(np.concatenate(f) for f in zip(*parts))
@@ -170,6 +179,14 @@ class Market:
                 r0 = int(row[mine][first_over])
                 bids[j, r0:] = 0.0
                 cut = min(cut, r0)
+            for j, r0 in stop.items():
+                bids[j, r0:] = 0.0
+                cut = min(cut, r0)
             keep = row < cut
             parts.append(tuple(f[keep] for f in fields))
             done = cut
+
+
+def _withdrawals(stop: np.ndarray, bids: np.ndarray, n: int) -> dict[int, int]:
+    """{advertiser: first row} of the withdrawals `watch` asks for that still remove a bid."""
+    return {int(j): int(stop[j]) for j in np.flatnonzero(np.asarray(stop) < n) if bids[j, int(stop[j]):].any()}
