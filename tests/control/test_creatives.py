@@ -5,13 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gaelp.config import SelectorConfig
 from gaelp.control.creatives import CreativeSelector, ab_arm, device_hash
 
 K = 4
 
 
-def selector(mode: str = "thompson", seed: int = 0, **kw) -> CreativeSelector:
-    return CreativeSelector(K, n_contexts=2, n_devices=5000, mode=mode, rng=np.random.default_rng(seed), **kw)
+def selector(mode: str = "thompson", seed: int = 0, ab_pair: tuple[int, int] = (0, 1), **params) -> CreativeSelector:
+    """A selector over two contexts; `params` are `SelectorConfig` fields."""
+    return CreativeSelector(K, n_contexts=2, n_devices=5000, mode=mode, rng=np.random.default_rng(seed),
+                            ab_pair=ab_pair, params=SelectorConfig(**params))
 
 
 def test_thompson_sampling_learns_each_contexts_best_creative():
