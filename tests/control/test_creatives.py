@@ -32,6 +32,17 @@ def test_thompson_sampling_learns_each_contexts_best_creative():
     assert (c[ctx == 0] == 1).mean() > 0.8 and (c[ctx == 1] == 0).mean() > 0.8
 
 
+def test_an_hours_draw_is_shared_by_its_contexts_opportunities_and_drawn_anew_each_hour():
+    s, dev = selector(fatigue=0.0), np.arange(400)
+    ctx = dev % 2
+    c = s.choose(0, dev, ctx)  # no data yet: every creative's posterior is the same
+    assert all(np.unique(c[ctx == x]).size == 1 for x in (0, 1)), "one sample per context and hour"
+    assert np.array_equal(s.choose(0, dev[::-1], ctx[::-1]), c[::-1]), "a pure function within the hour"
+    assert len({int(s.choose(t, dev[:1], ctx[:1])[0]) for t in range(1, 60)}) > 1, "fresh draws each hour"
+    spread = selector(fatigue=0.0, samples=8).choose(0, dev, ctx)
+    assert np.unique(spread[ctx == 0]).size > 1, "several samples per hour spread a context's opportunities"
+
+
 def test_fatigue_moves_a_device_off_what_it_just_saw():
     s = selector(fatigue=5.0)
     s.clicks[:] = 100.0  # every creative equally good and well known
