@@ -258,9 +258,10 @@ SELECTOR: dict[str, Fact] = {
     "pool": _f(100.0, "assumption: each context's prior is the creative's overall rate with 100 impressions' "
                       "weight, so a context with little data borrows from the rest and one with a few "
                       "thousand impressions speaks for itself"),
-    "samples": _f(1, "assumption: one Thompson sample per context, creative and hour, shared by that hour's "
-                     "opportunities of the context (the posterior only changes between hours; drawing per "
-                     "opportunity cost 15% of a run and learned no better: docs/control.md)"),
+    "samples": _f(8, "assumption: 8 Thompson samples per context, creative and hour, each shared by the hour's "
+                     "opportunities of the context whose device hashes to it (the posterior only changes between "
+                     "hours; a draw per opportunity cost 15% of a run, and one sample an hour learned less in "
+                     "small worlds: docs/control.md)"),
     "fatigue": _f(0.3, "assumption: a device's sampled rate of a creative / (1 + 0.3 x its recent showings "
                        "of it): a few showings move it to the next-best creative"),
     "decay": _f(0.85, "assumption: daily decay of those showings, the same memory as the world's "

@@ -33,7 +33,7 @@ def test_thompson_sampling_learns_each_contexts_best_creative():
 
 
 def test_an_hours_draw_is_shared_by_its_contexts_opportunities_and_drawn_anew_each_hour():
-    s, dev = selector(fatigue=0.0), np.arange(400)
+    s, dev = selector(fatigue=0.0, samples=1), np.arange(400)
     ctx = dev % 2
     c = s.choose(0, dev, ctx)  # no data yet: every creative's posterior is the same
     assert all(np.unique(c[ctx == x]).size == 1 for x in (0, 1)), "one sample per context and hour"
