@@ -145,7 +145,9 @@ class SafetyLimits:
             safe = bids
         if t is not None and self.detector is not None:
             # the bidder's own intent (before the cap) is what reveals a broken bidder
-            found = self.detector.check_bids(np.where(np.isfinite(bids), bids, self.max_bid * 1e6))
+            # (in the usual hour every bid is in range, so the bids themselves, whose median note_bids reuses)
+            found = self.detector.check_bids(bids if safe is bids else
+                                             np.where(np.isfinite(bids), bids, self.max_bid * 1e6))
             if found is not None:
                 self._pause(t, found, t + self.pause_hours)
                 self.report.paused_hours += 1
