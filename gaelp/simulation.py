@@ -27,12 +27,12 @@ from gaelp.control.creatives import CreativeSelector
 from gaelp.control.safety import SafetyLimits
 from gaelp.kpis import Kpis
 from gaelp.market.caps import FrequencyCaps
-from gaelp.market.clearing import Cleared, Market, Respond
+from gaelp.market.clearing import Cleared, Market, Respond, Watch
 from gaelp.market.tracking import TouchTracker
 from gaelp.records import DayLog, HourRecord, HourTruth, Purchases
 from gaelp.rng import CounterRng, Purpose, Streams
 from gaelp.world.activity import Activity, DaySchedule
-from gaelp.world.clicks import ADV_KEYS, SLOT_KEYS, ClickInputs, click_response, creatives_shown
+from gaelp.world.clicks import ADV_KEYS, SLOT_KEYS, ClickInputs, click_response
 from gaelp.world.journey import JourneyModel
 from gaelp.world.population import JourneyState, Stage, build_population, initial_stages
 from gaelp.world.purchases import ORGANIC, POST_CLICK, PendingPurchases
@@ -68,6 +68,10 @@ class OpenHour(NamedTuple):
     opp: _Opportunities
     bids: np.ndarray  # (n_bidders, n) after safety and frequency caps
     ours_creative: np.ndarray  # (n,) the creative our selector would show on each opportunity
+    # (n * max_slots,) int64 the creative shown at each (row, slot), written by every clearing pass: a later
+    # pass redraws only rows after the earlier passes' final ones, so the table ends up holding the final
+    # impressions' (alone or in a batch of worlds, the world's own table)
+    shown: np.ndarray
 
 
 class Clearing(NamedTuple):
@@ -78,12 +82,14 @@ class Clearing(NamedTuple):
     remaining: np.ndarray  # (n_bidders,) budget left today
     respond: Respond  # the world's clicks on impressions (row, slot, advertiser)
     charge: np.ndarray | None  # (n,) importance weight charged per click, None in a plain world
+    watch: Watch | None  # our safety layer's live watch of our own prices, None when it is off
     clicks: ClickInputs  # what `respond` reads per opportunity (a batch of worlds draws clicks from these)
+    shown: np.ndarray  # the open hour's `OpenHour.shown` table, which `respond` writes
 
     @property
-    def market_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, Respond, np.ndarray | None]:
+    def market_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, Respond, np.ndarray | None, Watch | None]:
         """The arguments of `Market.clear_within_budgets`, in order."""
-        return self.channel, self.bids, self.remaining, self.respond, self.charge
+        return self.channel, self.bids, self.remaining, self.respond, self.charge, self.watch
 
 
 def build_competitors(cfg: Config, streams: Streams) -> list[Bidder]:
@@ -158,7 +164,7 @@ class Simulation:
         # our creative per opportunity (control/creatives.py); rivals rotate theirs uniformly
         self.creatives = CreativeSelector(self.response.n_creatives, len(w.channels) * N_INTENTS * N_DEVICE_TYPES,
                                           self.pop.device_type.size, cfg.campaign.creatives,
-                                          self.streams.get("creatives"), cfg.campaign.ab_pair)
+                                          self.streams.get("creatives"), cfg.campaign.ab_pair, cfg.campaign.selector)
         self.touches = TouchTracker(cfg.users)
         self.pending = PendingPurchases()
         self.kpis = Kpis.empty(len(w.channels), self.n_adv, cfg.days, self.market.max_slots,
@@ -208,19 +214,19 @@ class Simulation:
         purchases = self._purchases(t)
         opp = self._opportunities(t)
         bids = self._bids(opp)
-        return OpenHour(t, purchases, opp, bids, self._choose_creatives(t, opp))
+        return OpenHour(t, purchases, opp, bids, self._choose_creatives(t, opp),
+                        np.empty(opp.batch.size * self.market.max_slots, np.int64))
 
     def clearing(self, hour: OpenHour) -> Clearing:
         """What the platform clears the open hour with (`Market.clear_within_budgets`' arguments and more)."""
-        return self._clearing(hour.t, hour.opp, hour.bids, hour.ours_creative)
+        return self._clearing(hour.t, hour.opp, hour.bids, hour.ours_creative, hour.shown)
 
     def close_hour(self, hour: OpenHour, cl: Cleared) -> HourRecord:
         """The hour after the market cleared it: clicks, purchases scheduled, journeys, learning, KPIs."""
-        t, purchases, opp, ours_creative = hour.t, hour.purchases, hour.opp, hour.ours_creative
-        day = t // 24
+        t, purchases, opp = hour.t, hour.purchases, hour.opp
         imp_person, imp_channel = opp.person[cl.row], opp.batch.channel[cl.row]
         imp_key = opp.key[cl.row] * SLOT_KEYS + cl.slot
-        imp_creative = self._creative_of(opp.key, cl.row, cl.advertiser, ours_creative, day)
+        imp_creative = hour.shown[cl.row * self.market.max_slots + cl.slot]
         click, p_purchase = self._schedule_post_click(t, opp, cl, imp_person, imp_key)
         self._move_journeys(t, opp, cl, imp_person, imp_channel, imp_key, imp_creative)
         self.caps.record(imp_person, imp_channel, cl.advertiser)
@@ -334,30 +340,40 @@ class Simulation:
         np.putmask(bids, self.caps.blocked(opp.person, batch.channel), 0.0)
         return bids
 
-    def _creative_of(self, key: np.ndarray, row: np.ndarray, adv: np.ndarray, ours: np.ndarray,
-                     day: int) -> np.ndarray:
-        """(k,) int64 creative of impressions (opportunity row, advertiser): ours as chosen, a rival's
-        from a uniform rotation drawn per opportunity and advertiser."""
-        return creatives_shown(key, row, adv, ours, self.response.n_creatives, self._draws(day))
-
     def _draws(self, day: int) -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:
         """draw(rows, keys, purpose): this world's counter uniforms of `day` (see `gaelp.world.clicks`)."""
         return lambda rows, keys, purpose: self.crng.uniform(keys, day, purpose)
 
-    def _clearing(self, t: int, opp: _Opportunities, bids: np.ndarray, ours_creative: np.ndarray) -> Clearing:
+    def _clearing(self, t: int, opp: _Opportunities, bids: np.ndarray, ours_creative: np.ndarray,
+                  shown: np.ndarray) -> Clearing:
         """The platform's inputs to clear the hour within every advertiser's budget; the world draws the clicks."""
         batch, person = opp.batch, opp.person
+        n_slots = self.market.max_slots
         clicks = ClickInputs(opp.key, person, opp.segment, opp.stage,
                              self.response.person_ctr(opp.segment, opp.stage, batch.intent),
-                             batch.channel.astype(np.int64) * self.market.max_slots, ours_creative)
+                             batch.channel.astype(np.int64) * n_slots, ours_creative)
         seen = self.state.seen.reshape(-1)
         seen_creative = self.state.seen_creative.reshape(-1)
+
+        def keep(r: np.ndarray, s: np.ndarray, c: np.ndarray) -> None:
+            shown[r * n_slots + s] = c
+
         respond = partial(click_response, self.response, clicks, self.n_adv, lambda r, a: self.ctr_quality[a],
-                          lambda r, i: seen[i], lambda r, i: seen_creative[i], self._draws(t // 24))
+                          lambda r, i: seen[i], lambda r, i: seen_creative[i], self._draws(t // 24), keep)
         charge = None if self._charge is None else self._charge[person]
         remaining = self.budget - self.spent_today
         remaining[OURS] = self.safety.remaining(t, self.budget[OURS], self.spent_today[OURS])
-        return Clearing(batch.channel, bids, remaining, respond, charge, clicks)
+        ours_bids = bids[OURS]
+
+        def watch(r: np.ndarray, a: np.ndarray, price: np.ndarray, clicked: np.ndarray) -> np.ndarray:
+            # our safety layer watches our own prices as they come (rivals watch nothing)
+            stop = np.full(self.n_adv, batch.size, np.int64)
+            mine = a == OURS
+            stop[OURS] = self.safety.charge_stop(ours_bids, r[mine], price[mine])
+            return stop
+
+        return Clearing(batch.channel, bids, remaining, respond, charge,
+                        watch if self.safety.react_minutes is not None else None, clicks, shown)
 
     def _schedule_post_click(self, t: int, opp: _Opportunities, cl: Cleared, imp_person: np.ndarray,
                              imp_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@ microseconds whatever its size, and an hour makes hundreds), so W worlds cost ab
 steps its worlds in lockstep through the three phases of `Simulation`'s hour (`open_hour`, clearing,
 `close_hour`) and runs the stages that take a world axis once for the whole batch: today the market's
 clearing (`Market.clear_worlds`: one auction pass over every world's opportunities, budgets per world and
-advertiser) with the people's clicks (`gaelp.world.clicks`, draws through `WorldsRng`). The other stages still run world by world; docs/montecarlo.md lists what moves next.
+advertiser, each world's price watch on its own impressions) with the people's clicks (`gaelp.world.clicks`, draws through `WorldsRng`). The other stages still run world by world; docs/montecarlo.md lists what moves next.
 
 Exactness: each world in a batch gets, bit for bit, the records and KPIs it gets alone (tested), because
 the batched stages compute every world's rows from that world's inputs only, in its own order.
@@ -31,7 +31,7 @@ from gaelp.market.clearing import Cleared, Respond
 from gaelp.records import DayLog, HourRecord
 from gaelp.rng import WorldsRng
 from gaelp.simulation import Clearing, Simulation
-from gaelp.world.clicks import ClickInputs, Gather, click_response
+from gaelp.world.clicks import ClickInputs, Gather, Keep, click_response
 
 
 def _gather(bounds: np.ndarray, arrays: Sequence[np.ndarray]) -> Gather:
@@ -45,6 +45,19 @@ def _gather(bounds: np.ndarray, arrays: Sequence[np.ndarray]) -> Gather:
         return np.concatenate(parts) if parts else np.zeros(0, arrays[0].dtype)
 
     return gather
+
+
+def _scatter(bounds: np.ndarray, tables: Sequence[np.ndarray], n_slots: int) -> Keep:
+    """keep(rows, slots, creatives): each impression's creative into its world's (n_w * n_slots,) table
+    (rows sorted, world-major), at the world's own (row, slot), as the world alone notes it."""
+
+    def keep(rows: np.ndarray, slots: np.ndarray, creatives: np.ndarray) -> None:
+        cut = np.searchsorted(rows, bounds).tolist()
+        for w, (a, b) in enumerate(itertools.pairwise(cut)):
+            if b > a:
+                tables[w][(rows[a:b] - bounds[w]) * n_slots + slots[a:b]] = creatives[a:b]
+
+    return keep
 
 
 class BatchedWorlds:
@@ -100,7 +113,8 @@ class BatchedWorlds:
         cl = self.market.clear_worlds(bounds, np.concatenate([c.channel for c in inputs]),
                                       np.concatenate([c.bids for c in inputs], axis=1),
                                       np.stack([c.remaining for c in inputs]),
-                                      self._respond(bounds, inputs), charge)
+                                      self._respond(bounds, inputs), charge,
+                                      [c.watch for c in inputs] if any(c.watch is not None for c in inputs) else None)
         cut = np.searchsorted(cl.row, bounds).tolist()
         out = []
         for w in range(len(inputs)):
@@ -120,7 +134,8 @@ class BatchedWorlds:
         return partial(click_response, first.response, clicks, first.n_adv, lambda r, a: quality[world[r], a],
                        _gather(bounds, [s.state.seen.reshape(-1) for s in self.sims]),
                        _gather(bounds, [s.state.seen_creative.reshape(-1) for s in self.sims]),
-                       lambda r, keys, purpose: rng.uniform(world[r], keys, day, purpose))
+                       lambda r, keys, purpose: rng.uniform(world[r], keys, day, purpose),
+                       _scatter(bounds, [c.shown for c in inputs], self.market.max_slots))
 
     def run(self, days: int, on_day: Callable[[int, DayLog], None] | None = None) -> None:
         """Simulate `days` more days of every world; `on_day(world, log)` gets each world's day logs."""

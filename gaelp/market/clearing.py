@@ -4,13 +4,15 @@ Clearing is per channel (each has its mechanism, slots and reserve) on the hour'
 are per click, so whether a budget holds is known only once the clicks are: `clear_within_budgets`
 clears, asks the world who clicked, and when an advertiser's spend would pass its remaining budget,
 withdraws its bids from the auction where it runs out onward (opportunities are in time order) and
-clears again. Each pass removes at least one advertiser's tail, so it ends within n_bidders passes.
+clears again. An advertiser's own live monitoring (`watch`) can withdraw its bids the same way, from
+the opportunity where it reacts to what it was charged. Each pass only zeroes bids (at least one), so
+the loop ends.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +51,9 @@ class Cleared:
 
 # respond(row, slot, advertiser) -> (clicked, click probability): the world's response to impressions.
 Respond = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+# watch(row, advertiser, price, clicked) -> (n_bidders,) int64: the opportunity from which each advertiser
+# withdraws its bids after seeing its own charges in time order (n or more: it does not).
+Watch = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 class Market:
@@ -124,7 +129,8 @@ class Market:
         return alloc.winners, alloc.prices
 
     def clear_within_budgets(self, channel: np.ndarray, bids: np.ndarray, remaining: np.ndarray,
-                             respond: Respond, charge: np.ndarray | None = None) -> Cleared:
+                             respond: Respond, charge: np.ndarray | None = None,
+                             watch: Watch | None = None) -> Cleared:
         """Clear, then withdraw advertisers from the point their budget runs out, until all hold.
 
         Args:
@@ -135,8 +141,10 @@ class Market:
             charge: (n,) multiple of the price a click of each opportunity costs (the importance weight
                 of its person, so an oversampled world spends budgets at the plain world's pace);
                 None: the price itself.
+            watch: advertisers' live monitoring of their own impressions (see `Watch`); None: none.
         """
         bids = np.array(bids, dtype=np.float64)
+        n = bids.shape[1]
         exhausted = remaining <= 0
         if exhausted.any():
             bids[exhausted] = 0.0
@@ -163,7 +171,8 @@ class Market:
             if parts:  # the earlier passes' final rows, added in the order they were cut
                 spend = sum((np.bincount(p[2], weights=p[5], minlength=n_bidders) for p in parts), spend)
             over = np.flatnonzero(spend > limit)
-            if over.size == 0:
+            stop = _withdrawals(watch(row, adv, price, clicked), bids, n) if watch is not None else {}
+            if over.size == 0 and not stop:
                 if parts:
                     parts.append(fields)
                     fields = tuple(np.concatenate(f) for f in zip(*parts))
@@ -179,12 +188,16 @@ class Market:
                 r0 = int(row[mine][first_over])
                 bids[j, r0:] = 0.0
                 cut = min(cut, r0)
+            for j, r0 in stop.items():
+                bids[j, r0:] = 0.0
+                cut = min(cut, r0)
             keep = row < cut
             parts.append(tuple(f[keep] for f in fields))
             done = cut
 
     def clear_worlds(self, bounds: np.ndarray, channel: np.ndarray, bids: np.ndarray, remaining: np.ndarray,
-                     respond: Respond, charge: np.ndarray | None = None) -> Cleared:
+                     respond: Respond, charge: np.ndarray | None = None,
+                     watch: Sequence[Watch | None] | None = None) -> Cleared:
         """`clear_within_budgets` of a batch of worlds' hours at once, each world's rows as it clears them alone.
 
         The rows are world-major: world w holds rows `bounds[w]:bounds[w + 1]`, in its own time order, and
@@ -192,9 +205,11 @@ class Market:
         lockstep: each clears the rows not yet final of every world still cutting budgets in one array
         program (by the path the batch's size picks: `clear_mixed` and the mechanisms give every auction
         the same result to the last bit, tested in `test_mechanisms`) and asks `respond` once; only the
-        search for where an advertiser's budget runs out is done per (world, advertiser) over budget.
-        Every sum adds the same numbers in the same order as the world alone, so the result, cut at
-        `bounds`, is bit for bit what each world gets alone (a test checks it).
+        search for where an advertiser's budget runs out is done per (world, advertiser) over budget, and
+        each world's `watch` sees its own slice of every pass it takes part in (its rows, as alone). A
+        world goes on to the next pass while it has an advertiser over budget or a withdrawal its watch
+        asks for, as alone. Every sum adds the same numbers in the same order as the world alone, so the
+        result, cut at `bounds`, is bit for bit what each world gets alone (a test checks it).
 
         Args:
             bounds: (W + 1,) int row offsets of the worlds, non-decreasing, from 0 to n.
@@ -203,12 +218,16 @@ class Market:
             remaining: (W, n_bidders) budget left today per world and advertiser.
             respond: the worlds' click model for impressions, given batch rows (sorted).
             charge: (n,) multiple of the price a click costs (see `clear_within_budgets`); None: the price.
+            watch: (W,) each world's live monitoring (`Watch`, rows local to the world; None: none), or
+                None for no watch in any world.
 
         Returns:
             The batch's impressions, world-major (`row` indexes the batch); `bids` (n_bidders, n).
         """
         bounds = np.asarray(bounds, dtype=np.int64)
         n_worlds, n_bidders = remaining.shape
+        if watch is not None and len(watch) != n_worlds:
+            raise ValueError(f"watch must hold one entry (or None) per world: {len(watch)} for {n_worlds} worlds")
         world = np.repeat(np.arange(n_worlds), np.diff(bounds))
         bids = np.array(self._checked(channel, bids), dtype=np.float64)
         exhausted = remaining <= 0
@@ -240,13 +259,14 @@ class Market:
             for earlier in part_spend:
                 spend = spend + earlier
             over = (spend > limit).any(axis=1)
-            going_on = active[over[active]]
+            cuts = np.searchsorted(row, bounds).tolist()
+            stops = self._watched(watch, active, bounds, cuts, bids, (row, adv, price, clicked))
+            going_on = active[[bool(over[w]) or bool(stops.get(w)) for w in active.tolist()]]
             if going_on.size < active.size:
                 settled = ~np.isin(world[row], going_on)
                 final.append([f[settled] for f in fields])
             if going_on.size == 0:
                 break
-            cuts = np.searchsorted(row, bounds).tolist()
             part_cuts = [np.searchsorted(p[0], bounds).tolist() for p in parts]
             kept = []
             for w in going_on.tolist():
@@ -261,6 +281,9 @@ class Market:
                     r0 = int(r[mine][int(np.searchsorted(cum, remaining[w, j] + 1e-9, side="right"))])
                     bids[j, r0:bounds[w + 1]] = 0.0
                     cut = min(cut, r0)
+                for j, r0 in stops.get(w, {}).items():
+                    bids[j, bounds[w] + r0:bounds[w + 1]] = 0.0
+                    cut = min(cut, int(bounds[w]) + r0)
                 kept.append(np.arange(a, b)[r < cut])
                 done[w] = cut
             keep = np.concatenate(kept)
@@ -277,3 +300,24 @@ class Market:
             fields = [f[order] for f in fields]
         row, slot, adv, price, clicked, cost, ctr = fields
         return Cleared(row, slot, adv, price, clicked, cost, ctr, bids)
+
+    @staticmethod
+    def _watched(watch: Sequence[Watch | None] | None, active: np.ndarray, bounds: np.ndarray, cuts: list[int],
+                 bids: np.ndarray, fields: tuple[np.ndarray, ...]) -> dict[int, dict[int, int]]:
+        """{world: {advertiser: first row, local}} of the withdrawals the active worlds' watches ask for
+        in a pass of `clear_worlds` (`fields`: the pass's batch rows, advertisers, prices and clicks)."""
+        out: dict[int, dict[int, int]] = {}
+        if watch is None:
+            return out
+        for w in active.tolist():
+            if watch[w] is None:
+                continue
+            lo, hi, a, b = int(bounds[w]), int(bounds[w + 1]), cuts[w], cuts[w + 1]
+            row, adv, price, clicked = (f[a:b] for f in fields)
+            out[w] = _withdrawals(watch[w](row - lo, adv, price, clicked), bids[:, lo:hi], hi - lo)
+        return out
+
+
+def _withdrawals(stop: np.ndarray, bids: np.ndarray, n: int) -> dict[int, int]:
+    """{advertiser: first row} of the withdrawals `watch` asks for that still remove a bid."""
+    return {int(j): int(stop[j]) for j in np.flatnonzero(np.asarray(stop) < n) if bids[j, int(stop[j]):].any()}

@@ -42,6 +42,8 @@ Draw = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 """draw(rows, keys, purpose) -> uniforms of the hour's day for keys of opportunity rows (k,)."""
 Gather = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """gather(rows, index) -> values at `index` of the memory array of each row's world (k,)."""
+Keep = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
+"""keep(rows, slots, creatives): note the creative shown at each impression (k,) in its world's table."""
 
 
 def creatives_shown(key: np.ndarray, row: np.ndarray, adv: np.ndarray, ours: np.ndarray, n_creatives: int,
@@ -53,7 +55,7 @@ def creatives_shown(key: np.ndarray, row: np.ndarray, adv: np.ndarray, ours: np.
 
 
 def click_response(response: ResponseModel, inputs: ClickInputs, n_adv: int, quality: Gather, seen: Gather,
-                   seen_creative: Gather, draw: Draw, r: np.ndarray, s: np.ndarray,
+                   seen_creative: Gather, draw: Draw, keep: Keep, r: np.ndarray, s: np.ndarray,
                    a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Clicks and click probabilities of impressions (row r, slot s, advertiser a), each (k,).
 
@@ -65,9 +67,11 @@ def click_response(response: ResponseModel, inputs: ClickInputs, n_adv: int, qua
         seen, seen_creative: decayed impression counts per (person * n_adv + advertiser) and per
             (that cell * n_creatives + creative), from each row's world.
         draw: each row's world's counter draws.
+        keep: where the impressions' creatives are noted (the world keeps them for the hour's close).
     """
     n_cr = response.n_creatives
     c = creatives_shown(inputs.key, r, a, inputs.ours_creative, n_cr, draw)
+    keep(r, s, c)
     cell = inputs.person[r] * n_adv + a
     p = response.creative_ctr(inputs.row_ctr[r], inputs.slot_base[r] + s, quality(r, a), c, inputs.segment[r],
                               inputs.stage[r], seen(r, cell), seen_creative(r, cell * n_cr + c))

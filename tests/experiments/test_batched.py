@@ -77,3 +77,37 @@ def test_a_batch_refuses_worlds_it_cannot_step_together():
         BatchedWorlds([a, Simulation(cfg.replace(seed=3, users=200))])
     with pytest.raises(ValueError, match="at least one"):
         BatchedWorlds([])
+
+
+def _strict_watch(sim: Simulation, from_hour: int) -> Simulation:
+    """The world's price watch, from `from_hour` on, takes any price above half our bid for a billing fault
+    (as a platform overcharging would be seen): our bids are withdrawn within the hour and bidding pauses."""
+    original = sim.safety.charge_stop
+
+    def charge_stop(bids, row, price):
+        return original(bids * 0.5 if sim.t >= from_hour else bids, row, price)
+
+    sim.safety.charge_stop = charge_stop
+    return sim
+
+
+def test_a_world_whose_price_watch_fires_in_a_batch_is_the_world_alone():
+    cfg = load_config(None, users=1500, days=2)
+    seeds, strict = (21, 22, 23), 1  # the watch fires in world 1 only
+
+    def worlds():
+        return [_strict_watch(Simulation(cfg.replace(seed=s)), 30) if w == strict else Simulation(cfg.replace(seed=s))
+                for w, s in enumerate(seeds)]
+
+    alone = []
+    for sim in worlds():
+        on_day, finish = _hasher(sim)
+        sim.run(on_day=on_day)
+        alone.append((finish(), sim.safety.events))
+    sims = worlds()
+    hashers = [_hasher(sim) for sim in sims]
+    BatchedWorlds(sims).run(cfg.days, on_day=lambda w, log: hashers[w][0](log))
+    assert [(finish(), sim.safety.events) for (_, finish), sim in zip(hashers, sims, strict=True)] == alone
+    kinds = [[e["kind"] for e in events] for _, events in alone]
+    assert "overcharge" in kinds[strict] and all("overcharge" not in k for w, k in enumerate(kinds) if w != strict)
+    assert any("stopped from opportunity" in e["action"] for e in alone[strict][1])  # withdrawn mid-hour

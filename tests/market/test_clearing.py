@@ -107,6 +107,22 @@ def test_a_charge_per_opportunity_scales_what_a_click_costs_against_the_budget()
     assert all(np.array_equal(getattr(plain, f.name), getattr(ones, f.name)) for f in dataclasses.fields(Cleared))
 
 
+def test_a_watch_withdraws_an_advertiser_from_the_row_it_asks_for_along_with_budget_cuts():
+    m = Market((channel("social", "second_price", 1, 0.2),), np.ones(2))
+    n = 6
+    bids = np.tile([[5.0], [3.0]], (1, n))
+    always = lambda row, slot, adv: (np.ones(row.size, bool), np.ones(row.size))
+    stops = lambda row, adv, price, clicked: np.array([n, 4])  # bidder 1 withdraws from row 4 on
+    cl = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always, watch=stops)
+    # bidder 0's budget holds two clicks; bidder 1 takes rows 2-3, then nobody bids
+    assert cl.advertiser.tolist() == [0, 0, 1, 1] and cl.row.tolist() == [0, 1, 2, 3]
+    assert np.array_equal(cl.bids[1], [3.0, 3.0, 3.0, 3.0, 0.0, 0.0])
+    never = lambda row, adv, price, clicked: np.full(2, n)
+    plain = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always)
+    watched = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always, watch=never)
+    assert all(np.array_equal(getattr(plain, f.name), getattr(watched, f.name)) for f in dataclasses.fields(Cleared))
+
+
 def test_advertisers_without_budget_left_do_not_take_part():
     m = market()
     bids = np.full((4, 20), 2.0)
@@ -210,10 +226,11 @@ def test_a_single_item_mechanism_with_several_slots_is_refused_when_the_market_i
 
 
 @pytest.mark.parametrize("one_pass_max", [None, 50])
-@pytest.mark.parametrize("variant", ["plain", "charge", "price_mult"])
+@pytest.mark.parametrize("variant", ["plain", "charge", "price_mult", "watch"])
 def test_clear_worlds_gives_each_world_what_it_gets_alone(one_pass_max, variant, monkeypatch):
     """A batch of worlds' hours cleared at once: each world's slice equals its own clearing bit for bit,
-    also where budgets run out mid-hour (some worlds), are spent already, or never bind."""
+    also where budgets run out mid-hour (some worlds), are spent already, or never bind, and where some
+    worlds' watches withdraw an advertiser mid-hour (each watch sees the same passes as alone)."""
     if one_pass_max is not None:  # worlds above and below the one-pass size in one batch
         monkeypatch.setattr(market_module, "_ONE_PASS_MAX", one_pass_max)
     rng = np.random.default_rng(SEED)
@@ -225,6 +242,8 @@ def test_clear_worlds_gives_each_world_what_it_gets_alone(one_pass_max, variant,
     bids = rng.uniform(0.0, 3.0, (n_b, n))
     remaining = rng.choice([-1.0, 0.0, 2.0, 8.0, 1e9], size=(len(sizes), n_b))
     charge = rng.uniform(0.5, 2.0, n) if variant == "charge" else None
+    if variant == "watch":
+        remaining[4] = 1e9  # no budget binds in world 4: only its watch makes it go on to a second pass
     m = market()
     if variant == "price_mult":
         m.price_mult = np.array([1.5, 1.0, 1.0, 0.5])
@@ -234,13 +253,38 @@ def test_clear_worlds_gives_each_world_what_it_gets_alone(one_pass_max, variant,
         w = world[row]
         return wr.uniform(w, (row - bounds[w]) * 64 + slot * 8 + adv, 0, 3) < 0.5, np.full(row.size, 0.5)
 
-    batch = m.clear_worlds(bounds, ch, bids, remaining, respond, charge)
+    def price_watch(w, log):
+        """World w's watch (None in worlds 1 and 3): advertiser w % n_b withdraws 2 rows after its first
+        click priced above 1.2; every call is logged."""
+        if variant != "watch" or w in (1, 3):
+            return None
+
+        def watch(row, adv, price, clicked):
+            log.append((row.copy(), adv.copy(), price.copy(), clicked.copy()))
+            stop = np.full(n_b, 1 << 40, np.int64)
+            bad = np.flatnonzero((adv == w % n_b) & clicked & (price > 1.2))
+            if bad.size:
+                stop[w % n_b] = row[bad[0]] + 2
+            return stop
+
+        return watch
+
+    batch_logs = [[] for _ in seeds]
+    batch = m.clear_worlds(bounds, ch, bids, remaining, respond, charge,
+                           [price_watch(w, batch_logs[w]) for w in range(len(seeds))] if variant == "watch" else None)
     cuts = np.searchsorted(batch.row, bounds)
-    ran_out = 0
+    ran_out = withdrawn = 0
     for w, seed in enumerate(seeds):
         a, b = bounds[w], bounds[w + 1]
+        log = []
         alone = m.clear_within_budgets(ch[a:b], bids[:, a:b], remaining[w], random_clicks(0.5, seed),
-                                       None if charge is None else charge[a:b])
+                                       None if charge is None else charge[a:b], price_watch(w, log))
+        assert len(batch_logs[w]) == len(log)  # the watch saw the same passes, with the same impressions
+        assert all(np.array_equal(x, y) for calls in zip(batch_logs[w], log, strict=True)
+                   for x, y in zip(*calls, strict=True))
+        if log:
+            unwatched = m.clear_within_budgets(ch[a:b], bids[:, a:b], remaining[w], random_clicks(0.5, seed))
+            withdrawn += int(not np.array_equal(unwatched.bids, alone.bids))
         part = slice(cuts[w], cuts[w + 1])
         assert np.array_equal(batch.row[part] - a, alone.row)
         for f in ("slot", "advertiser", "price", "clicked", "cost", "ctr"):
@@ -248,3 +292,4 @@ def test_clear_worlds_gives_each_world_what_it_gets_alone(one_pass_max, variant,
         assert np.array_equal(batch.bids[:, a:b], alone.bids)
         ran_out += int((alone.bids != np.where(remaining[w][:, None] <= 0, 0.0, bids[:, a:b])).any())
     assert ran_out >= 1  # some world's budget ran out within the hour, so the fallback was exercised
+    assert withdrawn >= 2 * (variant == "watch")  # watches withdrew bids, in world 4 too
