@@ -88,23 +88,27 @@ class CreativeSelector:
         return np.argmax(theta, axis=1).astype(np.int8)
 
     def observe(self, device: np.ndarray, context: np.ndarray, creative: np.ndarray, clicked: np.ndarray,
-                conv_device: np.ndarray) -> None:
+                conv_device: np.ndarray, weight: np.ndarray | None = None,
+                conv_weight: np.ndarray | None = None) -> None:
         """Learn from the hour's impressions of ours, their clicks and the purchases our pixel reported.
 
         Args:
             device, context, creative: (w,) of each impression we won.  clicked: (w,) bool.
             conv_device: (m,) devices of our purchases this hour.
+            weight, conv_weight: (w,) and (m,) sampling weights of the impressions and purchases
+                (`OpportunityBatch.weight`): the rates count them as the plain population would. None: 1.0.
         """
         if device.size:
             dev, c, ctx = device, creative.astype(np.int64), context
-            np.add.at(self.shown, (dev, c), np.float32(1.0))
-            np.add.at(self.clicks, (ctx, c), clicked.astype(np.float64))
-            np.add.at(self.imps, (ctx, c), 1.0)
+            np.add.at(self.shown, (dev, c), np.float32(1.0))  # what one device saw: its own, unweighted
+            np.add.at(self.clicks, (ctx, c), clicked.astype(np.float64) if weight is None else clicked * weight)
+            np.add.at(self.imps, (ctx, c), 1.0 if weight is None else weight)
             self.last_click[dev[clicked]] = (ctx[clicked] * self.k + c[clicked]).astype(np.int32)
         if conv_device.size:
             cell = self.last_click[conv_device]
-            cell = cell[cell >= 0]
-            np.add.at(self.clicks.reshape(-1), cell, self.purchase_weight)
+            hit = cell >= 0
+            credit = self.purchase_weight if conv_weight is None else self.purchase_weight * conv_weight[hit]
+            np.add.at(self.clicks.reshape(-1), cell[hit], credit)
 
     def posterior(self) -> tuple[np.ndarray, np.ndarray]:
         """(n_contexts, k) Beta parameters: each context's clicks over the overall rate's prior."""
