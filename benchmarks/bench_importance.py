@@ -2,9 +2,12 @@
 the crisis-segment purchase estimate, in a market of rule-bidding rivals and in the default one.
 
     python -m benchmarks.bench_importance --worlds 128 --users 2000 --days 14
+    python -m benchmarks.bench_importance --markets default --factors 2,4,8
 
-Prints, per market and KPI, both means with 95% half-widths, the difference in standard errors, and
-the ratio of the variances across worlds (plain over importance-sampled) with a bootstrap interval.
+Prints one JSON object: per market, the wall seconds of each run, and per oversampling factor and KPI
+both means with 95% half-widths, the difference in standard errors, the ratio of the variances across
+worlds (plain over importance-sampled) with a bootstrap interval, and that ratio at equal compute
+(times the plain run's wall time over the weighted run's).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from gaelp.config import build_config
 from gaelp.experiments.importance import with_importance
 from gaelp.experiments.montecarlo import WorldsJob, run_worlds
 
-KPIS = ("purchases_crisis", "purchases", "impressions", "clicks", "spend", "conversions", "revenue")
+KPIS = ("purchases_crisis", "purchases", "impressions", "clicks", "spend", "ctr", "cpc", "conversions", "revenue")
 
 
 def compare(plain: list[float | None], weighted: list[float | None], rng: np.random.Generator) -> dict:
@@ -36,27 +39,36 @@ def compare(plain: list[float | None], weighted: list[float | None], rng: np.ran
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run both markets plain and with `--importance`, print one JSON object."""
+    """Run each market plain and with every `--factors` oversampling of crisis parents, print one JSON object."""
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--worlds", type=int, default=128)
     p.add_argument("--users", type=int, default=2000)
     p.add_argument("--days", type=int, default=14)
-    p.add_argument("--factor", type=float, default=4.0, help="oversampling of crisis parents")
+    p.add_argument("--factors", default="4", help="oversampling factors of crisis parents, comma-separated")
+    p.add_argument("--markets", default="rules,default", help="rules (rivals bid by rules), default, or both")
     p.add_argument("--workers", type=int, default=2)
     a = p.parse_args(argv)
+    factors = [float(f) for f in a.factors.split(",")]
     base = build_config({"users": a.users, "days": a.days})
     rules = [{"name": c.name, "kind": "rule"} for c in base.market.competitors]
+    markets = {"rules": {"market": {"competitors": rules}}, "default": {}}
     seeds = list(range(1000, 1000 + a.worlds))
     rng = np.random.default_rng(0)
     out = {}
-    for market, data in (("rules", {"market": {"competitors": rules}}), ("default", {})):
-        cfg = build_config({"users": a.users, "days": a.days, **data})
-        runs = {name: run_worlds(WorldsJob(c, "fixed"), seeds, "local", a.workers)
-                for name, c in (("plain", cfg), ("importance", with_importance(cfg, {"crisis": a.factor})))}
-        kpis = {name: r.to_json()["kpis"] for name, r in runs.items()}
-        out[market] = {"wall_s": {name: r.wall_s for name, r in runs.items()},
-                       **{k: compare(kpis["plain"][k]["per_world"], kpis["importance"][k]["per_world"], rng)
-                          for k in KPIS}}
+    for market in a.markets.split(","):
+        cfg = build_config({"users": a.users, "days": a.days, **markets[market]})
+        plain = run_worlds(WorldsJob(cfg, "fixed"), seeds, "local", a.workers)
+        res: dict = {"wall_s": {"plain": plain.wall_s}}
+        for f in factors:
+            run = run_worlds(WorldsJob(with_importance(cfg, {"crisis": f}), "fixed"), seeds, "local", a.workers)
+            res["wall_s"][f"crisis={f:g}"] = run.wall_s
+            kpis = {name: r.to_json()["kpis"] for name, r in (("plain", plain), ("importance", run))}
+            cmp = {k: compare(kpis["plain"][k]["per_world"], kpis["importance"][k]["per_world"], rng) for k in KPIS}
+            ratio = cmp["purchases_crisis"]["var_ratio"]
+            cmp["equal_compute_var_ratio"] = None if ratio is None else ratio * plain.wall_s / run.wall_s
+            res[f"crisis={f:g}"] = cmp
+        out[market] = res
+        print(json.dumps({market: res}, default=float), flush=True)
     print(json.dumps(out, default=float))
 
 
