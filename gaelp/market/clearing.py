@@ -126,6 +126,13 @@ class Market:
             charge: (n,) multiple of the price a click of each opportunity costs (the importance weight
                 of its person, so an oversampled world spends budgets at the plain world's pace);
                 None: the price itself.
+
+        With `charge`, the click that ends a budget is the first whose whole price would not fit in
+        what is left (what a plain world's click needs), though it is charged by weight: were it the
+        first whose weighted charge does not fit, a click of weight w would end budgets w times as
+        often as a plain one (the longer a charge, the likelier it straddles the end), so light,
+        oversampled people would lose fewer clicks to budget ends than they stand for, and heavy
+        ones more (measured: +13% clicks of crisis parents per impression at `crisis=4`).
         """
         bids = np.array(bids, dtype=np.float64)
         exhausted = remaining <= 0
@@ -150,26 +157,51 @@ class Market:
             clicked, ctr = respond(row, slot, adv)
             cost = np.where(clicked, price if charge is None else price * charge[row], 0.0)
             fields: tuple[np.ndarray, ...] = (row, slot, adv, price, clicked, cost, ctr)
-            spend = np.bincount(adv, weights=cost, minlength=n_bidders)
-            if parts:  # the earlier passes' final rows, added in the order they were cut
-                spend = sum((np.bincount(p[2], weights=p[5], minlength=n_bidders) for p in parts), spend)
-            over = np.flatnonzero(spend > limit)
-            if over.size == 0:
+            if charge is None:
+                spend = np.bincount(adv, weights=cost, minlength=n_bidders)
+                if parts:  # the earlier passes' final rows, added in the order they were cut
+                    spend = sum((np.bincount(p[2], weights=p[5], minlength=n_bidders) for p in parts), spend)
+                over = np.flatnonzero(spend > limit)
+                first_over = {int(j): self._first_over(cost, adv == j, parts, j, remaining[j]) for j in over}
+            else:
+                first_over = self._first_unfit(adv, cost, np.where(clicked, price, 0.0), parts, remaining)
+            if not first_over:
                 if parts:
                     parts.append(fields)
                     fields = tuple(np.concatenate(f) for f in zip(*parts))
                 row, slot, adv, price, clicked, cost, ctr = fields
                 return Cleared(row, slot, adv, price, clicked, cost, ctr, bids)
             cut = row.max(initial=done) + 1
-            for j in over:
-                # spend of j up to each of its impressions, counting the rows already final
-                before = sum(float(p[5][p[2] == j].sum()) for p in parts)
-                mine = adv == j
-                cum = before + np.cumsum(cost[mine])
-                first_over = int(np.searchsorted(cum, remaining[j] + 1e-9, side="right"))
-                r0 = int(row[mine][first_over])
+            for j, first in first_over.items():
+                r0 = int(row[adv == j][first])
                 bids[j, r0:] = 0.0
                 cut = min(cut, r0)
             keep = row < cut
             parts.append(tuple(f[keep] for f in fields))
             done = cut
+
+    @staticmethod
+    def _first_over(cost: np.ndarray, mine: np.ndarray, parts: list[tuple[np.ndarray, ...]], j: int,
+                    remaining: float) -> int:
+        """Index among advertiser j's impressions (`mine`) of the first that takes its spend, counting the
+        rows already final (`parts`), past `remaining`."""
+        before = sum(float(p[5][p[2] == j].sum()) for p in parts)
+        cum = before + np.cumsum(cost[mine])
+        return int(np.searchsorted(cum, remaining + 1e-9, side="right"))
+
+    @staticmethod
+    def _first_unfit(adv: np.ndarray, cost: np.ndarray, need: np.ndarray, parts: list[tuple[np.ndarray, ...]],
+                     remaining: np.ndarray) -> dict[int, int]:
+        """Per advertiser with one, the index among its impressions of the first whose `need` (the plain
+        price of a click) does not fit in what is left after the charges before it (the rows already
+        final, `parts`, included)."""
+        out = {}
+        for j in np.unique(adv[need > 0]).tolist():
+            mine = adv == j
+            before = sum(float(p[5][p[2] == j].sum()) for p in parts)
+            c = cost[mine]
+            spent_before = before + (np.cumsum(c) - c)
+            unfit = np.flatnonzero(spent_before + need[mine] > remaining[j] + 1e-9)
+            if unfit.size:
+                out[j] = int(unfit[0])
+        return out

@@ -120,11 +120,12 @@ def test_importance_oversamples_a_segment_and_weights_it_back():
     assert np.dot(drawn, pop.weight) == pytest.approx(1.0, abs=0.03)  # the weights represent everyone
 
 
-def test_weighted_worlds_agree_with_plain_monte_carlo_on_the_same_seeds():
-    # budgets bind (the platform charges weighted clicks); rivals bid by fixed rules, as learners learn from
-    # the oversampled people what they would not have met (docs/montecarlo.md measures that bias)
-    rules = [{"name": c.name, "kind": "rule"} for c in CFG.market.competitors]
-    cfg = build_config({"users": 1500, "days": 3, "market": {"competitors": rules}})
+@pytest.mark.parametrize("rivals", ["rule", "default"])
+def test_weighted_worlds_agree_with_plain_monte_carlo_on_the_same_seeds(rivals):
+    # budgets bind (the platform charges weighted clicks); in the default market the rivals learn, and learn
+    # from every observation by its sampling weight, as from the plain population (docs/montecarlo.md)
+    market = {"competitors": [{"name": c.name, "kind": "rule"} for c in CFG.market.competitors]} if rivals == "rule" else {}
+    cfg = build_config({"users": 1500, "days": 3, "market": market})
     seeds = list(range(20, 28))
     plain = run_worlds(WorldsJob(cfg, "fixed"), seeds, "local", workers=2).to_json()["kpis"]
     weighted = run_worlds(_importance(cfg, crisis=4.0), seeds, "local", workers=2).to_json()["kpis"]

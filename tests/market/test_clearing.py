@@ -98,13 +98,25 @@ def test_a_charge_per_opportunity_scales_what_a_click_costs_against_the_budget()
     always = lambda row, slot, adv: (np.ones(row.size, bool), np.ones(row.size))
     charge = np.array([0.5, 0.5, 2.0, 0.5, 0.5, 0.5])  # importance weights of the opportunities' people
     cl = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always, charge)
-    # 1.5 + 1.5 fit in 7.0, the 6.0 of the third would not: bidder 0 stops there, at the same price per click
-    assert cl.advertiser.tolist() == [0, 0, 1, 1, 1, 1]
-    assert cl.price.tolist() == [3.0, 3.0, 0.2, 0.2, 0.2, 0.2]
-    assert cl.cost.tolist() == [1.5, 1.5, 0.4, 0.1, 0.1, 0.1]
+    # clicks are charged by weight, 1.5 + 1.5; the third's whole price (3.0, what a plain click needs) fits in
+    # the 4.0 left, so it is shown and charged its 6.0; the fourth's 3.0 no longer fits: bidder 0 stops there
+    assert cl.advertiser.tolist() == [0, 0, 0, 1, 1, 1]
+    assert cl.price.tolist() == [3.0, 3.0, 3.0, 0.2, 0.2, 0.2]
+    assert cl.cost.tolist() == [1.5, 1.5, 6.0, 0.1, 0.1, 0.1]
     plain = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always)
     ones = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always, np.ones(n))
     assert all(np.array_equal(getattr(plain, f.name), getattr(ones, f.name)) for f in dataclasses.fields(Cleared))
+
+
+def test_a_light_click_ends_a_budget_where_a_plain_one_would():
+    # the click that ends a budget is the first whose whole price does not fit, whatever its weight: a
+    # light click (an oversampled person) must end budgets as often as the plain click it stands for
+    m = Market((channel("social", "second_price", 1, 0.2),), np.ones(2))
+    bids = np.tile([[5.0], [3.0]], (1, 4))
+    always = lambda row, slot, adv: (np.ones(row.size, bool), np.ones(row.size))
+    cl = m.clear_within_budgets(np.zeros(4, np.int64), bids, np.array([4.0, 100.0]), always, np.full(4, 0.5))
+    # 1.5 is charged; the second click's charge (1.5) would fit in the 2.5 left, its price (3.0) does not
+    assert cl.advertiser.tolist() == [0, 1, 1, 1] and cl.cost.tolist() == [1.5, 0.1, 0.1, 0.1]
 
 
 def test_advertisers_without_budget_left_do_not_take_part():
