@@ -127,12 +127,14 @@ class Market:
                 of its person, so an oversampled world spends budgets at the plain world's pace);
                 None: the price itself.
 
-        With `charge`, the click that ends a budget is the first whose whole price would not fit in
-        what is left (what a plain world's click needs), though it is charged by weight: were it the
-        first whose weighted charge does not fit, a click of weight w would end budgets w times as
-        often as a plain one (the longer a charge, the likelier it straddles the end), so light,
-        oversampled people would lose fewer clicks to budget ends than they stand for, and heavy
-        ones more (measured in docs/montecarlo.md, "Importance sampling").
+        With `charge`, the click that ends a budget is the first whose whole price (what a plain world's
+        click needs), or its charge where that is more, would not fit in what is left, though it is
+        charged by weight: were it the first whose weighted charge does not fit, a click of weight
+        w < 1 would end budgets w times as often as a plain one (the longer a charge, the likelier it
+        straddles the end), so light, oversampled people would lose fewer clicks to budget ends than
+        they stand for (measured in docs/montecarlo.md, "Importance sampling"). A heavy click is tested
+        by its charge so that no budget is overspent: an overspent advertiser sits out the rest of the
+        day, where a plain one keeps its last unclicked impressions.
         """
         bids = np.array(bids, dtype=np.float64)
         exhausted = remaining <= 0
@@ -164,7 +166,9 @@ class Market:
                 over = np.flatnonzero(spend > limit)
                 first_over = {int(j): self._first_over(cost, adv == j, parts, j, remaining[j]) for j in over}
             else:
-                first_over = self._first_unfit(adv, cost, np.where(clicked, price, 0.0), parts, remaining)
+                # a click needs its plain price, or its charge where that is more (never past the budget)
+                first_over = self._first_unfit(adv, cost, np.where(clicked, np.maximum(price, cost), 0.0), parts,
+                                               remaining)
             if not first_over:
                 if parts:
                     parts.append(fields)

@@ -98,11 +98,10 @@ def test_a_charge_per_opportunity_scales_what_a_click_costs_against_the_budget()
     always = lambda row, slot, adv: (np.ones(row.size, bool), np.ones(row.size))
     charge = np.array([0.5, 0.5, 2.0, 0.5, 0.5, 0.5])  # importance weights of the opportunities' people
     cl = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always, charge)
-    # clicks are charged by weight, 1.5 + 1.5; the third's whole price (3.0, what a plain click needs) fits in
-    # the 4.0 left, so it is shown and charged its 6.0; the fourth's 3.0 no longer fits: bidder 0 stops there
-    assert cl.advertiser.tolist() == [0, 0, 0, 1, 1, 1]
-    assert cl.price.tolist() == [3.0, 3.0, 3.0, 0.2, 0.2, 0.2]
-    assert cl.cost.tolist() == [1.5, 1.5, 6.0, 0.1, 0.1, 0.1]
+    # 1.5 + 1.5 fit in 7.0, the 6.0 of the third would not: bidder 0 stops there, at the same price per click
+    assert cl.advertiser.tolist() == [0, 0, 1, 1, 1, 1]
+    assert cl.price.tolist() == [3.0, 3.0, 0.2, 0.2, 0.2, 0.2]
+    assert cl.cost.tolist() == [1.5, 1.5, 0.4, 0.1, 0.1, 0.1]
     plain = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always)
     ones = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always, np.ones(n))
     assert all(np.array_equal(getattr(plain, f.name), getattr(ones, f.name)) for f in dataclasses.fields(Cleared))
