@@ -241,11 +241,38 @@ OURS: dict[str, Fact] = {
     "max_hour_share": _f(0.25, "assumption: no hour may spend more than a quarter of the day's allowance "
                                "(the busiest hour of a naive bidder spends ~15% at 10k people)"),
     "anomalies": _f(True, "assumption: anomaly pauses are on, as in any advertiser's monitoring"),
+    "watch_charges": _f(True, "assumption: we check each impression's price against our bid, as our own logs allow"),
+    "react_minutes": _f(1.0, "assumption: a minute from an overpriced impression to our bids' withdrawal (the win "
+                             "notice with the price reaches our own bid server within seconds; it stops bidding "
+                             "on its next requests)"),
     "pause_hours": _f(24, "assumption: an anomaly pauses bidding for a day, time for a person to look"),
     "oracle_fraction": _f(0.4, "assumption: the oracle bids 40% of the true value of a click"),
     "oracle_lp_k": _f(1.0, "assumption: the LP-dual bid's multiplier before the hindsight search picks one per world"),
     "prior_cvr": _f(0.03, "assumption: target_cpa's prior CVR per context, near the CVR of search (GA4 1.7-3.1%)"),
     "prior_strength": _f(30.0, "assumption: target_cpa's prior weighs as much as 30 clicks of its own"),
+}
+
+# Our Thompson-sampling creative selector (control/creatives.py; `campaign.selector`). An advertiser's
+# modelling choices, not market facts: none is pinned by a public figure.
+SELECTOR: dict[str, Fact] = {
+    "prior_clicks": _f(1.0, "assumption: a creative's prior rate over all contexts is 1 click in 30 impressions "
+                            "(3.3%, between social's ~1% and search's 3-7% top-slot CTR), weak enough that a "
+                            "day of our impressions outweighs it"),
+    "prior_impressions": _f(30.0, "assumption: the prior rate's weight, 30 impressions (see prior_clicks)"),
+    "pool": _f(100.0, "assumption: each context's prior is the creative's overall rate with 100 impressions' "
+                      "weight, so a context with little data borrows from the rest and one with a few "
+                      "thousand impressions speaks for itself"),
+    "samples": _f(8, "assumption: 8 Thompson samples per context, creative and hour, each shared by the hour's "
+                     "opportunities of the context whose device hashes to it (the posterior only changes between "
+                     "hours; a draw per opportunity cost 15% of a run, and one sample an hour learned less in "
+                     "small worlds: docs/control.md)"),
+    "fatigue": _f(0.3, "assumption: a device's sampled rate of a creative / (1 + 0.3 x its recent showings "
+                       "of it): a few showings move it to the next-best creative"),
+    "decay": _f(0.85, "assumption: daily decay of those showings, the same memory as the world's "
+                      "journey.exposure_decay (a half-life of about 4 days)"),
+    "purchase_weight": _f(3.0, "assumption: a purchase our pixel matches to a click counts as 3 clicks for that "
+                               "click's creative (a purchase is worth far more than a click, but arrives late "
+                               "and rarely: 1-3% of clicks)"),
 }
 
 COMPETITORS: dict[str, dict[str, Fact]] = {
@@ -335,7 +362,7 @@ def all_facts() -> dict[str, Fact]:
         for name, facts in table.items():
             out.update({f"{group}.{name}.{k}": v for k, v in facts.items()})
     for group, facts in (("journey", JOURNEY), ("devices", DEVICES), ("temporal", TEMPORAL), ("ours", OURS),
-                         ("creatives", CREATIVES)):
+                         ("creatives", CREATIVES), ("selector", SELECTOR)):
         out.update({f"{group}.{k}": v for k, v in facts.items()})
     out["competitors.intent_mult"] = COMPETITOR_INTENT_MULT
     return out

@@ -285,6 +285,33 @@ class MarketConfig(_Frozen):
     learners: LearnersConfig = LearnersConfig()
 
 
+class SelectorConfig(_Frozen):
+    """Our Thompson-sampling creative selector (`control/creatives.py`; sources in `calibration.SELECTOR`)."""
+
+    prior_clicks: float = Field(default=cal.SELECTOR["prior_clicks"].value, gt=0.0, le=1e6,
+                                description="clicks of the prior of a creative's rate over all contexts")
+    prior_impressions: float = Field(default=cal.SELECTOR["prior_impressions"].value, gt=0.0, le=1e7,
+                                     description="impressions of that prior (more than prior_clicks)")
+    pool: float = Field(default=cal.SELECTOR["pool"].value, gt=0.0, le=1e7,
+                        description="impressions' worth of the overall rate in each context's prior")
+    samples: int = Field(default=cal.SELECTOR["samples"].value, ge=1, le=64,
+                         description="Thompson samples per context, creative and hour, shared by the hour's "
+                                     "opportunities (each takes one by a hash of its device)")
+    fatigue: float = Field(default=cal.SELECTOR["fatigue"].value, ge=0.0, le=100.0,
+                           description="discount of a sampled rate per recent showing to the same device")
+    decay: float = Field(default=cal.SELECTOR["decay"].value, ge=0.0, le=1.0,
+                         description="daily decay of those showings")
+    purchase_weight: float = Field(default=cal.SELECTOR["purchase_weight"].value, ge=0.0, le=1000.0,
+                                   description="clicks a matched purchase adds to its click's creative")
+
+    @model_validator(mode="after")
+    def _check(self) -> SelectorConfig:
+        if self.prior_clicks >= self.prior_impressions:
+            raise ValueError(f"prior_clicks ({self.prior_clicks}) must be less than prior_impressions "
+                             f"({self.prior_impressions}): the prior is a click rate below 1")
+        return self
+
+
 class CampaignConfig(_Frozen):
     """Our own campaign: budget, creative, attribution window."""
 
@@ -297,6 +324,7 @@ class CampaignConfig(_Frozen):
         description="how our bidders pick a creative: thompson (learned from our clicks), rotate (uniform), "
                     "ab (A/B by a hash of the device between ab_pair)")
     ab_pair: tuple[int, int] = Field(default=cal.OURS["ab_pair"].value, description="creatives of an A/B test")
+    selector: SelectorConfig = SelectorConfig()
     pacing: Literal["daily", "promise"] = Field(
         default=cal.OURS["pacing"].value,
         description="daily: spend at most the daily budget each day; promise: up to 2x on a busy day, "
@@ -326,6 +354,10 @@ class SafetyConfig(_Frozen):
     anomalies: bool = Field(default=cal.OURS["anomalies"].value, description="pause bidding on anomalies of our own hourly stats")
     pause_hours: int = Field(default=cal.OURS["pause_hours"].value, ge=1, le=24 * 365,
                              description="hours a detected anomaly pauses our bidding")
+    watch_charges: bool = Field(default=cal.OURS["watch_charges"].value,
+                                description="withdraw our bids within the hour after an impression priced above its bid")
+    react_minutes: float = Field(default=cal.OURS["react_minutes"].value, ge=0.0, le=60.0,
+                                 description="minutes from an overpriced impression to our bids' withdrawal")
 
 
 class Config(_Frozen):

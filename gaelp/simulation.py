@@ -132,7 +132,7 @@ class Simulation:
         # our creative per opportunity (control/creatives.py); rivals rotate theirs uniformly
         self.creatives = CreativeSelector(self.response.n_creatives, len(w.channels) * N_INTENTS * N_DEVICE_TYPES,
                                           self.pop.device_type.size, cfg.campaign.creatives,
-                                          self.streams.get("creatives"), cfg.campaign.ab_pair)
+                                          self.streams.get("creatives"), cfg.campaign.ab_pair, cfg.campaign.selector)
         self.touches = TouchTracker(cfg.users)
         self.pending = PendingPurchases()
         self.kpis = Kpis.empty(len(w.channels), self.n_adv, cfg.days, self.market.max_slots,
@@ -175,10 +175,9 @@ class Simulation:
         opp = self._opportunities(t)
         bids = self._bids(opp)
         ours_creative = self._choose_creatives(t, opp)
-        cl = self._clear(t, opp, bids, ours_creative)
+        cl, imp_creative = self._clear(t, opp, bids, ours_creative)
         imp_person, imp_channel = opp.person[cl.row], opp.batch.channel[cl.row]
         imp_key = opp.key[cl.row] * SLOT_KEYS + cl.slot
-        imp_creative = self._creative_of(opp.key, cl.row, cl.advertiser, ours_creative, day)
         click, p_purchase = self._schedule_post_click(t, opp, cl, imp_person, imp_key)
         self._move_journeys(t, opp, cl, imp_person, imp_channel, imp_key, imp_creative)
         self.caps.record(imp_person, imp_channel, cl.advertiser)
@@ -306,18 +305,28 @@ class Simulation:
         u = self.crng.uniform(key[row] * _ADV_KEYS + adv, day, Purpose.CREATIVE)
         return np.where(adv == OURS, ours[row], (u * self.response.n_creatives).astype(np.int64))
 
-    def _clear(self, t: int, opp: _Opportunities, bids: np.ndarray, ours_creative: np.ndarray) -> Cleared:
-        """The platform clears the hour within every advertiser's budget; the world draws the clicks."""
+    def _clear(self, t: int, opp: _Opportunities, bids: np.ndarray,
+               ours_creative: np.ndarray) -> tuple[Cleared, np.ndarray]:
+        """The platform clears the hour within every advertiser's budget; the world draws the clicks.
+
+        Returns:
+            The cleared hour and the (k,) int64 creative of each of its impressions.
+        """
         batch, person, day = opp.batch, opp.person, t // 24
         keys = opp.key * SLOT_KEYS
         row_ctr = self.response.person_ctr(opp.segment, opp.stage, batch.intent)
-        slot_base = batch.channel.astype(np.int64) * self.market.max_slots
+        n_slots = self.market.max_slots
+        slot_base = batch.channel.astype(np.int64) * n_slots
         seen = self.state.seen.reshape(-1)
         seen_creative = self.state.seen_creative.reshape(-1)
         n_cr = self.response.n_creatives
+        # the creative shown at each (row, slot), written by every clearing pass: a later pass redraws
+        # only rows after the earlier passes' final ones, so the table ends up holding the final impressions'
+        shown = np.empty(batch.size * n_slots, np.int64)
 
         def respond(r: np.ndarray, s: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             c = self._creative_of(opp.key, r, a, ours_creative, day)
+            shown[r * n_slots + s] = c
             cell = person[r] * self.n_adv + a
             p = self.response.creative_ctr(row_ctr[r], slot_base[r] + s, self.ctr_quality[a], c, opp.segment[r],
                                            opp.stage[r], seen[cell], seen_creative[cell * n_cr + c])
@@ -326,7 +335,18 @@ class Simulation:
         charge = None if self._charge is None else self._charge[person]
         remaining = self.budget - self.spent_today
         remaining[OURS] = self.safety.remaining(t, self.budget[OURS], self.spent_today[OURS])
-        return self.market.clear_within_budgets(batch.channel, bids, remaining, respond, charge)
+        ours_bids = bids[OURS]
+
+        def watch(r: np.ndarray, a: np.ndarray, price: np.ndarray, clicked: np.ndarray) -> np.ndarray:
+            # our safety layer watches our own prices as they come (rivals watch nothing)
+            stop = np.full(self.n_adv, batch.size, np.int64)
+            mine = a == OURS
+            stop[OURS] = self.safety.charge_stop(ours_bids, r[mine], price[mine])
+            return stop
+
+        cl = self.market.clear_within_budgets(batch.channel, bids, remaining, respond, charge,
+                                              watch if self.safety.react_minutes is not None else None)
+        return cl, shown[cl.row * n_slots + cl.slot]
 
     def _schedule_post_click(self, t: int, opp: _Opportunities, cl: Cleared, imp_person: np.ndarray,
                              imp_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

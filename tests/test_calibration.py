@@ -33,7 +33,10 @@ def _config_facts():
             yield f"{group}.{k}", v
     for group in ("campaign", "bidders", "safety"):
         for k, v in cfg[group].items():
-            yield f"ours.{k}", v
+            if k != "selector":
+                yield f"ours.{k}", v
+    for k, v in cfg["campaign"]["selector"].items():
+        yield f"selector.{k}", v
 
 
 @pytest.mark.parametrize(("key", "value"), list(_config_facts()))

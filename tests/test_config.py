@@ -37,6 +37,9 @@ def test_file_then_flags_override_defaults(tmp_path):
         ({"campaign": {"lookback_days": 400}}, "campaign.lookback_days", "less than or equal to 90"),
         ({"market": {"competitors": [{"name": "bark", "base_cpc": -1}]}}, "market.competitors.0.base_cpc",
          "greater than 0"),
+        ({"campaign": {"selector": {"decay": 1.5}}}, "campaign.selector.decay", "less than or equal to 1"),
+        ({"campaign": {"selector": {"samples": 0}}}, "campaign.selector.samples", "greater than or equal to 1"),
+        ({"campaign": {"selector": {"pool": 0}}}, "campaign.selector.pool", "greater than 0"),
     ],
 )
 def test_bad_values_name_the_field_and_the_allowed_range(data, field, bound):
@@ -50,6 +53,8 @@ def test_unknown_fields_and_inconsistent_lists_are_rejected():
         build_config({"usrs": 3})
     with pytest.raises(ConfigError, match="shares must sum to 1"):
         build_config({"world": {"segments": [{"name": "crisis", "share": 0.5}]}})
+    with pytest.raises(ConfigError, match=r"campaign\.selector: .*prior_clicks \(40\.0\) must be less than prior_impressions"):
+        build_config({"campaign": {"selector": {"prior_clicks": 40}}})
     with pytest.raises(ConfigError, match="position_ctr needs 4 values"):
         build_config({"world": {"channels": [{"name": "search", "position_ctr": [1.0]},
                                              {"name": "social"}, {"name": "display"}]}})

@@ -59,8 +59,8 @@ def faults(
         return
     for r in rows:
         caught = "not caught" if r["caught_t"] is None else f"caught by {r['kind']} after {r['delay_h']} h"
-        out.print(f"{r['fault']}: {caught}; the day's excess spend ${r['loss']:.2f} "
-                  f"(one hour's budget ${r['hour_budget']:.2f}), {r['clicks_lost']:.0f} clicks lost")
+        out.print(f"{r['fault']}: {caught}; the day's excess spend ${r['loss']:.2f}, overcharge "
+                  f"${r['overcharge']:.2f} (one hour's budget ${r['hour_budget']:.2f}), {r['clicks_lost']:.0f} clicks lost")
 
 
 @pacing_app.command("eval")
@@ -90,21 +90,28 @@ def identity_eval(
     attribution: Annotated[bool, typer.Option("--attribution/--no-attribution",
                                               help="also score attribution by device, resolved and true person "
                                                    "against the replayed truth (runs 1 + n_channels campaigns)")] = True,
+    min_prob: Annotated[float | None, typer.Option("--min-prob", help="link a home's devices when the resolver expects "
+                                                   "at least this share of its pairs to be one person (0-1; "
+                                                   "default 0.6)")] = None,
 ) -> None:
     """Precision and recall of the device links against the truth, and attribution with and without them."""
     from gaelp.experiments.identity_eval import identity_eval as run_eval
 
+    if min_prob is not None and not 0.0 <= min_prob <= 1.0:
+        err.print(f"[red]error:[/red] --min-prob must be within 0-1, got {min_prob}")
+        raise typer.Exit(2)
     cfg = _config(config, bidder=bidder, users=users, days=days, seed=seed)
     _check_bidder(cfg.bidder)
     runs = cfg.days * ((1 + len(cfg.channel_names)) + 1 if attribution else 1)
     with progress_bar(not as_json) as bar:
         task = bar.add_task(f"identity: {cfg.users:,} people", total=runs)
-        r = run_eval(cfg, attribution=attribution, on_day=lambda _: bar.advance(task))
+        r = run_eval(cfg, attribution=attribution, on_day=lambda _: bar.advance(task), min_prob=min_prob)
     if as_json:
         print(json.dumps(r))
         return
     out.print(f"links: precision {fmt(r['precision'], '{:.3f}')}, recall {fmt(r['recall'], '{:.3f}')} over {r['pairs']:,} linked pairs "
-              f"({r['devices']:,} devices of {r['people']:,} people resolved into {r['resolved_people']:,})")
+              f"({r['devices']:,} devices of {r['people']:,} people resolved into {r['resolved_people']:,}; "
+              f"expected precision without truth {fmt(r['expected_precision'], '{:.3f}')})")
     for model, e in r.get("attribution", {}).items():
         out.print(f"attribution error, {model}: by device {fmt(e['device'], '{:.3f}')}, resolved "
                   f"{fmt(e['resolved'], '{:.3f}')}, true person {fmt(e['person'], '{:.3f}')}")

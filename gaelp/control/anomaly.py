@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import poisson
+from scipy.special import pdtr
 
 FIELDS = ("bids", "spend", "hours")
 
@@ -79,6 +79,7 @@ class AnomalyDetector:
         self.median_bids = np.zeros(w)
         self.n = 0  # normal hours folded in so far
         self.recent = np.zeros((2, self.p.pool_hours))  # expected and actual clicks of the last hours
+        self._checked: tuple[np.ndarray, float] | None = None  # the bids `check_bids` saw and their median
 
     def ready(self) -> bool:
         """Enough normal hours seen to judge a new one."""
@@ -87,13 +88,17 @@ class AnomalyDetector:
     def check_bids(self, bids: np.ndarray) -> Anomaly | None:
         """Before the auction: is the hour's median positive bid far above the usual median?"""
         pos = bids[bids > 0]
+        med = float(np.median(pos)) if pos.size else 0.0
+        self._checked = (bids, med)
         if not self.ready() or pos.size == 0:
             return None
         past = self.median_bids[:min(self.n, self.p.window_hours)]
         past = past[past > 0]
-        usual = float(np.median(past)) if past.size else 0.0
-        med = float(np.median(pos))
-        if usual > 0 and med > self.p.bid_mult * usual:
+        # the usual median is at least the smallest usual one: when even that cannot alarm, skip the median
+        if past.size == 0 or med <= self.p.bid_mult * past.min():
+            return None
+        usual = float(np.median(past))
+        if med > self.p.bid_mult * usual:
             return Anomaly("bid_spike", f"median bid ${med:.2f} vs usual ${usual:.2f}")
         return None
 
@@ -108,7 +113,7 @@ class AnomalyDetector:
         wins, clicks = np.atleast_1d(np.asarray(wins, np.float64)), np.atleast_1d(np.asarray(clicks, np.float64))
         expected = float(wins @ self._usual_ctr())
         found = self._test(bids, wins.sum(), clicks.sum(), expected, spend) if self.ready() else None
-        self.recent = np.roll(self.recent, 1, axis=1)
+        self.recent[:, 1:] = self.recent[:, :-1].copy()
         self.recent[:, 0] = (expected, clicks.sum())
         if found is None:
             i = self.n % self.p.window_hours
@@ -126,9 +131,15 @@ class AnomalyDetector:
         return (c + 50.0 * overall) / (w + 50.0)
 
     def note_bids(self, bids: np.ndarray) -> None:
-        """Remember the hour's median positive bid (after a normal pre-auction check)."""
-        pos = bids[bids > 0]
-        self.median_bids[self.n % self.p.window_hours] = float(np.median(pos)) if pos.size else 0.0
+        """Remember the hour's median positive bid (after a normal pre-auction check of the same array,
+        whose median is reused)."""
+        checked, self._checked = self._checked, None
+        if checked is not None and checked[0] is bids:
+            med = checked[1]
+        else:
+            pos = bids[bids > 0]
+            med = float(np.median(pos)) if pos.size else 0.0
+        self.median_bids[self.n % self.p.window_hours] = med
 
     def _test(self, bids: float, wins: float, clicks: float, expected: float, spend: float) -> Anomaly | None:
         p = self.p
@@ -148,7 +159,9 @@ class AnomalyDetector:
             # the last 1, 2, ... pool_hours hours: a fault is caught as soon as its own hours suffice
             exp_k = expected + np.concatenate(([0.0], np.cumsum(self.recent[0])))[:p.pool_hours]
             clicks_k = clicks + np.concatenate(([0.0], np.cumsum(self.recent[1])))[:p.pool_hours]
-            low = (clicks_k < p.ctr_drop * exp_k) & (poisson.cdf(clicks_k, exp_k) < p.p_value)
+            low = clicks_k < p.ctr_drop * exp_k
+            if low.any():  # the Poisson tail (counts are whole numbers) only where the drop is there
+                low &= pdtr(np.floor(clicks_k), exp_k) < p.p_value
             if low.any():
                 k = int(np.argmax(low))
                 return Anomaly("ctr_collapse", f"{int(clicks_k[k])} clicks in {k + 1} h where the usual CTR of "

@@ -6,6 +6,10 @@ for everyone); these limits are ours on top:
 * a bid cap and sanitising of broken bids (NaN, negative, infinite);
 * a budget circuit breaker: the budget we let the platform spend in one hour is at most
   `max_hour_share` of the day's allowance, and never more than what is left of it;
+* a watch on our own prices during the hour: an impression priced above our bid is impossible in
+  every auction we bid in (second price and GSP charge at most the bid, first price the bid), so it
+  is a billing fault; we withdraw our bids `react_minutes` after it (the platform reports each
+  impression's price as it is won, as an OpenRTB win notice does) and pause as for an anomaly;
 * anomaly detection on our own hourly stats (`control/anomaly.py`) that pauses bidding for
   `pause_hours` and says why;
 * a kill switch.
@@ -74,6 +78,8 @@ class SafetyLimits:
         self.report = SafetyReport()
         self._ceiling = np.inf  # this hour's spend ceiling, to tell when the breaker held
         self._breaker_binds = False
+        self.react_minutes = cfg.react_minutes if cfg.watch_charges else None
+        self._overcharge: tuple[int, int, float, float] | None = None  # this hour's (stop, n, price, bid)
 
     # --- checkpoints -----------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -139,7 +145,9 @@ class SafetyLimits:
             safe = bids
         if t is not None and self.detector is not None:
             # the bidder's own intent (before the cap) is what reveals a broken bidder
-            found = self.detector.check_bids(np.where(np.isfinite(bids), bids, self.max_bid * 1e6))
+            # (in the usual hour every bid is in range, so the bids themselves, whose median note_bids reuses)
+            found = self.detector.check_bids(bids if safe is bids else
+                                             np.where(np.isfinite(bids), bids, self.max_bid * 1e6))
             if found is not None:
                 self._pause(t, found, t + self.pause_hours)
                 self.report.paused_hours += 1
@@ -173,6 +181,31 @@ class SafetyLimits:
         self._ceiling = min(left, ceiling)
         return self._ceiling
 
+    def charge_stop(self, bids: np.ndarray, row: np.ndarray, price: np.ndarray) -> int:
+        """During the hour: the opportunity from which our bids are withdrawn (n: none).
+
+        Called by the platform's clearing with our impressions in time order (the rows of an hour stand
+        for its minutes); the first one priced above our bid stops our bidding `react_minutes` of the
+        hour's opportunities later (at least from the next one).
+
+        Args:
+            bids: (n,) our bids in force this hour.
+            row, price: (k,) our impressions: opportunity row (ascending) and the price per click the
+                platform reports for it (our own log, `BidderOutcome.price`).
+        """
+        n = bids.shape[0]
+        if self.react_minutes is None:
+            return n
+        bid = bids[row]
+        bad = price > bid * (1 + 1e-9)
+        if not bad.any():
+            return n
+        i = int(np.argmax(bad))
+        stop = int(row[i]) + max(1, int(np.ceil(n * self.react_minutes / 60)))
+        if self._overcharge is None or stop < self._overcharge[0]:
+            self._overcharge = (stop, n, float(price[i]), float(bid[i]))
+        return stop
+
     def observe(self, t: int, bids: np.ndarray, wins: np.ndarray, clicks: np.ndarray, spend: float,
                 weight: np.ndarray | None = None) -> None:
         """After the auction: our own stats of hour `t`; a held breaker or an anomaly is an event.
@@ -190,6 +223,15 @@ class SafetyLimits:
                                    f"ceiling ({self.max_hour_share:.0%} of the day's allowance)"))
         self._ceiling, self._breaker_binds = np.inf, False
         self._day_spend += spend
+        if self._overcharge is not None:
+            stop, n, price, bid = self._overcharge
+            self._overcharge = None
+            where = f"from opportunity {stop} of {n}" if stop < n else "at the hour's end"
+            self._pause(t, Anomaly("overcharge", f"an impression priced ${price:.2f} a click against our bid "
+                                                 f"${bid:.2f} (no auction of ours charges above the bid); "
+                                                 f"stopped {where}"),
+                        t + 1 + self.pause_hours)
+            return
         if self.detector is None or t < self.paused_until or self.killed:
             return
         n_bids = np.count_nonzero(bids) if weight is None else float(weight[bids != 0].sum())

@@ -105,13 +105,29 @@ class FaultInjector(BidderWrapper):
 
 
 def fault_loss(spend_fault: np.ndarray, spend_base: np.ndarray, fault: Fault) -> float:
-    """Spend on the fault's day that the same world without the fault did not spend.
+    """Spend on the fault's day that the same world without the fault did not spend, hour by hour.
+
+    Each hour counts what it spent above the same hour without the fault (so the fault's hour nets
+    its overpriced clicks against the clicks it no longer bought); an hour that spent less (a pause)
+    counts zero: the money a pause saves does not offset the fault.
 
     Args:
         spend_fault, spend_base: (n_hours,) our hourly spend with and without the fault.
     """
     d = slice(fault.day * 24, fault.day * 24 + 24)
     return float(np.maximum(spend_fault[d] - spend_base[d], 0.0).sum())
+
+
+def overcharge(spend_fault: np.ndarray, fault: Fault) -> float:
+    """What the platform charged above the auctions' prices on the fault's day (a `cost_spike`'s direct
+    loss: every click from its start cost `factor` times its price); 0 for the other faults.
+
+    Args:
+        spend_fault: (n_hours,) our hourly spend with the fault.
+    """
+    if fault.kind != "cost_spike":
+        return 0.0
+    return float(spend_fault[fault.start:(fault.day + 1) * 24].sum() * (1 - 1 / fault.factor))
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,18 +178,23 @@ def fault_report(cfg: Config, fault: Fault, bidder: str | None = None,
         base: the same world without a fault, if already run (`run_with_fault(cfg, None, bidder)`).
 
     Returns:
-        `{"fault", "caught_t", "delay_h", "kind", "loss", "hour_budget", "clicks_lost"}`: the first
-        safety event at or after the fault's start (None if none), its delay in hours (0: before the
-        fault hour's auction), the fault day's excess spend, one hour's budget (daily / 24), and the
+        `{"fault", "caught_t", "delay_h", "kind", "loss", "overcharge", "hour_budget", "clicks_lost"}`:
+        the first safety event at or after the fault's start (None if none), its delay in hours (0:
+        within the fault's first hour), the fault day's excess spend (`fault_loss`), what it was
+        charged above the auctions' prices (`overcharge`), one hour's budget (daily / 24), and the
         fault day's clicks the fault cost.
     """
     base = base or run_with_fault(cfg, None, bidder, on_day)
     hit = run_with_fault(cfg, fault, bidder, on_day)
+    if not np.array_equal(hit.hourly_spend[:fault.start], base.hourly_spend[:fault.start]):
+        raise ValueError(f"fault {fault.label}: the world without the fault differs before the fault's start "
+                         f"(a `base` run of another config or bidder?), so the loss would not be the fault's")
     caught = next((e for e in hit.sim.safety.report.events if e.t >= fault.start), None)
     d = slice(fault.day * 24, fault.day * 24 + 24)
     return {"fault": fault.label, "caught_t": None if caught is None else caught.t,
             "delay_h": None if caught is None else caught.t - fault.start,
             "kind": None if caught is None else caught.kind,
             "loss": round(fault_loss(hit.hourly_spend, base.hourly_spend, fault), 4),
+            "overcharge": round(overcharge(hit.hourly_spend, fault), 4),
             "hour_budget": round(float(hit.sim.budget[OURS]) / 24, 4),
             "clicks_lost": float(base.hourly_clicks[d].sum() - hit.hourly_clicks[d].sum())}

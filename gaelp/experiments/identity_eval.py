@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from gaelp.config import Config
-from gaelp.control.identity import Resolution, pair_scores, resolve
+from gaelp.control.identity import MIN_PROB, Resolution, pair_scores, resolve
 from gaelp.experiments.campaign import run_campaign
 from gaelp.experiments.truth import PURCHASE_FIELDS, TOUCH_FIELDS, CampaignLog, attribution_error, model_credit
 from gaelp.experiments.truth import truth_report as replay_truth
@@ -28,9 +28,12 @@ _BUY = (*PURCHASE_FIELDS, "device")
 MODELS = ("last_click", "linear", "time_decay", "position")
 
 
-def our_identity_log(cfg: Config, bidder: str | None = None,
-                     on_day: Callable[[DayLog], None] | None = None) -> tuple[dict, dict, Resolution, np.ndarray]:
+def our_identity_log(cfg: Config, bidder: str | None = None, on_day: Callable[[DayLog], None] | None = None,
+                     min_prob: float = MIN_PROB) -> tuple[dict, dict, Resolution, np.ndarray]:
     """Run the campaign; our impressions and purchases, the resolution of their devices, and the truth.
+
+    The resolver sees only our logs' device ids, network addresses and logins (`min_prob`: see
+    `control.identity.resolve`); the true owners are read afterwards, to score it.
 
     Returns:
         impressions (`_IMP` fields), purchases (`_BUY` fields), the resolution, and the (k,) true
@@ -45,7 +48,7 @@ def our_identity_log(cfg: Config, bidder: str | None = None,
     key = np.r_[imp["key"], -1 - np.arange(buy["t"].size)].astype(np.int64)
     clicked_or_bought = np.r_[imp["clicked"].astype(bool), np.ones(buy["t"].size, bool)]
     account = np.where(clicked_or_bought, sig.login(device, key, is_buy), -1)
-    resolution = resolve(device, t, sig.address(device, t), account)
+    resolution = resolve(device, sig.address(device, t), account, min_prob=min_prob)
     return imp, buy, resolution, res.sim.pop.device_owner[resolution.device]
 
 
@@ -60,16 +63,17 @@ def _score(x: float) -> float | None:
 
 
 def identity_eval(cfg: Config, bidder: str | None = None, attribution: bool = True,
-                  on_day: Callable[[DayLog], None] | None = None) -> dict[str, Any]:
+                  on_day: Callable[[DayLog], None] | None = None, min_prob: float | None = None) -> dict[str, Any]:
     """Precision and recall of the links; attribution error by device, resolved and true person.
 
     Returns:
-        `{"precision", "recall", "pairs", "devices", "people", "attribution": {MODEL: {"device",
-        "resolved", "person"}}}` (attribution only when asked: it replays the campaign per channel).
+        `{"precision", "recall", "pairs", "expected_precision", "devices", "people", "attribution":
+        {MODEL: {"device", "resolved", "person"}}}` (attribution only when asked: it replays the
+        campaign per channel). `expected_precision` is the resolver's own estimate, without truth.
     """
-    imp, buy, r, owner = our_identity_log(cfg, bidder, on_day)
+    imp, buy, r, owner = our_identity_log(cfg, bidder, on_day, MIN_PROB if min_prob is None else min_prob)
     scores = {k: _score(v) if isinstance(v, float) else v for k, v in pair_scores(r.person, owner).items()}
-    out: dict[str, Any] = {**scores, "devices": int(r.device.size),
+    out: dict[str, Any] = {**scores, "expected_precision": _score(r.expected_precision), "devices": int(r.device.size),
                            "people": int(np.unique(owner).size),
                            "resolved_people": int(np.unique(r.person).size)}
     if not attribution:

@@ -4,7 +4,9 @@ Clearing is per channel (each has its mechanism, slots and reserve) on the hour'
 are per click, so whether a budget holds is known only once the clicks are: `clear_within_budgets`
 clears, asks the world who clicked, and when an advertiser's spend would pass its remaining budget,
 withdraws its bids from the auction where it runs out onward (opportunities are in time order) and
-clears again. Each pass removes at least one advertiser's tail, so it ends within n_bidders passes.
+clears again. An advertiser's own live monitoring (`watch`) can withdraw its bids the same way, from
+the opportunity where it reacts to what it was charged. Each pass only zeroes bids (at least one), so
+the loop ends.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ class Cleared:
 
 # respond(row, slot, advertiser) -> (clicked, click probability): the world's response to impressions.
 Respond = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+# watch(row, advertiser, price, clicked) -> (n_bidders,) int64: the opportunity from which each advertiser
+# withdraws its bids after seeing its own charges in time order (n or more: it does not).
+Watch = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 class Market:
@@ -115,7 +120,8 @@ class Market:
         return winners, prices
 
     def clear_within_budgets(self, channel: np.ndarray, bids: np.ndarray, remaining: np.ndarray,
-                             respond: Respond, charge: np.ndarray | None = None) -> Cleared:
+                             respond: Respond, charge: np.ndarray | None = None,
+                             watch: Watch | None = None) -> Cleared:
         """Clear, then withdraw advertisers from the point their budget runs out, until all hold.
 
         Args:
@@ -126,6 +132,7 @@ class Market:
             charge: (n,) multiple of the price a click of each opportunity costs (the importance weight
                 of its person, so an oversampled world spends budgets at the plain world's pace);
                 None: the price itself.
+            watch: advertisers' live monitoring of their own impressions (see `Watch`); None: none.
 
         With `charge`, the click that ends a budget is the first whose whole price (what a plain world's
         click needs), or its charge where that is more, would not fit in what is left, though it is
@@ -137,6 +144,7 @@ class Market:
         day, where a plain one keeps its last unclicked impressions.
         """
         bids = np.array(bids, dtype=np.float64)
+        n = bids.shape[1]
         exhausted = remaining <= 0
         if exhausted.any():
             bids[exhausted] = 0.0
@@ -169,7 +177,8 @@ class Market:
                 # a click needs its plain price, or its charge where that is more (never past the budget)
                 first_over = self._first_unfit(adv, cost, np.where(clicked, np.maximum(price, cost), 0.0), parts,
                                                remaining)
-            if not first_over:
+            stop = _withdrawals(watch(row, adv, price, clicked), bids, n) if watch is not None else {}
+            if not first_over and not stop:
                 if parts:
                     parts.append(fields)
                     fields = tuple(np.concatenate(f) for f in zip(*parts))
@@ -178,6 +187,9 @@ class Market:
             cut = row.max(initial=done) + 1
             for j, first in first_over.items():
                 r0 = int(row[adv == j][first])
+                bids[j, r0:] = 0.0
+                cut = min(cut, r0)
+            for j, r0 in stop.items():
                 bids[j, r0:] = 0.0
                 cut = min(cut, r0)
             keep = row < cut
@@ -209,3 +221,8 @@ class Market:
             if unfit.size:
                 out[j] = int(unfit[0])
         return out
+
+
+def _withdrawals(stop: np.ndarray, bids: np.ndarray, n: int) -> dict[int, int]:
+    """{advertiser: first row} of the withdrawals `watch` asks for that still remove a bid."""
+    return {int(j): int(stop[j]) for j in np.flatnonzero(np.asarray(stop) < n) if bids[j, int(stop[j]):].any()}

@@ -32,6 +32,9 @@ class ResponseModel:
         self.appeal_segment = np.array([cr.appeal_segment.get(s.name, ones) for s in cfg.segments],
                                        dtype=np.float64).T  # (n_creatives, n_segments)
         self.appeal_stage = np.asarray(cr.appeal_stage, dtype=np.float64)  # (n_creatives, n_stages)
+        # (n_creatives * n_segments * n_stages,) their product, flat: one lookup per impression, not two
+        self._appeal_flat = (self.appeal_segment[:, :, None] * self.appeal_stage[:, None, :]).reshape(-1)
+        self._n_segments, self._n_stages = self.appeal_segment.shape[1], self.appeal_stage.shape[1]
         # fatigue of the brand and of the one creative seen again; in a uniform rotation of all creatives
         # they add up to `fatigue` per impression of the advertiser
         self.fatigue_brand = j.fatigue * (1.0 - cr.same_share)
@@ -76,11 +79,12 @@ class ResponseModel:
             person_ctr: (k,) the person-and-query part (`person_ctr`).
             channel_slot: (k,) channel * max_slots + slot.
             quality: (k,) the advertiser's quality.
-            creative, segment, stage: (k,) integer arrays.
+            creative: (k,) int64.  segment, stage: (k,) integer arrays.
             seen_brand: (k,) decayed count of the advertiser's earlier impressions to the person.
             seen_creative: (k,) the same for this creative alone.
         """
-        appeal = self.appeal_segment[creative, segment] * self.appeal_stage[creative, stage]
+        # creative (int64) first, so the small integer types of segment and stage cannot overflow
+        appeal = self._appeal_flat.take((creative * self._n_segments + segment) * self._n_stages + stage)
         p = (self._pos_ctr_flat[channel_slot] * person_ctr * quality * appeal
              / (1.0 + self.fatigue_brand * seen_brand + self.fatigue_same * seen_creative))
         return np.minimum(p, 0.95)

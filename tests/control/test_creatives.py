@@ -5,13 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gaelp.config import SelectorConfig
 from gaelp.control.creatives import CreativeSelector, ab_arm, device_hash
 
 K = 4
 
 
-def selector(mode: str = "thompson", seed: int = 0, **kw) -> CreativeSelector:
-    return CreativeSelector(K, n_contexts=2, n_devices=5000, mode=mode, rng=np.random.default_rng(seed), **kw)
+def selector(mode: str = "thompson", seed: int = 0, ab_pair: tuple[int, int] = (0, 1), **params) -> CreativeSelector:
+    """A selector over two contexts; `params` are `SelectorConfig` fields."""
+    return CreativeSelector(K, n_contexts=2, n_devices=5000, mode=mode, rng=np.random.default_rng(seed),
+                            ab_pair=ab_pair, params=SelectorConfig(**params))
 
 
 def test_thompson_sampling_learns_each_contexts_best_creative():
@@ -27,6 +30,17 @@ def test_thompson_sampling_learns_each_contexts_best_creative():
         picks.append((ctx, c))
     ctx, c = (np.concatenate(x[-24 * 3:]) for x in zip(*picks, strict=True))
     assert (c[ctx == 0] == 1).mean() > 0.8 and (c[ctx == 1] == 0).mean() > 0.8
+
+
+def test_an_hours_draw_is_shared_by_its_contexts_opportunities_and_drawn_anew_each_hour():
+    s, dev = selector(fatigue=0.0, samples=1), np.arange(400)
+    ctx = dev % 2
+    c = s.choose(0, dev, ctx)  # no data yet: every creative's posterior is the same
+    assert all(np.unique(c[ctx == x]).size == 1 for x in (0, 1)), "one sample per context and hour"
+    assert np.array_equal(s.choose(0, dev[::-1], ctx[::-1]), c[::-1]), "a pure function within the hour"
+    assert len({int(s.choose(t, dev[:1], ctx[:1])[0]) for t in range(1, 60)}) > 1, "fresh draws each hour"
+    spread = selector(fatigue=0.0, samples=8).choose(0, dev, ctx)
+    assert np.unique(spread[ctx == 0]).size > 1, "several samples per hour spread a context's opportunities"
 
 
 def test_fatigue_moves_a_device_off_what_it_just_saw():

@@ -136,24 +136,61 @@ def test_normal_hours_raise_nothing_and_checkpoints_keep_the_baseline():
     assert s.events == s2.events and s.events[0]["kind"] == "cpc_spike"
 
 
-MARKET = Market(Config().world.channels[:1], np.ones(3))
+def test_an_impression_priced_above_its_bid_withdraws_our_bids_within_the_hour_and_pauses():
+    s = SafetyLimits(SafetyConfig(max_bid=MAX_BID, pause_hours=5, react_minutes=6.0), BUDGET)
+    bids = np.full(100, 2.0)
+    row = np.array([3, 10, 40])
+    assert s.charge_stop(bids, row, np.array([2.0, 1.5, 0.3])) == 100, "a price up to the bid is normal"
+    # the first price above the bid is at row 10; 6 minutes of a 100-opportunity hour are 10 rows
+    assert s.charge_stop(bids, row, np.array([1.0, 2.5, 9.0])) == 20
+    s.observe(7, bids, 3, 1, 5.0)
+    (e,) = s.report.events
+    assert (e.t, e.kind) == (7, "overcharge") and "$2.50" in e.action and "opportunity 20 of 100" in e.action
+    assert np.all(s.apply(bids, 8) == 0.0) and np.all(s.apply(bids, 12) == 0.0), "paused from the next hour"
+    assert s.apply(bids, 13).tolist() == bids.tolist()
+    s.observe(13, bids, 3, 1, 5.0)
+    assert len(s.report.events) == 1, "the hour's finding is reported once"
+
+
+@pytest.mark.parametrize(("cfg", "stop"), [
+    (SafetyConfig(react_minutes=0.0), 11),  # at once: from the next opportunity
+    (SafetyConfig(watch_charges=False), 100),
+])
+def test_the_charge_watch_reacts_at_once_or_not_at_all(cfg, stop):
+    s = SafetyLimits(cfg, BUDGET)
+    assert s.charge_stop(np.full(100, 2.0), np.array([10]), np.array([10.0])) == stop
 
 
 @settings(max_examples=60, deadline=None)
 @given(bids=arrays(np.float64, st.integers(1, 40), elements=st.floats(allow_nan=True, allow_infinity=True,
                                                                       width=64)),
        rivals=arrays(np.float64, (40, 2), elements=st.floats(0, 100)),
-       spent=st.floats(0, 2 * BUDGET), clicks=st.integers(0, 2**32 - 1))
-def test_no_input_makes_a_bid_leave_the_cap_or_the_day_pass_the_allowance(bids, rivals, spent, clicks):
+       spent=st.floats(0, 2 * BUDGET), clicks=st.integers(0, 2**32 - 1),
+       price_mult=st.sampled_from([1.0, 1.5, 5.0, 1000.0]))
+def test_no_input_makes_a_bid_leave_the_cap_or_the_day_pass_the_allowance(bids, rivals, spent, clicks, price_mult):
     s = guarded()
     safe = s.apply(bids, 0)
     assert safe.shape == bids.shape and np.isfinite(safe).all() and (safe >= 0).all() and safe.max() <= MAX_BID
     n = bids.size
     matrix = np.vstack([safe, rivals[:n].T])  # bidder-major (n_bidders, n)
     bits = np.random.default_rng(clicks)
-    cleared = MARKET.clear_within_budgets(np.zeros(n, np.int8), matrix,
+    market = Market(Config().world.channels[:1], np.ones(3))
+    market.price_mult = np.array([price_mult, 1.0, 1.0])  # a billing fault on our account
+
+    def watch(r, a, price, clicked):
+        stop = np.full(3, n, np.int64)
+        stop[0] = s.charge_stop(safe, r[a == 0], price[a == 0])
+        return stop
+
+    cleared = market.clear_within_budgets(np.zeros(n, np.int8), matrix,
                                           np.array([s.remaining(0, BUDGET, spent), 1e9, 1e9]),
-                                          lambda r, sl, a: (bits.random(r.size) < 0.7, np.full(r.size, 0.7)))
-    ours = float(cleared.cost[cleared.advertiser == 0].sum())
+                                          lambda r, sl, a: (bits.random(r.size) < 0.7, np.full(r.size, 0.7)),
+                                          watch=watch)
+    mine = cleared.advertiser == 0
+    ours = float(cleared.cost[mine].sum())
     assert spent + ours <= max(BUDGET, spent) + 1e-6
     assert ours <= BUDGET / 4 + 1e-6
+    row = cleared.row[mine]
+    overpriced = row[cleared.price[mine] > safe[row] * (1 + 1e-9)]
+    if overpriced.size:  # no impression of ours after the watch's reaction to the first overpriced one
+        assert row.max() < overpriced.min() + max(1, int(np.ceil(n * s.react_minutes / 60)))

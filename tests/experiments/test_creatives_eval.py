@@ -15,4 +15,4 @@ def test_thompson_shows_best_creatives_more_often_than_a_rotation_and_clicks_mor
     assert ts["best_share_all"] > rot["best_share_all"] + 0.02
     assert r["ctr_gain"] > 0
     for mix in ts["mix"].values():
-        assert sum(mix.values()) == pytest.approx(1.0, abs=1e-3)
+        assert sum(mix.values()) == pytest.approx(1.0, abs=2e-3)  # four shares, each rounded to 0.001

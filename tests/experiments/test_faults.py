@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from gaelp.config import load_config
-from gaelp.experiments.faults import Fault, FaultRun, fault_report, parse_fault, run_with_fault
+from gaelp.experiments.faults import Fault, FaultRun, fault_report, overcharge, parse_fault, run_with_fault
 
 CFG = load_config(None, users=40_000, days=4, bidder="fixed")
 
@@ -32,13 +33,26 @@ def base() -> FaultRun:
     return run
 
 
-@pytest.mark.parametrize(("fault", "kind", "max_delay"), [
-    ("bid_x1000@day3h10", "bid_spike", 0),
-    ("cost_spike@day3h10", "cpc_spike", 1),
-    ("ctr_collapse@day3h10", "ctr_collapse", 1),
+@pytest.mark.parametrize(("fault", "kind"), [
+    ("bid_x1000@day3h10", "bid_spike"),      # before the auction
+    ("cost_spike@day3h10", "overcharge"),    # within the hour: an impression priced above our bid
+    ("ctr_collapse@day3h10", "ctr_collapse"),
 ])
-def test_safety_catches_each_fault_within_an_hour(fault, kind, max_delay, base):
+def test_safety_catches_each_fault_within_an_hour_for_less_than_an_hours_budget(fault, kind, base):
     r = fault_report(CFG, parse_fault(fault), base=base)
-    assert r["kind"] == kind and 0 <= r["delay_h"] <= max_delay, r
-    if kind != "cpc_spike":  # a billing fault is paid for in the hour it is seen (see docs/control.md)
-        assert r["loss"] < r["hour_budget"], r
+    assert r["kind"] == kind and 0 <= r["delay_h"] <= 1, r
+    assert r["loss"] < r["hour_budget"] and r["overcharge"] < r["hour_budget"], r
+
+
+def test_the_overcharge_is_the_cost_spikes_share_of_the_spend_from_its_start_to_the_days_end():
+    spend = np.arange(72, dtype=np.float64)
+    assert overcharge(spend, parse_fault("cost_spike@day1h20")) == pytest.approx(0.8 * (44 + 45 + 46 + 47))
+    assert overcharge(spend, parse_fault("cost_spike_x2@day2h23")) == pytest.approx(0.5 * 71)
+    assert overcharge(spend, parse_fault("bid_x1000@day1h20")) == 0.0
+
+
+def test_a_base_run_of_another_world_is_refused():
+    cfg = load_config(None, users=3_000, days=2, bidder="fixed")
+    other = run_with_fault(load_config(None, users=3_000, days=2, bidder="fixed", seed=1), None)
+    with pytest.raises(ValueError, match="differs before the fault"):
+        fault_report(cfg, parse_fault("cost_spike@day1h10"), base=other)

@@ -14,6 +14,7 @@ def test_resolution_is_more_precise_than_linking_every_shared_home_and_finds_mos
     _, _, r, owner = our_identity_log(cfg)
     s = pair_scores(r.person, owner)
     assert s["precision"] > 0.7 and s["recall"] > 0.4, s
+    assert abs(r.expected_precision - s["precision"]) < 0.05, (r.expected_precision, s)
     singletons = pair_scores(np.arange(owner.size), owner)
     assert singletons["pairs"] == 0 and np.isnan(singletons["precision"])
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 import sqlalchemy as sa
 
 from gaelp.cli import run
@@ -29,11 +28,11 @@ def stored(url: str) -> pd.DataFrame:
         return pd.DataFrame(conn.execute(sa.select(ingested_events).order_by(ingested_events.c.event_id)).all())
 
 
-@pytest.mark.parametrize("engine", ["duckdb", "sqlite"])
-def test_the_same_file_twice_stores_each_event_once(capsys, tmp_path: Path, engine: str) -> None:
+def test_the_same_file_twice_stores_each_event_once(capsys, tmp_path: Path, new_store) -> None:
+    """On every engine, PostgreSQL included (`make test` starts a throwaway server)."""
     df = make_events(np.random.default_rng(3), n_users=20)
     df.to_csv(tmp_path / "a.csv", index=False)
-    url = f"{engine}:///{tmp_path / ('j.' + engine)}"
+    url = new_store("j")
     first = ingest(capsys, tmp_path / "a.csv", "--store", url)
     assert first == {"rows": len(df), "new": len(df), "already_stored": 0, "rejected": 0, "total": len(df)}
     rows_once = stored(url)

@@ -118,6 +118,22 @@ def test_a_light_click_ends_a_budget_where_a_plain_one_would():
     assert cl.advertiser.tolist() == [0, 1, 1, 1] and cl.cost.tolist() == [1.5, 0.1, 0.1, 0.1]
 
 
+def test_a_watch_withdraws_an_advertiser_from_the_row_it_asks_for_along_with_budget_cuts():
+    m = Market((channel("social", "second_price", 1, 0.2),), np.ones(2))
+    n = 6
+    bids = np.tile([[5.0], [3.0]], (1, n))
+    always = lambda row, slot, adv: (np.ones(row.size, bool), np.ones(row.size))
+    stops = lambda row, adv, price, clicked: np.array([n, 4])  # bidder 1 withdraws from row 4 on
+    cl = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always, watch=stops)
+    # bidder 0's budget holds two clicks; bidder 1 takes rows 2-3, then nobody bids
+    assert cl.advertiser.tolist() == [0, 0, 1, 1] and cl.row.tolist() == [0, 1, 2, 3]
+    assert np.array_equal(cl.bids[1], [3.0, 3.0, 3.0, 3.0, 0.0, 0.0])
+    never = lambda row, adv, price, clicked: np.full(2, n)
+    plain = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always)
+    watched = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always, watch=never)
+    assert all(np.array_equal(getattr(plain, f.name), getattr(watched, f.name)) for f in dataclasses.fields(Cleared))
+
+
 def test_advertisers_without_budget_left_do_not_take_part():
     m = market()
     bids = np.full((4, 20), 2.0)
