@@ -235,12 +235,13 @@ class Simulation:
         record = HourRecord(t, opp.batch, cl.bids, cl, purchases, HourTruth(
             opp.person, opp.stage, opp.segment, opp.key, imp_person, imp_key, click, p_purchase), imp_creative)
         self._learn_creatives(opp, cl, ours, imp_creative, purchases)
-        pixels = pixel_reports(purchases.t, purchases.device, purchases.value, purchases.advertiser, self.n_adv)
+        pixels = pixel_reports(purchases.t, purchases.device, purchases.value, purchases.advertiser, self.n_adv,
+                               None if self._charge is None else self._charge[purchases.person])
         for b, outcome in zip(self.bidders, own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser,
                                                           cl.price, cl.clicked, cl.cost, pixels)):
             b.observe(outcome)
         self.spent_today += self.kpis.account(record)
-        self._watch_safety(t, cl, ours, imp_channel)
+        self._watch_safety(t, opp.batch, cl, ours, imp_channel)
         self._today.append(record)
         for fn in self._observers:
             fn(record)
@@ -256,15 +257,20 @@ class Simulation:
     def _learn_creatives(self, opp: _Opportunities, cl: Cleared, ours: np.ndarray, imp_creative: np.ndarray,
                          purchases: Purchases) -> None:
         """Our creative selector learns from our own impressions, clicks and pixel."""
-        b, won = opp.batch, cl.row[ours]
+        b, won, bought = opp.batch, cl.row[ours], purchases.advertiser == OURS
         self.creatives.observe(b.device[won], b.context[won] * N_DEVICE_TYPES + b.device_type[won], imp_creative[ours],
-                               cl.clicked[ours], purchases.device[purchases.advertiser == OURS])
+                               cl.clicked[ours], purchases.device[bought], b.weight[won],
+                               None if self._charge is None else self._charge[purchases.person[bought]])
 
-    def _watch_safety(self, t: int, cl: Cleared, ours: np.ndarray, imp_channel: np.ndarray) -> None:
-        """The safety limits watch our own hourly stats (impressions and clicks by channel, spend)."""
-        n_ch, ch = self.n_channels, imp_channel[ours]
-        self.safety.observe(t, cl.bids[OURS], np.bincount(ch, minlength=n_ch),
-                            np.bincount(ch[cl.clicked[ours]], minlength=n_ch), float(cl.cost[ours].sum()))
+    def _watch_safety(self, t: int, batch: OpportunityBatch, cl: Cleared, ours: np.ndarray,
+                      imp_channel: np.ndarray) -> None:
+        """The safety limits watch our own hourly stats (impressions and clicks by channel, spend), each
+        impression counted with its sampling weight."""
+        n_ch, ch, w = self.n_channels, imp_channel[ours], batch.weight[cl.row[ours]]
+        clicked = cl.clicked[ours]
+        self.safety.observe(t, cl.bids[OURS], np.bincount(ch, w, minlength=n_ch),
+                            np.bincount(ch[clicked], w[clicked], minlength=n_ch), float(cl.cost[ours].sum()),
+                            batch.weight)
 
     def _start_day(self, day: int) -> None:
         self.kpis.grow(day + 1)
@@ -321,7 +327,8 @@ class Simulation:
         device_type = self.pop.device_type[device]
         batch = OpportunityBatch(t=t, weekday=self.calendar.weekday(s.day), channel=channel, device=device,
                                  device_type=device_type, intent=intent, reserve=self.market.reserve[channel],
-                                 channel_names=self.cfg.channel_names)
+                                 channel_names=self.cfg.channel_names,
+                                 weight=None if self._charge is None else self._charge[person])
         truth = batch
         seg = self.pop.segment[person]
         if any(b.sees_truth for b in self.bidders):

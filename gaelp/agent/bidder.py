@@ -146,7 +146,7 @@ class AgentBidder(BaseBidder):
         b = outcome.batch
         x, p = self._features(b)
         clicked = np.flatnonzero(outcome.clicked)
-        self.value.record_clicks(b.t, x[clicked], b.device[clicked])
+        self.value.record_clicks(b.t, x[clicked], b.device[clicked], b.weight[clicked])
         self.value.record_conversions(outcome.conv_t, outcome.conv_device)
         self.encoder.observe(outcome)
         self._cache = None  # the journey table moved on

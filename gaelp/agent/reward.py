@@ -44,8 +44,7 @@ class HourlyReward:
             raise ValueError(f"reward_value must be one of {', '.join(REWARD_VALUES)}, got {reward_value!r}")
         self.ledger = RewardLedger(channel_names, attribution, window_h=float(window_h))
         self.target_cpa, self.reward_value = float(target_cpa), reward_value
-        self.credit = self.spend = self.revenue = 0.0
-        self.purchases = 0
+        self.credit = self.spend = self.revenue = self.purchases = 0.0
 
     def observe(self, outcome: BidderOutcome) -> float:
         """Record one hour and return its reward: credit that arrived minus spend."""
@@ -55,11 +54,12 @@ class HourlyReward:
             self.ledger.touch(np.full(clicked.size, t, np.int64), np.full(clicked.size, float(t)),
                               outcome.batch.device[clicked], outcome.batch.channel[clicked].astype(np.int64))
         credit = 0.0
-        self.purchases += outcome.conv_t.size
-        self.revenue += float(outcome.conv_value.sum())
+        # purchases count by their sampling weight (1.0 each in a plain world)
+        self.purchases += float(outcome.conv_weight.sum())
+        self.revenue += float((outcome.conv_value * outcome.conv_weight).sum())
         if outcome.conv_t.size:
             value = (np.full(outcome.conv_t.size, self.target_cpa) if self.reward_value == "target_cpa"
-                     else outcome.conv_value)
+                     else outcome.conv_value) * outcome.conv_weight
             credit = self.ledger.convert(outcome.conv_t.astype(np.float64), outcome.conv_device, value).total
         if t % 24 == 23:
             self.ledger.expire(float(t))  # closed windows leave the pending table (zero rewards)

@@ -54,17 +54,21 @@ class CampaignStats:
         self.t_next = 0
 
     def observe(self, outcome: BidderOutcome, p: np.ndarray) -> None:
-        """Fold in one hour: `outcome` and the value model's (n,) estimates for its opportunities."""
+        """Fold in one hour: `outcome` and the value model's (n,) estimates for its opportunities.
+
+        Opportunities, wins, clicks and purchases count by their sampling weight (`OpportunityBatch.weight`,
+        1.0 in a plain world, where the sums are the plain counts); spend is charged by weight already.
+        """
         b = outcome.batch
         if b.t % 24 == 0:
             self.totals[3] = 0.0
-        ctx, n = b.context, self.n_ctx
-        opps = np.bincount(ctx, minlength=n).astype(np.float64)
-        won = np.bincount(ctx, weights=outcome.won, minlength=n)
-        price = np.bincount(ctx, weights=outcome.price, minlength=n)
-        clicks = np.bincount(ctx, weights=outcome.clicked, minlength=n)
+        ctx, n, w = b.context, self.n_ctx, b.weight
+        opps = np.bincount(ctx, weights=w, minlength=n)
+        won = np.bincount(ctx, weights=outcome.won * w, minlength=n)
+        price = np.bincount(ctx, weights=outcome.price * w, minlength=n)
+        clicks = np.bincount(ctx, weights=outcome.clicked * w, minlength=n)
         spend = np.bincount(ctx, weights=outcome.cost, minlength=n)
-        psum = np.bincount(ctx, weights=p, minlength=n)
+        psum = np.bincount(ctx, weights=p * w, minlength=n)
         hourly = max(self.daily_budget / 24, 1e-9)
         win_rate = np.divide(won, opps, out=np.zeros(n), where=opps > 0)
         self.hour = np.stack([opps / max(opps.sum(), 1.0), win_rate,
@@ -73,7 +77,7 @@ class CampaignStats:
                               np.divide(psum, opps, out=np.zeros(n), where=opps > 0) * 10])
         self.ema = (1 - EMA) * self.ema + EMA * np.stack([win_rate, spend / hourly])
         total_spend = float(spend.sum())
-        self.totals += (float(clicks.sum()), float(outcome.conv_t.size), total_spend, total_spend)
+        self.totals += (float(clicks.sum()), float(outcome.conv_weight.sum()), total_spend, total_spend)
         self.t_next = b.t + 1
 
     def vector(self, value_summary: np.ndarray, last_action: np.ndarray) -> np.ndarray:

@@ -15,6 +15,11 @@ expectation-maximisation in the manner of Chapelle (KDD 2014), with `gaelp.attri
    the prior weights `w0` (the shipped policy's weights from training worlds, or a flat prior CVR).
    Steps 2-3 repeat `em_steps` times.
 
+Each click carries the sampling weight of its opportunity (`OpportunityBatch.weight`; 1.0 in a plain
+world) and counts by it in the regression and the summary, so an importance-sampled world teaches the
+model what the plain population would. The lag fit is unweighted (an assumption: the shape of the
+delay, not how often each delay occurs in the population).
+
 With fewer than `MIN_LAG_CONVERSIONS` conversions the lag distribution is too thin to fit, so the
 assumed `PRIOR_MEAN_DELAY_H` (exponential) stands in; it is a prior, replaced as soon as data allow.
 """
@@ -42,18 +47,20 @@ def flat_prior(n_features: int, prior_cvr: float) -> np.ndarray:
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, w0: np.ndarray, l2: float,
-                 steps: int = 6) -> np.ndarray:
-    """Newton steps on the L2-anchored logistic loss `sum CE(y, sigmoid(x w)) + l2/2 |w - w0|^2`.
+                 steps: int = 6, sample_weight: np.ndarray | None = None) -> np.ndarray:
+    """Newton steps on the L2-anchored logistic loss `sum s CE(y, sigmoid(x w)) + l2/2 |w - w0|^2`.
 
     Args:
         x: (m, d) features.  y: (m,) labels in [0, 1] (soft labels allowed).
         w: (d,) start.  w0: (d,) anchor.  l2: strength of the anchor.
+        sample_weight: (m,) weight s of each row; None: 1 each.
     """
     eye = l2 * np.eye(w.size)
+    s = 1.0 if sample_weight is None else sample_weight
     for _ in range(steps):
         p = expit(x @ w)
-        grad = x.T @ (p - y) + l2 * (w - w0)
-        hess = (x.T * (p * (1 - p))) @ x + eye
+        grad = x.T @ ((p - y) * s) + l2 * (w - w0)
+        hess = (x.T * (p * (1 - p) * s)) @ x + eye
         w = w - np.linalg.solve(hess, grad)
     return w
 
@@ -85,6 +92,7 @@ class ValueModel:
         self.click_t = np.zeros(0, np.int64)
         self.device = np.zeros(0, np.int64)
         self.conv_t = np.zeros(0, np.int64)
+        self.weight = np.zeros(0)  # sampling weight of each click
         self.last_fit_t = -(10**9)
 
     @property
@@ -96,9 +104,11 @@ class ValueModel:
         """(n,) P(purchase within the window | click) for feature rows `x` (n, n_features)."""
         return expit(x.astype(np.float64) @ self.w)
 
-    def record_clicks(self, t: int, x: np.ndarray, device: np.ndarray) -> None:
-        """Log this hour's clicks: their feature rows (k, n_features) and devices (k,)."""
+    def record_clicks(self, t: int, x: np.ndarray, device: np.ndarray, weight: np.ndarray | None = None) -> None:
+        """Log this hour's clicks: their feature rows (k, n_features), devices (k,) and sampling weights
+        (k,; None: 1.0 each)."""
         if device.size:
+            self.weight = np.concatenate([self.weight, np.ones(device.size) if weight is None else weight])
             self.x = np.concatenate([self.x, x.astype(np.float32)])
             self.click_t = np.concatenate([self.click_t, np.full(device.size, t, np.int64)])
             self.device = np.concatenate([self.device, device.astype(np.int64)])
@@ -141,20 +151,22 @@ class ValueModel:
         w = self.w
         for _ in range(self.em_steps):
             y = np.where(converted, 1.0, prob_converts_later(expit(x @ w), surv))
-            w = fit_logistic(x, y, w, self.w0, self.l2)
+            w = fit_logistic(x, y, w, self.w0, self.l2, sample_weight=self.weight)
         self.w = w
 
     def summary(self) -> np.ndarray:
         """(4,) what the advertiser knows of its model: log1p clicks, log1p conversions seen,
         mean delay / window, and the model's mean estimate over its clicks."""
-        p = float(self.predict(self.x).mean()) if self.n_clicks else float(expit(self.w[0]))
-        return np.array([np.log1p(self.n_clicks), np.log1p(int((self.conv_t != _NO_CONV).sum())),
+        s = self.weight  # weighted sums and mean: the plain counts and mean where every weight is 1
+        p = float((self.predict(self.x) * s).sum() / s.sum()) if self.n_clicks else float(expit(self.w[0]))
+        return np.array([np.log1p(s.sum()), np.log1p(s[self.conv_t != _NO_CONV].sum()),
                          self.mean_delay_h / self.window_h, p], np.float32)
 
     def state_dict(self) -> dict[str, Any]:
         """Weights, anchor and the click log."""
         return {"w": self.w.copy(), "w0": self.w0.copy(), "x": self.x.copy(), "click_t": self.click_t.copy(),
-                "device": self.device.copy(), "conv_t": self.conv_t.copy(), "last_fit_t": self.last_fit_t,
+                "device": self.device.copy(), "conv_t": self.conv_t.copy(), "weight": self.weight.copy(),
+                "last_fit_t": self.last_fit_t,
                 "mean_delay_h": self.mean_delay_h}
 
     def load_state_dict(self, s: dict[str, Any]) -> None:
@@ -163,4 +175,6 @@ class ValueModel:
         self.x = np.array(s["x"], np.float32)
         for name in ("click_t", "device", "conv_t"):
             setattr(self, name, np.array(s[name], np.int64))
+        # a checkpoint from before sampling weights comes from plain worlds: every click weighs 1
+        self.weight = np.array(s["weight"], np.float64) if "weight" in s else np.ones(self.click_t.size)
         self.last_fit_t, self.mean_delay_h = int(s["last_fit_t"]), float(s["mean_delay_h"])

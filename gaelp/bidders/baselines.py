@@ -60,8 +60,8 @@ class _PacedBidder(BaseBidder):
         return self.value_per_click(batch) * self.pacer.multiplier()
 
     def observe(self, outcome: BidderOutcome) -> None:
-        """Update the pacer with this hour's traffic and spend."""
-        self.pacer.observe(outcome.batch.t, outcome.batch.size, float(outcome.cost.sum()))
+        """Update the pacer with this hour's traffic (by sampling weight) and spend."""
+        self.pacer.observe(outcome.batch.t, outcome.batch.volume, float(outcome.cost.sum()))
 
     def state_dict(self) -> dict[str, Any]:
         """Pacer state."""
@@ -107,15 +107,15 @@ class TargetCpaBidder(_PacedBidder):
         return np.where(self.devices.is_converted(batch.device), 0.0, v)
 
     def observe(self, outcome: BidderOutcome) -> None:
-        """Count clicks and matched conversions per context; pace."""
+        """Count clicks and matched conversions per context (by sampling weight); pace."""
         super().observe(outcome)
         ctx = self.context(outcome.batch)
         clicked = outcome.clicked
-        np.add.at(self.clicks, ctx[clicked], 1.0)
+        np.add.at(self.clicks, ctx[clicked], outcome.weight[clicked])
         self.devices.record_clicks(outcome.batch.t, outcome.batch.device[clicked], ctx[clicked])
         matched = self.devices.record_conversions(outcome.conv_t, outcome.conv_device, self.window_h)
-        matched = matched[matched >= 0]
-        np.add.at(self.conversions, matched, 1.0)
+        ok = matched >= 0
+        np.add.at(self.conversions, matched[ok], outcome.conv_weight[ok])
 
     def state_dict(self) -> dict[str, Any]:
         """Pacer, per-context counts and the device table."""

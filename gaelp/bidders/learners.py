@@ -20,6 +20,12 @@ ad again (fatigue), which a per-slot average does not see. Losing costs nothing 
 (reward 0). The target-CPA rival (`rival_tcpa`) is the industry's
 other objective: volume at a cost per conversion (`CpaTarget`).
 
+**Sampling weights.** In an importance-sampled world every opportunity and pixel conversion carries
+its person's weight (`OpportunityBatch.weight`, `BidderOutcome.conv_weight`; 1.0 in a plain world).
+The learners fold each observation in with it: Q values and the policy gradient are weighted means,
+visit counts, click counts and credit weighted sums, so that what they learn is what the plain
+population would have taught them (a Monte-Carlo device: a real advertiser has no such weights).
+
 **Determinism.** Exploration draws are counter-based hashes of (device, channel, hour) under the
 bidder's own seed, so a bid is a pure function of (learned state, batch) and a counterfactual
 replay draws the same exploration for the same opportunity.
@@ -93,7 +99,8 @@ class _LearningRival(BaseBidder):
         return self._draws.uniform(key if rows is None else key[rows], batch.t, purpose)
 
     def reward(self, outcome: BidderOutcome, clicks: np.ndarray | None = None) -> np.ndarray:
-        """(n,) what each opportunity earned: its click's estimated value minus what was paid.
+        """(n,) what each opportunity earned, times its sampling weight: its click's estimated value minus
+        what was paid (the platform's charge already carries the weight; in a plain world, weight 1).
 
         Args:
             outcome: the hour's outcome.
@@ -103,7 +110,8 @@ class _LearningRival(BaseBidder):
             clicks = np.flatnonzero(outcome.clicked)
         r = np.subtract(0.0, outcome.cost)
         if clicks.size:  # most hours of a small audience have none, and then no value estimate is needed
-            r[clicks] = self.model.value_per_click()[outcome.batch.context[clicks]] - outcome.cost[clicks]
+            value = self.model.value_per_click()[outcome.batch.context[clicks]]
+            r[clicks] = outcome.weight[clicks] * value - outcome.cost[clicks]
         return r
 
     def observe(self, outcome: BidderOutcome) -> None:
@@ -188,7 +196,8 @@ class QLearningBidder(_LearningRival):
         entered = outcome.bids > 0
         cell = self._cells(outcome.batch)[entered]
         size = self.q_.size
-        n = np.bincount(cell, minlength=size)
+        # observations count by their sampling weight (whole counts in a plain world: the same sums)
+        n = np.bincount(cell, weights=outcome.weight[entered], minlength=size)
         total = np.bincount(cell, weights=self.reward(outcome, clicks)[entered], minlength=size)
         # Only the cells played this hour change: the same elementwise arithmetic, on them alone.
         seen = np.flatnonzero(n)
@@ -326,19 +335,22 @@ class PolicyGradientBidder(_LearningRival):
         z, row = z[rows], row[rows]
         channel, intent = batch.channel[rows].astype(np.intp), batch.intent[rows].astype(np.intp)
         desktop = batch.device_type[rows].astype(np.float64)
+        # weighted advantages w (r - b): sums of them are the weighted sums of the plain advantages
+        w = outcome.weight[rows]
+        n = float(np.add.reduce(w))  # the rows' count in a plain world
         adv = self.reward(outcome, clicks)[rows]
-        adv -= self._dot_table(self.baseline_, batch.t)[row]
-        mean_sq = float(np.add.reduce(adv**2) / adv.size)  # np.mean's sum and division, without its overhead
+        adv -= w * self._dot_table(self.baseline_, batch.t)[row]
+        mean_sq = float(np.add.reduce(adv**2 / w) / n)  # the weighted mean of (r - b)^2
         self.adv_ms_ = 0.99 * self.adv_ms_ + 0.01 * mean_sq if self.hours_ else mean_sq
         weight = adv / (math.sqrt(self.adv_ms_) + 1e-12)  # a correctly rounded root, as np.sqrt's
         weight *= z
         weight /= self.sigma
-        grad = self._grad(channel, intent, desktop, batch.t, weight) / adv.size
+        grad = self._grad(channel, intent, desktop, batch.t, weight) / n
         # np.clip's result by two ufuncs, without its Python overhead
         self.theta_ = np.minimum(np.maximum(self.theta_ + self.lr * grad, -self.max_log_shift), self.max_log_shift)
         # Normalised LMS keeps the baseline step stable whatever the feature counts: each row has three
         # one-hot features and the desktop flag, so sum(phi**2) = 3 rows + desktops.
-        phi_sq = 3.0 * rows.size + float(desktop.sum())
+        phi_sq = 3.0 * n + float((w * desktop).sum())
         self.baseline_ += self.baseline_lr * self._grad(channel, intent, desktop, batch.t, adv) / max(phi_sq, 1.0)
         self.hours_ += 1
 
@@ -384,9 +396,10 @@ class RivalTargetCpaBidder(_LearningRival):
 
     def _learn(self, outcome: BidderOutcome, clicks: np.ndarray) -> None:
         b = outcome.batch
-        cost = float(outcome.cost.sum())
-        self.pacer.observe(b.t, b.size, cost)
-        self.target.observe(cost, float(self.model.value_per_click()[b.context[clicks]].sum()))
+        cost = float(outcome.cost.sum())  # charged by weight already
+        self.pacer.observe(b.t, b.volume, cost)
+        value = outcome.weight[clicks] * self.model.value_per_click()[b.context[clicks]]
+        self.target.observe(cost, float(value.sum()))
 
     def state_dict(self) -> dict[str, Any]:
         """Pacer, target and value model."""

@@ -13,16 +13,17 @@ from gaelp.bidders.protocol import BidderOutcome, OpportunityBatch
 
 
 def pixel_reports(t: np.ndarray, device: np.ndarray, value: np.ndarray, advertiser: np.ndarray,
-                  n_advertisers: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+                  n_advertisers: int, weight: np.ndarray | None = None) -> list[tuple[np.ndarray, ...]]:
     """Split the hour's purchases by whose product was bought: each advertiser's pixel sees its own.
 
     Args:
         t, device, value: (m,) hour, device and revenue of each purchase.
         advertiser: (m,) whose product was bought.
         n_advertisers: advertisers in the market.
+        weight: (m,) sampling weight of each buyer (importance sampling); None: 1.0 each.
 
     Returns:
-        Per advertiser, its purchases' (t, device, value), in the order they came due.
+        Per advertiser, its purchases' (t, device, value, weight), in the order they came due.
 
     Example:
         >>> import numpy as np
@@ -31,24 +32,26 @@ def pixel_reports(t: np.ndarray, device: np.ndarray, value: np.ndarray, advertis
         >>> [r[1].tolist() for r in reports]
         [[12], [11]]
     """
+    if weight is None:
+        weight = np.ones(advertiser.size)
     if advertiser.size == 0:  # most hours of a small world
-        return [(t, device, value)] * n_advertisers
+        return [(t, device, value, weight)] * n_advertisers
     order = np.argsort(advertiser, kind="stable")
     cuts = np.searchsorted(advertiser[order], np.arange(n_advertisers + 1))
     out = []
     for j in range(n_advertisers):
         mine = order[cuts[j]:cuts[j + 1]]
-        out.append((t[mine], device[mine], value[mine]))
+        out.append((t[mine], device[mine], value[mine], weight[mine]))
     return out
 
 
 def own_outcomes(batch: OpportunityBatch, bids: np.ndarray, row: np.ndarray, slot: np.ndarray,
                  advertiser: np.ndarray, price: np.ndarray, clicked: np.ndarray, cost: np.ndarray,
-                 pixels: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[BidderOutcome]:
+                 pixels: list[tuple[np.ndarray, ...]]) -> list[BidderOutcome]:
     """Each advertiser's own view of the hour.
 
     Args:
-        batch: the hour's (n,) opportunities, without truth.
+        batch: the hour's (n,) opportunities, without truth (with their sampling weights).
         bids: (n_advertisers, n) the bids in force.
         row, slot, advertiser, price, clicked, cost: (k,) the cleared impressions.
         pixels: `pixel_reports` of the hour's purchases.

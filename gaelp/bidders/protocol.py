@@ -7,6 +7,13 @@ sees a person id, a journey stage or another advertiser's bid. Only a bidder tha
 
 After the auction, each bidder observes only its own `BidderOutcome`: which opportunities it won,
 the slot, the price, its clicks and costs, and the conversions its own pixel reported this hour.
+
+**Sampling weights.** A world that importance-samples people (`world.importance`) draws rare segments
+more often than they occur and gives each opportunity and each purchase the weight of its person
+(`share / drawn share`; exactly 1.0 in a plain world). A real advertiser never sees such weights: they
+are the Monte-Carlo device, not the market. Every learner folds an observation in with its weight
+(counts become sums of weights, means weighted means), so that it learns what it would have learned
+from the plain population. With weights of 1.0 every such sum is the plain count, bit for bit.
 """
 
 from __future__ import annotations
@@ -51,6 +58,8 @@ class OpportunityBatch:
         reserve: (n,) float64 reserve price per click.
         channel_names: names of the channels.
         truth: ground truth, only for bidders with `sees_truth`.
+        weight: (n,) float64 sampling weight of each opportunity's person (see the module's doc); None
+            builds 1.0 everywhere, as in a plain world.
         context: (n,) int64 `channel * N_INTENTS + intent`, derived once for every bidder's tables.
     """
 
@@ -63,10 +72,19 @@ class OpportunityBatch:
     reserve: np.ndarray
     channel_names: tuple[str, ...]
     truth: Truth | None = None
+    weight: np.ndarray = None  # type: ignore[assignment]  # None: ones, set in __post_init__
     context: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "context", np.asarray(self.channel).astype(np.int64) * N_INTENTS + self.intent)
+        if self.weight is None:
+            object.__setattr__(self, "weight", np.ones(self.size))
+
+    @property
+    def volume(self) -> float:
+        """Opportunities as the plain population would have them: the sum of the weights (the size in a
+        plain world)."""
+        return float(self.weight.sum())
 
     @property
     def size(self) -> int:
@@ -102,6 +120,8 @@ class BidderOutcome:
         conv_t: (k,) hours of the conversions its pixel reported this hour.
         conv_device: (k,) device ids of those conversions.
         conv_value: (k,) revenue of those conversions.
+        conv_weight: (k,) sampling weight of each converting person (see the module's doc); None
+            builds 1.0 everywhere.
     """
 
     batch: OpportunityBatch
@@ -113,6 +133,16 @@ class BidderOutcome:
     conv_t: np.ndarray
     conv_device: np.ndarray
     conv_value: np.ndarray
+    conv_weight: np.ndarray = None  # type: ignore[assignment]  # None: ones, set in __post_init__
+
+    def __post_init__(self) -> None:
+        if self.conv_weight is None:
+            object.__setattr__(self, "conv_weight", np.ones(np.shape(self.conv_device)[0]))
+
+    @property
+    def weight(self) -> np.ndarray:
+        """(n,) sampling weight of each opportunity (`batch.weight`)."""
+        return self.batch.weight
 
     @property
     def won(self) -> np.ndarray:

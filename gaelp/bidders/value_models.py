@@ -118,13 +118,15 @@ class ClickValueModel:
             clicks = np.flatnonzero(outcome.clicked)
         if clicks.size:
             ctx = b.context[clicks]
-            # whole counts: adding them at once gives the same sums as one click at a time
-            self.recent_[b.t % self.window_h] += np.bincount(ctx, minlength=self.recent_.shape[1])
+            # clicks count by their sampling weight; whole counts in a plain world, whose sums are the same
+            # added at once as one click at a time
+            self.recent_[b.t % self.window_h] += np.bincount(ctx, outcome.weight[clicks], minlength=self.recent_.shape[1])
             self.devices.record_clicks(b.t, b.device[clicks], ctx)
         if outcome.conv_device.size:
             matched = self.devices.record_conversions(outcome.conv_t, outcome.conv_device, self.window_h)
             ok = matched >= 0
-            np.add.at(self.credit_, matched[ok], self.incrementality * outcome.conv_value[ok])
+            credit = self.incrementality * outcome.conv_value[ok] * outcome.conv_weight[ok]
+            np.add.at(self.credit_, matched[ok], credit)
             self._credit_sums = None
 
     def state_dict(self) -> dict[str, Any]:

@@ -102,11 +102,12 @@ class AnomalyDetector:
             return Anomaly("bid_spike", f"median bid ${med:.2f} vs usual ${usual:.2f}")
         return None
 
-    def check_hour(self, bids: int, wins: np.ndarray, clicks: np.ndarray, spend: float) -> Anomaly | None:
+    def check_hour(self, bids: float, wins: np.ndarray, clicks: np.ndarray, spend: float) -> Anomaly | None:
         """After the auction: test the hour's own stats; fold it into the baseline if normal.
 
         Args:
-            bids: opportunities we bid on.  wins: (n_channels,) impressions we won.
+            bids: opportunities we bid on (a sum of sampling weights in an importance-sampled world, as
+                are wins and clicks).  wins: (n_channels,) impressions we won.
             clicks: (n_channels,) our clicks.  spend: what we paid.
         """
         wins, clicks = np.atleast_1d(np.asarray(wins, np.float64)), np.atleast_1d(np.asarray(clicks, np.float64))
@@ -140,7 +141,7 @@ class AnomalyDetector:
             med = float(np.median(pos)) if pos.size else 0.0
         self.median_bids[self.n % self.p.window_hours] = med
 
-    def _test(self, bids: int, wins: float, clicks: float, expected: float, spend: float) -> Anomaly | None:
+    def _test(self, bids: float, wins: float, clicks: float, expected: float, spend: float) -> Anomaly | None:
         p = self.p
         hours = max(self.ring[2].sum(), 1.0)
         hourly = self.ring[1].sum() / hours

@@ -43,8 +43,8 @@ class DualPacer:
         """Current bid multiplier 1 / (1 + mu)."""
         return 1.0 / (1.0 + self.mu)
 
-    def observe(self, t: int, n_opportunities: int, spend: float) -> None:
-        """Fold in one hour: its traffic and what was spent."""
+    def observe(self, t: int, n_opportunities: float, spend: float) -> None:
+        """Fold in one hour: its traffic (opportunities, or their sum of sampling weights) and what was spent."""
         day, hour = divmod(t, 24)
         if day != self._day:
             if self._day >= 0 and self._today.sum() > 0:
@@ -133,7 +133,7 @@ class PromisePacer(DualPacer):
         self.day_traffic = 0.0  # forecast opportunities of a whole day (0: none seen yet)
         self.period_spent = 0.0  # spent in this period before today
 
-    def observe(self, t: int, n_opportunities: int, spend: float) -> None:
+    def observe(self, t: int, n_opportunities: float, spend: float) -> None:
         """Fold in one hour; on a new day, book yesterday against the day forecast and the period."""
         day = t // 24
         if day != self._day and self._day >= 0:

@@ -206,12 +206,16 @@ class SafetyLimits:
             self._overcharge = (stop, n, float(price[i]), float(bid[i]))
         return stop
 
-    def observe(self, t: int, bids: np.ndarray, wins: np.ndarray, clicks: np.ndarray, spend: float) -> None:
+    def observe(self, t: int, bids: np.ndarray, wins: np.ndarray, clicks: np.ndarray, spend: float,
+                weight: np.ndarray | None = None) -> None:
         """After the auction: our own stats of hour `t`; a held breaker or an anomaly is an event.
 
         Args:
             t: the hour.  bids: (n,) our bids in force.  wins: (n_channels,) impressions won.
             clicks: (n_channels,) our clicks.  spend: what we paid this hour.
+            weight: (n,) sampling weights of the opportunities (`OpportunityBatch.weight`), which count
+                the bids as the plain population would have them (wins and clicks come weighted too);
+                None: each bid counts 1.
         """
         if self._breaker_binds and spend >= self._ceiling - 1e-6:
             self.report.events.append(SafetyEvent(
@@ -230,7 +234,8 @@ class SafetyLimits:
             return
         if self.detector is None or t < self.paused_until or self.killed:
             return
-        found = self.detector.check_hour(int(np.count_nonzero(bids)), wins, clicks, spend)
+        n_bids = np.count_nonzero(bids) if weight is None else float(weight[bids != 0].sum())
+        found = self.detector.check_hour(n_bids, wins, clicks, spend)
         if found is not None:
             self._pause(t, found, t + 1 + self.pause_hours)
 

@@ -107,9 +107,11 @@ class BatchedWorlds:
         """
         bounds = np.zeros(len(inputs) + 1, np.int64)
         np.cumsum([c.channel.shape[0] for c in inputs], out=bounds[1:])
-        charge = None
-        if any(c.charge is not None for c in inputs):  # a plain world's clicks cost 1.0 x the price: exact
-            charge = np.concatenate([np.ones(c.channel.shape[0]) if c.charge is None else c.charge for c in inputs])
+        charged = [c.charge is not None for c in inputs]
+        if any(charged) and not all(charged):  # alone, a plain world takes the budget test without charges
+            raise ValueError(f"worlds {[w for w, c in enumerate(charged) if not c]} have no importance charges "
+                             f"and the others have: a batch clears one kind")
+        charge = np.concatenate([c.charge for c in inputs]) if all(charged) else None
         cl = self.market.clear_worlds(bounds, np.concatenate([c.channel for c in inputs]),
                                       np.concatenate([c.bids for c in inputs], axis=1),
                                       np.stack([c.remaining for c in inputs]),

@@ -5,7 +5,9 @@ A world with `crisis=4` draws its population with the crisis parents' share four
 sampling_shares`): any sum over people (impressions, purchases) keeps the plain world's expected value,
 while the rare segment gets about drawn share / share times more people, so its estimates vary less at
 equal compute. The platform charges a click its person's weight times the price, so budgets run out
-at the plain world's pace and the people of other segments meet the same market.
+at the plain world's pace and the people of other segments meet the same market; every opportunity
+and pixel purchase carries its person's weight to the advertisers (`OpportunityBatch.weight`), whose
+learners weight each observation by it and so learn as from the plain population.
 
 The factors live in the config (`world.importance`, empty by default), so a world without them is the
 same world, byte for byte, and a config file can ask for them too.

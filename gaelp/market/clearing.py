@@ -142,6 +142,15 @@ class Market:
                 of its person, so an oversampled world spends budgets at the plain world's pace);
                 None: the price itself.
             watch: advertisers' live monitoring of their own impressions (see `Watch`); None: none.
+
+        With `charge`, the click that ends a budget is the first whose whole price (what a plain world's
+        click needs), or its charge where that is more, would not fit in what is left, though it is
+        charged by weight: were it the first whose weighted charge does not fit, a click of weight
+        w < 1 would end budgets w times as often as a plain one (the longer a charge, the likelier it
+        straddles the end), so light, oversampled people would lose fewer clicks to budget ends than
+        they stand for (measured in docs/montecarlo.md, "Importance sampling"). A heavy click is tested
+        by its charge so that no budget is overspent: an overspent advertiser sits out the rest of the
+        day, where a plain one keeps its last unclicked impressions.
         """
         bids = np.array(bids, dtype=np.float64)
         n = bids.shape[1]
@@ -167,25 +176,26 @@ class Market:
             clicked, ctr = respond(row, slot, adv)
             cost = np.where(clicked, price if charge is None else price * charge[row], 0.0)
             fields: tuple[np.ndarray, ...] = (row, slot, adv, price, clicked, cost, ctr)
-            spend = np.bincount(adv, weights=cost, minlength=n_bidders)
-            if parts:  # the earlier passes' final rows, added in the order they were cut
-                spend = sum((np.bincount(p[2], weights=p[5], minlength=n_bidders) for p in parts), spend)
-            over = np.flatnonzero(spend > limit)
+            if charge is None:
+                spend = np.bincount(adv, weights=cost, minlength=n_bidders)
+                if parts:  # the earlier passes' final rows, added in the order they were cut
+                    spend = sum((np.bincount(p[2], weights=p[5], minlength=n_bidders) for p in parts), spend)
+                over = np.flatnonzero(spend > limit)
+                first_over = {int(j): self._first_over(cost, adv == j, parts, j, remaining[j]) for j in over}
+            else:
+                # a click needs its plain price, or its charge where that is more (never past the budget)
+                first_over = self._first_unfit(adv, cost, np.where(clicked, np.maximum(price, cost), 0.0), parts,
+                                               remaining)
             stop = _withdrawals(watch(row, adv, price, clicked), bids, n) if watch is not None else {}
-            if over.size == 0 and not stop:
+            if not first_over and not stop:
                 if parts:
                     parts.append(fields)
                     fields = tuple(np.concatenate(f) for f in zip(*parts))
                 row, slot, adv, price, clicked, cost, ctr = fields
                 return Cleared(row, slot, adv, price, clicked, cost, ctr, bids)
             cut = row.max(initial=done) + 1
-            for j in over:
-                # spend of j up to each of its impressions, counting the rows already final
-                before = sum(float(p[5][p[2] == j].sum()) for p in parts)
-                mine = adv == j
-                cum = before + np.cumsum(cost[mine])
-                first_over = int(np.searchsorted(cum, remaining[j] + 1e-9, side="right"))
-                r0 = int(row[mine][first_over])
+            for j, first in first_over.items():
+                r0 = int(row[adv == j][first])
                 bids[j, r0:] = 0.0
                 cut = min(cut, r0)
             for j, r0 in stop.items():
@@ -194,6 +204,32 @@ class Market:
             keep = row < cut
             parts.append(tuple(f[keep] for f in fields))
             done = cut
+
+    @staticmethod
+    def _first_over(cost: np.ndarray, mine: np.ndarray, parts: list[tuple[np.ndarray, ...]], j: int,
+                    remaining: float) -> int:
+        """Index among advertiser j's impressions (`mine`) of the first that takes its spend, counting the
+        rows already final (`parts`), past `remaining`."""
+        before = sum(float(p[5][p[2] == j].sum()) for p in parts)
+        cum = before + np.cumsum(cost[mine])
+        return int(np.searchsorted(cum, remaining + 1e-9, side="right"))
+
+    @staticmethod
+    def _first_unfit(adv: np.ndarray, cost: np.ndarray, need: np.ndarray, parts: list[tuple[np.ndarray, ...]],
+                     remaining: np.ndarray) -> dict[int, int]:
+        """Per advertiser with one, the index among its impressions of the first whose `need` (the plain
+        price of a click) does not fit in what is left after the charges before it (the rows already
+        final, `parts`, included)."""
+        out = {}
+        for j in np.unique(adv[need > 0]).tolist():
+            mine = adv == j
+            before = sum(float(p[5][p[2] == j].sum()) for p in parts)
+            c = cost[mine]
+            spent_before = before + (np.cumsum(c) - c)
+            unfit = np.flatnonzero(spent_before + need[mine] > remaining[j] + 1e-9)
+            if unfit.size:
+                out[j] = int(unfit[0])
+        return out
 
     def clear_worlds(self, bounds: np.ndarray, channel: np.ndarray, bids: np.ndarray, remaining: np.ndarray,
                      respond: Respond, charge: np.ndarray | None = None,
@@ -205,8 +241,8 @@ class Market:
         lockstep: each clears the rows not yet final of every world still cutting budgets in one array
         program (by the path the batch's size picks: `clear_mixed` and the mechanisms give every auction
         the same result to the last bit, tested in `test_mechanisms`) and asks `respond` once; only the
-        search for where an advertiser's budget runs out is done per (world, advertiser) over budget, and
-        each world's `watch` sees its own slice of every pass it takes part in (its rows, as alone). A
+        search for where an advertiser's budget runs out is done per world (by `clear_within_budgets`' own
+        helpers on the world's rows: with a charge, the first click that does not fit), and each world's `watch` sees its own slice of every pass it takes part in (its rows, as alone). A
         world goes on to the next pass while it has an advertiser over budget or a withdrawal its watch
         asks for, as alone. Every sum adds the same numbers in the same order as the world alone, so the
         result, cut at `bounds`, is bit for bit what each world gets alone (a test checks it).
@@ -253,32 +289,43 @@ class Market:
             clicked, ctr = respond(row, slot, adv)
             cost = np.where(clicked, price if charge is None else price * charge[row], 0.0)
             fields = [row, slot, adv, price, clicked, cost, ctr]
-            # a bincount adds each cell's costs in row order, and the passes' totals in pass order: as alone
-            spend = np.bincount(world[row] * n_bidders + adv, weights=cost,
-                                minlength=n_worlds * n_bidders).reshape(n_worlds, n_bidders)
-            for earlier in part_spend:
-                spend = spend + earlier
-            over = (spend > limit).any(axis=1)
             cuts = np.searchsorted(row, bounds).tolist()
+            part_cuts = [np.searchsorted(p[0], bounds).tolist() for p in parts]
+
+            # per world, {advertiser: index among its impressions of this pass of the first that ends its
+            # budget}, found as `clear_within_budgets` finds it alone, on the world's own rows
+            first_over: dict[int, dict[int, int]] = {}
+            if charge is None:
+                # a bincount adds each cell's costs in row order, and the passes' totals in pass order: as alone
+                spend = np.bincount(world[row] * n_bidders + adv, weights=cost,
+                                    minlength=n_worlds * n_bidders).reshape(n_worlds, n_bidders)
+                for earlier in part_spend:
+                    spend = spend + earlier
+                for w in active[(spend[active] > limit[active]).any(axis=1)].tolist():
+                    w_adv, w_cost, w_parts = _world_slice(w, cuts, adv, cost, parts, part_cuts)
+                    first_over[w] = {j: self._first_over(w_cost, w_adv == j, w_parts, j, remaining[w, j])
+                                     for j in np.flatnonzero(spend[w] > limit[w]).tolist()}
+            else:
+                need = np.where(clicked, np.maximum(price, cost), 0.0)
+                for w in active.tolist():
+                    w_adv, w_cost, w_parts = _world_slice(w, cuts, adv, cost, parts, part_cuts)
+                    found = self._first_unfit(w_adv, w_cost, need[cuts[w]:cuts[w + 1]], w_parts, remaining[w])
+                    if found:
+                        first_over[w] = found
             stops = self._watched(watch, active, bounds, cuts, bids, (row, adv, price, clicked))
-            going_on = active[[bool(over[w]) or bool(stops.get(w)) for w in active.tolist()]]
+            going_on = active[[w in first_over or bool(stops.get(w)) for w in active.tolist()]]
             if going_on.size < active.size:
                 settled = ~np.isin(world[row], going_on)
                 final.append([f[settled] for f in fields])
             if going_on.size == 0:
                 break
-            part_cuts = [np.searchsorted(p[0], bounds).tolist() for p in parts]
             kept = []
             for w in going_on.tolist():
                 a, b = cuts[w], cuts[w + 1]
-                r, j_adv, c = row[a:b], adv[a:b], cost[a:b]
+                r, j_adv = row[a:b], adv[a:b]
                 cut = int(r.max(initial=done[w])) + 1
-                for j in np.flatnonzero(spend[w] > limit[w]).tolist():
-                    before = sum(float(p[5][pc[w]:pc[w + 1]][p[2][pc[w]:pc[w + 1]] == j].sum())
-                                 for p, pc in zip(parts, part_cuts, strict=True))
-                    mine = j_adv == j
-                    cum = before + np.cumsum(c[mine])
-                    r0 = int(r[mine][int(np.searchsorted(cum, remaining[w, j] + 1e-9, side="right"))])
+                for j, first in first_over.get(w, {}).items():
+                    r0 = int(r[j_adv == j][first])
                     bids[j, r0:bounds[w + 1]] = 0.0
                     cut = min(cut, r0)
                 for j, r0 in stops.get(w, {}).items():
@@ -290,8 +337,9 @@ class Market:
             part = [f[keep] for f in fields]
             parts.append(part)
             final.append(part)
-            part_spend.append(np.bincount(world[part[0]] * n_bidders + part[2], weights=part[5],
-                                          minlength=n_worlds * n_bidders).reshape(n_worlds, n_bidders))
+            if charge is None:
+                part_spend.append(np.bincount(world[part[0]] * n_bidders + part[2], weights=part[5],
+                                              minlength=n_worlds * n_bidders).reshape(n_worlds, n_bidders))
             active = going_on
             idx = np.concatenate([np.arange(done[w], bounds[w + 1]) for w in active.tolist()])
         fields = [np.concatenate(f) for f in zip(*final, strict=True)] if len(final) > 1 else final[0]
@@ -316,6 +364,14 @@ class Market:
             row, adv, price, clicked = (f[a:b] for f in fields)
             out[w] = _withdrawals(watch[w](row - lo, adv, price, clicked), bids[:, lo:hi], hi - lo)
         return out
+
+
+def _world_slice(w: int, cuts: list[int], adv: np.ndarray, cost: np.ndarray, parts: list[list[np.ndarray]],
+                 part_cuts: list[list[int]]) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, ...]]]:
+    """World w's advertisers and costs of a `clear_worlds` pass (cut at `cuts`) and its slices of the earlier
+    passes' final rows (each cut at its `part_cuts`): what `clear_within_budgets` alone has of that world."""
+    a, b = cuts[w], cuts[w + 1]
+    return adv[a:b], cost[a:b], [tuple(f[pc[w]:pc[w + 1]] for f in p) for p, pc in zip(parts, part_cuts, strict=True)]
 
 
 def _withdrawals(stop: np.ndarray, bids: np.ndarray, n: int) -> dict[int, int]:

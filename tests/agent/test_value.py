@@ -37,3 +37,21 @@ def test_conversions_label_only_clicks_in_the_window_before_them() -> None:
     vm.record_clicks(10, np.ones((1, 1)), np.array([5]))
     vm.record_conversions(np.array([55]), np.array([5]))  # 55 h after the first click, 45 h after the second
     assert vm.conv_t.tolist() == [-1, -1, 55]
+
+
+def test_a_click_of_weight_two_fits_like_two_clicks() -> None:
+    # importance sampling: the regression and the summary count a click by its sampling weight
+    rng = np.random.default_rng(4)
+    x = np.column_stack([np.ones(300), rng.integers(0, 2, 300)]).astype(np.float32)
+    w = np.where(rng.random(300) < 0.3, 2.0, 1.0)
+    rows = np.repeat(np.arange(300), w.astype(np.int64))
+    weighted, copied = ValueModel(n_features=2, window_h=48), ValueModel(n_features=2, window_h=48)
+    weighted.record_clicks(0, x, np.arange(300), w)
+    copied.record_clicks(0, x[rows], rows)
+    buyers = np.flatnonzero(x[:, 1] == 1)[:40]
+    for vm in (weighted, copied):
+        vm.record_conversions(np.full(buyers.size, 6), buyers)
+        vm.refit(60)
+    np.testing.assert_allclose(weighted.w, copied.w, rtol=1e-8)
+    np.testing.assert_allclose(weighted.summary(), copied.summary(), rtol=1e-6)
+    assert weighted.summary()[0] == np.float32(np.log1p(w.sum()))

@@ -377,3 +377,52 @@ def test_learning_settings_come_from_the_config_sections(tmp_path) -> None:
     pg = make_bidder("policy_gradient", BidderContext(cfg, 10.0, np.random.default_rng(0), comp))
     tcpa = make_bidder("target_cpa", BidderContext(cfg, 10.0, np.random.default_rng(0)))
     assert q.alpha == 0.5 and q.levels.size == 5 and pg.lr == 0.2 and tcpa.prior_cvr == 0.05
+
+
+def _weighted_and_copied(rng: np.random.Generator, t: int) -> tuple[OpportunityBatch, OpportunityBatch, np.ndarray]:
+    """A batch whose rows weigh 1 or 2, the same batch with each row of weight 2 shown twice, and (m,) the
+    rows of the first that become the second's."""
+    b = _batch(rng, n=300, t=t)
+    w = np.where(rng.random(b.size) < 0.4, 2.0, 1.0)
+    rows = np.repeat(np.arange(b.size), w.astype(np.int64))
+    fields = ("t", "weekday", "channel", "device", "device_type", "intent", "reserve", "channel_names")
+    weighted = OpportunityBatch(**{f: getattr(b, f) for f in fields}, weight=w)
+    copied = OpportunityBatch(**{f: (getattr(b, f)[rows] if isinstance(getattr(b, f), np.ndarray) else getattr(b, f))
+                                 for f in fields})
+    return weighted, copied, rows
+
+
+@pytest.mark.parametrize("kind", (*LEARNERS, "target_cpa"))
+def test_an_opportunity_of_weight_two_teaches_what_two_copies_teach(kind: str) -> None:
+    # importance sampling's weights (OpportunityBatch.weight, BidderOutcome.conv_weight) count an observation
+    # as that many plain ones: in every learner's tables, values, pacing and advantage scale
+    weighted_bidder, copied_bidder = make_bidder(kind, _ctx(kind)), make_bidder(kind, _ctx(kind))
+    rng = np.random.default_rng(5)
+    for t in range(30, 42):
+        weighted, copied, rows = _weighted_and_copied(rng, t)
+        bids = weighted_bidder.bid(weighted)
+        np.testing.assert_allclose(copied_bidder.bid(copied), bids[rows], rtol=1e-9)
+        won = bids > rng.lognormal(0.5, 0.6, bids.size)
+        price = np.where(won, 1.3, 0.0)
+        clicked = won & (rng.random(bids.size) < 0.3)
+        conv = rng.choice(weighted.device[clicked], 2) if t % 3 == 0 and clicked.any() else np.empty(0, np.int64)
+        conv_w = np.where(np.arange(conv.size) == 0, 2.0, 1.0)
+        conv_rows = np.repeat(np.arange(conv.size), conv_w.astype(np.int64))
+        cost = np.where(clicked, price * weighted.weight, 0.0)  # the platform charges by weight
+        weighted_bidder.observe(BidderOutcome(weighted, bids, np.where(won, 0, -1).astype(np.int8), price, clicked,
+                                              cost, np.full(conv.size, t), conv, np.full(conv.size, 90.0), conv_w))
+        copied_bidder.observe(BidderOutcome(copied, bids[rows], np.where(won, 0, -1).astype(np.int8)[rows],
+                                            price[rows], clicked[rows], np.where(clicked, price, 0.0)[rows],
+                                            np.full(conv_rows.size, t), conv[conv_rows], np.full(conv_rows.size, 90.0)))
+    a, b = flatten_state(weighted_bidder.state_dict()), flatten_state(copied_bidder.state_dict())
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-9, atol=1e-12, err_msg=k)
+    assert any(np.any(v != 0) for k, v in a.items() if "device" not in k and "hours" not in k)  # it learned
+
+
+def test_a_plain_batch_weighs_one_everywhere() -> None:
+    b = _batch(np.random.default_rng(0), n=7)
+    assert b.weight.tolist() == [1.0] * 7 and b.volume == 7.0
+    out = _outcome(b, np.full(7, 2.0), np.random.default_rng(1), conv_device=np.array([3, 4]))
+    assert out.conv_weight.tolist() == [1.0, 1.0] and out.weight is b.weight

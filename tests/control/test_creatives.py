@@ -83,3 +83,20 @@ def test_bad_modes_and_pairs_are_refused_and_state_round_trips():
     s2 = selector(seed=9)
     s2.load_state_dict(s.state_dict())
     assert np.array_equal(s2.clicks, s.clicks) and np.array_equal(s2.shown, s.shown)
+
+
+def test_sampling_weights_count_impressions_clicks_and_purchases_as_copies():
+    # importance sampling: an impression or purchase of weight 2 teaches the rates what two plain ones teach
+    rng = np.random.default_rng(3)
+    weighted, copied = selector(), selector()
+    for _ in range(5):
+        device, ctx = rng.integers(0, 5000, 300), rng.integers(0, 2, 300)
+        c, clicked = rng.integers(0, K, 300), rng.random(300) < 0.2
+        w = np.where(rng.random(300) < 0.4, 2.0, 1.0)
+        rows = np.repeat(np.arange(300), w.astype(np.int64))
+        conv = device[clicked][:2]  # purchases on clicked devices, of weight 2 and 1
+        weighted.observe(device, ctx, c, clicked, conv, w, np.array([2.0, 1.0]))
+        copied.observe(device[rows], ctx[rows], c[rows], clicked[rows], conv[[0, 0, 1]])
+    np.testing.assert_allclose(weighted.imps, copied.imps)
+    np.testing.assert_allclose(weighted.clicks, copied.clicks)
+    assert weighted.imps.sum() > 1500 * 1.3

@@ -132,12 +132,18 @@ def test_importance_oversamples_a_segment_and_weights_it_back():
     assert np.dot(drawn, pop.weight) == pytest.approx(1.0, abs=0.03)  # the weights represent everyone
 
 
-def test_weighted_worlds_agree_with_plain_monte_carlo_on_the_same_seeds():
-    # budgets bind (the platform charges weighted clicks); rivals bid by fixed rules, as learners learn from
-    # the oversampled people what they would not have met (docs/montecarlo.md measures that bias)
-    rules = [{"name": c.name, "kind": "rule"} for c in CFG.market.competitors]
-    cfg = build_config({"users": 1500, "days": 3, "market": {"competitors": rules}})
-    seeds = list(range(20, 28))
+@pytest.mark.parametrize("rivals", [
+    pytest.param("rule", marks=pytest.mark.xfail(strict=True, reason=(
+        "known residual bias, docs/montecarlo.md: with rule-bidding rivals the weighted CPC of these 24 worlds is "
+        "3.61 against plain 3.72 [3.62, 3.82] (-3%) with the budget-end rule; without it crisis purchases were "
+        "further out (0.175 against 0.042 [-0.04, 0.13])"))),
+    "default"])
+def test_weighted_worlds_agree_with_plain_monte_carlo_on_the_same_seeds(rivals):
+    # budgets bind (the platform charges weighted clicks); in the default market the rivals learn, and learn
+    # from every observation by its sampling weight, as from the plain population (docs/montecarlo.md)
+    market = {"competitors": [{"name": c.name, "kind": "rule"} for c in CFG.market.competitors]} if rivals == "rule" else {}
+    cfg = build_config({"users": 1500, "days": 3, "market": market})
+    seeds = list(range(20, 44))
     plain = run_worlds(WorldsJob(cfg, "fixed"), seeds, "local", workers=2).to_json()["kpis"]
     weighted = run_worlds(_importance(cfg, crisis=4.0), seeds, "local", workers=2).to_json()["kpis"]
     for k in ("impressions", "clicks", "spend", "ctr", "cpc", "purchases_crisis"):

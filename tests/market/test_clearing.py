@@ -107,6 +107,17 @@ def test_a_charge_per_opportunity_scales_what_a_click_costs_against_the_budget()
     assert all(np.array_equal(getattr(plain, f.name), getattr(ones, f.name)) for f in dataclasses.fields(Cleared))
 
 
+def test_a_light_click_ends_a_budget_where_a_plain_one_would():
+    # the click that ends a budget is the first whose whole price does not fit, whatever its weight: a
+    # light click (an oversampled person) must end budgets as often as the plain click it stands for
+    m = Market((channel("social", "second_price", 1, 0.2),), np.ones(2))
+    bids = np.tile([[5.0], [3.0]], (1, 4))
+    always = lambda row, slot, adv: (np.ones(row.size, bool), np.ones(row.size))
+    cl = m.clear_within_budgets(np.zeros(4, np.int64), bids, np.array([4.0, 100.0]), always, np.full(4, 0.5))
+    # 1.5 is charged; the second click's charge (1.5) would fit in the 2.5 left, its price (3.0) does not
+    assert cl.advertiser.tolist() == [0, 1, 1, 1] and cl.cost.tolist() == [1.5, 0.1, 0.1, 0.1]
+
+
 def test_a_watch_withdraws_an_advertiser_from_the_row_it_asks_for_along_with_budget_cuts():
     m = Market((channel("social", "second_price", 1, 0.2),), np.ones(2))
     n = 6
@@ -241,7 +252,9 @@ def test_clear_worlds_gives_each_world_what_it_gets_alone(one_pass_max, variant,
     ch = rng.integers(0, 3, n).astype(np.int8)
     bids = rng.uniform(0.0, 3.0, (n_b, n))
     remaining = rng.choice([-1.0, 0.0, 2.0, 8.0, 1e9], size=(len(sizes), n_b))
-    charge = rng.uniform(0.5, 2.0, n) if variant == "charge" else None
+    # light and heavy clicks: light ones straddle budget ends here, so the first click that does not fit
+    # (its plain price) and the first charge past the budget differ in some worlds
+    charge = rng.choice([0.25, 0.5, 2.0], n) if variant == "charge" else None
     if variant == "watch":
         remaining[4] = 1e9  # no budget binds in world 4: only its watch makes it go on to a second pass
     m = market()
