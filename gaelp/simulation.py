@@ -328,7 +328,7 @@ class Simulation:
         batch = OpportunityBatch(t=t, weekday=self.calendar.weekday(s.day), channel=channel, device=device,
                                  device_type=device_type, intent=intent, reserve=self.market.reserve[channel],
                                  channel_names=self.cfg.channel_names,
-                                 weight=None if self._charge is None else self._charge[person])
+                                 weight=np.ones(person.size) if self._charge is None else self._charge[person])
         truth = batch
         seg = self.pop.segment[person]
         if any(b.sees_truth for b in self.bidders):

@@ -35,10 +35,11 @@ def pixel_reports(t: np.ndarray, device: np.ndarray, value: np.ndarray, advertis
     if weight is None:
         weight = np.ones(advertiser.size)
     if advertiser.size == 0:  # most hours of a small world
-        return [(t, device, value, weight)] * n_advertisers
+        everything: tuple[np.ndarray, ...] = (t, device, value, weight)
+        return [everything] * n_advertisers
     order = np.argsort(advertiser, kind="stable")
     cuts = np.searchsorted(advertiser[order], np.arange(n_advertisers + 1))
-    out = []
+    out: list[tuple[np.ndarray, ...]] = []
     for j in range(n_advertisers):
         mine = order[cuts[j]:cuts[j + 1]]
         out.append((t[mine], device[mine], value[mine], weight[mine]))

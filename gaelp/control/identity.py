@@ -90,7 +90,7 @@ def address_model(n_addresses: np.ndarray, max_person_devices: int = 3, iters: i
     n_k = np.zeros(big + 1)
     n_k[1:] = np.asarray(n_addresses, float)[1:big + 1]
     # every configuration: one person with j devices, or two people with (j1, j2)
-    homes = [(j,) for j in range(1, max_person_devices + 1)]
+    homes: list[tuple[int, ...]] = [(j,) for j in range(1, max_person_devices + 1)]
     homes += list(product(range(1, max_person_devices + 1), repeat=2))
     k = np.array([sum(h) for h in homes])
     two = np.array([len(h) == 2 for h in homes])

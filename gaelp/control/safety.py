@@ -234,7 +234,7 @@ class SafetyLimits:
             return
         if self.detector is None or t < self.paused_until or self.killed:
             return
-        n_bids = np.count_nonzero(bids) if weight is None else float(weight[bids != 0].sum())
+        n_bids = float(np.count_nonzero(bids)) if weight is None else float(weight[bids != 0].sum())
         found = self.detector.check_hour(n_bids, wins, clicks, spend)
         if found is not None:
             self._pause(t, found, t + 1 + self.pause_hours)

@@ -181,7 +181,7 @@ class Market:
                 if parts:  # the earlier passes' final rows, added in the order they were cut
                     spend = sum((np.bincount(p[2], weights=p[5], minlength=n_bidders) for p in parts), spend)
                 over = np.flatnonzero(spend > limit)
-                first_over = {int(j): self._first_over(cost, adv == j, parts, j, remaining[j]) for j in over}
+                first_over = {int(j): self._first_over(cost, adv == j, parts, j, remaining[j]) for j in over.tolist()}
             else:
                 # a click needs its plain price, or its charge where that is more (never past the budget)
                 first_over = self._first_unfit(adv, cost, np.where(clicked, np.maximum(price, cost), 0.0), parts,
