@@ -86,7 +86,7 @@ class AgentBidder(BaseBidder):
 
     def __init__(self, cfg: Config, prior_w: np.ndarray | None = None, controller: Controller | None = None,
                  attribution: str = "last_click", reward_value: str = "target_cpa",
-                 purchase_worth: float = 1.0, reward_timing: str = "click", identity: bool = True) -> None:
+                 purchase_worth: float = 1.0, reward_timing: str = "arrival", identity: bool = True) -> None:
         super().__init__("agent", cfg.campaign.budget_per_user * cfg.users)
         n_ch = len(cfg.world.channels)
         window_h = 24 * cfg.campaign.lookback_days

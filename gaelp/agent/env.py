@@ -78,7 +78,7 @@ class CampaignEnv(gym.Env):
 
     def __init__(self, cfg: Config | None = None, users: int | None = None, days: int | None = None,
                  randomize: bool = False, attribution: str = "last_click", reward_value: str = "target_cpa",
-                 prior_w: np.ndarray | None = None, purchase_worth: float = 1.0, reward_timing: str = "click",
+                 prior_w: np.ndarray | None = None, purchase_worth: float = 1.0, reward_timing: str = "arrival",
                  identity: bool = True) -> None:
         self.metadata = {"render_modes": []}  # gymnasium's Env declares it an instance attribute
         base = cfg if cfg is not None else Config()

@@ -111,7 +111,7 @@ class PPOConfig:
     attribution: str = "last_click"
     reward_value: str = "target_cpa"
     purchase_worth: float = 1.0
-    reward_timing: str = "click"
+    reward_timing: str = "arrival"
     identity: bool = True
     val_every: int = 5
     val_worlds: int = 3

@@ -10,13 +10,16 @@ value of clicks still pending (the conversion-lag model of the value model).
 
 When the credit is paid (`timing`):
 
-* `"click"` (default): each click is *advanced* its expected credit when it is bought, the value
-  model's `p_hat x worth`; when the truth arrives (a credited purchase, or the window's close) the
-  reward is the correction, truth minus the advance. Each click's rewards still add up to its
-  attributed credit (as the ledger's own advances do), but the policy sees a click's worth in the hour
-  that bought it rather than days later, past the horizon of its advantage estimates (GAE with
-  lambda 0.95 looks about 20 hours ahead; the mean click-to-purchase delay is about 3 days).
-* `"arrival"`: the credit when the purchase arrives, the cost when the click is bought.
+* `"arrival"` (default): the credit when the purchase arrives, the cost when the click is bought.
+* `"click"`: each click is *advanced* its expected credit when it is bought, the value model's
+  `p_hat x worth`; when the truth arrives (a credited purchase, or the window's close) the reward is
+  the correction, truth minus the advance. Each click's rewards still add up to its attributed
+  credit (as the ledger's own advances do), and the policy sees a click's worth in the hour that
+  bought it rather than days later, past the horizon of its advantage estimates (GAE with lambda
+  0.95 looks about 20 hours ahead; the mean click-to-purchase delay is about 3 days). But the
+  correction comes days later too, so the policy learns the value model's bias with it: with
+  `p_hat` about 1.2-1.9x the true rate on the clicks bought, a 28-minute run learned to overbid
+  (CAC 129-186 on validation worlds against a target of 110; docs/agent.md). Not the default.
 
 What a purchase is worth (`reward_value`):
 
@@ -52,7 +55,7 @@ class HourlyReward:
     """
 
     def __init__(self, channel_names: tuple[str, ...], attribution: str, window_h: int, target_cpa: float,
-                 reward_value: str = "target_cpa", timing: str = "click") -> None:
+                 reward_value: str = "target_cpa", timing: str = "arrival") -> None:
         if reward_value not in REWARD_VALUES:
             raise ValueError(f"reward_value must be one of {', '.join(REWARD_VALUES)}, got {reward_value!r}")
         if timing not in REWARD_TIMINGS:
