@@ -236,4 +236,5 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
                        attribution=ckpt.get("attribution", "last_click"),
                        reward_value=ckpt.get("reward_value", "target_cpa"),
                        purchase_worth=ckpt.get("purchase_worth", 1.0),
-                       reward_timing=ckpt.get("reward_timing", "arrival"), identity=ckpt.get("identity", True))
+                       # checkpoints from before identity crediting were trained per device, and play so
+                       reward_timing=ckpt.get("reward_timing", "arrival"), identity=ckpt.get("identity", False))
