@@ -192,10 +192,11 @@ class AgentBidder(BaseBidder):
         self.value.maybe_refit(b.t + 1)
 
     def state_dict(self) -> dict[str, Any]:
-        """Journey table, value model, report, action and the controller's memory."""
+        """Journey table, value model, report, action, the controller's memory and the identity log."""
         return {"encoder": self.encoder.state_dict(), "value": self.value.state_dict(),
                 "stats": self.stats.state_dict(), "action": self.action.copy(), "acted_t": self._acted_t,
-                "controller": self.controller.state_dict() if self.controller is not None else {}}
+                "controller": self.controller.state_dict() if self.controller is not None else {},
+                "people": self.people.state_dict() if self.people is not None else {}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore `state_dict` output."""
@@ -207,6 +208,8 @@ class AgentBidder(BaseBidder):
         self._cache = None
         if self.controller is not None:
             self.controller.load_state_dict(state["controller"])
+        if self.people is not None and state.get("people"):
+            self.people.load_state_dict(state["people"])
 
 
 def default_policy_path() -> pathlib.Path:

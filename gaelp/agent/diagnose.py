@@ -2,8 +2,9 @@
 
 `calibration` plays one campaign with our agent wrapped in a bidder that is handed the truth, strips
 it before the agent sees the batch, and records, for every click we bought, the value model's
-estimate `p_hat` beside the true `P(purchase of ours | click)`. A value model biased low makes the
-agent underbid by the same factor (`bid = target CPA x p_hat x multiplier x pacing`).
+estimate `p_hat` beside the true `P(purchase of ours | click)`, and the multiplier x pacing it bid
+with: `bid = target CPA x p_hat x multiplier x pacing`, so a biased `p_hat` moves the bid by its bias
+unless the policy's multiplier makes up for it.
 """
 
 from __future__ import annotations

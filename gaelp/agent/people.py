@@ -1,8 +1,7 @@
 """Our clicks and purchases resolved into people, from the identity signals our own logs carry.
 
 A purchase on one device often follows a click on another of the same person (a phone's click, the
-laptop's subscription). Credited per device, such a purchase pays no click and labels none, so the
-agent learns that clicks are worth less than they are. This module keeps what an advertiser sees of
+laptop's subscription). Credited per device, such a purchase pays no click and labels none. This module keeps what an advertiser sees of
 its own site visits -- each click's and purchase's public network address and the account logged in
 after it, if any (`gaelp.world.identity.IdentitySignals`: a purchase always logs in, a click
 sometimes) -- and links their devices into resolved people with `gaelp.control.identity.resolve`.
@@ -17,7 +16,7 @@ Never a person id: the signals are drawn for our own events only, and the resolv
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -125,3 +124,19 @@ class ResolvedPeople:
         hit = order[np.maximum(pos, 0)]
         same = (pos >= 0) & (ckey[hit] // stride == pkey // stride) & (t - ct[hit] <= self.window_h)
         return np.where(same, cd[hit], device)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The event log (the signals' source is attached again, not saved)."""
+        def cat(parts: list[np.ndarray]) -> np.ndarray:
+            return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+        return {"device": cat(self._device), "t": cat(self._t), "address": cat(self._address),
+                "account": cat(self._account), "click_t": cat(self._click_t), "click_device": cat(self._click_device),
+                "purchases": self._purchases}
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        """Restore `state_dict` output."""
+        for name in ("device", "t", "address", "account", "click_t", "click_device"):
+            setattr(self, f"_{name}", [np.array(s[name], np.int64)])
+        self._purchases = int(s["purchases"])
+        self._resolution = None

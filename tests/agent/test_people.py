@@ -90,3 +90,12 @@ def test_credited_device_is_the_persons_latest_click_within_the_window() -> None
         [PHONE, STRANGER, LAPTOP]  # the last purchase is past the window of every click: its own device
     row, linked = people.devices_of(np.array([STRANGER, PHONE]))
     assert row.tolist() == [0, 1, 1] and sorted(linked[1:].tolist()) == [PHONE, LAPTOP] and linked[0] == STRANGER
+
+
+def test_the_identity_log_survives_a_state_round_trip() -> None:
+    agent, _ = _play(LAPTOP)
+    copy = AgentBidder(CFG, reward_timing="arrival")
+    copy.attach_identity(_Signals())
+    copy.load_state_dict(agent.state_dict())
+    got = copy.people.credited_device(np.array([31]), np.array([LAPTOP]))
+    assert got.tolist() == [PHONE] == agent.people.credited_device(np.array([31]), np.array([LAPTOP])).tolist()
