@@ -11,6 +11,12 @@ bid of ours through the safety limits.
 Action: `n_channels x 3 + 1` numbers in [-1, 1]; a multiplier is `exp(a x MAX_LOG_MULT)`, the last
 number the pacing `exp(a x MAX_LOG_PACING)`. All zeros bids the estimated value itself.
 
+Identity: once the simulation is built, `attach_world(sim)` hands the bidder the identity signals of
+its own clicks and purchases (network addresses, logins: what an advertiser's site sees), and the
+bidder credits purchases by resolved person (`gaelp.agent.people`): a purchase on a linked device
+labels the person's clicks for the value model, pays the person's last click in the reward, and stops
+our bids on the person's other devices. Without it (e.g. when serving), everything is per device.
+
 Online exploration (`online=True`): the multipliers per (channel x intent) are sampled around the
 policy's mean action (the pacing stays greedy), each clipped so that every bid stays within
 `EXPLORE_LIMIT` in log space of the greedy bid: at most x1.22 or /1.22.
@@ -24,6 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from gaelp.agent.encoder import JourneyEncoder
+from gaelp.agent.people import IdentitySource, ResolvedPeople
 from gaelp.agent.reward import HourlyReward
 from gaelp.agent.stats import CampaignStats, obs_size
 from gaelp.agent.value import ValueModel
@@ -71,13 +78,15 @@ class AgentBidder(BaseBidder):
         attribution: attribution model of the reward ledger.
         reward_value: what an attributed purchase is worth in the reward (`reward.REWARD_VALUES`).
         purchase_worth: under `reward_value="target_cpa"`, a purchase is worth this x the target CPA.
+        reward_timing: when the reward pays a click's credit (`reward.REWARD_TIMINGS`).
+        identity: credit purchases by resolved person once `attach_world` is called (False: by device).
     """
 
     learns = True
 
     def __init__(self, cfg: Config, prior_w: np.ndarray | None = None, controller: Controller | None = None,
                  attribution: str = "last_click", reward_value: str = "target_cpa",
-                 purchase_worth: float = 1.0) -> None:
+                 purchase_worth: float = 1.0, reward_timing: str = "arrival", identity: bool = True) -> None:
         super().__init__("agent", cfg.campaign.budget_per_user * cfg.users)
         n_ch = len(cfg.world.channels)
         window_h = 24 * cfg.campaign.lookback_days
@@ -86,12 +95,28 @@ class AgentBidder(BaseBidder):
         self.value = ValueModel(self.encoder.n_features, window_h, prior_w)
         self.stats = CampaignStats(n_ch, self.daily_budget, self.target_cpa, cfg.days)
         self.reward = HourlyReward(cfg.channel_names, attribution, window_h, self.target_cpa * purchase_worth,
-                                   reward_value)
+                                   reward_value, reward_timing)
+        self.window_h = window_h
+        self.devices_cfg, self.identity = cfg.world.devices, identity
+        self.people: ResolvedPeople | None = None
         self.controller = controller
         self.action = np.zeros(action_size(n_ch))
         self.last_reward = 0.0
         self._acted_t = -1
         self._cache: tuple[int, np.ndarray, np.ndarray] | None = None  # (t, features, p) of the last batch
+
+    def attach_identity(self, signals: IdentitySource) -> None:
+        """Credit purchases by resolved person, from the identity signals of our own events."""
+        self.people = ResolvedPeople(signals, self.window_h)
+
+    def attach_world(self, sim: Any) -> None:
+        """`attach_identity` with the signals of `sim`'s world (`gaelp.world.identity.IdentitySignals`),
+        which the bidder reads only on its own clicks and purchases. Nothing if `identity` is off."""
+        from gaelp.world.identity import IdentitySignals
+
+        if not self.identity:
+            return
+        self.attach_identity(IdentitySignals(self.devices_cfg, sim.pop, sim.crng))
 
     # --- the policy's side ------------------------------------------------------------------------
     def set_action(self, action: np.ndarray) -> None:
@@ -147,20 +172,31 @@ class AgentBidder(BaseBidder):
         x, p = self._features(b)
         clicked = np.flatnonzero(outcome.clicked)
         self.value.record_clicks(b.t, x[clicked], b.device[clicked], b.weight[clicked])
-        self.value.record_conversions(outcome.conv_t, outcome.conv_device)
         self.encoder.observe(outcome)
+        credited = None
+        if self.people is None:
+            self.value.record_conversions(outcome.conv_t, outcome.conv_device)
+        else:
+            self.people.record_clicks(b.t, b.device[clicked], clicked)
+            self.people.record_purchases(outcome.conv_t, outcome.conv_device)
+            if outcome.conv_device.size:
+                row, linked = self.people.devices_of(outcome.conv_device)
+                self.value.record_conversions(outcome.conv_t[row], linked)
+                self.encoder.mark_converted(linked)
+                credited = self.people.credited_device(outcome.conv_t, outcome.conv_device)
         self._cache = None  # the journey table moved on
         self.stats.observe(outcome, p)
-        self.last_reward = self.reward.observe(outcome)
+        self.last_reward = self.reward.observe(outcome, p[clicked], credited)
         if self.controller is not None:
             self.controller.observe_reward(self.last_reward)
         self.value.maybe_refit(b.t + 1)
 
     def state_dict(self) -> dict[str, Any]:
-        """Journey table, value model, report, action and the controller's memory."""
+        """Journey table, value model, report, action, the controller's memory and the identity log."""
         return {"encoder": self.encoder.state_dict(), "value": self.value.state_dict(),
                 "stats": self.stats.state_dict(), "action": self.action.copy(), "acted_t": self._acted_t,
-                "controller": self.controller.state_dict() if self.controller is not None else {}}
+                "controller": self.controller.state_dict() if self.controller is not None else {},
+                "people": self.people.state_dict() if self.people is not None else {}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore `state_dict` output."""
@@ -172,6 +208,8 @@ class AgentBidder(BaseBidder):
         self._cache = None
         if self.controller is not None:
             self.controller.load_state_dict(state["controller"])
+        if self.people is not None and state.get("people"):
+            self.people.load_state_dict(state["people"])
 
 
 def default_policy_path() -> pathlib.Path:
@@ -200,4 +238,6 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
     return AgentBidder(cfg, prior_w=ckpt["prior_w"], controller=controller,
                        attribution=ckpt.get("attribution", "last_click"),
                        reward_value=ckpt.get("reward_value", "target_cpa"),
-                       purchase_worth=ckpt.get("purchase_worth", 1.0))
+                       purchase_worth=ckpt.get("purchase_worth", 1.0),
+                       # checkpoints from before identity crediting were trained per device, and play so
+                       reward_timing=ckpt.get("reward_timing", "arrival"), identity=ckpt.get("identity", False))

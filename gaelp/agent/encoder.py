@@ -93,9 +93,13 @@ class JourneyEncoder:
             if clicked.any():
                 np.add.at(self.clicks, (dev[clicked], ch[clicked]), 1)
                 self.last_click_t[dev[clicked]] = t
-        if outcome.conv_device.size:
-            self._grow(int(outcome.conv_device.max()))
-            self.converted[outcome.conv_device] = True
+        self.mark_converted(outcome.conv_device)
+
+    def mark_converted(self, device: np.ndarray) -> None:
+        """Devices a purchase was linked to (resolved people): treated as converted."""
+        if device.size:
+            self._grow(int(device.max()))
+            self.converted[device] = True
 
     # --- features ---------------------------------------------------------------------------------
     def features(self, batch: OpportunityBatch) -> np.ndarray:

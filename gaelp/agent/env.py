@@ -72,16 +72,20 @@ class CampaignEnv(gym.Env):
         reward_value: what an attributed purchase is worth in the reward (`"target_cpa"` or `"revenue"`).
         purchase_worth: under `"target_cpa"`, a purchase is worth this x the target CPA.
         prior_w: the value model's anchor weights (None: a flat prior).
+        reward_timing: when the reward pays a click's credit (`"click"`: advanced, or `"arrival"`).
+        identity: credit purchases by resolved person (`AgentBidder.attach_world`), else by device.
     """
 
     def __init__(self, cfg: Config | None = None, users: int | None = None, days: int | None = None,
                  randomize: bool = False, attribution: str = "last_click", reward_value: str = "target_cpa",
-                 prior_w: np.ndarray | None = None, purchase_worth: float = 1.0) -> None:
+                 prior_w: np.ndarray | None = None, purchase_worth: float = 1.0, reward_timing: str = "arrival",
+                 identity: bool = True) -> None:
         self.metadata = {"render_modes": []}  # gymnasium's Env declares it an instance attribute
         base = cfg if cfg is not None else Config()
         self.base = base.replace(users=users, days=days)
         self.randomize, self.attribution, self.reward_value = randomize, attribution, reward_value
         self.prior_w, self.purchase_worth = prior_w, purchase_worth
+        self.reward_timing, self.identity = reward_timing, identity
         n_ch = len(self.base.world.channels)
         self.observation_space = spaces.Box(-OBS_LIMIT, OBS_LIMIT, (obs_size(n_ch),), np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, (action_size(n_ch),), np.float32)
@@ -100,8 +104,10 @@ class CampaignEnv(gym.Env):
             cfg = randomized(cfg, np.random.default_rng(np.random.SeedSequence([world_seed, 0x5EED])))
         self.cfg = cfg
         self.bidder = AgentBidder(cfg, prior_w=self.prior_w, attribution=self.attribution,
-                                  reward_value=self.reward_value, purchase_worth=self.purchase_worth)
+                                  reward_value=self.reward_value, purchase_worth=self.purchase_worth,
+                                  reward_timing=self.reward_timing, identity=self.identity)
         self.sim = Simulation(cfg, bidder=self.bidder)
+        self.bidder.attach_world(self.sim)
         return self.bidder.observation(), {"seed": world_seed}
 
     @property
@@ -189,5 +195,8 @@ def space_shape(space: gym.Space) -> tuple[int, ...]:
 def play(cfg: Config, bidder: Any) -> dict[str, float]:
     """Play one campaign of `cfg` with our `bidder`; its KPIs and score (see `campaign_score`)."""
     sim = Simulation(cfg, bidder=bidder)
+    attach = getattr(bidder, "attach_world", None)
+    if attach is not None:
+        attach(sim)  # our agent credits by resolved person
     sim.run()
     return campaign_score(sim.kpis, cfg.channel_names, cfg.bidders.target_cpa)

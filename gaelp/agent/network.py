@@ -85,7 +85,7 @@ def load_checkpoint(path: pathlib.Path) -> dict[str, Any]:
 
 
 PLAYING_KEYS = ("model", "obs_dim", "act_dim", "hidden", "prior_w", "attribution", "reward_value",
-                "purchase_worth")
+                "purchase_worth", "reward_timing", "identity")
 
 
 def export_policy(src: pathlib.Path, dst: pathlib.Path) -> None:

@@ -12,7 +12,13 @@ In the manner of CleanRL's single-file PPO-LSTM, written for this environment:
 * The value model's prior (`prior_w`) follows the weights our value models reach at the end of the
   training campaigns (a moving average): what an advertiser learns from its past campaigns.
 * Training worlds have seeds `TRAIN_SEED_BASE + seed x 1,000,000 + k` (k = 0, 1, ...); held-out
-  evaluation uses seeds 0-999, never seen in training.
+  evaluation uses seeds 0-899, never seen in training or checkpoint selection.
+* Checkpoint selection: every `val_every` iterations (counted, so a resumed run validates the same ones)
+  the greedy policy plays
+  `val_worlds` validation worlds (seeds `VALIDATION_SEED_BASE + k`, 900-999, the same ones each time,
+  `val_users` people, the campaign's days, no market randomisation); the checkpoint with the best mean
+  score is kept as `best.pt` (playing keys only), the shipped candidate. A PPO policy's score wanders
+  while its reward return rises; the last checkpoint is not necessarily the best.
 
 Randomness: a `torch.Generator` for the actions, a numpy `Generator` for the minibatches, a scoped
 torch seed for the initial weights; torch runs on one thread.
@@ -37,6 +43,8 @@ from gaelp.agent.value import PRIOR_CVR, flat_prior
 from gaelp.config import Config
 
 TRAIN_SEED_BASE = 1000
+VALIDATION_SEED_BASE = 900
+BEST = "best.pt"
 SCORE_CAMPAIGNS = 8  # the training score is the mean score of at least this many of the last campaigns
 
 
@@ -71,6 +79,12 @@ class PPOConfig:
         purchase_worth: under "target_cpa", a purchase is worth this x the target CPA. At 1 the reward's
             optimum prices the *marginal* purchase at the target, so the average CAC ends below it;
             the score wants the average at the target (a Lagrangian worth above 1).
+        reward_timing: "click" (a click's expected credit advanced when bought, corrected when the truth
+            arrives) or "arrival" (credit when the purchase arrives).
+        identity: credit purchases by resolved person (identity resolution on our own logs), else by device.
+        val_every: iterations between validations of the greedy policy (0: never).
+        val_worlds: validation worlds (seeds 900, 901, ...).
+        val_users: people per validation world.
     """
 
     worlds: int = 4
@@ -97,6 +111,29 @@ class PPOConfig:
     attribution: str = "last_click"
     reward_value: str = "target_cpa"
     purchase_worth: float = 1.0
+    reward_timing: str = "arrival"
+    identity: bool = True
+    val_every: int = 5
+    val_worlds: int = 3
+    val_users: int = 10_000
+
+
+def validation_score(cfg: Config, ckpt: dict[str, Any], hp: PPOConfig) -> float:
+    """Mean score of the greedy policy of `ckpt` on the validation worlds (seeds 900 + k)."""
+    from gaelp.agent.bidder import AgentBidder
+    from gaelp.agent.env import play
+    from gaelp.agent.network import PolicyController
+
+    scores = []
+    with torch.random.fork_rng():
+        for k in range(hp.val_worlds):
+            c = cfg.replace(seed=VALIDATION_SEED_BASE + k, users=hp.val_users, days=hp.days)
+            bidder = AgentBidder(c, prior_w=ckpt["prior_w"], controller=PolicyController(ckpt),
+                                 attribution=hp.attribution, reward_value=hp.reward_value,
+                                 purchase_worth=hp.purchase_worth, reward_timing=hp.reward_timing,
+                                 identity=hp.identity)
+            scores.append(play(c, bidder)["score"])
+    return float(np.mean(scores))
 
 
 @dataclass
@@ -145,7 +182,8 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
     torch.set_num_threads(1)
     envs = VectorCampaignEnv(hp.worlds, cfg=cfg, users=hp.users, days=hp.days, randomize=hp.randomize,
                              attribution=hp.attribution, reward_value=hp.reward_value,
-                             purchase_worth=hp.purchase_worth, autoreset=False)
+                             purchase_worth=hp.purchase_worth, reward_timing=hp.reward_timing,
+                             identity=hp.identity, autoreset=False)
     n, T = hp.worlds, envs.envs[0].hours
     obs_dim, act_dim = space_shape(envs.single_observation_space)[0], space_shape(envs.single_action_space)[0]
     with torch.random.fork_rng():
@@ -156,6 +194,7 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
     rng = np.random.default_rng(np.random.SeedSequence([hp.seed, 0x999]))
     prior = flat_prior(envs.envs[0].bidder_features, PRIOR_CVR)
     iteration, env_hours, history = 0, 0, []
+    best: dict[str, float] = {"score": -np.inf, "iteration": -1}
     path = out / CHECKPOINT
     if resume:
         ck = load_checkpoint(path)
@@ -166,10 +205,16 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
         gen.set_state(ck["torch_rng"])
         rng.bit_generator.state = ck["np_rng"]
         prior, iteration, env_hours, history = ck["prior_w"], ck["iteration"], ck["env_hours"], ck["history"]
+        best = ck["best"]
     writer = SummaryWriter(str(out / "tb"))
     start = time.perf_counter()
     world_base = TRAIN_SEED_BASE + hp.seed * 1_000_000
-    while env_hours < hp.env_hours and (hp.minutes is None or time.perf_counter() - start < 60 * hp.minutes):
+    def out_of_time() -> bool:
+        return env_hours >= hp.env_hours or (hp.minutes is not None and time.perf_counter() - start >= 60 * hp.minutes)
+
+    settings = {"attribution": hp.attribution, "reward_value": hp.reward_value, "purchase_worth": hp.purchase_worth,
+                "reward_timing": hp.reward_timing, "identity": hp.identity}
+    while not out_of_time():
         envs.set_prior(prior)
         obs, _ = envs.reset(seed=world_base + iteration * n)
         buf_obs = np.zeros((T, n, obs_dim), np.float32)
@@ -230,14 +275,22 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
                "explained_variance": float(1 - np.var(ret - buf_val) / var) if var > 0 else float("nan"),
                "weight_norm": float(torch.sqrt(squares)),
                "log_std": float(net.log_std.detach().mean()), **stats}
+        iteration += 1
+        if hp.val_every > 0 and iteration % hp.val_every == 0:
+            ckpt = {"model": net.state_dict(), "obs_dim": obs_dim, "act_dim": act_dim, "hidden": hp.hidden,
+                    "prior_w": prior, **settings}
+            row["val_score"] = validation_score(cfg, ckpt, hp)
+            writer.add_scalar("validation/score", row["val_score"], env_hours)
+            if row["val_score"] > best["score"]:
+                best = {"score": row["val_score"], "iteration": iteration}
+                save_checkpoint(out / BEST, net, prior, **settings, val_score=row["val_score"], iteration=iteration)
         history.append(row)
         for k, v in row.items():
-            if k not in ("iteration", "env_hours"):
+            if k not in ("iteration", "env_hours", "val_score"):
                 writer.add_scalar(f"train/{k}", v, env_hours)
-        iteration += 1
         save_checkpoint(path, net, prior, hp=asdict(hp), optimizer=optimizer.state_dict(), torch_rng=gen.get_state(),
                         np_rng=rng.bit_generator.state, iteration=iteration, env_hours=env_hours, history=history,
-                        attribution=hp.attribution, reward_value=hp.reward_value, purchase_worth=hp.purchase_worth)
+                        best=best, **settings)
         if on_iteration is not None:
             on_iteration(row)
     writer.close()

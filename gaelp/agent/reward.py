@@ -1,11 +1,25 @@
 """The hourly reward of our campaign from the delayed-reward ledger, on our own logs.
 
 Each click we paid for enters `gaelp.attribution.ledger.RewardLedger` as a pending touch, identified
-by its device (what our pixel sees) and bought by the decision of its hour. A purchase our pixel
-reports credits the device's pending clicks of the lookback window under the chosen attribution
-model, so a purchase days after a click still pays then. The reward of an hour is the credit that
-arrived in it minus what the hour cost; `close` advances, at a campaign's end, the expected value of
-clicks still pending (the conversion-lag model of the value model) so the last days are not only cost.
+by its device (what our pixel sees). A purchase our pixel reports credits the pending clicks of the
+lookback window under the chosen attribution model, so a purchase days after a click still pays. The
+purchase credits the device the caller names: its own, or (with identity resolution,
+`gaelp.agent.people`) the device of its resolved person's latest click, so a purchase on another
+device than the click's still pays the click. `close` advances, at a campaign's end, the expected
+value of clicks still pending (the conversion-lag model of the value model).
+
+When the credit is paid (`timing`):
+
+* `"arrival"` (default): the credit when the purchase arrives, the cost when the click is bought.
+* `"click"`: each click is *advanced* its expected credit when it is bought, the value model's
+  `p_hat x worth`; when the truth arrives (a credited purchase, or the window's close) the reward is
+  the correction, truth minus the advance. Each click's rewards still add up to its attributed
+  credit (as the ledger's own advances do), and the policy sees a click's worth in the hour that
+  bought it rather than days later, past the horizon of its advantage estimates (GAE with lambda
+  0.95 looks about 20 hours ahead; the mean click-to-purchase delay is about 3 days). But the
+  correction comes days later too, so the policy learns the value model's bias with it: with
+  `p_hat` about 1.2-1.9x the true rate on the clicks bought, a 28-minute run learned to overbid
+  (CAC 129-186 on validation worlds against a target of 110; docs/agent.md). Not the default.
 
 What a purchase is worth (`reward_value`):
 
@@ -21,10 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from gaelp.attribution.ledger import RewardLedger
+from gaelp.attribution.ledger import RewardEvents, RewardLedger
 from gaelp.bidders.protocol import BidderOutcome
 
 REWARD_VALUES = ("target_cpa", "revenue")
+REWARD_TIMINGS = ("click", "arrival")
 
 
 class HourlyReward:
@@ -36,37 +51,68 @@ class HourlyReward:
         window_h: lookback window (hours).
         target_cpa: worth of a purchase under `reward_value="target_cpa"`.
         reward_value: `"target_cpa"` or `"revenue"`.
+        timing: `"click"` (advance the expected credit when a click is bought) or `"arrival"`.
     """
 
     def __init__(self, channel_names: tuple[str, ...], attribution: str, window_h: int, target_cpa: float,
-                 reward_value: str = "target_cpa") -> None:
+                 reward_value: str = "target_cpa", timing: str = "arrival") -> None:
         if reward_value not in REWARD_VALUES:
             raise ValueError(f"reward_value must be one of {', '.join(REWARD_VALUES)}, got {reward_value!r}")
+        if timing not in REWARD_TIMINGS:
+            raise ValueError(f"reward timing must be one of {', '.join(REWARD_TIMINGS)}, got {timing!r}")
         self.ledger = RewardLedger(channel_names, attribution, window_h=float(window_h))
-        self.target_cpa, self.reward_value = float(target_cpa), reward_value
+        self.target_cpa, self.reward_value, self.timing = float(target_cpa), reward_value, timing
         self.credit = self.spend = self.revenue = self.purchases = 0.0
+        self._advance = np.zeros(0)  # (clicks so far,) what each click was advanced, by decision id
 
-    def observe(self, outcome: BidderOutcome) -> float:
-        """Record one hour and return its reward: credit that arrived minus spend."""
+    def _worth(self) -> float:
+        """A purchase's worth: the target CPA, or the mean revenue our pixel has reported (none seen: 0)."""
+        return self.target_cpa if self.reward_value == "target_cpa" else self.revenue / max(self.purchases, 1)
+
+    def _settle(self, events: RewardEvents) -> float:
+        """Credit of settled clicks, less what they were advanced (each click settles once)."""
+        return events.total - float(self._advance[np.unique(events.decision)].sum())
+
+    def observe(self, outcome: BidderOutcome, p_click: np.ndarray | None = None,
+                conv_identity: np.ndarray | None = None) -> float:
+        """Record one hour and return its reward: credit that arrived (or was advanced) minus spend.
+
+        Args:
+            outcome: our hour.
+            p_click: (k,) the value model's P(purchase) of each click of the hour (clicks in batch order);
+                needed when `timing="click"`.
+            conv_identity: (m,) the device each pixel purchase credits (None: its own device).
+        """
         t = outcome.batch.t
         clicked = np.flatnonzero(outcome.clicked)
-        if clicked.size:
-            self.ledger.touch(np.full(clicked.size, t, np.int64), np.full(clicked.size, float(t)),
-                              outcome.batch.device[clicked], outcome.batch.channel[clicked].astype(np.int64))
-        credit = 0.0
         # purchases count by their sampling weight (1.0 each in a plain world)
         self.purchases += float(outcome.conv_weight.sum())
         self.revenue += float((outcome.conv_value * outcome.conv_weight).sum())
+        advanced = 0.0
+        if clicked.size:
+            first = self._advance.size
+            if self.timing == "click":
+                if p_click is None or p_click.shape != clicked.shape:
+                    raise ValueError("timing='click' needs p_click, one P(purchase) per click of the hour")
+                adv = self._worth() * np.asarray(p_click, np.float64)
+            else:
+                adv = np.zeros(clicked.size)
+            self._advance = np.concatenate([self._advance, adv])
+            advanced = float(adv.sum())
+            self.ledger.touch(first + np.arange(clicked.size, dtype=np.int64), np.full(clicked.size, float(t)),
+                              outcome.batch.device[clicked], outcome.batch.channel[clicked].astype(np.int64))
+        credit = 0.0
         if outcome.conv_t.size:
             value = (np.full(outcome.conv_t.size, self.target_cpa) if self.reward_value == "target_cpa"
                      else outcome.conv_value) * outcome.conv_weight
-            credit = self.ledger.convert(outcome.conv_t.astype(np.float64), outcome.conv_device, value).total
+            who = outcome.conv_device if conv_identity is None else conv_identity
+            credit = self._settle(self.ledger.convert(outcome.conv_t.astype(np.float64), who, value))
         if t % 24 == 23:
-            self.ledger.expire(float(t))  # closed windows leave the pending table (zero rewards)
+            credit += self._settle(self.ledger.expire(float(t)))  # closed windows: zero (less the advance)
         spend = float(outcome.cost.sum())
-        self.credit += credit
+        self.credit += credit + advanced
         self.spend += spend
-        return credit - spend
+        return credit + advanced - spend
 
     def close(self, t_end: int, p: float, mean_delay_h: float) -> float:
         """Advance the expected credit of pending clicks at the end of a campaign (hour `t_end`).
@@ -76,11 +122,9 @@ class HourlyReward:
             p: P(a click converts within the window), e.g. the value model's mean estimate.
             mean_delay_h: mean click-to-purchase delay of the exponential lag model.
         """
-        # a purchase's worth: the target CPA, or the mean revenue our pixel has reported (none seen: 0)
-        worth = self.target_cpa if self.reward_value == "target_cpa" else self.revenue / max(self.purchases, 1)
         ev = self.ledger.close_episode(float(t_end), p=float(np.clip(p, 0.0, 1.0)),
-                                       survival=lambda h: np.exp(-np.asarray(h) / mean_delay_h), value=worth)
-        return ev.total
+                                       survival=lambda h: np.exp(-np.asarray(h) / mean_delay_h), value=self._worth())
+        return self._settle(ev)
 
     def state_dict(self) -> dict[str, Any]:
         """Not persisted beyond totals: the ledger is rebuilt for each campaign."""

@@ -101,6 +101,9 @@ def play(cfg: Config, job: Play, agent_factory: AgentFactory | None = None,
             raise ValueError(f"bidder {job.bidder!r} needs the agent's factory (make_agent_bidder)")
         bidder = agent_factory(cfg, policy, job.bidder == AGENT_ONLINE)
     sim = Simulation(cfg, bidder)
+    attach = getattr(bidder, "attach_world", None)
+    if attach is not None:
+        attach(sim)  # the agent reads the identity signals of its own clicks and purchases
     sim.run(cfg.days)
     t = sim.kpis.table(cfg.channel_names)["totals"]
     spend = float(sim.kpis.channel["spend"].sum())

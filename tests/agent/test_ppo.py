@@ -10,14 +10,14 @@ import torch
 from gaelp.agent.bidder import make_agent_bidder
 from gaelp.agent.env import play
 from gaelp.agent.network import RecurrentActorCritic, load_checkpoint, save_checkpoint
-from gaelp.agent.ppo import CHECKPOINT, PPOConfig, train
+from gaelp.agent.ppo import BEST, CHECKPOINT, PPOConfig, train
 from gaelp.agent.stats import obs_size
 from gaelp.agent.value import flat_prior
 from gaelp.config import Config, build_config
 
 
 def test_resume_is_bit_identical(tmp_path: Path) -> None:
-    hp = PPOConfig(worlds=2, users=800, days=1, env_hours=3 * 48, hidden=8)
+    hp = PPOConfig(worlds=2, users=800, days=1, env_hours=3 * 48, hidden=8, val_every=2, val_worlds=1, val_users=800)
     whole = train(Config(), hp, tmp_path / "whole")
     train(Config(), PPOConfig(**{**hp.__dict__, "env_hours": 2 * 48}), tmp_path / "split")
     resumed = train(Config(), hp, tmp_path / "split", resume=True)
@@ -29,6 +29,8 @@ def test_resume_is_bit_identical(tmp_path: Path) -> None:
     assert repr(a["history"]) == repr(b["history"])  # NaN-aware: a CAC without purchases is NaN
     assert any(row["return"] != 0 for row in a["history"])
     assert (tmp_path / "whole" / "tb").is_dir()
+    assert a["best"] == b["best"] and a["best"]["iteration"] == 2  # validated at iteration 2 in both runs
+    assert load_checkpoint(tmp_path / "split" / BEST)["iteration"] == 2
 
 
 # A world where clicks are worth far more than the untrained agent's flat prior believes, and purchases
@@ -43,7 +45,8 @@ FAST = {"users": 3000, "days": 2, "campaign": {"budget_per_user": 0.06}, "world"
 
 def test_training_raises_the_score_above_the_untrained_policy(tmp_path: Path) -> None:
     cfg = build_config(FAST)
-    hp = PPOConfig(worlds=2, users=cfg.users, days=cfg.days, env_hours=10 * 2 * 48, randomize=False)
+    hp = PPOConfig(worlds=2, users=cfg.users, days=cfg.days, env_hours=10 * 2 * 48, randomize=False,
+                   val_every=0)
     train(cfg, hp, tmp_path)
     with torch.random.fork_rng():
         torch.manual_seed(hp.seed)  # the same initial weights as the run's
