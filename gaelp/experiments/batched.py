@@ -5,7 +5,9 @@ microseconds whatever its size, and an hour makes hundreds), so W worlds cost ab
 steps its worlds in lockstep through the three phases of `Simulation`'s hour (`open_hour`, clearing,
 `close_hour`) and runs the stages that take a world axis once for the whole batch: today the market's
 clearing (`Market.clear_worlds`: one auction pass over every world's opportunities, budgets per world and
-advertiser, each world's price watch on its own impressions) with the people's clicks (`gaelp.world.clicks`, draws through `WorldsRng`). The other stages still run world by world; docs/montecarlo.md lists what moves next.
+advertiser, each world's price watch on its own impressions) with the people's clicks
+(`gaelp.world.clicks`, draws through `WorldsRng`). The other stages still run world by world;
+docs/montecarlo.md lists what moves next.
 
 Exactness: each world in a batch gets, bit for bit, the records and KPIs it gets alone (tested), because
 the batched stages compute every world's rows from that world's inputs only, in its own order.

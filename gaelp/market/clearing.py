@@ -242,9 +242,10 @@ class Market:
         program (by the path the batch's size picks: `clear_mixed` and the mechanisms give every auction
         the same result to the last bit, tested in `test_mechanisms`) and asks `respond` once; only the
         search for where an advertiser's budget runs out is done per world (by `clear_within_budgets`' own
-        helpers on the world's rows: with a charge, the first click that does not fit), and each world's `watch` sees its own slice of every pass it takes part in (its rows, as alone). A
-        world goes on to the next pass while it has an advertiser over budget or a withdrawal its watch
-        asks for, as alone. Every sum adds the same numbers in the same order as the world alone, so the
+        helpers on the world's rows: with a charge, the first click that does not fit), and each world's
+        `watch` sees its own slice of every pass it takes part in (its rows, as alone). A world goes on
+        to the next pass while it has an advertiser over budget or a withdrawal its watch asks for, as
+        alone. Every sum adds the same numbers in the same order as the world alone, so the
         result, cut at `bounds`, is bit for bit what each world gets alone (a test checks it).
 
         Args:
