@@ -4,8 +4,9 @@ A purchase on one device often follows a click on another of the same person (a 
 laptop's subscription). Credited per device, such a purchase pays no click and labels none. This
 module keeps what an advertiser sees of its own site visits -- each click's and purchase's public
 network address and the account logged in after it, if any (`gaelp.world.identity.IdentitySignals`:
-a purchase always logs in, a click sometimes) -- and links their devices into resolved people with `gaelp.control.identity.resolve`.
-Never a person id: the signals are drawn for our own events only, and the resolver sees only them.
+a purchase always logs in, a click sometimes) -- and links their devices into resolved people with
+`gaelp.control.identity.resolve`. Never a person id: the signals are drawn for our own events only,
+and the resolver sees only them.
 
 * `devices_of`: every device of each purchaser's resolved person (the value model's labels, and the
   devices we stop bidding on).
