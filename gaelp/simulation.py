@@ -27,7 +27,7 @@ from gaelp.control.creatives import CreativeSelector
 from gaelp.control.safety import SafetyLimits
 from gaelp.kpis import Kpis
 from gaelp.market.caps import FrequencyCaps
-from gaelp.market.clearing import Cleared, Market, Respond, Watch
+from gaelp.market.clearing import Charge, Cleared, Market, Respond, Watch
 from gaelp.market.tracking import TouchTracker
 from gaelp.records import DayLog, HourRecord, HourTruth, Purchases
 from gaelp.rng import CounterRng, Purpose, Streams
@@ -81,13 +81,13 @@ class Clearing(NamedTuple):
     bids: np.ndarray  # (n_bidders, n)
     remaining: np.ndarray  # (n_bidders,) budget left today
     respond: Respond  # the world's clicks on impressions (row, slot, advertiser)
-    charge: np.ndarray | None  # (n,) importance weight charged per click, None in a plain world
+    charge: Charge | None  # importance weights charged per click and budget-end draws, None in a plain world
     watch: Watch | None  # our safety layer's live watch of our own prices, None when it is off
     clicks: ClickInputs  # what `respond` reads per opportunity (a batch of worlds draws clicks from these)
     shown: np.ndarray  # the open hour's `OpenHour.shown` table, which `respond` writes
 
     @property
-    def market_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, Respond, np.ndarray | None, Watch | None]:
+    def market_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, Respond, Charge | None, Watch | None]:
         """The arguments of `Market.clear_within_budgets`, in order."""
         return self.channel, self.bids, self.remaining, self.respond, self.charge, self.watch
 
@@ -367,7 +367,8 @@ class Simulation:
 
         respond = partial(click_response, self.response, clicks, self.n_adv, lambda r, a: self.ctr_quality[a],
                           lambda r, i: seen[i], lambda r, i: seen_creative[i], self._draws(t // 24), keep)
-        charge = None if self._charge is None else self._charge[person]
+        charge = None if self._charge is None else Charge(self._charge[person],
+                                                          self.crng.uniform(opp.key, t // 24, Purpose.BUDGET_END))
         remaining = self.budget - self.spent_today
         remaining[OURS] = self.safety.remaining(t, self.budget[OURS], self.spent_today[OURS])
         ours_bids = bids[OURS]
