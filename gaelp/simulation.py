@@ -237,11 +237,14 @@ class Simulation:
         self._learn_creatives(opp, cl, ours, imp_creative, purchases)
         pixels = pixel_reports(purchases.t, purchases.device, purchases.value, purchases.advertiser, self.n_adv,
                                None if self._charge is None else self._charge[purchases.person])
+        # importance sampling: the platform charges whole prices on some impressions (`charged_units`), and
+        # each advertiser learns from what that costs on average, its clicks' weight times their price
+        cost = cl.cost if self._charge is None else np.where(cl.clicked, cl.price * self._charge[imp_person], 0.0)
         for b, outcome in zip(self.bidders, own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser,
-                                                          cl.price, cl.clicked, cl.cost, pixels)):
+                                                          cl.price, cl.clicked, cost, pixels)):
             b.observe(outcome)
         self.spent_today += self.kpis.account(record)
-        self._watch_safety(t, opp.batch, cl, ours, imp_channel)
+        self._watch_safety(t, opp.batch, cl, ours, imp_channel, cost)
         self._today.append(record)
         for fn in self._observers:
             fn(record)
@@ -263,13 +266,13 @@ class Simulation:
                                None if self._charge is None else self._charge[purchases.person[bought]])
 
     def _watch_safety(self, t: int, batch: OpportunityBatch, cl: Cleared, ours: np.ndarray,
-                      imp_channel: np.ndarray) -> None:
-        """The safety limits watch our own hourly stats (impressions and clicks by channel, spend), each
-        impression counted with its sampling weight."""
+                      imp_channel: np.ndarray, cost: np.ndarray) -> None:
+        """The safety limits watch our own hourly stats (impressions and clicks by channel, spend: `cost`,
+        what our log says each impression cost), each impression counted with its sampling weight."""
         n_ch, ch, w = self.n_channels, imp_channel[ours], batch.weight[cl.row[ours]]
         clicked = cl.clicked[ours]
         self.safety.observe(t, cl.bids[OURS], np.bincount(ch, w, minlength=n_ch),
-                            np.bincount(ch[clicked], w[clicked], minlength=n_ch), float(cl.cost[ours].sum()),
+                            np.bincount(ch[clicked], w[clicked], minlength=n_ch), float(cost[ours].sum()),
                             batch.weight)
 
     def _start_day(self, day: int) -> None:
