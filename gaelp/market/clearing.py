@@ -259,7 +259,7 @@ class Market:
         and the free clicks before it whose price does not fit, withdrawn alone (there a plain click is
         not shown: it fits or ends the budget). An unclicked end is shown: its `cost` is zeroed in place."""
         out: dict[int, BudgetEnd] = {}
-        for j in np.unique(adv[ends]).tolist():
+        for j in np.unique(adv[ends | clicked]).tolist():
             mine = np.flatnonzero(adv == j)
             left = float(remaining[j]) - sum(float(p[5][p[2] == j].sum()) for p in parts) + 1e-9
             c, e = cost[mine], ends[mine]

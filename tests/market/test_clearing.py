@@ -111,6 +111,17 @@ def test_weighted_clicks_charge_plain_prices_as_often_as_they_stand_for_plain_cl
     assert all(np.array_equal(getattr(plain, f.name), getattr(ones, f.name)) for f in dataclasses.fields(Cleared))
 
 
+def test_a_free_click_that_does_not_fit_is_withdrawn_even_where_nothing_charges():
+    m = Market((channel("social", "second_price", 1, 0.2),), np.ones(2))
+    bids = np.tile([[5.0], [3.0]], (1, 2))
+    always = lambda row, slot, adv: (np.ones(row.size, bool), np.ones(row.size))
+    # bidder 0's clicks are free (draw 0.9 >= weight 0.5) and their price (3.0) does not fit in its 1.0 left:
+    # a plain world would not show them (a plain click there ends the budget); bidder 1 wins them, free too
+    cl = m.clear_within_budgets(np.zeros(2, np.int64), bids, np.array([1.0, 100.0]), always,
+                                Charge(np.full(2, 0.5), np.full(2, 0.9)))
+    assert cl.advertiser.tolist() == [1, 1] and cl.cost.tolist() == [0.0, 0.0]
+
+
 def test_an_unclicked_heavy_impression_charges_for_the_plain_click_it_stands_for():
     m = Market((channel("social", "second_price", 1, 0.2),), np.ones(2))
     n = 6
