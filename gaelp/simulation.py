@@ -177,7 +177,7 @@ class Simulation:
         self._sched: DaySchedule | None = None
         self._today: list[HourRecord] = []  # the current day's records, for its DayLog
         self._no_purchases: Purchases | None = None
-        # importance sampling: a click costs its person's weight times the price (None: a plain world)
+        # importance sampling: each person's weight, which the platform's charges follow (None: a plain world)
         weight = self.pop.weight
         self._charge = None if np.all(weight == 1.0) else weight[self.pop.segment]
 
