@@ -81,7 +81,7 @@ class Clearing(NamedTuple):
     bids: np.ndarray  # (n_bidders, n)
     remaining: np.ndarray  # (n_bidders,) budget left today
     respond: Respond  # the world's clicks on impressions (row, slot, advertiser)
-    charge: Charge | None  # importance weights charged per click and budget-end draws, None in a plain world
+    charge: Charge | None  # importance weights and charge draws per opportunity, None in a plain world
     watch: Watch | None  # our safety layer's live watch of our own prices, None when it is off
     clicks: ClickInputs  # what `respond` reads per opportunity (a batch of worlds draws clicks from these)
     shown: np.ndarray  # the open hour's `OpenHour.shown` table, which `respond` writes
@@ -237,7 +237,7 @@ class Simulation:
         self._learn_creatives(opp, cl, ours, imp_creative, purchases)
         pixels = pixel_reports(purchases.t, purchases.device, purchases.value, purchases.advertiser, self.n_adv,
                                None if self._charge is None else self._charge[purchases.person])
-        # importance sampling: the platform charges whole prices on some impressions (`charged_units`), and
+        # importance sampling: the platform charges whole prices on some impressions (`charged_impressions`), and
         # each advertiser learns from what that costs on average, its clicks' weight times their price
         cost = cl.cost if self._charge is None else np.where(cl.clicked, cl.price * self._charge[imp_person], 0.0)
         for b, outcome in zip(self.bidders, own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser,

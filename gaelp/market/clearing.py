@@ -56,14 +56,14 @@ class Charge(NamedTuple):
     Attributes:
         weight: its person's importance weight w: an impression of it costs w times what a plain one
             costs on average.
-        draw: a uniform that picks which impressions charge their price (`charged_units`).
+        draw: a uniform that picks which impressions charge their price (`charged_impressions`).
     """
 
     weight: np.ndarray
     draw: np.ndarray
 
 
-def charged_units(weight: np.ndarray, draw: np.ndarray, clicked: np.ndarray, ctr: np.ndarray) -> np.ndarray:
+def charged_impressions(weight: np.ndarray, draw: np.ndarray, clicked: np.ndarray, ctr: np.ndarray) -> np.ndarray:
     """(k,) bool: the impressions that charge their price against a budget (where it does not fit, the
     budget ends there).
 
@@ -178,11 +178,11 @@ class Market:
             bids: (n_bidders, n) bids; not modified.
             remaining: (n_bidders,) budget left today.
             respond: the world's click model for impressions.
-            charge: importance sampling's weights and draws per opportunity (`Charge`): a click costs its
-                weight times the price; None: the price itself.
+            charge: importance sampling's weights and draws per opportunity (`Charge`): which impressions
+                cost their price (`charged_impressions`); None: every click costs its price.
             watch: advertisers' live monitoring of their own impressions (see `Watch`); None: none.
 
-        With `charge`, the impressions that `charged_units` picks (w * ctr of an impression of weight w,
+        With `charge`, the impressions that `charged_impressions` picks (w * ctr of an impression of weight w,
         on average) cost their price, and a budget ends at the first of them whose price does not fit in
         what is left: budgets run down by the plain world's prices at its rate and end as its budgets
         end, so the world stops where a plain one does, in law (`_budget_end`).
@@ -212,7 +212,7 @@ class Market:
             if charge is None:
                 cost = np.where(clicked, price, 0.0)
             else:
-                ends = charged_units(charge.weight[row], charge.draw[row], clicked, ctr)
+                ends = charged_impressions(charge.weight[row], charge.draw[row], clicked, ctr)
                 cost = np.where(ends, price, 0.0)
             fields: tuple[np.ndarray, ...] = (row, slot, adv, price, clicked, cost, ctr)
             if charge is None:
@@ -220,7 +220,8 @@ class Market:
                 if parts:  # the earlier passes' final rows, added in the order they were cut
                     spend = sum((np.bincount(p[2], weights=p[5], minlength=n_bidders) for p in parts), spend)
                 over = np.flatnonzero(spend > limit)
-                first_over: dict[int, BudgetEnd | int] = {int(j): self._first_over(cost, adv == j, parts, j, remaining[j]) for j in over.tolist()}
+                first_over: dict[int, BudgetEnd | int] = {
+                    int(j): self._first_over(cost, adv == j, parts, j, remaining[j]) for j in over.tolist()}
             else:
                 first_over = dict(self._budget_end(adv, cost, price, clicked, ends, parts, remaining))
             stop = _withdrawals(watch(row, adv, price, clicked), bids, n) if watch is not None else {}
@@ -253,7 +254,7 @@ class Market:
     def _budget_end(adv: np.ndarray, cost: np.ndarray, price: np.ndarray, clicked: np.ndarray, ends: np.ndarray,
                     parts: list[tuple[np.ndarray, ...]], remaining: np.ndarray) -> dict[int, BudgetEnd]:
         """With importance charges: per advertiser with one, where its budget ends (indices among its
-        impressions): the first that charges (`ends`, `charged_units`) whose price does not fit in what is
+        impressions): the first that charges (`ends`, `charged_impressions`) whose price does not fit in what is
         left after the charges before it (the rows already final, `parts`, included), withdrawn from its
         own row if clicked, from the next if not (it stands for a plain click this world does not draw);
         and the free clicks before it whose price does not fit, withdrawn alone (there a plain click is
@@ -285,11 +286,9 @@ class Market:
         program (by the path the batch's size picks: `clear_mixed` and the mechanisms give every auction
         the same result to the last bit, tested in `test_mechanisms`) and asks `respond` once; only the
         search for where an advertiser's budget runs out is done per world (by `clear_within_budgets`' own
-        helpers on the world's rows: with a charge, the first impression `charged_units` picks that does not
-        fit), and each world's
-        `watch` sees its own slice of every pass it takes part in (its rows, as alone). A world goes on
-        to the next pass while it has an advertiser over budget or a withdrawal its watch asks for, as
-        alone. Every sum adds the same numbers in the same order as the world alone, so the
+        helpers on the world's rows: with a charge, `_budget_end`), and each world's `watch` sees its own
+        slice of every pass it takes part in (its rows, as alone). A world goes on to the next pass while
+        it has an advertiser over budget or a withdrawal its watch asks for, as alone. Every sum adds the same numbers in the same order as the world alone, so the
         result, cut at `bounds`, is bit for bit what each world gets alone (a test checks it).
 
         Args:
@@ -336,7 +335,7 @@ class Market:
             if charge is None:
                 cost = np.where(clicked, price, 0.0)
             else:
-                ends = charged_units(charge.weight[row], charge.draw[row], clicked, ctr)
+                ends = charged_impressions(charge.weight[row], charge.draw[row], clicked, ctr)
                 cost = np.where(ends, price, 0.0)
             fields = [row, slot, adv, price, clicked, cost, ctr]
             cuts = np.searchsorted(row, bounds).tolist()

@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 from gaelp.config import ChannelConfig
 from gaelp.market import clearing as market_module
-from gaelp.market.clearing import Charge, Cleared, Market, charged_units
+from gaelp.market.clearing import Charge, Cleared, Market, charged_impressions
 from gaelp.market.mechanisms import MECHANISMS
 from gaelp.rng import CounterRng, WorldsRng
 
@@ -143,7 +143,7 @@ def test_an_impression_of_weight_w_charges_w_times_as_often_as_a_plain_one(w):
     n = 200_000
     ctr = rng.choice([0.02, 0.3], n)
     clicked = rng.uniform(size=n) < ctr
-    ends = charged_units(np.full(n, w), rng.uniform(size=n), clicked, ctr)
+    ends = charged_impressions(np.full(n, w), rng.uniform(size=n), clicked, ctr)
     assert ends.mean() == pytest.approx(w * ctr.mean(), rel=0.02)
     assert np.all(ends[clicked]) if w >= 1 else not np.any(ends & ~clicked)  # heavy: every click; light: clicks only
 
