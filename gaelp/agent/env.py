@@ -185,10 +185,10 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
 
     def _batched(self) -> BatchedWorlds | None:
         """One batch of the worlds' simulations if they are all at the same hour (and batching is on)."""
-        sims = [env.sim for env in self.envs]
-        if not self.batched or any(s is None for s in sims) or len({s.t for s in sims if s is not None}) > 1:
+        sims = [env.sim for env in self.envs if env.sim is not None]
+        if not self.batched or len(sims) < self.num_envs or len({s.t for s in sims}) > 1:
             return None
-        return BatchedWorlds([s for s in sims if s is not None])
+        return BatchedWorlds(sims)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         """One hour in every world."""

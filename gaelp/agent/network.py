@@ -59,8 +59,8 @@ class RecurrentActorCritic(nn.Module):
         return self.actor(h), self.critic(h).squeeze(-1), state
 
     def dist(self, mean: torch.Tensor, validate: bool = True) -> Normal:
-        """The Gaussian policy around `mean` (`validate=False` skips torch's argument checks: the same
-        numbers, for the rollout's hourly step, whose means the update checks again)."""
+        """The Gaussian policy around `mean` (`validate=False` skips torch's argument checks, with the same
+        numbers: for the rollout's hourly step, whose observations the update's checked Gaussian sees again)."""
         return Normal(mean, self.log_std.exp().expand_as(mean), validate_args=validate)
 
 
