@@ -227,7 +227,7 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
                 mean, value, state = net(torch.as_tensor(obs).unsqueeze(0), state)
                 std = net.log_std.exp()
                 action = mean[0] + std * torch.randn(mean[0].shape, generator=gen)
-                buf_logp[t] = net.dist(mean[0]).log_prob(action).sum(-1).numpy()
+                buf_logp[t] = net.dist(mean[0], validate=False).log_prob(action).sum(-1).numpy()
             buf_obs[t], buf_act[t], buf_val[t] = obs, action.numpy(), value[0].numpy()
             obs, buf_rew[t], _, _, infos = envs.step(action.numpy())
             finals = [f for f in infos["final_info"] if f] or finals

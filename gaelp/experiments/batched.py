@@ -23,12 +23,14 @@ Example:
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Callable, Sequence
 from functools import partial
 
 import numpy as np
 
+from gaelp.config import Config
 from gaelp.market.clearing import Cleared, Respond
 from gaelp.records import DayLog, HourRecord
 from gaelp.rng import WorldsRng
@@ -62,13 +64,25 @@ def _scatter(bounds: np.ndarray, tables: Sequence[np.ndarray], n_slots: int) -> 
     return keep
 
 
+def _shared(cfg: Config) -> Config:
+    """What the worlds of a batch must share: the config less its seed, budgets and start date. The batched
+    stages read none of these (budgets enter the clearing per world, the calendar only each world's own
+    phases)."""
+    camp = cfg.campaign.model_copy(update={"budget_per_user": 0.0})
+    comps = tuple(c.model_copy(update={"budget_per_user": 0.0}) for c in cfg.market.competitors)
+    return cfg.model_copy(update={"seed": 0, "start_date": dt.date.min, "campaign": camp,
+                                  "market": cfg.market.model_copy(update={"competitors": comps})})
+
+
 class BatchedWorlds:
-    """Worlds of one config (different seeds) stepped together, their markets cleared as one.
+    """Worlds of one config (seeds, budgets and start dates may differ) stepped together, their markets
+    cleared as one.
 
     Args:
-        sims: the worlds, built from configs that differ in the seed only (same channels, advertisers
-            and auction rules), all at the same hour. A world whose market is changed after building
-            (a fault injection's billing fault) cannot be batched: run it alone.
+        sims: the worlds, built from configs that differ at most in the seed, the advertisers' budgets
+            and the start date (as the agent's randomized training worlds do: same people model,
+            channels, advertisers and auction rules), all at the same hour. A world whose market is changed
+            after building (a fault injection's billing fault) cannot be batched: run it alone.
     """
 
     def __init__(self, sims: Sequence[Simulation]) -> None:
@@ -79,8 +93,9 @@ class BatchedWorlds:
         for i, s in enumerate(self.sims):
             if s.t != first.t:
                 raise ValueError(f"world {i} is at hour {s.t}, world 0 at hour {first.t}: a batch steps in lockstep")
-            if s.cfg.replace(seed=first.cfg.seed) != first.cfg:
-                raise ValueError(f"world {i}'s config differs from world 0's in more than the seed")
+            if _shared(s.cfg) != _shared(first.cfg):
+                raise ValueError(f"world {i}'s config differs from world 0's in more than the seed, the budgets "
+                                 f"and the start date")
         self.market = first.market
         self.n_worlds = len(self.sims)
         self.rng = WorldsRng([s.crng.seed for s in self.sims])  # every world's counter draws, in one hash
