@@ -29,6 +29,9 @@ from functools import partial
 
 import numpy as np
 
+from gaelp.bidders.batched_rivals import batch_rivals
+from gaelp.bidders.protocol import OURS
+from gaelp.bidders.worlds import WorldOutcomes, WorldRows
 from gaelp.market.clearing import Cleared, Respond
 from gaelp.records import DayLog, HourRecord
 from gaelp.rng import WorldsRng
@@ -84,6 +87,8 @@ class BatchedWorlds:
         self.market = first.market
         self.n_worlds = len(self.sims)
         self.rng = WorldsRng([s.crng.seed for s in self.sims])  # every world's counter draws, in one hash
+        # the rival slots that bid and learn for every world at once (their worlds' rivals view their tables)
+        self.rivals = batch_rivals([s.bidders for s in self.sims], OURS)
 
     @property
     def t(self) -> int:
@@ -94,9 +99,22 @@ class BatchedWorlds:
         """Simulate the next hour of every world; returns their records, in world order."""
         if any(s.market.price_mult is not None for s in self.sims):
             raise ValueError("a world's market charges differently (a fault injection): run it alone")
-        hours = [s.open_hour() for s in self.sims]
+        offers = [s.offer_hour() for s in self.sims]
+        rows = WorldRows.of([o.opp.batch for o in offers])
+        given: list[dict[int, np.ndarray]] = [{} for _ in self.sims]
+        for j, rival in self.rivals.items():
+            for w, bids in enumerate(rows.split(rival.bid(rows))):
+                given[w][j] = bids
+        hours = [s.bid_hour(o, g) for s, o, g in zip(self.sims, offers, given, strict=True)]
         cleared = self.clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)])
-        return [s.close_hour(h, cl) for s, h, cl in zip(self.sims, hours, cleared, strict=True)]
+        settled = [s.settle_hour(h, cl) for s, h, cl in zip(self.sims, hours, cleared, strict=True)]
+        for s, st in zip(self.sims, settled, strict=True):
+            for j, (b, outcome) in enumerate(zip(s.bidders, st.outcomes, strict=True)):
+                if j not in self.rivals:
+                    b.observe(outcome)
+        for j, rival in self.rivals.items():
+            rival.observe(WorldOutcomes.of(rows, [st.outcomes[j] for st in settled]))
+        return [s.finish_hour(st) for s, st in zip(self.sims, settled, strict=True)]
 
     def clear(self, inputs: Sequence[Clearing]) -> list[Cleared]:
         """The market's phase of the hour for every world at once: one `Market.clear_worlds` call.
