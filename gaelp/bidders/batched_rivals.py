@@ -97,6 +97,7 @@ class _BatchedLearner:
         if any(r.frozen for r in self.rivals):
             for r, o in zip(self.rivals, out.outcomes, strict=True):
                 r.observe(o)
+            self.models.forget()
             return
         self._learn(out)
         self.models.update(out)

@@ -172,14 +172,27 @@ class WorldsClickValue:
         self.matured, self.recent, self.credit = (Stacked(models, n) for n in ("matured_", "recent_", "credit_"))
         devices = [m.devices for m in models]
         self.last_click_t, self.last_click_ctx = Stacked(devices, "last_click_t"), Stacked(devices, "last_click_ctx")
+        self._vpc: np.ndarray | None = None
 
     def value_per_click(self) -> np.ndarray:
-        """(W, n_channels * 3) every world's `ClickValueModel.value_per_click()`, bit for bit."""
+        """(W, n_channels * 3) every world's `ClickValueModel.value_per_click()`, bit for bit; kept until the
+        next `update` (or `forget`)."""
+        if self._vpc is None:
+            self._vpc = self._value_per_click()
+        return self._vpc
+
+    def forget(self) -> None:
+        """Drop the kept values per click (a world's model changed outside `update`)."""
+        self._vpc = None
+
+    def _value_per_click(self) -> np.ndarray:
         first, w = self.models[0], len(self.models)
         k = first.strength
-        slot = np.array([m.t_ % first.window_h for m in self.models])
-        recent = self.recent.get()
-        clicks = self.matured.get() + (first._age_weight[slot] * recent).sum(axis=1)  # (W, n_ctx)
+        slots = {m.t_ % first.window_h for m in self.models}
+        # (window, 1) the age weights of the worlds' clock (W of them where the clocks differ)
+        age = first._age_weight[slots.pop()] if len(slots) == 1 else \
+            first._age_weight[[m.t_ % first.window_h for m in self.models]]
+        clicks = self.matured.get() + (age * self.recent.get()).sum(axis=-2)  # (W, n_ctx)
         credit = self.credit.get()
         pooled = (credit.sum(axis=1) + k * first.prior_vpc) / (clicks.sum(axis=1) + k)  # (W,)
         clicks, credit = clicks.reshape(w, -1, N_INTENTS), credit.reshape(w, -1, N_INTENTS)
@@ -190,6 +203,7 @@ class WorldsClickValue:
         """Every world's `ClickValueModel.update` of its own outcome."""
         rows, models = out.rows, self.models
         t = rows.t
+        self._vpc = None
         if all(m.t_ == t - 1 for m in models):  # the usual step, one hour on: `_advance`'s, for every world
             recent, slot = self.recent.get(), t % models[0].window_h
             self.matured.get()[:] += recent[:, slot]

@@ -16,7 +16,9 @@ sums that numpy pairs (`ndarray.sum`) are taken per world on the world's own sli
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from operator import attrgetter, is_
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -65,8 +67,9 @@ class WorldRows(NamedTuple):
         return self.bounds.size - 1
 
     def split(self, values: np.ndarray) -> list[np.ndarray]:
-        """(N,) values cut into each world's (n_w,) part, in world order."""
-        return np.split(values, self.bounds[1:-1])
+        """(N,) values cut into each world's (n_w,) part (views), in world order."""
+        cut = self.bounds.tolist()
+        return [values[a:b] for a, b in itertools.pairwise(cut)]
 
 
 class WorldOutcomes(NamedTuple):
@@ -130,7 +133,6 @@ class Stacked:
 
     def get(self) -> np.ndarray:
         """(W, ...) the worlds' current arrays (writes into it are the objects' own)."""
-        name = self.name
-        if any(getattr(o, name) is not v for o, v in zip(self.objects, self._views, strict=True)):
+        if not all(map(is_, map(attrgetter(self.name), self.objects), self._views)):
             self._stack()
         return self.array
