@@ -238,16 +238,18 @@ class Simulation:
             self._start_day(day)
         return Offer(t, self._purchases(t), self._opportunities(t))
 
-    def bid_hour(self, offer: Offer, given: Mapping[int, np.ndarray] | None = None) -> OpenHour:
+    def bid_hour(self, offer: Offer, given: Mapping[int, np.ndarray] | None = None,
+                 blocked: np.ndarray | None = None) -> OpenHour:
         """The rest of `open_hour`: every advertiser's bids (through safety and caps) and our creatives.
 
         Args:
             offer: this hour's `offer_hour()`.
             given: (n,) bids of some advertisers (by index), as their own `bid` of the offer's batch
                 gives them; the others bid here.
+            blocked: (n_bidders, n) the frequency caps' `blocked` of the offer, if already asked.
         """
         t, opp = offer.t, offer.opp
-        bids = self._bids(opp, given or {})
+        bids = self._bids(opp, given or {}, blocked)
         return OpenHour(t, offer.purchases, opp, bids, self._choose_creatives(t, opp),
                         np.empty(opp.batch.size * self.market.max_slots, np.int64))
 
@@ -388,7 +390,7 @@ class Simulation:
             truth = replace(batch, truth=Truth(p_convert=p, value=self.response.value[seg]))
         return _Opportunities(batch, truth, person, stage, seg, key)
 
-    def _bids(self, opp: _Opportunities, given: Mapping[int, np.ndarray]) -> np.ndarray:
+    def _bids(self, opp: _Opportunities, given: Mapping[int, np.ndarray], blocked: np.ndarray | None) -> np.ndarray:
         """(n_bidders, n): every advertiser's bids (`given` ones as given), ours through the safety limits,
         none past a cap."""
         batch = opp.batch
@@ -396,7 +398,7 @@ class Simulation:
         bids = np.stack([given[j] if j in given else b.bid(opp.truth_view if b.sees_truth else batch)
                          for j, b in enumerate(self.bidders)]) if batch.size else np.zeros((self.n_adv, 0))
         bids[OURS] = self.safety.apply(bids[OURS], opp.batch.t)
-        np.putmask(bids, self.caps.blocked(opp.person, batch.channel), 0.0)
+        np.putmask(bids, self.caps.blocked(opp.person, batch.channel) if blocked is None else blocked, 0.0)
         return bids
 
     def _draws(self, day: int) -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:

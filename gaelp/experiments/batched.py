@@ -32,6 +32,7 @@ import numpy as np
 from gaelp.bidders.batched_rivals import batch_rivals
 from gaelp.bidders.protocol import OURS
 from gaelp.bidders.worlds import WorldOutcomes, WorldRows
+from gaelp.market.caps import WorldsCaps
 from gaelp.market.clearing import Cleared, Respond
 from gaelp.records import DayLog, HourRecord
 from gaelp.rng import WorldsRng
@@ -89,6 +90,7 @@ class BatchedWorlds:
         self.rng = WorldsRng([s.crng.seed for s in self.sims])  # every world's counter draws, in one hash
         # the rival slots that bid and learn for every world at once (their worlds' rivals view their tables)
         self.rivals = batch_rivals([s.bidders for s in self.sims], OURS)
+        self.caps = WorldsCaps([s.caps for s in self.sims])  # the worlds' caps as one table
 
     @property
     def t(self) -> int:
@@ -105,7 +107,9 @@ class BatchedWorlds:
         for j, rival in self.rivals.items():
             for w, bids in enumerate(rows.split(rival.bid(rows))):
                 given[w][j] = bids
-        hours = [s.bid_hour(o, g) for s, o, g in zip(self.sims, offers, given, strict=True)]
+        blocked = self.caps.blocked(rows.world, np.concatenate([o.opp.person for o in offers]), rows.channel)
+        hours = [s.bid_hour(o, g, blocked[:, a:b]) for s, o, g, (a, b)
+                 in zip(self.sims, offers, given, itertools.pairwise(rows.bounds.tolist()), strict=True)]
         cleared = self.clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)])
         settled = [s.settle_hour(h, cl) for s, h, cl in zip(self.sims, hours, cleared, strict=True)]
         for s, st in zip(self.sims, settled, strict=True):
