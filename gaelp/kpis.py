@@ -8,14 +8,12 @@ tallies by person (the simulator knows who is who); bidders see only their devic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gaelp.bidders.protocol import OURS
-from gaelp.bidders.worlds import Stacked, segment_sums
 
 if TYPE_CHECKING:
     from gaelp.records import HourRecord
@@ -171,74 +169,3 @@ class Kpis:
                       view_through_revenue=round(self.view_through_revenue, 2),
                       organic_revenue=round(self.organic_revenue, 2))
         return {"totals": totals, "by_channel": {n: row(i) for i, n in enumerate(channel_names)}}
-
-
-class WorldsKpis:
-    """The `Kpis` of a batch of worlds, accounted as one array program.
-
-    Each table is `Stacked` (the worlds' own `Kpis` view their rows), every count and sum of money is one
-    bincount over `world * cells + cell` (each cell adds in its world's own order), and the bids' sums are
-    each world's own pairwise sums (`segment_sums`), so every world's totals are those `Kpis.account` gives it.
-
-    Args:
-        kpis: each world's totals, of one shape (channels, advertisers, slots, creatives).
-    """
-
-    def __init__(self, kpis: Sequence[Kpis]) -> None:
-        self.kpis = list(kpis)
-        self.tables = {(g, f): Stacked([getattr(k, g) for k in kpis], f, item=True)
-                       for g in ("channel", "daily", "market", "creative") for f in getattr(kpis[0], g)}
-
-    def account(self, records: Sequence[HourRecord]) -> np.ndarray:
-        """Every world's `Kpis.account` of its hour (records in world order, of one hour); returns (W, n_adv)."""
-        n_worlds, first, day = len(records), self.kpis[0], records[0].t // 24
-        n_adv = first.daily["spend"].shape[1]
-        n_ch, n_slots = first.market["impressions"].shape
-        imps = [r.impressions for r in records]
-        world = np.repeat(np.arange(n_worlds), [cl.row.size for cl in imps])
-        adv, slot = np.concatenate([cl.advertiser for cl in imps]), np.concatenate([cl.slot for cl in imps])
-        clicked, cost = np.concatenate([cl.clicked for cl in imps]), np.concatenate([cl.cost for cl in imps])
-        ch = np.concatenate([r.batch.channel[cl.row] for r, cl in zip(records, imps, strict=True)])
-        cells = n_adv * n_ch * n_slots
-        cell = world * cells + (adv * n_ch + ch) * n_slots + slot
-        shape = (n_worlds, n_adv, n_ch, n_slots)
-        shown = np.bincount(cell, minlength=n_worlds * cells).reshape(shape)
-        clicks = np.bincount(cell[clicked], minlength=shown.size).reshape(shape)
-        spend = np.bincount(world * n_adv + adv, weights=cost, minlength=n_worlds * n_adv).reshape(n_worlds, n_adv)
-        t = self.tables
-        t["daily", "impressions"].get()[:, day] += shown.sum(axis=(2, 3))
-        t["daily", "clicks"].get()[:, day] += clicks.sum(axis=(2, 3))
-        t["daily", "spend"].get()[:, day] += spend
-        bounds = np.zeros(n_worlds + 1, np.int64)
-        np.cumsum([r.batch.size for r in records], out=bounds[1:])
-        bids = np.concatenate([r.bids for r in records], axis=1)
-        sums = segment_sums(np.concatenate([bids, bids != 0]), bounds)  # (2 n_adv, W): sums, then counts
-        t["daily", "bid_sum"].get()[:, day] += sums[:n_adv].T
-        t["daily", "bids"].get()[:, day] += sums[n_adv:].T
-        if any(r.purchases.size for r in records):
-            buyer = np.concatenate([np.full(r.purchases.size, w) * n_adv + r.purchases.advertiser
-                                    for w, r in enumerate(records)])
-            value = np.concatenate([r.purchases.value for r in records])
-            t["daily", "conversions"].get()[:, day] += np.bincount(buyer, minlength=spend.size).reshape(spend.shape)
-            t["daily", "revenue"].get()[:, day] += np.bincount(buyer, weights=value,
-                                                              minlength=spend.size).reshape(spend.shape)
-        ours = adv == OURS
-        by_channel = (n_worlds, n_ch)
-        channel = np.concatenate([r.batch.channel for r in records])
-        t["channel", "opportunities"].get()[:] += np.bincount(np.repeat(np.arange(n_worlds), np.diff(bounds)) * n_ch
-                                                              + channel, minlength=n_worlds * n_ch).reshape(by_channel)
-        t["channel", "impressions"].get()[:] += shown[:, OURS].sum(axis=2)
-        t["channel", "clicks"].get()[:] += clicks[:, OURS].sum(axis=2)
-        t["channel", "spend"].get()[:] += np.bincount(world[ours] * n_ch + ch[ours], weights=cost[ours],
-                                                      minlength=n_worlds * n_ch).reshape(by_channel)
-        t["market", "impressions"].get()[:] += shown.sum(axis=1)
-        t["market", "clicks"].get()[:] += clicks.sum(axis=1)
-        n_cr = first.creative["impressions"].size
-        cr = world[ours] * n_cr + np.concatenate([r.creative for r in records])[ours]
-        t["creative", "impressions"].get()[:] += np.bincount(cr, minlength=n_worlds * n_cr).reshape(n_worlds, n_cr)
-        t["creative", "clicks"].get()[:] += np.bincount(cr[clicked[ours]],
-                                                        minlength=n_worlds * n_cr).reshape(n_worlds, n_cr)
-        for k, r in zip(self.kpis, records, strict=True):
-            if r.purchases.size:
-                k._account_purchases(r)
-        return spend

@@ -288,18 +288,12 @@ class Simulation:
         return Settled(record, own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser, cl.price, cl.clicked,
                                             cl.cost, pixels), ours, imp_channel)
 
-    def finish_hour(self, settled: Settled, spend: np.ndarray | None = None) -> HourRecord:
+    def finish_hour(self, settled: Settled) -> HourRecord:
         """The rest of `close_hour`, once every advertiser has observed: KPIs, safety's watch, the observers,
-        the clock.
-
-        Args:
-            settled: this hour's `settle_hour`.
-            spend: (n_bidders,) what `self.kpis.account(settled.record)` returns, if the hour was already
-                accounted (by a batch of worlds); else it is accounted here.
-        """
+        the clock."""
         record = settled.record
         t, cl = record.t, record.impressions
-        self.spent_today += self.kpis.account(record) if spend is None else spend
+        self.spent_today += self.kpis.account(record)
         self._watch_safety(t, record.batch, cl, settled.ours, settled.imp_channel)
         self._today.append(record)
         for fn in self._observers:

@@ -17,9 +17,8 @@ sums that numpy pairs (`ndarray.sum`) are taken per world on the world's own sli
 from __future__ import annotations
 
 import itertools
-import operator
 from collections.abc import Sequence
-from operator import attrgetter, itemgetter
+from operator import attrgetter, is_
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -120,23 +119,20 @@ class Stacked:
     Args:
         objects: one per world, in world order.
         name: the attribute, an array of the same shape in every object.
-        item: `name` is a key of each object (a dict of arrays), not an attribute.
     """
 
-    def __init__(self, objects: Sequence[Any], name: str, item: bool = False) -> None:
+    def __init__(self, objects: Sequence[Any], name: str) -> None:
         self.objects, self.name = list(objects), name
-        self._read = itemgetter(name) if item else attrgetter(name)
-        self._write = operator.setitem if item else setattr
         self._stack()
 
     def _stack(self) -> None:
-        self.array = np.stack([self._read(o) for o in self.objects])
+        self.array = np.stack([getattr(o, self.name) for o in self.objects])
         for o, row in zip(self.objects, self.array, strict=True):
-            self._write(o, self.name, row)
-        self._views = [self._read(o) for o in self.objects]
+            setattr(o, self.name, row)
+        self._views = [getattr(o, self.name) for o in self.objects]
 
     def get(self) -> np.ndarray:
         """(W, ...) the worlds' current arrays (writes into it are the objects' own)."""
-        if not all(map(operator.is_, map(self._read, self.objects), self._views)):
+        if not all(map(is_, map(attrgetter(self.name), self.objects), self._views)):
             self._stack()
         return self.array

@@ -32,7 +32,6 @@ import numpy as np
 from gaelp.bidders.batched_rivals import batch_rivals
 from gaelp.bidders.protocol import OURS
 from gaelp.bidders.worlds import WorldOutcomes, WorldRows
-from gaelp.kpis import WorldsKpis
 from gaelp.market.caps import WorldsCaps
 from gaelp.market.clearing import Cleared, Respond
 from gaelp.records import DayLog, HourRecord
@@ -92,7 +91,6 @@ class BatchedWorlds:
         # the rival slots that bid and learn for every world at once (their worlds' rivals view their tables)
         self.rivals = batch_rivals([s.bidders for s in self.sims], OURS)
         self.caps = WorldsCaps([s.caps for s in self.sims])  # the worlds' caps as one table
-        self.kpis = WorldsKpis([s.kpis for s in self.sims])  # and their KPI tables
 
     @property
     def t(self) -> int:
@@ -120,8 +118,7 @@ class BatchedWorlds:
                     b.observe(outcome)
         for j, rival in self.rivals.items():
             rival.observe(WorldOutcomes.of(rows, [st.outcomes[j] for st in settled]))
-        spend = self.kpis.account([st.record for st in settled])
-        return [s.finish_hour(st, sp) for s, st, sp in zip(self.sims, settled, spend, strict=True)]
+        return [s.finish_hour(st) for s, st in zip(self.sims, settled, strict=True)]
 
     def clear(self, inputs: Sequence[Clearing]) -> list[Cleared]:
         """The market's phase of the hour for every world at once: one `Market.clear_worlds` call.
