@@ -32,8 +32,9 @@ from gaelp.bidders.learners import (
 from gaelp.bidders.protocol import N_INTENTS, Bidder
 from gaelp.bidders.rules import RuleBidder
 from gaelp.bidders.value_models import WorldsClickValue
-from gaelp.bidders.worlds import Stacked, WorldOutcomes, WorldRows, segment_sums
+from gaelp.bidders.worlds import WorldOutcomes, WorldRows
 from gaelp.rng import WorldsRng
+from gaelp.stacked import Stacked, segment_sums
 
 
 def _normal(u: np.ndarray) -> np.ndarray:

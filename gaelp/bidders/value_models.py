@@ -15,7 +15,8 @@ from scipy.special import ndtr
 
 from gaelp.bidders.devices import DeviceLog
 from gaelp.bidders.protocol import N_INTENTS, BidderOutcome
-from gaelp.bidders.worlds import Stacked, WorldOutcomes
+from gaelp.bidders.worlds import WorldOutcomes
+from gaelp.stacked import Stacked
 
 
 def delay_cdf(hours: np.ndarray) -> np.ndarray:

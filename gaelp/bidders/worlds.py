@@ -3,23 +3,22 @@
 A batch of worlds (`gaelp.experiments.batched.BatchedWorlds`) asks the advertiser in one slot of every
 world (e.g. each world's Q-learning rival) to bid on all the worlds' opportunities in one call, and to
 learn from all their outcomes in one call. `WorldRows` is the hour's opportunities of every world,
-concatenated world-major with a world column; `WorldOutcomes` one advertiser's outcomes over them;
-`Stacked` holds one state array of every world's bidder as the rows of one (W, ...) array, each world's
-bidder keeping a view of its row, so that the batch and the worlds' own bidders read and write the same
-numbers (`state_dict`, a frozen twin or a later world-alone hour see what the batch learned).
+concatenated world-major with a world column; `WorldOutcomes` one advertiser's outcomes over them.
+A batched bidder holds its worlds' tables as `gaelp.stacked.Stacked` (W, ...) arrays that each world's
+bidder views, so that the batch and the worlds' own bidders read and write the same numbers
+(`state_dict`, a frozen twin or a later world-alone hour see what the batch learned).
 
 Exactness: a batched bidder gives each world's rows the numbers that world's own bidder gives them,
 bit for bit (tests/bidders/test_worlds.py): elementwise arithmetic is the same on a longer array,
 `np.bincount` over `world * cells + cell` adds each cell's values in the world's own row order, and the
-sums that numpy pairs (`ndarray.sum`) are taken per world on the world's own slice (`segment_sums`).
+sums that numpy pairs (`ndarray.sum`) are taken per world on the world's own slice (`gaelp.stacked.segment_sums`).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from operator import attrgetter, is_
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -95,44 +94,3 @@ class WorldOutcomes(NamedTuple):
         clicked = np.concatenate([o.clicked for o in outcomes])
         return cls(rows, np.concatenate([o.bids for o in outcomes]), clicked,
                    np.concatenate([o.cost for o in outcomes]), np.flatnonzero(clicked), outcomes)
-
-
-def segment_sums(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """(k, W) each of k rows of `values` (k, N) summed over each world's slice `bounds[w]:bounds[w + 1]`.
-
-    Each is numpy's pairwise sum of the slice, so it equals the world alone's `ndarray.sum` of its rows
-    bit for bit (one sum per world, not `np.add.reduceat`, which adds in plain order).
-    """
-    cut = bounds.tolist()
-    out = np.empty((values.shape[0], len(cut) - 1))
-    for w in range(len(cut) - 1):
-        out[:, w] = values[:, cut[w]:cut[w + 1]].sum(axis=1)
-    return out
-
-
-class Stacked:
-    """Attribute `name` of every world's object as the rows of one (W, ...) array; the objects hold views.
-
-    An object that rebinds its attribute (`load_state_dict`, an update that builds a new array) is seen at
-    the next `get`, which stacks the worlds' arrays again.
-
-    Args:
-        objects: one per world, in world order.
-        name: the attribute, an array of the same shape in every object.
-    """
-
-    def __init__(self, objects: Sequence[Any], name: str) -> None:
-        self.objects, self.name = list(objects), name
-        self._stack()
-
-    def _stack(self) -> None:
-        self.array = np.stack([getattr(o, self.name) for o in self.objects])
-        for o, row in zip(self.objects, self.array, strict=True):
-            setattr(o, self.name, row)
-        self._views = [getattr(o, self.name) for o in self.objects]
-
-    def get(self) -> np.ndarray:
-        """(W, ...) the worlds' current arrays (writes into it are the objects' own)."""
-        if not all(map(is_, map(attrgetter(self.name), self.objects), self._views)):
-            self._stack()
-        return self.array

@@ -11,8 +11,9 @@ from gaelp.bidders.batched_rivals import batch_rivals
 from gaelp.bidders.protocol import BidderContext, BidderOutcome, OpportunityBatch
 from gaelp.bidders.registry import make_bidder
 from gaelp.bidders.value_models import ClickValueModel, WorldsClickValue
-from gaelp.bidders.worlds import Stacked, WorldOutcomes, WorldRows, segment_sums
+from gaelp.bidders.worlds import WorldOutcomes, WorldRows
 from gaelp.config import build_config
+from gaelp.stacked import Stacked, segment_sums
 
 KINDS = ("q_learning", "policy_gradient", "rival_tcpa", "rule")
 CFG = build_config({"users": 1000})
