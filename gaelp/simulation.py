@@ -45,6 +45,11 @@ _NO_PROBABILITY = np.empty(0)
 for _a in (_NO_INDEX, _NO_PROBABILITY):
     _a.flags.writeable = False
 
+def creative_context(context: np.ndarray, device_type: np.ndarray) -> np.ndarray:
+    """(n,) our creative selector's context of each opportunity: (channel * 3 + intent) x device type."""
+    return context * N_DEVICE_TYPES + device_type
+
+
 Observer = Callable[[HourRecord], None]
 """Called with every hour's record, after the story and the KPIs are done with it."""
 
@@ -239,7 +244,7 @@ class Simulation:
         return Offer(t, self._purchases(t), self._opportunities(t))
 
     def bid_hour(self, offer: Offer, given: Mapping[int, np.ndarray] | None = None,
-                 blocked: np.ndarray | None = None) -> OpenHour:
+                 blocked: np.ndarray | None = None, creative: np.ndarray | None = None) -> OpenHour:
         """The rest of `open_hour`: every advertiser's bids (through safety and caps) and our creatives.
 
         Args:
@@ -247,10 +252,12 @@ class Simulation:
             given: (n,) bids of some advertisers (by index), as their own `bid` of the offer's batch
                 gives them; the others bid here.
             blocked: (n_bidders, n) the frequency caps' `blocked` of the offer, if already asked.
+            creative: (n,) what our creative selector chooses for the offer (`choose_creatives`), if
+                already chosen.
         """
         t, opp = offer.t, offer.opp
         bids = self._bids(opp, given or {}, blocked)
-        return OpenHour(t, offer.purchases, opp, bids, self._choose_creatives(t, opp),
+        return OpenHour(t, offer.purchases, opp, bids, self.choose_creatives(t, opp) if creative is None else creative,
                         np.empty(opp.batch.size * self.market.max_slots, np.int64))
 
     def clearing(self, hour: OpenHour) -> Clearing:
@@ -302,10 +309,10 @@ class Simulation:
         return record
 
     # --- steps -----------------------------------------------------------------------------------
-    def _choose_creatives(self, t: int, opp: _Opportunities) -> np.ndarray:
+    def choose_creatives(self, t: int, opp: _Opportunities) -> np.ndarray:
         """(n,) the creative our selector would show on each opportunity (by channel, intent, device type)."""
         b = opp.batch
-        return self.creatives.choose(t, b.device, b.context * N_DEVICE_TYPES + b.device_type)
+        return self.creatives.choose(t, b.device, creative_context(b.context, b.device_type))
 
     def _learn_creatives(self, opp: _Opportunities, cl: Cleared, ours: np.ndarray, imp_creative: np.ndarray,
                          purchases: Purchases) -> None:

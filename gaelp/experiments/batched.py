@@ -32,11 +32,12 @@ import numpy as np
 from gaelp.bidders.batched_rivals import batch_rivals
 from gaelp.bidders.protocol import OURS
 from gaelp.bidders.worlds import WorldOutcomes, WorldRows
+from gaelp.control.creatives import WorldsCreatives
 from gaelp.market.caps import WorldsCaps
 from gaelp.market.clearing import Cleared, Respond
 from gaelp.records import DayLog, HourRecord
 from gaelp.rng import WorldsRng
-from gaelp.simulation import Clearing, Simulation
+from gaelp.simulation import Clearing, Simulation, creative_context
 from gaelp.world.clicks import ClickInputs, Gather, Keep, click_response
 
 
@@ -91,6 +92,7 @@ class BatchedWorlds:
         # the rival slots that bid and learn for every world at once (their worlds' rivals view their tables)
         self.rivals = batch_rivals([s.bidders for s in self.sims], OURS)
         self.caps = WorldsCaps([s.caps for s in self.sims])  # the worlds' caps as one table
+        self.creatives = WorldsCreatives([s.creatives for s in self.sims])  # our creatives, chosen at once
 
     @property
     def t(self) -> int:
@@ -108,8 +110,11 @@ class BatchedWorlds:
             for w, bids in enumerate(rows.split(rival.bid(rows))):
                 given[w][j] = bids
         blocked = self.caps.blocked(rows.world, np.concatenate([o.opp.person for o in offers]), rows.channel)
-        hours = [s.bid_hour(o, g, blocked[:, a:b]) for s, o, g, (a, b)
-                 in zip(self.sims, offers, given, itertools.pairwise(rows.bounds.tolist()), strict=True)]
+        sizes = np.diff(rows.bounds).tolist()
+        creative = rows.split(self.creatives.choose(self.t, rows.world, rows.device,
+                                                    creative_context(rows.context, rows.device_type), sizes))
+        hours = [s.bid_hour(o, g, blocked[:, a:b], c) for s, o, g, c, (a, b)
+                 in zip(self.sims, offers, given, creative, itertools.pairwise(rows.bounds.tolist()), strict=True)]
         cleared = self.clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)])
         settled = [s.settle_hour(h, cl) for s, h, cl in zip(self.sims, hours, cleared, strict=True)]
         for s, st in zip(self.sims, settled, strict=True):
