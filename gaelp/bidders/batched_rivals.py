@@ -51,6 +51,8 @@ def _same(rivals: Sequence[Any], *names: str) -> bool:
 class BatchedRule:
     """Every world's `RuleBidder` of one slot (stateless: a table and a counter-drawn spread)."""
 
+    learns = False
+
     def __init__(self, rivals: Sequence[RuleBidder]) -> None:
         self.rivals, self.first = list(rivals), rivals[0]
         self.rng = WorldsRng([r._noise.seed for r in rivals])
@@ -72,6 +74,8 @@ class BatchedRule:
 
 class _BatchedLearner:
     """Shared parts: the worlds' rivals, their draws, their click-value models, the frozen fallback."""
+
+    learns = True
 
     def __init__(self, rivals: Sequence[_LearningRival]) -> None:
         self.rivals, self.first = list(rivals), rivals[0]

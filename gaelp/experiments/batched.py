@@ -3,11 +3,13 @@
 A 10,000-person world spends much of each simulated hour in fixed per-call costs (a numpy call costs
 microseconds whatever its size, and an hour makes hundreds), so W worlds cost about W times one. A batch
 steps its worlds in lockstep through the three phases of `Simulation`'s hour (`open_hour`, clearing,
-`close_hour`) and runs the stages that take a world axis once for the whole batch: today the market's
-clearing (`Market.clear_worlds`: one auction pass over every world's opportunities, budgets per world and
+`close_hour`, split further at the bids and at the advertisers' learning) and runs the stages that take a
+world axis once for the whole batch: the rivals' bids and learning (`gaelp.bidders.batched_rivals`: each
+rival slot's tables stacked across worlds, draws through `WorldsRng`), our creatives' choice
+(`WorldsCreatives`), the frequency caps' mask (`WorldsCaps`), and the market's clearing
+(`Market.clear_worlds`: one auction pass over every world's opportunities, budgets per world and
 advertiser, each world's price watch on its own impressions) with the people's clicks
-(`gaelp.world.clicks`, draws through `WorldsRng`). The other stages still run world by world;
-docs/montecarlo.md lists what moves next.
+(`gaelp.world.clicks`). The other stages still run world by world; docs/montecarlo.md lists what moves next.
 
 Exactness: each world in a batch gets, bit for bit, the records and KPIs it gets alone (tested), because
 the batched stages compute every world's rows from that world's inputs only, in its own order.
@@ -105,24 +107,29 @@ class BatchedWorlds:
             raise ValueError("a world's market charges differently (a fault injection): run it alone")
         offers = [s.offer_hour() for s in self.sims]
         rows = WorldRows.of([o.opp.batch for o in offers])
+        cuts = list(itertools.pairwise(rows.bounds.tolist()))
+        # the batched rivals' bids, our creatives and the caps' mask for every world at once, then each
+        # world's own bids (ours, through its safety limits) with them
         given: list[dict[int, np.ndarray]] = [{} for _ in self.sims]
         for j, rival in self.rivals.items():
             for w, bids in enumerate(rows.split(rival.bid(rows))):
                 given[w][j] = bids
-        blocked = self.caps.blocked(rows.world, np.concatenate([o.opp.person for o in offers]), rows.channel)
-        sizes = np.diff(rows.bounds).tolist()
         creative = rows.split(self.creatives.choose(self.t, rows.world, rows.device,
-                                                    creative_context(rows.context, rows.device_type), sizes))
-        hours = [s.bid_hour(o, g, blocked[:, a:b], c) for s, o, g, c, (a, b)
-                 in zip(self.sims, offers, given, creative, itertools.pairwise(rows.bounds.tolist()), strict=True)]
+                                                    creative_context(rows.context, rows.device_type),
+                                                    [b - a for a, b in cuts]))
+        blocked = self.caps.blocked(rows.world, np.concatenate([o.opp.person for o in offers]), rows.channel)
+        hours = [s.bid_hour(o, g, blocked[:, a:b], c)
+                 for s, o, g, c, (a, b) in zip(self.sims, offers, given, creative, cuts, strict=True)]
         cleared = self.clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)])
         settled = [s.settle_hour(h, cl) for s, h, cl in zip(self.sims, hours, cleared, strict=True)]
+        # every advertiser learns from its own outcome: the batched rivals of all worlds at once
         for s, st in zip(self.sims, settled, strict=True):
             for j, (b, outcome) in enumerate(zip(s.bidders, st.outcomes, strict=True)):
                 if j not in self.rivals:
                     b.observe(outcome)
         for j, rival in self.rivals.items():
-            rival.observe(WorldOutcomes.of(rows, [st.outcomes[j] for st in settled]))
+            if rival.learns:
+                rival.observe(WorldOutcomes.of(rows, [st.outcomes[j] for st in settled]))
         return [s.finish_hour(st) for s, st in zip(self.sims, settled, strict=True)]
 
     def clear(self, inputs: Sequence[Clearing]) -> list[Cleared]:
