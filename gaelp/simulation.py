@@ -45,6 +45,7 @@ _NO_PROBABILITY = np.empty(0)
 for _a in (_NO_INDEX, _NO_PROBABILITY):
     _a.flags.writeable = False
 
+
 def creative_context(context: np.ndarray, device_type: np.ndarray) -> np.ndarray:
     """(n,) our creative selector's context of each opportunity: (channel * 3 + intent) x device type."""
     return context * N_DEVICE_TYPES + device_type
@@ -226,7 +227,9 @@ class Simulation:
 
     # The hour in three phases, so that a batch of worlds (`gaelp.experiments.batched`) can clear all its
     # worlds' auctions as one array program between the first and the last: `step_hour` is exactly
-    # `close_hour(h, market.clear_within_budgets(*clearing(h).market_args))` with `h = open_hour()`.
+    # `close_hour(h, market.clear_within_budgets(*clearing(h).market_args))` with `h = open_hour()`. The
+    # first and the last split again (`offer_hour`/`bid_hour`, `settle_hour`/`finish_hour`) so that the
+    # batch bids and learns for the rivals of all its worlds at once.
     def open_hour(self) -> OpenHour:
         """The hour up to the market: purchases due, opportunities, every advertiser's bids, our creatives.
 
@@ -252,12 +255,12 @@ class Simulation:
             given: (n,) bids of some advertisers (by index), as their own `bid` of the offer's batch
                 gives them; the others bid here.
             blocked: (n_bidders, n) the frequency caps' `blocked` of the offer, if already asked.
-            creative: (n,) what our creative selector chooses for the offer (`choose_creatives`), if
+            creative: (n,) what our creative selector chooses for the offer (as `open_hour` would), if
                 already chosen.
         """
         t, opp = offer.t, offer.opp
         bids = self._bids(opp, given or {}, blocked)
-        return OpenHour(t, offer.purchases, opp, bids, self.choose_creatives(t, opp) if creative is None else creative,
+        return OpenHour(t, offer.purchases, opp, bids, self._choose_creatives(t, opp) if creative is None else creative,
                         np.empty(opp.batch.size * self.market.max_slots, np.int64))
 
     def clearing(self, hour: OpenHour) -> Clearing:
@@ -309,7 +312,7 @@ class Simulation:
         return record
 
     # --- steps -----------------------------------------------------------------------------------
-    def choose_creatives(self, t: int, opp: _Opportunities) -> np.ndarray:
+    def _choose_creatives(self, t: int, opp: _Opportunities) -> np.ndarray:
         """(n,) the creative our selector would show on each opportunity (by channel, intent, device type)."""
         b = opp.batch
         return self.creatives.choose(t, b.device, creative_context(b.context, b.device_type))

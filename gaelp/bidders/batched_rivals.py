@@ -7,7 +7,8 @@ tables are `Stacked` (W, ...) arrays that each world's own rival views, the expl
 `WorldsRng` over the worlds' own draw seeds, the updates are bincounts over `world * cells + cell`. Each
 world's rows get, bit for bit, what its own rival would give them alone (tests/bidders/test_worlds.py);
 the per-world scalars (exploration rate, hours learned, pacer, CPA multiplier) stay the world's own
-objects', read and written each hour.
+objects', read and written each hour. The batched forms read their rivals' configuration and draw seeds
+(attributes private to this package) rather than keep copies.
 """
 
 from __future__ import annotations
