@@ -124,7 +124,7 @@ def _same_state(a, b) -> bool:
 
 
 @pytest.mark.parametrize("users, importance", [(40, {}), (1500, {"crisis": 4.0})])
-def test_rivals_and_caps_batched_across_worlds_are_each_world_alone(users, importance):
+def test_rivals_creatives_and_caps_batched_across_worlds_are_each_world_alone(users, importance):
     # 40 people: hours where some worlds have no opportunity (empty slices); crisis=4: weights that are not 1
     cfg = with_importance(load_config(None, users=users, days=3, bidder="fixed"), importance)
     alone = [Simulation(cfg.replace(seed=s)) for s in SEEDS[:3]]
@@ -141,6 +141,7 @@ def test_rivals_and_caps_batched_across_worlds_are_each_world_alone(users, impor
         assert all(_same_state(x.state_dict(), y.state_dict()) for x, y in zip(a.rivals, s.rivals, strict=True))
         assert _same_state(a.kpis.state_dict(), s.kpis.state_dict())  # every KPI table
         assert np.array_equal(a.caps.counts, s.caps.counts)  # today's frequency counts (WorldsCaps)
+        assert _same_state(a.creatives.state_dict(), s.creatives.state_dict())  # our creatives (WorldsCreatives)
     assert any(r.hours_ > 0 for r in sims[0].rivals if hasattr(r, "hours_"))  # they learned
     assert (empty_hours > 0) == (users == 40)
 
