@@ -5,6 +5,12 @@ after the other and alternating over `--repeats` rounds (the machine may be shar
 their ratio are what to quote). Ours plays `--worlds` worlds per call; RecurrentPPO steps one
 environment, with its defaults but for a rollout of `--n-steps`. Torch runs on one thread.
 
+Both sides measure training only: ours runs with `val_every=0` (no validation of the greedy policy on
+held-out worlds, whose simulated hours are not training hours; `gaelp train` still validates by
+default) and RecurrentPPO evaluates nothing either. Each trainer first runs once briefly, untimed (one
+campaign of ours, one rollout of RecurrentPPO), so that one-time costs (imports, torch's first calls)
+fall in neither figure.
+
 Run as ``python -m benchmarks.bench_train``; `bench_train` returns the figures as a dict. Speed is
 measured here, never asserted in tests.
 """
@@ -25,8 +31,8 @@ from gaelp.config import Config
 
 
 def ours(users: int, days: int, worlds: int, hours: int) -> float:
-    """Env-hours per second of `gaelp.agent.ppo.train`."""
-    hp = PPOConfig(worlds=worlds, users=users, days=days, env_hours=hours)
+    """Env-hours per second of `gaelp.agent.ppo.train`, without validation (see the module's docstring)."""
+    hp = PPOConfig(worlds=worlds, users=users, days=days, env_hours=hours, val_every=0)
     with tempfile.TemporaryDirectory() as out:
         res = train(Config(), hp, Path(out))
     return res.env_hours / res.wall_s
@@ -50,6 +56,8 @@ def bench_train(users: int = 2_000, days: int = 2, worlds: int = 4, hours: int =
                 repeats: int = 3) -> dict:
     """Median env-hours/s of both trainers over alternating runs, and their ratio (ours / RecurrentPPO)."""
     torch.set_num_threads(1)
+    ours(users, days, worlds, worlds * 24 * days)  # warm-ups, untimed
+    recurrent_ppo(users, days, n_steps, n_steps)
     a, b = [], []
     for _ in range(repeats):
         a.append(ours(users, days, worlds, hours))

@@ -12,7 +12,7 @@ config order. Each hour returns a frozen `HourRecord` (`records.py`); experiment
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Any, NamedTuple
@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gaelp.bidders.outcomes import own_outcomes, pixel_reports
-from gaelp.bidders.protocol import N_INTENTS, OURS, Bidder, BidderContext, OpportunityBatch, Truth
+from gaelp.bidders.protocol import N_INTENTS, OURS, Bidder, BidderContext, BidderOutcome, OpportunityBatch, Truth
 from gaelp.bidders.registry import make_bidder
 from gaelp.config import Config
 from gaelp.control.creatives import CreativeSelector
@@ -44,6 +44,12 @@ _NO_INDEX = np.empty(0, np.int64)
 _NO_PROBABILITY = np.empty(0)
 for _a in (_NO_INDEX, _NO_PROBABILITY):
     _a.flags.writeable = False
+
+
+def creative_context(context: np.ndarray, device_type: np.ndarray) -> np.ndarray:
+    """(n,) our creative selector's context of each opportunity: (channel * 3 + intent) x device type."""
+    return context * N_DEVICE_TYPES + device_type
+
 
 Observer = Callable[[HourRecord], None]
 """Called with every hour's record, after the story and the KPIs are done with it."""
@@ -72,6 +78,23 @@ class OpenHour(NamedTuple):
     # pass redraws only rows after the earlier passes' final ones, so the table ends up holding the final
     # impressions' (alone or in a batch of worlds, the world's own table)
     shown: np.ndarray
+
+
+class Offer(NamedTuple):
+    """An hour up to the bids (`Simulation.offer_hour`): its purchases due and its opportunities."""
+
+    t: int
+    purchases: Purchases
+    opp: _Opportunities
+
+
+class Settled(NamedTuple):
+    """An hour after the market, before the advertisers learn (`Simulation.settle_hour`)."""
+
+    record: HourRecord
+    outcomes: list[BidderOutcome]  # every advertiser's own view of the hour, in bidder order
+    ours: np.ndarray  # (k_ours,) our impressions' indices into the record's impressions
+    imp_channel: np.ndarray  # (k,) each impression's channel
 
 
 class Clearing(NamedTuple):
@@ -204,17 +227,40 @@ class Simulation:
 
     # The hour in three phases, so that a batch of worlds (`gaelp.experiments.batched`) can clear all its
     # worlds' auctions as one array program between the first and the last: `step_hour` is exactly
-    # `close_hour(h, market.clear_within_budgets(*clearing(h).market_args))` with `h = open_hour()`.
+    # `close_hour(h, market.clear_within_budgets(*clearing(h).market_args))` with `h = open_hour()`. The
+    # first and the last split again (`offer_hour`/`bid_hour`, `settle_hour`/`finish_hour`) so that the
+    # batch bids and learns for the rivals of all its worlds at once.
     def open_hour(self) -> OpenHour:
-        """The hour up to the market: purchases due, opportunities, every advertiser's bids, our creatives."""
+        """The hour up to the market: purchases due, opportunities, every advertiser's bids, our creatives.
+
+        Exactly `bid_hour(offer_hour())`: a batch of worlds bids for the rivals of all its worlds at once
+        between the two.
+        """
+        return self.bid_hour(self.offer_hour())
+
+    def offer_hour(self) -> Offer:
+        """The hour up to the bids: the day's start at its first hour, purchases due, the opportunities."""
         t = self.t
         day, hour = divmod(t, 24)
         if hour == 0:
             self._start_day(day)
-        purchases = self._purchases(t)
-        opp = self._opportunities(t)
-        bids = self._bids(opp)
-        return OpenHour(t, purchases, opp, bids, self._choose_creatives(t, opp),
+        return Offer(t, self._purchases(t), self._opportunities(t))
+
+    def bid_hour(self, offer: Offer, given: Mapping[int, np.ndarray] | None = None,
+                 blocked: np.ndarray | None = None, creative: np.ndarray | None = None) -> OpenHour:
+        """The rest of `open_hour`: every advertiser's bids (through safety and caps) and our creatives.
+
+        Args:
+            offer: this hour's `offer_hour()`.
+            given: (n,) bids of some advertisers (by index), as their own `bid` of the offer's batch
+                gives them; the others bid here.
+            blocked: (n_bidders, n) the frequency caps' `blocked` of the offer, if already asked.
+            creative: (n,) what our creative selector chooses for the offer (as `open_hour` would), if
+                already chosen.
+        """
+        t, opp = offer.t, offer.opp
+        bids = self._bids(opp, given or {}, blocked)
+        return OpenHour(t, offer.purchases, opp, bids, self._choose_creatives(t, opp) if creative is None else creative,
                         np.empty(opp.batch.size * self.market.max_slots, np.int64))
 
     def clearing(self, hour: OpenHour) -> Clearing:
@@ -222,7 +268,19 @@ class Simulation:
         return self._clearing(hour.t, hour.opp, hour.bids, hour.ours_creative, hour.shown)
 
     def close_hour(self, hour: OpenHour, cl: Cleared) -> HourRecord:
-        """The hour after the market cleared it: clicks, purchases scheduled, journeys, learning, KPIs."""
+        """The hour after the market cleared it: clicks, purchases scheduled, journeys, learning, KPIs.
+
+        Exactly `settle_hour`, every advertiser's `observe` of its outcome, then `finish_hour`: a batch of
+        worlds lets the rivals of all its worlds learn at once between the two.
+        """
+        settled = self.settle_hour(hour, cl)
+        for b, outcome in zip(self.bidders, settled.outcomes, strict=True):
+            b.observe(outcome)
+        return self.finish_hour(settled)
+
+    def settle_hour(self, hour: OpenHour, cl: Cleared) -> Settled:
+        """`close_hour` up to the advertisers' learning: clicks, purchases, journeys, caps, touches, our
+        creatives' learning; returns the hour's record and every advertiser's own outcome."""
         t, purchases, opp = hour.t, hour.purchases, hour.opp
         imp_person, imp_channel = opp.person[cl.row], opp.batch.channel[cl.row]
         imp_key = opp.key[cl.row] * SLOT_KEYS + cl.slot
@@ -237,14 +295,17 @@ class Simulation:
         self._learn_creatives(opp, cl, ours, imp_creative, purchases)
         pixels = pixel_reports(purchases.t, purchases.device, purchases.value, purchases.advertiser, self.n_adv,
                                None if self._charge is None else self._charge[purchases.person])
-        # importance sampling: the platform charges whole prices on some impressions (`charged_impressions`), and
-        # each advertiser learns from what that costs on average, its clicks' weight times their price
-        cost = cl.cost if self._charge is None else np.where(cl.clicked, cl.price * self._charge[imp_person], 0.0)
-        for b, outcome in zip(self.bidders, own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser,
-                                                          cl.price, cl.clicked, cost, pixels)):
-            b.observe(outcome)
+        return Settled(record, own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser, cl.price, cl.clicked,
+                                            self._logged_cost(cl, imp_person), pixels), ours, imp_channel)
+
+    def finish_hour(self, settled: Settled) -> HourRecord:
+        """The rest of `close_hour`, once every advertiser has observed: KPIs, safety's watch, the observers,
+        the clock."""
+        record = settled.record
+        t, cl = record.t, record.impressions
         self.spent_today += self.kpis.account(record)
-        self._watch_safety(t, opp.batch, cl, ours, imp_channel, cost)
+        self._watch_safety(t, record.batch, cl, settled.ours, settled.imp_channel,
+                           self._logged_cost(cl, record.truth.imp_person))
         self._today.append(record)
         for fn in self._observers:
             fn(record)
@@ -255,7 +316,7 @@ class Simulation:
     def _choose_creatives(self, t: int, opp: _Opportunities) -> np.ndarray:
         """(n,) the creative our selector would show on each opportunity (by channel, intent, device type)."""
         b = opp.batch
-        return self.creatives.choose(t, b.device, b.context * N_DEVICE_TYPES + b.device_type)
+        return self.creatives.choose(t, b.device, creative_context(b.context, b.device_type))
 
     def _learn_creatives(self, opp: _Opportunities, cl: Cleared, ours: np.ndarray, imp_creative: np.ndarray,
                          purchases: Purchases) -> None:
@@ -264,6 +325,12 @@ class Simulation:
         self.creatives.observe(b.device[won], b.context[won] * N_DEVICE_TYPES + b.device_type[won], imp_creative[ours],
                                cl.clicked[ours], purchases.device[bought], b.weight[won],
                                None if self._charge is None else self._charge[purchases.person[bought]])
+
+    def _logged_cost(self, cl: Cleared, imp_person: np.ndarray) -> np.ndarray:
+        """(k,) what each impression cost in its advertiser's own log: the platform's charge, or, importance
+        sampled, what its charges (whole prices on some impressions, `charged_impressions`) come to on
+        average, its click's weight times its price."""
+        return cl.cost if self._charge is None else np.where(cl.clicked, cl.price * self._charge[imp_person], 0.0)
 
     def _watch_safety(self, t: int, batch: OpportunityBatch, cl: Cleared, ours: np.ndarray,
                       imp_channel: np.ndarray, cost: np.ndarray) -> None:
@@ -340,14 +407,15 @@ class Simulation:
             truth = replace(batch, truth=Truth(p_convert=p, value=self.response.value[seg]))
         return _Opportunities(batch, truth, person, stage, seg, key)
 
-    def _bids(self, opp: _Opportunities) -> np.ndarray:
-        """(n_bidders, n): every advertiser's bids, ours through the safety limits, none past a cap."""
+    def _bids(self, opp: _Opportunities, given: Mapping[int, np.ndarray], blocked: np.ndarray | None) -> np.ndarray:
+        """(n_bidders, n): every advertiser's bids (`given` ones as given), ours through the safety limits,
+        none past a cap."""
         batch = opp.batch
         # bidder-major, the layout the market clears (gaelp.market.mechanisms)
-        bids = np.stack([b.bid(opp.truth_view if b.sees_truth else batch) for b in self.bidders]) \
-            if batch.size else np.zeros((self.n_adv, 0))
+        bids = np.stack([given[j] if j in given else b.bid(opp.truth_view if b.sees_truth else batch)
+                         for j, b in enumerate(self.bidders)]) if batch.size else np.zeros((self.n_adv, 0))
         bids[OURS] = self.safety.apply(bids[OURS], opp.batch.t)
-        np.putmask(bids, self.caps.blocked(opp.person, batch.channel), 0.0)
+        np.putmask(bids, self.caps.blocked(opp.person, batch.channel) if blocked is None else blocked, 0.0)
         return bids
 
     def _draws(self, day: int) -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:

@@ -17,6 +17,14 @@ bidder credits purchases by resolved person (`gaelp.agent.people`): a purchase o
 labels the person's clicks for the value model, pays the person's last click in the reward, and stops
 our bids on the person's other devices. Without it (e.g. when serving), everything is per device.
 
+CAC guard (`cac_guard=True`, on when the agent plays: `make_agent_bidder`): the score squares any excess of
+CAC over the target, and a policy trained on small worlds does not hold large ones to it exactly. From
+hour `CAC_GUARD_START_H` on, every bid is scaled by `min(1, (CAC_GUARD_MARGIN x target CPA / CAC)^2)`
+(at least `CAC_GUARD_FLOOR`), where CAC is the campaign's spend so far over the purchases so far that
+our pixel saw after a click of ours (the purchases that labelled a click for the value model): what the
+advertiser's own logs say, and the KPI table's click-through CAC when identity is resolved well. It
+never raises a bid. The policy is trained without it (the environment's bidder leaves it off).
+
 Online exploration (`online=True`): the multipliers per (channel x intent) are sampled around the
 policy's mean action (the pacing stays greedy), each clipped so that every bid stays within
 `EXPLORE_LIMIT` in log space of the greedy bid: at most x1.22 or /1.22.
@@ -40,6 +48,9 @@ from gaelp.config import Config
 MAX_LOG_MULT = float(np.log(4.0))  # multipliers per (channel x intent) within [1/4, 4]
 MAX_LOG_PACING = float(np.log(4.0))  # the hourly pacing factor within [1/4, 4]
 EXPLORE_LIMIT = 0.2  # online exploration: |log bid - log greedy bid| <= 0.2
+CAC_GUARD_START_H = 72  # the guard reads the CAC from the fourth day on (too few purchases before)
+CAC_GUARD_MARGIN = 0.97  # it holds the campaign's CAC at 97% of the target CPA
+CAC_GUARD_FLOOR = 0.25  # and never scales a bid below a quarter
 DEVICES_PER_PERSON = 3  # device ids to expect per person of the audience (the table grows past it)
 
 
@@ -80,13 +91,15 @@ class AgentBidder(BaseBidder):
         purchase_worth: under `reward_value="target_cpa"`, a purchase is worth this x the target CPA.
         reward_timing: when the reward pays a click's credit (`reward.REWARD_TIMINGS`).
         identity: credit purchases by resolved person once `attach_world` is called (False: by device).
+        cac_guard: scale bids down once the campaign's CAC passes the target (see the module's doc).
     """
 
     learns = True
 
     def __init__(self, cfg: Config, prior_w: np.ndarray | None = None, controller: Controller | None = None,
                  attribution: str = "last_click", reward_value: str = "target_cpa",
-                 purchase_worth: float = 1.0, reward_timing: str = "arrival", identity: bool = True) -> None:
+                 purchase_worth: float = 1.0, reward_timing: str = "arrival", identity: bool = True,
+                 cac_guard: bool = False) -> None:
         super().__init__("agent", cfg.campaign.budget_per_user * cfg.users)
         n_ch = len(cfg.world.channels)
         window_h = 24 * cfg.campaign.lookback_days
@@ -102,6 +115,8 @@ class AgentBidder(BaseBidder):
         self.controller = controller
         self.action = np.zeros(action_size(n_ch))
         self.last_reward = 0.0
+        self.cac_guard = cac_guard
+        self.click_purchases = 0.0  # purchases our pixel saw after a click of ours (by sampling weight)
         self._acted_t = -1
         self._cache: tuple[int, np.ndarray, np.ndarray] | None = None  # (t, features, p) of the last batch
 
@@ -163,7 +178,15 @@ class AgentBidder(BaseBidder):
             self.set_action(self.controller.act(self.observation()))
             self._acted_t = batch.t
         value, _ = self.value_per_click(batch)
-        return value * self.multipliers()[batch.context]
+        return value * (self.multipliers()[batch.context] * self.guard(batch.t))
+
+    def guard(self, t: int) -> float:
+        """The CAC guard's factor on every bid of hour `t` (1.0 when off, before `CAC_GUARD_START_H`, or while
+        the campaign's CAC is within `CAC_GUARD_MARGIN` of the target)."""
+        if not self.cac_guard or t < CAC_GUARD_START_H:
+            return 1.0
+        cac = self.stats.totals[2] / max(self.click_purchases, 1.0)
+        return float(np.clip((CAC_GUARD_MARGIN * self.target_cpa / max(cac, 1e-9)) ** 2, CAC_GUARD_FLOOR, 1.0))
 
     def observe(self, outcome: BidderOutcome) -> None:
         """Learn from our own results: clicks and pixel purchases for the value model, the journey table,
@@ -174,16 +197,18 @@ class AgentBidder(BaseBidder):
         self.value.record_clicks(b.t, x[clicked], b.device[clicked], b.weight[clicked])
         self.encoder.observe(outcome)
         credited = None
+        labelled = np.zeros(outcome.conv_device.size, bool)
         if self.people is None:
-            self.value.record_conversions(outcome.conv_t, outcome.conv_device)
+            labelled = self.value.record_conversions(outcome.conv_t, outcome.conv_device)
         else:
             self.people.record_clicks(b.t, b.device[clicked], clicked)
             self.people.record_purchases(outcome.conv_t, outcome.conv_device)
             if outcome.conv_device.size:
                 row, linked = self.people.devices_of(outcome.conv_device)
-                self.value.record_conversions(outcome.conv_t[row], linked)
+                labelled[row[self.value.record_conversions(outcome.conv_t[row], linked)]] = True
                 self.encoder.mark_converted(linked)
                 credited = self.people.credited_device(outcome.conv_t, outcome.conv_device)
+        self.click_purchases += float(outcome.conv_weight[labelled].sum())
         self._cache = None  # the journey table moved on
         self.stats.observe(outcome, p)
         self.last_reward = self.reward.observe(outcome, p[clicked], credited)
@@ -195,6 +220,7 @@ class AgentBidder(BaseBidder):
         """Journey table, value model, report, action, the controller's memory and the identity log."""
         return {"encoder": self.encoder.state_dict(), "value": self.value.state_dict(),
                 "stats": self.stats.state_dict(), "action": self.action.copy(), "acted_t": self._acted_t,
+                "click_purchases": self.click_purchases,
                 "controller": self.controller.state_dict() if self.controller is not None else {},
                 "people": self.people.state_dict() if self.people is not None else {}}
 
@@ -205,6 +231,7 @@ class AgentBidder(BaseBidder):
         self.stats.load_state_dict(state["stats"])
         self.action = np.array(state["action"], np.float64)
         self._acted_t = int(state["acted_t"])
+        self.click_purchases = float(state.get("click_purchases", 0.0))  # states from before the guard: none
         self._cache = None
         if self.controller is not None:
             self.controller.load_state_dict(state["controller"])
@@ -217,7 +244,8 @@ def default_policy_path() -> pathlib.Path:
     return pathlib.Path(__file__).parent / "policy" / "default.pt"
 
 
-def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, online: bool = False) -> AgentBidder:
+def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, online: bool = False,
+                      cac_guard: bool = True) -> AgentBidder:
     """Our agent bidder for `Simulation(cfg, bidder=...)`, playing a trained policy.
 
     Args:
@@ -226,6 +254,7 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
         online: keep learning while bidding: sampled actions within `EXPLORE_LIMIT` of the greedy bid,
             and policy updates from the campaign's own ledger rewards (the value model always learns
             from our pixel).
+        cac_guard: hold the campaign's CAC under the target (see the module's doc).
 
     Raises:
         FileNotFoundError: the checkpoint does not exist (the message says how to make one).
@@ -240,4 +269,5 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
                        reward_value=ckpt.get("reward_value", "target_cpa"),
                        purchase_worth=ckpt.get("purchase_worth", 1.0),
                        # checkpoints from before identity crediting were trained per device, and play so
-                       reward_timing=ckpt.get("reward_timing", "arrival"), identity=ckpt.get("identity", False))
+                       reward_timing=ckpt.get("reward_timing", "arrival"), identity=ckpt.get("identity", False),
+                       cac_guard=cac_guard)

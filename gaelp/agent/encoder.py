@@ -114,14 +114,21 @@ class JourneyEncoder:
         col += N_INTENTS
         x[:, col] = batch.device_type
         col += 1
-        dev, known = self._rows(batch.device)
-        x[:, col:col + n_ch] = np.log1p(self.touches[dev] * known[:, None])
+        dev = batch.device
+        if dev.size and int(dev.max()) < self.converted.size:  # the usual hour: the table knows every device
+            touches, clicks = self.touches[dev], self.clicks[dev]
+            last_touch, last_click, first = (a[dev].astype(np.int64)
+                                             for a in (self.last_touch_t, self.last_click_t, self.first_touch_t))
+        else:
+            dev, known = self._rows(dev)
+            touches, clicks = self.touches[dev] * known[:, None], self.clicks[dev] * known[:, None]
+            last_touch, last_click, first = (np.where(known, a[dev], _NEVER).astype(np.int64)
+                                             for a in (self.last_touch_t, self.last_click_t, self.first_touch_t))
+        x[:, col:col + n_ch] = np.log1p(touches)
         col += n_ch
-        x[:, col:col + n_ch] = np.log1p(self.clicks[dev] * known[:, None])
+        x[:, col:col + n_ch] = np.log1p(clicks)
         col += n_ch
         t = batch.t
-        last_touch, last_click, first = (np.where(known, a[dev], _NEVER).astype(np.int64)
-                                         for a in (self.last_touch_t, self.last_click_t, self.first_touch_t))
         since_touch, since_click = t - last_touch, t - last_click  # huge where never
         x[:, col] = since_touch <= 24
         x[:, col + 1] = since_touch <= 24 * 7

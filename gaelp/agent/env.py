@@ -14,8 +14,10 @@ Worlds differ by seed (`reset(seed=...)`); with `randomize=True`, also by market
 the seed: our budget (x0.5-2), each rival's budget (x0.5-1.5) and the start date (any day of a year),
 so a policy does not learn one market by heart.
 
-`VectorCampaignEnv` steps many worlds per call through Gymnasium's vector API (an in-process loop
-over worlds, autoresetting each world when its campaign ends).
+`VectorCampaignEnv` steps many worlds per call through Gymnasium's vector API, autoresetting each world
+when its campaign ends. Worlds at the same hour step as one batch (`gaelp.experiments.batched`: the
+market's phase of the hour cleared once for all of them), which gives each world, bit for bit, what it
+gets stepped alone.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from gaelp.agent.bidder import AgentBidder, action_size
 from gaelp.agent.encoder import JourneyEncoder
 from gaelp.agent.stats import obs_size
 from gaelp.config import Config
+from gaelp.experiments.batched import BatchedWorlds
 from gaelp.kpis import Kpis
 from gaelp.simulation import Simulation
 
@@ -119,10 +122,20 @@ class CampaignEnv(gym.Env):
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Play one hour with `action`'s multipliers and pacing."""
+        self.act(action).step_hour()
+        return self.outcome()
+
+    def act(self, action: np.ndarray) -> Simulation:
+        """The first part of `step`: set the hour's action; returns the world, for its hour to be played."""
         if self.sim is None or self.bidder is None:
             raise RuntimeError("call reset() before step()")
         self.bidder.set_action(action)
-        self.sim.step_hour()
+        return self.sim
+
+    def outcome(self) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """The last part of `step`, once the world's hour is played: observation, reward, flags, info."""
+        if self.sim is None or self.bidder is None:
+            raise RuntimeError("call reset() before step()")
         reward = self.bidder.last_reward
         truncated = self.sim.t >= self.hours
         info: dict[str, Any] = {}
@@ -135,20 +148,25 @@ class CampaignEnv(gym.Env):
 
 
 class VectorCampaignEnv(gym.vector.VectorEnv):
-    """Many campaign worlds stepped per call (an in-process loop; each world autoresets when it ends).
+    """Many campaign worlds stepped per call (each world autoresets when it ends).
 
     World `i`'s k-th campaign has seed `seed + i + k x num_envs`, so worlds never repeat a seed.
     The final step's `info` of a world is under `infos["final_info"][i]` (a dict, empty if not final).
+    Worlds at the same hour (all of them, as the vector env resets them together and their campaigns
+    are equally long) step as one `BatchedWorlds`; otherwise one by one. Either way every world's
+    observations, rewards and infos are those it gets alone (tested).
 
     Args:
         num_envs: worlds.
         autoreset: start a world's next campaign when one ends (False: the caller resets).
+        batched: step worlds at the same hour as one batch (False: one by one).
         **kwargs: `CampaignEnv` arguments.
     """
 
-    def __init__(self, num_envs: int, autoreset: bool = True, **kwargs: Any) -> None:
+    def __init__(self, num_envs: int, autoreset: bool = True, batched: bool = True, **kwargs: Any) -> None:
         self.envs = [CampaignEnv(**kwargs) for _ in range(num_envs)]
-        self.autoreset = autoreset
+        self.autoreset, self.batched = autoreset, batched
+        self._batch: BatchedWorlds | None = None
         self.num_envs = num_envs
         self.single_observation_space = self.envs[0].observation_space
         self.single_action_space = self.envs[0].action_space
@@ -162,21 +180,37 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
         base = 0 if seed is None else int(seed)
         self._next_seed = base + np.arange(self.num_envs) + self.num_envs
         obs = [env.reset(seed=base + i)[0] for i, env in enumerate(self.envs)]
+        self._batch = self._batched()
         return np.stack(obs), {}
+
+    def _batched(self) -> BatchedWorlds | None:
+        """One batch of the worlds' simulations if they are all at the same hour (and batching is on)."""
+        sims = [env.sim for env in self.envs if env.sim is not None]
+        if not self.batched or len(sims) < self.num_envs or len({s.t for s in sims}) > 1:
+            return None
+        return BatchedWorlds(sims)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         """One hour in every world."""
         obs, rew = np.zeros(space_shape(self.observation_space), np.float32), np.zeros(self.num_envs)
         trunc = np.zeros(self.num_envs, bool)
         final: list[dict] = [{} for _ in range(self.num_envs)]
+        sims = [env.act(a) for env, a in zip(self.envs, actions, strict=True)]
+        if self._batch is not None and self._batch.sims == sims:
+            self._batch.step_hour()
+        else:  # a world was reset on its own since the batch was built
+            for sim in sims:
+                sim.step_hour()
         for i, env in enumerate(self.envs):
-            o, rew[i], _, trunc[i], info = env.step(actions[i])
+            o, rew[i], _, trunc[i], info = env.outcome()
             if trunc[i]:
                 final[i] = info
             if trunc[i] and self.autoreset:
                 o, _ = env.reset(seed=int(self._next_seed[i]))
                 self._next_seed[i] += self.num_envs
             obs[i] = o
+        if trunc.any() and self.autoreset:
+            self._batch = self._batched()
         return obs, rew, np.zeros(self.num_envs, bool), trunc, {"final_info": final}
 
     def set_prior(self, prior_w: np.ndarray) -> None:

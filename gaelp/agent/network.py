@@ -58,9 +58,10 @@ class RecurrentActorCritic(nn.Module):
         h, state = self.lstm(self.encoder(obs), state)
         return self.actor(h), self.critic(h).squeeze(-1), state
 
-    def dist(self, mean: torch.Tensor) -> Normal:
-        """The Gaussian policy around `mean`."""
-        return Normal(mean, self.log_std.exp().expand_as(mean))
+    def dist(self, mean: torch.Tensor, validate: bool = True) -> Normal:
+        """The Gaussian policy around `mean` (`validate=False` skips torch's argument checks, with the same
+        numbers: for the rollout's hourly step, whose observations the update's checked Gaussian sees again)."""
+        return Normal(mean, self.log_std.exp().expand_as(mean), validate_args=validate)
 
 
 def save_checkpoint(path: pathlib.Path, net: RecurrentActorCritic, prior_w: np.ndarray, **extra: Any) -> None:

@@ -16,7 +16,8 @@ In the manner of CleanRL's single-file PPO-LSTM, written for this environment:
 * Checkpoint selection: every `val_every` iterations (counted, so a resumed run validates the same ones)
   the greedy policy plays
   `val_worlds` validation worlds (seeds `VALIDATION_SEED_BASE + k`, 900-999, the same ones each time,
-  `val_users` people, the campaign's days, no market randomisation); the checkpoint with the best mean
+  `val_users` people, the campaign's days, no market randomisation), with the CAC guard on as the agent
+  plays (`gaelp.agent.bidder`); the checkpoint with the best mean
   score is kept as `best.pt` (playing keys only), the shipped candidate. A PPO policy's score wanders
   while its reward return rises; the last checkpoint is not necessarily the best.
 
@@ -131,7 +132,7 @@ def validation_score(cfg: Config, ckpt: dict[str, Any], hp: PPOConfig) -> float:
             bidder = AgentBidder(c, prior_w=ckpt["prior_w"], controller=PolicyController(ckpt),
                                  attribution=hp.attribution, reward_value=hp.reward_value,
                                  purchase_worth=hp.purchase_worth, reward_timing=hp.reward_timing,
-                                 identity=hp.identity)
+                                 identity=hp.identity, cac_guard=True)  # as the checkpoint will play
             scores.append(play(c, bidder)["score"])
     return float(np.mean(scores))
 
@@ -227,7 +228,7 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
                 mean, value, state = net(torch.as_tensor(obs).unsqueeze(0), state)
                 std = net.log_std.exp()
                 action = mean[0] + std * torch.randn(mean[0].shape, generator=gen)
-                buf_logp[t] = net.dist(mean[0]).log_prob(action).sum(-1).numpy()
+                buf_logp[t] = net.dist(mean[0], validate=False).log_prob(action).sum(-1).numpy()
             buf_obs[t], buf_act[t], buf_val[t] = obs, action.numpy(), value[0].numpy()
             obs, buf_rew[t], _, _, infos = envs.step(action.numpy())
             finals = [f for f in infos["final_info"] if f] or finals

@@ -114,10 +114,15 @@ class ValueModel:
             self.device = np.concatenate([self.device, device.astype(np.int64)])
             self.conv_t = np.concatenate([self.conv_t, np.full(device.size, _NO_CONV, np.int64)])
 
-    def record_conversions(self, conv_t: np.ndarray, conv_device: np.ndarray) -> None:
-        """Label the clicks of converting devices within the window before each purchase."""
+    def record_conversions(self, conv_t: np.ndarray, conv_device: np.ndarray) -> np.ndarray:
+        """Label the clicks of converting devices within the window before each purchase.
+
+        Returns:
+            (k,) bool: the purchases that labelled at least one click (click-through purchases).
+        """
+        labelled = np.zeros(conv_device.size, bool)
         if conv_device.size == 0 or self.n_clicks == 0:
-            return
+            return labelled
         order = np.argsort(conv_device, kind="stable")
         dev_sorted = conv_device[order]
         pos = np.searchsorted(dev_sorted, self.device)
@@ -125,6 +130,8 @@ class ValueModel:
         when = np.where(hit, conv_t[order][np.minimum(pos, dev_sorted.size - 1)], _NO_CONV)
         ok = hit & (self.conv_t == _NO_CONV) & (when >= self.click_t) & (when - self.click_t <= self.window_h)
         self.conv_t[ok] = when[ok]
+        labelled[order[np.minimum(pos, dev_sorted.size - 1)[ok]]] = True
+        return labelled
 
     def maybe_refit(self, t: int) -> bool:
         """Refit if `refit_hours` have passed since the last fit; True if it did."""

@@ -7,6 +7,7 @@ lookback window and discounts clicks too young for their sales to have arrived (
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,8 @@ from scipy.special import ndtr
 
 from gaelp.bidders.devices import DeviceLog
 from gaelp.bidders.protocol import N_INTENTS, BidderOutcome
+from gaelp.bidders.worlds import WorldOutcomes
+from gaelp.stacked import Stacked
 
 
 def delay_cdf(hours: np.ndarray) -> np.ndarray:
@@ -123,11 +126,15 @@ class ClickValueModel:
             self.recent_[b.t % self.window_h] += np.bincount(ctx, outcome.weight[clicks], minlength=self.recent_.shape[1])
             self.devices.record_clicks(b.t, b.device[clicks], ctx)
         if outcome.conv_device.size:
-            matched = self.devices.record_conversions(outcome.conv_t, outcome.conv_device, self.window_h)
-            ok = matched >= 0
-            credit = self.incrementality * outcome.conv_value[ok] * outcome.conv_weight[ok]
-            np.add.at(self.credit_, matched[ok], credit)
-            self._credit_sums = None
+            self._credit(outcome)
+
+    def _credit(self, outcome: BidderOutcome) -> None:
+        """Credit the outcome's pixel conversions to the clicks they are matched to."""
+        matched = self.devices.record_conversions(outcome.conv_t, outcome.conv_device, self.window_h)
+        ok = matched >= 0
+        credit = self.incrementality * outcome.conv_value[ok] * outcome.conv_weight[ok]
+        np.add.at(self.credit_, matched[ok], credit)
+        self._credit_sums = None
 
     def state_dict(self) -> dict[str, Any]:
         """Counts, the click ring and the device table."""
@@ -143,6 +150,91 @@ class ClickValueModel:
         self.devices.load_state_dict(s["devices"])
         self._vpc = None
         self._credit_sums = None
+
+
+class WorldsClickValue:
+    """The `ClickValueModel`s of one advertiser slot in every world of a batch, as one array program.
+
+    Their counts are `Stacked` (W, ...) arrays that the worlds' models view, so each world's model holds
+    what the batch learns; every world's value per click and update come out as the model alone gives them.
+
+    Args:
+        models: one per world, of one configuration (window, prior, strength, value, device capacity).
+    """
+
+    def __init__(self, models: Sequence[ClickValueModel]) -> None:
+        first = models[0]
+        for m in models:
+            same = (m.window_h, m.strength, m.prior_vpc, m.incrementality, m.devices.converted.size)
+            if same != (first.window_h, first.strength, first.prior_vpc, first.incrementality,
+                        first.devices.converted.size):
+                raise ValueError("a batch's click-value models differ in more than their data")
+        self.models = list(models)
+        self.matured, self.recent, self.credit = (Stacked(models, n) for n in ("matured_", "recent_", "credit_"))
+        devices = [m.devices for m in models]
+        self.last_click_t, self.last_click_ctx = Stacked(devices, "last_click_t"), Stacked(devices, "last_click_ctx")
+        self._vpc: np.ndarray | None = None
+
+    def value_per_click(self) -> np.ndarray:
+        """(W, n_channels * 3) every world's `ClickValueModel.value_per_click()`, bit for bit; kept until the
+        next `update` (or `forget`)."""
+        if self._vpc is None:
+            self._vpc = self._value_per_click()
+        return self._vpc
+
+    def forget(self) -> None:
+        """Drop the kept values per click (a world's model changed outside `update`)."""
+        self._vpc = None
+
+    def _value_per_click(self) -> np.ndarray:
+        first, w = self.models[0], len(self.models)
+        k = first.strength
+        slots = {m.t_ % first.window_h for m in self.models}
+        # (window, 1) the age weights of the worlds' clock (W of them where the clocks differ)
+        age = first._age_weight[slots.pop()] if len(slots) == 1 else \
+            first._age_weight[[m.t_ % first.window_h for m in self.models]]
+        clicks = self.matured.get() + (age * self.recent.get()).sum(axis=-2)  # (W, n_ctx)
+        credit = self.credit.get()
+        pooled = (credit.sum(axis=1) + k * first.prior_vpc) / (clicks.sum(axis=1) + k)  # (W,)
+        clicks, credit = clicks.reshape(w, -1, N_INTENTS), credit.reshape(w, -1, N_INTENTS)
+        channel = (credit.sum(2, keepdims=True) + k * pooled[:, None, None]) / (clicks.sum(2, keepdims=True) + k)
+        return ((credit + k * channel) / (clicks + k)).reshape(w, -1)
+
+    def update(self, out: WorldOutcomes) -> None:
+        """Every world's `ClickValueModel.update` of its own outcome."""
+        rows, models = out.rows, self.models
+        t = rows.t
+        self._vpc = None
+        if all(m.t_ == t - 1 for m in models):  # the usual step, one hour on: `_advance`'s, for every world
+            recent, slot = self.recent.get(), t % models[0].window_h
+            self.matured.get()[:] += recent[:, slot]
+            recent[:, slot] = 0.0
+            for m in models:
+                m.t_ = t
+        else:
+            for m in models:
+                if t > m.t_:
+                    m._advance(t)
+        for m in models:
+            m._vpc = None
+        clicks = out.clicks
+        if clicks.size:
+            recent = self.recent.get()
+            n_ctx = recent.shape[2]
+            ctx, world, device = rows.context[clicks], rows.world[clicks], rows.device[clicks]
+            # clicks by (world, context), each cell adding its clicks in the world's own order; + 0 elsewhere
+            recent[:, t % models[0].window_h] += np.bincount(world * n_ctx + ctx, rows.weight[clicks],
+                                                             minlength=recent.shape[0] * n_ctx).reshape(-1, n_ctx)
+            last_t, last_ctx = self.last_click_t.get(), self.last_click_ctx.get()
+            if device.max() >= last_t.shape[1]:
+                raise ValueError(f"device id {device.max()} is past the device tables ({last_t.shape[1]} ids): "
+                                 "a batch's tables do not grow; run the worlds alone")
+            cell = world * last_t.shape[1] + device
+            last_t.reshape(-1)[cell] = t
+            last_ctx.reshape(-1)[cell] = ctx
+        for m, o in zip(models, out.outcomes, strict=True):
+            if o.conv_device.size:
+                m._credit(o)
 
 
 class CpaTarget:

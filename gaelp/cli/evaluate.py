@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,14 +23,14 @@ from gaelp.experiments.play import AGENT, AGENT_ONLINE, AgentFactory
 RATIO_TARGET = 0.8  # the agent's target: 80% of oracle_lp's score (median of the per-world ratios)
 
 
-def load_agent_factory() -> AgentFactory:
-    """`make_agent_bidder`, or exit with how to get it."""
+def load_agent_factory(cac_guard: bool = True) -> AgentFactory:
+    """`make_agent_bidder` (with its CAC guard on or off), or exit with how to get it."""
     try:
         from gaelp.agent.bidder import make_agent_bidder
     except ImportError as e:
         raise fail(f"the agent cannot be loaded ({e}); it lives in gaelp.agent.bidder "
                    "(install the package with `make venv`), or leave `agent` out of --bidders", 2) from None
-    return make_agent_bidder
+    return make_agent_bidder if cac_guard else partial(make_agent_bidder, cac_guard=False)
 
 
 def _cell(metric: dict[str, Any], pattern: str) -> Text:
@@ -96,6 +97,8 @@ def evaluate(
     config: ConfigOpt = None,
     online: Annotated[bool, typer.Option("--online", help="also the agent learning online (agent_online)")] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, help="processes")] = 2,
+    cac_guard: Annotated[bool, typer.Option("--cac-guard/--no-cac-guard",
+                                            help="the agent's CAC guard (docs/agent.md)")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Play every bidder on the same held-out worlds; scores with 95% CIs and paired Wilcoxon tests."""
@@ -110,7 +113,7 @@ def evaluate(
     if seeds[-1] >= TRAINING_SEEDS_FROM:
         err.print(Text.assemble(("warning:", "yellow"), f" seeds >= {TRAINING_SEEDS_FROM} are training worlds, "
                                 "not held out"))
-    factory = load_agent_factory() if AGENT in names or AGENT_ONLINE in names else None
+    factory = load_agent_factory(cac_guard) if AGENT in names or AGENT_ONLINE in names else None
     start = time.perf_counter()
     with progress_bar(not as_json) as bar:
         task = bar.add_task(f"{worlds} worlds x {len(names)} bidders", total=None)

@@ -21,6 +21,7 @@ and its own outcomes only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,23 @@ def device_hash(device: np.ndarray, salt: int) -> np.ndarray:
 def ab_arm(device: np.ndarray, pair: tuple[int, int], salt: int = 7) -> np.ndarray:
     """(n,) creative of each device in an A/B test of `pair` (half the devices each, fixed by device)."""
     return np.where(device_hash(device, salt) < 0.5, pair[0], pair[1]).astype(np.int8)
+
+
+def _thompson(theta: np.ndarray, shown: np.ndarray, fatigue: np.float32, m: int, t: int, device: np.ndarray,
+              context: np.ndarray, offset: np.ndarray | int = 0, device_offset: np.ndarray | int = 0) -> np.ndarray:
+    """(n,) int8 the creative whose sampled rate over fatigue is highest, for each opportunity of hour `t`.
+
+    `theta` rows are `offset + context * m + j` and `shown` rows `device_offset + device` (a batch of
+    worlds passes its stacked tables and each row's world's offsets; elementwise, so the same numbers).
+    """
+    row = context if m == 1 else context * m + (device_hash(device, _SAMPLE_SALT + t) * m).astype(np.int64)
+    # np.take and float32 in place: half the time of fancy indexing and mixed-type temporaries here
+    score = theta.take(row + offset, axis=0)  # (n, k)
+    tired = shown.take(device + device_offset, axis=0)
+    tired *= fatigue
+    tired += _ONE32
+    score /= tired
+    return score.argmax(axis=1).astype(np.int8)
 
 
 class CreativeSelector:
@@ -92,20 +110,17 @@ class CreativeSelector:
             return ab_arm(device, self.ab_pair)
         if self.mode == "rotate":
             return (device_hash(device, t) * self.k).astype(np.int8)
-        m = self.params.samples
+        return _thompson(self._draw(t), self.shown, self._fatigue, self.params.samples, t, device, context)
+
+    def _draw(self, t: int) -> np.ndarray:
+        """(n_contexts * samples, k) the samples of hour `t`, drawn at its first call (row context * m + j is
+        the context's j-th sample)."""
         if t != self._hour:
             a, b = self.posterior()
-            # (n_contexts * m, k): row context * m + j is the context's j-th sample
+            m = self.params.samples
             self._theta = self.rng.beta(np.repeat(a, m, axis=0), np.repeat(b, m, axis=0))
             self._hour = t
-        row = context if m == 1 else context * m + (device_hash(device, _SAMPLE_SALT + t) * m).astype(np.int64)
-        # np.take and float32 in place: half the time of fancy indexing and mixed-type temporaries here
-        score = self._theta.take(row, axis=0)  # (n, k)
-        tired = self.shown.take(device, axis=0)
-        tired *= self._fatigue
-        tired += _ONE32
-        score /= tired
-        return score.argmax(axis=1).astype(np.int8)
+        return self._theta
 
     def observe(self, device: np.ndarray, context: np.ndarray, creative: np.ndarray, clicked: np.ndarray,
                 conv_device: np.ndarray, weight: np.ndarray | None = None,
@@ -159,3 +174,53 @@ class CreativeSelector:
         self.shown, self.last_click = np.array(s["shown"], np.float32), np.array(s["last_click"], np.int32)
         self._day = int(s["day"])
         self._hour = -1
+
+
+class WorldsCreatives:
+    """Our creative selectors of a batch of worlds (Thompson mode), choosing for all worlds at once.
+
+    Each world draws its hour's samples from its own stream as alone (a draw per world: the streams are
+    sequential); the scoring of every opportunity (a hash, two gathers, the fatigue, an argmax) is one
+    array program over the worlds' samples and `shown` tables end to end (the worlds' selectors view
+    their rows), so each world's creatives are those its selector chooses alone.
+
+    Args:
+        selectors: each world's selector, of one configuration.
+    """
+
+    def __init__(self, selectors: Sequence[CreativeSelector]) -> None:
+        first = selectors[0]
+        for c in selectors:
+            if (c.mode, c.k, c.params, c._theta.shape) != (first.mode, first.k, first.params, first._theta.shape):
+                raise ValueError("a batch's creative selectors differ in more than their data")
+        self.selectors = list(selectors)
+        # (W + 1,) the worlds' device tables end to end (worlds have different numbers of devices)
+        self.offsets = np.zeros(len(selectors) + 1, np.int64)
+        np.cumsum([c.shown.shape[0] for c in selectors], out=self.offsets[1:])
+        self._stack()
+
+    def _stack(self) -> None:
+        """One table of every world's `shown` rows, which the worlds' selectors view."""
+        self.shown = np.concatenate([c.shown for c in self.selectors])
+        for c, lo, hi in zip(self.selectors, self.offsets[:-1], self.offsets[1:], strict=True):
+            c.shown = self.shown[lo:hi]
+        self._views = [c.shown for c in self.selectors]
+
+    def choose(self, t: int, world: np.ndarray, device: np.ndarray, context: np.ndarray,
+               sizes: Sequence[int]) -> np.ndarray:
+        """(N,) every world's `CreativeSelector.choose(t, device, context)` of its rows (world-major; `sizes`
+        rows each), side by side."""
+        first = self.selectors[0]
+        for c in self.selectors:
+            c._start(t // 24)
+        if first.mode != "thompson":  # hashes of device and hour only: the same function of the rows
+            return first.choose(t, device, context)
+        # a world with no opportunity draws nothing this hour, as alone
+        theta = [c._draw(t) if n else np.zeros_like(first._theta)
+                 for c, n in zip(self.selectors, sizes, strict=True)]
+        if not len(device):
+            return np.zeros(0, np.int8)
+        if any(c.shown is not v for c, v in zip(self.selectors, self._views, strict=True)):
+            self._stack()  # a selector took a new table (a restored checkpoint)
+        return _thompson(np.concatenate(theta), self.shown, first._fatigue, first.params.samples, t, device, context,
+                         world * first._theta.shape[0], self.offsets[world])

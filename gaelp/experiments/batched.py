@@ -3,11 +3,13 @@
 A 10,000-person world spends much of each simulated hour in fixed per-call costs (a numpy call costs
 microseconds whatever its size, and an hour makes hundreds), so W worlds cost about W times one. A batch
 steps its worlds in lockstep through the three phases of `Simulation`'s hour (`open_hour`, clearing,
-`close_hour`) and runs the stages that take a world axis once for the whole batch: today the market's
-clearing (`Market.clear_worlds`: one auction pass over every world's opportunities, budgets per world and
+`close_hour`, split further at the bids and at the advertisers' learning) and runs the stages that take a
+world axis once for the whole batch: the rivals' bids and learning (`gaelp.bidders.batched_rivals`: each
+rival slot's tables stacked across worlds, draws through `WorldsRng`), our creatives' choice
+(`WorldsCreatives`), the frequency caps' mask (`WorldsCaps`), and the market's clearing
+(`Market.clear_worlds`: one auction pass over every world's opportunities, budgets per world and
 advertiser, each world's price watch on its own impressions) with the people's clicks
-(`gaelp.world.clicks`, draws through `WorldsRng`). The other stages still run world by world;
-docs/montecarlo.md lists what moves next.
+(`gaelp.world.clicks`). The other stages still run world by world; docs/montecarlo.md lists what moves next.
 
 Exactness: each world in a batch gets, bit for bit, the records and KPIs it gets alone (tested), because
 the batched stages compute every world's rows from that world's inputs only, in its own order.
@@ -23,16 +25,23 @@ Example:
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Callable, Sequence
 from functools import partial
 
 import numpy as np
 
+from gaelp.bidders.batched_rivals import batch_rivals
+from gaelp.bidders.protocol import OURS
+from gaelp.bidders.worlds import WorldOutcomes, WorldRows
+from gaelp.config import Config
+from gaelp.control.creatives import WorldsCreatives
+from gaelp.market.caps import WorldsCaps
 from gaelp.market.clearing import Charge, Cleared, Respond
 from gaelp.records import DayLog, HourRecord
 from gaelp.rng import WorldsRng
-from gaelp.simulation import Clearing, Simulation
+from gaelp.simulation import Clearing, Simulation, creative_context
 from gaelp.world.clicks import ClickInputs, Gather, Keep, click_response
 
 
@@ -62,13 +71,25 @@ def _scatter(bounds: np.ndarray, tables: Sequence[np.ndarray], n_slots: int) -> 
     return keep
 
 
+def _shared(cfg: Config) -> Config:
+    """What the worlds of a batch must share: the config less its seed, budgets and start date. The batched
+    stages read none of these (budgets enter the clearing per world, the calendar only each world's own
+    phases)."""
+    camp = cfg.campaign.model_copy(update={"budget_per_user": 0.0})
+    comps = tuple(c.model_copy(update={"budget_per_user": 0.0}) for c in cfg.market.competitors)
+    return cfg.model_copy(update={"seed": 0, "start_date": dt.date.min, "campaign": camp,
+                                  "market": cfg.market.model_copy(update={"competitors": comps})})
+
+
 class BatchedWorlds:
-    """Worlds of one config (different seeds) stepped together, their markets cleared as one.
+    """Worlds of one config (seeds, budgets and start dates may differ) stepped together, their markets
+    cleared as one.
 
     Args:
-        sims: the worlds, built from configs that differ in the seed only (same channels, advertisers
-            and auction rules), all at the same hour. A world whose market is changed after building
-            (a fault injection's billing fault) cannot be batched: run it alone.
+        sims: the worlds, built from configs that differ at most in the seed, the advertisers' budgets
+            and the start date (as the agent's randomized training worlds do: same people model,
+            channels, advertisers and auction rules), all at the same hour. A world whose market is changed
+            after building (a fault injection's billing fault) cannot be batched: run it alone.
     """
 
     def __init__(self, sims: Sequence[Simulation]) -> None:
@@ -79,11 +100,16 @@ class BatchedWorlds:
         for i, s in enumerate(self.sims):
             if s.t != first.t:
                 raise ValueError(f"world {i} is at hour {s.t}, world 0 at hour {first.t}: a batch steps in lockstep")
-            if s.cfg.replace(seed=first.cfg.seed) != first.cfg:
-                raise ValueError(f"world {i}'s config differs from world 0's in more than the seed")
+            if _shared(s.cfg) != _shared(first.cfg):
+                raise ValueError(f"world {i}'s config differs from world 0's in more than the seed, the budgets "
+                                 f"and the start date")
         self.market = first.market
         self.n_worlds = len(self.sims)
         self.rng = WorldsRng([s.crng.seed for s in self.sims])  # every world's counter draws, in one hash
+        # the rival slots that bid and learn for every world at once (their worlds' rivals view their tables)
+        self.rivals = batch_rivals([s.bidders for s in self.sims], OURS)
+        self.caps = WorldsCaps([s.caps for s in self.sims])  # the worlds' caps as one table
+        self.creatives = WorldsCreatives([s.creatives for s in self.sims])  # our creatives, chosen at once
 
     @property
     def t(self) -> int:
@@ -94,9 +120,32 @@ class BatchedWorlds:
         """Simulate the next hour of every world; returns their records, in world order."""
         if any(s.market.price_mult is not None for s in self.sims):
             raise ValueError("a world's market charges differently (a fault injection): run it alone")
-        hours = [s.open_hour() for s in self.sims]
+        offers = [s.offer_hour() for s in self.sims]
+        rows = WorldRows.of([o.opp.batch for o in offers])
+        cuts = list(itertools.pairwise(rows.bounds.tolist()))
+        # the batched rivals' bids, our creatives and the caps' mask for every world at once, then each
+        # world's own bids (ours, through its safety limits) with them
+        given: list[dict[int, np.ndarray]] = [{} for _ in self.sims]
+        for j, rival in self.rivals.items():
+            for w, bids in enumerate(rows.split(rival.bid(rows))):
+                given[w][j] = bids
+        creative = rows.split(self.creatives.choose(self.t, rows.world, rows.device,
+                                                    creative_context(rows.context, rows.device_type),
+                                                    [b - a for a, b in cuts]))
+        blocked = self.caps.blocked(rows.world, np.concatenate([o.opp.person for o in offers]), rows.channel)
+        hours = [s.bid_hour(o, g, blocked[:, a:b], c)
+                 for s, o, g, c, (a, b) in zip(self.sims, offers, given, creative, cuts, strict=True)]
         cleared = self.clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)])
-        return [s.close_hour(h, cl) for s, h, cl in zip(self.sims, hours, cleared, strict=True)]
+        settled = [s.settle_hour(h, cl) for s, h, cl in zip(self.sims, hours, cleared, strict=True)]
+        # every advertiser learns from its own outcome: the batched rivals of all worlds at once
+        for s, st in zip(self.sims, settled, strict=True):
+            for j, (b, outcome) in enumerate(zip(s.bidders, st.outcomes, strict=True)):
+                if j not in self.rivals:
+                    b.observe(outcome)
+        for j, rival in self.rivals.items():
+            if rival.learns:
+                rival.observe(WorldOutcomes.of(rows, [st.outcomes[j] for st in settled]))
+        return [s.finish_hour(st) for s, st in zip(self.sims, settled, strict=True)]
 
     def clear(self, inputs: Sequence[Clearing]) -> list[Cleared]:
         """The market's phase of the hour for every world at once: one `Market.clear_worlds` call.

@@ -9,6 +9,7 @@ to fewer bidders.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -89,3 +90,40 @@ class FrequencyCaps:
         """Restore `state_dict` output (counters of a world built with the same sizes)."""
         self.counts[:] = 0
         self.counts.reshape(-1)[np.asarray(state["caps_cell"], np.int64)] = np.asarray(state["caps_count"], np.uint8)
+
+
+class WorldsCaps:
+    """The frequency caps of a batch of worlds as one table, whose rows each world's `FrequencyCaps` views.
+
+    World w's counters are rows `w * n_people * n_channels ...` of one array, so the batch asks
+    `blocked` once for all worlds' opportunities (people numbered `w * n_people + person`): a repeat of
+    a (person, channel) never spans two worlds, and every count is an integer, so each world's mask is
+    the one its own caps give.
+
+    Args:
+        caps: each world's caps, of one configuration (people, channels, caps, advertisers).
+    """
+
+    def __init__(self, caps: Sequence[FrequencyCaps]) -> None:
+        first = caps[0]
+        for c in caps:
+            if c.counts.shape != first.counts.shape or not np.array_equal(c.caps, first.caps):
+                raise ValueError("a batch's worlds have caps of different sizes or limits")
+        self.worlds = list(caps)
+        self.n_people = first.counts.shape[0] // first.n_channels
+        self.table = FrequencyCaps(self.n_people * len(caps), first.caps, first.n_advertisers)
+        self._stack()
+
+    def _stack(self) -> None:
+        rows = self.worlds[0].counts.shape[0]
+        self.table.counts = np.concatenate([c.counts for c in self.worlds])
+        for w, c in enumerate(self.worlds):
+            c.counts = self.table.counts[w * rows:(w + 1) * rows]
+        self._views = [c.counts for c in self.worlds]
+
+    def blocked(self, world: np.ndarray, person: np.ndarray, channel: np.ndarray) -> np.ndarray:
+        """(n_advertisers, N) every world's `FrequencyCaps.blocked` of its rows (world-major, each world's in
+        time order), side by side."""
+        if any(c.counts is not v for c, v in zip(self.worlds, self._views, strict=True)):
+            self._stack()  # a world's caps took a new table
+        return self.table.blocked(world * self.n_people + person, channel)

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from gaelp.agent.bidder import EXPLORE_LIMIT, AgentBidder, default_policy_path, make_agent_bidder
+from gaelp.agent.bidder import (
+    CAC_GUARD_FLOOR,
+    CAC_GUARD_MARGIN,
+    CAC_GUARD_START_H,
+    EXPLORE_LIMIT,
+    AgentBidder,
+    default_policy_path,
+    make_agent_bidder,
+)
 from gaelp.agent.network import RecurrentActorCritic, save_checkpoint
 from gaelp.agent.stats import obs_size
 from gaelp.agent.value import flat_prior
@@ -88,3 +96,41 @@ def test_shipped_policy_plays_a_campaign() -> None:
     sim = Simulation(CFG, bidder=make_agent_bidder(CFG))
     kpis = sim.run()
     assert kpis.daily["bids"][0, 0] > 0 and kpis.daily["spend"][0, 0] <= 2 * sim.budget[0]
+
+
+def _guarded(spend: float, click_purchases: float) -> AgentBidder:
+    bidder = AgentBidder(CFG, cac_guard=True)
+    bidder.stats.totals[2], bidder.click_purchases = spend, click_purchases
+    return bidder
+
+
+def test_cac_guard_scales_bids_down_only_past_the_target() -> None:
+    target = CFG.bidders.target_cpa
+    t = CAC_GUARD_START_H
+    b = _batch(t=t)
+    plain = AgentBidder(CFG).bid(b)
+    assert np.array_equal(_guarded(0.9 * target * 10, 10).bid(b), plain)  # CAC under the target: untouched
+    over = _guarded(1.5 * target * 10, 10)  # CAC 1.5 x the target
+    factor = (CAC_GUARD_MARGIN / 1.5) ** 2
+    assert over.guard(t) == pytest.approx(factor) and np.allclose(over.bid(b), factor * plain)
+    assert over.guard(t - 1) == 1.0  # too early to read a CAC
+    assert _guarded(100 * target, 1).guard(t) == CAC_GUARD_FLOOR
+    off = AgentBidder(CFG)
+    off.stats.totals[2] = 100 * target
+    assert off.guard(t) == 1.0  # the environment's bidder: no guard
+
+
+def test_cac_guard_counts_purchases_after_our_clicks_only() -> None:
+    bidder = AgentBidder(CFG, cac_guard=True)
+    b = _batch(t=5)
+    bidder.observe(_outcome(b, bidder.bid(b)))  # the first opportunity is won and clicked, and its device buys
+    assert bidder.click_purchases == 1.0
+    b2 = _batch(t=6)
+    stranger = BidderOutcome(b2, np.zeros(b2.size), np.full(b2.size, -1, np.int8), np.zeros(b2.size),
+                             np.zeros(b2.size, bool), np.zeros(b2.size), np.array([6]), np.array([10**6]),
+                             np.array([220.0]))
+    bidder.observe(stranger)  # a purchase on a device we never clicked: organic, not ours to count
+    assert bidder.click_purchases == 1.0
+    again = AgentBidder(CFG, cac_guard=True)
+    again.load_state_dict(bidder.state_dict())
+    assert again.click_purchases == 1.0

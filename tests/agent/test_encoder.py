@@ -74,4 +74,6 @@ def test_table_counts_touches_clicks_and_recency() -> None:
     assert x[0, col["clicks_search"]] == one and x[0, col["clicks_social"]] == 0
     assert x[0, col["clicked_24h"]] == 0 and x[0, col["clicked_7d"]] == 1  # 25 hours ago: within 7 days only
     assert x[2].tolist() == x[3].tolist()  # a device that lost its auction and one never seen look alike
+    known = enc.features(_batch(35, [2, 7, 3], [0, 0, 0]))  # every device in the table: the usual hour's path
+    assert known.tolist() == x[:3].tolist()
     assert enc.is_converted(np.array([7, 2, 1000])).tolist() == [True, False, False]

@@ -53,6 +53,41 @@ def test_vector_env_steps_worlds_and_autoresets() -> None:
     assert [e.cfg.seed for e in envs.envs] == [12, 13]  # the next campaigns: new worlds
 
 
+def test_batched_vector_env_gives_each_world_what_it_gets_alone(monkeypatch) -> None:
+    from gaelp.market.clearing import Market
+
+    kw = {"users": 800, "days": 1, "randomize": True}
+    rng = np.random.default_rng(5)
+    envs = VectorCampaignEnv(3, **kw)
+    actions = rng.uniform(-1, 1, (48, 3, envs.single_action_space.shape[0])).astype(np.float32)
+    calls = []
+    clear_worlds = Market.clear_worlds
+    monkeypatch.setattr(Market, "clear_worlds", lambda self, *a, **k: calls.append(1) or clear_worlds(self, *a, **k))
+    obs, _ = envs.reset(seed=40)
+    steps = [(obs, None, None)]
+    for t in range(48):  # two campaigns: the second starts on autoreset
+        obs, rew, _, _, infos = envs.step(actions[t])
+        steps.append((obs, rew, infos["final_info"]))
+    assert len(calls) == 48  # every hour cleared as one batch
+
+    alone = [CampaignEnv(**kw) for _ in range(3)]
+    for i, env in enumerate(alone):
+        o, _ = env.reset(seed=40 + i)
+        assert np.array_equal(o, steps[0][0][i])
+        for t in range(48):
+            if t == 24:
+                o, _ = env.reset(seed=43 + i)
+                assert np.array_equal(o, steps[24][0][i])  # the vector env's autoreset
+            o, r, _, _, info = env.step(actions[t, i])
+            if t % 24 != 23:  # at a campaign's end the vector env returns the next campaign's first observation
+                assert np.array_equal(o, steps[t + 1][0][i])
+            assert r == steps[t + 1][1][i]
+            final = steps[t + 1][2][i]
+            assert info.keys() == final.keys()
+            assert np.array_equal(list(info.values()), list(final.values()), equal_nan=True)  # a CAC may be nan
+    assert any(r != 0 for _, rs, _ in steps[1:] for r in rs)
+
+
 def test_randomized_markets_differ_by_seed_only() -> None:
     cfg = Config()
     a = randomized(cfg, np.random.default_rng(1))

@@ -35,8 +35,18 @@ def test_conversions_label_only_clicks_in_the_window_before_them() -> None:
     vm = ValueModel(n_features=1, window_h=48)
     vm.record_clicks(0, np.ones((2, 1)), np.array([5, 6]))
     vm.record_clicks(10, np.ones((1, 1)), np.array([5]))
-    vm.record_conversions(np.array([55]), np.array([5]))  # 55 h after the first click, 45 h after the second
+    labelled = vm.record_conversions(np.array([55]), np.array([5]))  # 55 h after the 1st click, 45 h after the 2nd
     assert vm.conv_t.tolist() == [-1, -1, 55]
+    assert labelled.tolist() == [True]
+
+
+def test_conversions_say_which_purchases_followed_a_click() -> None:
+    vm = ValueModel(n_features=1, window_h=48)
+    vm.record_clicks(0, np.ones((2, 1)), np.array([5, 6]))
+    # device 7 never clicked, device 6's purchase is past the window, device 5's follows its click
+    labelled = vm.record_conversions(np.array([10, 60, 20]), np.array([7, 6, 5]))
+    assert labelled.tolist() == [False, False, True]
+    assert vm.record_conversions(np.array([30]), np.array([5])).tolist() == [False]  # its click is taken
 
 
 def test_a_click_of_weight_two_fits_like_two_clicks() -> None:

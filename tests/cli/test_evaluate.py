@@ -109,3 +109,11 @@ def test_the_tables_show_each_bidders_mean_and_ci_and_each_comparison():
     lo, hi = summary["bidders"]["agent"]["score"]["ci95"]
     assert f"{lo:,.1f} - {hi:,.1f}" in text
     assert "oracle_lp" in text and f"{summary['comparisons'][0]['ratio']:.2f}x" in text
+
+
+def test_the_agent_plays_with_its_cac_guard_unless_told_not_to():
+    from gaelp.config import build_config
+
+    cfg = build_config({"users": 200, "days": 1})
+    assert cli_evaluate.load_agent_factory()(cfg, None, False).cac_guard
+    assert not cli_evaluate.load_agent_factory(cac_guard=False)(cfg, None, False).cac_guard

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gaelp.config import SelectorConfig
-from gaelp.control.creatives import CreativeSelector, ab_arm, device_hash
+from gaelp.control.creatives import CreativeSelector, WorldsCreatives, ab_arm, device_hash
 
 K = 4
 
@@ -100,3 +100,27 @@ def test_sampling_weights_count_impressions_clicks_and_purchases_as_copies():
     np.testing.assert_allclose(weighted.imps, copied.imps)
     np.testing.assert_allclose(weighted.clicks, copied.clicks)
     assert weighted.imps.sum() > 1500 * 1.3
+
+
+@pytest.mark.parametrize("mode", ["thompson", "rotate"])
+def test_the_selectors_of_a_batch_of_worlds_choose_and_learn_as_each_alone(mode):
+    def worlds():  # worlds of different numbers of devices, each its own stream
+        return [CreativeSelector(4, 6, n, mode, np.random.default_rng(s)) for s, n in ((0, 300), (1, 500), (2, 400))]
+
+    alone, together = worlds(), worlds()
+    batch = WorldsCreatives(together)
+    rng = np.random.default_rng(9)
+    for t in range(0, 80, 3):  # days pass (the fatigue table decays)
+        sizes = [int(rng.integers(0, 200)) if (t + w) % 4 else 0 for w in range(3)]  # worlds with no opportunity
+        device = [rng.integers(0, c.shown.shape[0], n) for c, n in zip(alone, sizes, strict=True)]
+        context = [rng.integers(0, 6, n) for n in sizes]
+        expect = [c.choose(t, d, x) for c, d, x in zip(alone, device, context, strict=True)]
+        got = batch.choose(t, np.repeat(np.arange(3), sizes), np.concatenate(device), np.concatenate(context), sizes)
+        assert np.array_equal(got, np.concatenate(expect))
+        for a, b, d, x, cr in zip(alone, together, device, context, expect, strict=True):
+            clicked = rng.random(d.size) < 0.3
+            for c in (a, b):
+                c.observe(d, x, cr, clicked, d[:2])
+    for a, b in zip(alone, together, strict=True):
+        assert all(np.array_equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+    assert len({c.clicks.sum() for c in together}) == 3  # the worlds learned apart

@@ -8,6 +8,7 @@ import pytest
 
 from gaelp.config import load_config
 from gaelp.experiments.batched import BatchedWorlds
+from gaelp.experiments.importance import with_importance
 from gaelp.market.clearing import Market
 from gaelp.records import DayLog
 from gaelp.simulation import Simulation
@@ -111,3 +112,53 @@ def test_a_world_whose_price_watch_fires_in_a_batch_is_the_world_alone():
     kinds = [[e["kind"] for e in events] for _, events in alone]
     assert "overcharge" in kinds[strict] and all("overcharge" not in k for w, k in enumerate(kinds) if w != strict)
     assert any("stopped from opportunity" in e["action"] for e in alone[strict][1])  # withdrawn mid-hour
+
+
+def _same_state(a, b) -> bool:
+    """Whether two `state_dict`s hold the same numbers, bit for bit."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_state(a[k], b[k]) for k in a)
+    if isinstance(a, (np.ndarray, list)):
+        return np.array_equal(np.asarray(a), np.asarray(b))
+    return a == b
+
+
+@pytest.mark.parametrize("users, importance", [(40, {}), (1500, {"crisis": 4.0})])
+def test_rivals_creatives_and_caps_batched_across_worlds_are_each_world_alone(users, importance):
+    # 40 people: hours where some worlds have no opportunity (empty slices); crisis=4: weights that are not 1
+    cfg = with_importance(load_config(None, users=users, days=3, bidder="fixed"), importance)
+    alone = [Simulation(cfg.replace(seed=s)) for s in SEEDS[:3]]
+    empty_hours = 0
+    for sim in alone:
+        for _ in range(24 * cfg.days):
+            empty_hours += sim.step_hour().batch.size == 0
+    sims = [Simulation(cfg.replace(seed=s)) for s in SEEDS[:3]]
+    batch = BatchedWorlds(sims)
+    assert sorted(type(r).__name__ for r in batch.rivals.values()) == [
+        "BatchedPolicyGradient", "BatchedQLearning", "BatchedRule", "BatchedRule", "BatchedTargetCpa"]
+    batch.run(cfg.days)
+    for a, s in zip(alone, sims, strict=True):
+        assert all(_same_state(x.state_dict(), y.state_dict()) for x, y in zip(a.rivals, s.rivals, strict=True))
+        assert _same_state(a.kpis.state_dict(), s.kpis.state_dict())  # every KPI table
+        assert np.array_equal(a.caps.counts, s.caps.counts)  # today's frequency counts (WorldsCaps)
+        assert _same_state(a.creatives.state_dict(), s.creatives.state_dict())  # our creatives (WorldsCreatives)
+    assert any(r.hours_ > 0 for r in sims[0].rivals if hasattr(r, "hours_"))  # they learned
+    assert (empty_hours > 0) == (users == 40)
+
+
+def test_a_frozen_rival_learns_nothing_in_a_batch_as_alone():
+    cfg = load_config(None, users=300, days=2, bidder="fixed")
+
+    def worlds():
+        sims = [Simulation(cfg.replace(seed=s)) for s in SEEDS[:2]]
+        sims[1].bidders[1].frozen = True  # the Q-learner of world 1
+        return sims
+
+    alone = worlds()
+    for sim in alone:
+        sim.run()
+    sims = worlds()
+    BatchedWorlds(sims).run(cfg.days)
+    for a, s in zip(alone, sims, strict=True):
+        assert all(_same_state(x.state_dict(), y.state_dict()) for x, y in zip(a.rivals, s.rivals, strict=True))
+    assert sims[1].bidders[1].hours_ == 0 < sims[0].bidders[1].hours_

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from gaelp.market.caps import FrequencyCaps
+from gaelp.market.caps import FrequencyCaps, WorldsCaps
 
 
 def test_repeats_within_an_hour_are_open_only_below_the_cap():
@@ -37,3 +38,38 @@ def test_state_dict_restores_the_counters_into_a_fresh_table():
     assert np.array_equal(a.counts, b.counts)
     person, channel = np.arange(50).repeat(2), np.tile([0, 1], 50)
     assert np.array_equal(a.blocked(person, channel), b.blocked(person, channel))
+
+
+def test_the_caps_of_a_batch_of_worlds_block_as_each_world_alone():
+    rng = np.random.default_rng(0)
+    limits = np.array([1, 2, 3])
+
+    def worlds():
+        return [FrequencyCaps(n_people=30, caps=limits, n_advertisers=5) for _ in range(3)]
+
+    alone, together = worlds(), worlds()
+    batch = WorldsCaps(together)
+    for hour in range(6):
+        if hour == 4:
+            for c in alone + together:
+                c.new_day()
+        sizes = rng.integers(0, 60, 3)  # 30 people: many repeats of a (person, channel) within an hour
+        person, channel = [rng.integers(0, 30, n) for n in sizes], [rng.integers(0, 3, n) for n in sizes]
+        expect = [c.blocked(p, ch) for c, p, ch in zip(alone, person, channel, strict=True)]
+        world = np.repeat(np.arange(3), sizes)
+        got = batch.blocked(world, np.concatenate(person), np.concatenate(channel))
+        assert np.array_equal(got, np.concatenate(expect, axis=1))
+        for a, b, p, ch in zip(alone, together, person, channel, strict=True):
+            won = rng.random(p.size) < 0.7
+            adv = rng.integers(0, 5, p.size)
+            for c in (a, b):
+                c.record(p[won], ch[won], adv[won])
+        assert all(np.array_equal(a.counts, b.counts) for a, b in zip(alone, together, strict=True))
+    assert got.any() and not got.all()
+    together[1].load_state_dict({"caps_cell": np.array([0]), "caps_count": np.array([9], np.uint8)})
+    assert batch.blocked(np.array([1]), np.array([0]), np.array([0]))[0, 0]  # the restored count is the table's
+
+
+def test_a_batch_refuses_caps_of_different_sizes():
+    with pytest.raises(ValueError, match="different"):
+        WorldsCaps([FrequencyCaps(3, np.array([1]), 2), FrequencyCaps(4, np.array([1]), 2)])

@@ -1,0 +1,96 @@
+"""One advertiser slot across a batch of worlds: the rows, outcomes and state tables a batched bidder uses.
+
+A batch of worlds (`gaelp.experiments.batched.BatchedWorlds`) asks the advertiser in one slot of every
+world (e.g. each world's Q-learning rival) to bid on all the worlds' opportunities in one call, and to
+learn from all their outcomes in one call. `WorldRows` is the hour's opportunities of every world,
+concatenated world-major with a world column; `WorldOutcomes` one advertiser's outcomes over them.
+A batched bidder holds its worlds' tables as `gaelp.stacked.Stacked` (W, ...) arrays that each world's
+bidder views, so that the batch and the worlds' own bidders read and write the same numbers
+(`state_dict`, a frozen twin or a later world-alone hour see what the batch learned).
+
+Exactness: a batched bidder gives each world's rows the numbers that world's own bidder gives them,
+bit for bit (tests/bidders/test_worlds.py): elementwise arithmetic is the same on a longer array,
+`np.bincount` over `world * cells + cell` adds each cell's values in the world's own row order, and the
+sums that numpy pairs (`ndarray.sum`) are taken per world on the world's own slice (`gaelp.stacked.segment_sums`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from gaelp.bidders.protocol import BidderOutcome, OpportunityBatch
+
+
+class WorldRows(NamedTuple):
+    """The hour's opportunities of every world of a batch, world-major (world 0's rows first).
+
+    Attributes:
+        t: the hour (the same in every world of a batch).
+        bounds: (W + 1,) world w's rows are `bounds[w]:bounds[w + 1]`.
+        world: (N,) int64 world of each row.
+        context, channel, intent, device, device_type, weight: (N,) the worlds' `OpportunityBatch` columns.
+        batches: each world's own batch.
+    """
+
+    t: int
+    bounds: np.ndarray
+    world: np.ndarray
+    context: np.ndarray
+    channel: np.ndarray
+    intent: np.ndarray
+    device: np.ndarray
+    device_type: np.ndarray
+    weight: np.ndarray
+    batches: Sequence[OpportunityBatch]
+
+    @classmethod
+    def of(cls, batches: Sequence[OpportunityBatch]) -> WorldRows:
+        """The rows of these worlds' batches of one hour, in world order."""
+        sizes = [b.size for b in batches]
+        bounds = np.zeros(len(batches) + 1, np.int64)
+        np.cumsum(sizes, out=bounds[1:])
+
+        def cat(name: str) -> np.ndarray:
+            return np.concatenate([getattr(b, name) for b in batches])
+
+        return cls(batches[0].t, bounds, np.repeat(np.arange(len(batches)), sizes), cat("context"), cat("channel"),
+                   cat("intent"), cat("device"), cat("device_type"), cat("weight"), batches)
+
+    @property
+    def n_worlds(self) -> int:
+        """Worlds in the batch."""
+        return self.bounds.size - 1
+
+    def split(self, values: np.ndarray) -> list[np.ndarray]:
+        """(N,) values cut into each world's (n_w,) part (views), in world order."""
+        cut = self.bounds.tolist()
+        return [values[a:b] for a, b in itertools.pairwise(cut)]
+
+
+class WorldOutcomes(NamedTuple):
+    """One advertiser slot's outcomes of the hour in every world of a batch, over `rows`.
+
+    Attributes:
+        rows: the hour's opportunities.
+        bids, clicked, cost: (N,) the worlds' `BidderOutcome` columns, concatenated.
+        clicks: (k,) indices of the clicked rows.
+        outcomes: each world's own outcome (its pixel's conversions are read from it).
+    """
+
+    rows: WorldRows
+    bids: np.ndarray
+    clicked: np.ndarray
+    cost: np.ndarray
+    clicks: np.ndarray
+    outcomes: Sequence[BidderOutcome]
+
+    @classmethod
+    def of(cls, rows: WorldRows, outcomes: Sequence[BidderOutcome]) -> WorldOutcomes:
+        """Concatenate the worlds' outcomes of one advertiser slot (each over its world's batch in `rows`)."""
+        clicked = np.concatenate([o.clicked for o in outcomes])
+        return cls(rows, np.concatenate([o.bids for o in outcomes]), clicked,
+                   np.concatenate([o.cost for o in outcomes]), np.flatnonzero(clicked), outcomes)

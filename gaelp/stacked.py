@@ -1,0 +1,58 @@
+"""Arrays of a batch of worlds: one state array of every world's object as one (W, ...) array, and sums
+taken per world as each world alone takes them.
+
+Worlds stepped together (`gaelp.experiments.batched.BatchedWorlds`) keep each stage's per-world state in
+one array with a leading world axis, which the worlds' own objects view (`Stacked`), so that one array
+program updates every world and each world's object still holds its own numbers. numpy adds a 1-D sum
+pairwise, so a sum that must equal a world alone's `ndarray.sum` is taken on the world's own slice
+(`segment_sums`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from operator import attrgetter, is_
+from typing import Any
+
+import numpy as np
+
+
+def segment_sums(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """(k, W) each of k rows of `values` (k, N) summed over each world's slice `bounds[w]:bounds[w + 1]`.
+
+    Each is numpy's pairwise sum of the slice, so it equals the world alone's `ndarray.sum` of its rows
+    bit for bit (one sum per world, not `np.add.reduceat`, which adds in plain order).
+    """
+    cut = bounds.tolist()
+    out = np.empty((values.shape[0], len(cut) - 1))
+    for w in range(len(cut) - 1):
+        out[:, w] = values[:, cut[w]:cut[w + 1]].sum(axis=1)
+    return out
+
+
+class Stacked:
+    """Attribute `name` of every world's object as the rows of one (W, ...) array; the objects hold views.
+
+    An object that rebinds its attribute (`load_state_dict`, an update that builds a new array) is seen at
+    the next `get`, which stacks the worlds' arrays again.
+
+    Args:
+        objects: one per world, in world order.
+        name: the attribute, an array of the same shape in every object.
+    """
+
+    def __init__(self, objects: Sequence[Any], name: str) -> None:
+        self.objects, self.name = list(objects), name
+        self._stack()
+
+    def _stack(self) -> None:
+        self.array = np.stack([getattr(o, self.name) for o in self.objects])
+        for o, row in zip(self.objects, self.array, strict=True):
+            setattr(o, self.name, row)
+        self._views = [getattr(o, self.name) for o in self.objects]
+
+    def get(self) -> np.ndarray:
+        """(W, ...) the worlds' current arrays (writes into it are the objects' own)."""
+        if not all(map(is_, map(attrgetter(self.name), self.objects), self._views)):
+            self._stack()
+        return self.array
