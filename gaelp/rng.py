@@ -66,6 +66,7 @@ class Purpose(IntEnum):
     CARRIER = 72
     LOGIN = 73
     CREATIVE = 74  # which creative a rival shows (a uniform rotation)
+    BUDGET_END = 75  # importance sampling: does an impression charge its price? (market/clearing.py)
 
 
 # Names of the component streams, in spawn order. Append only: reordering changes every stream.

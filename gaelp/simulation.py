@@ -27,7 +27,7 @@ from gaelp.control.creatives import CreativeSelector
 from gaelp.control.safety import SafetyLimits
 from gaelp.kpis import Kpis
 from gaelp.market.caps import FrequencyCaps
-from gaelp.market.clearing import Cleared, Market, Respond, Watch
+from gaelp.market.clearing import Charge, Cleared, Market, Respond, Watch
 from gaelp.market.tracking import TouchTracker
 from gaelp.records import DayLog, HourRecord, HourTruth, Purchases
 from gaelp.rng import CounterRng, Purpose, Streams
@@ -104,13 +104,13 @@ class Clearing(NamedTuple):
     bids: np.ndarray  # (n_bidders, n)
     remaining: np.ndarray  # (n_bidders,) budget left today
     respond: Respond  # the world's clicks on impressions (row, slot, advertiser)
-    charge: np.ndarray | None  # (n,) importance weight charged per click, None in a plain world
+    charge: Charge | None  # importance weights and charge draws per opportunity, None in a plain world
     watch: Watch | None  # our safety layer's live watch of our own prices, None when it is off
     clicks: ClickInputs  # what `respond` reads per opportunity (a batch of worlds draws clicks from these)
     shown: np.ndarray  # the open hour's `OpenHour.shown` table, which `respond` writes
 
     @property
-    def market_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, Respond, np.ndarray | None, Watch | None]:
+    def market_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, Respond, Charge | None, Watch | None]:
         """The arguments of `Market.clear_within_budgets`, in order."""
         return self.channel, self.bids, self.remaining, self.respond, self.charge, self.watch
 
@@ -200,7 +200,7 @@ class Simulation:
         self._sched: DaySchedule | None = None
         self._today: list[HourRecord] = []  # the current day's records, for its DayLog
         self._no_purchases: Purchases | None = None
-        # importance sampling: a click costs its person's weight times the price (None: a plain world)
+        # importance sampling: each person's weight, which the platform's charges follow (None: a plain world)
         weight = self.pop.weight
         self._charge = None if np.all(weight == 1.0) else weight[self.pop.segment]
 
@@ -296,7 +296,7 @@ class Simulation:
         pixels = pixel_reports(purchases.t, purchases.device, purchases.value, purchases.advertiser, self.n_adv,
                                None if self._charge is None else self._charge[purchases.person])
         return Settled(record, own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser, cl.price, cl.clicked,
-                                            cl.cost, pixels), ours, imp_channel)
+                                            self._logged_cost(cl, imp_person), pixels), ours, imp_channel)
 
     def finish_hour(self, settled: Settled) -> HourRecord:
         """The rest of `close_hour`, once every advertiser has observed: KPIs, safety's watch, the observers,
@@ -304,7 +304,8 @@ class Simulation:
         record = settled.record
         t, cl = record.t, record.impressions
         self.spent_today += self.kpis.account(record)
-        self._watch_safety(t, record.batch, cl, settled.ours, settled.imp_channel)
+        self._watch_safety(t, record.batch, cl, settled.ours, settled.imp_channel,
+                           self._logged_cost(cl, record.truth.imp_person))
         self._today.append(record)
         for fn in self._observers:
             fn(record)
@@ -325,14 +326,20 @@ class Simulation:
                                cl.clicked[ours], purchases.device[bought], b.weight[won],
                                None if self._charge is None else self._charge[purchases.person[bought]])
 
+    def _logged_cost(self, cl: Cleared, imp_person: np.ndarray) -> np.ndarray:
+        """(k,) what each impression cost in its advertiser's own log: the platform's charge, or, importance
+        sampled, what its charges (whole prices on some impressions, `charged_impressions`) come to on
+        average, its click's weight times its price."""
+        return cl.cost if self._charge is None else np.where(cl.clicked, cl.price * self._charge[imp_person], 0.0)
+
     def _watch_safety(self, t: int, batch: OpportunityBatch, cl: Cleared, ours: np.ndarray,
-                      imp_channel: np.ndarray) -> None:
-        """The safety limits watch our own hourly stats (impressions and clicks by channel, spend), each
-        impression counted with its sampling weight."""
+                      imp_channel: np.ndarray, cost: np.ndarray) -> None:
+        """The safety limits watch our own hourly stats (impressions and clicks by channel, spend: `cost`,
+        what our log says each impression cost), each impression counted with its sampling weight."""
         n_ch, ch, w = self.n_channels, imp_channel[ours], batch.weight[cl.row[ours]]
         clicked = cl.clicked[ours]
         self.safety.observe(t, cl.bids[OURS], np.bincount(ch, w, minlength=n_ch),
-                            np.bincount(ch[clicked], w[clicked], minlength=n_ch), float(cl.cost[ours].sum()),
+                            np.bincount(ch[clicked], w[clicked], minlength=n_ch), float(cost[ours].sum()),
                             batch.weight)
 
     def _start_day(self, day: int) -> None:
@@ -431,7 +438,8 @@ class Simulation:
 
         respond = partial(click_response, self.response, clicks, self.n_adv, lambda r, a: self.ctr_quality[a],
                           lambda r, i: seen[i], lambda r, i: seen_creative[i], self._draws(t // 24), keep)
-        charge = None if self._charge is None else self._charge[person]
+        charge = None if self._charge is None else Charge(self._charge[person],
+                                                          self.crng.uniform(opp.key, t // 24, Purpose.BUDGET_END))
         remaining = self.budget - self.spent_today
         remaining[OURS] = self.safety.remaining(t, self.budget[OURS], self.spent_today[OURS])
         ours_bids = bids[OURS]

@@ -38,7 +38,7 @@ from gaelp.bidders.worlds import WorldOutcomes, WorldRows
 from gaelp.config import Config
 from gaelp.control.creatives import WorldsCreatives
 from gaelp.market.caps import WorldsCaps
-from gaelp.market.clearing import Cleared, Respond
+from gaelp.market.clearing import Charge, Cleared, Respond
 from gaelp.records import DayLog, HourRecord
 from gaelp.rng import WorldsRng
 from gaelp.simulation import Clearing, Simulation, creative_context
@@ -162,7 +162,8 @@ class BatchedWorlds:
         if any(charged) and not all(charged):  # alone, a plain world takes the budget test without charges
             raise ValueError(f"worlds {[w for w, c in enumerate(charged) if not c]} have no importance charges "
                              f"and the others have: a batch clears one kind")
-        charge = np.concatenate([c.charge for c in inputs]) if all(charged) else None
+        charges = [c.charge for c in inputs if c.charge is not None]
+        charge = Charge(*(np.concatenate(f) for f in zip(*charges, strict=True))) if all(charged) else None
         cl = self.market.clear_worlds(bounds, np.concatenate([c.channel for c in inputs]),
                                       np.concatenate([c.bids for c in inputs], axis=1),
                                       np.stack([c.remaining for c in inputs]),

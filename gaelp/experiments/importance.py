@@ -4,7 +4,8 @@ A world with `crisis=4` draws its population with the crisis parents' share four
 (renormalized), and each person of segment s weighs `share_s / drawn share_s` (`world.population.
 sampling_shares`): any sum over people (impressions, purchases) keeps the plain world's expected value,
 while the rare segment gets about drawn share / share times more people, so its estimates vary less at
-equal compute. The platform charges a click its person's weight times the price, so budgets run out
+equal compute. The platform charges plain prices w times as often as a plain world's impression does,
+on average, on an impression of weight w (`market.clearing.charged_impressions`), so budgets run down and end
 at the plain world's pace and the people of other segments meet the same market; every opportunity
 and pixel purchase carries its person's weight to the advertisers (`OpportunityBatch.weight`), whose
 learners weight each observation by it and so learn as from the plain population.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -48,6 +49,45 @@ class Cleared:
     ctr: np.ndarray
     bids: np.ndarray
 
+
+class Charge(NamedTuple):
+    """Importance sampling's charges (None in a plain world), per opportunity (n,).
+
+    Attributes:
+        weight: its person's importance weight w: an impression of it costs w times what a plain one
+            costs on average.
+        draw: a uniform that picks which impressions charge their price (`charged_impressions`).
+    """
+
+    weight: np.ndarray
+    draw: np.ndarray
+
+
+def charged_impressions(weight: np.ndarray, draw: np.ndarray, clicked: np.ndarray, ctr: np.ndarray) -> np.ndarray:
+    """(k,) bool: the impressions that charge their price against a budget (where it does not fit, the
+    budget ends there).
+
+    An impression of weight w stands for w plain ones, so it must charge a price (a plain click's) w *
+    ctr times per impression on average, and budgets near their end must end at that rate too: a light
+    click (w < 1) charges with probability w (else it is free); a heavy impression (w > 1) charges when
+    clicked and, unclicked, with probability (w - 1) * ctr / (1 - ctr) (a plain click that this world
+    does not draw). A budget so runs down by the plain world's prices at the plain world's rate, whose
+    last step ends it. Charging every click w prices and ending budgets at every click whose price does
+    not fit ended budgets 1/w times too often on light clicks: the world stopped early (measured in
+    docs/montecarlo.md, "Importance sampling").
+
+    Args:
+        weight, draw: (k,) each impression's `Charge` fields.  clicked, ctr: (k,) the world's response.
+    """
+    return np.where(clicked, (weight >= 1.0) | (draw < weight),
+                    (weight > 1.0) & (draw * (1.0 - ctr) < (weight - 1.0) * ctr))
+
+
+# Where an importance-sampled advertiser's budget ends in a pass (`Market._budget_end`), as indices among
+# its impressions: (clicks withdrawn alone, the impression from which it is withdrawn (-1: none), 1 if from
+# the one after it).
+BudgetEnd = tuple[np.ndarray, int, int]
+_NO_ROWS = np.zeros(0, np.int64)
 
 # respond(row, slot, advertiser) -> (clicked, click probability): the world's response to impressions.
 Respond = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -129,7 +169,7 @@ class Market:
         return alloc.winners, alloc.prices
 
     def clear_within_budgets(self, channel: np.ndarray, bids: np.ndarray, remaining: np.ndarray,
-                             respond: Respond, charge: np.ndarray | None = None,
+                             respond: Respond, charge: Charge | None = None,
                              watch: Watch | None = None) -> Cleared:
         """Clear, then withdraw advertisers from the point their budget runs out, until all hold.
 
@@ -138,19 +178,14 @@ class Market:
             bids: (n_bidders, n) bids; not modified.
             remaining: (n_bidders,) budget left today.
             respond: the world's click model for impressions.
-            charge: (n,) multiple of the price a click of each opportunity costs (the importance weight
-                of its person, so an oversampled world spends budgets at the plain world's pace);
-                None: the price itself.
+            charge: importance sampling's weights and draws per opportunity (`Charge`): which impressions
+                cost their price (`charged_impressions`); None: every click costs its price.
             watch: advertisers' live monitoring of their own impressions (see `Watch`); None: none.
 
-        With `charge`, the click that ends a budget is the first whose whole price (what a plain world's
-        click needs), or its charge where that is more, would not fit in what is left, though it is
-        charged by weight: were it the first whose weighted charge does not fit, a click of weight
-        w < 1 would end budgets w times as often as a plain one (the longer a charge, the likelier it
-        straddles the end), so light, oversampled people would lose fewer clicks to budget ends than
-        they stand for (measured in docs/montecarlo.md, "Importance sampling"). A heavy click is tested
-        by its charge so that no budget is overspent: an overspent advertiser sits out the rest of the
-        day, where a plain one keeps its last unclicked impressions.
+        With `charge`, the impressions that `charged_impressions` picks (w * ctr of an impression of weight w,
+        on average) cost their price, and a budget ends at the first of them whose price does not fit in
+        what is left: budgets run down by the plain world's prices at its rate and end as its budgets
+        end, so the world stops where a plain one does, in law (`_budget_end`).
         """
         bids = np.array(bids, dtype=np.float64)
         n = bids.shape[1]
@@ -174,18 +209,21 @@ class Market:
             if done:
                 row += done
             clicked, ctr = respond(row, slot, adv)
-            cost = np.where(clicked, price if charge is None else price * charge[row], 0.0)
+            if charge is None:
+                cost = np.where(clicked, price, 0.0)
+            else:
+                ends = charged_impressions(charge.weight[row], charge.draw[row], clicked, ctr)
+                cost = np.where(ends, price, 0.0)
             fields: tuple[np.ndarray, ...] = (row, slot, adv, price, clicked, cost, ctr)
             if charge is None:
                 spend = np.bincount(adv, weights=cost, minlength=n_bidders)
                 if parts:  # the earlier passes' final rows, added in the order they were cut
                     spend = sum((np.bincount(p[2], weights=p[5], minlength=n_bidders) for p in parts), spend)
                 over = np.flatnonzero(spend > limit)
-                first_over = {int(j): self._first_over(cost, adv == j, parts, j, remaining[j]) for j in over.tolist()}
+                first_over: dict[int, BudgetEnd | int] = {
+                    int(j): self._first_over(cost, adv == j, parts, j, remaining[j]) for j in over.tolist()}
             else:
-                # a click needs its plain price, or its charge where that is more (never past the budget)
-                first_over = self._first_unfit(adv, cost, np.where(clicked, np.maximum(price, cost), 0.0), parts,
-                                               remaining)
+                first_over = dict(self._budget_end(adv, cost, price, clicked, ends, parts, remaining))
             stop = _withdrawals(watch(row, adv, price, clicked), bids, n) if watch is not None else {}
             if not first_over and not stop:
                 if parts:
@@ -194,10 +232,8 @@ class Market:
                 row, slot, adv, price, clicked, cost, ctr = fields
                 return Cleared(row, slot, adv, price, clicked, cost, ctr, bids)
             cut = row.max(initial=done) + 1
-            for j, first in first_over.items():
-                r0 = int(row[adv == j][first])
-                bids[j, r0:] = 0.0
-                cut = min(cut, r0)
+            for j, end in first_over.items():
+                cut = min(cut, _withdraw(bids, j, row[adv == j], end, n))
             for j, r0 in stop.items():
                 bids[j, r0:] = 0.0
                 cut = min(cut, r0)
@@ -215,24 +251,32 @@ class Market:
         return int(np.searchsorted(cum, remaining + 1e-9, side="right"))
 
     @staticmethod
-    def _first_unfit(adv: np.ndarray, cost: np.ndarray, need: np.ndarray, parts: list[tuple[np.ndarray, ...]],
-                     remaining: np.ndarray) -> dict[int, int]:
-        """Per advertiser with one, the index among its impressions of the first whose `need` (the plain
-        price of a click) does not fit in what is left after the charges before it (the rows already
-        final, `parts`, included)."""
-        out = {}
-        for j in np.unique(adv[need > 0]).tolist():
-            mine = adv == j
-            before = sum(float(p[5][p[2] == j].sum()) for p in parts)
-            c = cost[mine]
-            spent_before = before + (np.cumsum(c) - c)
-            unfit = np.flatnonzero(spent_before + need[mine] > remaining[j] + 1e-9)
-            if unfit.size:
-                out[j] = int(unfit[0])
+    def _budget_end(adv: np.ndarray, cost: np.ndarray, price: np.ndarray, clicked: np.ndarray, ends: np.ndarray,
+                    parts: list[tuple[np.ndarray, ...]], remaining: np.ndarray) -> dict[int, BudgetEnd]:
+        """With importance charges: per advertiser with one, where its budget ends (indices among its
+        impressions): the first that charges (`ends`, `charged_impressions`) whose price does not fit in what is
+        left after the charges before it (the rows already final, `parts`, included), withdrawn from its
+        own row if clicked, from the next if not (it stands for a plain click this world does not draw);
+        and the free clicks before it whose price does not fit, withdrawn alone (there a plain click is
+        not shown: it fits or ends the budget). An unclicked end is shown: its `cost` is zeroed in place."""
+        out: dict[int, BudgetEnd] = {}
+        for j in np.unique(adv[ends | clicked]).tolist():
+            mine = np.flatnonzero(adv == j)
+            left = float(remaining[j]) - sum(float(p[5][p[2] == j].sum()) for p in parts) + 1e-9
+            c, e = cost[mine], ends[mine]
+            unfit = (np.cumsum(c) - c + price[mine] > left)
+            first = np.flatnonzero(e & unfit)
+            end = int(first[0]) if first.size else mine.size
+            skip = np.flatnonzero((clicked[mine] & ~e & unfit)[:end])
+            after = int(first.size > 0 and not clicked[mine[end]])
+            if after:  # shown, unclicked: it charges nothing
+                cost[mine[end]] = 0.0
+            if first.size or skip.size:
+                out[j] = (skip, end if first.size else -1, after)
         return out
 
     def clear_worlds(self, bounds: np.ndarray, channel: np.ndarray, bids: np.ndarray, remaining: np.ndarray,
-                     respond: Respond, charge: np.ndarray | None = None,
+                     respond: Respond, charge: Charge | None = None,
                      watch: Sequence[Watch | None] | None = None) -> Cleared:
         """`clear_within_budgets` of a batch of worlds' hours at once, each world's rows as it clears them alone.
 
@@ -242,10 +286,9 @@ class Market:
         program (by the path the batch's size picks: `clear_mixed` and the mechanisms give every auction
         the same result to the last bit, tested in `test_mechanisms`) and asks `respond` once; only the
         search for where an advertiser's budget runs out is done per world (by `clear_within_budgets`' own
-        helpers on the world's rows: with a charge, the first click that does not fit), and each world's
-        `watch` sees its own slice of every pass it takes part in (its rows, as alone). A world goes on
-        to the next pass while it has an advertiser over budget or a withdrawal its watch asks for, as
-        alone. Every sum adds the same numbers in the same order as the world alone, so the
+        helpers on the world's rows: with a charge, `_budget_end`), and each world's `watch` sees its own
+        slice of every pass it takes part in (its rows, as alone). A world goes on to the next pass while
+        it has an advertiser over budget or a withdrawal its watch asks for, as alone. Every sum adds the same numbers in the same order as the world alone, so the
         result, cut at `bounds`, is bit for bit what each world gets alone (a test checks it).
 
         Args:
@@ -254,7 +297,8 @@ class Market:
             bids: (n_bidders, n) bids; not modified.
             remaining: (W, n_bidders) budget left today per world and advertiser.
             respond: the worlds' click model for impressions, given batch rows (sorted).
-            charge: (n,) multiple of the price a click costs (see `clear_within_budgets`); None: the price.
+            charge: (n,) per opportunity, importance sampling's weights and draws (see `clear_within_budgets`);
+                None: a click costs the price.
             watch: (W,) each world's live monitoring (`Watch`, rows local to the world; None: none), or
                 None for no watch in any world.
 
@@ -288,14 +332,18 @@ class Market:
             if idx is not None:
                 row = idx[row]
             clicked, ctr = respond(row, slot, adv)
-            cost = np.where(clicked, price if charge is None else price * charge[row], 0.0)
+            if charge is None:
+                cost = np.where(clicked, price, 0.0)
+            else:
+                ends = charged_impressions(charge.weight[row], charge.draw[row], clicked, ctr)
+                cost = np.where(ends, price, 0.0)
             fields = [row, slot, adv, price, clicked, cost, ctr]
             cuts = np.searchsorted(row, bounds).tolist()
             part_cuts = [np.searchsorted(p[0], bounds).tolist() for p in parts]
 
             # per world, {advertiser: index among its impressions of this pass of the first that ends its
             # budget}, found as `clear_within_budgets` finds it alone, on the world's own rows
-            first_over: dict[int, dict[int, int]] = {}
+            first_over: dict[int, dict[int, BudgetEnd | int]] = {}
             if charge is None:
                 # a bincount adds each cell's costs in row order, and the passes' totals in pass order: as alone
                 spend = np.bincount(world[row] * n_bidders + adv, weights=cost,
@@ -307,12 +355,13 @@ class Market:
                     first_over[w] = {j: self._first_over(w_cost, w_adv == j, w_parts, j, remaining[w, j])
                                      for j in np.flatnonzero(spend[w] > limit[w]).tolist()}
             else:
-                need = np.where(clicked, np.maximum(price, cost), 0.0)
                 for w in active.tolist():
-                    w_adv, w_cost, w_parts = _world_slice(w, cuts, adv, cost, parts, part_cuts)
-                    found = self._first_unfit(w_adv, w_cost, need[cuts[w]:cuts[w + 1]], w_parts, remaining[w])
+                    w_adv, w_cost, w_parts = _world_slice(w, cuts, adv, cost, parts, part_cuts)  # w_cost: a view
+                    a, b = cuts[w], cuts[w + 1]
+                    found = self._budget_end(w_adv, w_cost, price[a:b], clicked[a:b], ends[a:b], w_parts,
+                                             remaining[w])
                     if found:
-                        first_over[w] = found
+                        first_over[w] = dict(found)
             stops = self._watched(watch, active, bounds, cuts, bids, (row, adv, price, clicked))
             going_on = active[[w in first_over or bool(stops.get(w)) for w in active.tolist()]]
             if going_on.size < active.size:
@@ -325,10 +374,8 @@ class Market:
                 a, b = cuts[w], cuts[w + 1]
                 r, j_adv = row[a:b], adv[a:b]
                 cut = int(r.max(initial=done[w])) + 1
-                for j, first in first_over.get(w, {}).items():
-                    r0 = int(r[j_adv == j][first])
-                    bids[j, r0:bounds[w + 1]] = 0.0
-                    cut = min(cut, r0)
+                for j, end in first_over.get(w, {}).items():
+                    cut = min(cut, _withdraw(bids, j, r[j_adv == j], end, int(bounds[w + 1])))
                 for j, r0 in stops.get(w, {}).items():
                     bids[j, bounds[w] + r0:bounds[w + 1]] = 0.0
                     cut = min(cut, int(bounds[w]) + r0)
@@ -373,6 +420,21 @@ def _world_slice(w: int, cuts: list[int], adv: np.ndarray, cost: np.ndarray, par
     passes' final rows (each cut at its `part_cuts`): what `clear_within_budgets` alone has of that world."""
     a, b = cuts[w], cuts[w + 1]
     return adv[a:b], cost[a:b], [tuple(f[pc[w]:pc[w + 1]] for f in p) for p, pc in zip(parts, part_cuts, strict=True)]
+
+
+def _withdraw(bids: np.ndarray, j: int, rows: np.ndarray, end: BudgetEnd | int, hi: int) -> int:
+    """Zero advertiser j's bids where its budget ends (`end`: an index among its impressions `rows`, from
+    which on it is withdrawn, or a `BudgetEnd`) up to row `hi`; returns the first row changed (hi: none)."""
+    skip, first, after = (_NO_ROWS, end, 0) if isinstance(end, int) else end
+    cut = hi
+    if skip.size:
+        bids[j, rows[skip]] = 0.0
+        cut = int(rows[skip[0]])
+    if first >= 0:
+        r0 = int(rows[first]) + after
+        bids[j, r0:hi] = 0.0
+        cut = min(cut, r0)
+    return cut
 
 
 def _withdrawals(stop: np.ndarray, bids: np.ndarray, n: int) -> dict[int, int]:

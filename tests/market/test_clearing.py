@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 from gaelp.config import ChannelConfig
 from gaelp.market import clearing as market_module
-from gaelp.market.clearing import Cleared, Market
+from gaelp.market.clearing import Charge, Cleared, Market, charged_impressions
 from gaelp.market.mechanisms import MECHANISMS
 from gaelp.rng import CounterRng, WorldsRng
 
@@ -91,31 +91,61 @@ def test_an_advertiser_is_withdrawn_from_the_opportunity_where_its_budget_runs_o
     assert np.array_equal(bids[0], np.full(n, 5.0)), "the caller's bids are not modified"
 
 
-def test_a_charge_per_opportunity_scales_what_a_click_costs_against_the_budget():
+def test_weighted_clicks_charge_plain_prices_as_often_as_they_stand_for_plain_clicks():
     m = Market((channel("social", "second_price", 1, 0.2),), np.ones(2))
     n = 6
     bids = np.tile([[5.0], [3.0]], (1, n))
     always = lambda row, slot, adv: (np.ones(row.size, bool), np.ones(row.size))
-    charge = np.array([0.5, 0.5, 2.0, 0.5, 0.5, 0.5])  # importance weights of the opportunities' people
-    cl = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always, charge)
-    # 1.5 + 1.5 fit in 7.0, the 6.0 of the third would not: bidder 0 stops there, at the same price per click
-    assert cl.advertiser.tolist() == [0, 0, 1, 1, 1, 1]
-    assert cl.price.tolist() == [3.0, 3.0, 0.2, 0.2, 0.2, 0.2]
-    assert cl.cost.tolist() == [1.5, 1.5, 0.4, 0.1, 0.1, 0.1]
+    weight = np.array([0.5, 0.5, 1.5, 0.5, 0.5, 0.5])  # importance weights of the opportunities' people
+    draw = np.array([0.3, 0.7, 0.9, 0.7, 0.2, 0.9])  # a light click charges when its draw < its weight
+    cl = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always, Charge(weight, draw))
+    # 3.0, a free click, the heavy click's 3.0; the fourth is free but its price does not fit in the 1.0 left:
+    # withdrawn alone (bidder 1 wins it, free); the fifth charges and does not fit: the budget ends there
+    assert cl.advertiser.tolist() == [0, 0, 0, 1, 1, 1]
+    assert cl.price.tolist() == [3.0, 3.0, 3.0, 0.2, 0.2, 0.2]
+    assert cl.cost.tolist() == [3.0, 0.0, 3.0, 0.0, 0.2, 0.0]
+    assert np.array_equal(cl.bids[0], [5.0, 5.0, 5.0, 0.0, 0.0, 0.0])
     plain = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always)
-    ones = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always, np.ones(n))
+    ones = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), always,
+                                  Charge(np.ones(n), np.full(n, 0.999)))
     assert all(np.array_equal(getattr(plain, f.name), getattr(ones, f.name)) for f in dataclasses.fields(Cleared))
 
 
-def test_a_light_click_ends_a_budget_where_a_plain_one_would():
-    # the click that ends a budget is the first whose whole price does not fit, whatever its weight: a
-    # light click (an oversampled person) must end budgets as often as the plain click it stands for
+def test_a_free_click_that_does_not_fit_is_withdrawn_even_where_nothing_charges():
     m = Market((channel("social", "second_price", 1, 0.2),), np.ones(2))
-    bids = np.tile([[5.0], [3.0]], (1, 4))
+    bids = np.tile([[5.0], [3.0]], (1, 2))
     always = lambda row, slot, adv: (np.ones(row.size, bool), np.ones(row.size))
-    cl = m.clear_within_budgets(np.zeros(4, np.int64), bids, np.array([4.0, 100.0]), always, np.full(4, 0.5))
-    # 1.5 is charged; the second click's charge (1.5) would fit in the 2.5 left, its price (3.0) does not
-    assert cl.advertiser.tolist() == [0, 1, 1, 1] and cl.cost.tolist() == [1.5, 0.1, 0.1, 0.1]
+    # bidder 0's clicks are free (draw 0.9 >= weight 0.5) and their price (3.0) does not fit in its 1.0 left:
+    # a plain world would not show them (a plain click there ends the budget); bidder 1 wins them, free too
+    cl = m.clear_within_budgets(np.zeros(2, np.int64), bids, np.array([1.0, 100.0]), always,
+                                Charge(np.full(2, 0.5), np.full(2, 0.9)))
+    assert cl.advertiser.tolist() == [1, 1] and cl.cost.tolist() == [0.0, 0.0]
+
+
+def test_an_unclicked_heavy_impression_charges_for_the_plain_click_it_stands_for():
+    m = Market((channel("social", "second_price", 1, 0.2),), np.ones(2))
+    n = 6
+    bids = np.tile([[5.0], [3.0]], (1, n))
+    never = lambda row, slot, adv: (np.zeros(row.size, bool), np.full(row.size, 0.5))
+    # weight 2, ctr 0.5: an unclicked impression charges with probability (2 - 1) * 0.5 / (1 - 0.5) = 1
+    cl = m.clear_within_budgets(np.zeros(n, np.int64), bids, np.array([7.0, 100.0]), never,
+                                Charge(np.full(n, 2.0), np.full(n, 0.5)))
+    # 3.0 + 3.0, then the third's price does not fit: it is shown (unclicked, free) and bidder 0 withdrawn after it
+    assert cl.advertiser.tolist() == [0, 0, 0, 1, 1, 1]
+    assert cl.cost.tolist() == [3.0, 3.0, 0.0, 0.2, 0.2, 0.2]
+
+
+@pytest.mark.parametrize("w", [0.25, 1.0, 1.5])
+def test_an_impression_of_weight_w_charges_w_times_as_often_as_a_plain_one(w):
+    # so a budget runs down and ends at the plain world's rate: near its end, a plain world stops at its
+    # first click, and an impression standing for w plain ones must stop it w times as often
+    rng = np.random.default_rng(SEED)
+    n = 200_000
+    ctr = rng.choice([0.02, 0.3], n)
+    clicked = rng.uniform(size=n) < ctr
+    ends = charged_impressions(np.full(n, w), rng.uniform(size=n), clicked, ctr)
+    assert ends.mean() == pytest.approx(w * ctr.mean(), rel=0.02)
+    assert np.all(ends[clicked]) if w >= 1 else not np.any(ends & ~clicked)  # heavy: every click; light: clicks only
 
 
 def test_a_watch_withdraws_an_advertiser_from_the_row_it_asks_for_along_with_budget_cuts():
@@ -252,9 +282,8 @@ def test_clear_worlds_gives_each_world_what_it_gets_alone(one_pass_max, variant,
     ch = rng.integers(0, 3, n).astype(np.int8)
     bids = rng.uniform(0.0, 3.0, (n_b, n))
     remaining = rng.choice([-1.0, 0.0, 2.0, 8.0, 1e9], size=(len(sizes), n_b))
-    # light and heavy clicks: light ones straddle budget ends here, so the first click that does not fit
-    # (its plain price) and the first charge past the budget differ in some worlds
-    charge = rng.choice([0.25, 0.5, 2.0], n) if variant == "charge" else None
+    # light and heavy clicks: some end budgets (by their draws), some are charged what is left
+    charge = Charge(rng.choice([0.25, 0.5, 2.0], n), rng.uniform(size=n)) if variant == "charge" else None
     if variant == "watch":
         remaining[4] = 1e9  # no budget binds in world 4: only its watch makes it go on to a second pass
     m = market()
@@ -291,7 +320,8 @@ def test_clear_worlds_gives_each_world_what_it_gets_alone(one_pass_max, variant,
         a, b = bounds[w], bounds[w + 1]
         log = []
         alone = m.clear_within_budgets(ch[a:b], bids[:, a:b], remaining[w], random_clicks(0.5, seed),
-                                       None if charge is None else charge[a:b], price_watch(w, log))
+                                       None if charge is None else Charge(*(f[a:b] for f in charge)),
+                                       price_watch(w, log))
         assert len(batch_logs[w]) == len(log)  # the watch saw the same passes, with the same impressions
         assert all(np.array_equal(x, y) for calls in zip(batch_logs[w], log, strict=True)
                    for x, y in zip(*calls, strict=True))
