@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from scipy.special import ndtri
@@ -73,13 +73,17 @@ class BatchedRule:
         """Rules do not learn."""
 
 
-class _BatchedLearner:
+R = TypeVar("R", bound=_LearningRival)
+
+
+class _BatchedLearner(Generic[R]):
     """Shared parts: the worlds' rivals, their draws, their click-value models, the frozen fallback."""
 
     learns = True
 
-    def __init__(self, rivals: Sequence[_LearningRival]) -> None:
-        self.rivals, self.first = list(rivals), rivals[0]
+    def __init__(self, rivals: Sequence[R]) -> None:
+        self.rivals: list[R] = list(rivals)
+        self.first: R = rivals[0]
         self.rng = WorldsRng([r._draws.seed for r in rivals])
         self.models = WorldsClickValue([r.model for r in rivals])
 
@@ -112,7 +116,7 @@ class _BatchedLearner:
         raise NotImplementedError
 
 
-class BatchedQLearning(_BatchedLearner):
+class BatchedQLearning(_BatchedLearner[QLearningBidder]):
     """Every world's `QLearningBidder` of one slot: Q tables and visits as (W, states, levels) arrays."""
 
     def __init__(self, rivals: Sequence[QLearningBidder]) -> None:
@@ -163,7 +167,7 @@ class BatchedQLearning(_BatchedLearner):
         self._cells = None
 
 
-class BatchedPolicyGradient(_BatchedLearner):
+class BatchedPolicyGradient(_BatchedLearner[PolicyGradientBidder]):
     """Every world's `PolicyGradientBidder` of one slot: policies and baselines as (W, features) arrays."""
 
     def __init__(self, rivals: Sequence[PolicyGradientBidder]) -> None:
@@ -253,7 +257,7 @@ class BatchedPolicyGradient(_BatchedLearner):
         return g
 
 
-class BatchedTargetCpa(_BatchedLearner):
+class BatchedTargetCpa(_BatchedLearner[RivalTargetCpaBidder]):
     """Every world's `RivalTargetCpaBidder` of one slot (its pacer and CPA target stay the world's own)."""
 
     def bid(self, rows: WorldRows) -> np.ndarray:
