@@ -11,15 +11,16 @@ person's segment and journey stage, which no advertiser sees. This benchmark (ev
    world, then refitted on all) and E[P | observables, segment] (the table split by segment class),
    and reports how each ranks the truth on the last training world, beside the shipped agent's value
    model on its own clicks (`gaelp.agent.diagnose.calibration`);
-3. on held-out validation worlds, plays `oracle_lp`, the observable bound and the segment bound, each
-   with `k` per world by the same hindsight search (`gaelp.experiments.hindsight`), and the shipped
-   agent; prints per-world scores and the median per-world ratios.
+3. on held-out validation worlds, plays `oracle_lp`, the observable bound (the encoder's features), the
+   requests bound (those and the device's bid-request history) and the segment bound, each with `k`
+   per world by the same hindsight search (`gaelp.experiments.hindsight`), and the shipped agent;
+   prints per-world scores and the median per-world ratios.
 
     nice -n 10 env OMP_NUM_THREADS=1 python -m benchmarks.bench_value_ceiling --users 100000 --worlds 5
 
 `--json` prints `{"users", "days", "train_seeds", "seeds", "wall_s", "fit": {"table", "linear",
-"segment", "chosen"}, "agent_calibration", "per_world": [{"seed", "oracle_lp", "observable_bound",
-"segment_bound", "agent"} -> {"score", "k"}], "medians": {...}}`.
+"segment", ..., "chosen"}, "agent_calibration", "per_world": [{"seed", "oracle_lp", "observable_bound",
+"requests_bound", "segment_bound", "agent"} -> {"score", "k", "cac"}], "medians": {...}}`.
 """
 
 from __future__ import annotations
@@ -46,21 +47,26 @@ from gaelp.experiments.evaluate import TRAINING_SEEDS_FROM
 from gaelp.experiments.hindsight import DEFAULT_GRID, search_worlds
 from gaelp.experiments.play import AGENT, Play, WorldResult, play
 
-BOUNDS = ("oracle_lp", "observable_bound", "segment_bound")
+BOUNDS = ("oracle_lp", "observable_bound", "requests_bound", "segment_bound")
 
 
 def _agent_calibration(cfg: Config) -> dict[str, Any]:
     return calibration(cfg, make_agent_bidder(cfg))
 
 
-def fit_models(train: Recorded, test: Recorded, layout: Layout,
-               n_classes: int) -> tuple[dict[str, Any], ValueEstimate, ValueEstimate]:
+def fit_models(train: Recorded, test: Recorded, n_channels: int,
+               n_classes: int) -> tuple[dict[str, Any], dict[str, ValueEstimate]]:
     """Rank-quality of the models fitted on `train`, measured on `test` (all opportunities and our clicks),
-    then the chosen observable model and the segment model refitted on both."""
+    then each bound's model refitted on both: the better of table and ridge on the encoder's features
+    (`observable_bound`) and with the request history too (`requests_bound`), and the table by segment."""
     both = Recorded.concat([train, test])
-    fits: dict[str, Callable[[Recorded], ValueEstimate]] = {"table": lambda r: fit_table(layout, r.x, r.hour, r.p),
-            "linear": lambda r: fit_linear(layout, r.x, r.p),
-            "segment": lambda r: fit_table(layout, r.x, r.hour, r.p, seg=r.seg, n_classes=n_classes)}
+    base, req = Layout(n_channels), Layout(n_channels, requests=True)
+    fits: dict[str, Callable[[Recorded], ValueEstimate]] = {
+        "table": lambda r: fit_table(base, r.x, r.hour, r.p),
+        "linear": lambda r: fit_linear(base, r.x, r.p),
+        "table_requests": lambda r: fit_table(req, r.x, r.hour, r.p),
+        "linear_requests": lambda r: fit_linear(req, r.x, r.p),
+        "segment": lambda r: fit_table(base, r.x, r.hour, r.p, seg=r.seg, n_classes=n_classes)}
     report: dict[str, Any] = {}
     for name, fit in fits.items():
         m = fit(train)
@@ -69,16 +75,19 @@ def fit_models(train: Recorded, test: Recorded, layout: Layout,
         report[name] = {"opportunities": ranking(m.predict(test.x, test.hour, seg), test.p),
                         "clicks": ranking(m.predict(test.x[c], test.hour[c], None if seg is None else seg[c]),
                                           test.p[c])}
-    chosen = max(("table", "linear"), key=lambda n: report[n]["opportunities"]["r2"])
+    chosen = {"observable_bound": max(("table", "linear"), key=lambda n: report[n]["opportunities"]["r2"]),
+              "requests_bound": max(("table_requests", "linear_requests"),
+                                    key=lambda n: report[n]["opportunities"]["r2"]),
+              "segment_bound": "segment"}
     report["chosen"] = chosen
-    return report, fits[chosen](both), fits["segment"](both)
+    return report, {b: fits[name](both) for b, name in chosen.items()}
 
 
 def run(cfg: Config, train_seeds: list[int], seeds: list[int], sample: float, workers: int,
-        progress: Callable[[str, int], None]) -> dict[str, Any]:
+        progress: Callable[[str, int], None], bounds: tuple[str, ...] = BOUNDS) -> dict[str, Any]:
     """The whole benchmark (see the module docstring); `progress(what, plays_done_increment)`."""
     start = time.perf_counter()
-    layout, n_classes = Layout(len(cfg.world.channels)), len(segment_classes(cfg)[0])
+    n_classes = len(segment_classes(cfg)[0])
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max(workers, 1), mp_context=ctx) as ex:
         def tracked(f: Future) -> Future:
@@ -88,28 +97,27 @@ def run(cfg: Config, train_seeds: list[int], seeds: list[int], sample: float, wo
         parts = [tracked(ex.submit(collect, cfg, s, sample)) for s in train_seeds]
         calib = tracked(ex.submit(_agent_calibration, cfg.replace(seed=seeds[0])))
         recorded = [f.result() for f in parts]
-        report, observable, segment = fit_models(Recorded.concat(recorded[:-1]), recorded[-1], layout, n_classes)
+        report, models = fit_models(Recorded.concat(recorded[:-1]), recorded[-1], len(cfg.world.channels), n_classes)
         progress("fitted", 0)
 
         def runner(name: str) -> Callable[[Play], Future[WorldResult]]:
             def submit(job: Play) -> Future[WorldResult]:
                 if name == "oracle_lp":
                     return tracked(ex.submit(play, cfg, job))
-                model = observable if name == "observable_bound" else segment
                 k = 1.0 if job.k is None else job.k
-                return tracked(ex.submit(play_bound, cfg, job.seed, model, k, name == "segment_bound"))
+                return tracked(ex.submit(play_bound, cfg, job.seed, models[name], k, name == "segment_bound"))
             return submit
 
         agent = [tracked(ex.submit(play, cfg, Play(s, AGENT), make_agent_bidder)) for s in seeds]
-        with ThreadPoolExecutor(len(BOUNDS)) as threads:  # the three searches keep the pool busy together
-            searches = {b: threads.submit(search_worlds, seeds, runner(b), DEFAULT_GRID) for b in BOUNDS}
+        with ThreadPoolExecutor(len(bounds)) as threads:  # the searches keep the pool busy together
+            searches = {b: threads.submit(search_worlds, seeds, runner(b), DEFAULT_GRID) for b in bounds}
             best = {b: f.result() for b, f in searches.items()}
         agent_results = [f.result() for f in agent]
         calib_result = calib.result()
     per_world = []
     for i, s in enumerate(seeds):
         row: dict[str, Any] = {"seed": s}
-        for b in BOUNDS:
+        for b in bounds:
             row[b] = {"score": best[b][s].score, "k": best[b][s].k, "cac": best[b][s].cac}
         row["agent"] = {"score": agent_results[i].score, "k": None, "cac": agent_results[i].cac}
         per_world.append(row)
@@ -119,37 +127,40 @@ def run(cfg: Config, train_seeds: list[int], seeds: list[int], sample: float, wo
 
 
 def medians(per_world: list[dict[str, Any]]) -> dict[str, float | None]:
-    """Median per-world score ratios (worlds where the denominator scores 0 left out)."""
+    """Median per-world score ratios of every bidder to `oracle_lp`, and of the agent to each bound
+    (worlds where the denominator scores 0 left out)."""
     def ratio(a: str, b: str) -> float | None:
         r = [w[a]["score"] / w[b]["score"] for w in per_world if w[b]["score"] > 0]
         return float(np.median(r)) if r else None
-    return {"observable_bound/oracle_lp": ratio("observable_bound", "oracle_lp"),
-            "segment_bound/oracle_lp": ratio("segment_bound", "oracle_lp"),
-            "agent/oracle_lp": ratio("agent", "oracle_lp"),
-            "agent/observable_bound": ratio("agent", "observable_bound")}
+    names = [n for n in per_world[0] if n not in ("seed", "oracle_lp")]
+    out = {f"{n}/oracle_lp": ratio(n, "oracle_lp") for n in names if "oracle_lp" in per_world[0]}
+    out.update({f"agent/{n}": ratio("agent", n) for n in names if n != "agent"})
+    return out
 
 
 def _print(out: dict[str, Any], console: Console) -> None:
     fit = Table(title=f"ranking of the true P on training world {out['train_seeds'][-1]} (fitted on the others)")
     for c in ("model", "rows", "R^2", "explained", "true P by predicted quintile"):
         fit.add_column(c)
-    for name in ("table", "linear", "segment"):
+    chosen = set(out["fit"]["chosen"].values())
+    for name in (n for n in out["fit"] if n != "chosen"):
         for view in ("opportunities", "clicks"):
             r = out["fit"][name][view]
-            fit.add_row(f"{name}{' (chosen)' if name == out['fit']['chosen'] else ''}", view, f"{r['r2']:.3f}",
+            fit.add_row(f"{name}{' (chosen)' if name in chosen else ''}", view, f"{r['r2']:.3f}",
                         f"{r['explained']:.3f}", ", ".join(f"{b['pred']:.4f}->{b['p_true']:.4f}" for b in r["bins"]))
     cal = out["agent_calibration"]
     fit.add_row("shipped agent (online value model)", f"its clicks, world {out['seeds'][0]}", "", "",
                 ", ".join(f"{b['p_hat']:.4f}->{b['p_true']:.4f}" for b in cal["bins"]))
     console.print(fit)
+    names = [n for n in out["per_world"][0] if n != "seed"]
     t = Table(title=f"scores, {out['users']:,} people, {out['days']} days (k chosen per world in hindsight)")
-    for c in ("seed", *BOUNDS, "agent", "observable/oracle_lp", "segment/oracle_lp", "agent/oracle_lp"):
+    for c in ("seed", *names, *(f"{n} / oracle_lp" for n in names if n != "oracle_lp")):
         t.add_column(c, justify="right")
     for w in out["per_world"]:
         o = w["oracle_lp"]["score"]
-        t.add_row(str(w["seed"]), *(f"{w[b]['score']:.1f} (k {w[b]['k']:.2f})" for b in BOUNDS),
-                  f"{w['agent']['score']:.1f}",
-                  *(f"{w[b]['score'] / o:.2f}" if o > 0 else "-" for b in ("observable_bound", "segment_bound", "agent")))
+        t.add_row(str(w["seed"]), *(f"{w[n]['score']:.1f}" + (f" (k {w[n]['k']:.2f})" if w[n]["k"] else "")
+                                    for n in names),
+                  *(f"{w[n]['score'] / o:.2f}" if o > 0 else "-" for n in names if n != "oracle_lp"))
     console.print(t)
     console.print("median per-world ratios: " + ", ".join(
         f"{k} {v:.3f}" if v is not None else f"{k} -" for k, v in out["medians"].items()))
@@ -167,6 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed-base", type=int, default=900, help="first held-out world (900-999: validation)")
     p.add_argument("--sample", type=float, default=0.2, help="share of training opportunities recorded")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--bounds", default=",".join(BOUNDS),
+                   help=f"hindsight-searched bidders to play, comma-separated, from {','.join(BOUNDS)}")
     p.add_argument("--json", action="store_true", help="print the JSON object only")
     a = p.parse_args(argv)
     if a.train_worlds < 2:
@@ -175,11 +188,15 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"--train-base {a.train_base} is a held-out seed: training seeds start at {TRAINING_SEEDS_FROM}")
     if not 0 <= a.seed_base or a.seed_base + a.worlds > TRAINING_SEEDS_FROM or a.worlds < 1:
         p.error(f"--seed-base/--worlds must name held-out seeds below {TRAINING_SEEDS_FROM}")
+    bounds = tuple(b for b in a.bounds.split(",") if b)
+    unknown = [b for b in bounds if b not in BOUNDS]
+    if unknown or "oracle_lp" not in bounds:
+        p.error(f"--bounds {a.bounds!r}: names must come from {','.join(BOUNDS)} and include oracle_lp")
     cfg = build_config({"users": a.users, "days": a.days, "seed": a.seed_base})
     train = list(range(a.train_base, a.train_base + a.train_worlds))
     seeds = list(range(a.seed_base, a.seed_base + a.worlds))
     console = Console(stderr=a.json, width=max(Console().width, 160))
-    total = len(train) + 1 + len(seeds) * (1 + len(BOUNDS) * DEFAULT_GRID.typical_replays)
+    total = len(train) + 1 + len(seeds) * (1 + len(bounds) * DEFAULT_GRID.typical_replays)
     with Progress(console=console, transient=a.json) as bar:
         task = bar.add_task("recording training worlds", total=total)
 
@@ -188,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
                 bar.update(task, description="hindsight searches and the agent")
             bar.advance(task, n)
 
-        out = run(cfg, train, seeds, a.sample, a.workers, tick)
+        out = run(cfg, train, seeds, a.sample, a.workers, tick, bounds)
     if a.json:
         print(json.dumps(out))
     else:

@@ -6,10 +6,12 @@ score a bidder of the same form can reach when it bids on its best estimate of t
 its own logs instead (`gaelp.agent.ceiling_fit`), never a product:
 
 * `Observer`: our own logs -> an observable row per opportunity: the journey encoder's features per
-  device (touches and clicks by channel, recency, context), and `converted` (a purchase reported on
-  the device or, as the agent does, on another device of its resolved person).
+  device (touches and clicks by channel, recency, context), `converted` (a purchase reported on the
+  device or, as the agent does, on another device of its resolved person) and optionally the device's
+  history of bid requests (`RequestLog`: every opportunity offered to us, which the agent ignores).
 * `collect`: plays a training world with `oracle_lp` (at a fixed `k`) behind a recorder that sees the
-  truth, and logs a sample of (observable row, hour, true probability, segment class, clicked).
+  truth, and logs a sample of (observable row with the request history, hour, true probability,
+  segment class, clicked).
 * `BoundBidder`: bids `k x model(observable row) x target CPA`. It declares `sees_truth = False`, so
   the simulation never hands it the truth; its model was fitted on truth from training worlds (a
   privileged-information bound). `SegmentBoundBidder` also reads the segment class of each
@@ -29,7 +31,7 @@ from gaelp.agent.ceiling_fit import Layout
 from gaelp.agent.encoder import JourneyEncoder
 from gaelp.agent.people import ResolvedPeople
 from gaelp.bidders.baselines import OracleLpBidder
-from gaelp.bidders.protocol import BaseBidder, BidderContext, BidderOutcome, BidderWrapper, OpportunityBatch
+from gaelp.bidders.protocol import N_INTENTS, BaseBidder, BidderContext, BidderOutcome, BidderWrapper, OpportunityBatch
 from gaelp.config import Config
 from gaelp.experiments.play import WorldResult, world_result
 from gaelp.simulation import Simulation, our_daily_budget
@@ -39,6 +41,8 @@ _SAMPLE_STREAM = 0xCE11  # the recorder's sample of opportunities: its own strea
 
 class ValueEstimate(Protocol):
     """A fitted model of P(purchase | click) from observable rows (`ceiling_fit.CellTable`, `LinearModel`)."""
+
+    layout: Layout
 
     def predict(self, x: np.ndarray, hour: np.ndarray, seg: np.ndarray | None = None) -> np.ndarray:
         """(n,) estimated probability."""
@@ -69,13 +73,64 @@ def segment_of(values: np.ndarray, distinct: np.ndarray) -> np.ndarray:
     return np.searchsorted(distinct, values)
 
 
-class Observer:
-    """What our own logs say about each opportunity (see the module docstring); never reads the truth."""
+class RequestLog:
+    """Per device, the bid requests offered to us (every opportunity of a batch, won or not).
 
-    def __init__(self, cfg: Config) -> None:
+    Args:
+        n_channels: channels of the market.
+        capacity: device ids expected (the table grows past it if needed).
+    """
+
+    def __init__(self, n_channels: int, capacity: int) -> None:
+        self.by_channel = np.zeros((capacity, n_channels), np.uint32)
+        self.by_intent = np.zeros((capacity, N_INTENTS), np.uint32)
+        self.first_t = np.full(capacity, -1, np.int64)
+
+    def _grow(self, max_id: int) -> None:
+        n = self.first_t.size
+        if max_id < n:
+            return
+        m = max(max_id + 1, 2 * n, 1024)
+        self.by_channel = np.concatenate([self.by_channel, np.zeros((m - n, self.by_channel.shape[1]), np.uint32)])
+        self.by_intent = np.concatenate([self.by_intent, np.zeros((m - n, N_INTENTS), np.uint32)])
+        self.first_t = np.concatenate([self.first_t, np.full(m - n, -1, np.int64)])
+
+    def features(self, batch: OpportunityBatch) -> np.ndarray:
+        """(n, n_ch + 3 + 2) float32: the columns `ceiling_fit.Layout` names, from requests before this hour."""
+        known = batch.device < self.first_t.size
+        dev = np.where(known, batch.device, 0)
+        ch = self.by_channel[dev] * known[:, None]
+        it = self.by_intent[dev] * known[:, None]
+        first = np.where(known, self.first_t[dev], -1)
+        days = np.where(first >= 0, (batch.t - first) / 24.0, 0.0)
+        per_day = ch.sum(axis=1) / np.maximum(days, 1.0)
+        return np.concatenate([np.log1p(ch), np.log1p(it), np.log1p(days)[:, None], np.log1p(per_day)[:, None]],
+                              axis=1).astype(np.float32)
+
+    def observe(self, batch: OpportunityBatch) -> None:
+        """Fold in the hour's requests."""
+        if batch.size == 0:
+            return
+        self._grow(int(batch.device.max()))
+        np.add.at(self.by_channel, (batch.device, batch.channel.astype(np.int64)), 1)
+        np.add.at(self.by_intent, (batch.device, batch.intent.astype(np.int64)), 1)
+        first = self.first_t[batch.device]
+        self.first_t[batch.device] = np.where(first < 0, batch.t, first)
+
+
+class Observer:
+    """What our own logs say about each opportunity (see the module docstring); never reads the truth.
+
+    Args:
+        cfg: the run's config.
+        requests: add the device's bid-request history to the row (`RequestLog`).
+    """
+
+    def __init__(self, cfg: Config, requests: bool = False) -> None:
         n_ch = len(cfg.world.channels)
-        self.layout = Layout(n_ch)
+        self.layout = Layout(n_ch, requests)
         self.encoder = JourneyEncoder(n_ch, DEVICES_PER_PERSON * cfg.users)
+        self.requests = RequestLog(n_ch, DEVICES_PER_PERSON * cfg.users) if requests else None
         self.devices_cfg, self.window_h = cfg.world.devices, 24 * cfg.campaign.lookback_days
         self.people: ResolvedPeople | None = None
 
@@ -86,13 +141,17 @@ class Observer:
         self.people = ResolvedPeople(IdentitySignals(self.devices_cfg, sim.pop, sim.crng), self.window_h)
 
     def rows(self, batch: OpportunityBatch) -> np.ndarray:
-        """(n, layout.n_features) float32: the encoder's features, then `converted`."""
-        x = self.encoder.features(batch)
-        return np.concatenate([x, self.encoder.is_converted(batch.device)[:, None].astype(np.float32)], axis=1)
+        """(n, layout.n_features) float32: the encoder's features, `converted`, [the request history]."""
+        parts = [self.encoder.features(batch), self.encoder.is_converted(batch.device)[:, None].astype(np.float32)]
+        if self.requests is not None:
+            parts.append(self.requests.features(batch))
+        return np.concatenate(parts, axis=1)
 
     def observe(self, outcome: BidderOutcome) -> None:
-        """Fold in our own results: the journey table, and the devices of resolved purchasers."""
+        """Fold in our own results: the journey table, the requests, and the devices of resolved purchasers."""
         self.encoder.observe(outcome)
+        if self.requests is not None:
+            self.requests.observe(outcome.batch)
         if self.people is not None:
             b = outcome.batch
             clicked = np.flatnonzero(outcome.clicked)
@@ -112,7 +171,7 @@ class BoundBidder(BaseBidder):
         if not k > 0:
             raise ValueError(f"{name}: k must be > 0, got {k!r}")
         self.model, self.k, self.target_cpa = model, float(k), cfg.bidders.target_cpa
-        self.observer = Observer(cfg)
+        self.observer = Observer(cfg, requests=model.layout.requests)
 
     def attach_world(self, sim: Any) -> None:
         """See `Observer.attach_world`."""
@@ -180,7 +239,7 @@ class _Recorder(BidderWrapper):
 
     def __init__(self, cfg: Config, inner: OracleLpBidder, sample: float, rng: np.random.Generator) -> None:
         super().__init__(inner)
-        self.observer, self.sample, self.rng = Observer(cfg), sample, rng
+        self.observer, self.sample, self.rng = Observer(cfg, requests=True), sample, rng
         self.values = segment_classes(cfg)[0]
         self.parts: list[tuple[np.ndarray, ...]] = []
         self._pending: tuple[int, np.ndarray, tuple[np.ndarray, ...]] | None = None  # (t, rows, sample) of the hour

@@ -5,11 +5,13 @@ true purchase probability?), so they are fitted on the world's truth from traini
 privileged-information bound, never a product. Both read an observable row per opportunity: the
 journey encoder's features (`gaelp.agent.encoder.FEATURES`, our own logs per device) with one more
 column, `converted` (our pixel, or a purchase of the device's resolved person, reported a purchase),
-and the hour of day.
+optionally the device's history of bid requests (every opportunity offered to us, won or not: an
+advertiser sees them all; `Layout`), and the hour of day.
 
 * `CellTable`: the mean of the truth in cells of the observables, shrunk to a coarser cell where a
   cell has little data. Fine cell: channel x intent x device type x converted x touches so far
-  (0, 1, 2-3, 4+) x clicked before x last touch (within 24 h, within 7 d, earlier or never); coarse
+  (0, 1, 2-3, 4+) x clicked before x last touch (within 24 h, within 7 d, earlier or never) [x, with
+  requests, purchase-intent requests before (0, 1, 2+) x requests per day (< 1, 1-3, 3+)]; coarse
   cell: channel x intent x device type x converted. The hour of day enters as a multiplicative factor
   (the mean truth by hour over the overall mean), as it does in the world's response. With
   `by_segment`, every cell is split by the person's segment class too (the bound of a model that
@@ -31,19 +33,27 @@ import numpy as np
 from gaelp.bidders.protocol import N_INTENTS
 
 TOUCH_EDGES = (1, 2, 4)  # touches so far: 0 | 1 | 2-3 | 4+
-N_TOUCH, N_CLICKED, N_RECENCY, N_DEVICE_TYPES = len(TOUCH_EDGES) + 1, 2, 3, 2
+N_TOUCH, N_CLICKED, N_RECENCY, N_DEVICE_TYPES, N_REQUEST = len(TOUCH_EDGES) + 1, 2, 3, 2, 9
 
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    """Where the observable row's columns are (encoder features, then `converted`)."""
+    """Where the observable row's columns are: the encoder's features, `converted`, then with `requests` the
+    device's bid-request history before the hour: log1p requests by channel (n_ch), log1p requests by
+    query intent (3), log1p days since its first request, log1p requests per day since then."""
 
     n_channels: int
+    requests: bool = False
+
+    @property
+    def n_base(self) -> int:
+        """Columns up to `converted`: the encoder's 1 + 3 n_ch + 3 + 1 + 8, then `converted`."""
+        return 1 + 3 * self.n_channels + N_INTENTS + 1 + 8 + 1
 
     @property
     def n_features(self) -> int:
-        """Columns of an observable row: the encoder's 1 + 3 n_ch + 3 + 1 + 8, then `converted`."""
-        return 1 + 3 * self.n_channels + N_INTENTS + 1 + 8 + 1
+        """Columns of an observable row."""
+        return self.n_base + (self.n_channels + N_INTENTS + 2 if self.requests else 0)
 
     def channel(self, x: np.ndarray) -> np.ndarray:
         return np.argmax(x[:, 1:1 + self.n_channels], axis=1)
@@ -69,7 +79,14 @@ class Layout:
         return x[:, c:c + 6]
 
     def converted(self, x: np.ndarray) -> np.ndarray:
-        return x[:, -1].astype(np.int64)
+        return x[:, self.n_base - 1].astype(np.int64)
+
+    def request_buckets(self, x: np.ndarray) -> np.ndarray:
+        """(n,) purchase-intent requests seen before (0, 1, 2+) x requests per day (< 1, 1-3, 3+): 9 buckets."""
+        c = self.n_base + self.n_channels
+        buy = np.minimum(np.rint(np.expm1(x[:, c + N_INTENTS - 1].astype(np.float64))), 2).astype(np.int64)
+        rate = np.expm1(x[:, c + N_INTENTS + 1].astype(np.float64))
+        return buy * 3 + np.searchsorted(np.array([1.0, 3.0]), rate, side="right")
 
     def context(self, x: np.ndarray) -> np.ndarray:
         """(n,) channel x intent x device type x converted: the coarse cell."""
@@ -86,11 +103,17 @@ class Layout:
         clicked = (self.clicks(x) > 0).astype(np.int64)
         h = self.history(x)
         recency = np.where(h[:, 0] > 0, 0, np.where(h[:, 1] > 0, 1, 2))
-        return ((self.context(x) * N_TOUCH + touch) * N_CLICKED + clicked) * N_RECENCY + recency
+        fine = ((self.context(x) * N_TOUCH + touch) * N_CLICKED + clicked) * N_RECENCY + recency
+        return fine * N_REQUEST + self.request_buckets(x) if self.requests else fine
+
+    @property
+    def n_within(self) -> int:
+        """Fine cells per coarse cell."""
+        return N_TOUCH * N_CLICKED * N_RECENCY * (N_REQUEST if self.requests else 1)
 
     @property
     def n_cells(self) -> int:
-        return self.n_context * N_TOUCH * N_CLICKED * N_RECENCY
+        return self.n_context * self.n_within
 
 
 def hour_factor(hour: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -135,7 +158,7 @@ class CellTable:
 
     def predict(self, x: np.ndarray, hour: np.ndarray, seg: np.ndarray | None = None) -> np.ndarray:
         """(n,) estimated P(purchase | click) of rows `x` (n, n_features) at `hour` (n,) [and class `seg`]."""
-        cell = self.layout.cell(x)
+        cell = self.layout.cell(x[:, :self.layout.n_features])
         if self.by_segment:
             if seg is None:
                 raise ValueError("a by_segment CellTable needs each row's segment class")
@@ -149,12 +172,13 @@ def fit_table(layout: Layout, x: np.ndarray, hour: np.ndarray, p: np.ndarray, *,
 
     Args:
         layout: the row's columns.
-        x: (n, n_features) observable rows; hour: (n,) hour of day; p: (n,) true probabilities.
+        x: (n, >= n_features) observable rows; hour: (n,) hour of day; p: (n,) true probabilities.
         seg: (n,) segment class in [0, n_classes) to split every cell by (None: not split).
         prior: pseudo-observations of the coarser level's mean in each cell.
     """
     if x.shape[0] == 0:
         raise ValueError("fit_table: no rows to fit")
+    x = x[:, :layout.n_features]  # rows with more columns (the request history) fit a layout without them
     hours = hour_factor(hour, p)
     y = p / hours[hour]
     cls = np.zeros(x.shape[0], np.int64) if seg is None else seg.astype(np.int64)
@@ -164,8 +188,7 @@ def fit_table(layout: Layout, x: np.ndarray, hour: np.ndarray, p: np.ndarray, *,
     # the class means, then the coarse cells within a class, then the fine cells within a coarse cell
     top = shrunk_means(cls, np.zeros(k, np.int64), y, k, np.array([y.mean()]), prior)
     coarse = shrunk_means(ctx, np.arange(k * n_ctx) // n_ctx, y, k * n_ctx, top, prior)
-    fine_parent = (np.arange(k * n_cells) // n_cells) * n_ctx + (np.arange(k * n_cells) % n_cells) // (
-        N_TOUCH * N_CLICKED * N_RECENCY)
+    fine_parent = (np.arange(k * n_cells) // n_cells) * n_ctx + (np.arange(k * n_cells) % n_cells) // layout.n_within
     fine = shrunk_means(cell, fine_parent, y, k * n_cells, coarse, prior)
     return CellTable(layout, fine, hours, by_segment=seg is not None)
 
@@ -187,16 +210,21 @@ class LinearModel:
 
     def predict(self, x: np.ndarray, hour: np.ndarray, seg: np.ndarray | None = None) -> np.ndarray:
         """(n,) estimated P(purchase | click), clipped at 0 (hour and seg unused: the row has the hour)."""
-        return np.maximum(design(self.layout, x) @ self.w, 0.0)
+        return np.maximum(design(self.layout, x[:, :self.layout.n_features]) @ self.w, 0.0)
 
 
 def design(layout: Layout, x: np.ndarray) -> np.ndarray:
-    """(n, n_features + n_context / 2 x 7) float64 design matrix of rows `x`: the row, then per context
+    """(n, n_features + n_context / 2 x m) float64 design matrix of rows `x`: the row, then per context
     (channel x intent x device type) its one-hot times [1, touched in 24 h, in 7 d, clicked in 24 h, in 7 d,
-    log hours since click, log1p touches]."""
+    log hours since click, log1p touches] (m = 7), and with `requests` [log1p purchase-intent requests,
+    log1p requests per day] (m = 9)."""
     n = x.shape[0]
-    j = np.concatenate([np.ones((n, 1)), layout.history(x)[:, :_HIST - 1].astype(np.float64),
-                        np.log1p(layout.touches(x))[:, None].astype(np.float64)], axis=1)
+    parts = [np.ones((n, 1)), layout.history(x)[:, :_HIST - 1].astype(np.float64),
+             np.log1p(layout.touches(x))[:, None].astype(np.float64)]
+    if layout.requests:
+        c = layout.n_base + layout.n_channels
+        parts.append(x[:, [c + N_INTENTS - 1, c + N_INTENTS + 1]].astype(np.float64))
+    j = np.concatenate(parts, axis=1)
     n_ctx = layout.n_context // 2
     inter = np.zeros((n, n_ctx, j.shape[1]))
     inter[np.arange(n), layout.context(x) // 2] = j
@@ -208,11 +236,12 @@ def fit_linear(layout: Layout, x: np.ndarray, p: np.ndarray, ridge: float = 1.0,
 
     Args:
         layout: the row's columns.
-        x: (n, n_features) observable rows; p: (n,) true probabilities.
+        x: (n, >= n_features) observable rows; p: (n,) true probabilities.
         ridge: the L2 penalty (in rows' units: a weight's prior of 0 counts as `ridge` observations).
     """
     if x.shape[0] == 0:
         raise ValueError("fit_linear: no rows to fit")
+    x = x[:, :layout.n_features]
     d = design(layout, x[:1]).shape[1]
     a, b = np.zeros((d, d)), np.zeros(d)
     for i in range(0, x.shape[0], chunk):

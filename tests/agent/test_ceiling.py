@@ -125,7 +125,7 @@ def recorded():
 
 def test_collect_logs_truth_beside_observable_rows(recorded) -> None:
     r = recorded
-    assert r.x.shape == (r.p.size, LAYOUT.n_features) and r.p.size > 200
+    assert r.x.shape == (r.p.size, Layout(LAYOUT.n_channels, requests=True).n_features) and r.p.size > 200
     assert np.all((r.p >= 0) & (r.p <= 0.95)) and np.all(r.seed == 1000)
     assert set(np.unique(r.seg)) <= set(range(len(segment_classes(CFG)[0])))
     assert r.clicked.any() and not r.clicked.all()
