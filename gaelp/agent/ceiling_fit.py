@@ -18,6 +18,7 @@ advertiser sees them all; `Layout`), and the hour of day.
   knows the segment but not the journey stage).
 * `LinearModel`: ridge least squares of the truth on the encoder's features, `converted`, and the
   context (channel x intent x device type) one-hot times a few journey features (its interactions).
+* `LogLinearModel`: the same terms in a Poisson regression (log link): factors multiply.
 
 `ranking` measures how well predictions rank the truth: R^2, the variance share they explain, and
 the mean truth by predicted quantile.
@@ -249,6 +250,55 @@ def fit_linear(layout: Layout, x: np.ndarray, p: np.ndarray, ridge: float = 1.0,
         a += z.T @ z
         b += z.T @ p[i:i + chunk]
     return LinearModel(layout, np.linalg.solve(a + ridge * np.eye(d), b))
+
+
+@dataclass(frozen=True, slots=True)
+class LogLinearModel:
+    """Poisson regression (log link) of the truth on `design`'s columns: `exp(design(x) @ w)`, so the
+    context's factors multiply, as in the world's response.
+
+    Attributes:
+        layout: the row's columns.
+        w: (n_terms,) weights of `design`'s columns.
+    """
+
+    layout: Layout
+    w: np.ndarray
+
+    def predict(self, x: np.ndarray, hour: np.ndarray, seg: np.ndarray | None = None) -> np.ndarray:
+        """(n,) estimated P(purchase | click) (hour and seg unused: the row has the hour)."""
+        return np.exp(np.clip(design(self.layout, x[:, :self.layout.n_features]) @ self.w, -30.0, 0.0))
+
+
+def fit_loglinear(layout: Layout, x: np.ndarray, p: np.ndarray, ridge: float = 1.0, iters: int = 15,
+                  chunk: int = 20_000) -> LogLinearModel:
+    """Fit a `LogLinearModel` by Newton's method on the ridge-penalized Poisson likelihood, the gradient
+    and Hessian accumulated over chunks of rows; stops when no weight moves by more than 1e-6.
+
+    Args:
+        layout: the row's columns.
+        x: (n, >= n_features) observable rows; p: (n,) true probabilities.
+        ridge: the L2 penalty.
+        iters: the most Newton steps.
+    """
+    if x.shape[0] == 0:
+        raise ValueError("fit_loglinear: no rows to fit")
+    x = x[:, :layout.n_features]
+    d = design(layout, x[:1]).shape[1]
+    w = np.zeros(d)
+    w[0] = np.log(max(float(p.mean()), 1e-12))  # the bias column: start at the overall mean
+    for _ in range(iters):
+        g, h = -ridge * w, ridge * np.eye(d)
+        for i in range(0, x.shape[0], chunk):
+            z = design(layout, x[i:i + chunk])
+            mu = np.exp(np.clip(z @ w, -30.0, 5.0))
+            g += z.T @ (p[i:i + chunk] - mu)
+            h += (z * mu[:, None]).T @ z
+        step = np.linalg.solve(h, g)
+        w = w + step
+        if np.abs(step).max() < 1e-6:
+            break
+    return LogLinearModel(layout, w)
 
 
 def ranking(pred: np.ndarray, p: np.ndarray, bins: int = 5) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gaelp.agent.ceiling import BoundBidder, SegmentBoundBidder, collect, segment_classes, segment_of
-from gaelp.agent.ceiling_fit import Layout, design, fit_linear, fit_table, ranking
+from gaelp.agent.ceiling_fit import Layout, design, fit_linear, fit_loglinear, fit_table, ranking
 from gaelp.bidders.protocol import N_INTENTS, BidderWrapper, OpportunityBatch
 from gaelp.config import build_config
 from gaelp.simulation import Simulation
@@ -174,3 +174,15 @@ def test_segment_classes_refuses_equal_values_of_different_cvr() -> None:
     bad = CFG.model_copy(update={"world": CFG.world.model_copy(update={"segments": tuple(segs)})})
     with pytest.raises(ValueError, match="differ in cvr"):
         segment_classes(bad)
+
+
+def test_loglinear_fit_recovers_a_multiplicative_truth() -> None:
+    rng = np.random.default_rng(6)
+    x = _rows(20_000, rng)
+    z = design(LAYOUT, x)
+    w = np.zeros(z.shape[1])
+    w[0], w[1:1 + LAYOUT.n_channels] = np.log(0.01), rng.normal(0, 0.5, LAYOUT.n_channels)
+    w[LAYOUT.n_base - 1] = -3.0  # converted
+    p = np.exp(z @ w)
+    m = fit_loglinear(LAYOUT, x, p, ridge=1e-8)
+    assert np.allclose(m.predict(x, np.zeros(x.shape[0], np.int64)), p, rtol=1e-3)
