@@ -117,7 +117,7 @@ def run(cfg: Config, train_seeds: list[int], seeds: list[int], sample: float, wo
                 if name == "oracle_lp":
                     return tracked(ex.submit(play, cfg, job))
                 k = 1.0 if job.k is None else job.k
-                return tracked(ex.submit(play_bound, cfg, job.seed, models[name], k, name == "segment_bound"))
+                return tracked(ex.submit(play_bound, cfg, job.seed, models[name], k, name == "segment_bound", name))
             return submit
 
         agent = [tracked(ex.submit(play, cfg, Play(s, AGENT), make_agent_bidder)) for s in seeds]

@@ -229,10 +229,6 @@ class Recorded:
         """One sample of several."""
         return Recorded(*(np.concatenate([getattr(r, f) for r in parts]) for f in Recorded.__slots__))
 
-    def take(self, mask: np.ndarray) -> Recorded:
-        """The rows where `mask`."""
-        return Recorded(*(getattr(self, f)[mask] for f in Recorded.__slots__))
-
 
 class _Recorder(BidderWrapper):
     """Plays the inner truth-seeing bidder; logs a sample of (observable row, truth) of every hour."""
@@ -281,10 +277,13 @@ def collect(cfg: Config, seed: int, sample: float, k: float = 2.0) -> Recorded:
     return Recorded(x, hour, p, seg, clicked, np.full(p.size, seed))
 
 
-def play_bound(cfg: Config, seed: int, model: ValueEstimate, k: float, segment: bool = False) -> WorldResult:
-    """One campaign of the world `seed` with a bound bidder at `k` (`SegmentBoundBidder` with `segment`)."""
+def play_bound(cfg: Config, seed: int, model: ValueEstimate, k: float, segment: bool = False,
+               name: str | None = None) -> WorldResult:
+    """One campaign of the world `seed` with a bound bidder at `k` (`SegmentBoundBidder` with `segment`),
+    named `name` (None: the class's default name)."""
     cfg = cfg.replace(seed=seed)
-    bidder = (SegmentBoundBidder if segment else BoundBidder)(cfg, model, k)
+    kind = SegmentBoundBidder if segment else BoundBidder
+    bidder = kind(cfg, model, k) if name is None else kind(cfg, model, k, name)
     sim = Simulation(cfg, bidder)
     bidder.attach_world(sim)
     sim.run(cfg.days)

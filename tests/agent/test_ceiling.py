@@ -8,7 +8,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from gaelp.agent.ceiling import BoundBidder, SegmentBoundBidder, collect, segment_classes, segment_of
+from gaelp.agent.ceiling import (
+    BoundBidder,
+    RequestLog,
+    SegmentBoundBidder,
+    collect,
+    play_bound,
+    segment_classes,
+    segment_of,
+)
 from gaelp.agent.ceiling_fit import Layout, design, fit_linear, fit_loglinear, fit_table, ranking
 from gaelp.bidders.protocol import N_INTENTS, BidderWrapper, OpportunityBatch
 from gaelp.config import build_config
@@ -186,3 +194,29 @@ def test_loglinear_fit_recovers_a_multiplicative_truth() -> None:
     p = np.exp(z @ w)
     m = fit_loglinear(LAYOUT, x, p, ridge=1e-8)
     assert np.allclose(m.predict(x, np.zeros(x.shape[0], np.int64)), p, rtol=1e-3)
+
+
+def _batch(t: int, device: list[int], channel: list[int], intent: list[int]) -> OpportunityBatch:
+    n = len(device)
+    return OpportunityBatch(t=t, weekday=0, channel=np.array(channel, np.int8), device=np.array(device),
+                            device_type=np.zeros(n, np.int8), intent=np.array(intent, np.int8),
+                            reserve=np.full(n, 0.1), channel_names=CFG.channel_names)
+
+
+def test_request_log_counts_every_request_before_the_hour() -> None:
+    log = RequestLog(LAYOUT.n_channels, capacity=2)
+    log.observe(_batch(0, [1, 1, 5], [0, 2, 1], [2, 2, 0]))  # grows past its capacity
+    f = log.features(_batch(48, [1, 5, 9], [0, 0, 0], [0, 0, 0]))
+    n_ch = LAYOUT.n_channels
+    assert np.allclose(np.expm1(f[:, :n_ch]), [[1, 0, 1], [0, 1, 0], [0, 0, 0]])
+    assert np.allclose(np.expm1(f[:, n_ch:n_ch + N_INTENTS]), [[0, 0, 2], [1, 0, 0], [0, 0, 0]])
+    assert np.allclose(np.expm1(f[:, -2]), [2.0, 2.0, 0.0])  # days since the first request
+    assert np.allclose(np.expm1(f[:, -1]), [1.0, 0.5, 0.0])  # requests per day
+    assert Layout(n_ch, requests=True).n_features == LAYOUT.n_features + f.shape[1]
+
+
+def test_play_bound_scores_a_campaign_under_its_name(recorded) -> None:
+    model = fit_table(LAYOUT, recorded.x, recorded.hour, recorded.p)
+    res = play_bound(CFG, 7, model, 2.0, name="requests_bound")
+    assert res.bidder == "requests_bound" and res.k == 2.0 and res.seed == 7
+    assert res.spend > 0 and 0 <= res.budget_use <= 1.0 + 1e-9
