@@ -18,7 +18,7 @@ advertiser sees them all; `Layout`), and the hour of day.
   knows the segment but not the journey stage).
 * `LinearModel`: ridge least squares of the truth on the encoder's features, `converted`, and the
   context (channel x intent x device type) one-hot times a few journey features (its interactions).
-* `LogLinearModel`: the same terms in a Poisson regression (log link): factors multiply.
+  With a log link, the same terms in a Poisson regression (`fit_loglinear`): factors multiply.
 
 `ranking` measures how well predictions rank the truth: R^2, the variance share they explain, and
 the mean truth by predicted quantile.
@@ -199,19 +199,24 @@ _HIST = 6  # journey features that interact with the context in LinearModel
 
 @dataclass(frozen=True, slots=True)
 class LinearModel:
-    """Ridge least squares of the truth on the row and (context one-hot) x (journey features).
+    """A model on `design`'s columns: ridge least squares (`design(x) @ w`, clipped at 0) or, with
+    `log_link`, Poisson regression (`exp(design(x) @ w)`: the context's factors multiply, as in the
+    world's response).
 
     Attributes:
         layout: the row's columns.
         w: (n_terms,) weights of `design`'s columns.
+        log_link: the Poisson regression's log link.
     """
 
     layout: Layout
     w: np.ndarray
+    log_link: bool = False
 
     def predict(self, x: np.ndarray, hour: np.ndarray, seg: np.ndarray | None = None) -> np.ndarray:
-        """(n,) estimated P(purchase | click), clipped at 0 (hour and seg unused: the row has the hour)."""
-        return np.maximum(design(self.layout, x[:, :self.layout.n_features]) @ self.w, 0.0)
+        """(n,) estimated P(purchase | click) (hour and seg unused: the row has the hour)."""
+        eta = design(self.layout, x[:, :self.layout.n_features]) @ self.w
+        return np.exp(np.clip(eta, -30.0, 0.0)) if self.log_link else np.maximum(eta, 0.0)
 
 
 def design(layout: Layout, x: np.ndarray) -> np.ndarray:
@@ -252,27 +257,9 @@ def fit_linear(layout: Layout, x: np.ndarray, p: np.ndarray, ridge: float = 1.0,
     return LinearModel(layout, np.linalg.solve(a + ridge * np.eye(d), b))
 
 
-@dataclass(frozen=True, slots=True)
-class LogLinearModel:
-    """Poisson regression (log link) of the truth on `design`'s columns: `exp(design(x) @ w)`, so the
-    context's factors multiply, as in the world's response.
-
-    Attributes:
-        layout: the row's columns.
-        w: (n_terms,) weights of `design`'s columns.
-    """
-
-    layout: Layout
-    w: np.ndarray
-
-    def predict(self, x: np.ndarray, hour: np.ndarray, seg: np.ndarray | None = None) -> np.ndarray:
-        """(n,) estimated P(purchase | click) (hour and seg unused: the row has the hour)."""
-        return np.exp(np.clip(design(self.layout, x[:, :self.layout.n_features]) @ self.w, -30.0, 0.0))
-
-
 def fit_loglinear(layout: Layout, x: np.ndarray, p: np.ndarray, ridge: float = 1.0, iters: int = 15,
-                  chunk: int = 20_000) -> LogLinearModel:
-    """Fit a `LogLinearModel` by Newton's method on the ridge-penalized Poisson likelihood, the gradient
+                  chunk: int = 20_000) -> LinearModel:
+    """Fit a log-link `LinearModel` by Newton's method on the ridge-penalized Poisson likelihood, the gradient
     and Hessian accumulated over chunks of rows; stops when no weight moves by more than 1e-6.
 
     Args:
@@ -298,7 +285,7 @@ def fit_loglinear(layout: Layout, x: np.ndarray, p: np.ndarray, ridge: float = 1
         w = w + step
         if np.abs(step).max() < 1e-6:
             break
-    return LogLinearModel(layout, w)
+    return LinearModel(layout, w, log_link=True)
 
 
 def ranking(pred: np.ndarray, p: np.ndarray, bins: int = 5) -> dict[str, Any]:
