@@ -105,12 +105,17 @@ def play(cfg: Config, job: Play, agent_factory: AgentFactory | None = None,
     if attach is not None:
         attach(sim)  # the agent reads the identity signals of its own clicks and purchases
     sim.run(cfg.days)
+    return world_result(sim, job.seed, job.bidder, cfg.bidders.oracle_lp_k if job.bidder == "oracle_lp" else None)
+
+
+def world_result(sim: Simulation, seed: int, bidder: str, k: float | None = None) -> WorldResult:
+    """The `WorldResult` of a campaign `sim` has played (its config's days), for our bidder named `bidder`."""
+    cfg = sim.cfg
     t = sim.kpis.table(cfg.channel_names)["totals"]
     spend = float(sim.kpis.channel["spend"].sum())
     budget = sim.ours.daily_budget * cfg.days
     return WorldResult(
-        seed=job.seed, bidder=job.bidder, score=totals_score(t, cfg.bidders.target_cpa),
+        seed=seed, bidder=bidder, score=totals_score(t, cfg.bidders.target_cpa),
         conversions=t["conversions"], cac=t["cac"], roas=t["roas"], spend=spend,
-        budget_use=spend / budget if budget > 0 else 0.0,
-        k=cfg.bidders.oracle_lp_k if job.bidder == "oracle_lp" else None,
+        budget_use=spend / budget if budget > 0 else 0.0, k=k,
     )
