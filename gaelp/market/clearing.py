@@ -200,20 +200,8 @@ class Market:
         while True:
             # the first pass checks the hour's bids; later ones clear the same bids with some zeroed
             winners, prices = self._clear(channel[done:], bids[:, done:]) if done else self.clear(channel, bids)
-            filled = np.flatnonzero(winners.reshape(-1) >= 0)  # row-major: time order, then slot
-            row, slot = np.divmod(filled, self.max_slots)
-            adv = winners.reshape(-1)[filled]
-            price = prices.reshape(-1)[filled]
-            if self.price_mult is not None:
-                price = price * self.price_mult[adv]
-            if done:
-                row += done
-            clicked, ctr = respond(row, slot, adv)
-            if charge is None:
-                cost = np.where(clicked, price, 0.0)
-            else:
-                ends = charged_impressions(charge.weight[row], charge.draw[row], clicked, ctr)
-                cost = np.where(ends, price, 0.0)
+            row, slot, adv, price, clicked, cost, ctr, ends = self._impressions(
+                winners, prices, respond, charge, offset=done)
             fields: tuple[np.ndarray, ...] = (row, slot, adv, price, clicked, cost, ctr)
             if charge is None:
                 spend = np.bincount(adv, weights=cost, minlength=n_bidders)
@@ -240,6 +228,31 @@ class Market:
             keep = row < cut
             parts.append(tuple(f[keep] for f in fields))
             done = cut
+
+    def _impressions(self, winners: np.ndarray, prices: np.ndarray, respond: Respond, charge: Charge | None,
+                     offset: int = 0, rows: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """One pass's impressions in time order, then slot: (row, slot, advertiser, price, clicked, cost,
+        click probability, and which charge (`charged_impressions`; all clicks without `charge`)).
+
+        Args:
+            winners, prices: (n_rows, max_slots) of the pass (`_clear`).
+            respond: the world's click model.  charge: importance sampling's charges, or None.
+            offset: the hour's row of the pass's first row.  rows: the hour's rows of the pass's rows
+                (instead of `offset`).
+        """
+        filled = np.flatnonzero(winners.reshape(-1) >= 0)  # row-major: time order, then slot
+        row, slot = np.divmod(filled, self.max_slots)
+        adv = winners.reshape(-1)[filled]
+        price = prices.reshape(-1)[filled]
+        if self.price_mult is not None:
+            price = price * self.price_mult[adv]
+        if rows is not None:
+            row = rows[row]
+        elif offset:
+            row += offset
+        clicked, ctr = respond(row, slot, adv)
+        ends = clicked if charge is None else charged_impressions(charge.weight[row], charge.draw[row], clicked, ctr)
+        return row, slot, adv, price, clicked, np.where(ends, price, 0.0), ctr, ends
 
     @staticmethod
     def _first_over(cost: np.ndarray, mine: np.ndarray, parts: list[tuple[np.ndarray, ...]], j: int,
@@ -323,20 +336,8 @@ class Market:
         idx: np.ndarray | None = None  # the rows of this pass (None: all)
         while True:
             winners, prices = self._clear(channel, bids) if idx is None else self._clear(channel[idx], bids[:, idx])
-            filled = np.flatnonzero(winners.reshape(-1) >= 0)
-            row, slot = np.divmod(filled, self.max_slots)
-            adv = winners.reshape(-1)[filled]
-            price = prices.reshape(-1)[filled]
-            if self.price_mult is not None:
-                price = price * self.price_mult[adv]
-            if idx is not None:
-                row = idx[row]
-            clicked, ctr = respond(row, slot, adv)
-            if charge is None:
-                cost = np.where(clicked, price, 0.0)
-            else:
-                ends = charged_impressions(charge.weight[row], charge.draw[row], clicked, ctr)
-                cost = np.where(ends, price, 0.0)
+            row, slot, adv, price, clicked, cost, ctr, ends = self._impressions(
+                winners, prices, respond, charge, rows=idx)
             fields = [row, slot, adv, price, clicked, cost, ctr]
             cuts = np.searchsorted(row, bounds).tolist()
             part_cuts = [np.searchsorted(p[0], bounds).tolist() for p in parts]
