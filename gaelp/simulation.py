@@ -95,6 +95,7 @@ class Settled(NamedTuple):
     outcomes: list[BidderOutcome]  # every advertiser's own view of the hour, in bidder order
     ours: np.ndarray  # (k_ours,) our impressions' indices into the record's impressions
     imp_channel: np.ndarray  # (k,) each impression's channel
+    cost: np.ndarray  # (k,) what each impression cost in its advertiser's own log (`_logged_cost`)
 
 
 class Clearing(NamedTuple):
@@ -295,8 +296,9 @@ class Simulation:
         self._learn_creatives(opp, cl, ours, imp_creative, purchases)
         pixels = pixel_reports(purchases.t, purchases.device, purchases.value, purchases.advertiser, self.n_adv,
                                None if self._charge is None else self._charge[purchases.person])
+        cost = self._logged_cost(cl, imp_person)
         return Settled(record, own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser, cl.price, cl.clicked,
-                                            self._logged_cost(cl, imp_person), pixels), ours, imp_channel)
+                                            cost, pixels), ours, imp_channel, cost)
 
     def finish_hour(self, settled: Settled) -> HourRecord:
         """The rest of `close_hour`, once every advertiser has observed: KPIs, safety's watch, the observers,
@@ -304,8 +306,7 @@ class Simulation:
         record = settled.record
         t, cl = record.t, record.impressions
         self.spent_today += self.kpis.account(record)
-        self._watch_safety(t, record.batch, cl, settled.ours, settled.imp_channel,
-                           self._logged_cost(cl, record.truth.imp_person))
+        self._watch_safety(t, record.batch, cl, settled.ours, settled.imp_channel, settled.cost)
         self._today.append(record)
         for fn in self._observers:
             fn(record)
