@@ -24,7 +24,7 @@ from gaelp.bidders.protocol import N_INTENTS, OURS, Bidder, BidderContext, Bidde
 from gaelp.bidders.registry import make_bidder
 from gaelp.config import Config
 from gaelp.control.creatives import CreativeSelector
-from gaelp.control.safety import SafetyLimits
+from gaelp.control.safety import HourStats, SafetyLimits
 from gaelp.kpis import Kpis
 from gaelp.market.caps import FrequencyCaps
 from gaelp.market.clearing import Charge, Cleared, Market, Respond, Watch
@@ -254,7 +254,8 @@ class Simulation:
         Args:
             offer: this hour's `offer_hour()`.
             given: (n,) bids of some advertisers (by index), as their own `bid` of the offer's batch
-                gives them; the others bid here.
+                gives them (ours, if given, already through the safety limits: `safety.apply` of
+                `bid_of(OURS, offer.opp)` at hour `offer.t`); the others bid here.
             blocked: (n_bidders, n) the frequency caps' `blocked` of the offer, if already asked.
             creative: (n,) what our creative selector chooses for the offer (as `open_hour` would), if
                 already chosen.
@@ -302,11 +303,26 @@ class Simulation:
 
     def finish_hour(self, settled: Settled) -> HourRecord:
         """The rest of `close_hour`, once every advertiser has observed: KPIs, safety's watch, the observers,
-        the clock."""
+        the clock.
+
+        Exactly `account_hour`, the safety layer's anomaly test of the stats it returns (if any), then
+        `end_hour`: a batch of worlds tests all its worlds' hours at once between the two.
+        """
+        stats = self.account_hour(settled)
+        if stats is not None:
+            self.safety.conclude(stats, self.safety.detector.check_hour(*stats[1:]))
+        return self.end_hour(settled.record)
+
+    def account_hour(self, settled: Settled) -> HourStats | None:
+        """`finish_hour` up to the anomaly test: KPIs and safety's watch; returns our hour's stats that the
+        safety layer's anomaly detector must test (None: no test this hour, `SafetyLimits.watch`)."""
         record = settled.record
-        t, cl = record.t, record.impressions
         self.spent_today += self.kpis.account(record)
-        self._watch_safety(t, record.batch, cl, settled.ours, settled.imp_channel, settled.cost)
+        return self._watch_safety(record.t, record.batch, record.impressions, settled.ours, settled.imp_channel,
+                                  settled.cost)
+
+    def end_hour(self, record: HourRecord) -> HourRecord:
+        """The rest of `finish_hour`: the day's log and the observers get the record, the clock moves on."""
         self._today.append(record)
         for fn in self._observers:
             fn(record)
@@ -334,12 +350,13 @@ class Simulation:
         return cl.cost if self._charge is None else np.where(cl.clicked, cl.price * self._charge[imp_person], 0.0)
 
     def _watch_safety(self, t: int, batch: OpportunityBatch, cl: Cleared, ours: np.ndarray,
-                      imp_channel: np.ndarray, cost: np.ndarray) -> None:
+                      imp_channel: np.ndarray, cost: np.ndarray) -> HourStats | None:
         """The safety limits watch our own hourly stats (impressions and clicks by channel, spend: `cost`,
-        what our log says each impression cost), each impression counted with its sampling weight."""
+        what our log says each impression cost), each impression counted with its sampling weight; returns
+        what the anomaly detector must test."""
         n_ch, ch, w = self.n_channels, imp_channel[ours], batch.weight[cl.row[ours]]
         clicked = cl.clicked[ours]
-        self.safety.observe(t, cl.bids[OURS], np.bincount(ch, w, minlength=n_ch),
+        return self.safety.watch(t, cl.bids[OURS], np.bincount(ch, w, minlength=n_ch),
                             np.bincount(ch[clicked], w[clicked], minlength=n_ch), float(cost[ours].sum()),
                             batch.weight)
 
@@ -413,11 +430,17 @@ class Simulation:
         none past a cap."""
         batch = opp.batch
         # bidder-major, the layout the market clears (gaelp.market.mechanisms)
-        bids = np.stack([given[j] if j in given else b.bid(opp.truth_view if b.sees_truth else batch)
-                         for j, b in enumerate(self.bidders)]) if batch.size else np.zeros((self.n_adv, 0))
-        bids[OURS] = self.safety.apply(bids[OURS], opp.batch.t)
+        bids = np.stack([given[j] if j in given else self.bid_of(j, opp)
+                         for j in range(self.n_adv)]) if batch.size else np.zeros((self.n_adv, 0))
+        if OURS not in given:
+            bids[OURS] = self.safety.apply(bids[OURS], opp.batch.t)
         np.putmask(bids, self.caps.blocked(opp.person, batch.channel) if blocked is None else blocked, 0.0)
         return bids
+
+    def bid_of(self, j: int, opp: _Opportunities) -> np.ndarray:
+        """(n,) advertiser `j`'s own bids on the hour's opportunities (`Offer.opp`; ours before safety)."""
+        b = self.bidders[j]
+        return b.bid(opp.truth_view if b.sees_truth else opp.batch)
 
     def _draws(self, day: int) -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:
         """draw(rows, keys, purpose): this world's counter uniforms of `day` (see `gaelp.world.clicks`)."""

@@ -36,6 +36,7 @@ from gaelp.bidders.batched_rivals import batch_rivals
 from gaelp.bidders.protocol import OURS
 from gaelp.bidders.worlds import WorldOutcomes, WorldRows
 from gaelp.config import Config
+from gaelp.control.batched_safety import WorldsSafety
 from gaelp.control.creatives import WorldsCreatives
 from gaelp.market.caps import WorldsCaps
 from gaelp.market.clearing import Charge, Cleared, Respond
@@ -110,6 +111,7 @@ class BatchedWorlds:
         self.rivals = batch_rivals([s.bidders for s in self.sims], OURS)
         self.caps = WorldsCaps([s.caps for s in self.sims])  # the worlds' caps as one table
         self.creatives = WorldsCreatives([s.creatives for s in self.sims])  # our creatives, chosen at once
+        self.safety = WorldsSafety([s.safety for s in self.sims])  # our anomaly tests, every world's at once
 
     @property
     def t(self) -> int:
@@ -123,9 +125,13 @@ class BatchedWorlds:
         offers = [s.offer_hour() for s in self.sims]
         rows = WorldRows.of([o.opp.batch for o in offers])
         cuts = list(itertools.pairwise(rows.bounds.tolist()))
-        # the batched rivals' bids, our creatives and the caps' mask for every world at once, then each
-        # world's own bids (ours, through its safety limits) with them
+        # our bids through every world's safety limits (their bid tests at once), the batched rivals' bids,
+        # our creatives and the caps' mask for every world at once, then each world's other bids with them
         given: list[dict[int, np.ndarray]] = [{} for _ in self.sims]
+        ours = self.safety.apply([s.bid_of(OURS, o.opp) if o.opp.batch.size else np.zeros(0)
+                                  for s, o in zip(self.sims, offers, strict=True)], self.t)
+        for g, bids in zip(given, ours, strict=True):
+            g[OURS] = bids
         for j, rival in self.rivals.items():
             for w, bids in enumerate(rows.split(rival.bid(rows))):
                 given[w][j] = bids
@@ -145,7 +151,8 @@ class BatchedWorlds:
         for j, rival in self.rivals.items():
             if rival.learns:
                 rival.observe(WorldOutcomes.of(rows, [st.outcomes[j] for st in settled]))
-        return [s.finish_hour(st) for s, st in zip(self.sims, settled, strict=True)]
+        self.safety.test([s.account_hour(st) for s, st in zip(self.sims, settled, strict=True)])
+        return [s.end_hour(st.record) for s, st in zip(self.sims, settled, strict=True)]
 
     def clear(self, inputs: Sequence[Clearing]) -> list[Cleared]:
         """The market's phase of the hour for every world at once: one `Market.clear_worlds` call.

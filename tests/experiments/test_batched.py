@@ -8,10 +8,12 @@ import pytest
 
 from gaelp.config import load_config
 from gaelp.experiments.batched import BatchedWorlds
+from gaelp.experiments.faults import FaultInjector, parse_fault
 from gaelp.experiments.importance import with_importance
 from gaelp.market.clearing import Market
 from gaelp.records import DayLog
-from gaelp.simulation import Simulation
+from gaelp.rng import Streams
+from gaelp.simulation import Simulation, build_bidder
 
 SEEDS = (11, 12, 13, 14)
 
@@ -112,6 +114,38 @@ def test_a_world_whose_price_watch_fires_in_a_batch_is_the_world_alone():
     kinds = [[e["kind"] for e in events] for _, events in alone]
     assert "overcharge" in kinds[strict] and all("overcharge" not in k for w, k in enumerate(kinds) if w != strict)
     assert any("stopped from opportunity" in e["action"] for e in alone[strict][1])  # withdrawn mid-hour
+
+
+def _faulty(cfg, fault: str | None) -> Simulation:
+    """A world whose `fault` (`gaelp.experiments.faults`) breaks our bidding or our ads' clicks mid-run."""
+    if fault is None:
+        return Simulation(cfg)
+    injector = FaultInjector(build_bidder(cfg, cfg.bidder, Streams(cfg.seed)), parse_fault(fault))
+    sim = injector.sim = Simulation(cfg, bidder=injector)
+    return sim
+
+
+def test_worlds_whose_anomaly_detectors_alarm_in_a_batch_are_the_worlds_alone():
+    """Our anomaly tests run for every world of a batch at once: a world whose bids jump (a bid spike) and one
+    whose ads stop being clicked (a CTR collapse) pause as alone, the others do not."""
+    cfg = load_config(None, users=10_000, days=2)
+    faults = (None, "bid_x1000@day1h4", "ctr_collapse_x0.01@day1h4", None)
+
+    def worlds():
+        return [_faulty(cfg.replace(seed=40 + w), f) for w, f in enumerate(faults)]
+
+    alone = []
+    for sim in worlds():
+        on_day, finish = _hasher(sim)
+        sim.run(on_day=on_day)
+        alone.append((finish(), sim.safety.events, repr(sim.safety.state_dict())))
+    sims = worlds()
+    hashers = [_hasher(sim) for sim in sims]
+    BatchedWorlds(sims).run(cfg.days, on_day=lambda w, log: hashers[w][0](log))
+    assert [(finish(), sim.safety.events, repr(sim.safety.state_dict()))
+            for (_, finish), sim in zip(hashers, sims, strict=True)] == alone
+    kinds = [{e["kind"] for e in events if e["kind"] != "hour_ceiling"} for _, events, _ in alone]
+    assert kinds == [set(), {"bid_spike"}, {"ctr_collapse"}, set()], kinds
 
 
 def _same_state(a, b) -> bool:
