@@ -33,7 +33,7 @@ from gaelp.records import DayLog, HourRecord, HourTruth, Purchases
 from gaelp.rng import CounterRng, Purpose, Streams
 from gaelp.world.activity import Activity, DaySchedule
 from gaelp.world.clicks import ADV_KEYS, SLOT_KEYS, ClickInputs, click_response
-from gaelp.world.journey import JourneyModel
+from gaelp.world.journey import Exposures, JourneyModel
 from gaelp.world.population import JourneyState, Stage, build_population, initial_stages
 from gaelp.world.purchases import ORGANIC, POST_CLICK, PendingPurchases
 from gaelp.world.response import ResponseModel
@@ -96,6 +96,7 @@ class Settled(NamedTuple):
     ours: np.ndarray  # (k_ours,) our impressions' indices into the record's impressions
     imp_channel: np.ndarray  # (k,) each impression's channel
     cost: np.ndarray  # (k,) what each impression cost in its advertiser's own log (`_logged_cost`)
+    exposures: Exposures  # the impressions that move journeys (moved by `settle_hour` unless told not to)
 
 
 class Clearing(NamedTuple):
@@ -280,15 +281,23 @@ class Simulation:
             b.observe(outcome)
         return self.finish_hour(settled)
 
-    def settle_hour(self, hour: OpenHour, cl: Cleared) -> Settled:
+    def settle_hour(self, hour: OpenHour, cl: Cleared, move: bool = True) -> Settled:
         """`close_hour` up to the advertisers' learning: clicks, purchases, journeys, caps, touches, our
-        creatives' learning; returns the hour's record and every advertiser's own outcome."""
+        creatives' learning; returns the hour's record and every advertiser's own outcome.
+
+        Args:
+            move: whether the impressions move the journeys here; False leaves that to the caller (a batch
+                of worlds moves all its worlds' journeys at once): `journey.expose` of `Settled.exposures`
+                at the hour, before the advertisers observe (nothing else of the hour reads the journeys).
+        """
         t, purchases, opp = hour.t, hour.purchases, hour.opp
         imp_person, imp_channel = opp.person[cl.row], opp.batch.channel[cl.row]
         imp_key = opp.key[cl.row] * SLOT_KEYS + cl.slot
         imp_creative = hour.shown[cl.row * self.market.max_slots + cl.slot]
         click, p_purchase = self._schedule_post_click(t, opp, cl, imp_person, imp_key)
-        self._move_journeys(t, opp, cl, imp_person, imp_channel, imp_key, imp_creative)
+        exposures = self._exposures(opp, cl, imp_person, imp_channel, imp_key, imp_creative)
+        if move:
+            self.journey.expose(self.state, t, t // 24, *exposures)
         self.caps.record(imp_person, imp_channel, cl.advertiser)
         ours = np.flatnonzero(cl.advertiser == OURS)
         self.touches.touch(t, imp_person[ours], imp_channel[ours], cl.clicked[ours])
@@ -299,7 +308,7 @@ class Simulation:
                                None if self._charge is None else self._charge[purchases.person])
         cost = self._logged_cost(cl, imp_person)
         return Settled(record, own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser, cl.price, cl.clicked,
-                                            cost, pixels), ours, imp_channel, cost)
+                                            cost, pixels), ours, imp_channel, cost, exposures)
 
     def finish_hour(self, settled: Settled) -> HourRecord:
         """The rest of `close_hour`, once every advertiser has observed: KPIs, safety's watch, the observers,
@@ -500,13 +509,13 @@ class Simulation:
         self.pending.push(due, pe, a, device, POST_CLICK)
         return ci, p
 
-    def _move_journeys(self, t: int, opp: _Opportunities, cl: Cleared, imp_person: np.ndarray,
-                       imp_channel: np.ndarray, imp_key: np.ndarray, imp_creative: np.ndarray) -> None:
-        """Impressions move fatigue, brand memory and stages (other products' ads do not move our category)."""
+    def _exposures(self, opp: _Opportunities, cl: Cleared, imp_person: np.ndarray, imp_channel: np.ndarray,
+                   imp_key: np.ndarray, imp_creative: np.ndarray) -> Exposures:
+        """The impressions that move journeys: fatigue, brand memory and stages (other products' ads do not
+        move our category)."""
         rel = np.flatnonzero(self.category[cl.advertiser])
-        self.journey.expose(self.state, t, t // 24, imp_key[rel], imp_person[rel], cl.advertiser[rel],
-                            imp_channel[rel], cl.clicked[rel], opp.stage[cl.row[rel]],  # no stage moved yet
-                            imp_creative[rel])
+        return Exposures(imp_key[rel], imp_person[rel], cl.advertiser[rel], imp_channel[rel], cl.clicked[rel],
+                         opp.stage[cl.row[rel]], imp_creative[rel])  # no stage moved yet
 
     # --- checkpoints -----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -6,10 +6,12 @@ steps its worlds in lockstep through the three phases of `Simulation`'s hour (`o
 `close_hour`, split further at the bids and at the advertisers' learning) and runs the stages that take a
 world axis once for the whole batch: the rivals' bids and learning (`gaelp.bidders.batched_rivals`: each
 rival slot's tables stacked across worlds, draws through `WorldsRng`), our creatives' choice
-(`WorldsCreatives`), the frequency caps' mask (`WorldsCaps`), and the market's clearing
-(`Market.clear_worlds`: one auction pass over every world's opportunities, budgets per world and
-advertiser, each world's price watch on its own impressions) with the people's clicks
-(`gaelp.world.clicks`). The other stages still run world by world; docs/montecarlo.md lists what moves next.
+(`WorldsCreatives`), the frequency caps' mask (`WorldsCaps`), our safety layers' anomaly tests
+(`WorldsSafety`), the market's clearing (`Market.clear_worlds`: one auction pass over every world's
+opportunities, budgets per world and advertiser, each world's price watch on its own impressions) with the
+people's clicks (`gaelp.world.clicks`), and the impressions' moves of the people's journeys
+(`WorldsJourneys`: every world's people as one world-major population that the worlds' states view). The
+other stages still run world by world; docs/montecarlo.md lists what moves next.
 
 Exactness: each world in a batch gets, bit for bit, the records and KPIs it gets alone (tested), because
 the batched stages compute every world's rows from that world's inputs only, in its own order.
@@ -43,20 +45,8 @@ from gaelp.market.clearing import Charge, Cleared, Respond
 from gaelp.records import DayLog, HourRecord
 from gaelp.rng import WorldsRng
 from gaelp.simulation import Clearing, Simulation, creative_context
+from gaelp.world.batched_journeys import WorldsJourneys
 from gaelp.world.clicks import ClickInputs, Gather, Keep, click_response
-
-
-def _gather(bounds: np.ndarray, arrays: Sequence[np.ndarray]) -> Gather:
-    """gather(rows, index): each row's value at `index` of its world's array (rows sorted, world-major)."""
-
-    def gather(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
-        cut = np.searchsorted(rows, bounds).tolist()
-        parts = [arrays[w][index[a:b]] for w, (a, b) in enumerate(itertools.pairwise(cut)) if b > a]
-        if len(parts) == 1:
-            return parts[0]
-        return np.concatenate(parts) if parts else np.zeros(0, arrays[0].dtype)
-
-    return gather
 
 
 def _scatter(bounds: np.ndarray, tables: Sequence[np.ndarray], n_slots: int) -> Keep:
@@ -112,6 +102,8 @@ class BatchedWorlds:
         self.caps = WorldsCaps([s.caps for s in self.sims])  # the worlds' caps as one table
         self.creatives = WorldsCreatives([s.creatives for s in self.sims])  # our creatives, chosen at once
         self.safety = WorldsSafety([s.safety for s in self.sims])  # our anomaly tests, every world's at once
+        # every world's people as one world-major population (the worlds' journey states view it)
+        self.people = WorldsJourneys([s.state for s in self.sims], first.journey, self.rng)
 
     @property
     def t(self) -> int:
@@ -142,7 +134,8 @@ class BatchedWorlds:
         hours = [s.bid_hour(o, g, blocked[:, a:b], c)
                  for s, o, g, c, (a, b) in zip(self.sims, offers, given, creative, cuts, strict=True)]
         cleared = self.clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)])
-        settled = [s.settle_hour(h, cl) for s, h, cl in zip(self.sims, hours, cleared, strict=True)]
+        settled = [s.settle_hour(h, cl, move=False) for s, h, cl in zip(self.sims, hours, cleared, strict=True)]
+        self.people.expose(self.t, [st.exposures for st in settled])  # every world's journeys move at once
         # every advertiser learns from its own outcome: the batched rivals of all worlds at once
         for s, st in zip(self.sims, settled, strict=True):
             for j, (b, outcome) in enumerate(zip(s.bidders, st.outcomes, strict=True)):
@@ -193,10 +186,15 @@ class BatchedWorlds:
         day, rng = self.t // 24, self.rng
         first = self.sims[0]
         return partial(click_response, first.response, clicks, first.n_adv, lambda r, a: quality[world[r], a],
-                       _gather(bounds, [s.state.seen.reshape(-1) for s in self.sims]),
-                       _gather(bounds, [s.state.seen_creative.reshape(-1) for s in self.sims]),
+                       self._gather("seen", world), self._gather("seen_creative", world),
                        lambda r, keys, purpose: rng.uniform(world[r], keys, day, purpose),
                        _scatter(bounds, [c.shown for c in inputs], self.market.max_slots))
+
+    def _gather(self, name: str, world: np.ndarray) -> Gather:
+        """gather(rows, index): each batch row's value at `index` of its world's flat `JourneyState` array `name`."""
+        flat = self.people.array(name).reshape(-1)
+        per_world = flat.size // self.n_worlds
+        return lambda rows, index: flat[world[rows] * per_world + index]
 
     def run(self, days: int, on_day: Callable[[int, DayLog], None] | None = None) -> None:
         """Simulate `days` more days of every world; `on_day(world, log)` gets each world's day logs."""

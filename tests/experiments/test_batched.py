@@ -41,6 +41,15 @@ def _hasher(sim: Simulation):
     return on_day, finish
 
 
+def _people(sim: Simulation) -> str:
+    """A hash of every array of the world's people (`JourneyState`), which the batch moves as one population."""
+    h = hashlib.sha256()
+    for name, a in sim.state.state_dict().items():
+        h.update(name.encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
 @pytest.mark.parametrize("bidder", ["target_cpa", "oracle"])
 def test_a_world_in_a_batch_is_the_world_alone(bidder, monkeypatch):
     cfg = load_config(None, users=1500, days=4, bidder=bidder)
@@ -49,7 +58,7 @@ def test_a_world_in_a_batch_is_the_world_alone(bidder, monkeypatch):
         sim = Simulation(cfg.replace(seed=s))
         on_day, finish = _hasher(sim)
         sim.run(on_day=on_day)
-        alone.append(finish())
+        alone.append((finish(), _people(sim)))
 
     # count the batch hours where a world's budget ran out mid-hour (its bids withdrawn from there on)
     cut_hours = []
@@ -65,7 +74,7 @@ def test_a_world_in_a_batch_is_the_world_alone(bidder, monkeypatch):
     sims = [Simulation(cfg.replace(seed=s)) for s in SEEDS]
     hashers = [_hasher(sim) for sim in sims]
     BatchedWorlds(sims).run(cfg.days, on_day=lambda w, log: hashers[w][0](log))
-    assert [finish() for _, finish in hashers] == alone
+    assert [(finish(), _people(sim)) for (_, finish), sim in zip(hashers, sims, strict=True)] == alone
     assert len(set(alone)) == len(SEEDS)  # the worlds differ
     assert any(cut_hours)  # budgets ran out within some hours: the lockstep cut-off passes ran
 
