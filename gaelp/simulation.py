@@ -97,6 +97,7 @@ class Settled(NamedTuple):
     imp_channel: np.ndarray  # (k,) each impression's channel
     cost: np.ndarray  # (k,) what each impression cost in its advertiser's own log (`_logged_cost`)
     exposures: Exposures  # the impressions that move journeys (moved by `settle_hour` unless told not to)
+    pixels: list[tuple[np.ndarray, ...]]  # each advertiser's pixel report of the hour (`pixel_reports`)
 
 
 class Clearing(NamedTuple):
@@ -281,7 +282,7 @@ class Simulation:
             b.observe(outcome)
         return self.finish_hour(settled)
 
-    def settle_hour(self, hour: OpenHour, cl: Cleared, move: bool = True) -> Settled:
+    def settle_hour(self, hour: OpenHour, cl: Cleared, move: bool = True, report: bool = True) -> Settled:
         """`close_hour` up to the advertisers' learning: clicks, purchases, journeys, caps, touches, our
         creatives' learning; returns the hour's record and every advertiser's own outcome.
 
@@ -289,6 +290,9 @@ class Simulation:
             move: whether the impressions move the journeys here; False leaves that to the caller (a batch
                 of worlds moves all its worlds' journeys at once): `journey.expose` of `Settled.exposures`
                 at the hour, before the advertisers observe (nothing else of the hour reads the journeys).
+            report: whether to build every advertiser's outcome here; False leaves `Settled.outcomes` empty
+                for the caller to build (`own_outcomes` of the cleared impressions, `Settled.cost` and
+                `Settled.pixels`).
         """
         t, purchases, opp = hour.t, hour.purchases, hour.opp
         imp_person, imp_channel = opp.person[cl.row], opp.batch.channel[cl.row]
@@ -307,8 +311,9 @@ class Simulation:
         pixels = pixel_reports(purchases.t, purchases.device, purchases.value, purchases.advertiser, self.n_adv,
                                None if self._charge is None else self._charge[purchases.person])
         cost = self._logged_cost(cl, imp_person)
-        return Settled(record, own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser, cl.price, cl.clicked,
-                                            cost, pixels), ours, imp_channel, cost, exposures)
+        outcomes = own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser, cl.price, cl.clicked, cost,
+                                pixels) if report else []
+        return Settled(record, outcomes, ours, imp_channel, cost, exposures, pixels)
 
     def finish_hour(self, settled: Settled) -> HourRecord:
         """The rest of `close_hour`, once every advertiser has observed: KPIs, safety's watch, the observers,

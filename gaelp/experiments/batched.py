@@ -35,6 +35,7 @@ from functools import partial
 import numpy as np
 
 from gaelp.bidders.batched_rivals import batch_rivals
+from gaelp.bidders.outcomes import outcome_columns, outcomes_of
 from gaelp.bidders.protocol import OURS
 from gaelp.bidders.worlds import WorldOutcomes, WorldRows
 from gaelp.config import Config
@@ -133,9 +134,15 @@ class BatchedWorlds:
         blocked = self.caps.blocked(rows.world, np.concatenate([o.opp.person for o in offers]), rows.channel)
         hours = [s.bid_hour(o, g, blocked[:, a:b], c)
                  for s, o, g, c, (a, b) in zip(self.sims, offers, given, creative, cuts, strict=True)]
-        cleared = self.clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)])
-        settled = [s.settle_hour(h, cl, move=False) for s, h, cl in zip(self.sims, hours, cleared, strict=True)]
+        cleared, every = self._clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)])
+        settled = [s.settle_hour(h, cl, move=False, report=False)
+                   for s, h, cl in zip(self.sims, hours, cleared, strict=True)]
         self.people.expose(self.t, [st.exposures for st in settled])  # every world's journeys move at once
+        # every advertiser's outcome columns of every world at once, each world's outcomes their views
+        columns = outcome_columns(every.bids.shape[0], every.bids.shape[1], every.row, every.slot, every.advertiser,
+                                  every.price, every.clicked, np.concatenate([st.cost for st in settled]))
+        settled = [st._replace(outcomes=outcomes_of(o.opp.batch, cl.bids, columns.worlds(a, b), st.pixels))
+                   for st, o, cl, (a, b) in zip(settled, offers, cleared, cuts, strict=True)]
         # every advertiser learns from its own outcome: the batched rivals of all worlds at once
         for s, st in zip(self.sims, settled, strict=True):
             for j, (b, outcome) in enumerate(zip(s.bidders, st.outcomes, strict=True)):
@@ -143,7 +150,8 @@ class BatchedWorlds:
                     b.observe(outcome)
         for j, rival in self.rivals.items():
             if rival.learns:
-                rival.observe(WorldOutcomes.of(rows, [st.outcomes[j] for st in settled]))
+                rival.observe(WorldOutcomes(rows, every.bids[j], columns.clicked[j], columns.cost[j],
+                                            np.flatnonzero(columns.clicked[j]), [st.outcomes[j] for st in settled]))
         self.safety.test([s.account_hour(st) for s, st in zip(self.sims, settled, strict=True)])
         return [s.end_hour(st.record) for s, st in zip(self.sims, settled, strict=True)]
 
@@ -156,6 +164,10 @@ class BatchedWorlds:
         Returns:
             Each world's `Cleared`, as its own `Market.clear_within_budgets(*inputs[w])` returns it.
         """
+        return self._clear(inputs)[0]
+
+    def _clear(self, inputs: Sequence[Clearing]) -> tuple[list[Cleared], Cleared]:
+        """`clear`, and every world's impressions as one `Cleared` over the batch's rows (world-major)."""
         bounds = np.zeros(len(inputs) + 1, np.int64)
         np.cumsum([c.channel.shape[0] for c in inputs], out=bounds[1:])
         charged = [c.charge is not None for c in inputs]
@@ -175,7 +187,7 @@ class BatchedWorlds:
             a, b, lo, hi = cut[w], cut[w + 1], bounds[w], bounds[w + 1]
             out.append(Cleared(cl.row[a:b] - lo, cl.slot[a:b], cl.advertiser[a:b], cl.price[a:b], cl.clicked[a:b],
                                cl.cost[a:b], cl.ctr[a:b], np.ascontiguousarray(cl.bids[:, lo:hi])))
-        return out
+        return out, cl
 
     def _respond(self, bounds: np.ndarray, inputs: Sequence[Clearing]) -> Respond:
         """The worlds' click model over batch rows: every world's `click_response` in one array program,
