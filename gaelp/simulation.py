@@ -34,8 +34,8 @@ from gaelp.rng import CounterRng, Purpose, Streams
 from gaelp.world.activity import Activity, DaySchedule
 from gaelp.world.clicks import ADV_KEYS, SLOT_KEYS, ClickInputs, click_response
 from gaelp.world.journey import Exposures, JourneyModel
-from gaelp.world.population import JourneyState, Stage, build_population, initial_stages
-from gaelp.world.purchases import ORGANIC, POST_CLICK, PendingPurchases
+from gaelp.world.population import JourneyState, Stage, build_population, initial_stages, pick_device
+from gaelp.world.purchases import ORGANIC, POST_CLICK, Clicked, PendingPurchases, post_click
 from gaelp.world.response import ResponseModel
 from gaelp.world.temporal import Calendar
 
@@ -116,6 +116,19 @@ class Clearing(NamedTuple):
     def market_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, Respond, Charge | None, Watch | None]:
         """The arguments of `Market.clear_within_budgets`, in order."""
         return self.channel, self.bids, self.remaining, self.respond, self.charge, self.watch
+
+
+def clicked_rows(batch: Any, person: np.ndarray, segment: np.ndarray, stage: np.ndarray, row: np.ndarray,
+                 advertiser: np.ndarray, key: np.ndarray) -> Clicked:
+    """The clicks on opportunities `row` as post-click scheduling reads them.
+
+    Args:
+        batch: the opportunities' channel, intent, device_type and device columns (an `OpportunityBatch`, or
+            a batch of worlds' `WorldRows`); person, segment, stage: (n,) who stands behind each.
+        row, advertiser, key: (k,) each click's opportunity, advertiser and impression counter key.
+    """
+    return Clicked(advertiser, key, person[row], batch.channel[row], segment[row], stage[row], batch.intent[row],
+                   batch.device_type[row], batch.device[row])
 
 
 def build_competitors(cfg: Config, streams: Streams) -> list[Bidder]:
@@ -282,25 +295,28 @@ class Simulation:
             b.observe(outcome)
         return self.finish_hour(settled)
 
-    def settle_hour(self, hour: OpenHour, cl: Cleared, move: bool = True, report: bool = True) -> Settled:
+    def settle_hour(self, hour: OpenHour, cl: Cleared, together: bool = False,
+                    scheduled: tuple[np.ndarray, np.ndarray] | None = None) -> Settled:
         """`close_hour` up to the advertisers' learning: clicks, purchases, journeys, caps, touches, our
         creatives' learning; returns the hour's record and every advertiser's own outcome.
 
         Args:
-            move: whether the impressions move the journeys here; False leaves that to the caller (a batch
-                of worlds moves all its worlds' journeys at once): `journey.expose` of `Settled.exposures`
-                at the hour, before the advertisers observe (nothing else of the hour reads the journeys).
-            report: whether to build every advertiser's outcome here; False leaves `Settled.outcomes` empty
-                for the caller to build (`own_outcomes` of the cleared impressions, `Settled.cost` and
-                `Settled.pixels`).
+            together: True leaves two steps to the caller (a batch of worlds takes them for all its worlds at
+                once): the journeys' moves (`journey.expose` of `Settled.exposures` at the hour, before the
+                advertisers observe; nothing else of the hour reads the journeys) and every advertiser's
+                outcome (`Settled.outcomes` is left empty: `own_outcomes` of the cleared impressions,
+                `Settled.cost` and `Settled.pixels`).
+            scheduled: the clicks (indices into `cl`) and their P(purchase), if the caller has already
+                scheduled their purchases as `post_click` does here (None: scheduled here).
         """
         t, purchases, opp = hour.t, hour.purchases, hour.opp
         imp_person, imp_channel = opp.person[cl.row], opp.batch.channel[cl.row]
         imp_key = opp.key[cl.row] * SLOT_KEYS + cl.slot
         imp_creative = hour.shown[cl.row * self.market.max_slots + cl.slot]
-        click, p_purchase = self._schedule_post_click(t, opp, cl, imp_person, imp_key)
+        click, p_purchase = self._schedule_post_click(t, opp, cl, imp_person, imp_key) if scheduled is None \
+            else scheduled
         exposures = self._exposures(opp, cl, imp_person, imp_channel, imp_key, imp_creative)
-        if move:
+        if not together:
             self.journey.expose(self.state, t, t // 24, *exposures)
         self.caps.record(imp_person, imp_channel, cl.advertiser)
         ours = np.flatnonzero(cl.advertiser == OURS)
@@ -312,7 +328,7 @@ class Simulation:
                                None if self._charge is None else self._charge[purchases.person])
         cost = self._logged_cost(cl, imp_person)
         outcomes = own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser, cl.price, cl.clicked, cost,
-                                pixels) if report else []
+                                pixels) if not together else []
         return Settled(record, outcomes, ours, imp_channel, cost, exposures, pixels)
 
     def finish_hour(self, settled: Settled) -> HourRecord:
@@ -390,7 +406,7 @@ class Simulation:
 
     def _random_device(self, person: np.ndarray, key: Any, purpose: int) -> np.ndarray:
         u = self.crng.uniform(person, key, purpose)
-        return self.pop.device_offset[person] + (u * self.pop.n_devices[person]).astype(np.int64)
+        return pick_device(self.pop.device_offset[person], self.pop.n_devices[person], u)
 
     def _purchases(self, t: int) -> Purchases:
         """The purchases due now that still find their buyer open, credited by our last touch."""
@@ -499,19 +515,13 @@ class Simulation:
         ci = np.flatnonzero(cl.clicked)
         if ci.size == 0:  # most hours of a small world
             return _NO_INDEX, _NO_PROBABILITY
-        batch, seg, stage = opp.batch, opp.segment, opp.stage
-        r, a, k = cl.row[ci], cl.advertiser[ci], imp_key[ci]
-        p = self.response.cvr(batch.channel[r], seg[r], stage[r], batch.intent[r], batch.device_type[r],
-                              self.calendar.hour_cvr[t % 24], self.appeal[a])
-        buy = np.flatnonzero(self.crng.uniform(k, day, Purpose.CONVERT) < p)
-        if buy.size == 0:
-            return ci, p
-        r, a, k, pe = r[buy], a[buy], k[buy], imp_person[ci[buy]]
-        lag = self.response.lag_hours(seg[r], self.crng.uniform(k, day, Purpose.LAG))
-        due = t + np.maximum(1, np.ceil(lag)).astype(np.int64)
-        same = self.crng.uniform(k, day, Purpose.CONV_DEVICE) < self.journey.same_device
-        device = np.where(same, batch.device[r], self._random_device(pe, k, Purpose.CONV_OTHER_DEVICE))
-        self.pending.push(due, pe, a, device, POST_CLICK)
+        p, bought = post_click(self.response, self.appeal, self.journey.same_device, self.calendar.hour_cvr[t % 24], t,
+                               clicked_rows(opp.batch, opp.person, opp.segment, opp.stage, cl.row[ci],
+                                            cl.advertiser[ci], imp_key[ci]),
+                               lambda rows, keys, purpose: self.crng.uniform(keys, day, purpose),
+                               lambda rows, pe, keys: self._random_device(pe, keys, Purpose.CONV_OTHER_DEVICE))
+        if bought is not None:
+            self.pending.push(bought.due, bought.person, bought.advertiser, bought.device, POST_CLICK)
         return ci, p
 
     def _exposures(self, opp: _Opportunities, cl: Cleared, imp_person: np.ndarray, imp_channel: np.ndarray,

@@ -9,9 +9,11 @@ rival slot's tables stacked across worlds, draws through `WorldsRng`), our creat
 (`WorldsCreatives`), the frequency caps' mask (`WorldsCaps`), our safety layers' anomaly tests
 (`WorldsSafety`), the market's clearing (`Market.clear_worlds`: one auction pass over every world's
 opportunities, budgets per world and advertiser, each world's price watch on its own impressions) with the
-people's clicks (`gaelp.world.clicks`), and the impressions' moves of the people's journeys
-(`WorldsJourneys`: every world's people as one world-major population that the worlds' states view). The
-other stages still run world by world; docs/montecarlo.md lists what moves next.
+people's clicks (`gaelp.world.clicks`), the purchases the clicks lead to (`post_click`, pushed to each
+world's pending purchases), the impressions' moves of the people's journeys (`WorldsJourneys`: every world's
+people as one world-major population that the worlds' states view), and every advertiser's outcome columns
+(`outcome_columns` over the batch's rows, which each world's outcomes view). The other stages still run
+world by world; docs/montecarlo.md lists what moves next.
 
 Exactness: each world in a batch gets, bit for bit, the records and KPIs it gets alone (tested), because
 the batched stages compute every world's rows from that world's inputs only, in its own order.
@@ -44,10 +46,12 @@ from gaelp.control.creatives import WorldsCreatives
 from gaelp.market.caps import WorldsCaps
 from gaelp.market.clearing import Charge, Cleared, Respond
 from gaelp.records import DayLog, HourRecord
-from gaelp.rng import WorldsRng
-from gaelp.simulation import Clearing, Simulation, creative_context
+from gaelp.rng import Purpose, WorldsRng
+from gaelp.simulation import Clearing, Offer, Simulation, clicked_rows, creative_context
 from gaelp.world.batched_journeys import WorldsJourneys
-from gaelp.world.clicks import ClickInputs, Gather, Keep, click_response
+from gaelp.world.clicks import SLOT_KEYS, ClickInputs, Gather, Keep, click_response
+from gaelp.world.population import pick_device
+from gaelp.world.purchases import POST_CLICK, post_click
 
 
 def _scatter(bounds: np.ndarray, tables: Sequence[np.ndarray], n_slots: int) -> Keep:
@@ -105,6 +109,8 @@ class BatchedWorlds:
         self.safety = WorldsSafety([s.safety for s in self.sims])  # our anomaly tests, every world's at once
         # every world's people as one world-major population (the worlds' journey states view it)
         self.people = WorldsJourneys([s.state for s in self.sims], first.journey, self.rng)
+        self.device_offset = np.concatenate([s.pop.device_offset for s in self.sims])  # (W * n,) world-major
+        self.n_devices = np.concatenate([s.pop.n_devices for s in self.sims])
 
     @property
     def t(self) -> int:
@@ -131,12 +137,14 @@ class BatchedWorlds:
         creative = rows.split(self.creatives.choose(self.t, rows.world, rows.device,
                                                     creative_context(rows.context, rows.device_type),
                                                     [b - a for a, b in cuts]))
-        blocked = self.caps.blocked(rows.world, np.concatenate([o.opp.person for o in offers]), rows.channel)
+        person = np.concatenate([o.opp.person for o in offers])
+        blocked = self.caps.blocked(rows.world, person, rows.channel)
         hours = [s.bid_hour(o, g, blocked[:, a:b], c)
                  for s, o, g, c, (a, b) in zip(self.sims, offers, given, creative, cuts, strict=True)]
         cleared, every = self._clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)])
-        settled = [s.settle_hour(h, cl, move=False, report=False)
-                   for s, h, cl in zip(self.sims, hours, cleared, strict=True)]
+        scheduled = self._schedule_post_click(rows, every, person, offers)
+        settled = [s.settle_hour(h, cl, together=True, scheduled=sc)
+                   for s, h, cl, sc in zip(self.sims, hours, cleared, scheduled, strict=True)]
         self.people.expose(self.t, [st.exposures for st in settled])  # every world's journeys move at once
         # every advertiser's outcome columns of every world at once, each world's outcomes their views
         columns = outcome_columns(every.bids.shape[0], every.bids.shape[1], every.row, every.slot, every.advertiser,
@@ -201,6 +209,43 @@ class BatchedWorlds:
                        self._gather("seen", world), self._gather("seen_creative", world),
                        lambda r, keys, purpose: rng.uniform(world[r], keys, day, purpose),
                        _scatter(bounds, [c.shown for c in inputs], self.market.max_slots))
+
+    def _schedule_post_click(self, rows: WorldRows, every: Cleared, person: np.ndarray,
+                             offers: Sequence[Offer]) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """Every world's post-click purchases of the hour at once (`post_click` over the batch's clicks, each
+        drawn as its world's), pushed to each world's pending purchases; returns each world's clicks (indices
+        into its `Cleared`) and their P(purchase), as its `settle_hour` schedules them (None: no click)."""
+        t, day, rng, first = self.t, self.t // 24, self.rng, self.sims[0]
+        ci = np.flatnonzero(every.clicked)
+        if ci.size == 0:
+            return [None] * self.n_worlds
+        r = every.row[ci]
+        world = rows.world[r]
+        opp = [o.opp for o in offers]
+        key = np.concatenate([o.key for o in opp])[r] * SLOT_KEYS + every.slot[ci]
+        clicks = clicked_rows(rows, person, np.concatenate([o.segment for o in opp]),
+                              np.concatenate([o.stage for o in opp]), r, every.advertiser[ci], key)
+
+        def other_device(buy: np.ndarray, pe: np.ndarray, keys: np.ndarray) -> np.ndarray:
+            at = world[buy] * self.people.n + pe
+            u = rng.uniform(world[buy], pe, keys, Purpose.CONV_OTHER_DEVICE)
+            return pick_device(self.device_offset[at], self.n_devices[at], u)
+
+        p, bought = post_click(first.response, first.appeal, first.journey.same_device,
+                               first.calendar.hour_cvr[t % 24], t, clicks,
+                               lambda i, keys, purpose: rng.uniform(world[i], keys, day, purpose), other_device)
+        imp_cut = np.searchsorted(every.row, rows.bounds)
+        click_cut = np.searchsorted(ci, imp_cut).tolist()
+        buy_cut = np.searchsorted(bought.rows, click_cut).tolist() if bought is not None else None
+        out: list[tuple[np.ndarray, np.ndarray] | None] = []
+        for w, s in enumerate(self.sims):
+            a, b = click_cut[w], click_cut[w + 1]
+            out.append((ci[a:b] - imp_cut[w], p[a:b]) if b > a else None)
+            if buy_cut is not None and buy_cut[w + 1] > buy_cut[w]:
+                mine = slice(buy_cut[w], buy_cut[w + 1])
+                s.pending.push(bought.due[mine], bought.person[mine], bought.advertiser[mine], bought.device[mine],
+                               POST_CLICK)
+        return out
 
     def _gather(self, name: str, world: np.ndarray) -> Gather:
         """gather(rows, index): each batch row's value at `index` of its world's flat `JourneyState` array `name`."""

@@ -14,6 +14,7 @@ from gaelp.market.clearing import Market
 from gaelp.records import DayLog
 from gaelp.rng import Streams
 from gaelp.simulation import Simulation, build_bidder
+from gaelp.world.purchases import POST_CLICK
 
 SEEDS = (11, 12, 13, 14)
 
@@ -123,6 +124,34 @@ def test_a_world_whose_price_watch_fires_in_a_batch_is_the_world_alone():
     kinds = [[e["kind"] for e in events] for _, events in alone]
     assert "overcharge" in kinds[strict] and all("overcharge" not in k for w, k in enumerate(kinds) if w != strict)
     assert any("stopped from opportunity" in e["action"] for e in alone[strict][1])  # withdrawn mid-hour
+
+
+def test_post_click_purchases_scheduled_for_a_batch_are_each_worlds_alone():
+    """Every purchase a click leads to goes on a device drawn for it (none on the clicked device), so each
+    world's purchases, their hours and devices show whether the batch drew them as the world alone."""
+    base = load_config(None, users=6000, days=3)
+    world = base.world.model_copy(update={"journey": base.world.journey.model_copy(
+        update={"same_device_conversion": 0.0})})
+    cfg = base.model_copy(update={"world": world})
+    seeds = (31, 32, 33)
+    alone = []
+    for s in seeds:
+        sim = Simulation(cfg.replace(seed=s))
+        on_day, finish = _hasher(sim)
+        sim.run(on_day=on_day)
+        alone.append((finish(), repr(sim.pending.state_dict())))
+    sims = [Simulation(cfg.replace(seed=s)) for s in seeds]
+    hashers = [_hasher(sim) for sim in sims]
+    post_click = np.zeros(len(seeds), np.int64)
+
+    def on_day(w: int, log: DayLog) -> None:
+        hashers[w][0](log)
+        post_click[w] += int((log.conversions["kind"] == POST_CLICK).sum())
+
+    BatchedWorlds(sims).run(cfg.days, on_day=on_day)
+    assert [(finish(), repr(sim.pending.state_dict())) for (_, finish), sim in zip(hashers, sims, strict=True)] == alone
+    post_click += [int((sim.pending.state_dict()["pending_kind"] == POST_CLICK).sum()) for sim in sims]
+    assert post_click.min() >= 3, post_click  # clicks led to purchases (due or still pending) in every world
 
 
 def _faulty(cfg, fault: str | None) -> Simulation:
