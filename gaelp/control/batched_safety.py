@@ -102,12 +102,13 @@ class WorldsDetector:
         """Each detector of `sel`'s `check_hour` of its hour's `stats`, as one: the anomaly each finds, and
         every normal hour folded into its detector's baseline."""
         p, idx, k = self.p, np.asarray(sel, np.int64), len(sel)
+        every = k == len(self.detectors)  # every detector, in order (the usual hour): no gathers
         dets = [self.detectors[i] for i in sel]
         bids = np.array([s.bids for s in stats], np.float64)
         spend = np.array([s.spend for s in stats], np.float64)
         wins = np.stack([np.atleast_1d(np.asarray(s.wins, np.float64)) for s in stats])
         clicks = np.stack([np.atleast_1d(np.asarray(s.clicks, np.float64)) for s in stats])
-        ring, win_ring, click_ring = self.ring.get()[idx], self.wins.get()[idx], self.clicks.get()[idx]
+        ring, win_ring, click_ring = (a.get() if every else a.get()[idx] for a in (self.ring, self.wins, self.clicks))
         # each channel's usual CTR and the clicks it gives the hour's impressions (`_usual_ctr`), per row
         w, c = win_ring.sum(axis=2), click_ring.sum(axis=2)
         ctr = (c + 50.0 * (c.sum(axis=1) / np.maximum(w.sum(axis=1), 1.0))[:, None]) / (w + 50.0)
@@ -159,8 +160,10 @@ class WorldsDetector:
             clicks_k = clicks[:, None] + np.concatenate((np.zeros((k, 1)), np.cumsum(recent[:, 1], axis=1)),
                                                         axis=1)[:, :p.pool_hours]
             low = clicks_k < p.ctr_drop * exp_k * lean_up
-            if low.any():
-                low &= pdtr(np.floor(clicks_k * lean_down), exp_k * lean_up) < p.p_value * 2
+            at = np.flatnonzero(low)  # the Poisson tail only where the drop is there (few hours)
+            if at.size:
+                low.reshape(-1)[at] = pdtr(np.floor(clicks_k.reshape(-1)[at] * lean_down),
+                                           exp_k.reshape(-1)[at] * lean_up) < p.p_value * 2
             collapse = (usual_clicks > 0) & low.any(axis=1)
             rate, usual_rate = wins / bids, win_ring.reshape(k, -1).sum(axis=1) / usual_bids
             se = np.sqrt(np.maximum(usual_rate * (1 - usual_rate), 1e-6) / bids)
