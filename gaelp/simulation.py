@@ -301,11 +301,12 @@ class Simulation:
         creatives' learning; returns the hour's record and every advertiser's own outcome.
 
         Args:
-            together: True leaves two steps to the caller (a batch of worlds takes them for all its worlds at
-                once): the journeys' moves (`journey.expose` of `Settled.exposures` at the hour, before the
-                advertisers observe; nothing else of the hour reads the journeys) and every advertiser's
-                outcome (`Settled.outcomes` is left empty: `own_outcomes` of the cleared impressions,
-                `Settled.cost` and `Settled.pixels`).
+            together: True leaves three steps to the caller (a batch of worlds takes them for all its worlds
+                at once): the journeys' moves (`journey.expose` of `Settled.exposures` at the hour, before the
+                advertisers observe; nothing else of the hour reads the journeys), our creatives' learning
+                (`creatives.observe` of our impressions, `Settled.ours`, and our pixel's purchases), and every
+                advertiser's outcome (`Settled.outcomes` is left empty: `own_outcomes` of the cleared
+                impressions, `Settled.cost` and `Settled.pixels`).
             scheduled: the clicks (indices into `cl`) and their P(purchase), if the caller has already
                 scheduled their purchases as `post_click` does here (None: scheduled here).
         """
@@ -323,9 +324,10 @@ class Simulation:
         self.touches.touch(t, imp_person[ours], imp_channel[ours], cl.clicked[ours])
         record = HourRecord(t, opp.batch, cl.bids, cl, purchases, HourTruth(
             opp.person, opp.stage, opp.segment, opp.key, imp_person, imp_key, click, p_purchase), imp_creative)
-        self._learn_creatives(opp, cl, ours, imp_creative, purchases)
+        if not together:
+            self._learn_creatives(opp, cl, ours, imp_creative, purchases)
         pixels = pixel_reports(purchases.t, purchases.device, purchases.value, purchases.advertiser, self.n_adv,
-                               None if self._charge is None else self._charge[purchases.person])
+                               self.purchase_weights(purchases.person))
         cost = self._logged_cost(cl, imp_person)
         outcomes = own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser, cl.price, cl.clicked, cost,
                                 pixels) if not together else []
@@ -371,7 +373,11 @@ class Simulation:
         b, won, bought = opp.batch, cl.row[ours], purchases.advertiser == OURS
         self.creatives.observe(b.device[won], b.context[won] * N_DEVICE_TYPES + b.device_type[won], imp_creative[ours],
                                cl.clicked[ours], purchases.device[bought], b.weight[won],
-                               None if self._charge is None else self._charge[purchases.person[bought]])
+                               self.purchase_weights(purchases.person[bought]))
+
+    def purchase_weights(self, person: np.ndarray) -> np.ndarray | None:
+        """(m,) the sampling weight of each buyer `person` (importance sampling; None in a plain world)."""
+        return None if self._charge is None else self._charge[person]
 
     def _logged_cost(self, cl: Cleared, imp_person: np.ndarray) -> np.ndarray:
         """(k,) what each impression cost in its advertiser's own log: the platform's charge, or, importance

@@ -47,7 +47,7 @@ from gaelp.market.caps import WorldsCaps
 from gaelp.market.clearing import Charge, Cleared, Respond
 from gaelp.records import DayLog, HourRecord
 from gaelp.rng import Purpose, WorldsRng
-from gaelp.simulation import Clearing, Offer, Simulation, clicked_rows, creative_context
+from gaelp.simulation import Clearing, Offer, Settled, Simulation, clicked_rows, creative_context
 from gaelp.world.batched_journeys import WorldsJourneys
 from gaelp.world.clicks import SLOT_KEYS, ClickInputs, Gather, Keep, click_response
 from gaelp.world.population import pick_device
@@ -146,6 +146,7 @@ class BatchedWorlds:
         settled = [s.settle_hour(h, cl, together=True, scheduled=sc)
                    for s, h, cl, sc in zip(self.sims, hours, cleared, scheduled, strict=True)]
         self.people.expose(self.t, [st.exposures for st in settled])  # every world's journeys move at once
+        self._learn_creatives(rows, every, settled)
         # every advertiser's outcome columns of every world at once, each world's outcomes their views
         columns = outcome_columns(every.bids.shape[0], every.bids.shape[1], every.row, every.slot, every.advertiser,
                                   every.price, every.clicked, np.concatenate([st.cost for st in settled]))
@@ -246,6 +247,21 @@ class BatchedWorlds:
                 s.pending.push(bought.due[mine], bought.person[mine], bought.advertiser[mine], bought.device[mine],
                                POST_CLICK)
         return out
+
+    def _learn_creatives(self, rows: WorldRows, every: Cleared, settled: Sequence[Settled]) -> None:
+        """Our creative selectors of every world learn from the hour at once (`WorldsCreatives.observe`): our
+        impressions, clicks and pixel's purchases, as each world's `settle_hour` lets its selector learn."""
+        ours = np.flatnonzero(every.advertiser == OURS)
+        won = every.row[ours]
+        bought = [st.record.purchases for st in settled]
+        mine = [p.advertiser == OURS for p in bought]
+        weights = [s.purchase_weights(p.person[m]) for s, p, m in zip(self.sims, bought, mine, strict=True)]
+        self.creatives.observe(rows.world[won], rows.device[won], creative_context(rows.context[won],
+                                                                                   rows.device_type[won]),
+                               np.concatenate([st.record.creative[st.ours] for st in settled]), every.clicked[ours],
+                               rows.weight[won], np.repeat(np.arange(self.n_worlds), [int(m.sum()) for m in mine]),
+                               np.concatenate([p.device[m] for p, m in zip(bought, mine, strict=True)]),
+                               None if weights[0] is None else np.concatenate(weights))
 
     def _gather(self, name: str, world: np.ndarray) -> Gather:
         """gather(rows, index): each batch row's value at `index` of its world's flat `JourneyState` array `name`."""
