@@ -301,9 +301,10 @@ class Simulation:
         creatives' learning; returns the hour's record and every advertiser's own outcome.
 
         Args:
-            together: True leaves three steps to the caller (a batch of worlds takes them for all its worlds
+            together: True leaves four steps to the caller (a batch of worlds takes them for all its worlds
                 at once): the journeys' moves (`journey.expose` of `Settled.exposures` at the hour, before the
-                advertisers observe; nothing else of the hour reads the journeys), our creatives' learning
+                advertisers observe; nothing else of the hour reads the journeys), the caps' counts
+                (`caps.record` of the impressions, before the next hour's bids), our creatives' learning
                 (`creatives.observe` of our impressions, `Settled.ours`, and our pixel's purchases), and every
                 advertiser's outcome (`Settled.outcomes` is left empty: `own_outcomes` of the cleared
                 impressions, `Settled.cost` and `Settled.pixels`).
@@ -319,7 +320,8 @@ class Simulation:
         exposures = self._exposures(opp, cl, imp_person, imp_channel, imp_key, imp_creative)
         if not together:
             self.journey.expose(self.state, t, t // 24, *exposures)
-        self.caps.record(imp_person, imp_channel, cl.advertiser)
+        if not together:
+            self.caps.record(imp_person, imp_channel, cl.advertiser)
         ours = np.flatnonzero(cl.advertiser == OURS)
         self.touches.touch(t, imp_person[ours], imp_channel[ours], cl.clicked[ours])
         record = HourRecord(t, opp.batch, cl.bids, cl, purchases, HourTruth(

@@ -147,6 +147,7 @@ class BatchedWorlds:
                    for s, h, cl, sc in zip(self.sims, hours, cleared, scheduled, strict=True)]
         self.people.expose(self.t, [st.exposures for st in settled])  # every world's journeys move at once
         self._learn_creatives(rows, every, settled)
+        self.caps.record(rows.world[every.row], person[every.row], rows.channel[every.row], every.advertiser)
         # every advertiser's outcome columns of every world at once, each world's outcomes their views
         columns = outcome_columns(every.bids.shape[0], every.bids.shape[1], every.row, every.slot, every.advertiser,
                                   every.price, every.clicked, np.concatenate([st.cost for st in settled]))
