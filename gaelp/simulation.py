@@ -320,7 +320,6 @@ class Simulation:
         exposures = self._exposures(opp, cl, imp_person, imp_channel, imp_key, imp_creative)
         if not together:
             self.journey.expose(self.state, t, t // 24, *exposures)
-        if not together:
             self.caps.record(imp_person, imp_channel, cl.advertiser)
         ours = np.flatnonzero(cl.advertiser == OURS)
         self.touches.touch(t, imp_person[ours], imp_channel[ours], cl.clicked[ours])
@@ -344,7 +343,7 @@ class Simulation:
         """
         stats = self.account_hour(settled)
         if stats is not None:
-            self.safety.conclude(stats, self.safety.detector.check_hour(*stats[1:]))
+            self.safety.test(stats)
         return self.end_hour(settled.record)
 
     def account_hour(self, settled: Settled) -> HourStats | None:
@@ -395,8 +394,8 @@ class Simulation:
         n_ch, ch, w = self.n_channels, imp_channel[ours], batch.weight[cl.row[ours]]
         clicked = cl.clicked[ours]
         return self.safety.watch(t, cl.bids[OURS], np.bincount(ch, w, minlength=n_ch),
-                            np.bincount(ch[clicked], w[clicked], minlength=n_ch), float(cost[ours].sum()),
-                            batch.weight)
+                                 np.bincount(ch[clicked], w[clicked], minlength=n_ch), float(cost[ours].sum()),
+                                 batch.weight)
 
     def _start_day(self, day: int) -> None:
         self.kpis.grow(day + 1)

@@ -238,7 +238,7 @@ class SafetyLimits:
                 weight: np.ndarray | None = None) -> None:
         """After the auction: our own stats of hour `t`; a held breaker or an anomaly is an event.
 
-        Exactly `watch` then, if it returns the hour's stats, `conclude` with the detector's test of them.
+        Exactly `watch` then, if it returns the hour's stats, `test` of them.
 
         Args:
             t: the hour.  bids: (n,) our bids in force.  wins: (n_channels,) impressions won.
@@ -249,7 +249,11 @@ class SafetyLimits:
         """
         stats = self.watch(t, bids, wins, clicks, spend, weight)
         if stats is not None:
-            self.conclude(stats, self.detector.check_hour(*stats[1:]))
+            self.test(stats)
+
+    def test(self, stats: HourStats) -> None:
+        """The anomaly detector's test of the hour's `stats` (`watch`'s), then `conclude`."""
+        self.conclude(stats, self.detector.check_hour(stats.bids, stats.wins, stats.clicks, stats.spend))
 
     def watch(self, t: int, bids: np.ndarray, wins: np.ndarray, clicks: np.ndarray, spend: float,
               weight: np.ndarray | None = None) -> HourStats | None:
