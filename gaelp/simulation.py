@@ -24,7 +24,7 @@ from gaelp.bidders.protocol import N_INTENTS, OURS, Bidder, BidderContext, Bidde
 from gaelp.bidders.registry import make_bidder
 from gaelp.config import Config
 from gaelp.control.creatives import CreativeSelector
-from gaelp.control.safety import SafetyLimits
+from gaelp.control.safety import HourStats, SafetyLimits
 from gaelp.kpis import Kpis
 from gaelp.market.caps import FrequencyCaps
 from gaelp.market.clearing import Charge, Cleared, Market, Respond, Watch
@@ -33,9 +33,9 @@ from gaelp.records import DayLog, HourRecord, HourTruth, Purchases
 from gaelp.rng import CounterRng, Purpose, Streams
 from gaelp.world.activity import Activity, DaySchedule
 from gaelp.world.clicks import ADV_KEYS, SLOT_KEYS, ClickInputs, click_response
-from gaelp.world.journey import JourneyModel
-from gaelp.world.population import JourneyState, Stage, build_population, initial_stages
-from gaelp.world.purchases import ORGANIC, POST_CLICK, PendingPurchases
+from gaelp.world.journey import Exposures, JourneyModel
+from gaelp.world.population import JourneyState, Stage, build_population, initial_stages, pick_device
+from gaelp.world.purchases import ORGANIC, POST_CLICK, Clicked, PendingPurchases, post_click
 from gaelp.world.response import ResponseModel
 from gaelp.world.temporal import Calendar
 
@@ -96,6 +96,8 @@ class Settled(NamedTuple):
     ours: np.ndarray  # (k_ours,) our impressions' indices into the record's impressions
     imp_channel: np.ndarray  # (k,) each impression's channel
     cost: np.ndarray  # (k,) what each impression cost in its advertiser's own log (`_logged_cost`)
+    exposures: Exposures  # the impressions that move journeys (moved by `settle_hour` unless told not to)
+    pixels: list[tuple[np.ndarray, ...]]  # each advertiser's pixel report of the hour (`pixel_reports`)
 
 
 class Clearing(NamedTuple):
@@ -114,6 +116,19 @@ class Clearing(NamedTuple):
     def market_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, Respond, Charge | None, Watch | None]:
         """The arguments of `Market.clear_within_budgets`, in order."""
         return self.channel, self.bids, self.remaining, self.respond, self.charge, self.watch
+
+
+def clicked_rows(batch: Any, person: np.ndarray, segment: np.ndarray, stage: np.ndarray, row: np.ndarray,
+                 advertiser: np.ndarray, key: np.ndarray) -> Clicked:
+    """The clicks on opportunities `row` as post-click scheduling reads them.
+
+    Args:
+        batch: the opportunities' channel, intent, device_type and device columns (an `OpportunityBatch`, or
+            a batch of worlds' `WorldRows`); person, segment, stage: (n,) who stands behind each.
+        row, advertiser, key: (k,) each click's opportunity, advertiser and impression counter key.
+    """
+    return Clicked(advertiser, key, person[row], batch.channel[row], segment[row], stage[row], batch.intent[row],
+                   batch.device_type[row], batch.device[row])
 
 
 def build_competitors(cfg: Config, streams: Streams) -> list[Bidder]:
@@ -254,7 +269,8 @@ class Simulation:
         Args:
             offer: this hour's `offer_hour()`.
             given: (n,) bids of some advertisers (by index), as their own `bid` of the offer's batch
-                gives them; the others bid here.
+                gives them (ours, if given, already through the safety limits: `safety.apply` of
+                `bid_of(OURS, offer.opp)` at hour `offer.t`); the others bid here.
             blocked: (n_bidders, n) the frequency caps' `blocked` of the offer, if already asked.
             creative: (n,) what our creative selector chooses for the offer (as `open_hour` would), if
                 already chosen.
@@ -279,34 +295,67 @@ class Simulation:
             b.observe(outcome)
         return self.finish_hour(settled)
 
-    def settle_hour(self, hour: OpenHour, cl: Cleared) -> Settled:
+    def settle_hour(self, hour: OpenHour, cl: Cleared, together: bool = False,
+                    scheduled: tuple[np.ndarray, np.ndarray] | None = None) -> Settled:
         """`close_hour` up to the advertisers' learning: clicks, purchases, journeys, caps, touches, our
-        creatives' learning; returns the hour's record and every advertiser's own outcome."""
+        creatives' learning; returns the hour's record and every advertiser's own outcome.
+
+        Args:
+            together: True leaves four steps to the caller (a batch of worlds takes them for all its worlds
+                at once): the journeys' moves (`journey.expose` of `Settled.exposures` at the hour, before the
+                advertisers observe; nothing else of the hour reads the journeys), the caps' counts
+                (`caps.record` of the impressions, before the next hour's bids), our creatives' learning
+                (`creatives.observe` of our impressions, `Settled.ours`, and our pixel's purchases), and every
+                advertiser's outcome (`Settled.outcomes` is left empty: `own_outcomes` of the cleared
+                impressions, `Settled.cost` and `Settled.pixels`).
+            scheduled: the clicks (indices into `cl`) and their P(purchase), if the caller has already
+                scheduled their purchases as `post_click` does here (None: scheduled here).
+        """
         t, purchases, opp = hour.t, hour.purchases, hour.opp
         imp_person, imp_channel = opp.person[cl.row], opp.batch.channel[cl.row]
         imp_key = opp.key[cl.row] * SLOT_KEYS + cl.slot
         imp_creative = hour.shown[cl.row * self.market.max_slots + cl.slot]
-        click, p_purchase = self._schedule_post_click(t, opp, cl, imp_person, imp_key)
-        self._move_journeys(t, opp, cl, imp_person, imp_channel, imp_key, imp_creative)
-        self.caps.record(imp_person, imp_channel, cl.advertiser)
+        click, p_purchase = self._schedule_post_click(t, opp, cl, imp_person, imp_key) if scheduled is None \
+            else scheduled
+        exposures = self._exposures(opp, cl, imp_person, imp_channel, imp_key, imp_creative)
+        if not together:
+            self.journey.expose(self.state, t, t // 24, *exposures)
+            self.caps.record(imp_person, imp_channel, cl.advertiser)
         ours = np.flatnonzero(cl.advertiser == OURS)
         self.touches.touch(t, imp_person[ours], imp_channel[ours], cl.clicked[ours])
         record = HourRecord(t, opp.batch, cl.bids, cl, purchases, HourTruth(
             opp.person, opp.stage, opp.segment, opp.key, imp_person, imp_key, click, p_purchase), imp_creative)
-        self._learn_creatives(opp, cl, ours, imp_creative, purchases)
+        if not together:
+            self._learn_creatives(opp, cl, ours, imp_creative, purchases)
         pixels = pixel_reports(purchases.t, purchases.device, purchases.value, purchases.advertiser, self.n_adv,
-                               None if self._charge is None else self._charge[purchases.person])
+                               self.purchase_weights(purchases.person))
         cost = self._logged_cost(cl, imp_person)
-        return Settled(record, own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser, cl.price, cl.clicked,
-                                            cost, pixels), ours, imp_channel, cost)
+        outcomes = own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser, cl.price, cl.clicked, cost,
+                                pixels) if not together else []
+        return Settled(record, outcomes, ours, imp_channel, cost, exposures, pixels)
 
     def finish_hour(self, settled: Settled) -> HourRecord:
         """The rest of `close_hour`, once every advertiser has observed: KPIs, safety's watch, the observers,
-        the clock."""
+        the clock.
+
+        Exactly `account_hour`, the safety layer's anomaly test of the stats it returns (if any), then
+        `end_hour`: a batch of worlds tests all its worlds' hours at once between the two.
+        """
+        stats = self.account_hour(settled)
+        if stats is not None:
+            self.safety.test(stats)
+        return self.end_hour(settled.record)
+
+    def account_hour(self, settled: Settled) -> HourStats | None:
+        """`finish_hour` up to the anomaly test: KPIs and safety's watch; returns our hour's stats that the
+        safety layer's anomaly detector must test (None: no test this hour, `SafetyLimits.watch`)."""
         record = settled.record
-        t, cl = record.t, record.impressions
         self.spent_today += self.kpis.account(record)
-        self._watch_safety(t, record.batch, cl, settled.ours, settled.imp_channel, settled.cost)
+        return self._watch_safety(record.t, record.batch, record.impressions, settled.ours, settled.imp_channel,
+                                  settled.cost)
+
+    def end_hour(self, record: HourRecord) -> HourRecord:
+        """The rest of `finish_hour`: the day's log and the observers get the record, the clock moves on."""
         self._today.append(record)
         for fn in self._observers:
             fn(record)
@@ -325,7 +374,11 @@ class Simulation:
         b, won, bought = opp.batch, cl.row[ours], purchases.advertiser == OURS
         self.creatives.observe(b.device[won], b.context[won] * N_DEVICE_TYPES + b.device_type[won], imp_creative[ours],
                                cl.clicked[ours], purchases.device[bought], b.weight[won],
-                               None if self._charge is None else self._charge[purchases.person[bought]])
+                               self.purchase_weights(purchases.person[bought]))
+
+    def purchase_weights(self, person: np.ndarray) -> np.ndarray | None:
+        """(m,) the sampling weight of each buyer `person` (importance sampling; None in a plain world)."""
+        return None if self._charge is None else self._charge[person]
 
     def _logged_cost(self, cl: Cleared, imp_person: np.ndarray) -> np.ndarray:
         """(k,) what each impression cost in its advertiser's own log: the platform's charge, or, importance
@@ -334,14 +387,15 @@ class Simulation:
         return cl.cost if self._charge is None else np.where(cl.clicked, cl.price * self._charge[imp_person], 0.0)
 
     def _watch_safety(self, t: int, batch: OpportunityBatch, cl: Cleared, ours: np.ndarray,
-                      imp_channel: np.ndarray, cost: np.ndarray) -> None:
+                      imp_channel: np.ndarray, cost: np.ndarray) -> HourStats | None:
         """The safety limits watch our own hourly stats (impressions and clicks by channel, spend: `cost`,
-        what our log says each impression cost), each impression counted with its sampling weight."""
+        what our log says each impression cost), each impression counted with its sampling weight; returns
+        what the anomaly detector must test."""
         n_ch, ch, w = self.n_channels, imp_channel[ours], batch.weight[cl.row[ours]]
         clicked = cl.clicked[ours]
-        self.safety.observe(t, cl.bids[OURS], np.bincount(ch, w, minlength=n_ch),
-                            np.bincount(ch[clicked], w[clicked], minlength=n_ch), float(cost[ours].sum()),
-                            batch.weight)
+        return self.safety.watch(t, cl.bids[OURS], np.bincount(ch, w, minlength=n_ch),
+                                 np.bincount(ch[clicked], w[clicked], minlength=n_ch), float(cost[ours].sum()),
+                                 batch.weight)
 
     def _start_day(self, day: int) -> None:
         self.kpis.grow(day + 1)
@@ -359,7 +413,7 @@ class Simulation:
 
     def _random_device(self, person: np.ndarray, key: Any, purpose: int) -> np.ndarray:
         u = self.crng.uniform(person, key, purpose)
-        return self.pop.device_offset[person] + (u * self.pop.n_devices[person]).astype(np.int64)
+        return pick_device(self.pop.device_offset[person], self.pop.n_devices[person], u)
 
     def _purchases(self, t: int) -> Purchases:
         """The purchases due now that still find their buyer open, credited by our last touch."""
@@ -413,11 +467,17 @@ class Simulation:
         none past a cap."""
         batch = opp.batch
         # bidder-major, the layout the market clears (gaelp.market.mechanisms)
-        bids = np.stack([given[j] if j in given else b.bid(opp.truth_view if b.sees_truth else batch)
-                         for j, b in enumerate(self.bidders)]) if batch.size else np.zeros((self.n_adv, 0))
-        bids[OURS] = self.safety.apply(bids[OURS], opp.batch.t)
+        bids = np.stack([given[j] if j in given else self.bid_of(j, opp)
+                         for j in range(self.n_adv)]) if batch.size else np.zeros((self.n_adv, 0))
+        if OURS not in given:
+            bids[OURS] = self.safety.apply(bids[OURS], opp.batch.t)
         np.putmask(bids, self.caps.blocked(opp.person, batch.channel) if blocked is None else blocked, 0.0)
         return bids
+
+    def bid_of(self, j: int, opp: _Opportunities) -> np.ndarray:
+        """(n,) advertiser `j`'s own bids on the hour's opportunities (`Offer.opp`; ours before safety)."""
+        b = self.bidders[j]
+        return b.bid(opp.truth_view if b.sees_truth else opp.batch)
 
     def _draws(self, day: int) -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:
         """draw(rows, keys, purpose): this world's counter uniforms of `day` (see `gaelp.world.clicks`)."""
@@ -462,28 +522,22 @@ class Simulation:
         ci = np.flatnonzero(cl.clicked)
         if ci.size == 0:  # most hours of a small world
             return _NO_INDEX, _NO_PROBABILITY
-        batch, seg, stage = opp.batch, opp.segment, opp.stage
-        r, a, k = cl.row[ci], cl.advertiser[ci], imp_key[ci]
-        p = self.response.cvr(batch.channel[r], seg[r], stage[r], batch.intent[r], batch.device_type[r],
-                              self.calendar.hour_cvr[t % 24], self.appeal[a])
-        buy = np.flatnonzero(self.crng.uniform(k, day, Purpose.CONVERT) < p)
-        if buy.size == 0:
-            return ci, p
-        r, a, k, pe = r[buy], a[buy], k[buy], imp_person[ci[buy]]
-        lag = self.response.lag_hours(seg[r], self.crng.uniform(k, day, Purpose.LAG))
-        due = t + np.maximum(1, np.ceil(lag)).astype(np.int64)
-        same = self.crng.uniform(k, day, Purpose.CONV_DEVICE) < self.journey.same_device
-        device = np.where(same, batch.device[r], self._random_device(pe, k, Purpose.CONV_OTHER_DEVICE))
-        self.pending.push(due, pe, a, device, POST_CLICK)
+        p, bought = post_click(self.response, self.appeal, self.journey.same_device, self.calendar.hour_cvr[t % 24], t,
+                               clicked_rows(opp.batch, opp.person, opp.segment, opp.stage, cl.row[ci],
+                                            cl.advertiser[ci], imp_key[ci]),
+                               lambda rows, keys, purpose: self.crng.uniform(keys, day, purpose),
+                               lambda rows, pe, keys: self._random_device(pe, keys, Purpose.CONV_OTHER_DEVICE))
+        if bought is not None:
+            self.pending.push(bought.due, bought.person, bought.advertiser, bought.device, POST_CLICK)
         return ci, p
 
-    def _move_journeys(self, t: int, opp: _Opportunities, cl: Cleared, imp_person: np.ndarray,
-                       imp_channel: np.ndarray, imp_key: np.ndarray, imp_creative: np.ndarray) -> None:
-        """Impressions move fatigue, brand memory and stages (other products' ads do not move our category)."""
+    def _exposures(self, opp: _Opportunities, cl: Cleared, imp_person: np.ndarray, imp_channel: np.ndarray,
+                   imp_key: np.ndarray, imp_creative: np.ndarray) -> Exposures:
+        """The impressions that move journeys: fatigue, brand memory and stages (other products' ads do not
+        move our category)."""
         rel = np.flatnonzero(self.category[cl.advertiser])
-        self.journey.expose(self.state, t, t // 24, imp_key[rel], imp_person[rel], cl.advertiser[rel],
-                            imp_channel[rel], cl.clicked[rel], opp.stage[cl.row[rel]],  # no stage moved yet
-                            imp_creative[rel])
+        return Exposures(imp_key[rel], imp_person[rel], cl.advertiser[rel], imp_channel[rel], cl.clicked[rel],
+                         opp.stage[cl.row[rel]], imp_creative[rel])  # no stage moved yet
 
     # --- checkpoints -----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -7,6 +7,8 @@ own product, by device. Nobody learns about another advertiser's bids, wins or s
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from gaelp.bidders.protocol import BidderOutcome, OpportunityBatch
@@ -57,13 +59,43 @@ def own_outcomes(batch: OpportunityBatch, bids: np.ndarray, row: np.ndarray, slo
         row, slot, advertiser, price, clicked, cost: (k,) the cleared impressions.
         pixels: `pixel_reports` of the hour's purchases.
     """
-    n_adv, n = bids.shape
+    return outcomes_of(batch, bids, outcome_columns(*bids.shape, row, slot, advertiser, price, clicked, cost), pixels)
+
+
+def outcome_columns(n_adv: int, n: int, row: np.ndarray, slot: np.ndarray, advertiser: np.ndarray,
+                    price: np.ndarray, clicked: np.ndarray, cost: np.ndarray) -> OutcomeColumns:
+    """Every advertiser's (slot won, price, clicked, cost) over `n` opportunities: (n_adv, n) each.
+
+    Args:
+        row, slot, advertiser, price, clicked, cost: (k,) the cleared impressions (rows below n; a batch of
+            worlds passes every world's, its rows offset by the world's first).
+    """
     # one (n_advertisers, n) matrix per field; each advertiser gets its own row
     shape = (n_adv, n)
-    slot_won = np.full(shape, -1, np.int8)
-    price_m, clicked_m, cost_m = np.zeros(shape), np.zeros(shape, bool), np.zeros(shape)
+    columns = OutcomeColumns(np.full(shape, -1, np.int8), np.zeros(shape), np.zeros(shape, bool), np.zeros(shape))
     cell = advertiser * n + row
-    for out, value in ((slot_won, slot), (price_m, price), (clicked_m, clicked), (cost_m, cost)):
+    for out, value in zip(columns, (slot, price, clicked, cost), strict=True):
         out.reshape(-1)[cell] = value
+    return columns
+
+
+def outcomes_of(batch: OpportunityBatch, bids: np.ndarray, columns: OutcomeColumns,
+                pixels: list[tuple[np.ndarray, ...]]) -> list[BidderOutcome]:
+    """Each advertiser's own view of the hour from its rows of `columns` ((n_adv, n) each, `outcome_columns`)
+    and of `bids` (n_adv, n), with its pixel's purchases."""
+    slot_won, price_m, clicked_m, cost_m = columns
     return [BidderOutcome(batch, bids[j], slot_won[j], price_m[j], clicked_m[j], cost_m[j], *pixels[j])
-            for j in range(n_adv)]
+            for j in range(bids.shape[0])]
+
+
+class OutcomeColumns(NamedTuple):
+    """Every advertiser's outcome columns, (n_adv, n) each: its row is its `BidderOutcome`'s."""
+
+    slot: np.ndarray  # int8, -1 where the advertiser won nothing
+    price: np.ndarray
+    clicked: np.ndarray
+    cost: np.ndarray
+
+    def worlds(self, a: int, b: int) -> OutcomeColumns:
+        """The columns of opportunities `a:b` (one world's of a batch), as views."""
+        return OutcomeColumns(*(c[:, a:b] for c in self))

@@ -30,6 +30,12 @@ from scipy.special import pdtr
 FIELDS = ("bids", "spend", "hours")
 
 
+def positive_median(bids: np.ndarray) -> float:
+    """The median of the positive entries of `bids` (0.0 when there are none)."""
+    pos = bids[bids > 0]
+    return float(np.median(pos)) if pos.size else 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class Anomaly:
     """One alarm: its kind and a sentence saying why (observed against usual)."""
@@ -87,10 +93,9 @@ class AnomalyDetector:
 
     def check_bids(self, bids: np.ndarray) -> Anomaly | None:
         """Before the auction: is the hour's median positive bid far above the usual median?"""
-        pos = bids[bids > 0]
-        med = float(np.median(pos)) if pos.size else 0.0
+        med = positive_median(bids)
         self._checked = (bids, med)
-        if not self.ready() or pos.size == 0:
+        if not self.ready() or med == 0.0:
             return None
         past = self.median_bids[:min(self.n, self.p.window_hours)]
         past = past[past > 0]
@@ -112,7 +117,7 @@ class AnomalyDetector:
         """
         wins, clicks = np.atleast_1d(np.asarray(wins, np.float64)), np.atleast_1d(np.asarray(clicks, np.float64))
         expected = float(wins @ self._usual_ctr())
-        found = self._test(bids, wins.sum(), clicks.sum(), expected, spend) if self.ready() else None
+        found = self.judge(bids, wins.sum(), clicks.sum(), expected, spend) if self.ready() else None
         self.recent[:, 1:] = self.recent[:, :-1].copy()
         self.recent[:, 0] = (expected, clicks.sum())
         if found is None:
@@ -134,14 +139,15 @@ class AnomalyDetector:
         """Remember the hour's median positive bid (after a normal pre-auction check of the same array,
         whose median is reused)."""
         checked, self._checked = self._checked, None
-        if checked is not None and checked[0] is bids:
-            med = checked[1]
-        else:
-            pos = bids[bids > 0]
-            med = float(np.median(pos)) if pos.size else 0.0
+        self.note_median(checked[1] if checked is not None and checked[0] is bids else positive_median(bids))
+
+    def note_median(self, med: float) -> None:
+        """Remember `med` as the hour's median positive bid (`note_bids` with the median known)."""
         self.median_bids[self.n % self.p.window_hours] = med
 
-    def _test(self, bids: float, wins: float, clicks: float, expected: float, spend: float) -> Anomaly | None:
+    def judge(self, bids: float, wins: float, clicks: float, expected: float, spend: float) -> Anomaly | None:
+        """The tests of `check_hour` on the hour's totals (`expected`: the clicks the usual CTRs give its
+        impressions), against the baseline as it stands; folds nothing in."""
         p = self.p
         hours = max(self.ring[2].sum(), 1.0)
         hourly = self.ring[1].sum() / hours

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from gaelp.config import SelectorConfig
+from gaelp.stacked import Stacked
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX = np.uint64(0xBF58476D1CE4E5B9)
@@ -200,11 +201,20 @@ class WorldsCreatives:
         self._stack()
 
     def _stack(self) -> None:
-        """One table of every world's `shown` rows, which the worlds' selectors view."""
+        """One table of every world's `shown` and `last_click` rows (devices) and one (W, contexts, k) array
+        of their clicks and impressions, which the worlds' selectors view."""
         self.shown = np.concatenate([c.shown for c in self.selectors])
+        self.last_click = np.concatenate([c.last_click for c in self.selectors])
         for c, lo, hi in zip(self.selectors, self.offsets[:-1], self.offsets[1:], strict=True):
-            c.shown = self.shown[lo:hi]
-        self._views = [c.shown for c in self.selectors]
+            c.shown, c.last_click = self.shown[lo:hi], self.last_click[lo:hi]
+        self._views = [(c.shown, c.last_click) for c in self.selectors]
+        self.clicks, self.imps = Stacked(self.selectors, "clicks"), Stacked(self.selectors, "imps")
+
+    def _restack(self) -> None:
+        """Stack again if a selector took new tables (a restored checkpoint)."""
+        if any(c.shown is not s or c.last_click is not lc for c, (s, lc) in zip(self.selectors, self._views,
+                                                                                 strict=True)):
+            self._stack()
 
     def choose(self, t: int, world: np.ndarray, device: np.ndarray, context: np.ndarray,
                sizes: Sequence[int]) -> np.ndarray:
@@ -220,7 +230,35 @@ class WorldsCreatives:
                  for c, n in zip(self.selectors, sizes, strict=True)]
         if not len(device):
             return np.zeros(0, np.int8)
-        if any(c.shown is not v for c, v in zip(self.selectors, self._views, strict=True)):
-            self._stack()  # a selector took a new table (a restored checkpoint)
+        self._restack()
         return _thompson(np.concatenate(theta), self.shown, first._fatigue, first.params.samples, t, device, context,
                          world * first._theta.shape[0], self.offsets[world])
+
+    def observe(self, world: np.ndarray, device: np.ndarray, context: np.ndarray, creative: np.ndarray,
+                clicked: np.ndarray, weight: np.ndarray, conv_world: np.ndarray, conv_device: np.ndarray,
+                conv_weight: np.ndarray | None = None) -> None:
+        """Every world's `CreativeSelector.observe` of its hour at once: the worlds' impressions of ours
+        end to end (world-major, `world` of each) and their purchases (`conv_world` of each).
+
+        Each world's counts add its own rows in its own order (`np.bincount` over `world * cells + cell`
+        and `np.add.at` go row by row), impressions before purchases as alone, so each world learns what
+        its selector learns alone.
+        """
+        self._restack()
+        first = self.selectors[0]
+        k, clicks, imps = first.k, self.clicks.get(), self.imps.get()
+        cells = clicks[0].size
+        if device.size:
+            c = creative.astype(np.int64)
+            at = self.offsets[world] + device  # rows of the stacked device tables
+            np.add.at(self.shown.reshape(-1), at * k + c, _ONE32)
+            cell = context * k + c
+            flat = world * cells + cell
+            clicks += np.bincount(flat, weights=clicked * weight, minlength=clicks.size).reshape(clicks.shape)
+            imps += np.bincount(flat, weights=weight, minlength=imps.size).reshape(imps.shape)
+            self.last_click[at[clicked]] = cell[clicked].astype(np.int32)
+        if conv_device.size:
+            cell = self.last_click[self.offsets[conv_world] + conv_device]
+            hit = cell >= 0
+            credit = first.purchase_weight if conv_weight is None else first.purchase_weight * conv_weight[hit]
+            np.add.at(clicks.reshape(-1), conv_world[hit] * cells + cell[hit], credit)

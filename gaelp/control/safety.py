@@ -20,7 +20,7 @@ Every action is a `SafetyEvent` `{"t", "kind", "action"}`; the KPIs and `gaelp s
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -40,6 +40,16 @@ class SafetyEvent:
     def to_json(self) -> dict[str, Any]:
         """`{"t", "kind", "action"}`."""
         return {"t": self.t, "kind": self.kind, "action": self.action}
+
+
+class HourStats(NamedTuple):
+    """Our own stats of hour `t` that the anomaly detector tests (`AnomalyDetector.check_hour`'s arguments)."""
+
+    t: int
+    bids: float  # opportunities we bid on (a sum of sampling weights)
+    wins: np.ndarray  # (n_channels,)
+    clicks: np.ndarray  # (n_channels,)
+    spend: float
 
 
 @dataclass(slots=True)
@@ -127,12 +137,27 @@ class SafetyLimits:
             bids: (n,) our bidder's bids for the hour.
             t: the hour; with it, pauses and the pre-auction bid test apply too.
         """
+        safe, intent = self.screen(bids, t)
+        if intent is None:
+            return safe
+        found = self.detector.check_bids(intent)
+        if found is None:
+            self.detector.note_bids(safe)
+        return self.admit(t, safe, found)
+
+    def screen(self, bids: np.ndarray, t: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """`apply` up to the pre-auction bid test: the bids made safe, and what the anomaly detector must
+        check before they go (the bidder's own intent; None: no test this hour, the bids go as they are).
+
+        Then `detector.check_bids(intent)` (`note_bids(safe)` if normal) and `admit`; a batch of worlds
+        checks all its worlds' intents at once (`gaelp.control.batched_safety`).
+        """
         if self.killed:
             self.report.killed_hours += 1
-            return np.zeros(np.shape(bids), dtype=np.float64)
+            return np.zeros(np.shape(bids), dtype=np.float64), None
         if t is not None and t < self.paused_until:
             self.report.paused_hours += 1
-            return np.zeros(np.shape(bids), dtype=np.float64)
+            return np.zeros(np.shape(bids), dtype=np.float64), None
         bids = np.asarray(bids, dtype=np.float64)
         # the usual hour: two reductions show every bid is in range (a NaN fails both comparisons)
         if not (bids.size == 0 or (bids.min() >= 0 and bids.max() <= self.max_bid)):
@@ -143,17 +168,20 @@ class SafetyLimits:
             safe = np.where(bad, 0.0, np.minimum(bids, self.max_bid))
         else:
             safe = bids
-        if t is not None and self.detector is not None:
-            # the bidder's own intent (before the cap) is what reveals a broken bidder
-            # (in the usual hour every bid is in range, so the bids themselves, whose median note_bids reuses)
-            found = self.detector.check_bids(bids if safe is bids else
-                                             np.where(np.isfinite(bids), bids, self.max_bid * 1e6))
-            if found is not None:
-                self._pause(t, found, t + self.pause_hours)
-                self.report.paused_hours += 1
-                return np.zeros(bids.shape, dtype=np.float64)
-            self.detector.note_bids(safe)
-        return safe
+        if t is None or self.detector is None:
+            return safe, None
+        # the bidder's own intent (before the cap) is what reveals a broken bidder
+        # (in the usual hour every bid is in range, so the bids themselves, whose median note_bids reuses)
+        return safe, bids if safe is bids else np.where(np.isfinite(bids), bids, self.max_bid * 1e6)
+
+    def admit(self, t: int, safe: np.ndarray, found: Anomaly | None) -> np.ndarray:
+        """The rest of `apply` once the detector has checked the hour's bids: `safe`, or zeros and a pause
+        if it `found` an anomaly."""
+        if found is None:
+            return safe
+        self._pause(t, found, t + self.pause_hours)
+        self.report.paused_hours += 1
+        return np.zeros(safe.shape, dtype=np.float64)
 
     def allowance(self, t: int, budget: float) -> float:
         """What day `t // 24` may cost in all: `budget`, or the promise's allowance."""
@@ -210,6 +238,8 @@ class SafetyLimits:
                 weight: np.ndarray | None = None) -> None:
         """After the auction: our own stats of hour `t`; a held breaker or an anomaly is an event.
 
+        Exactly `watch` then, if it returns the hour's stats, `test` of them.
+
         Args:
             t: the hour.  bids: (n,) our bids in force.  wins: (n_channels,) impressions won.
             clicks: (n_channels,) our clicks.  spend: what we paid this hour.
@@ -217,6 +247,18 @@ class SafetyLimits:
                 the bids as the plain population would have them (wins and clicks come weighted too);
                 None: each bid counts 1.
         """
+        stats = self.watch(t, bids, wins, clicks, spend, weight)
+        if stats is not None:
+            self.test(stats)
+
+    def test(self, stats: HourStats) -> None:
+        """The anomaly detector's test of the hour's `stats` (`watch`'s), then `conclude`."""
+        self.conclude(stats, self.detector.check_hour(stats.bids, stats.wins, stats.clicks, stats.spend))
+
+    def watch(self, t: int, bids: np.ndarray, wins: np.ndarray, clicks: np.ndarray, spend: float,
+              weight: np.ndarray | None = None) -> HourStats | None:
+        """`observe` up to the anomaly detector's test (arguments as there): the breaker's event, the day's
+        spend, a billing fault's pause; returns the stats the detector must test (None: none this hour)."""
         if self._breaker_binds and spend >= self._ceiling - 1e-6:
             self.report.events.append(SafetyEvent(
                 t, "hour_ceiling", f"stopped bidding for the rest of hour {t}: ${spend:.2f} is the hour's "
@@ -231,13 +273,16 @@ class SafetyLimits:
                                                  f"${bid:.2f} (no auction of ours charges above the bid); "
                                                  f"stopped {where}"),
                         t + 1 + self.pause_hours)
-            return
+            return None
         if self.detector is None or t < self.paused_until or self.killed:
-            return
+            return None
         n_bids = float(np.count_nonzero(bids)) if weight is None else float(weight[bids != 0].sum())
-        found = self.detector.check_hour(n_bids, wins, clicks, spend)
+        return HourStats(t, n_bids, wins, clicks, spend)
+
+    def conclude(self, stats: HourStats, found: Anomaly | None) -> None:
+        """The rest of `observe` once the detector has tested the hour's `stats`: pause if it `found` one."""
         if found is not None:
-            self._pause(t, found, t + 1 + self.pause_hours)
+            self._pause(stats.t, found, stats.t + 1 + self.pause_hours)
 
     @property
     def events(self) -> list[dict[str, Any]]:

@@ -6,10 +6,14 @@ steps its worlds in lockstep through the three phases of `Simulation`'s hour (`o
 `close_hour`, split further at the bids and at the advertisers' learning) and runs the stages that take a
 world axis once for the whole batch: the rivals' bids and learning (`gaelp.bidders.batched_rivals`: each
 rival slot's tables stacked across worlds, draws through `WorldsRng`), our creatives' choice
-(`WorldsCreatives`), the frequency caps' mask (`WorldsCaps`), and the market's clearing
-(`Market.clear_worlds`: one auction pass over every world's opportunities, budgets per world and
-advertiser, each world's price watch on its own impressions) with the people's clicks
-(`gaelp.world.clicks`). The other stages still run world by world; docs/montecarlo.md lists what moves next.
+(`WorldsCreatives`), the frequency caps' mask (`WorldsCaps`), our safety layers' anomaly tests
+(`WorldsSafety`), the market's clearing (`Market.clear_worlds`: one auction pass over every world's
+opportunities, budgets per world and advertiser, each world's price watch on its own impressions) with the
+people's clicks (`gaelp.world.clicks`), the purchases the clicks lead to (`post_click`, pushed to each
+world's pending purchases), the impressions' moves of the people's journeys (`WorldsJourneys`: every world's
+people as one world-major population that the worlds' states view), and every advertiser's outcome columns
+(`outcome_columns` over the batch's rows, which each world's outcomes view). The other stages still run
+world by world; docs/montecarlo.md lists what moves next.
 
 Exactness: each world in a batch gets, bit for bit, the records and KPIs it gets alone (tested), because
 the batched stages compute every world's rows from that world's inputs only, in its own order.
@@ -33,29 +37,21 @@ from functools import partial
 import numpy as np
 
 from gaelp.bidders.batched_rivals import batch_rivals
+from gaelp.bidders.outcomes import outcome_columns, outcomes_of
 from gaelp.bidders.protocol import OURS
 from gaelp.bidders.worlds import WorldOutcomes, WorldRows
 from gaelp.config import Config
+from gaelp.control.batched_safety import WorldsSafety
 from gaelp.control.creatives import WorldsCreatives
 from gaelp.market.caps import WorldsCaps
 from gaelp.market.clearing import Charge, Cleared, Respond
 from gaelp.records import DayLog, HourRecord
-from gaelp.rng import WorldsRng
-from gaelp.simulation import Clearing, Simulation, creative_context
-from gaelp.world.clicks import ClickInputs, Gather, Keep, click_response
-
-
-def _gather(bounds: np.ndarray, arrays: Sequence[np.ndarray]) -> Gather:
-    """gather(rows, index): each row's value at `index` of its world's array (rows sorted, world-major)."""
-
-    def gather(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
-        cut = np.searchsorted(rows, bounds).tolist()
-        parts = [arrays[w][index[a:b]] for w, (a, b) in enumerate(itertools.pairwise(cut)) if b > a]
-        if len(parts) == 1:
-            return parts[0]
-        return np.concatenate(parts) if parts else np.zeros(0, arrays[0].dtype)
-
-    return gather
+from gaelp.rng import Purpose, WorldsRng
+from gaelp.simulation import Clearing, Offer, Settled, Simulation, clicked_rows, creative_context
+from gaelp.world.batched_journeys import WorldsJourneys
+from gaelp.world.clicks import SLOT_KEYS, ClickInputs, Gather, Keep, click_response
+from gaelp.world.population import pick_device
+from gaelp.world.purchases import POST_CLICK, post_click
 
 
 def _scatter(bounds: np.ndarray, tables: Sequence[np.ndarray], n_slots: int) -> Keep:
@@ -110,6 +106,11 @@ class BatchedWorlds:
         self.rivals = batch_rivals([s.bidders for s in self.sims], OURS)
         self.caps = WorldsCaps([s.caps for s in self.sims])  # the worlds' caps as one table
         self.creatives = WorldsCreatives([s.creatives for s in self.sims])  # our creatives, chosen at once
+        self.safety = WorldsSafety([s.safety for s in self.sims])  # our anomaly tests, every world's at once
+        # every world's people as one world-major population (the worlds' journey states view it)
+        self.people = WorldsJourneys([s.state for s in self.sims], first.journey, self.rng)
+        self.device_offset = np.concatenate([s.pop.device_offset for s in self.sims])  # (W * n,) world-major
+        self.n_devices = np.concatenate([s.pop.n_devices for s in self.sims])
 
     @property
     def t(self) -> int:
@@ -123,20 +124,35 @@ class BatchedWorlds:
         offers = [s.offer_hour() for s in self.sims]
         rows = WorldRows.of([o.opp.batch for o in offers])
         cuts = list(itertools.pairwise(rows.bounds.tolist()))
-        # the batched rivals' bids, our creatives and the caps' mask for every world at once, then each
-        # world's own bids (ours, through its safety limits) with them
+        # our bids through every world's safety limits (their bid tests at once), the batched rivals' bids,
+        # our creatives and the caps' mask for every world at once, then each world's other bids with them
         given: list[dict[int, np.ndarray]] = [{} for _ in self.sims]
+        ours = self.safety.apply([s.bid_of(OURS, o.opp) if o.opp.batch.size else np.zeros(0)
+                                  for s, o in zip(self.sims, offers, strict=True)], self.t)
+        for g, bids in zip(given, ours, strict=True):
+            g[OURS] = bids
         for j, rival in self.rivals.items():
             for w, bids in enumerate(rows.split(rival.bid(rows))):
                 given[w][j] = bids
         creative = rows.split(self.creatives.choose(self.t, rows.world, rows.device,
                                                     creative_context(rows.context, rows.device_type),
                                                     [b - a for a, b in cuts]))
-        blocked = self.caps.blocked(rows.world, np.concatenate([o.opp.person for o in offers]), rows.channel)
+        person = np.concatenate([o.opp.person for o in offers])
+        blocked = self.caps.blocked(rows.world, person, rows.channel)
         hours = [s.bid_hour(o, g, blocked[:, a:b], c)
                  for s, o, g, c, (a, b) in zip(self.sims, offers, given, creative, cuts, strict=True)]
-        cleared = self.clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)])
-        settled = [s.settle_hour(h, cl) for s, h, cl in zip(self.sims, hours, cleared, strict=True)]
+        cleared, every = self._clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)])
+        scheduled = self._schedule_post_click(rows, every, person, offers)
+        settled = [s.settle_hour(h, cl, together=True, scheduled=sc)
+                   for s, h, cl, sc in zip(self.sims, hours, cleared, scheduled, strict=True)]
+        self.people.expose(self.t, [st.exposures for st in settled])  # every world's journeys move at once
+        self._learn_creatives(rows, every, settled)
+        self.caps.record(rows.world[every.row], person[every.row], rows.channel[every.row], every.advertiser)
+        # every advertiser's outcome columns of every world at once, each world's outcomes their views
+        columns = outcome_columns(every.bids.shape[0], every.bids.shape[1], every.row, every.slot, every.advertiser,
+                                  every.price, every.clicked, np.concatenate([st.cost for st in settled]))
+        settled = [st._replace(outcomes=outcomes_of(o.opp.batch, cl.bids, columns.worlds(a, b), st.pixels))
+                   for st, o, cl, (a, b) in zip(settled, offers, cleared, cuts, strict=True)]
         # every advertiser learns from its own outcome: the batched rivals of all worlds at once
         for s, st in zip(self.sims, settled, strict=True):
             for j, (b, outcome) in enumerate(zip(s.bidders, st.outcomes, strict=True)):
@@ -144,8 +160,10 @@ class BatchedWorlds:
                     b.observe(outcome)
         for j, rival in self.rivals.items():
             if rival.learns:
-                rival.observe(WorldOutcomes.of(rows, [st.outcomes[j] for st in settled]))
-        return [s.finish_hour(st) for s, st in zip(self.sims, settled, strict=True)]
+                rival.observe(WorldOutcomes(rows, every.bids[j], columns.clicked[j], columns.cost[j],
+                                            np.flatnonzero(columns.clicked[j]), [st.outcomes[j] for st in settled]))
+        self.safety.test([s.account_hour(st) for s, st in zip(self.sims, settled, strict=True)])
+        return [s.end_hour(st.record) for s, st in zip(self.sims, settled, strict=True)]
 
     def clear(self, inputs: Sequence[Clearing]) -> list[Cleared]:
         """The market's phase of the hour for every world at once: one `Market.clear_worlds` call.
@@ -156,6 +174,10 @@ class BatchedWorlds:
         Returns:
             Each world's `Cleared`, as its own `Market.clear_within_budgets(*inputs[w])` returns it.
         """
+        return self._clear(inputs)[0]
+
+    def _clear(self, inputs: Sequence[Clearing]) -> tuple[list[Cleared], Cleared]:
+        """`clear`, and every world's impressions as one `Cleared` over the batch's rows (world-major)."""
         bounds = np.zeros(len(inputs) + 1, np.int64)
         np.cumsum([c.channel.shape[0] for c in inputs], out=bounds[1:])
         charged = [c.charge is not None for c in inputs]
@@ -175,7 +197,7 @@ class BatchedWorlds:
             a, b, lo, hi = cut[w], cut[w + 1], bounds[w], bounds[w + 1]
             out.append(Cleared(cl.row[a:b] - lo, cl.slot[a:b], cl.advertiser[a:b], cl.price[a:b], cl.clicked[a:b],
                                cl.cost[a:b], cl.ctr[a:b], np.ascontiguousarray(cl.bids[:, lo:hi])))
-        return out
+        return out, cl
 
     def _respond(self, bounds: np.ndarray, inputs: Sequence[Clearing]) -> Respond:
         """The worlds' click model over batch rows: every world's `click_response` in one array program,
@@ -186,10 +208,67 @@ class BatchedWorlds:
         day, rng = self.t // 24, self.rng
         first = self.sims[0]
         return partial(click_response, first.response, clicks, first.n_adv, lambda r, a: quality[world[r], a],
-                       _gather(bounds, [s.state.seen.reshape(-1) for s in self.sims]),
-                       _gather(bounds, [s.state.seen_creative.reshape(-1) for s in self.sims]),
+                       self._gather("seen", world), self._gather("seen_creative", world),
                        lambda r, keys, purpose: rng.uniform(world[r], keys, day, purpose),
                        _scatter(bounds, [c.shown for c in inputs], self.market.max_slots))
+
+    def _schedule_post_click(self, rows: WorldRows, every: Cleared, person: np.ndarray,
+                             offers: Sequence[Offer]) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """Every world's post-click purchases of the hour at once (`post_click` over the batch's clicks, each
+        drawn as its world's), pushed to each world's pending purchases; returns each world's clicks (indices
+        into its `Cleared`) and their P(purchase), as its `settle_hour` schedules them (None: no click)."""
+        t, day, rng, first = self.t, self.t // 24, self.rng, self.sims[0]
+        ci = np.flatnonzero(every.clicked)
+        if ci.size == 0:
+            return [None] * self.n_worlds
+        r = every.row[ci]
+        world = rows.world[r]
+        opp = [o.opp for o in offers]
+        key = np.concatenate([o.key for o in opp])[r] * SLOT_KEYS + every.slot[ci]
+        clicks = clicked_rows(rows, person, np.concatenate([o.segment for o in opp]),
+                              np.concatenate([o.stage for o in opp]), r, every.advertiser[ci], key)
+
+        def other_device(buy: np.ndarray, pe: np.ndarray, keys: np.ndarray) -> np.ndarray:
+            at = world[buy] * self.people.n + pe
+            u = rng.uniform(world[buy], pe, keys, Purpose.CONV_OTHER_DEVICE)
+            return pick_device(self.device_offset[at], self.n_devices[at], u)
+
+        p, bought = post_click(first.response, first.appeal, first.journey.same_device,
+                               first.calendar.hour_cvr[t % 24], t, clicks,
+                               lambda i, keys, purpose: rng.uniform(world[i], keys, day, purpose), other_device)
+        imp_cut = np.searchsorted(every.row, rows.bounds)
+        click_cut = np.searchsorted(ci, imp_cut).tolist()
+        buy_cut = np.searchsorted(bought.rows, click_cut).tolist() if bought is not None else None
+        out: list[tuple[np.ndarray, np.ndarray] | None] = []
+        for w, s in enumerate(self.sims):
+            a, b = click_cut[w], click_cut[w + 1]
+            out.append((ci[a:b] - imp_cut[w], p[a:b]) if b > a else None)
+            if buy_cut is not None and buy_cut[w + 1] > buy_cut[w]:
+                mine = slice(buy_cut[w], buy_cut[w + 1])
+                s.pending.push(bought.due[mine], bought.person[mine], bought.advertiser[mine], bought.device[mine],
+                               POST_CLICK)
+        return out
+
+    def _learn_creatives(self, rows: WorldRows, every: Cleared, settled: Sequence[Settled]) -> None:
+        """Our creative selectors of every world learn from the hour at once (`WorldsCreatives.observe`): our
+        impressions, clicks and pixel's purchases, as each world's `settle_hour` lets its selector learn."""
+        ours = np.flatnonzero(every.advertiser == OURS)
+        won = every.row[ours]
+        bought = [st.record.purchases for st in settled]
+        mine = [p.advertiser == OURS for p in bought]
+        weights = [s.purchase_weights(p.person[m]) for s, p, m in zip(self.sims, bought, mine, strict=True)]
+        self.creatives.observe(rows.world[won], rows.device[won], creative_context(rows.context[won],
+                                                                                   rows.device_type[won]),
+                               np.concatenate([st.record.creative[st.ours] for st in settled]), every.clicked[ours],
+                               rows.weight[won], np.repeat(np.arange(self.n_worlds), [int(m.sum()) for m in mine]),
+                               np.concatenate([p.device[m] for p, m in zip(bought, mine, strict=True)]),
+                               None if weights[0] is None else np.concatenate(weights))
+
+    def _gather(self, name: str, world: np.ndarray) -> Gather:
+        """gather(rows, index): each batch row's value at `index` of its world's flat `JourneyState` array `name`."""
+        flat = self.people.array(name).reshape(-1)
+        per_world = flat.size // self.n_worlds
+        return lambda rows, index: flat[world[rows] * per_world + index]
 
     def run(self, days: int, on_day: Callable[[int, DayLog], None] | None = None) -> None:
         """Simulate `days` more days of every world; `on_day(world, log)` gets each world's day logs."""

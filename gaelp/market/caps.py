@@ -124,6 +124,14 @@ class WorldsCaps:
     def blocked(self, world: np.ndarray, person: np.ndarray, channel: np.ndarray) -> np.ndarray:
         """(n_advertisers, N) every world's `FrequencyCaps.blocked` of its rows (world-major, each world's in
         time order), side by side."""
+        self._restack()
+        return self.table.blocked(world * self.n_people + person, channel)
+
+    def record(self, world: np.ndarray, person: np.ndarray, channel: np.ndarray, advertiser: np.ndarray) -> None:
+        """Every world's `FrequencyCaps.record` of its impressions ((k,) each, `world` of each) at once."""
+        self._restack()
+        self.table.record(world * self.n_people + person, channel, advertiser)
+
+    def _restack(self) -> None:
         if any(c.counts is not v for c, v in zip(self.worlds, self._views, strict=True)):
             self._stack()  # a world's caps took a new table
-        return self.table.blocked(world * self.n_people + person, channel)

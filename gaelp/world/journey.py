@@ -7,6 +7,9 @@ organic event per person per day), so a counterfactual run changes only what ads
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import numpy as np
 
 from gaelp.config import WorldConfig
@@ -19,6 +22,22 @@ _UNAWARE, _AWARE, _CONSIDERING, _INTENT, _LAPSED = (int(s) for s in (Stage.UNAWA
                                                                      Stage.INTENT, Stage.LAPSED))
 _ADVANCE, _CLICK_DEPTH = int(Purpose.ADVANCE), int(Purpose.CLICK_DEPTH)
 _ONE32 = np.float32(1.0)
+
+
+Draw = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+"""draw(rows, keys, purpose): counter uniforms of the hour's impressions `rows`, keyed by `keys`."""
+
+
+class Exposures(NamedTuple):
+    """An hour's impressions that move journeys (`JourneyModel.expose`'s arguments after the day), (k,) each."""
+
+    key: np.ndarray
+    person: np.ndarray
+    advertiser: np.ndarray
+    channel: np.ndarray
+    clicked: np.ndarray
+    stage_now: np.ndarray
+    creative: np.ndarray
 
 
 class JourneyModel:
@@ -53,7 +72,8 @@ class JourneyModel:
 
     def expose(self, state: JourneyState, t: int, day: int, key: np.ndarray, person: np.ndarray,
                advertiser: np.ndarray, channel: np.ndarray, clicked: np.ndarray,
-               stage_now: np.ndarray | None = None, creative: np.ndarray | None = None) -> None:
+               stage_now: np.ndarray | None = None, creative: np.ndarray | None = None,
+               draw: Draw | None = None) -> None:
         """Apply impressions (one row each) to the people who saw them.
 
         Args:
@@ -62,6 +82,9 @@ class JourneyModel:
             clicked: (k,) bool.
             stage_now: (k,) int8 `state.stage[person]`, if the caller already has it.
             creative: (k,) the creative shown (creative fatigue), if the world has creatives.
+            draw: draw(rows, keys, purpose), the uniforms of impressions `rows` (whose keys are `keys`) on
+                `day`; default this world's `crng.uniform(keys, day, purpose)` (a batch of worlds draws each
+                row as its world's, `gaelp.world.batched_journeys`).
         """
         if person.size == 0:
             return
@@ -87,11 +110,13 @@ class JourneyModel:
         prop = cur.copy()
         can = np.flatnonzero(cur < _INTENT)
         if can.size:
-            prop[can] += self.crng.uniform(key[can], day, _ADVANCE) < self.advance[channel[can]]
+            prop[can] += (self.crng.uniform(key[can], day, _ADVANCE) if draw is None else
+                          draw(can, key[can], _ADVANCE)) < self.advance[channel[can]]
         # a click takes the person at least to CONSIDERING, and deeper with some probability
         click = np.flatnonzero(clicked)
         if click.size:  # most hours of a small world have none
-            deep = self.crng.uniform(key[click], day, _CLICK_DEPTH) < self.click_to_intent
+            deep = (self.crng.uniform(key[click], day, _CLICK_DEPTH) if draw is None else
+                    draw(click, key[click], _CLICK_DEPTH)) < self.click_to_intent
             prop[click] = np.maximum(prop[click], np.where(deep, _INTENT, _CONSIDERING))
         # rows that raise a stage: prop exceeds INTENT only where cur does (CONVERTED, LOST), never above cur
         up = np.flatnonzero(prop > cur)

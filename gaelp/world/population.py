@@ -111,6 +111,11 @@ def sampling_shares(cfg: WorldConfig) -> tuple[np.ndarray, np.ndarray]:
     return drawn, plain / drawn
 
 
+def pick_device(device_offset: np.ndarray, n_devices: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """(k,) one of each person's devices from a uniform each: `device_offset`, `n_devices` and `u` per person."""
+    return device_offset + (u * n_devices).astype(np.int64)
+
+
 def build_population(cfg: WorldConfig, n_people: int, rng: np.random.Generator) -> Population:
     """Draw a population: segment sizes, devices and device types.
 

@@ -7,7 +7,12 @@ bucketed by due day so each hour touches only the events due today.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
 import numpy as np
+
+from gaelp.rng import Purpose
 
 FIELDS = ("due", "person", "advertiser", "device", "kind")
 DTYPES = (np.int64, np.int64, np.int16, np.int64, np.int8)
@@ -107,3 +112,61 @@ class PendingPurchases:
         self._today = _empty()
         self._next_due = _NEVER
         self.push(*(state[f"pending_{f}"] for f in FIELDS))
+
+
+class Clicked(NamedTuple):
+    """An hour's clicked impressions, (k,) each: what decides whether and when a click leads to a purchase."""
+
+    advertiser: np.ndarray  # whose ad was clicked
+    key: np.ndarray  # the impression's counter key
+    person: np.ndarray
+    channel: np.ndarray
+    segment: np.ndarray
+    stage: np.ndarray  # the person's stage when the hour's opportunities were drawn
+    intent: np.ndarray
+    device_type: np.ndarray
+    device: np.ndarray  # where the ad was clicked
+
+
+class Bought(NamedTuple):
+    """The clicks that lead to a purchase (`rows` of the `Clicked`), with each purchase's due hour and device."""
+
+    rows: np.ndarray
+    due: np.ndarray
+    person: np.ndarray
+    advertiser: np.ndarray
+    device: np.ndarray
+
+
+Draw = Callable[[Any, np.ndarray, int], np.ndarray]
+"""draw(rows, keys, purpose): the hour's counter uniforms of clicks `rows` (an index, or `slice(None)`: all)."""
+
+
+def post_click(response: Any, appeal: np.ndarray, same_device: float, hour_cvr: float, t: int, c: Clicked,
+               draw: Draw, other_device: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+               ) -> tuple[np.ndarray, Bought | None]:
+    """Which clicks of hour `t` lead to a purchase, when and on which device.
+
+    Args:
+        response: the world's `ResponseModel` (conversion probability, purchase lag).
+        appeal: (n_advertisers,) each advertiser's product appeal.
+        same_device: probability that a purchase is made on the device of the click.
+        hour_cvr: the hour of day's conversion multiplier.
+        c: the hour's clicks.
+        draw: the clicks' counter uniforms (a world's `CounterRng` of the day; a batch of worlds draws each
+            click as its world's).
+        other_device(rows, person, key): a device of each person other than the click's, drawn.
+
+    Returns:
+        (k,) each click's P(purchase), and the purchases (None: none).
+    """
+    p = response.cvr(c.channel, c.segment, c.stage, c.intent, c.device_type, hour_cvr, appeal[c.advertiser])
+    buy = np.flatnonzero(draw(slice(None), c.key, Purpose.CONVERT) < p)
+    if buy.size == 0:
+        return p, None
+    k, pe = c.key[buy], c.person[buy]
+    lag = response.lag_hours(c.segment[buy], draw(buy, k, Purpose.LAG))
+    due = t + np.maximum(1, np.ceil(lag)).astype(np.int64)
+    same = draw(buy, k, Purpose.CONV_DEVICE) < same_device
+    device = np.where(same, c.device[buy], other_device(buy, pe, k))
+    return p, Bought(buy, due, pe, c.advertiser[buy], device)

@@ -124,3 +124,39 @@ def test_the_selectors_of_a_batch_of_worlds_choose_and_learn_as_each_alone(mode)
     for a, b in zip(alone, together, strict=True):
         assert all(np.array_equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
     assert len({c.clicks.sum() for c in together}) == 3  # the worlds learned apart
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_worlds_creatives_learn_each_worlds_hour_as_alone(weighted):
+    """Our impressions, clicks and pixel purchases of 3 worlds (different device counts, hours where a world
+    won nothing or only bought, importance weights) learned at once equal each selector's own `observe`."""
+
+    def worlds():
+        return [CreativeSelector(4, 6, n, "thompson", np.random.default_rng(s)) for s, n in ((0, 300), (1, 500), (2, 40))]
+
+    alone, together = worlds(), worlds()
+    batch = WorldsCreatives(together)
+    rng = np.random.default_rng(4)
+    for t in range(60):
+        if t == 30:  # a world restored from a checkpoint (new tables) is followed
+            together[1].load_state_dict(together[1].state_dict())
+        sizes = [int(rng.integers(0, 120)) if (t + w) % 5 else 0 for w in range(3)]
+        device = [rng.integers(0, c.shown.shape[0], n) for c, n in zip(alone, sizes, strict=True)]
+        context = [rng.integers(0, 6, n) for n in sizes]
+        creative = [rng.integers(0, 4, n).astype(np.int8) for n in sizes]
+        clicked = [rng.random(n) < 0.3 for n in sizes]
+        weight = [rng.choice([0.28, 1.12], n) if weighted else np.ones(n) for n in sizes]
+        bought = [rng.integers(0, c.shown.shape[0], int(rng.integers(0, 4))) for c in alone]
+        conv_weight = [rng.choice([0.28, 1.12], b.size) for b in bought] if weighted else None
+        for w, c in enumerate(alone):
+            c.observe(device[w], context[w], creative[w], clicked[w], bought[w], weight[w],
+                      None if conv_weight is None else conv_weight[w])
+        batch.observe(np.repeat(np.arange(3), sizes), *(np.concatenate(x) for x in (device, context, creative,
+                                                                                    clicked, weight)),
+                      np.repeat(np.arange(3), [b.size for b in bought]), np.concatenate(bought),
+                      None if conv_weight is None else np.concatenate(conv_weight))
+        for a, b in zip(alone, together, strict=True):
+            assert all(np.asarray(v).tobytes() == np.asarray(b.state_dict()[k]).tobytes()
+                       for k, v in a.state_dict().items()), t
+    assert len({c.clicks.sum() for c in together}) == 3  # the worlds learned apart
+    assert any((c.last_click >= 0).any() and c.clicks.sum() > c.imps.sum() * 0.3 for c in alone)  # purchase credit

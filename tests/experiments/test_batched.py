@@ -8,10 +8,13 @@ import pytest
 
 from gaelp.config import load_config
 from gaelp.experiments.batched import BatchedWorlds
+from gaelp.experiments.faults import FaultInjector, parse_fault
 from gaelp.experiments.importance import with_importance
 from gaelp.market.clearing import Market
 from gaelp.records import DayLog
-from gaelp.simulation import Simulation
+from gaelp.rng import Streams
+from gaelp.simulation import Simulation, build_bidder
+from gaelp.world.purchases import POST_CLICK
 
 SEEDS = (11, 12, 13, 14)
 
@@ -39,6 +42,15 @@ def _hasher(sim: Simulation):
     return on_day, finish
 
 
+def _people(sim: Simulation) -> str:
+    """A hash of every array of the world's people (`JourneyState`), which the batch moves as one population."""
+    h = hashlib.sha256()
+    for name, a in sim.state.state_dict().items():
+        h.update(name.encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
 @pytest.mark.parametrize("bidder", ["target_cpa", "oracle"])
 def test_a_world_in_a_batch_is_the_world_alone(bidder, monkeypatch):
     cfg = load_config(None, users=1500, days=4, bidder=bidder)
@@ -47,7 +59,7 @@ def test_a_world_in_a_batch_is_the_world_alone(bidder, monkeypatch):
         sim = Simulation(cfg.replace(seed=s))
         on_day, finish = _hasher(sim)
         sim.run(on_day=on_day)
-        alone.append(finish())
+        alone.append((finish(), _people(sim)))
 
     # count the batch hours where a world's budget ran out mid-hour (its bids withdrawn from there on)
     cut_hours = []
@@ -63,7 +75,7 @@ def test_a_world_in_a_batch_is_the_world_alone(bidder, monkeypatch):
     sims = [Simulation(cfg.replace(seed=s)) for s in SEEDS]
     hashers = [_hasher(sim) for sim in sims]
     BatchedWorlds(sims).run(cfg.days, on_day=lambda w, log: hashers[w][0](log))
-    assert [finish() for _, finish in hashers] == alone
+    assert [(finish(), _people(sim)) for (_, finish), sim in zip(hashers, sims, strict=True)] == alone
     assert len(set(alone)) == len(SEEDS)  # the worlds differ
     assert any(cut_hours)  # budgets ran out within some hours: the lockstep cut-off passes ran
 
@@ -112,6 +124,66 @@ def test_a_world_whose_price_watch_fires_in_a_batch_is_the_world_alone():
     kinds = [[e["kind"] for e in events] for _, events in alone]
     assert "overcharge" in kinds[strict] and all("overcharge" not in k for w, k in enumerate(kinds) if w != strict)
     assert any("stopped from opportunity" in e["action"] for e in alone[strict][1])  # withdrawn mid-hour
+
+
+def test_post_click_purchases_scheduled_for_a_batch_are_each_worlds_alone():
+    """Every purchase a click leads to goes on a device drawn for it (none on the clicked device), so each
+    world's purchases, their hours and devices show whether the batch drew them as the world alone."""
+    base = load_config(None, users=6000, days=3)
+    world = base.world.model_copy(update={"journey": base.world.journey.model_copy(
+        update={"same_device_conversion": 0.0})})
+    cfg = base.model_copy(update={"world": world})
+    seeds = (31, 32, 33)
+    alone = []
+    for s in seeds:
+        sim = Simulation(cfg.replace(seed=s))
+        on_day, finish = _hasher(sim)
+        sim.run(on_day=on_day)
+        alone.append((finish(), repr(sim.pending.state_dict())))
+    sims = [Simulation(cfg.replace(seed=s)) for s in seeds]
+    hashers = [_hasher(sim) for sim in sims]
+    post_click = np.zeros(len(seeds), np.int64)
+
+    def on_day(w: int, log: DayLog) -> None:
+        hashers[w][0](log)
+        post_click[w] += int((log.conversions["kind"] == POST_CLICK).sum())
+
+    BatchedWorlds(sims).run(cfg.days, on_day=on_day)
+    assert [(finish(), repr(sim.pending.state_dict())) for (_, finish), sim in zip(hashers, sims, strict=True)] == alone
+    post_click += [int((sim.pending.state_dict()["pending_kind"] == POST_CLICK).sum()) for sim in sims]
+    assert post_click.min() >= 3, post_click  # clicks led to purchases (due or still pending) in every world
+
+
+def _faulty(cfg, fault: str | None) -> Simulation:
+    """A world whose `fault` (`gaelp.experiments.faults`) breaks our bidding or our ads' clicks mid-run."""
+    if fault is None:
+        return Simulation(cfg)
+    injector = FaultInjector(build_bidder(cfg, cfg.bidder, Streams(cfg.seed)), parse_fault(fault))
+    sim = injector.sim = Simulation(cfg, bidder=injector)
+    return sim
+
+
+def test_worlds_whose_anomaly_detectors_alarm_in_a_batch_are_the_worlds_alone():
+    """Our anomaly tests run for every world of a batch at once: a world whose bids jump (a bid spike) and one
+    whose ads stop being clicked (a CTR collapse) pause as alone, the others do not."""
+    cfg = load_config(None, users=10_000, days=2)
+    faults = (None, "bid_x1000@day1h4", "ctr_collapse_x0.01@day1h4", None)
+
+    def worlds():
+        return [_faulty(cfg.replace(seed=40 + w), f) for w, f in enumerate(faults)]
+
+    alone = []
+    for sim in worlds():
+        on_day, finish = _hasher(sim)
+        sim.run(on_day=on_day)
+        alone.append((finish(), sim.safety.events, repr(sim.safety.state_dict())))
+    sims = worlds()
+    hashers = [_hasher(sim) for sim in sims]
+    BatchedWorlds(sims).run(cfg.days, on_day=lambda w, log: hashers[w][0](log))
+    assert [(finish(), sim.safety.events, repr(sim.safety.state_dict()))
+            for (_, finish), sim in zip(hashers, sims, strict=True)] == alone
+    kinds = [{e["kind"] for e in events if e["kind"] != "hour_ceiling"} for _, events, _ in alone]
+    assert kinds == [set(), {"bid_spike"}, {"ctr_collapse"}, set()], kinds
 
 
 def _same_state(a, b) -> bool:

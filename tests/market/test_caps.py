@@ -59,11 +59,16 @@ def test_the_caps_of_a_batch_of_worlds_block_as_each_world_alone():
         world = np.repeat(np.arange(3), sizes)
         got = batch.blocked(world, np.concatenate(person), np.concatenate(channel))
         assert np.array_equal(got, np.concatenate(expect, axis=1))
-        for a, b, p, ch in zip(alone, together, person, channel, strict=True):
-            won = rng.random(p.size) < 0.7
-            adv = rng.integers(0, 5, p.size)
-            for c in (a, b):
-                c.record(p[won], ch[won], adv[won])
+        won = [rng.random(p.size) < 0.7 for p in person]
+        adv = [rng.integers(0, 5, p.size) for p in person]
+        for a, p, ch, wn, ad in zip(alone, person, channel, won, adv, strict=True):
+            a.record(p[wn], ch[wn], ad[wn])
+        if hour % 2:  # each world's own record, or all worlds' at once
+            for b, p, ch, wn, ad in zip(together, person, channel, won, adv, strict=True):
+                b.record(p[wn], ch[wn], ad[wn])
+        else:
+            won_all = np.concatenate(won)
+            batch.record(world[won_all], *(np.concatenate(x)[won_all] for x in (person, channel, adv)))
         assert all(np.array_equal(a.counts, b.counts) for a, b in zip(alone, together, strict=True))
     assert got.any() and not got.all()
     together[1].load_state_dict({"caps_cell": np.array([0]), "caps_count": np.array([9], np.uint8)})
