@@ -59,7 +59,8 @@ def own_outcomes(batch: OpportunityBatch, bids: np.ndarray, row: np.ndarray, slo
         row, slot, advertiser, price, clicked, cost: (k,) the cleared impressions.
         pixels: `pixel_reports` of the hour's purchases.
     """
-    return outcomes_of(batch, bids, outcome_columns(*bids.shape, row, slot, advertiser, price, clicked, cost), pixels)
+    n_adv, n = bids.shape
+    return outcomes_of(batch, bids, outcome_columns(n_adv, n, row, slot, advertiser, price, clicked, cost), pixels)
 
 
 def outcome_columns(n_adv: int, n: int, row: np.ndarray, slot: np.ndarray, advertiser: np.ndarray,

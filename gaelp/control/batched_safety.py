@@ -184,20 +184,22 @@ class WorldsSafety:
 
     def __init__(self, safeties: Sequence[SafetyLimits]) -> None:
         self.safeties = list(safeties)
-        on = [w for w, s in enumerate(self.safeties) if s.detector is not None]
-        self.slot = {w: i for i, w in enumerate(on)}  # world -> its row of the stacked detectors
-        self.detector = WorldsDetector([self.safeties[w].detector for w in on]) if on else None
+        detectors = {w: s.detector for w, s in enumerate(self.safeties) if s.detector is not None}
+        self.slot = {w: i for i, w in enumerate(detectors)}  # world -> its row of the stacked detectors
+        self.detector = WorldsDetector(list(detectors.values())) if detectors else None
+        self._detectors = detectors
 
     def apply(self, bids: Sequence[np.ndarray], t: int) -> list[np.ndarray]:
         """Each world's `SafetyLimits.apply(bids[w], t)`."""
         screened = [s.screen(b, t) for s, b in zip(self.safeties, bids, strict=True)]
-        check = [w for w, (_, intent) in enumerate(screened) if intent is not None]
+        intents = {w: intent for w, (_, intent) in enumerate(screened) if intent is not None}
         found: list[Anomaly | None] = [None] * len(self.safeties)
-        if check and self.detector is not None:
-            maybe, med = self.detector.check_bids([self.slot[w] for w in check], [screened[w][1] for w in check])
+        if intents and self.detector is not None:
+            check = list(intents)
+            maybe, med = self.detector.check_bids([self.slot[w] for w in check], list(intents.values()))
             for w, m, md in zip(check, maybe.tolist(), med.tolist(), strict=True):
-                safe, intent = screened[w]
-                detector = self.safeties[w].detector
+                safe, intent = screened[w][0], intents[w]
+                detector = self._detectors[w]
                 if m:  # as alone
                     found[w] = detector.check_bids(intent)
                     if found[w] is None:
@@ -209,9 +211,9 @@ class WorldsSafety:
     def test(self, stats: Sequence[HourStats | None]) -> None:
         """The detectors' test of each world's hour (`SafetyLimits.watch`'s stats; None: no test), then
         each world's `SafetyLimits.conclude`."""
-        check = [w for w, s in enumerate(stats) if s is not None]
-        if not check or self.detector is None:
+        tested = {w: s for w, s in enumerate(stats) if s is not None}
+        if not tested or self.detector is None:
             return
-        found = self.detector.check_hour([self.slot[w] for w in check], [stats[w] for w in check])
-        for w, f in zip(check, found, strict=True):
-            self.safeties[w].conclude(stats[w], f)
+        found = self.detector.check_hour([self.slot[w] for w in tested], list(tested.values()))
+        for (w, s), f in zip(tested.items(), found, strict=True):
+            self.safeties[w].conclude(s, f)

@@ -138,7 +138,7 @@ class SafetyLimits:
             t: the hour; with it, pauses and the pre-auction bid test apply too.
         """
         safe, intent = self.screen(bids, t)
-        if intent is None:
+        if intent is None or t is None or self.detector is None:  # an intent comes only with both
             return safe
         found = self.detector.check_bids(intent)
         if found is None:
@@ -253,6 +253,8 @@ class SafetyLimits:
 
     def test(self, stats: HourStats) -> None:
         """The anomaly detector's test of the hour's `stats` (`watch`'s), then `conclude`."""
+        if self.detector is None:
+            raise RuntimeError("test() needs the anomaly detector; watch() gives stats only when it is on")
         self.conclude(stats, self.detector.check_hour(stats.bids, stats.wins, stats.clicks, stats.spend))
 
     def watch(self, t: int, bids: np.ndarray, wins: np.ndarray, clicks: np.ndarray, spend: float,

@@ -33,6 +33,7 @@ import datetime as dt
 import itertools
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import cast
 
 import numpy as np
 
@@ -243,7 +244,7 @@ class BatchedWorlds:
         for w, s in enumerate(self.sims):
             a, b = click_cut[w], click_cut[w + 1]
             out.append((ci[a:b] - imp_cut[w], p[a:b]) if b > a else None)
-            if buy_cut is not None and buy_cut[w + 1] > buy_cut[w]:
+            if bought is not None and buy_cut is not None and buy_cut[w + 1] > buy_cut[w]:
                 mine = slice(buy_cut[w], buy_cut[w + 1])
                 s.pending.push(bought.due[mine], bought.person[mine], bought.advertiser[mine], bought.device[mine],
                                POST_CLICK)
@@ -262,7 +263,7 @@ class BatchedWorlds:
                                np.concatenate([st.record.creative[st.ours] for st in settled]), every.clicked[ours],
                                rows.weight[won], np.repeat(np.arange(self.n_worlds), [int(m.sum()) for m in mine]),
                                np.concatenate([p.device[m] for p, m in zip(bought, mine, strict=True)]),
-                               None if weights[0] is None else np.concatenate(weights))
+                               None if weights[0] is None else np.concatenate(cast(list[np.ndarray], weights)))
 
     def _gather(self, name: str, world: np.ndarray) -> Gather:
         """gather(rows, index): each batch row's value at `index` of its world's flat `JourneyState` array `name`."""

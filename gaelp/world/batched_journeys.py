@@ -47,7 +47,10 @@ class WorldsJourneys:
 
     def state(self) -> JourneyState:
         """Every world's people as one `JourneyState` of W * n people (views of the worlds' arrays)."""
-        return JourneyState(**{name: self.array(name) for name in self._stacked})
+        a = self.array
+        return JourneyState(stage=a("stage"), last_activity=a("last_activity"), seen=a("seen"),
+                            seen_creative=a("seen_creative"), brand=a("brand"), converted_at=a("converted_at"),
+                            journey_start=a("journey_start"))
 
     def expose(self, t: int, exposures: Sequence[Exposures]) -> None:
         """Each world's `journey.expose` of its hour's `exposures[w]` (`Simulation.settle_hour`'s), at once."""
