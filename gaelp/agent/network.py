@@ -68,17 +68,17 @@ class RecurrentActorCritic(nn.Module):
         h, state = self.lstm(torch.tanh(F.linear(obs, enc.weight, enc.bias)), state)
         return F.linear(h, actor.weight, actor.bias), F.linear(h, critic.weight, critic.bias).squeeze(-1), state
 
-    def dist(self, mean: torch.Tensor, validate: bool = True) -> Normal:
-        """The Gaussian policy around `mean` (`validate=False` skips torch's argument checks, with the same
-        numbers: for the rollout's hourly step, whose observations the update's checked Gaussian sees again)."""
-        return Normal(mean, self.log_std.exp().expand_as(mean), validate_args=validate)
+    def dist(self, mean: torch.Tensor) -> Normal:
+        """The Gaussian policy around `mean` (torch's argument checks on)."""
+        return Normal(mean, self.log_std.exp().expand_as(mean), validate_args=True)
 
 
 def fixed_scale_log_prob(std: torch.Tensor, shape: tuple[int, ...]
                          ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """log_prob(mean, action) of Gaussians of standard deviation `std` (act_dim,) over `shape` (..., act_dim):
-    `Normal(mean, std.expand(shape)).log_prob(action)` bit for bit, with the terms of the scale (which a
-    rollout's hours share) computed once, and no argument checks."""
+    `Normal(mean, std.expand(shape)).log_prob(action)` bit for bit, with the terms of the scale computed once
+    and no argument checks. For the rollout's hourly step, which shares one scale over a campaign and whose
+    observations the update's checked Gaussian (`RecurrentActorCritic.dist`) sees again."""
     scale = std.expand(shape)
     two_var, log_scale = 2 * scale**2, scale.log()  # Normal.log_prob's terms, in its order
 

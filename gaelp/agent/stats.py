@@ -98,15 +98,15 @@ class CampaignStats:
         clicks, conv, spend, today = self.totals.tolist()
         cac = min(spend / max(conv, 1.0) / self.target_cpa, 4.0)
         budget = max(self.daily_budget * self.days, 1e-9)
-        n = self.n_ctx
-        out = np.empty(N_GLOBAL + PER_CONTEXT * n + last_action.size, np.float32)
-        out[:10] = (*_HOUR_OF_DAY[t % 24], *_DAY_OF_WEEK[(t // 24) % 7], min(t / (24 * self.days), 1.0),
-                    today / max(self.daily_budget, 1e-9), spend / budget,
-                    clicks * self.target_cpa / budget / 10, conv * self.target_cpa / budget, cac)
-        out[10:12] = value_summary * (1.0, 10.0)
-        out[12:12 + 6 * n] = self.hour.T.reshape(-1)
-        out[12 + 6 * n:N_GLOBAL + PER_CONTEXT * n] = self.ema.T.reshape(-1)
-        out[N_GLOBAL + PER_CONTEXT * n:] = last_action
+        g, ema, act = N_GLOBAL - 2, N_GLOBAL + self.hour.size, N_GLOBAL + PER_CONTEXT * self.n_ctx  # offsets
+        out = np.empty(act + last_action.size, np.float32)
+        out[:g] = (*_HOUR_OF_DAY[t % 24], *_DAY_OF_WEEK[(t // 24) % 7], min(t / (24 * self.days), 1.0),
+                   today / max(self.daily_budget, 1e-9), spend / budget,
+                   clicks * self.target_cpa / budget / 10, conv * self.target_cpa / budget, cac)
+        out[g:N_GLOBAL] = value_summary * (1.0, 10.0)
+        out[N_GLOBAL:ema] = self.hour.T.reshape(-1)
+        out[ema:act] = self.ema.T.reshape(-1)
+        out[act:] = last_action
         return out
 
     def state_dict(self) -> dict[str, Any]:
