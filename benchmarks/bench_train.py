@@ -11,6 +11,10 @@ default) and RecurrentPPO evaluates nothing either. Each trainer first runs once
 campaign of ours, one rollout of RecurrentPPO), so that one-time costs (imports, torch's first calls)
 fall in neither figure.
 
+Beside the wall-clock figures, each run's env-hours per CPU-second of its process (`time.process_time`,
+torch on one thread) and their ratio: on a shared machine a run waits for a core now and then, which
+stretches its wall time but not its CPU time, so the CPU figures move less from run to run.
+
 Run as ``python -m benchmarks.bench_train``; `bench_train` returns the figures as a dict. Speed is
 measured here, never asserted in tests.
 """
@@ -30,31 +34,34 @@ from gaelp.agent.ppo import PPOConfig, train
 from gaelp.config import Config
 
 
-def ours(users: int, days: int, worlds: int, hours: int) -> float:
-    """Env-hours per second of `gaelp.agent.ppo.train`, without validation (see the module's docstring)."""
+def ours(users: int, days: int, worlds: int, hours: int) -> tuple[float, float]:
+    """Env-hours per second and per CPU-second of `gaelp.agent.ppo.train`, without validation (see the
+    module's docstring)."""
     hp = PPOConfig(worlds=worlds, users=users, days=days, env_hours=hours, val_every=0)
+    cpu = time.process_time()
     with tempfile.TemporaryDirectory() as out:
         res = train(Config(), hp, Path(out))
-    return res.env_hours / res.wall_s
+    return res.env_hours / res.wall_s, res.env_hours / (time.process_time() - cpu)
 
 
-def recurrent_ppo(users: int, days: int, hours: int, n_steps: int) -> float:
-    """Env-hours per second of sb3-contrib's RecurrentPPO on `gym.make("gaelp/Campaign-v0")`."""
+def recurrent_ppo(users: int, days: int, hours: int, n_steps: int) -> tuple[float, float]:
+    """Env-hours per second and per CPU-second of sb3-contrib's RecurrentPPO on `gym.make("gaelp/Campaign-v0")`."""
     import gymnasium as gym
     from sb3_contrib import RecurrentPPO
 
     import gaelp  # noqa: F401  (registers the environment)
 
     env = gym.make("gaelp/Campaign-v0", users=users, days=days)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     model = RecurrentPPO("MlpLstmPolicy", env, n_steps=n_steps, seed=0, device="cpu")
     model.learn(total_timesteps=hours)
-    return model.num_timesteps / (time.perf_counter() - start)
+    return model.num_timesteps / (time.perf_counter() - start), model.num_timesteps / (time.process_time() - cpu)
 
 
 def bench_train(users: int = 2_000, days: int = 2, worlds: int = 4, hours: int = 1_536, n_steps: int = 128,
                 repeats: int = 3) -> dict:
-    """Median env-hours/s of both trainers over alternating runs, and their ratio (ours / RecurrentPPO)."""
+    """Median env-hours/s of both trainers over alternating runs and their ratio (ours / RecurrentPPO), by
+    wall clock and by CPU time."""
     torch.set_num_threads(1)
     ours(users, days, worlds, worlds * 24 * days)  # warm-ups, untimed
     recurrent_ppo(users, days, n_steps, n_steps)
@@ -62,10 +69,13 @@ def bench_train(users: int = 2_000, days: int = 2, worlds: int = 4, hours: int =
     for _ in range(repeats):
         a.append(ours(users, days, worlds, hours))
         b.append(recurrent_ppo(users, days, hours, n_steps))
-    ma, mb = statistics.median(a), statistics.median(b)
+    (ma, ca), (mb, cb) = ([statistics.median(col) for col in zip(*runs, strict=True)] for runs in (a, b))
     return {"users": users, "days": days, "env_hours": hours, "ours_env_hours_per_s": round(ma, 1),
             "recurrent_ppo_env_hours_per_s": round(mb, 1), "ratio": round(ma / mb, 2),
-            "runs": {"ours": [round(x, 1) for x in a], "recurrent_ppo": [round(x, 1) for x in b]}}
+            "ours_env_hours_per_cpu_s": round(ca, 1), "recurrent_ppo_env_hours_per_cpu_s": round(cb, 1),
+            "cpu_ratio": round(ca / cb, 2),
+            "runs": {"ours": [round(x, 1) for x, _ in a], "recurrent_ppo": [round(x, 1) for x, _ in b],
+                     "ours_cpu": [round(x, 1) for _, x in a], "recurrent_ppo_cpu": [round(x, 1) for _, x in b]}}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,13 +11,18 @@ weights (`prior_w`, learned over the training worlds), the reward settings and, 
 
 from __future__ import annotations
 
+import math
 import pathlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.distributions import Normal
+from torch.nn import functional as F
+
+_LOG_SQRT_2PI = math.log(math.sqrt(2 * math.pi))
 
 
 def _layer(layer: nn.Linear, std: float) -> nn.Linear:
@@ -54,14 +59,33 @@ class RecurrentActorCritic(nn.Module):
 
     def forward(self, obs: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
                 ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """Run `obs` (T, n, obs_dim) from `state`: action means (T, n, act_dim), values (T, n), new state."""
-        h, state = self.lstm(self.encoder(obs), state)
-        return self.actor(h), self.critic(h).squeeze(-1), state
+        """Run `obs` (T, n, obs_dim) from `state`: action means (T, n, act_dim), values (T, n), new state.
 
-    def dist(self, mean: torch.Tensor, validate: bool = True) -> Normal:
-        """The Gaussian policy around `mean` (`validate=False` skips torch's argument checks, with the same
-        numbers: for the rollout's hourly step, whose observations the update's checked Gaussian sees again)."""
-        return Normal(mean, self.log_std.exp().expand_as(mean), validate_args=validate)
+        The layers' own functions (what their modules call), without the modules' per-call dispatch: the
+        rollout runs this once per simulated hour.
+        """
+        enc, actor, critic = self.encoder[0], self.actor, self.critic
+        h, state = self.lstm(torch.tanh(F.linear(obs, enc.weight, enc.bias)), state)
+        return F.linear(h, actor.weight, actor.bias), F.linear(h, critic.weight, critic.bias).squeeze(-1), state
+
+    def dist(self, mean: torch.Tensor) -> Normal:
+        """The Gaussian policy around `mean` (torch's argument checks on)."""
+        return Normal(mean, self.log_std.exp().expand_as(mean), validate_args=True)
+
+
+def fixed_scale_log_prob(std: torch.Tensor, shape: tuple[int, ...]
+                         ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """log_prob(mean, action) of Gaussians of standard deviation `std` (act_dim,) over `shape` (..., act_dim):
+    `Normal(mean, std.expand(shape)).log_prob(action)` bit for bit, with the terms of the scale computed once
+    and no argument checks. For the rollout's hourly step, which shares one scale over a campaign and whose
+    observations the update's checked Gaussian (`RecurrentActorCritic.dist`) sees again."""
+    scale = std.expand(shape)
+    two_var, log_scale = 2 * scale**2, scale.log()  # Normal.log_prob's terms, in its order
+
+    def log_prob(mean: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return -((action - mean) ** 2) / two_var - log_scale - _LOG_SQRT_2PI
+
+    return log_prob
 
 
 def save_checkpoint(path: pathlib.Path, net: RecurrentActorCritic, prior_w: np.ndarray, **extra: Any) -> None:

@@ -39,7 +39,13 @@ from torch import nn
 
 from gaelp.agent import CHECKPOINT
 from gaelp.agent.env import VectorCampaignEnv, space_shape
-from gaelp.agent.network import RecurrentActorCritic, build_network, load_checkpoint, save_checkpoint
+from gaelp.agent.network import (
+    RecurrentActorCritic,
+    build_network,
+    fixed_scale_log_prob,
+    load_checkpoint,
+    save_checkpoint,
+)
 from gaelp.agent.value import PRIOR_CVR, flat_prior
 from gaelp.config import Config
 
@@ -190,7 +196,9 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
     with torch.random.fork_rng():
         torch.manual_seed(hp.seed)
         net = RecurrentActorCritic(obs_dim, act_dim, hp.hidden, hp.init_log_std)
-    optimizer = torch.optim.Adam(net.parameters(), lr=hp.learning_rate, eps=1e-5)
+    params = list(net.parameters())
+    # foreach: the same numbers as the per-tensor loop (checked bit for bit), in fewer calls
+    optimizer = torch.optim.Adam(params, lr=hp.learning_rate, eps=1e-5, foreach=True)
     gen = torch.Generator().manual_seed(hp.seed)
     rng = np.random.default_rng(np.random.SeedSequence([hp.seed, 0x999]))
     prior = flat_prior(envs.envs[0].bidder_features, PRIOR_CVR)
@@ -223,12 +231,14 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
         buf_logp, buf_val, buf_rew = np.zeros((T, n)), np.zeros((T, n)), np.zeros((T, n))
         state = net.initial_state(n)
         finals: list[dict] = []
+        with torch.inference_mode():  # the policy's Gaussian is fixed for the campaign
+            std = net.log_std.exp()
+            log_prob = fixed_scale_log_prob(std, (n, act_dim))
         for t in range(T):  # one campaign per world
-            with torch.no_grad():
+            with torch.inference_mode():
                 mean, value, state = net(torch.as_tensor(obs).unsqueeze(0), state)
-                std = net.log_std.exp()
                 action = mean[0] + std * torch.randn(mean[0].shape, generator=gen)
-                buf_logp[t] = net.dist(mean[0], validate=False).log_prob(action).sum(-1).numpy()
+                buf_logp[t] = log_prob(mean[0], action).sum(-1).numpy()
             buf_obs[t], buf_act[t], buf_val[t] = obs, action.numpy(), value[0].numpy()
             obs, buf_rew[t], _, _, infos = envs.step(action.numpy())
             finals = [f for f in infos["final_info"] if f] or finals
@@ -258,7 +268,7 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
                 loss = pg_loss - hp.ent_coef * entropy + hp.vf_coef * v_loss
                 optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(net.parameters(), hp.max_grad_norm)
+                nn.utils.clip_grad_norm_(params, hp.max_grad_norm, foreach=True)
                 optimizer.step()
                 with torch.no_grad():
                     approx_kl = float(((ratio - 1) - (logp - t_logp[:, mb])).mean())

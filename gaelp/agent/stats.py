@@ -27,6 +27,11 @@ from gaelp.bidders.protocol import N_INTENTS, BidderOutcome
 PER_CONTEXT = 8
 N_GLOBAL = 5 + 2 + 3 + 2
 EMA = 1.0 / 24.0  # weight of the newest hour in the day-long moving averages
+_NUMERATORS, _DENOMINATORS = [1, 2, 3, 5], [0, 1, 1, 0]  # rows of the hour's sums: won/opps, price/won, ...
+_EMA_ROWS = [1, 4]  # the hour's rows the moving averages follow: win rate, spend / hourly budget
+# (sin, cos) of each hour of the day and each day of the week, as the observation computes them
+_HOUR_OF_DAY = [(np.sin(a), np.cos(a)) for a in (2 * np.pi * k / 24 for k in range(24))]
+_DAY_OF_WEEK = [(np.sin(a), np.cos(a)) for a in (2 * np.pi * k / 7 for k in range(7))]
 
 
 def obs_size(n_channels: int) -> int:
@@ -52,6 +57,7 @@ class CampaignStats:
         self.ema = np.zeros((2, self.n_ctx))
         self.totals = np.zeros(4)  # clicks, purchases, spend, spend today
         self.t_next = 0
+        self._blocks = np.arange(0, 6 * self.n_ctx, self.n_ctx)[:, None]  # first bin of each of the six sums
 
     def observe(self, outcome: BidderOutcome, p: np.ndarray) -> None:
         """Fold in one hour: `outcome` and the value model's (n,) estimates for its opportunities.
@@ -65,18 +71,22 @@ class CampaignStats:
         ctx, n, w = b.context, self.n_ctx, b.weight
         # the six sums per context in one bincount (block k of the bins is sum k; each bin adds its
         # opportunities in batch order, as six bincounts would): the hour's fixed cost is most of it
-        cells = (ctx + np.arange(0, 6 * n, n)[:, None]).reshape(-1)
-        sums = np.bincount(cells, weights=np.concatenate([w, outcome.won * w, outcome.price * w,
-                                                          outcome.clicked * w, outcome.cost, p * w]),
-                           minlength=6 * n)
-        opps, won, price, clicks, spend, psum = sums.reshape(6, n)
-        hourly = max(self.daily_budget / 24, 1e-9)
-        win_rate = np.divide(won, opps, out=np.zeros(n), where=opps > 0)
-        self.hour = np.stack([opps / max(opps.sum(), 1.0), win_rate,
-                              np.divide(price, won, out=np.zeros(n), where=won > 0) / self.target_cpa * 10,
-                              np.divide(clicks, won, out=np.zeros(n), where=won > 0), spend / hourly,
-                              np.divide(psum, opps, out=np.zeros(n), where=opps > 0) * 10])
-        self.ema = (1 - EMA) * self.ema + EMA * np.stack([win_rate, spend / hourly])
+        sums = np.bincount((ctx + self._blocks).reshape(-1),
+                           weights=np.concatenate([w, outcome.won * w, outcome.price * w, outcome.clicked * w,
+                                                   outcome.cost, p * w]), minlength=6 * n).reshape(6, n)
+        opps, clicks, spend = sums[0], sums[3], sums[4]
+        # win rate, mean price won, clicks per win, mean p: one division (0 where there is nothing to divide)
+        den = sums[_DENOMINATORS]
+        rates = np.divide(sums[_NUMERATORS], den, out=np.zeros((4, n)), where=den > 0)
+        hour = np.empty((PER_CONTEXT - 2, n))
+        np.divide(opps, max(opps.sum(), 1.0), out=hour[0])
+        hour[1] = rates[0]
+        np.multiply(rates[1] / self.target_cpa, 10, out=hour[2])
+        hour[3] = rates[2]
+        np.divide(spend, max(self.daily_budget / 24, 1e-9), out=hour[4])
+        np.multiply(rates[3], 10, out=hour[5])
+        self.hour = hour
+        self.ema = (1 - EMA) * self.ema + EMA * hour[_EMA_ROWS]
         total_spend = float(spend.sum())
         self.totals += (float(clicks.sum()), float(outcome.conv_weight.sum()), total_spend, total_spend)
         self.t_next = b.t + 1
@@ -85,15 +95,19 @@ class CampaignStats:
         """(obs_size,) float32 observation before hour `t_next` is played; `value_summary` is the value
         model's (mean delay / window, mean p)."""
         t = self.t_next
-        h, wd = 2 * np.pi * (t % 24) / 24, 2 * np.pi * ((t // 24) % 7) / 7
-        clicks, conv, spend, today = self.totals
+        clicks, conv, spend, today = self.totals.tolist()
         cac = min(spend / max(conv, 1.0) / self.target_cpa, 4.0)
         budget = max(self.daily_budget * self.days, 1e-9)
-        glob = [np.sin(h), np.cos(h), np.sin(wd), np.cos(wd), min(t / (24 * self.days), 1.0),
-                today / max(self.daily_budget, 1e-9), spend / budget,
-                clicks * self.target_cpa / budget / 10, conv * self.target_cpa / budget, cac]
-        return np.concatenate([np.asarray(glob), value_summary * (1.0, 10.0), self.hour.T.reshape(-1),
-                               self.ema.T.reshape(-1), last_action]).astype(np.float32)
+        g, ema, act = N_GLOBAL - 2, N_GLOBAL + self.hour.size, N_GLOBAL + PER_CONTEXT * self.n_ctx  # offsets
+        out = np.empty(act + last_action.size, np.float32)
+        out[:g] = (*_HOUR_OF_DAY[t % 24], *_DAY_OF_WEEK[(t // 24) % 7], min(t / (24 * self.days), 1.0),
+                   today / max(self.daily_budget, 1e-9), spend / budget,
+                   clicks * self.target_cpa / budget / 10, conv * self.target_cpa / budget, cac)
+        out[g:N_GLOBAL] = value_summary * (1.0, 10.0)
+        out[N_GLOBAL:ema] = self.hour.T.reshape(-1)
+        out[ema:act] = self.ema.T.reshape(-1)
+        out[act:] = last_action
+        return out
 
     def state_dict(self) -> dict[str, Any]:
         """Running state."""

@@ -9,7 +9,7 @@ import torch
 
 from gaelp.agent.bidder import make_agent_bidder
 from gaelp.agent.env import play
-from gaelp.agent.network import RecurrentActorCritic, load_checkpoint, save_checkpoint
+from gaelp.agent.network import RecurrentActorCritic, fixed_scale_log_prob, load_checkpoint, save_checkpoint
 from gaelp.agent.ppo import BEST, CHECKPOINT, PPOConfig, train
 from gaelp.agent.stats import obs_size
 from gaelp.agent.value import flat_prior
@@ -58,3 +58,11 @@ def test_training_raises_the_score_above_the_untrained_policy(tmp_path: Path) ->
                               ["score"] for s in range(4)]))
 
     assert score(CHECKPOINT) > score("untrained.pt")
+
+
+def test_fixed_scale_log_prob_equals_the_gaussians() -> None:
+    gen = torch.Generator().manual_seed(3)
+    std = torch.randn(10, generator=gen).exp()
+    mean, action = torch.randn(2, 5, 10, generator=gen).unbind(0)
+    expected = torch.distributions.Normal(mean, std.expand(5, 10)).log_prob(action)
+    assert torch.equal(fixed_scale_log_prob(std, (5, 10))(mean, action), expected)
