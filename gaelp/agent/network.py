@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import pathlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -64,7 +64,7 @@ class RecurrentActorCritic(nn.Module):
         The layers' own functions (what their modules call), without the modules' per-call dispatch: the
         rollout runs this once per simulated hour.
         """
-        enc, actor, critic = self.encoder[0], self.actor, self.critic
+        enc, actor, critic = cast(nn.Linear, self.encoder[0]), self.actor, self.critic
         h, state = self.lstm(torch.tanh(F.linear(obs, enc.weight, enc.bias)), state)
         return F.linear(h, actor.weight, actor.bias), F.linear(h, critic.weight, critic.bias).squeeze(-1), state
 
