@@ -41,7 +41,7 @@ from gaelp.agent.encoder import JourneyEncoder
 from gaelp.agent.people import IdentitySource, ResolvedPeople
 from gaelp.agent.reward import HourlyReward
 from gaelp.agent.stats import CampaignStats, obs_size
-from gaelp.agent.value import ValueModel
+from gaelp.agent.value import DEFAULT_L2, ValueModel, n_terms
 from gaelp.bidders.protocol import N_INTENTS, BaseBidder, BidderOutcome, OpportunityBatch
 from gaelp.config import Config
 
@@ -92,6 +92,7 @@ class AgentBidder(BaseBidder):
         reward_timing: when the reward pays a click's credit (`reward.REWARD_TIMINGS`).
         identity: credit purchases by resolved person once `attach_world` is called (False: by device).
         cac_guard: scale bids down once the campaign's CAC passes the target (see the module's doc).
+        value_l2: the online value model's pull towards `prior_w` (`gaelp.agent.value`).
     """
 
     learns = True
@@ -99,13 +100,15 @@ class AgentBidder(BaseBidder):
     def __init__(self, cfg: Config, prior_w: np.ndarray | None = None, controller: Controller | None = None,
                  attribution: str = "last_click", reward_value: str = "target_cpa",
                  purchase_worth: float = 1.0, reward_timing: str = "arrival", identity: bool = True,
-                 cac_guard: bool = False) -> None:
+                 cac_guard: bool = False, value_l2: float = DEFAULT_L2) -> None:
         super().__init__("agent", cfg.campaign.budget_per_user * cfg.users)
         n_ch = len(cfg.world.channels)
         window_h = 24 * cfg.campaign.lookback_days
         self.target_cpa = cfg.bidders.target_cpa
         self.encoder = JourneyEncoder(n_ch, DEVICES_PER_PERSON * cfg.users)
-        self.value = ValueModel(self.encoder.n_features, window_h, prior_w)
+        # a prior as wide as the interaction terms (`prior_fit`) runs the model on them
+        wide = prior_w is not None and np.size(prior_w) == n_terms(n_ch)
+        self.value = ValueModel(self.encoder.n_features, window_h, prior_w, l2=value_l2, n_channels=n_ch if wide else None)
         self.stats = CampaignStats(n_ch, self.daily_budget, self.target_cpa, cfg.days)
         self.reward = HourlyReward(cfg.channel_names, attribution, window_h, self.target_cpa * purchase_worth,
                                    reward_value, reward_timing)
@@ -270,4 +273,4 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
                        purchase_worth=ckpt.get("purchase_worth", 1.0),
                        # checkpoints from before identity crediting were trained per device, and play so
                        reward_timing=ckpt.get("reward_timing", "arrival"), identity=ckpt.get("identity", False),
-                       cac_guard=cac_guard)
+                       cac_guard=cac_guard, value_l2=ckpt.get("value_l2", DEFAULT_L2))

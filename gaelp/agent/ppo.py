@@ -40,7 +40,8 @@ from torch import nn
 from gaelp.agent import CHECKPOINT
 from gaelp.agent.env import VectorCampaignEnv, space_shape
 from gaelp.agent.network import RecurrentActorCritic, build_network, load_checkpoint, save_checkpoint
-from gaelp.agent.value import PRIOR_CVR, flat_prior
+from gaelp.agent.prior_fit import PRIOR_SEED_BASE, PRIOR_USERS, build_prior
+from gaelp.agent.value import DEFAULT_L2, PRIOR_CVR, flat_prior
 from gaelp.config import Config
 
 TRAIN_SEED_BASE = 1000
@@ -83,6 +84,11 @@ class PPOConfig:
         reward_timing: "click" (a click's expected credit advanced when bought, corrected when the truth
             arrives) or "arrival" (credit when the purchase arrives).
         identity: credit purchases by resolved person (identity resolution on our own logs), else by device.
+        prior_worlds: fit the value model's prior offline on this many training worlds' click logs before
+            training (`gaelp.agent.prior_fit`; 0: start from the flat prior).
+        prior_users: people per world of the offline prior.
+        value_l2: the online value model's pull towards the prior (strong: a campaign's few hundred
+            purchases adjust the prior's weights, not replace them).
         val_every: iterations between validations of the greedy policy (0: never).
         val_worlds: validation worlds (seeds 900, 901, ...).
         val_users: people per validation world.
@@ -114,6 +120,9 @@ class PPOConfig:
     purchase_worth: float = 1.0
     reward_timing: str = "arrival"
     identity: bool = True
+    prior_worlds: int = 0
+    prior_users: int = PRIOR_USERS
+    value_l2: float = DEFAULT_L2
     val_every: int = 5
     val_worlds: int = 3
     val_users: int = 10_000
@@ -132,7 +141,8 @@ def validation_score(cfg: Config, ckpt: dict[str, Any], hp: PPOConfig) -> float:
             bidder = AgentBidder(c, prior_w=ckpt["prior_w"], controller=PolicyController(ckpt),
                                  attribution=hp.attribution, reward_value=hp.reward_value,
                                  purchase_worth=hp.purchase_worth, reward_timing=hp.reward_timing,
-                                 identity=hp.identity, cac_guard=True)  # as the checkpoint will play
+                                 identity=hp.identity, cac_guard=True,  # as the checkpoint will play
+                                 value_l2=hp.value_l2)
             scores.append(play(c, bidder)["score"])
     return float(np.mean(scores))
 
@@ -184,7 +194,7 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
     envs = VectorCampaignEnv(hp.worlds, cfg=cfg, users=hp.users, days=hp.days, randomize=hp.randomize,
                              attribution=hp.attribution, reward_value=hp.reward_value,
                              purchase_worth=hp.purchase_worth, reward_timing=hp.reward_timing,
-                             identity=hp.identity, autoreset=False)
+                             identity=hp.identity, value_l2=hp.value_l2, autoreset=False)
     n, T = hp.worlds, envs.envs[0].hours
     obs_dim, act_dim = space_shape(envs.single_observation_space)[0], space_shape(envs.single_action_space)[0]
     with torch.random.fork_rng():
@@ -194,6 +204,9 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
     gen = torch.Generator().manual_seed(hp.seed)
     rng = np.random.default_rng(np.random.SeedSequence([hp.seed, 0x999]))
     prior = flat_prior(envs.envs[0].bidder_features, PRIOR_CVR)
+    if hp.prior_worlds > 0 and not resume:
+        prior, _ = build_prior(cfg, hp.prior_worlds, hp.prior_users, hp.days,
+                               seed_base=PRIOR_SEED_BASE + hp.seed * 1_000_000)
     iteration, env_hours, history = 0, 0, []
     best: dict[str, float] = {"score": -np.inf, "iteration": -1}
     path = out / CHECKPOINT
@@ -214,7 +227,7 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
         return env_hours >= hp.env_hours or (hp.minutes is not None and time.perf_counter() - start >= 60 * hp.minutes)
 
     settings = {"attribution": hp.attribution, "reward_value": hp.reward_value, "purchase_worth": hp.purchase_worth,
-                "reward_timing": hp.reward_timing, "identity": hp.identity}
+                "reward_timing": hp.reward_timing, "identity": hp.identity, "value_l2": hp.value_l2}
     while not out_of_time():
         envs.set_prior(prior)
         obs, _ = envs.reset(seed=world_base + iteration * n)
