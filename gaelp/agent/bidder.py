@@ -93,6 +93,8 @@ class AgentBidder(BaseBidder):
         identity: credit purchases by resolved person once `attach_world` is called (False: by device).
         cac_guard: scale bids down once the campaign's CAC passes the target (see the module's doc).
         value_l2: the online value model's pull towards `prior_w` (`gaelp.agent.value`).
+        value_window_h: the value model's label window: a click is labelled by a purchase within this many
+            hours (None: the lookback window).
     """
 
     learns = True
@@ -100,7 +102,7 @@ class AgentBidder(BaseBidder):
     def __init__(self, cfg: Config, prior_w: np.ndarray | None = None, controller: Controller | None = None,
                  attribution: str = "last_click", reward_value: str = "target_cpa",
                  purchase_worth: float = 1.0, reward_timing: str = "arrival", identity: bool = True,
-                 cac_guard: bool = False, value_l2: float = DEFAULT_L2) -> None:
+                 cac_guard: bool = False, value_l2: float = DEFAULT_L2, value_window_h: int | None = None) -> None:
         super().__init__("agent", cfg.campaign.budget_per_user * cfg.users)
         n_ch = len(cfg.world.channels)
         window_h = 24 * cfg.campaign.lookback_days
@@ -108,7 +110,8 @@ class AgentBidder(BaseBidder):
         self.encoder = JourneyEncoder(n_ch, DEVICES_PER_PERSON * cfg.users)
         # a prior as wide as the interaction terms (`prior_fit`) runs the model on them
         wide = prior_w is not None and np.size(prior_w) == n_terms(n_ch)
-        self.value = ValueModel(self.encoder.n_features, window_h, prior_w, l2=value_l2, n_channels=n_ch if wide else None)
+        self.value = ValueModel(self.encoder.n_features, value_window_h or window_h, prior_w, l2=value_l2,
+                                n_channels=n_ch if wide else None)
         self.stats = CampaignStats(n_ch, self.daily_budget, self.target_cpa, cfg.days)
         self.reward = HourlyReward(cfg.channel_names, attribution, window_h, self.target_cpa * purchase_worth,
                                    reward_value, reward_timing)
@@ -273,4 +276,5 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
                        purchase_worth=ckpt.get("purchase_worth", 1.0),
                        # checkpoints from before identity crediting were trained per device, and play so
                        reward_timing=ckpt.get("reward_timing", "arrival"), identity=ckpt.get("identity", False),
-                       cac_guard=cac_guard, value_l2=ckpt.get("value_l2", DEFAULT_L2))
+                       cac_guard=cac_guard, value_l2=ckpt.get("value_l2", DEFAULT_L2),
+                       value_window_h=ckpt.get("value_window_h"))

@@ -47,6 +47,7 @@ from gaelp.simulation import Simulation
 PRIOR_SEED_BASE = 501_000  # the prior's worlds: training seeds (>= 1000), apart from PPO's (1000 + seed x 1e6 + k)
 PRIOR_WORLDS = 60
 PRIOR_USERS = 20_000
+LABEL_WINDOW_H = 72  # a click's label: a purchase within 3 days of it (later ones are mostly not its doing)
 PRIOR_L2 = 30.0  # pull of the weights towards the flat prior, in the logistic loss's units (summed over clicks)
 
 
@@ -78,7 +79,8 @@ class ClickLog:
 
 
 def collect_world(cfg: Config, seed: int, users: int, days: int | None = None) -> ClickLog:
-    """Play the training world `seed` (market randomised as in training) with an untrained agent; its click log.
+    """Play the training world `seed` (market randomised as in training) with an untrained agent; the click
+    log of its value model.
 
     Raises:
         ValueError: `seed` is not a training seed (>= 1000).
@@ -140,7 +142,8 @@ def fit_prior(log: ClickLog, window_h: int, n_channels: int, interactions: bool 
 
     Args:
         log: the pooled clicks.
-        window_h: the lookback window (hours).
+        window_h: the label window (hours): a click is labelled by a purchase within this many hours of it
+            (at most the window its log was labelled with).
         n_channels: channels of the market (the terms' layout).
         interactions: fit on `value_terms` (else on the encoder's row).
         l2: pull towards the flat prior (bias at `PRIOR_CVR`, every other weight 0).
@@ -149,15 +152,16 @@ def fit_prior(log: ClickLog, window_h: int, n_channels: int, interactions: bool 
     Returns:
         The weights ((n_terms,) or (n_features,)) and the fitted mean delay (hours).
     """
-    conv = log.converted
+    conv = log.converted & (log.delay <= window_h)  # a purchase after the label window is not the click's
+    elapsed = np.minimum(log.elapsed, window_h)
     if not conv.any():
         raise ValueError(f"none of the click log's {conv.size} clicks is labelled; the prior needs more campaigns")
     mean_delay = PRIOR_MEAN_DELAY_H
     if conv.sum() >= MIN_LAG_CONVERSIONS:
-        lag = fit_lag(log.elapsed, np.minimum(log.delay, log.elapsed), model="exponential")
+        lag = fit_lag(elapsed, np.where(conv, np.minimum(log.delay, elapsed), np.nan), model="exponential")
         mean_delay = float(np.clip(lag.mean_delay_h(), 1.0, 10 * window_h))
     s_window = np.exp(-window_h / mean_delay)
-    surv = np.clip((np.exp(-log.elapsed / mean_delay) - s_window) / (1 - s_window), 0.0, 1.0)
+    surv = np.clip((np.exp(-elapsed / mean_delay) - s_window) / (1 - s_window), 0.0, 1.0)
     x = value_terms(log.x, n_channels) if interactions else log.x.astype(np.float64)
     w0 = flat_prior(x.shape[1], PRIOR_CVR)
     w = w0.copy()
@@ -168,8 +172,8 @@ def fit_prior(log: ClickLog, window_h: int, n_channels: int, interactions: bool 
 
 
 def build_prior(cfg: Config, worlds: int = PRIOR_WORLDS, users: int = PRIOR_USERS, days: int | None = None,
-                seed_base: int = PRIOR_SEED_BASE, interactions: bool = True, l2: float = PRIOR_L2,
-                on_world: Callable[[int], None] | None = None) -> tuple[np.ndarray, ClickLog]:
+                seed_base: int = PRIOR_SEED_BASE, window_h: int = LABEL_WINDOW_H, interactions: bool = True,
+                l2: float = PRIOR_L2, on_world: Callable[[int], None] | None = None) -> tuple[np.ndarray, ClickLog]:
     """Collect `worlds` campaigns' click logs and fit the prior on them; the weights and the pooled log."""
     logs = []
     for k in range(worlds):
@@ -177,7 +181,7 @@ def build_prior(cfg: Config, worlds: int = PRIOR_WORLDS, users: int = PRIOR_USER
         if on_world is not None:
             on_world(k)
     log = ClickLog.concat(logs)
-    w, _ = fit_prior(log, 24 * cfg.campaign.lookback_days, len(cfg.world.channels), interactions, l2)
+    w, _ = fit_prior(log, window_h, len(cfg.world.channels), interactions, l2)
     return w, log
 
 
@@ -185,6 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     """`python -m gaelp.agent.prior_fit --out FILE`: build the prior and save it (`np.savez`: `prior_w`)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True, help="output .npz (key prior_w)")
+    ap.add_argument("--window", type=int, default=LABEL_WINDOW_H, help="label window, hours")
     ap.add_argument("--worlds", type=int, default=PRIOR_WORLDS)
     ap.add_argument("--users", type=int, default=PRIOR_USERS)
     ap.add_argument("--l2", type=float, default=PRIOR_L2)
@@ -196,12 +201,12 @@ def main(argv: list[str] | None = None) -> None:
     cfg = Config()
     with Progress() as bar:
         task = bar.add_task("prior: training worlds", total=a.worlds)
-        w, log = build_prior(cfg, a.worlds, a.users, interactions=not a.no_interactions, l2=a.l2,
-                             on_world=lambda _: bar.advance(task))
+        w, log = build_prior(cfg, a.worlds, a.users, window_h=a.window, interactions=not a.no_interactions,
+                             l2=a.l2, on_world=lambda _: bar.advance(task))
     a.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(a.out, prior_w=w)
-    print(f"prior: {w.size} weights from {log.x.shape[0]} clicks, {int(log.converted.sum())} labelled, "
-          f"{a.worlds} worlds of {a.users} people, {time.perf_counter() - start:.0f} s -> {a.out}")
+    print(f"prior: {w.size} weights from {log.x.shape[0]} clicks ({int(log.converted.sum())} labelled within the "
+          f"lookback window), {a.worlds} worlds of {a.users} people, {time.perf_counter() - start:.0f} s -> {a.out}")
 
 
 if __name__ == "__main__":

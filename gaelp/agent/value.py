@@ -105,7 +105,10 @@ class ValueModel:
     """P(purchase within the window | a click, its journey features), learned online.
 
     The model's terms are the encoder's row, or with `n_channels` given, `value_terms` (the row and its
-    context x journey interactions); `prior_w`'s length must match them.
+    context x journey interactions); `prior_w`'s length must match them. The wide model's weights come
+    from an offline prior fitted on many campaigns (`gaelp.agent.prior_fit`): online, a campaign's few
+    hundred labels refit only its level (the bias, by the same EM), so they recalibrate the prior's
+    ranking rather than replace it, at the cost of one weight.
 
     Args:
         n_features: width of the encoder's rows.
@@ -136,6 +139,8 @@ class ValueModel:
         self.device = np.zeros(0, np.int64)
         self.conv_t = np.zeros(0, np.int64)
         self.weight = np.zeros(0)  # sampling weight of each click
+        self.bias_only = n_channels is not None
+        self.eta_rest = np.zeros(0)  # bias-only refits: each click's logit without the bias (fixed weights)
         self.last_fit_t = -(10**9)
 
     @property
@@ -156,6 +161,8 @@ class ValueModel:
         (k,; None: 1.0 each)."""
         if device.size:
             self.weight = np.concatenate([self.weight, np.ones(device.size) if weight is None else weight])
+            if self.bias_only:
+                self.eta_rest = np.concatenate([self.eta_rest, self._logit_rest(x)])
             self.x = np.concatenate([self.x, x.astype(np.float32)])
             self.click_t = np.concatenate([self.click_t, np.full(device.size, t, np.int64)])
             self.device = np.concatenate([self.device, device.astype(np.int64)])
@@ -201,6 +208,9 @@ class ValueModel:
         # P(delay > elapsed | converts within the window): exponential truncated at the window
         s_window = np.exp(-self.window_h / self.mean_delay_h)
         surv = np.clip((np.exp(-elapsed / self.mean_delay_h) - s_window) / (1 - s_window), 0.0, 1.0)
+        if self.bias_only:
+            self.w = self._refit_bias(converted, surv)
+            return
         x = self.terms(self.x)
         w = self.w
         for _ in range(self.em_steps):
@@ -208,11 +218,31 @@ class ValueModel:
             w = fit_logistic(x, y, w, self.w0, self.l2, sample_weight=self.weight)
         self.w = w
 
+    def _logit_rest(self, x: np.ndarray) -> np.ndarray:
+        """(n,) the logit of rows `x` without the bias."""
+        return self.terms(x)[:, 1:] @ self.w[1:]
+
+    def _refit_bias(self, converted: np.ndarray, surv: np.ndarray) -> np.ndarray:
+        """EM over the bias alone (Newton steps on one weight, anchored at the prior's bias)."""
+        w = self.w.copy()
+        s = self.weight
+        for _ in range(self.em_steps):
+            y = np.where(converted, 1.0, prob_converts_later(expit(self.eta_rest + w[0]), surv))
+            for _ in range(6):
+                p = expit(self.eta_rest + w[0])
+                grad = float(((p - y) * s).sum()) + self.l2 * (w[0] - self.w0[0])
+                w[0] -= grad / (float((p * (1 - p) * s).sum()) + self.l2)
+        return w
+
     def summary(self) -> np.ndarray:
         """(4,) what the advertiser knows of its model: log1p clicks, log1p conversions seen,
         mean delay / window, and the model's mean estimate over its clicks."""
         s = self.weight  # weighted sums and mean: the plain counts and mean where every weight is 1
-        p = float((self.predict(self.x) * s).sum() / s.sum()) if self.n_clicks else float(expit(self.w[0]))
+        if not self.n_clicks:
+            p = float(expit(self.w[0]))
+        else:
+            p_clicks = expit(self.eta_rest + self.w[0]) if self.bias_only else self.predict(self.x)
+            p = float((p_clicks * s).sum() / s.sum())
         return np.array([np.log1p(s.sum()), np.log1p(s[self.conv_t != _NO_CONV].sum()),
                          self.mean_delay_h / self.window_h, p], np.float32)
 
@@ -232,3 +262,4 @@ class ValueModel:
         # a checkpoint from before sampling weights comes from plain worlds: every click weighs 1
         self.weight = np.array(s["weight"], np.float64) if "weight" in s else np.ones(self.click_t.size)
         self.last_fit_t, self.mean_delay_h = int(s["last_fit_t"]), float(s["mean_delay_h"])
+        self.eta_rest = self._logit_rest(self.x) if self.bias_only else np.zeros(0)

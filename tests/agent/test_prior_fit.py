@@ -9,7 +9,7 @@ from scipy.special import expit
 
 from gaelp.agent.bidder import AgentBidder
 from gaelp.agent.prior_fit import ClickLog, click_log, collect_world, fit_prior
-from gaelp.agent.value import n_terms, value_terms
+from gaelp.agent.value import ValueModel, n_terms, value_terms
 from gaelp.config import build_config
 from gaelp.simulation import Simulation
 from tests.agent.test_encoder import _TruthMangler
@@ -87,3 +87,25 @@ def test_agent_runs_on_the_interaction_terms_of_a_wide_prior() -> None:
     assert np.allclose(agent.value.predict(x), expit(-3.0))
     with pytest.raises(ValueError, match="weights"):
         AgentBidder(cfg, prior_w=np.zeros(30))
+
+
+def test_online_refit_of_a_wide_prior_moves_its_level_only() -> None:
+    rng = np.random.default_rng(3)
+    n = 4000
+    x = _rows(rng, n)
+    w0 = np.zeros(n_terms(3))
+    w0[0] = -3.5
+    w0[22:] = rng.normal(0, 0.4, w0.size - 22)
+    shifted = w0.copy()
+    shifted[0] += 0.7  # this campaign's clicks buy about twice as often as the prior says
+    buys = rng.random(n) < expit(value_terms(x, 3) @ shifted)
+    vm = ValueModel(22, window_h=48, prior_w=w0, l2=5.0, n_channels=3)
+    vm.record_clicks(0, x, np.arange(n))
+    vm.record_conversions(np.full(int(buys.sum()), 10), np.flatnonzero(buys))
+    vm.refit(200)  # every click's window has closed: the labels are final
+    assert 0.5 < vm.w[0] - w0[0] < 0.9
+    assert np.array_equal(vm.w[1:], w0[1:])
+    copy = ValueModel(22, window_h=48, prior_w=w0, n_channels=3)
+    copy.load_state_dict(vm.state_dict())
+    assert np.allclose(copy.summary(), vm.summary())
+    assert np.isclose(vm.summary()[3], vm.predict(x).mean())
