@@ -21,7 +21,8 @@ CAC guard (`cac_guard=True`, on when the agent plays: `make_agent_bidder`): the 
 CAC over the target, and a policy trained on small worlds does not hold large ones to it exactly. From
 hour `CAC_GUARD_START_H` on, every bid is scaled by `min(1, (CAC_GUARD_MARGIN x target CPA / CAC)^2)`
 (at least `CAC_GUARD_FLOOR`), where CAC is the campaign's spend so far over the purchases so far that
-our pixel saw after a click of ours (the purchases that labelled a click for the value model): what the
+our pixel saw within the lookback window after a click of ours (on the purchase's device or, with
+identity, another device of its resolved person; whatever the value model's label window): what the
 advertiser's own logs say, and the KPI table's click-through CAC when identity is resolved well. It
 never raises a bid. The policy is trained without it (the environment's bidder leaves it off).
 
@@ -203,18 +204,20 @@ class AgentBidder(BaseBidder):
         self.value.record_clicks(b.t, x[clicked], b.device[clicked], b.weight[clicked])
         self.encoder.observe(outcome)
         credited = None
-        labelled = np.zeros(outcome.conv_device.size, bool)
+        after_click = np.zeros(outcome.conv_device.size, bool)  # within the lookback window of a click of ours
         if self.people is None:
-            labelled = self.value.record_conversions(outcome.conv_t, outcome.conv_device)
+            self.value.record_conversions(outcome.conv_t, outcome.conv_device)
+            after_click = self.encoder.clicked_within(outcome.conv_device, outcome.conv_t, self.window_h)
         else:
             self.people.record_clicks(b.t, b.device[clicked], clicked)
             self.people.record_purchases(outcome.conv_t, outcome.conv_device)
             if outcome.conv_device.size:
                 row, linked = self.people.devices_of(outcome.conv_device)
-                labelled[row[self.value.record_conversions(outcome.conv_t[row], linked)]] = True
+                self.value.record_conversions(outcome.conv_t[row], linked)
+                after_click[row[self.encoder.clicked_within(linked, outcome.conv_t[row], self.window_h)]] = True
                 self.encoder.mark_converted(linked)
                 credited = self.people.credited_device(outcome.conv_t, outcome.conv_device)
-        self.click_purchases += float(outcome.conv_weight[labelled].sum())
+        self.click_purchases += float(outcome.conv_weight[after_click].sum())
         self._cache = None  # the journey table moved on
         self.stats.observe(outcome, p)
         self.last_reward = self.reward.observe(outcome, p[clicked], credited)

@@ -45,7 +45,7 @@ from gaelp.config import Config
 from gaelp.simulation import Simulation
 
 PRIOR_SEED_BASE = 501_000  # the prior's worlds: training seeds (>= 1000), apart from PPO's (1000 + seed x 1e6 + k)
-PRIOR_WORLDS = 60
+PRIOR_WORLDS = 30
 PRIOR_USERS = 20_000
 LABEL_WINDOW_H = 72  # a click's label: a purchase within 3 days of it (later ones are mostly not its doing)
 PRIOR_L2 = 30.0  # pull of the weights towards the flat prior, in the logistic loss's units (summed over clicks)

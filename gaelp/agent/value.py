@@ -72,7 +72,7 @@ def value_terms(x: np.ndarray, n_channels: int) -> np.ndarray:
     journey[:, 6] = np.log1p(np.expm1(x[:, c_touch:c_touch + n_channels].astype(np.float64)).sum(axis=1))
     inter = np.zeros((n, n_channels * N_INTENTS * 2, JOURNEY_TERMS))
     inter[np.arange(n), ctx] = journey
-    return np.concatenate([x.astype(np.float64), inter.reshape(n, -1)], axis=1)
+    return np.concatenate([x.astype(np.float64), inter.reshape(n, inter.shape[1] * JOURNEY_TERMS)], axis=1)
 
 
 def flat_prior(n_features: int, prior_cvr: float) -> np.ndarray:
