@@ -170,6 +170,10 @@ class AgentBidder(BaseBidder):
         _, p = self._features(batch)
         return self.target_cpa * p, p
 
+    def features(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
+        """(n, n_features) the encoder's rows of the batch and (n,) P(purchase) (0 on converted devices)."""
+        return self._features(batch)
+
     def _features(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
         """(n, d) features of the batch and (n,) P(purchase), cached for the hour's batch."""
         if self._cache is not None and self._cache[0] == batch.t and self._cache[1].shape[0] == batch.size:

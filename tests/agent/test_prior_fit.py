@@ -8,6 +8,7 @@ import pytest
 from scipy.special import expit
 
 from gaelp.agent.bidder import AgentBidder
+from gaelp.agent.diagnose import clicks_with_truth
 from gaelp.agent.prior_fit import ClickLog, click_log, collect_world, fit_prior
 from gaelp.agent.value import ValueModel, n_terms, value_terms
 from gaelp.config import build_config
@@ -109,3 +110,15 @@ def test_online_refit_of_a_wide_prior_moves_its_level_only() -> None:
     copy.load_state_dict(vm.state_dict())
     assert np.allclose(copy.summary(), vm.summary())
     assert np.isclose(vm.summary()[3], vm.predict(x).mean())
+
+
+def test_the_truth_recorder_keeps_the_rows_the_agent_valued() -> None:
+    cfg = build_config({"users": 3000, "days": 2, "seed": 905, "campaign": {"budget_per_user": 0.1}})
+    w = np.zeros(n_terms(3))
+    w[0] = -3.0
+    w[22:] = np.random.default_rng(2).normal(0, 0.5, w.size - 22)
+    agent = AgentBidder(cfg, prior_w=w, value_l2=1e12)  # the level cannot move: p_hat is the prior's
+    agent.set_action(np.ones(agent.action.size))
+    clicks = clicks_with_truth(cfg, agent)
+    assert clicks["x"].shape == (clicks["p_true"].size, 22) and clicks["p_true"].size > 20
+    assert np.allclose(expit(value_terms(clicks["x"], 3) @ w), clicks["p_hat"], rtol=1e-6)
