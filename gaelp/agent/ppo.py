@@ -89,8 +89,8 @@ class PPOConfig:
         prior_worlds: fit the value model's prior offline on this many training worlds' click logs before
             training (`gaelp.agent.prior_fit`; 0: start from the flat prior).
         prior_users: people per world of the offline prior.
-        value_l2: the online value model's pull towards the prior (strong: a campaign's few hundred
-            purchases adjust the prior's weights, not replace them).
+        value_l2: the online value model's pull towards the prior (with an offline prior, on its bias only:
+            a campaign's labels recalibrate the prior's level, `gaelp.agent.value`).
         value_window_h: the value model's label window, hours (None: the lookback window; the offline prior
             is fitted with the same window).
         val_every: iterations between validations of the greedy policy (0: never).

@@ -10,13 +10,16 @@ anchored to.
   action: bid target CPA x p_hat, the value model learning online), and keeps what its value model
   logged: the encoder's feature row of each click of ours, and the hour our pixel reported a purchase
   that labels it (by resolved person, as the agent labels). Nothing else: the bidder never sees the truth.
-* A click's label is censored at the campaign's end: a click younger than the lookback window may still
-  convert. `fit_prior` fits by EM as the online model does (`gaelp.agent.value`): an exponential lag
-  fitted on the pooled log, each unconverted click's soft label `prob_converts_later(p, S(elapsed))`,
-  then an L2-anchored logistic fit on the model's terms (`value_terms` with interactions, or the
-  encoder's row).
-* `build_prior` does both over `worlds` worlds; `python -m gaelp.agent.prior_fit --out FILE` writes
-  the weights (an `.npz`), which `gaelp train --prior FILE` ships in its checkpoints.
+* A click's label is a purchase within `LABEL_WINDOW_H` of it: the lookback window's later purchases are
+  mostly ones the click did not cause (a clicker also buys organically, at a flat rate over the weeks
+  after the click; docs/agent.md). Labels are censored at the campaign's end: a click younger than the
+  window may still convert. `fit_prior` fits by EM as the online model does (`gaelp.agent.value`): an
+  exponential lag fitted on the pooled log, each unconverted click's soft label
+  `prob_converts_later(p, S(elapsed))`, then an L2-anchored logistic fit on the model's terms
+  (`value_terms` with interactions, or the encoder's row).
+* `build_prior` does both over `worlds` worlds. `gaelp train` calls it before training (`--prior-worlds`)
+  and ships the weights in its checkpoints; `python -m gaelp.agent.prior_fit --out FILE` writes them
+  alone (an `.npz`, key `prior_w`).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ class ClickLog:
 
     Attributes:
         x: (n, n_features) the encoder's row of each click at the time of the click.
-        elapsed: (n,) hours from the click to the end of its campaign, at most the lookback window.
+        elapsed: (n,) hours from the click to the end of its campaign, at most the window it was labelled in.
         delay: (n,) hours from the click to the purchase that labelled it; NaN if none was seen.
         weight: (n,) sampling weight of each click.
     """

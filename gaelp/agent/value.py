@@ -112,7 +112,7 @@ class ValueModel:
 
     Args:
         n_features: width of the encoder's rows.
-        window_h: lookback window (hours): clicks older than this are settled.
+        window_h: label window (hours): a purchase within it labels a click; older clicks are settled.
         prior_w: (n_features,) or (n_terms,) anchor weights; None: `flat_prior(prior_cvr)`.
         prior_cvr: the flat prior's conversion rate per click.
         l2: strength of the pull towards the anchor.

@@ -36,7 +36,7 @@ def train(
     prior_worlds: Annotated[int, typer.Option("--prior-worlds", help="fit the value model's prior offline on this "
                                               "many training worlds' click logs first (0: a flat prior that "
                                               "follows the campaigns)", min=0)] = 30,
-    value_window: Annotated[int | None, typer.Option("--value-window", help="the value model's label window, "
+    value_window: Annotated[int, typer.Option("--value-window", help="the value model's label window, "
                                                      "hours (a purchase within it labels a click); 0: the "
                                                      "lookback window", min=0)] = 72,
     value_l2: Annotated[float, typer.Option("--value-l2", help="the online value model's pull towards the "
