@@ -208,8 +208,9 @@ def main(argv: list[str] | None = None) -> None:
                              l2=a.l2, on_world=lambda _: bar.advance(task))
     a.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(a.out, prior_w=w)
-    print(f"prior: {w.size} weights from {log.x.shape[0]} clicks ({int(log.converted.sum())} labelled within the "
-          f"lookback window), {a.worlds} worlds of {a.users} people, {time.perf_counter() - start:.0f} s -> {a.out}")
+    labelled = int((log.converted & (log.delay <= a.window)).sum())
+    print(f"prior: {w.size} weights from {log.x.shape[0]} clicks ({labelled} labelled within {a.window} h), "
+          f"{a.worlds} worlds of {a.users} people, {time.perf_counter() - start:.0f} s -> {a.out}")
 
 
 if __name__ == "__main__":
