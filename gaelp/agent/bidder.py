@@ -21,7 +21,8 @@ CAC guard (`cac_guard=True`, on when the agent plays: `make_agent_bidder`): the 
 CAC over the target, and a policy trained on small worlds does not hold large ones to it exactly. From
 hour `CAC_GUARD_START_H` on, every bid is scaled by `min(1, (CAC_GUARD_MARGIN x target CPA / CAC)^2)`
 (at least `CAC_GUARD_FLOOR`), where CAC is the campaign's spend so far over the purchases so far that
-our pixel saw after a click of ours (the purchases that labelled a click for the value model): what the
+our pixel saw within the lookback window after a click of ours (on the purchase's device or, with
+identity, another device of its resolved person; whatever the value model's label window): what the
 advertiser's own logs say, and the KPI table's click-through CAC when identity is resolved well. It
 never raises a bid. The policy is trained without it (the environment's bidder leaves it off).
 
@@ -41,7 +42,7 @@ from gaelp.agent.encoder import JourneyEncoder
 from gaelp.agent.people import IdentitySource, ResolvedPeople
 from gaelp.agent.reward import HourlyReward
 from gaelp.agent.stats import CampaignStats, obs_size
-from gaelp.agent.value import ValueModel
+from gaelp.agent.value import DEFAULT_L2, ValueModel, n_terms
 from gaelp.bidders.protocol import N_INTENTS, BaseBidder, BidderOutcome, OpportunityBatch
 from gaelp.config import Config
 
@@ -92,6 +93,9 @@ class AgentBidder(BaseBidder):
         reward_timing: when the reward pays a click's credit (`reward.REWARD_TIMINGS`).
         identity: credit purchases by resolved person once `attach_world` is called (False: by device).
         cac_guard: scale bids down once the campaign's CAC passes the target (see the module's doc).
+        value_l2: the online value model's pull towards `prior_w` (`gaelp.agent.value`).
+        value_window_h: the value model's label window: a click is labelled by a purchase within this many
+            hours (None: the lookback window).
     """
 
     learns = True
@@ -99,13 +103,16 @@ class AgentBidder(BaseBidder):
     def __init__(self, cfg: Config, prior_w: np.ndarray | None = None, controller: Controller | None = None,
                  attribution: str = "last_click", reward_value: str = "target_cpa",
                  purchase_worth: float = 1.0, reward_timing: str = "arrival", identity: bool = True,
-                 cac_guard: bool = False) -> None:
+                 cac_guard: bool = False, value_l2: float = DEFAULT_L2, value_window_h: int | None = None) -> None:
         super().__init__("agent", cfg.campaign.budget_per_user * cfg.users)
         n_ch = len(cfg.world.channels)
         window_h = 24 * cfg.campaign.lookback_days
         self.target_cpa = cfg.bidders.target_cpa
         self.encoder = JourneyEncoder(n_ch, DEVICES_PER_PERSON * cfg.users)
-        self.value = ValueModel(self.encoder.n_features, window_h, prior_w)
+        # a prior as wide as the interaction terms (`prior_fit`) runs the model on them
+        wide = prior_w is not None and np.size(prior_w) == n_terms(n_ch)
+        self.value = ValueModel(self.encoder.n_features, value_window_h or window_h, prior_w, l2=value_l2,
+                                n_channels=n_ch if wide else None)
         self.stats = CampaignStats(n_ch, self.daily_budget, self.target_cpa, cfg.days)
         self.reward = HourlyReward(cfg.channel_names, attribution, window_h, self.target_cpa * purchase_worth,
                                    reward_value, reward_timing)
@@ -163,6 +170,10 @@ class AgentBidder(BaseBidder):
         _, p = self._features(batch)
         return self.target_cpa * p, p
 
+    def features(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
+        """(n, n_features) the encoder's rows of the batch and (n,) P(purchase) (0 on converted devices)."""
+        return self._features(batch)
+
     def _features(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
         """(n, d) features of the batch and (n,) P(purchase), cached for the hour's batch."""
         if self._cache is not None and self._cache[0] == batch.t and self._cache[1].shape[0] == batch.size:
@@ -197,18 +208,20 @@ class AgentBidder(BaseBidder):
         self.value.record_clicks(b.t, x[clicked], b.device[clicked], b.weight[clicked])
         self.encoder.observe(outcome)
         credited = None
-        labelled = np.zeros(outcome.conv_device.size, bool)
+        after_click = np.zeros(outcome.conv_device.size, bool)  # within the lookback window of a click of ours
         if self.people is None:
-            labelled = self.value.record_conversions(outcome.conv_t, outcome.conv_device)
+            self.value.record_conversions(outcome.conv_t, outcome.conv_device)
+            after_click = self.encoder.clicked_within(outcome.conv_device, outcome.conv_t, self.window_h)
         else:
             self.people.record_clicks(b.t, b.device[clicked], clicked)
             self.people.record_purchases(outcome.conv_t, outcome.conv_device)
             if outcome.conv_device.size:
                 row, linked = self.people.devices_of(outcome.conv_device)
-                labelled[row[self.value.record_conversions(outcome.conv_t[row], linked)]] = True
+                self.value.record_conversions(outcome.conv_t[row], linked)
+                after_click[row[self.encoder.clicked_within(linked, outcome.conv_t[row], self.window_h)]] = True
                 self.encoder.mark_converted(linked)
                 credited = self.people.credited_device(outcome.conv_t, outcome.conv_device)
-        self.click_purchases += float(outcome.conv_weight[labelled].sum())
+        self.click_purchases += float(outcome.conv_weight[after_click].sum())
         self._cache = None  # the journey table moved on
         self.stats.observe(outcome, p)
         self.last_reward = self.reward.observe(outcome, p[clicked], credited)
@@ -270,4 +283,5 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
                        purchase_worth=ckpt.get("purchase_worth", 1.0),
                        # checkpoints from before identity crediting were trained per device, and play so
                        reward_timing=ckpt.get("reward_timing", "arrival"), identity=ckpt.get("identity", False),
-                       cac_guard=cac_guard)
+                       cac_guard=cac_guard, value_l2=ckpt.get("value_l2", DEFAULT_L2),
+                       value_window_h=ckpt.get("value_window_h"))

@@ -27,7 +27,8 @@ class _TruthRecorder(BidderWrapper):
         super().__init__(inner)
         self.sees_truth = True
         self.agent = inner
-        self._hour: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._hour: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.rows: list[np.ndarray] = []
         self.p_hat: list[np.ndarray] = []
         self.p_true: list[np.ndarray] = []
         self.multiplier: list[np.ndarray] = []
@@ -38,8 +39,8 @@ class _TruthRecorder(BidderWrapper):
             raise ValueError("the diagnostic needs the truth (the simulation hands it to sees_truth bidders)")
         blind = replace(batch, truth=None)
         bids = self.agent.bid(blind)
-        _, p = self.agent.value_per_click(blind)
-        self._hour = (p, truth.p_convert.copy(), self.agent.multipliers()[batch.context])
+        x, p = self.agent.features(blind)
+        self._hour = (p, truth.p_convert.copy(), self.agent.multipliers()[batch.context], x)
         return bids
 
     def observe(self, outcome: BidderOutcome) -> None:
@@ -48,7 +49,25 @@ class _TruthRecorder(BidderWrapper):
             self.p_hat.append(self._hour[0][c])
             self.p_true.append(self._hour[1][c])
             self.multiplier.append(self._hour[2][c])
+            self.rows.append(self._hour[3][c])
         self.agent.observe(replace(outcome, batch=replace(outcome.batch, truth=None)))
+
+
+def clicks_with_truth(cfg: Config, agent: AgentBidder) -> dict[str, np.ndarray]:
+    """Play `cfg`'s campaign with `agent`; for every click it bought, what it knew and the truth.
+
+    Returns:
+        `{"x" (k, n_features) the encoder's row, "p_hat" (k,), "p_true" (k,), "multiplier" (k,)}`.
+    """
+    rec = _TruthRecorder(agent)
+    sim = Simulation(cfg, bidder=rec)
+    attach = getattr(agent, "attach_world", None)
+    if attach is not None:
+        attach(sim)
+    sim.run(cfg.days)
+    rows = np.concatenate(rec.rows) if rec.rows else np.zeros((0, agent.encoder.n_features), np.float32)
+    return {"x": rows, "p_hat": np.concatenate(rec.p_hat), "p_true": np.concatenate(rec.p_true),
+            "multiplier": np.concatenate(rec.multiplier)}
 
 
 def calibration(cfg: Config, agent: AgentBidder, bins: int = 5) -> dict[str, Any]:
@@ -59,14 +78,8 @@ def calibration(cfg: Config, agent: AgentBidder, bins: int = 5) -> dict[str, Any
         (the bid's multiplier x pacing, averaged over clicks), "bins": [{"p_hat", "p_true", "clicks"}]}`,
         the bins by quantiles of p_hat.
     """
-    rec = _TruthRecorder(agent)
-    sim = Simulation(cfg, bidder=rec)
-    attach = getattr(agent, "attach_world", None)
-    if attach is not None:
-        attach(sim)
-    sim.run(cfg.days)
-    p_hat, p_true = np.concatenate(rec.p_hat), np.concatenate(rec.p_true)
-    mult = np.concatenate(rec.multiplier)
+    clicks = clicks_with_truth(cfg, agent)
+    p_hat, p_true, mult = clicks["p_hat"], clicks["p_true"], clicks["multiplier"]
     edges = np.quantile(p_hat, np.linspace(0, 1, bins + 1)) if p_hat.size else np.zeros(bins + 1)
     which = np.clip(np.searchsorted(edges, p_hat, side="right") - 1, 0, bins - 1)
     table = [{"p_hat": float(p_hat[which == b].mean()), "p_true": float(p_true[which == b].mean()),

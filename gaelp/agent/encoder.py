@@ -78,6 +78,12 @@ class JourneyEncoder:
         rows, known = self._rows(device)
         return known & self.converted[rows]
 
+    def clicked_within(self, device: np.ndarray, t: np.ndarray, hours: int) -> np.ndarray:
+        """(n,) bool: `device` (n,) had its last click of ours at most `hours` before hour `t` (n,)."""
+        rows, known = self._rows(device)
+        last = self.last_click_t[rows].astype(np.int64)
+        return known & (last != _NEVER) & (last <= t) & (t - last <= hours)
+
     def observe(self, outcome: BidderOutcome) -> None:
         """Fold in one hour of our own results: impressions won, clicks, pixel conversions."""
         t = outcome.batch.t

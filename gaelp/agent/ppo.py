@@ -9,8 +9,10 @@ In the manner of CleanRL's single-file PPO-LSTM, written for this environment:
   holds everything needed to go on bit-identically (`--resume`).
 * Advantages by GAE over the campaign (its end is terminal: the ledger advanced what was pending),
   then `update_epochs` passes of the clipped PPO loss over minibatches of whole worlds.
-* The value model's prior (`prior_w`) follows the weights our value models reach at the end of the
-  training campaigns (a moving average): what an advertiser learns from its past campaigns.
+* The value model's prior (`prior_w`): with `prior_worlds` > 0, fitted offline before training on the
+  click logs of that many training worlds (`gaelp.agent.prior_fit`) and kept fixed; otherwise it
+  starts flat and follows the weights our value models reach at the end of the training campaigns (a
+  moving average). Either way, what an advertiser learns from its past campaigns.
 * Training worlds have seeds `TRAIN_SEED_BASE + seed x 1,000,000 + k` (k = 0, 1, ...); held-out
   evaluation uses seeds 0-899, never seen in training or checkpoint selection.
 * Checkpoint selection: every `val_every` iterations (counted, so a resumed run validates the same ones)
@@ -46,7 +48,8 @@ from gaelp.agent.network import (
     load_checkpoint,
     save_checkpoint,
 )
-from gaelp.agent.value import PRIOR_CVR, flat_prior
+from gaelp.agent.prior_fit import PRIOR_SEED_BASE, PRIOR_USERS, build_prior
+from gaelp.agent.value import DEFAULT_L2, PRIOR_CVR, flat_prior
 from gaelp.config import Config
 
 TRAIN_SEED_BASE = 1000
@@ -89,6 +92,13 @@ class PPOConfig:
         reward_timing: "click" (a click's expected credit advanced when bought, corrected when the truth
             arrives) or "arrival" (credit when the purchase arrives).
         identity: credit purchases by resolved person (identity resolution on our own logs), else by device.
+        prior_worlds: fit the value model's prior offline on this many training worlds' click logs before
+            training (`gaelp.agent.prior_fit`; 0: start from the flat prior).
+        prior_users: people per world of the offline prior.
+        value_l2: the online value model's pull towards the prior (with an offline prior, on its bias only:
+            a campaign's labels recalibrate the prior's level, `gaelp.agent.value`).
+        value_window_h: the value model's label window, hours (None: the lookback window; the offline prior
+            is fitted with the same window).
         val_every: iterations between validations of the greedy policy (0: never).
         val_worlds: validation worlds (seeds 900, 901, ...).
         val_users: people per validation world.
@@ -120,6 +130,10 @@ class PPOConfig:
     purchase_worth: float = 1.0
     reward_timing: str = "arrival"
     identity: bool = True
+    prior_worlds: int = 0
+    prior_users: int = PRIOR_USERS
+    value_l2: float = DEFAULT_L2
+    value_window_h: int | None = None
     val_every: int = 5
     val_worlds: int = 3
     val_users: int = 10_000
@@ -138,7 +152,8 @@ def validation_score(cfg: Config, ckpt: dict[str, Any], hp: PPOConfig) -> float:
             bidder = AgentBidder(c, prior_w=ckpt["prior_w"], controller=PolicyController(ckpt),
                                  attribution=hp.attribution, reward_value=hp.reward_value,
                                  purchase_worth=hp.purchase_worth, reward_timing=hp.reward_timing,
-                                 identity=hp.identity, cac_guard=True)  # as the checkpoint will play
+                                 identity=hp.identity, cac_guard=True,  # as the checkpoint will play
+                                 value_l2=hp.value_l2, value_window_h=hp.value_window_h)
             scores.append(play(c, bidder)["score"])
     return float(np.mean(scores))
 
@@ -190,7 +205,8 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
     envs = VectorCampaignEnv(hp.worlds, cfg=cfg, users=hp.users, days=hp.days, randomize=hp.randomize,
                              attribution=hp.attribution, reward_value=hp.reward_value,
                              purchase_worth=hp.purchase_worth, reward_timing=hp.reward_timing,
-                             identity=hp.identity, autoreset=False)
+                             identity=hp.identity, value_l2=hp.value_l2, value_window_h=hp.value_window_h,
+                             autoreset=False)
     n, T = hp.worlds, envs.envs[0].hours
     obs_dim, act_dim = space_shape(envs.single_observation_space)[0], space_shape(envs.single_action_space)[0]
     with torch.random.fork_rng():
@@ -202,6 +218,10 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
     gen = torch.Generator().manual_seed(hp.seed)
     rng = np.random.default_rng(np.random.SeedSequence([hp.seed, 0x999]))
     prior = flat_prior(envs.envs[0].bidder_features, PRIOR_CVR)
+    if hp.prior_worlds > 0 and not resume:
+        prior, _ = build_prior(cfg, hp.prior_worlds, hp.prior_users, hp.days,
+                               seed_base=PRIOR_SEED_BASE + hp.seed * 1_000_000,
+                               window_h=hp.value_window_h or 24 * cfg.campaign.lookback_days)
     iteration, env_hours, history = 0, 0, []
     best: dict[str, float] = {"score": -np.inf, "iteration": -1}
     path = out / CHECKPOINT
@@ -222,7 +242,8 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
         return env_hours >= hp.env_hours or (hp.minutes is not None and time.perf_counter() - start >= 60 * hp.minutes)
 
     settings = {"attribution": hp.attribution, "reward_value": hp.reward_value, "purchase_worth": hp.purchase_worth,
-                "reward_timing": hp.reward_timing, "identity": hp.identity}
+                "reward_timing": hp.reward_timing, "identity": hp.identity, "value_l2": hp.value_l2,
+                "value_window_h": hp.value_window_h}
     while not out_of_time():
         envs.set_prior(prior)
         obs, _ = envs.reset(seed=world_base + iteration * n)
@@ -243,8 +264,9 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
             obs, buf_rew[t], _, _, infos = envs.step(action.numpy())
             finals = [f for f in infos["final_info"] if f] or finals
         env_hours += n * T
-        weights = np.stack([e.agent.value.w for e in envs.envs])
-        prior = hp.prior_momentum * prior + (1 - hp.prior_momentum) * weights.mean(axis=0)
+        if hp.prior_worlds == 0:  # an offline prior stays as fitted; the flat one learns from the campaigns
+            weights = np.stack([e.agent.value.w for e in envs.envs])
+            prior = hp.prior_momentum * prior + (1 - hp.prior_momentum) * weights.mean(axis=0)
 
         rew = buf_rew * hp.reward_scale
         adv = _gae(rew, buf_val, hp.gamma, hp.gae_lambda)

@@ -32,11 +32,47 @@ import numpy as np
 from scipy.special import expit, logit
 
 from gaelp.attribution.lag import fit_lag, prob_converts_later
+from gaelp.bidders.protocol import N_INTENTS
 
 PRIOR_MEAN_DELAY_H = 72.0  # assumption: a few days from click to purchase, before our own lag fit exists
 MIN_LAG_CONVERSIONS = 5
+DEFAULT_L2 = 3.0  # the online refit's pull towards the prior (a checkpoint may carry its own: `value_l2`)
 PRIOR_CVR = 0.03  # assumption: the flat prior's purchase rate per click (target_cpa's prior too)
 _NO_CONV = -1
+
+
+JOURNEY_TERMS = 7  # per context: 1, touched in 24 h / 7 d, clicked in 24 h / 7 d, log hours since click, log1p touches
+
+
+def n_terms(n_channels: int) -> int:
+    """Width of `value_terms`' rows for `n_channels` channels: the encoder's row, then the interactions."""
+    n_features = 1 + n_channels + N_INTENTS + 1 + 2 * n_channels + 6 + 2
+    return n_features + n_channels * N_INTENTS * 2 * JOURNEY_TERMS
+
+
+def value_terms(x: np.ndarray, n_channels: int) -> np.ndarray:
+    """(n, n_terms) the interaction model's terms of encoder rows `x` (n, n_features).
+
+    The encoder's row, then per context (channel x query intent x device type: 2 x 3 x n_channels of them)
+    its one-hot times the journey `[1, touched in 24 h, touched in 7 d, clicked in 24 h, clicked in 7 d,
+    log hours since the last click, log1p touches]`: how much a journey's history says depends on where
+    the opportunity comes from (the world's purchase probability is a product of context and stage
+    factors, so their effects on its logit are not additive in the row alone).
+    """
+    n = x.shape[0]
+    c_int = 1 + n_channels
+    c_desk = c_int + N_INTENTS
+    c_touch = c_desk + 1
+    c_hist = c_touch + 2 * n_channels
+    ctx = ((np.argmax(x[:, 1:c_int], axis=1) * N_INTENTS + np.argmax(x[:, c_int:c_desk], axis=1)) * 2
+           + (x[:, c_desk] > 0.5))
+    journey = np.empty((n, JOURNEY_TERMS))
+    journey[:, 0] = 1.0
+    journey[:, 1:6] = x[:, c_hist:c_hist + 5]
+    journey[:, 6] = np.log1p(np.expm1(x[:, c_touch:c_touch + n_channels].astype(np.float64)).sum(axis=1))
+    inter = np.zeros((n, n_channels * N_INTENTS * 2, JOURNEY_TERMS))
+    inter[np.arange(n), ctx] = journey
+    return np.concatenate([x.astype(np.float64), inter.reshape(n, inter.shape[1] * JOURNEY_TERMS)], axis=1)
 
 
 def flat_prior(n_features: int, prior_cvr: float) -> np.ndarray:
@@ -68,23 +104,33 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, w0: np.ndarray, l2
 class ValueModel:
     """P(purchase within the window | a click, its journey features), learned online.
 
+    The model's terms are the encoder's row, or with `n_channels` given, `value_terms` (the row and its
+    context x journey interactions); `prior_w`'s length must match them. The wide model's weights come
+    from an offline prior fitted on many campaigns (`gaelp.agent.prior_fit`): online, a campaign's few
+    hundred labels refit only its level (the bias, by the same EM), so they recalibrate the prior's
+    ranking rather than replace it, at the cost of one weight.
+
     Args:
         n_features: width of the encoder's rows.
-        window_h: lookback window (hours): clicks older than this are settled.
-        prior_w: (n_features,) anchor weights; None: `flat_prior(prior_cvr)`.
+        window_h: label window (hours): a purchase within it labels a click; older clicks are settled.
+        prior_w: (n_features,) or (n_terms,) anchor weights; None: `flat_prior(prior_cvr)`.
         prior_cvr: the flat prior's conversion rate per click.
         l2: strength of the pull towards the anchor.
         refit_hours: hours between refits.
         em_steps: EM rounds per refit.
+        n_channels: channels of the market: the model runs on `value_terms` (None: on the encoder's row).
     """
 
     def __init__(self, n_features: int, window_h: int, prior_w: np.ndarray | None = None,
-                 prior_cvr: float = PRIOR_CVR, l2: float = 3.0, refit_hours: int = 6, em_steps: int = 2) -> None:
+                 prior_cvr: float = PRIOR_CVR, l2: float = DEFAULT_L2, refit_hours: int = 6, em_steps: int = 2,
+                 n_channels: int | None = None) -> None:
         self.n_features = n_features
+        self.n_channels = n_channels
+        width = n_features if n_channels is None else n_terms(n_channels)
         self.window_h = int(window_h)
-        self.w0 = flat_prior(n_features, prior_cvr) if prior_w is None else np.asarray(prior_w, np.float64).copy()
-        if self.w0.shape != (n_features,):
-            raise ValueError(f"prior_w must have {n_features} weights (the encoder's features), got {self.w0.shape}")
+        self.w0 = flat_prior(width, prior_cvr) if prior_w is None else np.asarray(prior_w, np.float64).copy()
+        if self.w0.shape != (width,):
+            raise ValueError(f"prior_w must have {width} weights (the value model's terms), got {self.w0.shape}")
         self.w = self.w0.copy()
         self.l2, self.refit_hours, self.em_steps = float(l2), int(refit_hours), int(em_steps)
         self.mean_delay_h = PRIOR_MEAN_DELAY_H
@@ -93,6 +139,8 @@ class ValueModel:
         self.device = np.zeros(0, np.int64)
         self.conv_t = np.zeros(0, np.int64)
         self.weight = np.zeros(0)  # sampling weight of each click
+        self.bias_only = n_channels is not None
+        self.eta_rest = np.zeros(0)  # bias-only refits: each click's logit without the bias (fixed weights)
         self.last_fit_t = -(10**9)
 
     @property
@@ -100,15 +148,21 @@ class ValueModel:
         """Clicks logged."""
         return int(self.click_t.size)
 
+    def terms(self, x: np.ndarray) -> np.ndarray:
+        """(n, len(w)) float64 the model's terms of encoder rows `x` (n, n_features)."""
+        return x.astype(np.float64) if self.n_channels is None else value_terms(x, self.n_channels)
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """(n,) P(purchase within the window | click) for feature rows `x` (n, n_features)."""
-        return expit(x.astype(np.float64) @ self.w)
+        return expit(self.terms(x) @ self.w)
 
     def record_clicks(self, t: int, x: np.ndarray, device: np.ndarray, weight: np.ndarray | None = None) -> None:
         """Log this hour's clicks: their feature rows (k, n_features), devices (k,) and sampling weights
         (k,; None: 1.0 each)."""
         if device.size:
             self.weight = np.concatenate([self.weight, np.ones(device.size) if weight is None else weight])
+            if self.bias_only:
+                self.eta_rest = np.concatenate([self.eta_rest, self._logit_rest(x)])
             self.x = np.concatenate([self.x, x.astype(np.float32)])
             self.click_t = np.concatenate([self.click_t, np.full(device.size, t, np.int64)])
             self.device = np.concatenate([self.device, device.astype(np.int64)])
@@ -154,18 +208,41 @@ class ValueModel:
         # P(delay > elapsed | converts within the window): exponential truncated at the window
         s_window = np.exp(-self.window_h / self.mean_delay_h)
         surv = np.clip((np.exp(-elapsed / self.mean_delay_h) - s_window) / (1 - s_window), 0.0, 1.0)
-        x = self.x.astype(np.float64)
+        if self.bias_only:
+            self.w = self._refit_bias(converted, surv)
+            return
+        x = self.terms(self.x)
         w = self.w
         for _ in range(self.em_steps):
             y = np.where(converted, 1.0, prob_converts_later(expit(x @ w), surv))
             w = fit_logistic(x, y, w, self.w0, self.l2, sample_weight=self.weight)
         self.w = w
 
+    def _logit_rest(self, x: np.ndarray) -> np.ndarray:
+        """(n,) the logit of rows `x` without the bias."""
+        return self.terms(x)[:, 1:] @ self.w[1:]
+
+    def _refit_bias(self, converted: np.ndarray, surv: np.ndarray) -> np.ndarray:
+        """EM over the bias alone (Newton steps on one weight, anchored at the prior's bias)."""
+        w = self.w.copy()
+        s = self.weight
+        for _ in range(self.em_steps):
+            y = np.where(converted, 1.0, prob_converts_later(expit(self.eta_rest + w[0]), surv))
+            for _ in range(6):
+                p = expit(self.eta_rest + w[0])
+                grad = float(((p - y) * s).sum()) + self.l2 * (w[0] - self.w0[0])
+                w[0] -= grad / (float((p * (1 - p) * s).sum()) + self.l2)
+        return w
+
     def summary(self) -> np.ndarray:
         """(4,) what the advertiser knows of its model: log1p clicks, log1p conversions seen,
         mean delay / window, and the model's mean estimate over its clicks."""
         s = self.weight  # weighted sums and mean: the plain counts and mean where every weight is 1
-        p = float((self.predict(self.x) * s).sum() / s.sum()) if self.n_clicks else float(expit(self.w[0]))
+        if not self.n_clicks:
+            p = float(expit(self.w[0]))
+        else:
+            p_clicks = expit(self.eta_rest + self.w[0]) if self.bias_only else self.predict(self.x)
+            p = float((p_clicks * s).sum() / s.sum())
         return np.array([np.log1p(s.sum()), np.log1p(s[self.conv_t != _NO_CONV].sum()),
                          self.mean_delay_h / self.window_h, p], np.float32)
 
@@ -185,3 +262,4 @@ class ValueModel:
         # a checkpoint from before sampling weights comes from plain worlds: every click weighs 1
         self.weight = np.array(s["weight"], np.float64) if "weight" in s else np.ones(self.click_t.size)
         self.last_fit_t, self.mean_delay_h = int(s["last_fit_t"]), float(s["mean_delay_h"])
+        self.eta_rest = self._logit_rest(self.x) if self.bias_only else np.zeros(0)

@@ -33,6 +33,14 @@ def train(
     resume: Annotated[bool, typer.Option("--resume", help="continue from OUT/policy.pt, bit-identically")] = False,
     purchase_worth: Annotated[float, typer.Option("--purchase-worth", help="a purchase's worth in the reward, "
                                                                             "x the target CPA", min=0.1)] = 1.0,
+    prior_worlds: Annotated[int, typer.Option("--prior-worlds", help="fit the value model's prior offline on this "
+                                              "many training worlds' click logs first (0: a flat prior that "
+                                              "follows the campaigns)", min=0)] = 30,
+    value_window: Annotated[int, typer.Option("--value-window", help="the value model's label window, "
+                                                     "hours (a purchase within it labels a click); 0: the "
+                                                     "lookback window", min=0)] = 72,
+    value_l2: Annotated[float, typer.Option("--value-l2", help="the online value model's pull towards the "
+                                            "prior", min=0.0)] = 30.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Train the agent's policy (PPO with an LSTM) and write OUT/policy.pt after every campaign."""
@@ -48,7 +56,8 @@ def train(
 
     limit = env_hours if env_hours is not None else (10**12 if minutes is not None else 100_000)
     hp = PPOConfig(worlds=worlds, users=users, days=days, env_hours=limit, minutes=minutes, seed=seed,
-                   purchase_worth=purchase_worth)
+                   purchase_worth=purchase_worth, prior_worlds=prior_worlds, value_window_h=value_window or None,
+                   value_l2=value_l2)
     with progress_bar(not json_out) as bar:
         task = bar.add_task(f"training on {worlds} worlds of {users:,} people",
                             total=limit if minutes is None else None)

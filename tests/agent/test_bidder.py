@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +135,19 @@ def test_cac_guard_counts_purchases_after_our_clicks_only() -> None:
     again = AgentBidder(CFG, cac_guard=True)
     again.load_state_dict(bidder.state_dict())
     assert again.click_purchases == 1.0
+
+
+def test_cac_guard_counts_purchases_in_the_lookback_window_whatever_the_label_window() -> None:
+    bidder = AgentBidder(CFG, cac_guard=True, value_window_h=24)
+    b = _batch(t=5)
+    out = _outcome(b, bidder.bid(b))
+    clicked_device = int(b.device[np.flatnonzero(out.clicked)[0]])
+    bidder.observe(replace(out, conv_t=np.zeros(0, np.int64), conv_device=np.zeros(0, np.int64),
+                           conv_value=np.zeros(0), conv_weight=np.zeros(0)))  # the click, no purchase yet
+    b2 = _batch(t=105)  # 100 hours after the click: past the value model's 24-hour label, within the lookback
+    late = BidderOutcome(b2, np.zeros(b2.size), np.full(b2.size, -1, np.int8), np.zeros(b2.size),
+                         np.zeros(b2.size, bool), np.zeros(b2.size), np.array([105]), np.array([clicked_device]),
+                         np.array([220.0]))
+    bidder.observe(late)
+    assert bidder.click_purchases == 1.0
+    assert not (bidder.value.conv_t >= 0).any()  # and it labels no click for the value model

@@ -12,7 +12,7 @@ from gaelp.agent.env import play
 from gaelp.agent.network import RecurrentActorCritic, fixed_scale_log_prob, load_checkpoint, save_checkpoint
 from gaelp.agent.ppo import BEST, CHECKPOINT, PPOConfig, train
 from gaelp.agent.stats import obs_size
-from gaelp.agent.value import flat_prior
+from gaelp.agent.value import flat_prior, n_terms
 from gaelp.config import Config, build_config
 
 
@@ -66,3 +66,16 @@ def test_fixed_scale_log_prob_equals_the_gaussians() -> None:
     mean, action = torch.randn(2, 5, 10, generator=gen).unbind(0)
     expected = torch.distributions.Normal(mean, std.expand(5, 10)).log_prob(action)
     assert torch.equal(fixed_scale_log_prob(std, (5, 10))(mean, action), expected)
+
+
+def test_an_offline_prior_is_built_first_and_stays_fixed(tmp_path: Path) -> None:
+    cfg = build_config(FAST)
+    hp = PPOConfig(worlds=1, users=600, days=2, env_hours=2 * 48, hidden=8, randomize=False, val_every=1,
+                   val_worlds=1, val_users=600, prior_worlds=2, prior_users=1000, value_window_h=24, value_l2=7.0)
+    train(cfg, hp, tmp_path)
+    ck, best = load_checkpoint(tmp_path / CHECKPOINT), load_checkpoint(tmp_path / BEST)
+    assert ck["prior_w"].shape == (n_terms(3),) and np.ptp(ck["prior_w"][1:]) > 0  # fitted, with interactions
+    assert np.array_equal(best["prior_w"], ck["prior_w"])  # saved after the campaigns, which did not move it
+    assert (ck["value_l2"], ck["value_window_h"]) == (best["value_l2"], best["value_window_h"]) == (7.0, 24)
+    agent = make_agent_bidder(cfg, tmp_path / BEST)
+    assert agent.value.bias_only and agent.value.window_h == 24 and agent.value.l2 == 7.0

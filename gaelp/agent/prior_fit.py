@@ -1,0 +1,217 @@
+"""The value model's prior, fitted offline on our pixel logs of many past campaigns (training worlds only).
+
+One campaign gives the online value model a few hundred purchases at best: too few to rank clicks well
+with more than a handful of weights. An advertiser has its past campaigns' logs; this module pools them
+and fits the value model's weights once, offline, as the prior (`prior_w`) the agent starts from and is
+anchored to.
+
+* `collect_world` plays one training world (seed `PRIOR_SEED_BASE + k`, never a validation or held-out
+  seed; the market randomised as in training) with an untrained agent (the flat prior, the all-zero
+  action: bid target CPA x p_hat, the value model learning online), and keeps what its value model
+  logged: the encoder's feature row of each click of ours, and the hour our pixel reported a purchase
+  that labels it (by resolved person, as the agent labels). Nothing else: the bidder never sees the truth.
+* A click's label is a purchase within `LABEL_WINDOW_H` of it: the lookback window's later purchases are
+  mostly ones the click did not cause (a clicker also buys organically, at a flat rate over the weeks
+  after the click; docs/agent.md). Labels are censored at the campaign's end: a click younger than the
+  window may still convert. `fit_prior` fits by EM as the online model does (`gaelp.agent.value`): an
+  exponential lag fitted on the pooled log, each unconverted click's soft label
+  `prob_converts_later(p, S(elapsed))`, then an L2-anchored logistic fit on the model's terms
+  (`value_terms` with interactions, or the encoder's row).
+* `build_prior` does both over `worlds` worlds. `gaelp train` calls it before training (`--prior-worlds`)
+  and ships the weights in its checkpoints; `python -m gaelp.agent.prior_fit --out FILE` writes them
+  alone (an `.npz`, key `prior_w`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.special import expit
+
+from gaelp.agent.bidder import AgentBidder
+from gaelp.agent.env import randomized
+from gaelp.agent.value import (
+    MIN_LAG_CONVERSIONS,
+    PRIOR_CVR,
+    PRIOR_MEAN_DELAY_H,
+    ValueModel,
+    flat_prior,
+    value_terms,
+)
+from gaelp.attribution.lag import fit_lag, prob_converts_later
+from gaelp.config import Config
+from gaelp.simulation import Simulation
+
+PRIOR_SEED_BASE = 501_000  # the prior's worlds: training seeds (>= 1000), apart from PPO's (1000 + seed x 1e6 + k)
+PRIOR_WORLDS = 30
+PRIOR_USERS = 20_000
+LABEL_WINDOW_H = 72  # a click's label: a purchase within 3 days of it (later ones are mostly not its doing)
+PRIOR_L2 = 30.0  # pull of the weights towards the flat prior, in the logistic loss's units (summed over clicks)
+
+
+@dataclass(frozen=True)
+class ClickLog:
+    """Our clicks of one or more campaigns, as our value model logged them.
+
+    Attributes:
+        x: (n, n_features) the encoder's row of each click at the time of the click.
+        elapsed: (n,) hours from the click to the end of its campaign, at most the window it was labelled in.
+        delay: (n,) hours from the click to the purchase that labelled it; NaN if none was seen.
+        weight: (n,) sampling weight of each click.
+    """
+
+    x: np.ndarray
+    elapsed: np.ndarray
+    delay: np.ndarray
+    weight: np.ndarray
+
+    @property
+    def converted(self) -> np.ndarray:
+        """(n,) bool: a purchase labelled the click."""
+        return np.isfinite(self.delay)
+
+    @staticmethod
+    def concat(logs: list[ClickLog]) -> ClickLog:
+        """One log of many campaigns."""
+        return ClickLog(*(np.concatenate([getattr(g, f) for g in logs]) for f in ("x", "elapsed", "delay", "weight")))
+
+
+def collect_world(cfg: Config, seed: int, users: int, days: int | None = None) -> ClickLog:
+    """Play the training world `seed` (market randomised as in training) with an untrained agent; the click
+    log of its value model.
+
+    Raises:
+        ValueError: `seed` is not a training seed (>= 1000).
+    """
+    if seed < 1000:
+        raise ValueError(f"the prior is fitted on training worlds only (seeds >= 1000), got seed {seed}")
+    c = cfg.replace(seed=seed, users=users, days=days)
+    c = randomized(c, np.random.default_rng(np.random.SeedSequence([seed, 0x5EED])))
+    agent = AgentBidder(c)  # the flat prior, the all-zero action, identity crediting as the agent plays
+    sim = Simulation(c, bidder=agent)
+    agent.attach_world(sim)
+    sim.run(c.days)
+    return click_log(agent.value, 24 * c.days)
+
+
+def click_log(value: ValueModel, end: int) -> ClickLog:
+    """The clicks `value` logged in a campaign that ended at hour `end`, their labels censored there."""
+    converted = value.conv_t >= 0
+    return ClickLog(x=value.x.copy(), elapsed=np.minimum(end - value.click_t, value.window_h).astype(np.float64),
+                    delay=np.where(converted, (value.conv_t - value.click_t).astype(np.float64), np.nan),
+                    weight=value.weight.copy())
+
+
+def _loss(x: np.ndarray, y: np.ndarray, s: np.ndarray, w: np.ndarray, w0: np.ndarray, l2: float) -> float:
+    """The L2-anchored logistic loss `sum s CE(y, sigmoid(x w)) + l2/2 |w - w0|^2`."""
+    eta = x @ w
+    return float((s * (np.logaddexp(0.0, eta) - y * eta)).sum() + 0.5 * l2 * ((w - w0) ** 2).sum())
+
+
+def fit_logistic_damped(x: np.ndarray, y: np.ndarray, w: np.ndarray, w0: np.ndarray, l2: float,
+                        sample_weight: np.ndarray, steps: int = 25, tol: float = 1e-7) -> np.ndarray:
+    """Newton's method on the L2-anchored logistic loss, each step halved until the loss falls (plain Newton
+    overshoots on the interaction terms' rare contexts); stops when no weight moves by more than `tol`.
+
+    Args:
+        x: (m, d) terms.  y: (m,) labels in [0, 1].  w: (d,) start.  w0: (d,) anchor.  l2: its strength.
+        sample_weight: (m,) weight of each row.
+    """
+    eye = l2 * np.eye(w.size)
+    loss = _loss(x, y, sample_weight, w, w0, l2)
+    for _ in range(steps):
+        p = expit(x @ w)
+        grad = x.T @ ((p - y) * sample_weight) + l2 * (w - w0)
+        step = np.linalg.solve((x.T * (p * (1 - p) * sample_weight)) @ x + eye, grad)
+        for _ in range(30):
+            new = _loss(x, y, sample_weight, w - step, w0, l2)
+            if new <= loss:
+                break
+            step = step / 2
+        w, loss = w - step, min(new, loss)
+        if np.abs(step).max() < tol:
+            break
+    return w
+
+
+def fit_prior(log: ClickLog, window_h: int, n_channels: int, interactions: bool = True, l2: float = PRIOR_L2,
+              em_steps: int = 4) -> tuple[np.ndarray, float]:
+    """EM fit of the value model's weights on a pooled click log with censored labels.
+
+    Args:
+        log: the pooled clicks.
+        window_h: the label window (hours): a click is labelled by a purchase within this many hours of it
+            (at most the window its log was labelled with).
+        n_channels: channels of the market (the terms' layout).
+        interactions: fit on `value_terms` (else on the encoder's row).
+        l2: pull towards the flat prior (bias at `PRIOR_CVR`, every other weight 0).
+        em_steps: EM rounds.
+
+    Returns:
+        The weights ((n_terms,) or (n_features,)) and the fitted mean delay (hours).
+    """
+    conv = log.converted & (log.delay <= window_h)  # a purchase after the label window is not the click's
+    elapsed = np.minimum(log.elapsed, window_h)
+    if not conv.any():
+        raise ValueError(f"none of the click log's {conv.size} clicks is labelled; the prior needs more campaigns")
+    mean_delay = PRIOR_MEAN_DELAY_H
+    if conv.sum() >= MIN_LAG_CONVERSIONS:
+        lag = fit_lag(elapsed, np.where(conv, np.minimum(log.delay, elapsed), np.nan), model="exponential")
+        mean_delay = float(np.clip(lag.mean_delay_h(), 1.0, 10 * window_h))
+    s_window = np.exp(-window_h / mean_delay)
+    surv = np.clip((np.exp(-elapsed / mean_delay) - s_window) / (1 - s_window), 0.0, 1.0)
+    x = value_terms(log.x, n_channels) if interactions else log.x.astype(np.float64)
+    w0 = flat_prior(x.shape[1], PRIOR_CVR)
+    w = w0.copy()
+    for _ in range(em_steps):
+        y = np.where(conv, 1.0, prob_converts_later(expit(x @ w), surv))
+        w = fit_logistic_damped(x, y, w, w0, l2, log.weight)
+    return w, mean_delay
+
+
+def build_prior(cfg: Config, worlds: int = PRIOR_WORLDS, users: int = PRIOR_USERS, days: int | None = None,
+                seed_base: int = PRIOR_SEED_BASE, window_h: int = LABEL_WINDOW_H, interactions: bool = True,
+                l2: float = PRIOR_L2, on_world: Callable[[int], None] | None = None) -> tuple[np.ndarray, ClickLog]:
+    """Collect `worlds` campaigns' click logs and fit the prior on them; the weights and the pooled log."""
+    logs = []
+    for k in range(worlds):
+        logs.append(collect_world(cfg, seed_base + k, users, days))
+        if on_world is not None:
+            on_world(k)
+    log = ClickLog.concat(logs)
+    w, _ = fit_prior(log, window_h, len(cfg.world.channels), interactions, l2)
+    return w, log
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m gaelp.agent.prior_fit --out FILE`: build the prior and save it (`np.savez`: `prior_w`)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True, help="output .npz (key prior_w)")
+    ap.add_argument("--window", type=int, default=LABEL_WINDOW_H, help="label window, hours")
+    ap.add_argument("--worlds", type=int, default=PRIOR_WORLDS)
+    ap.add_argument("--users", type=int, default=PRIOR_USERS)
+    ap.add_argument("--l2", type=float, default=PRIOR_L2)
+    ap.add_argument("--no-interactions", action="store_true", help="fit on the encoder's row only")
+    a = ap.parse_args(argv)
+    from rich.progress import Progress
+
+    start = time.perf_counter()
+    cfg = Config()
+    with Progress() as bar:
+        task = bar.add_task("prior: training worlds", total=a.worlds)
+        w, log = build_prior(cfg, a.worlds, a.users, window_h=a.window, interactions=not a.no_interactions,
+                             l2=a.l2, on_world=lambda _: bar.advance(task))
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(a.out, prior_w=w)
+    labelled = int((log.converted & (log.delay <= a.window)).sum())
+    print(f"prior: {w.size} weights from {log.x.shape[0]} clicks ({labelled} labelled within {a.window} h), "
+          f"{a.worlds} worlds of {a.users} people, {time.perf_counter() - start:.0f} s -> {a.out}")
+
+
+if __name__ == "__main__":
+    main()
