@@ -116,8 +116,17 @@ def test_an_unknown_segment_names_the_known_ones():
         with_importance(CFG, parse_importance("nobody=2"))
 
 
+@pytest.mark.parametrize("factors, heavy", [({"crisis": 0.25}, "crisis"), ({"researcher": 0.5}, "researcher"),
+                                            ({"crisis": 16.0}, "researcher")])
+def test_weights_too_heavy_for_unbiased_kpis_are_refused(factors, heavy):
+    # undersampling makes a segment heavy; oversampling a rare one far makes everyone else heavy
+    with pytest.raises(ValueError, match=f"people of segment '{heavy}' would weigh .* above 1.5"):
+        with_importance(CFG, factors)
+    assert with_importance(CFG, {"crisis": 8.0}).world.importance == {"crisis": 8.0}  # others weigh 1.28
+
+
 def test_importance_oversamples_a_segment_and_weights_it_back():
-    assert parse_importance("crisis=4, researcher=0.5") == {"crisis": 4.0, "researcher": 0.5}
+    assert parse_importance("crisis=4, researcher=0.5") == {"crisis": 4.0, "researcher": 0.5}  # the config judges
     assert parse_importance(None) == {}
     cfg = with_importance(CFG, {"crisis": 4.0})
     assert cfg.model_dump(exclude={"world"}) == CFG.model_dump(exclude={"world"}) and CFG.world.importance == {}
