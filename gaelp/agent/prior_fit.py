@@ -36,14 +36,15 @@ from scipy.special import expit
 from gaelp.agent.bidder import AgentBidder
 from gaelp.agent.env import randomized
 from gaelp.agent.value import (
-    MIN_LAG_CONVERSIONS,
     PRIOR_CVR,
     PRIOR_MEAN_DELAY_H,
     ValueModel,
+    fit_logistic,
     flat_prior,
+    lag_survival,
     value_terms,
 )
-from gaelp.attribution.lag import fit_lag, prob_converts_later
+from gaelp.attribution.lag import prob_converts_later
 from gaelp.config import Config
 from gaelp.simulation import Simulation
 
@@ -107,38 +108,6 @@ def click_log(value: ValueModel, end: int) -> ClickLog:
                     weight=value.weight.copy())
 
 
-def _loss(x: np.ndarray, y: np.ndarray, s: np.ndarray, w: np.ndarray, w0: np.ndarray, l2: float) -> float:
-    """The L2-anchored logistic loss `sum s CE(y, sigmoid(x w)) + l2/2 |w - w0|^2`."""
-    eta = x @ w
-    return float((s * (np.logaddexp(0.0, eta) - y * eta)).sum() + 0.5 * l2 * ((w - w0) ** 2).sum())
-
-
-def fit_logistic_damped(x: np.ndarray, y: np.ndarray, w: np.ndarray, w0: np.ndarray, l2: float,
-                        sample_weight: np.ndarray, steps: int = 25, tol: float = 1e-7) -> np.ndarray:
-    """Newton's method on the L2-anchored logistic loss, each step halved until the loss falls (plain Newton
-    overshoots on the interaction terms' rare contexts); stops when no weight moves by more than `tol`.
-
-    Args:
-        x: (m, d) terms.  y: (m,) labels in [0, 1].  w: (d,) start.  w0: (d,) anchor.  l2: its strength.
-        sample_weight: (m,) weight of each row.
-    """
-    eye = l2 * np.eye(w.size)
-    loss = _loss(x, y, sample_weight, w, w0, l2)
-    for _ in range(steps):
-        p = expit(x @ w)
-        grad = x.T @ ((p - y) * sample_weight) + l2 * (w - w0)
-        step = np.linalg.solve((x.T * (p * (1 - p) * sample_weight)) @ x + eye, grad)
-        for _ in range(30):
-            new = _loss(x, y, sample_weight, w - step, w0, l2)
-            if new <= loss:
-                break
-            step = step / 2
-        w, loss = w - step, min(new, loss)
-        if np.abs(step).max() < tol:
-            break
-    return w
-
-
 def fit_prior(log: ClickLog, window_h: int, n_channels: int, interactions: bool = True, l2: float = PRIOR_L2,
               em_steps: int = 4) -> tuple[np.ndarray, float]:
     """EM fit of the value model's weights on a pooled click log with censored labels.
@@ -159,18 +128,13 @@ def fit_prior(log: ClickLog, window_h: int, n_channels: int, interactions: bool 
     elapsed = np.minimum(log.elapsed, window_h)
     if not conv.any():
         raise ValueError(f"none of the click log's {conv.size} clicks is labelled; the prior needs more campaigns")
-    mean_delay = PRIOR_MEAN_DELAY_H
-    if conv.sum() >= MIN_LAG_CONVERSIONS:
-        lag = fit_lag(elapsed, np.where(conv, np.minimum(log.delay, elapsed), np.nan), model="exponential")
-        mean_delay = float(np.clip(lag.mean_delay_h(), 1.0, 10 * window_h))
-    s_window = np.exp(-window_h / mean_delay)
-    surv = np.clip((np.exp(-elapsed / mean_delay) - s_window) / (1 - s_window), 0.0, 1.0)
+    mean_delay, surv = lag_survival(elapsed, np.where(conv, log.delay, np.nan), window_h, PRIOR_MEAN_DELAY_H)
     x = value_terms(log.x, n_channels) if interactions else log.x.astype(np.float64)
     w0 = flat_prior(x.shape[1], PRIOR_CVR)
     w = w0.copy()
     for _ in range(em_steps):
         y = np.where(conv, 1.0, prob_converts_later(expit(x @ w), surv))
-        w = fit_logistic_damped(x, y, w, w0, l2, log.weight)
+        w = fit_logistic(x, y, w, w0, l2, steps=25, sample_weight=log.weight, damped=True, tol=1e-7)
     return w, mean_delay
 
 

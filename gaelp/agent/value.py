@@ -82,23 +82,66 @@ def flat_prior(n_features: int, prior_cvr: float) -> np.ndarray:
     return w
 
 
+def logistic_loss(x: np.ndarray, y: np.ndarray, s: np.ndarray | float, w: np.ndarray, w0: np.ndarray,
+                  l2: float) -> float:
+    """The L2-anchored logistic loss `sum s CE(y, sigmoid(x w)) + l2/2 |w - w0|^2`."""
+    eta = x @ w
+    return float((s * (np.logaddexp(0.0, eta) - y * eta)).sum() + 0.5 * l2 * ((w - w0) ** 2).sum())
+
+
 def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, w0: np.ndarray, l2: float,
-                 steps: int = 6, sample_weight: np.ndarray | None = None) -> np.ndarray:
-    """Newton steps on the L2-anchored logistic loss `sum s CE(y, sigmoid(x w)) + l2/2 |w - w0|^2`.
+                 steps: int = 6, sample_weight: np.ndarray | None = None, damped: bool = False,
+                 tol: float = 0.0) -> np.ndarray:
+    """Newton steps on the L2-anchored logistic loss (`logistic_loss`).
 
     Args:
         x: (m, d) features.  y: (m,) labels in [0, 1] (soft labels allowed).
         w: (d,) start.  w0: (d,) anchor.  l2: strength of the anchor.
         sample_weight: (m,) weight s of each row; None: 1 each.
+        damped: halve each step until the loss falls (plain Newton overshoots on rare interaction terms:
+            the offline prior's fit).
+        tol: stop once no weight moves by more than this (0: run all `steps`).
     """
     eye = l2 * np.eye(w.size)
     s = 1.0 if sample_weight is None else sample_weight
+    loss = logistic_loss(x, y, s, w, w0, l2) if damped else 0.0
     for _ in range(steps):
         p = expit(x @ w)
         grad = x.T @ ((p - y) * s) + l2 * (w - w0)
         hess = (x.T * (p * (1 - p) * s)) @ x + eye
-        w = w - np.linalg.solve(hess, grad)
+        step = np.linalg.solve(hess, grad)
+        if damped:
+            for _ in range(30):
+                new = logistic_loss(x, y, s, w - step, w0, l2)
+                if new <= loss:
+                    break
+                step = step / 2
+            loss = min(new, loss)
+        w = w - step
+        if tol and np.abs(step).max() < tol:
+            break
     return w
+
+
+def lag_survival(elapsed: np.ndarray, delay: np.ndarray, window_h: int,
+                 mean_delay_h: float) -> tuple[float, np.ndarray]:
+    """The delayed-feedback correction's parts for a click log.
+
+    Args:
+        elapsed: (m,) hours each click has waited, at most `window_h`.
+        delay: (m,) hours to the purchase that labelled it (NaN: none yet).
+        window_h: the label window.  mean_delay_h: the mean delay kept with fewer than
+            `MIN_LAG_CONVERSIONS` labels.
+
+    Returns:
+        The mean delay (an exponential lag fitted on the log, censored at each click's elapsed time) and
+        (m,) P(delay > elapsed | converts within the window), the exponential truncated at the window.
+    """
+    if np.isfinite(delay).sum() >= MIN_LAG_CONVERSIONS:
+        lag = fit_lag(elapsed, np.minimum(delay, elapsed), model="exponential")
+        mean_delay_h = float(np.clip(lag.mean_delay_h(), 1.0, 10 * window_h))
+    s_window = np.exp(-window_h / mean_delay_h)
+    return mean_delay_h, np.clip((np.exp(-elapsed / mean_delay_h) - s_window) / (1 - s_window), 0.0, 1.0)
 
 
 class ValueModel:
@@ -202,12 +245,7 @@ class ValueModel:
         elapsed = np.minimum(t - self.click_t, self.window_h).astype(np.float64)
         converted = self.conv_t != _NO_CONV
         delay = np.where(converted, (self.conv_t - self.click_t).astype(np.float64), np.nan)
-        if converted.sum() >= MIN_LAG_CONVERSIONS:
-            lag = fit_lag(elapsed, np.minimum(delay, elapsed), model="exponential")
-            self.mean_delay_h = float(np.clip(lag.mean_delay_h(), 1.0, 10 * self.window_h))
-        # P(delay > elapsed | converts within the window): exponential truncated at the window
-        s_window = np.exp(-self.window_h / self.mean_delay_h)
-        surv = np.clip((np.exp(-elapsed / self.mean_delay_h) - s_window) / (1 - s_window), 0.0, 1.0)
+        self.mean_delay_h, surv = lag_survival(elapsed, delay, self.window_h, self.mean_delay_h)
         if self.bias_only:
             self.w = self._refit_bias(converted, surv)
             return
