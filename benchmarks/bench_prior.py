@@ -25,13 +25,10 @@ import numpy as np
 import torch
 from rich.console import Console
 from rich.table import Table
-from scipy.special import expit
 
 from gaelp.agent.bidder import default_policy_path, make_agent_bidder
 from gaelp.agent.ceiling_fit import ranking
 from gaelp.agent.diagnose import clicks_with_truth
-from gaelp.agent.network import load_checkpoint
-from gaelp.agent.value import n_terms, value_terms
 from gaelp.config import Config
 
 
@@ -40,14 +37,13 @@ def _rank(pred: np.ndarray, p_true: np.ndarray) -> dict[str, Any]:
     return {"corr": r["corr"], "ratio": r["mean_pred"] / r["mean_true"], "bins": r["bins"]}
 
 
-def world(cfg: Config, policy: Path, prior_w: np.ndarray) -> dict[str, Any]:
+def world(cfg: Config, policy: Path) -> dict[str, Any]:
     """One validation world's clicks: the online model's and the prior's ranking of their truth."""
     clicks = clicks_with_truth(cfg, make_agent_bidder(cfg, policy))
-    x, p_true = clicks["x"], clicks["p_true"]
-    n_ch = len(cfg.world.channels)
-    terms = value_terms(x, n_ch) if prior_w.size == n_terms(n_ch) else x.astype(np.float64)
+    p_true = clicks["p_true"]
+    prior = make_agent_bidder(cfg, policy).value  # a fresh agent's model: the checkpoint's prior, not refitted
     return {"seed": cfg.seed, "clicks": int(p_true.size), "online": _rank(clicks["p_hat"], p_true),
-            "prior": _rank(expit(terms @ prior_w), p_true)}
+            "prior": _rank(prior.predict(clicks["x"]), p_true)}
 
 
 def main() -> None:
@@ -62,9 +58,8 @@ def main() -> None:
     if any(not 900 <= s <= 999 for s in seeds):
         raise SystemExit(f"--seeds: validation worlds only (900-999), got {seeds}")
     torch.set_num_threads(1)
-    prior_w = np.asarray(load_checkpoint(a.policy)["prior_w"], np.float64)
     start = time.perf_counter()
-    rows = [world(Config().replace(seed=s, users=a.users, days=a.days), a.policy, prior_w) for s in seeds]
+    rows = [world(Config().replace(seed=s, users=a.users, days=a.days), a.policy) for s in seeds]
     out = {"users": a.users, "days": a.days, "policy": str(a.policy), "wall_s": round(time.perf_counter() - start, 1),
            "per_world": rows}
     if a.json:
