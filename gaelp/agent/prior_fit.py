@@ -46,6 +46,7 @@ from gaelp.agent.value import (
 )
 from gaelp.attribution.lag import prob_converts_later
 from gaelp.config import Config
+from gaelp.experiments.evaluate import TRAINING_SEEDS_FROM
 from gaelp.simulation import Simulation
 
 PRIOR_SEED_BASE = 501_000  # the prior's worlds: training seeds (>= 1000), apart from PPO's (1000 + seed x 1e6 + k)
@@ -89,8 +90,8 @@ def collect_world(cfg: Config, seed: int, users: int, days: int | None = None) -
     Raises:
         ValueError: `seed` is not a training seed (>= 1000).
     """
-    if seed < 1000:
-        raise ValueError(f"the prior is fitted on training worlds only (seeds >= 1000), got seed {seed}")
+    if seed < TRAINING_SEEDS_FROM:
+        raise ValueError(f"the prior is fitted on training worlds only (seeds >= {TRAINING_SEEDS_FROM}), got seed {seed}")
     c = cfg.replace(seed=seed, users=users, days=days)
     c = randomized(c, np.random.default_rng(np.random.SeedSequence([seed, 0x5EED])))
     agent = AgentBidder(c)  # the flat prior, the all-zero action, identity crediting as the agent plays
