@@ -10,10 +10,10 @@ anchored to.
   learning online) that bids `bid_scale` x target CPA x p_hat on `budget_scale` x our daily budget (by
   default 1 and 1: the all-zero action on the campaign's budget). Higher settings buy more clicks and
   labels per simulated person (4 and 100: about 2x the clicks and labels per world for about the same CPU
-  time), but a prior fitted on them did not bid better on validation worlds (docs/notes-prior2.md):
-  they are the clicks of a different bidder. It keeps what its value model logged: the encoder's feature
-  row of each click of ours, and the hour our pixel reported a purchase that labels it (by resolved
-  person, as the agent labels). Nothing else: the bidder never sees the truth.
+  time), but a prior fitted on them neither ranked better per label nor bid better on validation worlds
+  (docs/notes-prior2.md). It keeps what its value model logged: the encoder's feature row of each click
+  of ours, and the hour our pixel reported a purchase that labels it (by resolved person, as the agent
+  labels). Nothing else: the bidder never sees the truth.
 * A click's label is a purchase within `LABEL_WINDOW_H` of it: the lookback window's later purchases are
   mostly ones the click did not cause (a clicker also buys organically, at a flat rate over the weeks
   after the click; docs/agent.md). Labels are censored at the campaign's end: a click younger than the
