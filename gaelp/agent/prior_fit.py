@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit
 
-from gaelp.agent.bidder import MAX_LOG_PACING, AgentBidder
+from gaelp.agent.bidder import AgentBidder, pacing_action
 from gaelp.agent.env import randomized
 from gaelp.agent.value import (
     PRIOR_CVR,
@@ -56,7 +56,7 @@ from gaelp.simulation import Simulation
 PRIOR_SEED_BASE = 501_000  # the prior's worlds: training seeds (>= 1000), apart from PPO's (1000 + seed x 1e6 + k)
 PRIOR_WORLDS = 30
 PRIOR_USERS = 20_000
-COLLECT_BID_SCALE = 1.0  # the collecting agent's bids x this (the pacing; within [1/4, 4], `MAX_LOG_PACING`)
+COLLECT_BID_SCALE = 1.0  # the collecting agent's bids x this (its pacing, `bidder.pacing_action`: within [1/4, 4])
 COLLECT_BUDGET_SCALE = 1.0  # its daily budget x this (100: in effect unlimited, the bids alone set what it buys)
 LABEL_WINDOW_H = 72  # a click's label: a purchase within 3 days of it (later ones are mostly not its doing)
 PRIOR_L2 = 30.0  # pull of the weights towards the flat prior, in the logistic loss's units (summed over clicks)
@@ -100,9 +100,7 @@ def collect_world(cfg: Config, seed: int, users: int, days: int | None = None, b
     """
     if seed < TRAINING_SEEDS_FROM:
         raise ValueError(f"the prior is fitted on training worlds only (seeds >= {TRAINING_SEEDS_FROM}), got seed {seed}")
-    log_scale = np.log(bid_scale) / MAX_LOG_PACING if bid_scale > 0 else np.inf
-    if abs(log_scale) > 1 + 1e-9:
-        raise ValueError(f"bid_scale must lie within the pacing's range [1/4, 4], got {bid_scale}")
+    action = pacing_action(len(cfg.world.channels), bid_scale)
     if not budget_scale > 0:
         raise ValueError(f"budget_scale must be positive, got {budget_scale}")
     c = cfg.replace(seed=seed, users=users, days=days)
@@ -110,8 +108,6 @@ def collect_world(cfg: Config, seed: int, users: int, days: int | None = None, b
     c = c.model_copy(update={"campaign": c.campaign.model_copy(
         update={"budget_per_user": c.campaign.budget_per_user * budget_scale})})
     agent = AgentBidder(c)  # the flat prior, identity crediting as the agent plays
-    action = np.zeros(agent.action.size)
-    action[-1] = log_scale  # the pacing: every bid x bid_scale
     agent.set_action(action)
     sim = Simulation(c, bidder=agent)
     agent.attach_world(sim)

@@ -76,7 +76,7 @@ def test_fit_recovers_a_known_model_from_censored_labels() -> None:
 def test_collect_refuses_held_out_seeds() -> None:
     with pytest.raises(ValueError, match="training worlds only"):
         collect_world(build_config({}), 5, users=200, days=1)
-    with pytest.raises(ValueError, match="bid_scale"):
+    with pytest.raises(ValueError, match="bid scale"):
         collect_world(build_config({}), 1005, users=200, days=1, bid_scale=5.0)
     with pytest.raises(ValueError, match="budget_scale"):
         collect_world(build_config({}), 1005, users=200, days=1, budget_scale=0.0)
