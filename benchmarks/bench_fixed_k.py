@@ -14,7 +14,6 @@ better at the same level.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -25,7 +24,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from gaelp.agent.bidder import default_policy_path, make_agent_bidder, pacing_action
+from benchmarks.bench_prior import validation_parser, validation_seeds
+from gaelp.agent.bidder import make_agent_bidder, pacing_action
 from gaelp.config import Config
 from gaelp.experiments.play import world_result
 from gaelp.simulation import Simulation
@@ -44,17 +44,10 @@ def play_fixed_k(cfg: Config, policy: Path, k: float) -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--policy", type=Path, default=default_policy_path())
+    ap = validation_parser(__doc__.splitlines()[0], "900,901,902")
     ap.add_argument("--k", default="1.4", help="constant bid levels, comma-separated (within [1/4, 4])")
-    ap.add_argument("--seeds", default="900,901,902", help="validation worlds (900-999)")
-    ap.add_argument("--users", type=int, default=100_000)
-    ap.add_argument("--days", type=int, default=30)
-    ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    seeds = [int(s) for s in a.seeds.split(",")]
-    if any(not 900 <= s <= 999 for s in seeds):
-        raise SystemExit(f"--seeds: validation worlds only (900-999), got {seeds}")
+    seeds = validation_seeds(a.seeds)
     ks = [float(k) for k in a.k.split(",")]
     if any(not 0.25 <= k <= 4.0 for k in ks):
         raise SystemExit(f"--k: within [0.25, 4], got {ks}")

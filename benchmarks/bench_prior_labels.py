@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.table import Table
 from scipy.special import expit, logit
 
+from benchmarks.bench_prior import validation_seeds
 from gaelp.agent.bidder import default_policy_path, make_agent_bidder
 from gaelp.agent.diagnose import clicks_with_truth
 from gaelp.agent.prior_fit import LABEL_WINDOW_H, PRIOR_SEED_BASE, PRIOR_USERS, ClickLog, collect_world, fit_prior
@@ -87,9 +88,7 @@ def main() -> None:
     ap.add_argument("--val-users", type=int, default=100_000)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    val_seeds = [int(s) for s in a.val_seeds.split(",")]
-    if any(not 900 <= s <= 999 for s in val_seeds):
-        raise SystemExit(f"--val-seeds: validation worlds only (900-999), got {val_seeds}")
+    val_seeds = validation_seeds(a.val_seeds, "--val-seeds")
     try:
         settings = [(float(b), float(g)) for b, g in (s.split("x") for s in a.settings.split(","))]
     except ValueError:
