@@ -391,18 +391,18 @@ class Simulation:
         weight, and clicks by channel and spend as the platform charged them (`Cleared.cost`); returns what
         the anomaly detector must test.
 
-        Importance sampled, the clicks it counts are the charges (`charged_impressions`: each stands for one
-        plain click, in whole prices) and not the clicks' weights: an hour's charges follow the plain world's
-        law, where weighted clicks do not. A heavy click (weight 3.88 at `crisis=0.25`) logs 3.88 prices,
-        and two of them passed the spend-spike threshold (12 times the budget's hourly share) that a plain
-        hour, capped by our hourly ceiling near two prices, never reaches: bidding paused a day at a time
-        and the world's impressions came out 12% low (docs/montecarlo.md, "Importance sampling").
+        Importance sampled, the clicks counted are the charges (`charged_impressions`), each one plain click
+        at its whole price, so an hour's counts follow the plain world's law; weighted clicks do not (a
+        heavy click logs weight x price: two at weight 3.88 tripped the spend spike that a plain hour, under
+        our hourly ceiling, never reaches; docs/montecarlo.md, "Importance sampling").
         """
         n_ch, ch, w = self.n_channels, imp_channel[ours], batch.weight[cl.row[ours]]
-        charged = cl.clicked[ours] if self._charge is None else cl.cost[ours] > 0.0
-        return self.safety.watch(t, cl.bids[OURS], np.bincount(ch, w, minlength=n_ch),
-                                 np.bincount(ch[charged], w[charged] if self._charge is None else None,
-                                             minlength=n_ch).astype(np.float64),
+        if self._charge is None:
+            clicked = cl.clicked[ours]
+            clicks = np.bincount(ch[clicked], w[clicked], minlength=n_ch)
+        else:
+            clicks = np.bincount(ch[cl.cost[ours] > 0.0], minlength=n_ch).astype(np.float64)
+        return self.safety.watch(t, cl.bids[OURS], np.bincount(ch, w, minlength=n_ch), clicks,
                                  float(cl.cost[ours].sum()), batch.weight)
 
     def _start_day(self, day: int) -> None:
