@@ -11,7 +11,7 @@ anchored to.
   default 1 and 1: the all-zero action on the campaign's budget). Higher settings buy more clicks and
   labels per simulated person (4 and 100: about 2x the clicks and labels per world for about the same CPU
   time), but a prior fitted on them neither ranked better per label nor bid better on validation worlds
-  (docs/notes-prior2.md). It keeps what its value model logged: the encoder's feature row of each click
+  (docs/agent.md, "More labels for the prior"). It keeps what its value model logged: the encoder's feature row of each click
   of ours, and the hour our pixel reported a purchase that labels it (by resolved person, as the agent
   labels). Nothing else: the bidder never sees the truth.
 * A click's label is a purchase within `LABEL_WINDOW_H` of it: the lookback window's later purchases are
