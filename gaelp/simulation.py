@@ -24,10 +24,10 @@ from gaelp.bidders.protocol import N_INTENTS, OURS, Bidder, BidderContext, Bidde
 from gaelp.bidders.registry import make_bidder
 from gaelp.config import Config
 from gaelp.control.creatives import CreativeSelector
-from gaelp.control.safety import HourStats, SafetyLimits
+from gaelp.control.safety import HourStats, SafetyLimits, overcharged
 from gaelp.kpis import Kpis
 from gaelp.market.caps import FrequencyCaps
-from gaelp.market.clearing import Charge, Cleared, Market, Respond, Watch
+from gaelp.market.clearing import Charge, Cleared, Market, Respond, Watch, WatchScreen
 from gaelp.market.tracking import TouchTracker
 from gaelp.records import DayLog, HourRecord, HourTruth, Purchases
 from gaelp.rng import CounterRng, Purpose, Streams
@@ -129,6 +129,13 @@ def clicked_rows(batch: Any, person: np.ndarray, segment: np.ndarray, stage: np.
     """
     return Clicked(advertiser, key, person[row], batch.channel[row], segment[row], stage[row], batch.intent[row],
                    batch.device_type[row], batch.device[row])
+
+
+def overcharge_screen(ours_bids: np.ndarray) -> WatchScreen:
+    """The impressions our safety layer's price watch (`Clearing.watch`) may react to: ours priced above our
+    bid (`ours_bids`: (n,) our bids in force on the rows, a batch of worlds' end to end). A world with none
+    of them in a pass is one whose watch asks for nothing (`SafetyLimits.charge_stop`)."""
+    return lambda row, adv, price: (adv == OURS) & overcharged(ours_bids[row], price)
 
 
 def build_competitors(cfg: Config, streams: Streams) -> list[Bidder]:

@@ -48,7 +48,7 @@ from gaelp.market.caps import WorldsCaps
 from gaelp.market.clearing import Charge, Cleared, Respond
 from gaelp.records import DayLog, HourRecord
 from gaelp.rng import Purpose, WorldsRng
-from gaelp.simulation import Clearing, Offer, Settled, Simulation, clicked_rows, creative_context
+from gaelp.simulation import Clearing, Offer, Settled, Simulation, clicked_rows, creative_context, overcharge_screen
 from gaelp.world.batched_journeys import WorldsJourneys
 from gaelp.world.clicks import SLOT_KEYS, ClickInputs, Gather, Keep, click_response
 from gaelp.world.population import pick_device
@@ -187,11 +187,13 @@ class BatchedWorlds:
                              f"and the others have: a batch clears one kind")
         charges = [c.charge for c in inputs if c.charge is not None]
         charge = Charge(*(np.concatenate(f) for f in zip(*charges, strict=True))) if all(charged) else None
-        cl = self.market.clear_worlds(bounds, np.concatenate([c.channel for c in inputs]),
-                                      np.concatenate([c.bids for c in inputs], axis=1),
-                                      np.stack([c.remaining for c in inputs]),
-                                      self._respond(bounds, inputs), charge,
-                                      [c.watch for c in inputs] if any(c.watch is not None for c in inputs) else None)
+        bids = np.concatenate([c.bids for c in inputs], axis=1)
+        watched = any(c.watch is not None for c in inputs)
+        # each world's price watch is asked only in a pass where one of our impressions there is overcharged
+        cl = self.market.clear_worlds(bounds, np.concatenate([c.channel for c in inputs]), bids,
+                                      np.stack([c.remaining for c in inputs]), self._respond(bounds, inputs), charge,
+                                      [c.watch for c in inputs] if watched else None,
+                                      overcharge_screen(bids[OURS]) if watched else None)
         cut = np.searchsorted(cl.row, bounds).tolist()
         out = []
         for w in range(len(inputs)):

@@ -6,14 +6,16 @@ import json
 import numpy as np
 import pytest
 
+from gaelp.bidders.protocol import OURS
 from gaelp.config import load_config
+from gaelp.experiments import batched
 from gaelp.experiments.batched import BatchedWorlds
 from gaelp.experiments.faults import FaultInjector, parse_fault
 from gaelp.experiments.importance import with_importance
 from gaelp.market.clearing import Market
 from gaelp.records import DayLog
 from gaelp.rng import Streams
-from gaelp.simulation import Simulation, build_bidder
+from gaelp.simulation import Simulation, build_bidder, overcharge_screen
 from gaelp.world.purchases import POST_CLICK
 
 SEEDS = (11, 12, 13, 14)
@@ -104,7 +106,9 @@ def _strict_watch(sim: Simulation, from_hour: int) -> Simulation:
     return sim
 
 
-def test_a_world_whose_price_watch_fires_in_a_batch_is_the_world_alone():
+def test_a_world_whose_price_watch_fires_in_a_batch_is_the_world_alone(monkeypatch):
+    # the strict watch reacts to prices our own screen lets through: the batch asks every world's watch
+    monkeypatch.setattr(batched, "overcharge_screen", lambda bids: lambda row, adv, price: adv == OURS)
     cfg = load_config(None, users=1500, days=2)
     seeds, strict = (21, 22, 23), 1  # the watch fires in world 1 only
 
@@ -124,6 +128,28 @@ def test_a_world_whose_price_watch_fires_in_a_batch_is_the_world_alone():
     kinds = [[e["kind"] for e in events] for _, events in alone]
     assert "overcharge" in kinds[strict] and all("overcharge" not in k for w, k in enumerate(kinds) if w != strict)
     assert any("stopped from opportunity" in e["action"] for e in alone[strict][1])  # withdrawn mid-hour
+
+
+def test_the_overcharge_screen_flags_what_our_price_watch_reacts_to():
+    """A world's price watch asks for a withdrawal exactly when the batch's screen (`overcharge_screen`)
+    flags one of the impressions it sees, so a batch that asks only those worlds' watches loses nothing."""
+    sim = Simulation(load_config(None, users=1500, days=1).replace(seed=5))
+    for _ in range(12):
+        sim.step_hour()
+    c = sim.clearing(sim.open_hour())
+    n = c.bids.shape[1]
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(60):
+        k = int(rng.integers(0, 5))
+        row = np.sort(rng.choice(n, k, replace=False))
+        adv = rng.integers(0, c.bids.shape[0], k)
+        # priced around our bid on the row, rivals' impressions too (above our bid is no overcharge of theirs)
+        price = c.bids[OURS, row] * rng.choice([0.5, 1.0, 1.0 + 1e-12, 1.01, 2.0], k)
+        flagged = bool(overcharge_screen(c.bids[OURS])(row, adv, price).any())
+        assert flagged == (c.watch(row, adv, price, np.ones(k, bool))[OURS] < n)
+        seen.add(flagged)
+    assert seen == {True, False}
 
 
 def test_post_click_purchases_scheduled_for_a_batch_are_each_worlds_alone():
