@@ -353,11 +353,16 @@ class Simulation:
             self.safety.test(stats)
         return self.end_hour(settled.record)
 
-    def account_hour(self, settled: Settled) -> HourStats | None:
+    def account_hour(self, settled: Settled, spend: np.ndarray | None = None) -> HourStats | None:
         """`finish_hour` up to the anomaly test: KPIs and safety's watch; returns our hour's stats that the
-        safety layer's anomaly detector must test (None: no test this hour, `SafetyLimits.watch`)."""
+        safety layer's anomaly detector must test (None: no test this hour, `SafetyLimits.watch`).
+
+        Args:
+            spend: (n_bidders,) the hour's spend if its KPIs are already accounted (a batch of worlds
+                accounts all its worlds' hours at once, `WorldsKpis`); None: `kpis.account` here.
+        """
         record = settled.record
-        self.spent_today += self.kpis.account(record)
+        self.spent_today += self.kpis.account(record) if spend is None else spend
         return self._watch_safety(record.t, record.batch, record.impressions, settled.ours, settled.imp_channel,
                                   settled.cost)
 

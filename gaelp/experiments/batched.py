@@ -44,6 +44,7 @@ from gaelp.bidders.worlds import WorldOutcomes, WorldRows
 from gaelp.config import Config
 from gaelp.control.batched_safety import WorldsSafety
 from gaelp.control.creatives import WorldsCreatives
+from gaelp.kpis import WorldsKpis
 from gaelp.market.caps import WorldsCaps
 from gaelp.market.clearing import Charge, Cleared, Respond
 from gaelp.records import DayLog, HourRecord
@@ -108,6 +109,7 @@ class BatchedWorlds:
         self.caps = WorldsCaps([s.caps for s in self.sims])  # the worlds' caps as one table
         self.creatives = WorldsCreatives([s.creatives for s in self.sims])  # our creatives, chosen at once
         self.safety = WorldsSafety([s.safety for s in self.sims])  # our anomaly tests, every world's at once
+        self.kpis = WorldsKpis([s.kpis for s in self.sims])  # every world's KPI totals, accounted at once
         # every world's people as one world-major population (the worlds' journey states view it)
         self.people = WorldsJourneys([s.state for s in self.sims], first.journey, self.rng)
         self.device_offset = np.concatenate([s.pop.device_offset for s in self.sims])  # (W * n,) world-major
@@ -163,7 +165,11 @@ class BatchedWorlds:
             if rival.learns:
                 rival.observe(WorldOutcomes(rows, every.bids[j], columns.clicked[j], columns.cost[j],
                                             np.flatnonzero(columns.clicked[j]), [st.outcomes[j] for st in settled]))
-        self.safety.test([s.account_hour(st) for s, st in zip(self.sims, settled, strict=True)])
+        # every world's KPIs at once, then each world's safety watch of its hour, then their anomaly tests at once
+        spend = self.kpis.account(self.t, rows.world, rows.channel, rows.bounds, every,
+                                  np.concatenate([st.record.creative for st in settled]),
+                                  [st.record.purchases for st in settled])
+        self.safety.test([s.account_hour(st, sp) for s, st, sp in zip(self.sims, settled, spend, strict=True)])
         return [s.end_hour(st.record) for s, st in zip(self.sims, settled, strict=True)]
 
     def clear(self, inputs: Sequence[Clearing]) -> list[Cleared]:
