@@ -66,6 +66,21 @@ class _Opportunities(NamedTuple):
     key: np.ndarray  # (n,) opportunity counter keys; an impression's is key * SLOT_KEYS + slot
 
 
+class OpportunityColumns(NamedTuple):
+    """The hour's opportunities column by column, (n,) each: what `Simulation.opportunities` builds them from."""
+
+    person: np.ndarray
+    device: np.ndarray
+    channel: np.ndarray  # int8
+    key: np.ndarray
+    stage: np.ndarray  # each person's stage once the hour's purchases are done
+    intent: np.ndarray  # int8 `Activity.query_intent`
+    device_type: np.ndarray
+    segment: np.ndarray
+    reserve: np.ndarray  # the market's reserve of the channel
+    weight: np.ndarray  # the person's sampling weight (1.0 in a plain world)
+
+
 class OpenHour(NamedTuple):
     """An hour up to the market (`Simulation.open_hour`): what its last phase, `close_hour`, needs."""
 
@@ -262,12 +277,43 @@ class Simulation:
         return self.bid_hour(self.offer_hour())
 
     def offer_hour(self) -> Offer:
-        """The hour up to the bids: the day's start at its first hour, purchases due, the opportunities."""
+        """The hour up to the bids: the day's start at its first hour, purchases due, the opportunities.
+
+        Exactly `due_hour()`, then `opportunities` of `scheduled()` and the people's columns: a batch of worlds
+        takes the columns of every world's opportunities at once between the two.
+        """
+        purchases = self.due_hour()
+        return Offer(self.t, purchases, self._opportunities(self.t))
+
+    def due_hour(self) -> Purchases:
+        """The start of `offer_hour`: the day's start at its first hour, then the purchases due now (they end
+        their buyers' journeys: the hour's opportunities see the stages after them)."""
         t = self.t
         day, hour = divmod(t, 24)
         if hour == 0:
             self._start_day(day)
-        return Offer(t, self._purchases(t), self._opportunities(t))
+        return self._purchases(t)
+
+    def scheduled(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(person, device, channel, key), each (n,), of the opportunities of the hour (rows of the day's
+        schedule, drawn at its first hour by `due_hour`)."""
+        s = self._sched
+        assert s is not None, "the day's schedule is drawn at its first hour"
+        rows = s.hour(self.t % 24)
+        return s.person[rows], s.device[rows], s.channel[rows], s.key[rows]
+
+    def opportunities(self, t: int, cols: OpportunityColumns) -> _Opportunities:
+        """Hour t's opportunities (`Offer.opp`) from their columns: the batch the advertisers see, the
+        oracles' view of it, who stands behind each row."""
+        batch = OpportunityBatch(t=t, weekday=self.calendar.weekday(t // 24), channel=cols.channel, device=cols.device,
+                                 device_type=cols.device_type, intent=cols.intent, reserve=cols.reserve,
+                                 channel_names=self.cfg.channel_names, weight=cols.weight)
+        truth = batch
+        if any(b.sees_truth for b in self.bidders):
+            p = self.response.cvr(cols.channel, cols.segment, cols.stage, cols.intent, cols.device_type,
+                                  self.calendar.hour_cvr[t % 24], self.appeal[OURS])
+            truth = replace(batch, truth=Truth(p_convert=p, value=self.response.value[cols.segment]))
+        return _Opportunities(batch, truth, cols.person, cols.stage, cols.segment, cols.key)
 
     def bid_hour(self, offer: Offer, given: Mapping[int, np.ndarray] | None = None,
                  blocked: np.ndarray | None = None, creative: np.ndarray | None = None) -> OpenHour:
@@ -454,25 +500,12 @@ class Simulation:
 
     def _opportunities(self, t: int) -> _Opportunities:
         """The hour's batch, its truth view (for oracles), and each opportunity's person, stage, segment."""
-        s = self._sched
-        assert s is not None, "the day's schedule is drawn at its first hour"
-        rows = s.hour(t % 24)
-        person, device, channel = s.person[rows], s.device[rows], s.channel[rows]
+        person, device, channel, key = self.scheduled()
         stage = self.state.stage[person]
-        key = s.key[rows]
-        intent = self.activity.query_intent(key, s.day, channel, stage)
-        device_type = self.pop.device_type[device]
-        batch = OpportunityBatch(t=t, weekday=self.calendar.weekday(s.day), channel=channel, device=device,
-                                 device_type=device_type, intent=intent, reserve=self.market.reserve[channel],
-                                 channel_names=self.cfg.channel_names,
-                                 weight=np.ones(person.size) if self._charge is None else self._charge[person])
-        truth = batch
-        seg = self.pop.segment[person]
-        if any(b.sees_truth for b in self.bidders):
-            p = self.response.cvr(channel, seg, stage, intent, device_type,
-                                  self.calendar.hour_cvr[t % 24], self.appeal[OURS])
-            truth = replace(batch, truth=Truth(p_convert=p, value=self.response.value[seg]))
-        return _Opportunities(batch, truth, person, stage, seg, key)
+        return self.opportunities(t, OpportunityColumns(
+            person, device, channel, key, stage, self.activity.query_intent(key, t // 24, channel, stage),
+            self.pop.device_type[device], self.pop.segment[person], self.market.reserve[channel],
+            np.ones(person.size) if self._charge is None else self._charge[person]))
 
     def _bids(self, opp: _Opportunities, given: Mapping[int, np.ndarray], blocked: np.ndarray | None) -> np.ndarray:
         """(n_bidders, n): every advertiser's bids (`given` ones as given), ours through the safety limits,

@@ -39,7 +39,7 @@ import numpy as np
 
 from gaelp.bidders.batched_rivals import batch_rivals
 from gaelp.bidders.outcomes import outcome_columns, outcomes_of
-from gaelp.bidders.protocol import OURS
+from gaelp.bidders.protocol import N_INTENTS, OURS
 from gaelp.bidders.worlds import WorldOutcomes, WorldRows
 from gaelp.config import Config
 from gaelp.control.batched_safety import WorldsSafety
@@ -49,7 +49,16 @@ from gaelp.market.caps import WorldsCaps
 from gaelp.market.clearing import Charge, Cleared, Respond
 from gaelp.records import DayLog, HourRecord
 from gaelp.rng import Purpose, WorldsRng
-from gaelp.simulation import Clearing, Offer, Settled, Simulation, clicked_rows, creative_context, overcharge_screen
+from gaelp.simulation import (
+    Clearing,
+    Offer,
+    OpportunityColumns,
+    Settled,
+    Simulation,
+    clicked_rows,
+    creative_context,
+    overcharge_screen,
+)
 from gaelp.world.batched_journeys import WorldsJourneys
 from gaelp.world.clicks import SLOT_KEYS, ClickInputs, Gather, Keep, click_response
 from gaelp.world.population import pick_device
@@ -114,6 +123,14 @@ class BatchedWorlds:
         self.people = WorldsJourneys([s.state for s in self.sims], first.journey, self.rng)
         self.device_offset = np.concatenate([s.pop.device_offset for s in self.sims])  # (W * n,) world-major
         self.n_devices = np.concatenate([s.pop.n_devices for s in self.sims])
+        self.segment = np.concatenate([s.pop.segment for s in self.sims])  # (W * n,)
+        everyone = np.arange(self.people.n)
+        # (W * n,) each person's sampling weight (`Simulation.purchase_weights`; 1.0 in a plain world)
+        self.weight = np.concatenate([np.ones(everyone.size) if w is None else w
+                                      for w in (s.purchase_weights(everyone) for s in self.sims)])
+        # the worlds' device tables end to end: world w's device d is row device_base[w] + d
+        self.device_type = np.concatenate([s.pop.device_type for s in self.sims])
+        self.device_base = np.cumsum([0, *(s.pop.device_type.size for s in self.sims)])[:-1]
 
     @property
     def t(self) -> int:
@@ -124,8 +141,7 @@ class BatchedWorlds:
         """Simulate the next hour of every world; returns their records, in world order."""
         if any(s.market.price_mult is not None for s in self.sims):
             raise ValueError("a world's market charges differently (a fault injection): run it alone")
-        offers = [s.offer_hour() for s in self.sims]
-        rows = WorldRows.of([o.opp.batch for o in offers])
+        offers, rows, cols = self.offer()
         cuts = list(itertools.pairwise(rows.bounds.tolist()))
         # our bids through every world's safety limits (their bid tests at once), the batched rivals' bids,
         # our creatives and the caps' mask for every world at once, then each world's other bids with them
@@ -140,12 +156,12 @@ class BatchedWorlds:
         creative = rows.split(self.creatives.choose(self.t, rows.world, rows.device,
                                                     creative_context(rows.context, rows.device_type),
                                                     [b - a for a, b in cuts]))
-        person = np.concatenate([o.opp.person for o in offers])
+        person = cols.person
         blocked = self.caps.blocked(rows.world, person, rows.channel)
         hours = [s.bid_hour(o, g, blocked[:, a:b], c)
                  for s, o, g, c, (a, b) in zip(self.sims, offers, given, creative, cuts, strict=True)]
         cleared, every = self._clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)])
-        scheduled = self._schedule_post_click(rows, every, person, offers)
+        scheduled = self._schedule_post_click(rows, every, cols)
         settled = [s.settle_hour(h, cl, together=True, scheduled=sc)
                    for s, h, cl, sc in zip(self.sims, hours, cleared, scheduled, strict=True)]
         self.people.expose(self.t, [st.exposures for st in settled])  # every world's journeys move at once
@@ -171,6 +187,32 @@ class BatchedWorlds:
                                   [st.record.purchases for st in settled])
         self.safety.test([s.account_hour(st, sp) for s, st, sp in zip(self.sims, settled, spend, strict=True)])
         return [s.end_hour(st.record) for s, st in zip(self.sims, settled, strict=True)]
+
+    def offer(self) -> tuple[list[Offer], WorldRows, OpportunityColumns]:
+        """Every world's `offer_hour`: each world's purchases due (`due_hour`), then the columns of every world's
+        opportunities at once (stages, segments and weights gathered from the world-major population, device
+        types from the worlds' device tables end to end, search intents drawn through `WorldsRng`), each
+        world's `Offer` built from its rows; returns the offers, their rows and the columns (world-major)."""
+        t, day, n, rng = self.t, self.t // 24, self.people.n, self.rng
+        purchases = [s.due_hour() for s in self.sims]  # every world's, before its opportunities as alone
+        scheduled = [s.scheduled() for s in self.sims]
+        sizes = [p.shape[0] for p, *_ in scheduled]
+        bounds = np.zeros(self.n_worlds + 1, np.int64)
+        np.cumsum(sizes, out=bounds[1:])
+        person, device, channel, key = (np.concatenate(f) for f in zip(*scheduled, strict=True))
+        world = np.repeat(np.arange(self.n_worlds), sizes)
+        at = world * n + person
+        stage = self.people.array("stage")[at]
+        intent = self.sims[0].activity.query_intent(key, day, channel, stage, lambda r, keys: rng.uniform(
+            world[r], keys, day, Purpose.INTENT))
+        cols = OpportunityColumns(person, device, channel, key, stage, intent,
+                                  self.device_type[self.device_base[world] + device], self.segment[at],
+                                  self.market.reserve[channel], self.weight[at])
+        offers = [Offer(t, p, s.opportunities(t, OpportunityColumns(*(f[a:b] for f in cols))))
+                  for s, p, (a, b) in zip(self.sims, purchases, itertools.pairwise(bounds.tolist()), strict=True)]
+        rows = WorldRows(t, bounds, world, channel.astype(np.int64) * N_INTENTS + intent, channel, intent, device,
+                         cols.device_type, cols.weight, [o.opp.batch for o in offers])
+        return offers, rows, cols
 
     def clear(self, inputs: Sequence[Clearing]) -> list[Cleared]:
         """The market's phase of the hour for every world at once: one `Market.clear_worlds` call.
@@ -221,8 +263,8 @@ class BatchedWorlds:
                        lambda r, keys, purpose: rng.uniform(world[r], keys, day, purpose),
                        _scatter(bounds, [c.shown for c in inputs], self.market.max_slots))
 
-    def _schedule_post_click(self, rows: WorldRows, every: Cleared, person: np.ndarray,
-                             offers: Sequence[Offer]) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    def _schedule_post_click(self, rows: WorldRows, every: Cleared,
+                             cols: OpportunityColumns) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """Every world's post-click purchases of the hour at once (`post_click` over the batch's clicks, each
         drawn as its world's), pushed to each world's pending purchases; returns each world's clicks (indices
         into its `Cleared`) and their P(purchase), as its `settle_hour` schedules them (None: no click)."""
@@ -232,10 +274,8 @@ class BatchedWorlds:
             return [None] * self.n_worlds
         r = every.row[ci]
         world = rows.world[r]
-        opp = [o.opp for o in offers]
-        key = np.concatenate([o.key for o in opp])[r] * SLOT_KEYS + every.slot[ci]
-        clicks = clicked_rows(rows, person, np.concatenate([o.segment for o in opp]),
-                              np.concatenate([o.stage for o in opp]), r, every.advertiser[ci], key)
+        key = cols.key[r] * SLOT_KEYS + every.slot[ci]
+        clicks = clicked_rows(rows, cols.person, cols.segment, cols.stage, r, every.advertiser[ci], key)
 
         def other_device(buy: np.ndarray, pe: np.ndarray, keys: np.ndarray) -> np.ndarray:
             at = world[buy] * self.people.n + pe

@@ -1,5 +1,6 @@
 """Many worlds as one array program: a world in a batch is bit for bit the same world alone."""
 
+import dataclasses
 import hashlib
 import json
 
@@ -260,3 +261,48 @@ def test_a_frozen_rival_learns_nothing_in_a_batch_as_alone():
     for a, s in zip(alone, sims, strict=True):
         assert all(_same_state(x.state_dict(), y.state_dict()) for x, y in zip(a.rivals, s.rivals, strict=True))
     assert sims[1].bidders[1].hours_ == 0 < sims[0].bidders[1].hours_
+
+
+def _same(a, b) -> bool:
+    """Equal, array by array (values and dtypes), through tuples and dataclasses."""
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+    if dataclasses.is_dataclass(a):
+        return type(a) is type(b) and all(_same(getattr(a, f.name), getattr(b, f.name))
+                                          for f in dataclasses.fields(a))
+    if isinstance(a, tuple | list):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    return a == b
+
+
+def test_every_worlds_offer_of_the_hour_at_once_is_its_offer_alone():
+    """`BatchedWorlds.offer` (purchases due, then every world's opportunity columns at once) against each
+    world's `offer_hour`, hour by hour, each world then finishing its hour alone: worlds of different start
+    dates (weekdays), importance weights (crisis=4), an oracle (the truth view), 200 people (hours without
+    opportunities in some worlds)."""
+    cfg = with_importance(load_config(None, users=200, days=2, bidder="oracle"), {"crisis": 4.0})
+    worlds = [(51, "2024-03-04"), (52, "2024-03-09"), (53, "2024-03-05")]
+
+    def build(seed, start):
+        return Simulation(cfg.replace(seed=seed, start_date=start))
+
+    batch = BatchedWorlds([build(*w) for w in worlds])
+    alone = [build(*w) for w in worlds]
+    empty, weights = 0, set()
+    for _ in range(24 * cfg.days):
+        offers, rows, cols = batch.offer()
+        weights.update(rows.weight.tolist())
+        own = [sim.offer_hour() for sim in alone]
+        assert _same(own, offers)  # purchases, batches (every column and dtype), truth, people, keys
+        for w, o in enumerate(own):
+            a, b = rows.bounds[w], rows.bounds[w + 1]
+            for name in ("context", "channel", "intent", "device", "device_type", "weight"):
+                assert _same(getattr(rows, name)[a:b], getattr(o.opp.batch, name)), name
+            assert all(_same(c[a:b], x) for c, x in zip(cols[:4], (o.opp.person, o.opp.batch.device,
+                                                                   o.opp.batch.channel, o.opp.key)))
+            empty += o.opp.batch.size == 0
+        for world, offer in [*zip(alone, own), *zip(batch.sims, offers)]:
+            hour = world.bid_hour(offer)
+            world.close_hour(hour, world.market.clear_within_budgets(*world.clearing(hour).market_args))
+    assert empty and len(weights) > 1
+    assert all(o.opp.truth_view.truth is not None for o in offers)
