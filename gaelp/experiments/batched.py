@@ -47,16 +47,21 @@ from gaelp.control.creatives import WorldsCreatives
 from gaelp.kpis import WorldsKpis
 from gaelp.market.caps import WorldsCaps
 from gaelp.market.clearing import Charge, Cleared, Respond
+from gaelp.market.tracking import WorldsTouches
 from gaelp.records import DayLog, HourRecord
 from gaelp.rng import Purpose, WorldsRng
 from gaelp.simulation import (
     Clearing,
+    ImpressionColumns,
     Offer,
+    OpenHour,
     OpportunityColumns,
     Settled,
     Simulation,
     clicked_rows,
     creative_context,
+    exposures_of,
+    logged_cost,
     overcharge_screen,
 )
 from gaelp.world.batched_journeys import WorldsJourneys
@@ -119,6 +124,7 @@ class BatchedWorlds:
         self.creatives = WorldsCreatives([s.creatives for s in self.sims])  # our creatives, chosen at once
         self.safety = WorldsSafety([s.safety for s in self.sims])  # our anomaly tests, every world's at once
         self.kpis = WorldsKpis([s.kpis for s in self.sims])  # every world's KPI totals, accounted at once
+        self.touches = WorldsTouches([s.touches for s in self.sims])  # our touches of every world's people
         # every world's people as one world-major population (the worlds' journey states view it)
         self.people = WorldsJourneys([s.state for s in self.sims], first.journey, self.rng)
         self.device_offset = np.concatenate([s.pop.device_offset for s in self.sims])  # (W * n,) world-major
@@ -126,8 +132,9 @@ class BatchedWorlds:
         self.segment = np.concatenate([s.pop.segment for s in self.sims])  # (W * n,)
         everyone = np.arange(self.people.n)
         # (W * n,) each person's sampling weight (`Simulation.purchase_weights`; 1.0 in a plain world)
-        self.weight = np.concatenate([np.ones(everyone.size) if w is None else w
-                                      for w in (s.purchase_weights(everyone) for s in self.sims)])
+        weights = [s.purchase_weights(everyone) for s in self.sims]
+        self.plain = all(w is None for w in weights)  # no importance sampling in any world
+        self.weight = np.concatenate([np.ones(everyone.size) if w is None else w for w in weights])
         # the worlds' device tables end to end: world w's device d is row device_base[w] + d
         self.device_type = np.concatenate([s.pop.device_type for s in self.sims])
         self.device_base = np.cumsum([0, *(s.pop.device_type.size for s in self.sims)])[:-1]
@@ -156,20 +163,19 @@ class BatchedWorlds:
         creative = rows.split(self.creatives.choose(self.t, rows.world, rows.device,
                                                     creative_context(rows.context, rows.device_type),
                                                     [b - a for a, b in cuts]))
-        person = cols.person
-        blocked = self.caps.blocked(rows.world, person, rows.channel)
-        hours = [s.bid_hour(o, g, blocked[:, a:b], c)
+        blocked = self.caps.blocked(rows.world, cols.person, rows.channel)
+        n_slots = self.market.max_slots
+        shown = np.empty(rows.bounds[-1] * n_slots, np.int64)  # every world's creatives shown, each world's a view
+        hours = [s.bid_hour(o, g, blocked[:, a:b], c, shown[a * n_slots:b * n_slots])
                  for s, o, g, c, (a, b) in zip(self.sims, offers, given, creative, cuts, strict=True)]
         cleared, every = self._clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)])
         scheduled = self._schedule_post_click(rows, every, cols)
-        settled = [s.settle_hour(h, cl, together=True, scheduled=sc)
-                   for s, h, cl, sc in zip(self.sims, hours, cleared, scheduled, strict=True)]
-        self.people.expose(self.t, [st.exposures for st in settled])  # every world's journeys move at once
-        self._learn_creatives(rows, every, settled)
-        self.caps.record(rows.world[every.row], person[every.row], rows.channel[every.row], every.advertiser)
+        settled, imp = self._settle(hours, rows, cols, cleared, every, scheduled, shown)
+        self._learn_creatives(rows, every, imp, settled)
+        self.caps.record(rows.world[every.row], imp.person, imp.channel, every.advertiser)
         # every advertiser's outcome columns of every world at once, each world's outcomes their views
         columns = outcome_columns(every.bids.shape[0], every.bids.shape[1], every.row, every.slot, every.advertiser,
-                                  every.price, every.clicked, np.concatenate([st.cost for st in settled]))
+                                  every.price, every.clicked, imp.cost)
         settled = [st._replace(outcomes=outcomes_of(o.opp.batch, cl.bids, columns.worlds(a, b), st.pixels))
                    for st, o, cl, (a, b) in zip(settled, offers, cleared, cuts, strict=True)]
         # every advertiser learns from its own outcome: the batched rivals of all worlds at once
@@ -182,8 +188,7 @@ class BatchedWorlds:
                 rival.observe(WorldOutcomes(rows, every.bids[j], columns.clicked[j], columns.cost[j],
                                             np.flatnonzero(columns.clicked[j]), [st.outcomes[j] for st in settled]))
         # every world's KPIs at once, then each world's safety watch of its hour, then their anomaly tests at once
-        spend = self.kpis.account(self.t, rows.world, rows.channel, rows.bounds, every,
-                                  np.concatenate([st.record.creative for st in settled]),
+        spend = self.kpis.account(self.t, rows.world, rows.channel, rows.bounds, every, imp.creative,
                                   [st.record.purchases for st in settled])
         self.safety.test([s.account_hour(st, sp) for s, st, sp in zip(self.sims, settled, spend, strict=True)])
         return [s.end_hour(st.record) for s, st in zip(self.sims, settled, strict=True)]
@@ -263,6 +268,35 @@ class BatchedWorlds:
                        lambda r, keys, purpose: rng.uniform(world[r], keys, day, purpose),
                        _scatter(bounds, [c.shown for c in inputs], self.market.max_slots))
 
+    def _settle(self, hours: Sequence[OpenHour], rows: WorldRows, cols: OpportunityColumns, cleared: Sequence[Cleared],
+                every: Cleared, scheduled: Sequence[tuple[np.ndarray, np.ndarray] | None],
+                shown: np.ndarray) -> tuple[list[Settled], ImpressionColumns]:
+        """Every world's `settle_hour` (together): the columns of every world's impressions at once (each world
+        settles with its slice), then every world's journeys and our touches moved at once, as each world
+        alone moves them; returns the worlds' `Settled` and the columns (over `every`, persons local)."""
+        t, n = self.t, self.people.n
+        world, person = rows.world[every.row], cols.person[every.row]
+        imp = ImpressionColumns(person, rows.channel[every.row], cols.key[every.row] * SLOT_KEYS + every.slot,
+                                shown[every.row * self.market.max_slots + every.slot],
+                                logged_cost(every, None if self.plain else self.weight[world * n + person]),
+                                np.flatnonzero(every.advertiser == OURS))
+        cut = np.searchsorted(every.row, rows.bounds)
+        ours_cut = np.searchsorted(imp.ours, cut).tolist()
+        cut = cut.tolist()
+
+        def world_columns(w: int) -> ImpressionColumns:  # world w's impressions (its `ours` local to them)
+            a, b = cut[w], cut[w + 1]
+            return ImpressionColumns(imp.person[a:b], imp.channel[a:b], imp.key[a:b], imp.creative[a:b], imp.cost[a:b],
+                                     imp.ours[ours_cut[w]:ours_cut[w + 1]] - a)
+
+        settled = [s.settle_hour(h, cl, together=True, scheduled=sc, columns=world_columns(w))
+                   for w, (s, h, cl, sc) in enumerate(zip(self.sims, hours, cleared, scheduled, strict=True))]
+        rel, exposures = exposures_of(self.sims[0].category, every, cols.stage, imp)
+        self.people.expose(t, world[rel], exposures)  # every world's journeys move at once
+        ours = imp.ours
+        self.touches.touch(t, world[ours] * n + person[ours], imp.channel[ours], every.clicked[ours])
+        return settled, imp
+
     def _schedule_post_click(self, rows: WorldRows, every: Cleared,
                              cols: OpportunityColumns) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """Every world's post-click purchases of the hour at once (`post_click` over the batch's clicks, each
@@ -298,7 +332,8 @@ class BatchedWorlds:
                                POST_CLICK)
         return out
 
-    def _learn_creatives(self, rows: WorldRows, every: Cleared, settled: Sequence[Settled]) -> None:
+    def _learn_creatives(self, rows: WorldRows, every: Cleared, imp: ImpressionColumns,
+                         settled: Sequence[Settled]) -> None:
         """Our creative selectors of every world learn from the hour at once (`WorldsCreatives.observe`): our
         impressions, clicks and pixel's purchases, as each world's `settle_hour` lets its selector learn."""
         ours = np.flatnonzero(every.advertiser == OURS)
@@ -308,7 +343,7 @@ class BatchedWorlds:
         weights = [s.purchase_weights(p.person[m]) for s, p, m in zip(self.sims, bought, mine, strict=True)]
         self.creatives.observe(rows.world[won], rows.device[won], creative_context(rows.context[won],
                                                                                    rows.device_type[won]),
-                               np.concatenate([st.record.creative[st.ours] for st in settled]), every.clicked[ours],
+                               imp.creative[ours], every.clicked[ours],
                                rows.weight[won], np.repeat(np.arange(self.n_worlds), [int(m.sum()) for m in mine]),
                                np.concatenate([p.device[m] for p, m in zip(bought, mine, strict=True)]),
                                None if weights[0] is None else np.concatenate(cast(list[np.ndarray], weights)))

@@ -270,6 +270,8 @@ def _same(a, b) -> bool:
     if dataclasses.is_dataclass(a):
         return type(a) is type(b) and all(_same(getattr(a, f.name), getattr(b, f.name))
                                           for f in dataclasses.fields(a))
+    if isinstance(a, dict):
+        return type(b) is dict and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, tuple | list):
         return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
     return a == b
@@ -306,3 +308,33 @@ def test_every_worlds_offer_of_the_hour_at_once_is_its_offer_alone():
             world.close_hour(hour, world.market.clear_within_budgets(*world.clearing(hour).market_args))
     assert empty and len(weights) > 1
     assert all(o.opp.truth_view.truth is not None for o in offers)
+
+
+def test_every_worlds_hour_settled_at_once_is_its_hour_alone():
+    """The impressions' columns, our touches and the journeys' moves of every world taken at once: after every
+    hour, each world's record (its impressions, truth, creatives), our touch tracker, its people's journeys
+    and our bidder's logged costs (importance weights, crisis=4: costs that are not the platform's) equal the
+    world's alone."""
+    cfg = with_importance(load_config(None, users=1500, days=2, bidder="target_cpa"), {"crisis": 4.0})
+    seeds = (61, 62, 63)
+    runs = []
+    for together in (False, True):
+        sims = [Simulation(cfg.replace(seed=s)) for s in seeds]
+        seen: list[list] = [[] for _ in sims]
+        for sim, log in zip(sims, seen, strict=True):
+            costs = []
+            original = sim.ours.observe
+            sim.ours.observe = lambda outcome, original=original, costs=costs: (costs.append(outcome.cost.copy()),
+                                                                                original(outcome))[1]
+            sim.observe(lambda r, sim=sim, log=log, costs=costs: log.append(
+                (r, sim.touches.state_dict(), sim.state.state_dict(), costs[-1])))
+        if together:
+            BatchedWorlds(sims).run(cfg.days)
+        else:
+            for sim in sims:
+                sim.run()
+        runs.append(seen)
+    alone, batched = runs
+    assert _same(alone, batched)
+    assert any(h[3].sum() != h[0].impressions.cost[h[0].impressions.advertiser == OURS].sum()
+               for world in alone for h in world)  # our log's costs are not the platform's
