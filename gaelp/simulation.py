@@ -345,7 +345,7 @@ class Simulation:
 
     def bid_hour(self, offer: Offer, given: Mapping[int, np.ndarray] | None = None,
                  blocked: np.ndarray | None = None, creative: np.ndarray | None = None,
-                 shown: np.ndarray | None = None) -> OpenHour:
+                 shown: np.ndarray | None = None, bids: np.ndarray | None = None) -> OpenHour:
         """The rest of `open_hour`: every advertiser's bids (through safety and caps) and our creatives.
 
         Args:
@@ -358,9 +358,12 @@ class Simulation:
                 already chosen.
             shown: (n * max_slots,) int64 the table to note the creatives shown in (`OpenHour.shown`; a batch
                 of worlds gives views of one table); None: a new one.
+            bids: (n_bidders, n) every advertiser's bids through safety and caps, if already taken (as `given`
+                and `blocked` would make them here; a batch of worlds takes every world's at once).
         """
         t, opp = offer.t, offer.opp
-        bids = self._bids(opp, given or {}, blocked)
+        if bids is None:
+            bids = self._bids(opp, given or {}, blocked)
         return OpenHour(t, offer.purchases, opp, bids, self._choose_creatives(t, opp) if creative is None else creative,
                         np.empty(opp.batch.size * self.market.max_slots, np.int64) if shown is None else shown)
 

@@ -151,24 +151,31 @@ class BatchedWorlds:
         offers, rows, cols = self.offer()
         cuts = list(itertools.pairwise(rows.bounds.tolist()))
         # our bids through every world's safety limits (their bid tests at once), the batched rivals' bids,
-        # our creatives and the caps' mask for every world at once, then each world's other bids with them
-        given: list[dict[int, np.ndarray]] = [{} for _ in self.sims]
+        # our creatives and the caps' mask for every world at once; every world's bid matrix at once when every
+        # rival is batched (as each world's `bid_hour` stacks its bids and masks them), else each world's
         ours = self.safety.apply([s.bid_of(OURS, o.opp) if o.opp.batch.size else np.zeros(0)
                                   for s, o in zip(self.sims, offers, strict=True)], self.t)
-        for g, bids in zip(given, ours, strict=True):
-            g[OURS] = bids
-        for j, rival in self.rivals.items():
-            for w, bids in enumerate(rows.split(rival.bid(rows))):
-                given[w][j] = bids
+        rival_bids = {j: rival.bid(rows) for j, rival in self.rivals.items()}
         creative = rows.split(self.creatives.choose(self.t, rows.world, rows.device,
                                                     creative_context(rows.context, rows.device_type),
                                                     [b - a for a, b in cuts]))
         blocked = self.caps.blocked(rows.world, cols.person, rows.channel)
+        given: list[dict[int, np.ndarray]] = [{} for _ in self.sims]
+        bids: np.ndarray | None = None
+        if len(rival_bids) == self.sims[0].n_adv - 1:
+            bids = np.stack([np.concatenate(ours), *(rival_bids[j] for j in sorted(rival_bids))]) \
+                if rows.bounds[-1] else np.zeros((len(rival_bids) + 1, 0))
+            np.putmask(bids, blocked, 0.0)
+        else:
+            for w, g in enumerate(given):
+                g[OURS] = ours[w]
+                g.update({j: b[cuts[w][0]:cuts[w][1]] for j, b in rival_bids.items()})
         n_slots = self.market.max_slots
         shown = np.empty(rows.bounds[-1] * n_slots, np.int64)  # every world's creatives shown, each world's a view
-        hours = [s.bid_hour(o, g, blocked[:, a:b], c, shown[a * n_slots:b * n_slots])
+        hours = [s.bid_hour(o, g, blocked[:, a:b], c, shown[a * n_slots:b * n_slots],
+                            None if bids is None else bids[:, a:b])
                  for s, o, g, c, (a, b) in zip(self.sims, offers, given, creative, cuts, strict=True)]
-        cleared, every = self._clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)])
+        cleared, every = self._clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)], bids)
         scheduled = self._schedule_post_click(rows, every, cols)
         settled, imp = self._settle(hours, rows, cols, cleared, every, scheduled, shown)
         self._learn_creatives(rows, every, imp, settled)
@@ -230,8 +237,9 @@ class BatchedWorlds:
         """
         return self._clear(inputs)[0]
 
-    def _clear(self, inputs: Sequence[Clearing]) -> tuple[list[Cleared], Cleared]:
-        """`clear`, and every world's impressions as one `Cleared` over the batch's rows (world-major)."""
+    def _clear(self, inputs: Sequence[Clearing], bids: np.ndarray | None = None) -> tuple[list[Cleared], Cleared]:
+        """`clear`, and every world's impressions as one `Cleared` over the batch's rows (world-major); `bids`:
+        the worlds' bids end to end, if at hand."""
         bounds = np.zeros(len(inputs) + 1, np.int64)
         np.cumsum([c.channel.shape[0] for c in inputs], out=bounds[1:])
         charged = [c.charge is not None for c in inputs]
@@ -240,7 +248,8 @@ class BatchedWorlds:
                              f"and the others have: a batch clears one kind")
         charges = [c.charge for c in inputs if c.charge is not None]
         charge = Charge(*(np.concatenate(f) for f in zip(*charges, strict=True))) if all(charged) else None
-        bids = np.concatenate([c.bids for c in inputs], axis=1)
+        if bids is None:
+            bids = np.concatenate([c.bids for c in inputs], axis=1)
         watched = any(c.watch is not None for c in inputs)
         # each world's price watch is asked only in a pass where one of our impressions there is overcharged
         cl = self.market.clear_worlds(bounds, np.concatenate([c.channel for c in inputs]), bids,

@@ -372,9 +372,8 @@ class Market:
                 np.intersect1d(active, world[row[screen(row, adv, price)]])
             stops = self._watched(watch, watching, bounds, cuts, bids, (row, adv, price, clicked))
             going_on = active[[w in first_over or bool(stops.get(w)) for w in active.tolist()]]
-            if going_on.size < active.size:
-                settled = ~np.isin(world[row], going_on)
-                final.append([f[settled] for f in fields])
+            if going_on.size < active.size:  # the pass's rows of the worlds that stop here are final
+                final.append([f[~np.isin(world[row], going_on)] for f in fields] if going_on.size else fields)
             if going_on.size == 0:
                 break
             kept = []

@@ -263,6 +263,30 @@ def test_a_frozen_rival_learns_nothing_in_a_batch_as_alone():
     assert sims[1].bidders[1].hours_ == 0 < sims[0].bidders[1].hours_
 
 
+def test_a_rival_without_a_batched_form_bids_world_by_world_as_alone():
+    """A rival slot the batch cannot take (a kind without a batched form) bids and learns in each world
+    alone, its bids merged with the batched ones world by world; every world hashes as alone."""
+    cfg = load_config(None, users=1500, days=2, bidder="target_cpa")
+
+    def worlds():
+        sims = [Simulation(cfg.replace(seed=s)) for s in SEEDS[:3]]
+        for sim in sims:  # the rule rival of slot 2, as a kind of its own
+            sim.bidders[2].__class__ = type("OwnRule", (type(sim.bidders[2]),), {})
+        return sims
+
+    alone = []
+    for sim in worlds():
+        on_day, finish = _hasher(sim)
+        sim.run(on_day=on_day)
+        alone.append(finish())
+    sims = worlds()
+    hashers = [_hasher(sim) for sim in sims]
+    batch = BatchedWorlds(sims)
+    assert 2 not in batch.rivals and len(batch.rivals) == sims[0].n_adv - 2
+    batch.run(cfg.days, on_day=lambda w, log: hashers[w][0](log))
+    assert [finish() for _, finish in hashers] == alone
+
+
 def _same(a, b) -> bool:
     """Equal, array by array (values and dtypes), through tuples and dataclasses."""
     if isinstance(a, np.ndarray):
