@@ -4,16 +4,19 @@ A 10,000-person world spends much of each simulated hour in fixed per-call costs
 microseconds whatever its size, and an hour makes hundreds), so W worlds cost about W times one. A batch
 steps its worlds in lockstep through the three phases of `Simulation`'s hour (`open_hour`, clearing,
 `close_hour`, split further at the bids and at the advertisers' learning) and runs the stages that take a
-world axis once for the whole batch: the rivals' bids and learning (`gaelp.bidders.batched_rivals`: each
-rival slot's tables stacked across worlds, draws through `WorldsRng`), our creatives' choice
-(`WorldsCreatives`), the frequency caps' mask (`WorldsCaps`), our safety layers' anomaly tests
-(`WorldsSafety`), the market's clearing (`Market.clear_worlds`: one auction pass over every world's
-opportunities, budgets per world and advertiser, each world's price watch on its own impressions) with the
-people's clicks (`gaelp.world.clicks`), the purchases the clicks lead to (`post_click`, pushed to each
-world's pending purchases), the impressions' moves of the people's journeys (`WorldsJourneys`: every world's
-people as one world-major population that the worlds' states view), and every advertiser's outcome columns
-(`outcome_columns` over the batch's rows, which each world's outcomes view). The other stages still run
-world by world; docs/montecarlo.md lists what moves next.
+world axis once for the whole batch: the columns of the hour's opportunities (`offer`, after each world's
+purchases due), the rivals' bids and learning (`gaelp.bidders.batched_rivals`: each rival slot's tables
+stacked across worlds, draws through `WorldsRng`), the bid matrix, our creatives' choice (`WorldsCreatives`:
+every world's Beta parameters at once, each world's draw from its own stream), the frequency caps' mask
+(`WorldsCaps`), our safety layers' anomaly tests (`WorldsSafety`), the market's clearing
+(`Market.clear_worlds`: one auction pass over every world's opportunities, budgets per world and
+advertiser, a world's price watch asked only where one of its impressions is overcharged) with the people's
+clicks (`gaelp.world.clicks`), the purchases the clicks lead to (`post_click`, pushed to each world's pending
+purchases), the impressions' columns, the journeys' moves (`WorldsJourneys`: every world's people as one
+world-major population that the worlds' states view) and our touches (`WorldsTouches`), every advertiser's
+outcome columns (`outcome_columns` over the batch's rows, which each world's outcomes view) and the KPIs
+(`WorldsKpis`). The start of day, the purchases due, each world's records and our own bidder still run
+world by world; docs/montecarlo.md lists what is left.
 
 Exactness: each world in a batch gets, bit for bit, the records and KPIs it gets alone (tested), because
 the batched stages compute every world's rows from that world's inputs only, in its own order.
@@ -345,7 +348,7 @@ class BatchedWorlds:
                          settled: Sequence[Settled]) -> None:
         """Our creative selectors of every world learn from the hour at once (`WorldsCreatives.observe`): our
         impressions, clicks and pixel's purchases, as each world's `settle_hour` lets its selector learn."""
-        ours = np.flatnonzero(every.advertiser == OURS)
+        ours = imp.ours
         won = every.row[ours]
         bought = [st.record.purchases for st in settled]
         mine = [p.advertiser == OURS for p in bought]
