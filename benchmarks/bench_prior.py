@@ -46,17 +46,29 @@ def world(cfg: Config, policy: Path) -> dict[str, Any]:
             "prior": _rank(prior.predict(clicks["x"]), p_true)}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def validation_seeds(text: str, flag: str = "--seeds") -> list[int]:
+    """The comma-separated world seeds of `flag`, all validation worlds (900-999), else exit with a message."""
+    seeds = [int(s) for s in text.split(",")]
+    if any(not 900 <= s <= 999 for s in seeds):
+        raise SystemExit(f"{flag}: validation worlds only (900-999), got {seeds}")
+    return seeds
+
+
+def validation_parser(description: str, seeds: str) -> argparse.ArgumentParser:
+    """A parser with the flags of a checkpoint's run on validation worlds: --policy, --seeds (default
+    `seeds`), --users, --days, --json."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--policy", type=Path, default=default_policy_path())
-    ap.add_argument("--seeds", default="900,901", help="validation worlds (900-999)")
+    ap.add_argument("--seeds", default=seeds, help="validation worlds (900-999)")
     ap.add_argument("--users", type=int, default=100_000)
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--json", action="store_true")
-    a = ap.parse_args()
-    seeds = [int(s) for s in a.seeds.split(",")]
-    if any(not 900 <= s <= 999 for s in seeds):
-        raise SystemExit(f"--seeds: validation worlds only (900-999), got {seeds}")
+    return ap
+
+
+def main() -> None:
+    a = validation_parser(__doc__.splitlines()[0], "900,901").parse_args()
+    seeds = validation_seeds(a.seeds)
     torch.set_num_threads(1)
     start = time.perf_counter()
     rows = [world(Config().replace(seed=s, users=a.users, days=a.days), a.policy) for s in seeds]

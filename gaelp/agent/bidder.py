@@ -60,6 +60,21 @@ def action_size(n_channels: int) -> int:
     return n_channels * N_INTENTS + 1
 
 
+def pacing_action(n_channels: int, scale: float) -> np.ndarray:
+    """(action_size,) the action that bids `scale` x the estimated value everywhere: every multiplier 1,
+    the pacing `scale`.
+
+    Raises:
+        ValueError: `scale` lies outside the pacing's range [1/4, 4].
+    """
+    log_scale = np.log(scale) / MAX_LOG_PACING if scale > 0 else np.inf
+    if abs(log_scale) > 1 + 1e-9:
+        raise ValueError(f"a bid scale must lie within the pacing's range [1/4, 4], got {scale}")
+    action = np.zeros(action_size(n_channels))
+    action[-1] = min(max(log_scale, -1.0), 1.0)
+    return action
+
+
 class Controller(Protocol):
     """Sets the multipliers once an hour from the observation (the trained policy)."""
 

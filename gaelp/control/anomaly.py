@@ -112,7 +112,8 @@ class AnomalyDetector:
 
         Args:
             bids: opportunities we bid on (a sum of sampling weights in an importance-sampled world, as
-                are wins and clicks).  wins: (n_channels,) impressions we won.
+                are wins; clicks and spend are the platform's charges there).  wins: (n_channels,) impressions
+                we won.
             clicks: (n_channels,) our clicks.  spend: what we paid.
         """
         wins, clicks = np.atleast_1d(np.asarray(wins, np.float64)), np.atleast_1d(np.asarray(clicks, np.float64))

@@ -250,8 +250,8 @@ class SafetyLimits:
             t: the hour.  bids: (n,) our bids in force.  wins: (n_channels,) impressions won.
             clicks: (n_channels,) our clicks.  spend: what we paid this hour.
             weight: (n,) sampling weights of the opportunities (`OpportunityBatch.weight`), which count
-                the bids as the plain population would have them (wins and clicks come weighted too);
-                None: each bid counts 1.
+                the bids as the plain population would have them (wins come weighted too; clicks and spend
+                are the platform's charges, each a plain click); None: each bid counts 1.
         """
         stats = self.watch(t, bids, wins, clicks, spend, weight)
         if stats is not None:

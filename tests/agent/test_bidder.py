@@ -17,6 +17,7 @@ from gaelp.agent.bidder import (
     AgentBidder,
     default_policy_path,
     make_agent_bidder,
+    pacing_action,
 )
 from gaelp.agent.network import RecurrentActorCritic, save_checkpoint
 from gaelp.agent.stats import obs_size
@@ -151,3 +152,14 @@ def test_cac_guard_counts_purchases_in_the_lookback_window_whatever_the_label_wi
     bidder.observe(late)
     assert bidder.click_purchases == 1.0
     assert not (bidder.value.conv_t >= 0).any()  # and it labels no click for the value model
+
+
+def test_pacing_action_scales_every_bid_alike() -> None:
+    agent = AgentBidder(build_config({"users": 200, "days": 1}))
+    for scale in (0.25, 1.4, 4.0):
+        agent.set_action(pacing_action(3, scale))
+        assert np.allclose(agent.multipliers(), scale)
+    with pytest.raises(ValueError, match="bid scale"):
+        pacing_action(3, 4.5)
+    with pytest.raises(ValueError, match="bid scale"):
+        pacing_action(3, 0.0)

@@ -76,6 +76,19 @@ def test_fit_recovers_a_known_model_from_censored_labels() -> None:
 def test_collect_refuses_held_out_seeds() -> None:
     with pytest.raises(ValueError, match="training worlds only"):
         collect_world(build_config({}), 5, users=200, days=1)
+    with pytest.raises(ValueError, match="bid scale"):
+        collect_world(build_config({}), 1005, users=200, days=1, bid_scale=5.0)
+    with pytest.raises(ValueError, match="budget_scale"):
+        collect_world(build_config({}), 1005, users=200, days=1, budget_scale=0.0)
+
+
+def test_collection_buys_more_clicks_with_higher_bids_and_budget() -> None:
+    cfg = build_config({})
+    plain = collect_world(cfg, 1007, users=2000, days=5)
+    wide = collect_world(cfg, 1007, users=2000, days=5, bid_scale=4.0, budget_scale=100.0)
+    assert wide.x.shape[0] > 2 * plain.x.shape[0] > 0
+    again = collect_world(cfg, 1007, users=2000, days=5, bid_scale=4.0, budget_scale=100.0)
+    assert np.array_equal(again.x, wide.x) and np.array_equal(again.delay, wide.delay, equal_nan=True)
 
 
 def test_agent_runs_on_the_interaction_terms_of_a_wide_prior() -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from gaelp.bidders.protocol import OURS
 from gaelp.config import build_config, load_config
 from gaelp.experiments.backends import RAY_MISSING, RayBackend
 from gaelp.experiments.importance import parse_importance, with_importance
@@ -90,6 +91,30 @@ def test_weights_of_one_read_from_the_logs_give_the_plain_kpis():
     for k, v in plain.items():
         assert logged[k] == pytest.approx(v, rel=1e-12), k
     assert plain["impressions"] > 0 and plain["clicks"] > 0
+
+
+def test_our_anomaly_detector_sees_the_platforms_charges_not_the_clicks_weights():
+    """Each charge stands for one plain click at its whole price, so an hour's charges follow the plain world's
+    law where weighted clicks do not: a heavy click logged weight x price and tripped the spend spike that a
+    plain hour, capped near two prices, never reaches (paused days, impressions 12% low at crisis=0.25)."""
+    sim = Simulation(with_importance(CFG, {"crisis": 4.0}), "fixed")  # crisis parents weigh 0.28, others 1.12
+    seen = []
+    watch = sim.safety.watch
+
+    def spy(t, bids, wins, clicks, spend, weight=None):
+        seen.append((clicks.sum(), spend))
+        return watch(t, bids, wins, clicks, spend, weight)
+
+    sim.safety.watch = spy
+    differs = 0
+    for _ in range(48):
+        rec = sim.step_hour()
+        cl, ours = rec.impressions, rec.impressions.advertiser == OURS
+        clicks, spend = seen[-1]
+        assert spend == pytest.approx(cl.cost[ours].sum()) and clicks == np.count_nonzero(cl.cost[ours])
+        # what the weighted log says (weight x price per click), which the detector watched before
+        differs += not np.isclose(spend, (cl.clicked * cl.price * rec.batch.weight[cl.row])[ours].sum())
+    assert len(seen) == 48 and differs > 5
 
 
 def test_summary_is_the_mean_with_a_student_t_interval():
