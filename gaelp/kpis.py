@@ -8,15 +8,18 @@ tallies by person (the simulator knows who is who); bidders see only their devic
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gaelp.bidders.protocol import OURS
+from gaelp.stacked import Stacked, segment_sums
 
 if TYPE_CHECKING:
-    from gaelp.records import HourRecord
+    from gaelp.market.clearing import Cleared
+    from gaelp.records import HourRecord, Purchases
 
 CHANNEL_FIELDS = ("opportunities", "impressions", "clicks", "spend", "conversions", "revenue")
 # One slot per advertiser and auction: an advertiser's impressions are the auctions it won.
@@ -169,3 +172,97 @@ class Kpis:
                       view_through_revenue=round(self.view_through_revenue, 2),
                       organic_revenue=round(self.organic_revenue, 2))
         return {"totals": totals, "by_channel": {n: row(i) for i, n in enumerate(channel_names)}}
+
+
+class WorldsKpis:
+    """The KPIs of a batch of worlds (`gaelp.experiments.batched`), every world's hour accounted at once.
+
+    Every total is a row of a (W, ...) array that the world's own `Kpis` views (`Stacked`), so a world's
+    table, checkpoint or later hour alone sees what the batch added. Counts come from bincounts over
+    `world * cells + cell` (whole numbers: exact in any order), sums of money from weighted bincounts,
+    which add each cell's values in row order as the world's own bincounts do; the bids' total, a pairwise
+    `ndarray.sum` alone, is taken on each world's slice (`segment_sums`), and the view-through and organic
+    revenue (Python floats) on each world's own purchases.
+
+    Args:
+        kpis: each world's totals, of one shape.
+    """
+
+    def __init__(self, kpis: Sequence[Kpis]) -> None:
+        self.kpis = list(kpis)
+        first = self.kpis[0]
+        self.tables = {(g, f): Stacked(self.kpis, g, f) for g in ("daily", "channel", "market", "creative")
+                       for f in getattr(first, g)}
+
+    def account(self, t: int, world: np.ndarray, channel: np.ndarray, bounds: np.ndarray, cl: Cleared,
+                creative: np.ndarray, purchases: Sequence[Purchases]) -> np.ndarray:
+        """Every world's `Kpis.account` of its hour `t`; returns (W, n_advertisers) each world's spend.
+
+        Args:
+            world, channel: (N,) each opportunity's world and channel (world-major, world w's rows
+                `bounds[w]:bounds[w + 1]`).
+            cl: (k,) every world's impressions (`Cleared` over the batch's rows, world-major; `bids`
+                (n_advertisers, N)).  creative: (k,) the creative of each.
+            purchases: each world's purchases of the hour.
+        """
+        get = {k: v.get() for k, v in self.tables.items()}
+        n_w, day = len(self.kpis), t // 24
+        n_adv = get["daily", "spend"].shape[2]
+        n_ch, n_slots = get["market", "impressions"].shape[1:]
+        w_imp, ch, adv = world[cl.row], channel[cl.row], cl.advertiser
+        cell = ((w_imp * n_adv + adv) * n_ch + ch) * n_slots + cl.slot
+        shape = (n_w, n_adv, n_ch, n_slots)
+        shown = np.bincount(cell, minlength=n_w * n_adv * n_ch * n_slots).reshape(shape)
+        clicks = np.bincount(cell[cl.clicked], minlength=shown.size).reshape(shape)
+        spend = np.bincount(w_imp * n_adv + adv, weights=cl.cost, minlength=n_w * n_adv).reshape(n_w, n_adv)
+        get["daily", "impressions"][:, day] += shown.sum(axis=(2, 3))
+        get["daily", "clicks"][:, day] += clicks.sum(axis=(2, 3))
+        get["daily", "spend"][:, day] += spend
+        get["daily", "bid_sum"][:, day] += segment_sums(cl.bids, bounds).T
+        bids = np.zeros((n_adv, cl.bids.shape[1] + 1), np.int64)  # running counts of bids: per world, differences
+        np.cumsum(cl.bids != 0, axis=1, out=bids[:, 1:])
+        get["daily", "bids"][:, day] += (bids[:, bounds[1:]] - bids[:, bounds[:-1]]).T
+        ours = adv == OURS
+        at = w_imp * n_ch + ch
+        get["channel", "opportunities"] += np.bincount(world * n_ch + channel, minlength=n_w * n_ch).reshape(n_w, n_ch)
+        get["channel", "impressions"] += shown[:, OURS].sum(axis=2)
+        get["channel", "clicks"] += clicks[:, OURS].sum(axis=2)
+        get["channel", "spend"] += np.bincount(at[ours], weights=cl.cost[ours], minlength=n_w * n_ch).reshape(n_w, n_ch)
+        get["market", "impressions"] += shown.sum(axis=1)
+        get["market", "clicks"] += clicks.sum(axis=1)
+        n_cr = get["creative", "impressions"].shape[1]
+        at = w_imp[ours] * n_cr + creative[ours]
+        get["creative", "impressions"] += np.bincount(at, minlength=n_w * n_cr).reshape(n_w, n_cr)
+        get["creative", "clicks"] += np.bincount(at[cl.clicked[ours]], minlength=n_w * n_cr).reshape(n_w, n_cr)
+        if any(p.size for p in purchases):
+            self._account_purchases(get, day, n_adv, n_ch, purchases)
+        return spend
+
+    def _account_purchases(self, get: dict[tuple[str, str], np.ndarray], day: int, n_adv: int, n_ch: int,
+                           purchases: Sequence[Purchases]) -> None:
+        """Every world's purchases: conversions and revenue per advertiser, ours by channel, view-through and
+        organic (as `Kpis.account` and `Kpis._account_purchases`)."""
+        n_w = len(self.kpis)
+        sizes = [p.size for p in purchases]
+        pw = np.repeat(np.arange(n_w), sizes)
+        adv, value = np.concatenate([p.advertiser for p in purchases]), np.concatenate([p.value for p in purchases])
+        credit = np.concatenate([p.credit_channel for p in purchases])
+        by_click = np.concatenate([p.by_click for p in purchases])
+        cell = pw * n_adv + adv
+        get["daily", "conversions"][:, day] += np.bincount(cell, minlength=n_w * n_adv).reshape(n_w, n_adv)
+        get["daily", "revenue"][:, day] += np.bincount(cell, weights=value, minlength=n_w * n_adv).reshape(n_w, n_adv)
+        ours = adv == OURS
+        click = ours & by_click
+        cell = (pw * n_ch + credit)[click]
+        get["channel", "conversions"] += np.bincount(cell, minlength=n_w * n_ch).reshape(n_w, n_ch)
+        get["channel", "revenue"] += np.bincount(cell, weights=value[click], minlength=n_w * n_ch).reshape(n_w, n_ch)
+        view = ours & ~by_click & (credit >= 0)
+        organic = ours & (credit < 0)
+        cut = np.cumsum([0, *sizes]).tolist()
+        for w in np.unique(pw[view | organic]).tolist():
+            k, a, b = self.kpis[w], cut[w], cut[w + 1]
+            v, o, val = view[a:b], organic[a:b], value[a:b]
+            k.view_through += int(v.sum())
+            k.view_through_revenue += float(val[v].sum())
+            k.organic += int(o.sum())
+            k.organic_revenue += float(val[o].sum())

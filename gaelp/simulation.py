@@ -24,10 +24,10 @@ from gaelp.bidders.protocol import N_INTENTS, OURS, Bidder, BidderContext, Bidde
 from gaelp.bidders.registry import make_bidder
 from gaelp.config import Config
 from gaelp.control.creatives import CreativeSelector
-from gaelp.control.safety import HourStats, SafetyLimits
+from gaelp.control.safety import HourStats, SafetyLimits, overcharged
 from gaelp.kpis import Kpis
 from gaelp.market.caps import FrequencyCaps
-from gaelp.market.clearing import Charge, Cleared, Market, Respond, Watch
+from gaelp.market.clearing import Charge, Cleared, Market, Respond, Watch, WatchScreen
 from gaelp.market.tracking import TouchTracker
 from gaelp.records import DayLog, HourRecord, HourTruth, Purchases
 from gaelp.rng import CounterRng, Purpose, Streams
@@ -66,6 +66,32 @@ class _Opportunities(NamedTuple):
     key: np.ndarray  # (n,) opportunity counter keys; an impression's is key * SLOT_KEYS + slot
 
 
+class OpportunityColumns(NamedTuple):
+    """The hour's opportunities column by column, (n,) each: what `Simulation.opportunities` builds them from."""
+
+    person: np.ndarray
+    device: np.ndarray
+    channel: np.ndarray  # int8
+    key: np.ndarray
+    stage: np.ndarray  # each person's stage once the hour's purchases are done
+    intent: np.ndarray  # int8 `Activity.query_intent`
+    device_type: np.ndarray
+    segment: np.ndarray
+    reserve: np.ndarray  # the market's reserve of the channel
+    weight: np.ndarray  # the person's sampling weight (1.0 in a plain world)
+
+
+class ImpressionColumns(NamedTuple):
+    """An hour's impressions column by column, (k,) each, beside its `Cleared` (`Simulation.impressions`)."""
+
+    person: np.ndarray
+    channel: np.ndarray
+    key: np.ndarray  # the impression's counter key, opportunity key * SLOT_KEYS + slot
+    creative: np.ndarray  # the creative shown (`OpenHour.shown`)
+    cost: np.ndarray  # what it cost in its advertiser's own log (`logged_cost`)
+    ours: np.ndarray  # (k_ours,) the indices of ours
+
+
 class OpenHour(NamedTuple):
     """An hour up to the market (`Simulation.open_hour`): what its last phase, `close_hour`, needs."""
 
@@ -95,8 +121,8 @@ class Settled(NamedTuple):
     outcomes: list[BidderOutcome]  # every advertiser's own view of the hour, in bidder order
     ours: np.ndarray  # (k_ours,) our impressions' indices into the record's impressions
     imp_channel: np.ndarray  # (k,) each impression's channel
-    cost: np.ndarray  # (k,) what each impression cost in its advertiser's own log (`_logged_cost`)
-    exposures: Exposures  # the impressions that move journeys (moved by `settle_hour` unless told not to)
+    cost: np.ndarray  # (k,) what each impression cost in its advertiser's own log (`logged_cost`)
+    exposures: Exposures | None  # the impressions that move journeys (None when left to a batch of worlds)
     pixels: list[tuple[np.ndarray, ...]]  # each advertiser's pixel report of the hour (`pixel_reports`)
 
 
@@ -129,6 +155,30 @@ def clicked_rows(batch: Any, person: np.ndarray, segment: np.ndarray, stage: np.
     """
     return Clicked(advertiser, key, person[row], batch.channel[row], segment[row], stage[row], batch.intent[row],
                    batch.device_type[row], batch.device[row])
+
+
+def logged_cost(cl: Cleared, weight: np.ndarray | None) -> np.ndarray:
+    """(k,) what each impression cost in its advertiser's own log: the platform's charge, or, importance
+    sampled (`weight`: (k,) its person's weight), what its charges (whole prices on some impressions,
+    `charged_impressions`) come to on average, its click's weight times its price."""
+    return cl.cost if weight is None else np.where(cl.clicked, cl.price * weight, 0.0)
+
+
+def exposures_of(category: np.ndarray, cl: Cleared, stage: np.ndarray,
+                 imp: ImpressionColumns) -> tuple[np.ndarray, Exposures]:
+    """The impressions that move journeys (other products' ads do not move our category): their indices
+    among the impressions `cl` (`imp`: its columns; `stage`: (n,) each opportunity's person's stage before the
+    hour's moves) and their `Exposures`."""
+    rel = np.flatnonzero(category[cl.advertiser])
+    return rel, Exposures(imp.key[rel], imp.person[rel], cl.advertiser[rel], imp.channel[rel], cl.clicked[rel],
+                          stage[cl.row[rel]], imp.creative[rel])
+
+
+def overcharge_screen(ours_bids: np.ndarray) -> WatchScreen:
+    """The impressions our safety layer's price watch (`Clearing.watch`) may react to: ours priced above our
+    bid (`ours_bids`: (n,) our bids in force on the rows, a batch of worlds' end to end). A world with none
+    of them in a pass is one whose watch asks for nothing (`SafetyLimits.charge_stop`)."""
+    return lambda row, adv, price: (adv == OURS) & overcharged(ours_bids[row], price)
 
 
 def build_competitors(cfg: Config, streams: Streams) -> list[Bidder]:
@@ -255,15 +305,47 @@ class Simulation:
         return self.bid_hour(self.offer_hour())
 
     def offer_hour(self) -> Offer:
-        """The hour up to the bids: the day's start at its first hour, purchases due, the opportunities."""
+        """The hour up to the bids: the day's start at its first hour, purchases due, the opportunities.
+
+        Exactly `due_hour()`, then `opportunities` of `scheduled()` and the people's columns: a batch of worlds
+        takes the columns of every world's opportunities at once between the two.
+        """
+        purchases = self.due_hour()
+        return Offer(self.t, purchases, self._opportunities(self.t))
+
+    def due_hour(self) -> Purchases:
+        """The start of `offer_hour`: the day's start at its first hour, then the purchases due now (they end
+        their buyers' journeys: the hour's opportunities see the stages after them)."""
         t = self.t
         day, hour = divmod(t, 24)
         if hour == 0:
             self._start_day(day)
-        return Offer(t, self._purchases(t), self._opportunities(t))
+        return self._purchases(t)
+
+    def scheduled(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(person, device, channel, key), each (n,), of the opportunities of the hour (rows of the day's
+        schedule, drawn at its first hour by `due_hour`)."""
+        s = self._sched
+        assert s is not None, "the day's schedule is drawn at its first hour"
+        rows = s.hour(self.t % 24)
+        return s.person[rows], s.device[rows], s.channel[rows], s.key[rows]
+
+    def opportunities(self, t: int, cols: OpportunityColumns) -> _Opportunities:
+        """Hour t's opportunities (`Offer.opp`) from their columns: the batch the advertisers see, the
+        oracles' view of it, who stands behind each row."""
+        batch = OpportunityBatch(t=t, weekday=self.calendar.weekday(t // 24), channel=cols.channel, device=cols.device,
+                                 device_type=cols.device_type, intent=cols.intent, reserve=cols.reserve,
+                                 channel_names=self.cfg.channel_names, weight=cols.weight)
+        truth = batch
+        if any(b.sees_truth for b in self.bidders):
+            p = self.response.cvr(cols.channel, cols.segment, cols.stage, cols.intent, cols.device_type,
+                                  self.calendar.hour_cvr[t % 24], self.appeal[OURS])
+            truth = replace(batch, truth=Truth(p_convert=p, value=self.response.value[cols.segment]))
+        return _Opportunities(batch, truth, cols.person, cols.stage, cols.segment, cols.key)
 
     def bid_hour(self, offer: Offer, given: Mapping[int, np.ndarray] | None = None,
-                 blocked: np.ndarray | None = None, creative: np.ndarray | None = None) -> OpenHour:
+                 blocked: np.ndarray | None = None, creative: np.ndarray | None = None,
+                 shown: np.ndarray | None = None, bids: np.ndarray | None = None) -> OpenHour:
         """The rest of `open_hour`: every advertiser's bids (through safety and caps) and our creatives.
 
         Args:
@@ -274,11 +356,16 @@ class Simulation:
             blocked: (n_bidders, n) the frequency caps' `blocked` of the offer, if already asked.
             creative: (n,) what our creative selector chooses for the offer (as `open_hour` would), if
                 already chosen.
+            shown: (n * max_slots,) int64 the table to note the creatives shown in (`OpenHour.shown`; a batch
+                of worlds gives views of one table); None: a new one.
+            bids: (n_bidders, n) every advertiser's bids through safety and caps, if already taken (as `given`
+                and `blocked` would make them here; a batch of worlds takes every world's at once).
         """
         t, opp = offer.t, offer.opp
-        bids = self._bids(opp, given or {}, blocked)
+        if bids is None:
+            bids = self._bids(opp, given or {}, blocked)
         return OpenHour(t, offer.purchases, opp, bids, self._choose_creatives(t, opp) if creative is None else creative,
-                        np.empty(opp.batch.size * self.market.max_slots, np.int64))
+                        np.empty(opp.batch.size * self.market.max_slots, np.int64) if shown is None else shown)
 
     def clearing(self, hour: OpenHour) -> Clearing:
         """What the platform clears the open hour with (`Market.clear_within_budgets`' arguments and more)."""
@@ -296,43 +383,52 @@ class Simulation:
         return self.finish_hour(settled)
 
     def settle_hour(self, hour: OpenHour, cl: Cleared, together: bool = False,
-                    scheduled: tuple[np.ndarray, np.ndarray] | None = None) -> Settled:
+                    scheduled: tuple[np.ndarray, np.ndarray] | None = None,
+                    columns: ImpressionColumns | None = None) -> Settled:
         """`close_hour` up to the advertisers' learning: clicks, purchases, journeys, caps, touches, our
         creatives' learning; returns the hour's record and every advertiser's own outcome.
 
         Args:
-            together: True leaves four steps to the caller (a batch of worlds takes them for all its worlds
-                at once): the journeys' moves (`journey.expose` of `Settled.exposures` at the hour, before the
-                advertisers observe; nothing else of the hour reads the journeys), the caps' counts
-                (`caps.record` of the impressions, before the next hour's bids), our creatives' learning
+            together: True leaves five steps to the caller (a batch of worlds takes them for all its worlds
+                at once): the journeys' moves (`journey.expose` of the impressions' `exposures_of` at the hour,
+                before the advertisers observe; nothing else of the hour reads the journeys; `Settled.exposures`
+                is None), the caps' counts (`caps.record` of the impressions, before the next hour's bids), our
+                touches (`touches.touch` of ours, before the next hour's purchases), our creatives' learning
                 (`creatives.observe` of our impressions, `Settled.ours`, and our pixel's purchases), and every
                 advertiser's outcome (`Settled.outcomes` is left empty: `own_outcomes` of the cleared
                 impressions, `Settled.cost` and `Settled.pixels`).
             scheduled: the clicks (indices into `cl`) and their P(purchase), if the caller has already
                 scheduled their purchases as `post_click` does here (None: scheduled here).
+            columns: `impressions(hour, cl)`, if the caller has already taken them.
         """
         t, purchases, opp = hour.t, hour.purchases, hour.opp
-        imp_person, imp_channel = opp.person[cl.row], opp.batch.channel[cl.row]
-        imp_key = opp.key[cl.row] * SLOT_KEYS + cl.slot
-        imp_creative = hour.shown[cl.row * self.market.max_slots + cl.slot]
-        click, p_purchase = self._schedule_post_click(t, opp, cl, imp_person, imp_key) if scheduled is None \
+        imp = self.impressions(hour, cl) if columns is None else columns
+        click, p_purchase = self._schedule_post_click(t, opp, cl, imp.person, imp.key) if scheduled is None \
             else scheduled
-        exposures = self._exposures(opp, cl, imp_person, imp_channel, imp_key, imp_creative)
+        exposures = None
         if not together:
+            exposures = exposures_of(self.category, cl, opp.stage, imp)[1]
             self.journey.expose(self.state, t, t // 24, *exposures)
-            self.caps.record(imp_person, imp_channel, cl.advertiser)
-        ours = np.flatnonzero(cl.advertiser == OURS)
-        self.touches.touch(t, imp_person[ours], imp_channel[ours], cl.clicked[ours])
+            self.caps.record(imp.person, imp.channel, cl.advertiser)
+            self.touches.touch(t, imp.person[imp.ours], imp.channel[imp.ours], cl.clicked[imp.ours])
         record = HourRecord(t, opp.batch, cl.bids, cl, purchases, HourTruth(
-            opp.person, opp.stage, opp.segment, opp.key, imp_person, imp_key, click, p_purchase), imp_creative)
+            opp.person, opp.stage, opp.segment, opp.key, imp.person, imp.key, click, p_purchase), imp.creative)
         if not together:
-            self._learn_creatives(opp, cl, ours, imp_creative, purchases)
+            self._learn_creatives(opp, cl, imp.ours, imp.creative, purchases)
         pixels = pixel_reports(purchases.t, purchases.device, purchases.value, purchases.advertiser, self.n_adv,
                                self.purchase_weights(purchases.person))
-        cost = self._logged_cost(cl, imp_person)
-        outcomes = own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser, cl.price, cl.clicked, cost,
+        outcomes = own_outcomes(opp.batch, cl.bids, cl.row, cl.slot, cl.advertiser, cl.price, cl.clicked, imp.cost,
                                 pixels) if not together else []
-        return Settled(record, outcomes, ours, imp_channel, cost, exposures, pixels)
+        return Settled(record, outcomes, imp.ours, imp.channel, imp.cost, exposures, pixels)
+
+    def impressions(self, hour: OpenHour, cl: Cleared) -> ImpressionColumns:
+        """The columns of the open hour's impressions `cl` (after the market cleared it)."""
+        opp = hour.opp
+        person = opp.person[cl.row]
+        return ImpressionColumns(person, opp.batch.channel[cl.row], opp.key[cl.row] * SLOT_KEYS + cl.slot,
+                                 hour.shown[cl.row * self.market.max_slots + cl.slot],
+                                 logged_cost(cl, None if self._charge is None else self._charge[person]),
+                                 np.flatnonzero(cl.advertiser == OURS))
 
     def finish_hour(self, settled: Settled) -> HourRecord:
         """The rest of `close_hour`, once every advertiser has observed: KPIs, safety's watch, the observers,
@@ -346,11 +442,16 @@ class Simulation:
             self.safety.test(stats)
         return self.end_hour(settled.record)
 
-    def account_hour(self, settled: Settled) -> HourStats | None:
+    def account_hour(self, settled: Settled, spend: np.ndarray | None = None) -> HourStats | None:
         """`finish_hour` up to the anomaly test: KPIs and safety's watch; returns our hour's stats that the
-        safety layer's anomaly detector must test (None: no test this hour, `SafetyLimits.watch`)."""
+        safety layer's anomaly detector must test (None: no test this hour, `SafetyLimits.watch`).
+
+        Args:
+            spend: (n_bidders,) the hour's spend if its KPIs are already accounted (a batch of worlds
+                accounts all its worlds' hours at once, `WorldsKpis`); None: `kpis.account` here.
+        """
         record = settled.record
-        self.spent_today += self.kpis.account(record)
+        self.spent_today += self.kpis.account(record) if spend is None else spend
         return self._watch_safety(record.t, record.batch, record.impressions, settled.ours, settled.imp_channel)
 
     def end_hour(self, record: HourRecord) -> HourRecord:
@@ -378,12 +479,6 @@ class Simulation:
     def purchase_weights(self, person: np.ndarray) -> np.ndarray | None:
         """(m,) the sampling weight of each buyer `person` (importance sampling; None in a plain world)."""
         return None if self._charge is None else self._charge[person]
-
-    def _logged_cost(self, cl: Cleared, imp_person: np.ndarray) -> np.ndarray:
-        """(k,) what each impression cost in its advertiser's own log: the platform's charge, or, importance
-        sampled, what its charges (whole prices on some impressions, `charged_impressions`) come to on
-        average, its click's weight times its price."""
-        return cl.cost if self._charge is None else np.where(cl.clicked, cl.price * self._charge[imp_person], 0.0)
 
     def _watch_safety(self, t: int, batch: OpportunityBatch, cl: Cleared, ours: np.ndarray,
                       imp_channel: np.ndarray) -> HourStats | None:
@@ -450,25 +545,12 @@ class Simulation:
 
     def _opportunities(self, t: int) -> _Opportunities:
         """The hour's batch, its truth view (for oracles), and each opportunity's person, stage, segment."""
-        s = self._sched
-        assert s is not None, "the day's schedule is drawn at its first hour"
-        rows = s.hour(t % 24)
-        person, device, channel = s.person[rows], s.device[rows], s.channel[rows]
+        person, device, channel, key = self.scheduled()
         stage = self.state.stage[person]
-        key = s.key[rows]
-        intent = self.activity.query_intent(key, s.day, channel, stage)
-        device_type = self.pop.device_type[device]
-        batch = OpportunityBatch(t=t, weekday=self.calendar.weekday(s.day), channel=channel, device=device,
-                                 device_type=device_type, intent=intent, reserve=self.market.reserve[channel],
-                                 channel_names=self.cfg.channel_names,
-                                 weight=np.ones(person.size) if self._charge is None else self._charge[person])
-        truth = batch
-        seg = self.pop.segment[person]
-        if any(b.sees_truth for b in self.bidders):
-            p = self.response.cvr(channel, seg, stage, intent, device_type,
-                                  self.calendar.hour_cvr[t % 24], self.appeal[OURS])
-            truth = replace(batch, truth=Truth(p_convert=p, value=self.response.value[seg]))
-        return _Opportunities(batch, truth, person, stage, seg, key)
+        return self.opportunities(t, OpportunityColumns(
+            person, device, channel, key, stage, self.activity.query_intent(key, t // 24, channel, stage),
+            self.pop.device_type[device], self.pop.segment[person], self.market.reserve[channel],
+            np.ones(person.size) if self._charge is None else self._charge[person]))
 
     def _bids(self, opp: _Opportunities, given: Mapping[int, np.ndarray], blocked: np.ndarray | None) -> np.ndarray:
         """(n_bidders, n): every advertiser's bids (`given` ones as given), ours through the safety limits,
@@ -538,14 +620,6 @@ class Simulation:
         if bought is not None:
             self.pending.push(bought.due, bought.person, bought.advertiser, bought.device, POST_CLICK)
         return ci, p
-
-    def _exposures(self, opp: _Opportunities, cl: Cleared, imp_person: np.ndarray, imp_channel: np.ndarray,
-                   imp_key: np.ndarray, imp_creative: np.ndarray) -> Exposures:
-        """The impressions that move journeys: fatigue, brand memory and stages (other products' ads do not
-        move our category)."""
-        rel = np.flatnonzero(self.category[cl.advertiser])
-        return Exposures(imp_key[rel], imp_person[rel], cl.advertiser[rel], imp_channel[rel], cl.clicked[rel],
-                         opp.stage[cl.row[rel]], imp_creative[rel])  # no stage moved yet
 
     # --- checkpoints -----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

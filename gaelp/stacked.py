@@ -10,7 +10,7 @@ pairwise, so a sum that must equal a world alone's `ndarray.sum` is taken on the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import attrgetter, is_
 from typing import Any
 
@@ -39,20 +39,26 @@ class Stacked:
     Args:
         objects: one per world, in world order.
         name: the attribute, an array of the same shape in every object.
+        key: if given, the attribute is a dict and the array is its entry `key`.
     """
 
-    def __init__(self, objects: Sequence[Any], name: str) -> None:
-        self.objects, self.name = list(objects), name
+    def __init__(self, objects: Sequence[Any], name: str, key: str | None = None) -> None:
+        self.objects, self.name, self.key = list(objects), name, key
+        # each object's current array
+        self._of: Callable[[Any], np.ndarray] = attrgetter(name) if key is None else lambda o: getattr(o, name)[key]
         self._stack()
 
     def _stack(self) -> None:
-        self.array = np.stack([getattr(o, self.name) for o in self.objects])
+        self.array = np.stack([self._of(o) for o in self.objects])
         for o, row in zip(self.objects, self.array, strict=True):
-            setattr(o, self.name, row)
-        self._views = [getattr(o, self.name) for o in self.objects]
+            if self.key is None:
+                setattr(o, self.name, row)
+            else:
+                getattr(o, self.name)[self.key] = row
+        self._views = [self._of(o) for o in self.objects]
 
     def get(self) -> np.ndarray:
         """(W, ...) the worlds' current arrays (writes into it are the objects' own)."""
-        if not all(map(is_, map(attrgetter(self.name), self.objects), self._views)):
+        if not all(map(is_, map(self._of, self.objects), self._views)):
             self._stack()
         return self.array

@@ -49,6 +49,22 @@ def ab_arm(device: np.ndarray, pair: tuple[int, int], salt: int = 7) -> np.ndarr
     return np.where(device_hash(device, salt) < 0.5, pair[0], pair[1]).astype(np.int8)
 
 
+def beta_parameters(clicks: np.ndarray, imps: np.ndarray, p: SelectorConfig,
+                    samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(..., n_contexts * samples, k) each context's Beta parameters, its row repeated for its `samples` draws:
+    its clicks over the overall rate's prior (`CreativeSelector.posterior`).
+
+    Args:
+        clicks, imps: (..., n_contexts, k) counts (a batch of worlds' stacked: every world's at once; the
+            overall rate adds a world's contexts in order, as its own sum over them does).
+    """
+    overall = (clicks.sum(axis=-2) + p.prior_clicks) / (imps.sum(axis=-2) + p.prior_impressions)
+    overall = np.minimum(overall, 0.99)[..., None, :]
+    a = clicks + p.pool * overall
+    b = np.maximum(imps - clicks, 0.0) + p.pool * (1.0 - overall)
+    return (a, b) if samples == 1 else (np.repeat(a, samples, axis=-2), np.repeat(b, samples, axis=-2))
+
+
 def _thompson(theta: np.ndarray, shown: np.ndarray, fatigue: np.float32, m: int, t: int, device: np.ndarray,
               context: np.ndarray, offset: np.ndarray | int = 0, device_offset: np.ndarray | int = 0) -> np.ndarray:
     """(n,) int8 the creative whose sampled rate over fatigue is highest, for each opportunity of hour `t`.
@@ -113,13 +129,12 @@ class CreativeSelector:
             return (device_hash(device, t) * self.k).astype(np.int8)
         return _thompson(self._draw(t), self.shown, self._fatigue, self.params.samples, t, device, context)
 
-    def _draw(self, t: int) -> np.ndarray:
+    def _draw(self, t: int, beta: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """(n_contexts * samples, k) the samples of hour `t`, drawn at its first call (row context * m + j is
-        the context's j-th sample)."""
+        the context's j-th sample) from `beta_parameters` (`beta`: the selector's, if already taken)."""
         if t != self._hour:
-            a, b = self.posterior()
-            m = self.params.samples
-            self._theta = self.rng.beta(np.repeat(a, m, axis=0), np.repeat(b, m, axis=0))
+            self._theta = self.rng.beta(*(beta_parameters(self.clicks, self.imps, self.params, self.params.samples)
+                                          if beta is None else beta))
             self._hour = t
         return self._theta
 
@@ -152,12 +167,7 @@ class CreativeSelector:
 
     def posterior(self) -> tuple[np.ndarray, np.ndarray]:
         """(n_contexts, k) Beta parameters: each context's clicks over the overall rate's prior."""
-        p = self.params
-        overall = (self.clicks.sum(axis=0) + p.prior_clicks) / (self.imps.sum(axis=0) + p.prior_impressions)
-        overall = np.minimum(overall, 0.99)
-        a = self.clicks + p.pool * overall
-        b = np.maximum(self.imps - self.clicks, 0.0) + p.pool * (1.0 - overall)
-        return a, b
+        return beta_parameters(self.clicks, self.imps, self.params)
 
     def _start(self, day: int) -> None:
         if day != self._day:
@@ -225,9 +235,11 @@ class WorldsCreatives:
             c._start(t // 24)
         if first.mode != "thompson":  # hashes of device and hour only: the same function of the rows
             return first.choose(t, device, context)
-        # a world with no opportunity draws nothing this hour, as alone
-        theta = [c._draw(t) if n else np.zeros_like(first._theta)
-                 for c, n in zip(self.selectors, sizes, strict=True)]
+        # a world with no opportunity draws nothing this hour, as alone; the Beta parameters of every world at
+        # once, each world's draw from its own stream
+        a, b = beta_parameters(self.clicks.get(), self.imps.get(), first.params, first.params.samples)
+        theta = [c._draw(t, (a[w], b[w])) if n else np.zeros_like(first._theta)
+                 for w, (c, n) in enumerate(zip(self.selectors, sizes, strict=True))]
         if not len(device):
             return np.zeros(0, np.int8)
         self._restack()

@@ -63,6 +63,12 @@ class SafetyReport:
     events: list[SafetyEvent] = field(default_factory=list)
 
 
+def overcharged(bid: np.ndarray, price: np.ndarray) -> np.ndarray:
+    """(k,) bool: our impressions priced above our bid (`bid`, `price`: (k,) each's), which `charge_stop`
+    reacts to; an hour without one leaves the watch silent."""
+    return price > bid * (1 + 1e-9)
+
+
 class SafetyLimits:
     """Clamp our bids to [0, max_bid], zero broken ones, pause on anomalies, honour a kill switch.
 
@@ -225,7 +231,7 @@ class SafetyLimits:
         if self.react_minutes is None:
             return n
         bid = bids[row]
-        bad = price > bid * (1 + 1e-9)
+        bad = overcharged(bid, price)
         if not bad.any():
             return n
         i = int(np.argmax(bad))

@@ -4,16 +4,19 @@ A 10,000-person world spends much of each simulated hour in fixed per-call costs
 microseconds whatever its size, and an hour makes hundreds), so W worlds cost about W times one. A batch
 steps its worlds in lockstep through the three phases of `Simulation`'s hour (`open_hour`, clearing,
 `close_hour`, split further at the bids and at the advertisers' learning) and runs the stages that take a
-world axis once for the whole batch: the rivals' bids and learning (`gaelp.bidders.batched_rivals`: each
-rival slot's tables stacked across worlds, draws through `WorldsRng`), our creatives' choice
-(`WorldsCreatives`), the frequency caps' mask (`WorldsCaps`), our safety layers' anomaly tests
-(`WorldsSafety`), the market's clearing (`Market.clear_worlds`: one auction pass over every world's
-opportunities, budgets per world and advertiser, each world's price watch on its own impressions) with the
-people's clicks (`gaelp.world.clicks`), the purchases the clicks lead to (`post_click`, pushed to each
-world's pending purchases), the impressions' moves of the people's journeys (`WorldsJourneys`: every world's
-people as one world-major population that the worlds' states view), and every advertiser's outcome columns
-(`outcome_columns` over the batch's rows, which each world's outcomes view). The other stages still run
-world by world; docs/montecarlo.md lists what moves next.
+world axis once for the whole batch: the columns of the hour's opportunities (`offer`, after each world's
+purchases due), the rivals' bids and learning (`gaelp.bidders.batched_rivals`: each rival slot's tables
+stacked across worlds, draws through `WorldsRng`), the bid matrix, our creatives' choice (`WorldsCreatives`:
+every world's Beta parameters at once, each world's draw from its own stream), the frequency caps' mask
+(`WorldsCaps`), our safety layers' anomaly tests (`WorldsSafety`), the market's clearing
+(`Market.clear_worlds`: one auction pass over every world's opportunities, budgets per world and
+advertiser, a world's price watch asked only where one of its impressions is overcharged) with the people's
+clicks (`gaelp.world.clicks`), the purchases the clicks lead to (`post_click`, pushed to each world's pending
+purchases), the impressions' columns, the journeys' moves (`WorldsJourneys`: every world's people as one
+world-major population that the worlds' states view) and our touches (`WorldsTouches`), every advertiser's
+outcome columns (`outcome_columns` over the batch's rows, which each world's outcomes view) and the KPIs
+(`WorldsKpis`). The start of day, the purchases due, each world's records and our own bidder still run
+world by world; docs/montecarlo.md lists what is left.
 
 Exactness: each world in a batch gets, bit for bit, the records and KPIs it gets alone (tested), because
 the batched stages compute every world's rows from that world's inputs only, in its own order.
@@ -39,16 +42,31 @@ import numpy as np
 
 from gaelp.bidders.batched_rivals import batch_rivals
 from gaelp.bidders.outcomes import outcome_columns, outcomes_of
-from gaelp.bidders.protocol import OURS
+from gaelp.bidders.protocol import N_INTENTS, OURS
 from gaelp.bidders.worlds import WorldOutcomes, WorldRows
 from gaelp.config import Config
 from gaelp.control.batched_safety import WorldsSafety
 from gaelp.control.creatives import WorldsCreatives
+from gaelp.kpis import WorldsKpis
 from gaelp.market.caps import WorldsCaps
 from gaelp.market.clearing import Charge, Cleared, Respond
+from gaelp.market.tracking import WorldsTouches
 from gaelp.records import DayLog, HourRecord
 from gaelp.rng import Purpose, WorldsRng
-from gaelp.simulation import Clearing, Offer, Settled, Simulation, clicked_rows, creative_context
+from gaelp.simulation import (
+    Clearing,
+    ImpressionColumns,
+    Offer,
+    OpenHour,
+    OpportunityColumns,
+    Settled,
+    Simulation,
+    clicked_rows,
+    creative_context,
+    exposures_of,
+    logged_cost,
+    overcharge_screen,
+)
 from gaelp.world.batched_journeys import WorldsJourneys
 from gaelp.world.clicks import SLOT_KEYS, ClickInputs, Gather, Keep, click_response
 from gaelp.world.population import pick_device
@@ -108,10 +126,21 @@ class BatchedWorlds:
         self.caps = WorldsCaps([s.caps for s in self.sims])  # the worlds' caps as one table
         self.creatives = WorldsCreatives([s.creatives for s in self.sims])  # our creatives, chosen at once
         self.safety = WorldsSafety([s.safety for s in self.sims])  # our anomaly tests, every world's at once
+        self.kpis = WorldsKpis([s.kpis for s in self.sims])  # every world's KPI totals, accounted at once
+        self.touches = WorldsTouches([s.touches for s in self.sims])  # our touches of every world's people
         # every world's people as one world-major population (the worlds' journey states view it)
         self.people = WorldsJourneys([s.state for s in self.sims], first.journey, self.rng)
         self.device_offset = np.concatenate([s.pop.device_offset for s in self.sims])  # (W * n,) world-major
         self.n_devices = np.concatenate([s.pop.n_devices for s in self.sims])
+        self.segment = np.concatenate([s.pop.segment for s in self.sims])  # (W * n,)
+        everyone = np.arange(self.people.n)
+        # (W * n,) each person's sampling weight (`Simulation.purchase_weights`; 1.0 in a plain world)
+        weights = [s.purchase_weights(everyone) for s in self.sims]
+        self.plain = all(w is None for w in weights)  # no importance sampling in any world
+        self.weight = np.concatenate([np.ones(everyone.size) if w is None else w for w in weights])
+        # the worlds' device tables end to end: world w's device d is row device_base[w] + d
+        self.device_type = np.concatenate([s.pop.device_type for s in self.sims])
+        self.device_base = np.cumsum([0, *(s.pop.device_type.size for s in self.sims)])[:-1]
 
     @property
     def t(self) -> int:
@@ -122,36 +151,41 @@ class BatchedWorlds:
         """Simulate the next hour of every world; returns their records, in world order."""
         if any(s.market.price_mult is not None for s in self.sims):
             raise ValueError("a world's market charges differently (a fault injection): run it alone")
-        offers = [s.offer_hour() for s in self.sims]
-        rows = WorldRows.of([o.opp.batch for o in offers])
+        offers, rows, cols = self.offer()
         cuts = list(itertools.pairwise(rows.bounds.tolist()))
         # our bids through every world's safety limits (their bid tests at once), the batched rivals' bids,
-        # our creatives and the caps' mask for every world at once, then each world's other bids with them
-        given: list[dict[int, np.ndarray]] = [{} for _ in self.sims]
+        # our creatives and the caps' mask for every world at once; every world's bid matrix at once when every
+        # rival is batched (as each world's `bid_hour` stacks its bids and masks them), else each world's
         ours = self.safety.apply([s.bid_of(OURS, o.opp) if o.opp.batch.size else np.zeros(0)
                                   for s, o in zip(self.sims, offers, strict=True)], self.t)
-        for g, bids in zip(given, ours, strict=True):
-            g[OURS] = bids
-        for j, rival in self.rivals.items():
-            for w, bids in enumerate(rows.split(rival.bid(rows))):
-                given[w][j] = bids
+        rival_bids = {j: rival.bid(rows) for j, rival in self.rivals.items()}
         creative = rows.split(self.creatives.choose(self.t, rows.world, rows.device,
                                                     creative_context(rows.context, rows.device_type),
                                                     [b - a for a, b in cuts]))
-        person = np.concatenate([o.opp.person for o in offers])
-        blocked = self.caps.blocked(rows.world, person, rows.channel)
-        hours = [s.bid_hour(o, g, blocked[:, a:b], c)
+        blocked = self.caps.blocked(rows.world, cols.person, rows.channel)
+        given: list[dict[int, np.ndarray]] = [{} for _ in self.sims]
+        bids: np.ndarray | None = None
+        if len(rival_bids) == self.sims[0].n_adv - 1:
+            bids = np.stack([np.concatenate(ours), *(rival_bids[j] for j in sorted(rival_bids))]) \
+                if rows.bounds[-1] else np.zeros((len(rival_bids) + 1, 0))
+            np.putmask(bids, blocked, 0.0)
+        else:
+            for w, g in enumerate(given):
+                g[OURS] = ours[w]
+                g.update({j: b[cuts[w][0]:cuts[w][1]] for j, b in rival_bids.items()})
+        n_slots = self.market.max_slots
+        shown = np.empty(rows.bounds[-1] * n_slots, np.int64)  # every world's creatives shown, each world's a view
+        hours = [s.bid_hour(o, g, blocked[:, a:b], c, shown[a * n_slots:b * n_slots],
+                            None if bids is None else bids[:, a:b])
                  for s, o, g, c, (a, b) in zip(self.sims, offers, given, creative, cuts, strict=True)]
-        cleared, every = self._clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)])
-        scheduled = self._schedule_post_click(rows, every, person, offers)
-        settled = [s.settle_hour(h, cl, together=True, scheduled=sc)
-                   for s, h, cl, sc in zip(self.sims, hours, cleared, scheduled, strict=True)]
-        self.people.expose(self.t, [st.exposures for st in settled])  # every world's journeys move at once
-        self._learn_creatives(rows, every, settled)
-        self.caps.record(rows.world[every.row], person[every.row], rows.channel[every.row], every.advertiser)
+        cleared, every = self._clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)], bids)
+        scheduled = self._schedule_post_click(rows, every, cols)
+        settled, imp = self._settle(hours, rows, cols, cleared, every, scheduled, shown)
+        self._learn_creatives(rows, every, imp, settled)
+        self.caps.record(rows.world[every.row], imp.person, imp.channel, every.advertiser)
         # every advertiser's outcome columns of every world at once, each world's outcomes their views
         columns = outcome_columns(every.bids.shape[0], every.bids.shape[1], every.row, every.slot, every.advertiser,
-                                  every.price, every.clicked, np.concatenate([st.cost for st in settled]))
+                                  every.price, every.clicked, imp.cost)
         settled = [st._replace(outcomes=outcomes_of(o.opp.batch, cl.bids, columns.worlds(a, b), st.pixels))
                    for st, o, cl, (a, b) in zip(settled, offers, cleared, cuts, strict=True)]
         # every advertiser learns from its own outcome: the batched rivals of all worlds at once
@@ -163,8 +197,37 @@ class BatchedWorlds:
             if rival.learns:
                 rival.observe(WorldOutcomes(rows, every.bids[j], columns.clicked[j], columns.cost[j],
                                             np.flatnonzero(columns.clicked[j]), [st.outcomes[j] for st in settled]))
-        self.safety.test([s.account_hour(st) for s, st in zip(self.sims, settled, strict=True)])
+        # every world's KPIs at once, then each world's safety watch of its hour, then their anomaly tests at once
+        spend = self.kpis.account(self.t, rows.world, rows.channel, rows.bounds, every, imp.creative,
+                                  [st.record.purchases for st in settled])
+        self.safety.test([s.account_hour(st, sp) for s, st, sp in zip(self.sims, settled, spend, strict=True)])
         return [s.end_hour(st.record) for s, st in zip(self.sims, settled, strict=True)]
+
+    def offer(self) -> tuple[list[Offer], WorldRows, OpportunityColumns]:
+        """Every world's `offer_hour`: each world's purchases due (`due_hour`), then the columns of every world's
+        opportunities at once (stages, segments and weights gathered from the world-major population, device
+        types from the worlds' device tables end to end, search intents drawn through `WorldsRng`), each
+        world's `Offer` built from its rows; returns the offers, their rows and the columns (world-major)."""
+        t, day, n, rng = self.t, self.t // 24, self.people.n, self.rng
+        purchases = [s.due_hour() for s in self.sims]  # every world's, before its opportunities as alone
+        scheduled = [s.scheduled() for s in self.sims]
+        sizes = [p.shape[0] for p, *_ in scheduled]
+        bounds = np.zeros(self.n_worlds + 1, np.int64)
+        np.cumsum(sizes, out=bounds[1:])
+        person, device, channel, key = (np.concatenate(f) for f in zip(*scheduled, strict=True))
+        world = np.repeat(np.arange(self.n_worlds), sizes)
+        at = world * n + person
+        stage = self.people.array("stage")[at]
+        intent = self.sims[0].activity.query_intent(key, day, channel, stage, lambda r, keys: rng.uniform(
+            world[r], keys, day, Purpose.INTENT))
+        cols = OpportunityColumns(person, device, channel, key, stage, intent,
+                                  self.device_type[self.device_base[world] + device], self.segment[at],
+                                  self.market.reserve[channel], self.weight[at])
+        offers = [Offer(t, p, s.opportunities(t, OpportunityColumns(*(f[a:b] for f in cols))))
+                  for s, p, (a, b) in zip(self.sims, purchases, itertools.pairwise(bounds.tolist()), strict=True)]
+        rows = WorldRows(t, bounds, world, channel.astype(np.int64) * N_INTENTS + intent, channel, intent, device,
+                         cols.device_type, cols.weight, [o.opp.batch for o in offers])
+        return offers, rows, cols
 
     def clear(self, inputs: Sequence[Clearing]) -> list[Cleared]:
         """The market's phase of the hour for every world at once: one `Market.clear_worlds` call.
@@ -177,8 +240,9 @@ class BatchedWorlds:
         """
         return self._clear(inputs)[0]
 
-    def _clear(self, inputs: Sequence[Clearing]) -> tuple[list[Cleared], Cleared]:
-        """`clear`, and every world's impressions as one `Cleared` over the batch's rows (world-major)."""
+    def _clear(self, inputs: Sequence[Clearing], bids: np.ndarray | None = None) -> tuple[list[Cleared], Cleared]:
+        """`clear`, and every world's impressions as one `Cleared` over the batch's rows (world-major); `bids`:
+        the worlds' bids end to end, if at hand."""
         bounds = np.zeros(len(inputs) + 1, np.int64)
         np.cumsum([c.channel.shape[0] for c in inputs], out=bounds[1:])
         charged = [c.charge is not None for c in inputs]
@@ -187,11 +251,14 @@ class BatchedWorlds:
                              f"and the others have: a batch clears one kind")
         charges = [c.charge for c in inputs if c.charge is not None]
         charge = Charge(*(np.concatenate(f) for f in zip(*charges, strict=True))) if all(charged) else None
-        cl = self.market.clear_worlds(bounds, np.concatenate([c.channel for c in inputs]),
-                                      np.concatenate([c.bids for c in inputs], axis=1),
-                                      np.stack([c.remaining for c in inputs]),
-                                      self._respond(bounds, inputs), charge,
-                                      [c.watch for c in inputs] if any(c.watch is not None for c in inputs) else None)
+        if bids is None:
+            bids = np.concatenate([c.bids for c in inputs], axis=1)
+        watched = any(c.watch is not None for c in inputs)
+        # each world's price watch is asked only in a pass where one of our impressions there is overcharged
+        cl = self.market.clear_worlds(bounds, np.concatenate([c.channel for c in inputs]), bids,
+                                      np.stack([c.remaining for c in inputs]), self._respond(bounds, inputs), charge,
+                                      [c.watch for c in inputs] if watched else None,
+                                      overcharge_screen(bids[OURS]) if watched else None)
         cut = np.searchsorted(cl.row, bounds).tolist()
         out = []
         for w in range(len(inputs)):
@@ -213,8 +280,37 @@ class BatchedWorlds:
                        lambda r, keys, purpose: rng.uniform(world[r], keys, day, purpose),
                        _scatter(bounds, [c.shown for c in inputs], self.market.max_slots))
 
-    def _schedule_post_click(self, rows: WorldRows, every: Cleared, person: np.ndarray,
-                             offers: Sequence[Offer]) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    def _settle(self, hours: Sequence[OpenHour], rows: WorldRows, cols: OpportunityColumns, cleared: Sequence[Cleared],
+                every: Cleared, scheduled: Sequence[tuple[np.ndarray, np.ndarray] | None],
+                shown: np.ndarray) -> tuple[list[Settled], ImpressionColumns]:
+        """Every world's `settle_hour` (together): the columns of every world's impressions at once (each world
+        settles with its slice), then every world's journeys and our touches moved at once, as each world
+        alone moves them; returns the worlds' `Settled` and the columns (over `every`, persons local)."""
+        t, n = self.t, self.people.n
+        world, person = rows.world[every.row], cols.person[every.row]
+        imp = ImpressionColumns(person, rows.channel[every.row], cols.key[every.row] * SLOT_KEYS + every.slot,
+                                shown[every.row * self.market.max_slots + every.slot],
+                                logged_cost(every, None if self.plain else self.weight[world * n + person]),
+                                np.flatnonzero(every.advertiser == OURS))
+        cut = np.searchsorted(every.row, rows.bounds)
+        ours_cut = np.searchsorted(imp.ours, cut).tolist()
+        cut = cut.tolist()
+
+        def world_columns(w: int) -> ImpressionColumns:  # world w's impressions (its `ours` local to them)
+            a, b = cut[w], cut[w + 1]
+            return ImpressionColumns(imp.person[a:b], imp.channel[a:b], imp.key[a:b], imp.creative[a:b], imp.cost[a:b],
+                                     imp.ours[ours_cut[w]:ours_cut[w + 1]] - a)
+
+        settled = [s.settle_hour(h, cl, together=True, scheduled=sc, columns=world_columns(w))
+                   for w, (s, h, cl, sc) in enumerate(zip(self.sims, hours, cleared, scheduled, strict=True))]
+        rel, exposures = exposures_of(self.sims[0].category, every, cols.stage, imp)
+        self.people.expose(t, world[rel], exposures)  # every world's journeys move at once
+        ours = imp.ours
+        self.touches.touch(t, world[ours] * n + person[ours], imp.channel[ours], every.clicked[ours])
+        return settled, imp
+
+    def _schedule_post_click(self, rows: WorldRows, every: Cleared,
+                             cols: OpportunityColumns) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """Every world's post-click purchases of the hour at once (`post_click` over the batch's clicks, each
         drawn as its world's), pushed to each world's pending purchases; returns each world's clicks (indices
         into its `Cleared`) and their P(purchase), as its `settle_hour` schedules them (None: no click)."""
@@ -224,10 +320,8 @@ class BatchedWorlds:
             return [None] * self.n_worlds
         r = every.row[ci]
         world = rows.world[r]
-        opp = [o.opp for o in offers]
-        key = np.concatenate([o.key for o in opp])[r] * SLOT_KEYS + every.slot[ci]
-        clicks = clicked_rows(rows, person, np.concatenate([o.segment for o in opp]),
-                              np.concatenate([o.stage for o in opp]), r, every.advertiser[ci], key)
+        key = cols.key[r] * SLOT_KEYS + every.slot[ci]
+        clicks = clicked_rows(rows, cols.person, cols.segment, cols.stage, r, every.advertiser[ci], key)
 
         def other_device(buy: np.ndarray, pe: np.ndarray, keys: np.ndarray) -> np.ndarray:
             at = world[buy] * self.people.n + pe
@@ -250,17 +344,18 @@ class BatchedWorlds:
                                POST_CLICK)
         return out
 
-    def _learn_creatives(self, rows: WorldRows, every: Cleared, settled: Sequence[Settled]) -> None:
+    def _learn_creatives(self, rows: WorldRows, every: Cleared, imp: ImpressionColumns,
+                         settled: Sequence[Settled]) -> None:
         """Our creative selectors of every world learn from the hour at once (`WorldsCreatives.observe`): our
         impressions, clicks and pixel's purchases, as each world's `settle_hour` lets its selector learn."""
-        ours = np.flatnonzero(every.advertiser == OURS)
+        ours = imp.ours
         won = every.row[ours]
         bought = [st.record.purchases for st in settled]
         mine = [p.advertiser == OURS for p in bought]
         weights = [s.purchase_weights(p.person[m]) for s, p, m in zip(self.sims, bought, mine, strict=True)]
         self.creatives.observe(rows.world[won], rows.device[won], creative_context(rows.context[won],
                                                                                    rows.device_type[won]),
-                               np.concatenate([st.record.creative[st.ours] for st in settled]), every.clicked[ours],
+                               imp.creative[ours], every.clicked[ours],
                                rows.weight[won], np.repeat(np.arange(self.n_worlds), [int(m.sum()) for m in mine]),
                                np.concatenate([p.device[m] for p, m in zip(bought, mine, strict=True)]),
                                None if weights[0] is None else np.concatenate(cast(list[np.ndarray], weights)))

@@ -94,6 +94,9 @@ Respond = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.nd
 # watch(row, advertiser, price, clicked) -> (n_bidders,) int64: the opportunity from which each advertiser
 # withdraws its bids after seeing its own charges in time order (n or more: it does not).
 Watch = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+# screen(row, advertiser, price) -> (k,) bool: the impressions of a pass (batch rows) that a world's watch may
+# react to; a world with none of them flagged must be one whose watch would ask for nothing and change nothing.
+WatchScreen = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 class Market:
@@ -290,7 +293,7 @@ class Market:
 
     def clear_worlds(self, bounds: np.ndarray, channel: np.ndarray, bids: np.ndarray, remaining: np.ndarray,
                      respond: Respond, charge: Charge | None = None,
-                     watch: Sequence[Watch | None] | None = None) -> Cleared:
+                     watch: Sequence[Watch | None] | None = None, screen: WatchScreen | None = None) -> Cleared:
         """`clear_within_budgets` of a batch of worlds' hours at once, each world's rows as it clears them alone.
 
         The rows are world-major: world w holds rows `bounds[w]:bounds[w + 1]`, in its own time order, and
@@ -314,6 +317,8 @@ class Market:
                 None: a click costs the price.
             watch: (W,) each world's live monitoring (`Watch`, rows local to the world; None: none), or
                 None for no watch in any world.
+            screen: which impressions of a pass any watch may react to (`WatchScreen`, one call per pass):
+                only the worlds with one of them are asked (None: every world with a watch).
 
         Returns:
             The batch's impressions, world-major (`row` indexes the batch); `bids` (n_bidders, n).
@@ -363,11 +368,12 @@ class Market:
                                              remaining[w])
                     if found:
                         first_over[w] = dict(found)
-            stops = self._watched(watch, active, bounds, cuts, bids, (row, adv, price, clicked))
+            watching = active if watch is None or screen is None else \
+                np.intersect1d(active, world[row[screen(row, adv, price)]])
+            stops = self._watched(watch, watching, bounds, cuts, bids, (row, adv, price, clicked))
             going_on = active[[w in first_over or bool(stops.get(w)) for w in active.tolist()]]
-            if going_on.size < active.size:
-                settled = ~np.isin(world[row], going_on)
-                final.append([f[settled] for f in fields])
+            if going_on.size < active.size:  # the pass's rows of the worlds that stop here are final
+                final.append([f[~np.isin(world[row], going_on)] for f in fields] if going_on.size else fields)
             if going_on.size == 0:
                 break
             kept = []
@@ -401,7 +407,7 @@ class Market:
     @staticmethod
     def _watched(watch: Sequence[Watch | None] | None, active: np.ndarray, bounds: np.ndarray, cuts: list[int],
                  bids: np.ndarray, fields: tuple[np.ndarray, ...]) -> dict[int, dict[int, int]]:
-        """{world: {advertiser: first row, local}} of the withdrawals the active worlds' watches ask for
+        """{world: {advertiser: first row, local}} of the withdrawals the watches of worlds `active` ask for
         in a pass of `clear_worlds` (`fields`: the pass's batch rows, advertisers, prices and clicks)."""
         out: dict[int, dict[int, int]] = {}
         if watch is None:

@@ -8,7 +8,11 @@ never something a bidder sees.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+
+from gaelp.stacked import Stacked
 
 
 class TouchTracker:
@@ -49,3 +53,22 @@ class TouchTracker:
         """Restore `state_dict` output."""
         for f in self.FIELDS:
             setattr(self, f, np.array(s[f"touch_{f}"], np.int32))
+
+
+class WorldsTouches(TouchTracker):
+    """The touch trackers of a batch of worlds (the same number of people each) as one tracker of W * n people:
+    person `w * n + i` is world w's person i, and the arrays are rows of (W, n) arrays that the worlds' trackers
+    view (`Stacked`), so one `touch` records every world's touches in each world's own tracker.
+
+    Args:
+        trackers: each world's tracker, in world order.
+    """
+
+    def __init__(self, trackers: Sequence[TouchTracker]) -> None:  # the arrays are the worlds', set at each touch
+        self._stacked = [Stacked(trackers, f) for f in self.FIELDS]
+
+    def touch(self, t: int, person: np.ndarray, channel: np.ndarray, clicked: np.ndarray) -> None:
+        """`TouchTracker.touch` of every world's impressions of ours (`person`: w * n + i, world-major)."""
+        for f, stacked in zip(self.FIELDS, self._stacked, strict=True):
+            setattr(self, f, stacked.get().reshape(-1))
+        super().touch(t, person, channel, clicked)

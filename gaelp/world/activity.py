@@ -16,6 +16,7 @@ purchases), again independent of everyone else.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -214,16 +215,21 @@ class Activity:
         key = key[order]
         return DaySchedule(day, key, key >> _KEY_SHIFT, device[order], channel[order], bounds)
 
-    def query_intent(self, key: np.ndarray, day: int, channel: np.ndarray, stage: np.ndarray) -> np.ndarray:
+    def query_intent(self, key: np.ndarray, day: int, channel: np.ndarray, stage: np.ndarray,
+                     draw: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
         """Query intent level per opportunity: 0 informational, 1 category, 2 purchase.
 
         Only search has a query; other channels get the neutral level 1.
+
+        Args:
+            draw: draw(rows, keys) -> the uniforms of opportunities `rows` (keys `key[rows]`) for their intent
+                on `day`; None: this world's own counter draws (a batch of worlds draws each row as its world).
         """
         intent = np.ones(key.shape[0], dtype=np.int8)
         for c in self.search:
             rows = np.flatnonzero(channel == c)
             if rows.size:
-                u = self.crng.uniform(key[rows], day, _INTENT)
+                u = self.crng.uniform(key[rows], day, _INTENT) if draw is None else draw(rows, key[rows])
                 st = stage[rows]
                 cut0, *cuts = self._intent_cut
                 level = (u >= cut0[st]).astype(np.int8)

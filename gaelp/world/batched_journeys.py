@@ -52,14 +52,12 @@ class WorldsJourneys:
                             seen_creative=a("seen_creative"), brand=a("brand"), converted_at=a("converted_at"),
                             journey_start=a("journey_start"))
 
-    def expose(self, t: int, exposures: Sequence[Exposures]) -> None:
-        """Each world's `journey.expose` of its hour's `exposures[w]` (`Simulation.settle_hour`'s), at once."""
-        sizes = [e.person.shape[0] for e in exposures]
-        if not any(sizes):
+    def expose(self, t: int, world: np.ndarray, exposures: Exposures) -> None:
+        """Each world's `journey.expose` of its hour's exposures at once: `exposures` (persons local to their
+        worlds) of every world, world-major, `world` (k,) of each (`Simulation.settle_hour`'s, end to end)."""
+        if not world.size:
             return
-        world = np.repeat(np.arange(self.n_worlds), sizes)
-        key, person, advertiser, channel, clicked, stage_now, creative = (np.concatenate(f)
-                                                                          for f in zip(*exposures, strict=True))
+        key, person, advertiser, channel, clicked, stage_now, creative = exposures
         day, rng = t // 24, self.rng
         self.model.expose(self.state(), t, day, key, world * self.n + person, advertiser, channel, clicked,
                           stage_now, creative, draw=lambda rows, keys, purpose: rng.uniform(world[rows], keys, day,

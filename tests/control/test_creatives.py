@@ -117,10 +117,13 @@ def test_the_selectors_of_a_batch_of_worlds_choose_and_learn_as_each_alone(mode)
         expect = [c.choose(t, d, x) for c, d, x in zip(alone, device, context, strict=True)]
         got = batch.choose(t, np.repeat(np.arange(3), sizes), np.concatenate(device), np.concatenate(context), sizes)
         assert np.array_equal(got, np.concatenate(expect))
+        # each world's hour of samples, bit for bit (the batch takes every world's Beta parameters at once)
+        assert all(a._theta.tobytes() == b._theta.tobytes() for a, b in zip(alone, together, strict=True))
         for a, b, d, x, cr in zip(alone, together, device, context, expect, strict=True):
             clicked = rng.random(d.size) < 0.3
+            weight = rng.uniform(0.5, 2.0, d.size)  # counts that are not whole: their order of addition shows
             for c in (a, b):
-                c.observe(d, x, cr, clicked, d[:2])
+                c.observe(d, x, cr, clicked, d[:2], weight)
     for a, b in zip(alone, together, strict=True):
         assert all(np.array_equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
     assert len({c.clicks.sum() for c in together}) == 3  # the worlds learned apart

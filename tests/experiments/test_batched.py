@@ -1,19 +1,22 @@
 """Many worlds as one array program: a world in a batch is bit for bit the same world alone."""
 
+import dataclasses
 import hashlib
 import json
 
 import numpy as np
 import pytest
 
+from gaelp.bidders.protocol import OURS
 from gaelp.config import load_config
+from gaelp.experiments import batched
 from gaelp.experiments.batched import BatchedWorlds
 from gaelp.experiments.faults import FaultInjector, parse_fault
 from gaelp.experiments.importance import with_importance
 from gaelp.market.clearing import Market
 from gaelp.records import DayLog
 from gaelp.rng import Streams
-from gaelp.simulation import Simulation, build_bidder
+from gaelp.simulation import Simulation, build_bidder, overcharge_screen
 from gaelp.world.purchases import POST_CLICK
 
 SEEDS = (11, 12, 13, 14)
@@ -104,7 +107,9 @@ def _strict_watch(sim: Simulation, from_hour: int) -> Simulation:
     return sim
 
 
-def test_a_world_whose_price_watch_fires_in_a_batch_is_the_world_alone():
+def test_a_world_whose_price_watch_fires_in_a_batch_is_the_world_alone(monkeypatch):
+    # the strict watch reacts to prices our own screen lets through: the batch asks every world's watch
+    monkeypatch.setattr(batched, "overcharge_screen", lambda bids: lambda row, adv, price: adv == OURS)
     cfg = load_config(None, users=1500, days=2)
     seeds, strict = (21, 22, 23), 1  # the watch fires in world 1 only
 
@@ -124,6 +129,28 @@ def test_a_world_whose_price_watch_fires_in_a_batch_is_the_world_alone():
     kinds = [[e["kind"] for e in events] for _, events in alone]
     assert "overcharge" in kinds[strict] and all("overcharge" not in k for w, k in enumerate(kinds) if w != strict)
     assert any("stopped from opportunity" in e["action"] for e in alone[strict][1])  # withdrawn mid-hour
+
+
+def test_the_overcharge_screen_flags_what_our_price_watch_reacts_to():
+    """A world's price watch asks for a withdrawal exactly when the batch's screen (`overcharge_screen`)
+    flags one of the impressions it sees, so a batch that asks only those worlds' watches loses nothing."""
+    sim = Simulation(load_config(None, users=1500, days=1).replace(seed=5))
+    for _ in range(12):
+        sim.step_hour()
+    c = sim.clearing(sim.open_hour())
+    n = c.bids.shape[1]
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(60):
+        k = int(rng.integers(0, 5))
+        row = np.sort(rng.choice(n, k, replace=False))
+        adv = rng.integers(0, c.bids.shape[0], k)
+        # priced around our bid on the row, rivals' impressions too (above our bid is no overcharge of theirs)
+        price = c.bids[OURS, row] * rng.choice([0.5, 1.0, 1.0 + 1e-12, 1.01, 2.0], k)
+        flagged = bool(overcharge_screen(c.bids[OURS])(row, adv, price).any())
+        assert flagged == (c.watch(row, adv, price, np.ones(k, bool))[OURS] < n)
+        seen.add(flagged)
+    assert seen == {True, False}
 
 
 def test_post_click_purchases_scheduled_for_a_batch_are_each_worlds_alone():
@@ -234,3 +261,104 @@ def test_a_frozen_rival_learns_nothing_in_a_batch_as_alone():
     for a, s in zip(alone, sims, strict=True):
         assert all(_same_state(x.state_dict(), y.state_dict()) for x, y in zip(a.rivals, s.rivals, strict=True))
     assert sims[1].bidders[1].hours_ == 0 < sims[0].bidders[1].hours_
+
+
+def test_a_rival_without_a_batched_form_bids_world_by_world_as_alone():
+    """A rival slot the batch cannot take (a kind without a batched form) bids and learns in each world
+    alone, its bids merged with the batched ones world by world; every world hashes as alone."""
+    cfg = load_config(None, users=1500, days=2, bidder="target_cpa")
+
+    def worlds():
+        sims = [Simulation(cfg.replace(seed=s)) for s in SEEDS[:3]]
+        for sim in sims:  # the rule rival of slot 2, as a kind of its own
+            sim.bidders[2].__class__ = type("OwnRule", (type(sim.bidders[2]),), {})
+        return sims
+
+    alone = []
+    for sim in worlds():
+        on_day, finish = _hasher(sim)
+        sim.run(on_day=on_day)
+        alone.append(finish())
+    sims = worlds()
+    hashers = [_hasher(sim) for sim in sims]
+    batch = BatchedWorlds(sims)
+    assert 2 not in batch.rivals and len(batch.rivals) == sims[0].n_adv - 2
+    batch.run(cfg.days, on_day=lambda w, log: hashers[w][0](log))
+    assert [finish() for _, finish in hashers] == alone
+
+
+def _same(a, b) -> bool:
+    """Equal, array by array (values and dtypes), through tuples and dataclasses."""
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+    if dataclasses.is_dataclass(a):
+        return type(a) is type(b) and all(_same(getattr(a, f.name), getattr(b, f.name))
+                                          for f in dataclasses.fields(a))
+    if isinstance(a, dict):
+        return type(b) is dict and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, tuple | list):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    return a == b
+
+
+def test_every_worlds_offer_of_the_hour_at_once_is_its_offer_alone():
+    """`BatchedWorlds.offer` (purchases due, then every world's opportunity columns at once) against each
+    world's `offer_hour`, hour by hour, each world then finishing its hour alone: worlds of different start
+    dates (weekdays), importance weights (crisis=4), an oracle (the truth view), 200 people (hours without
+    opportunities in some worlds)."""
+    cfg = with_importance(load_config(None, users=200, days=2, bidder="oracle"), {"crisis": 4.0})
+    worlds = [(51, "2024-03-04"), (52, "2024-03-09"), (53, "2024-03-05")]
+
+    def build(seed, start):
+        return Simulation(cfg.replace(seed=seed, start_date=start))
+
+    batch = BatchedWorlds([build(*w) for w in worlds])
+    alone = [build(*w) for w in worlds]
+    empty, weights = 0, set()
+    for _ in range(24 * cfg.days):
+        offers, rows, cols = batch.offer()
+        weights.update(rows.weight.tolist())
+        own = [sim.offer_hour() for sim in alone]
+        assert _same(own, offers)  # purchases, batches (every column and dtype), truth, people, keys
+        for w, o in enumerate(own):
+            a, b = rows.bounds[w], rows.bounds[w + 1]
+            for name in ("context", "channel", "intent", "device", "device_type", "weight"):
+                assert _same(getattr(rows, name)[a:b], getattr(o.opp.batch, name)), name
+            assert all(_same(c[a:b], x) for c, x in zip(cols[:4], (o.opp.person, o.opp.batch.device,
+                                                                   o.opp.batch.channel, o.opp.key)))
+            empty += o.opp.batch.size == 0
+        for world, offer in [*zip(alone, own), *zip(batch.sims, offers)]:
+            hour = world.bid_hour(offer)
+            world.close_hour(hour, world.market.clear_within_budgets(*world.clearing(hour).market_args))
+    assert empty and len(weights) > 1
+    assert all(o.opp.truth_view.truth is not None for o in offers)
+
+
+def test_every_worlds_hour_settled_at_once_is_its_hour_alone():
+    """The impressions' columns, our touches and the journeys' moves of every world taken at once: after every
+    hour, each world's record (its impressions, truth, creatives), our touch tracker, its people's journeys
+    and our bidder's logged costs (importance weights, crisis=4: costs that are not the platform's) equal the
+    world's alone."""
+    cfg = with_importance(load_config(None, users=1500, days=2, bidder="target_cpa"), {"crisis": 4.0})
+    seeds = (61, 62, 63)
+    runs = []
+    for together in (False, True):
+        sims = [Simulation(cfg.replace(seed=s)) for s in seeds]
+        seen: list[list] = [[] for _ in sims]
+        for sim, log in zip(sims, seen, strict=True):
+            costs = []
+            original = sim.ours.observe
+            sim.ours.observe = lambda outcome, original=original, costs=costs: (costs.append(outcome.cost.copy()),
+                                                                                original(outcome))[1]
+            sim.observe(lambda r, sim=sim, log=log, costs=costs: log.append(
+                (r, sim.touches.state_dict(), sim.state.state_dict(), costs[-1])))
+        if together:
+            BatchedWorlds(sims).run(cfg.days)
+        else:
+            for sim in sims:
+                sim.run()
+        runs.append(seen)
+    alone, batched = runs
+    assert _same(alone, batched)
+    assert any(h[3].sum() != h[0].impressions.cost[h[0].impressions.advertiser == OURS].sum()
+               for world in alone for h in world)  # our log's costs are not the platform's

@@ -267,11 +267,12 @@ def test_a_single_item_mechanism_with_several_slots_is_refused_when_the_market_i
 
 
 @pytest.mark.parametrize("one_pass_max", [None, 50])
-@pytest.mark.parametrize("variant", ["plain", "charge", "price_mult", "watch"])
+@pytest.mark.parametrize("variant", ["plain", "charge", "price_mult", "watch", "screened"])
 def test_clear_worlds_gives_each_world_what_it_gets_alone(one_pass_max, variant, monkeypatch):
     """A batch of worlds' hours cleared at once: each world's slice equals its own clearing bit for bit,
     also where budgets run out mid-hour (some worlds), are spent already, or never bind, and where some
-    worlds' watches withdraw an advertiser mid-hour (each watch sees the same passes as alone)."""
+    worlds' watches withdraw an advertiser mid-hour (each watch sees the same passes as alone; with a
+    screen, only the passes where the world has an impression the screen flags, with the same result)."""
     if one_pass_max is not None:  # worlds above and below the one-pass size in one batch
         monkeypatch.setattr(market_module, "_ONE_PASS_MAX", one_pass_max)
     rng = np.random.default_rng(SEED)
@@ -284,7 +285,8 @@ def test_clear_worlds_gives_each_world_what_it_gets_alone(one_pass_max, variant,
     remaining = rng.choice([-1.0, 0.0, 2.0, 8.0, 1e9], size=(len(sizes), n_b))
     # light and heavy clicks: some end budgets (by their draws), some are charged what is left
     charge = Charge(rng.choice([0.25, 0.5, 2.0], n), rng.uniform(size=n)) if variant == "charge" else None
-    if variant == "watch":
+    watched = variant in ("watch", "screened")
+    if watched:
         remaining[4] = 1e9  # no budget binds in world 4: only its watch makes it go on to a second pass
     m = market()
     if variant == "price_mult":
@@ -298,7 +300,7 @@ def test_clear_worlds_gives_each_world_what_it_gets_alone(one_pass_max, variant,
     def price_watch(w, log):
         """World w's watch (None in worlds 1 and 3): advertiser w % n_b withdraws 2 rows after its first
         click priced above 1.2; every call is logged."""
-        if variant != "watch" or w in (1, 3):
+        if not watched or w in (1, 3):
             return None
 
         def watch(row, adv, price, clicked):
@@ -311,17 +313,24 @@ def test_clear_worlds_gives_each_world_what_it_gets_alone(one_pass_max, variant,
 
         return watch
 
+    def screen(row, adv, price):  # what the watches may react to (they also need a click)
+        return (adv == world[row] % n_b) & (price > 1.2)
+
     batch_logs = [[] for _ in seeds]
     batch = m.clear_worlds(bounds, ch, bids, remaining, respond, charge,
-                           [price_watch(w, batch_logs[w]) for w in range(len(seeds))] if variant == "watch" else None)
+                           [price_watch(w, batch_logs[w]) for w in range(len(seeds))] if watched else None,
+                           screen if variant == "screened" else None)
     cuts = np.searchsorted(batch.row, bounds)
-    ran_out = withdrawn = 0
+    ran_out = withdrawn = screened = 0
     for w, seed in enumerate(seeds):
         a, b = bounds[w], bounds[w + 1]
-        log = []
+        log = alone_log = []
         alone = m.clear_within_budgets(ch[a:b], bids[:, a:b], remaining[w], random_clicks(0.5, seed),
                                        None if charge is None else Charge(*(f[a:b] for f in charge)),
                                        price_watch(w, log))
+        if variant == "screened":  # asked in the passes where it has a flagged impression, with the same ones
+            log = [c for c in log if screen(c[0] + a, c[1], c[2]).any()]
+            screened += len(batch_logs[w]) < len(alone_log)
         assert len(batch_logs[w]) == len(log)  # the watch saw the same passes, with the same impressions
         assert all(np.array_equal(x, y) for calls in zip(batch_logs[w], log, strict=True)
                    for x, y in zip(*calls, strict=True))
@@ -335,4 +344,5 @@ def test_clear_worlds_gives_each_world_what_it_gets_alone(one_pass_max, variant,
         assert np.array_equal(batch.bids[:, a:b], alone.bids)
         ran_out += int((alone.bids != np.where(remaining[w][:, None] <= 0, 0.0, bids[:, a:b])).any())
     assert ran_out >= 1  # some world's budget ran out within the hour, so the fallback was exercised
-    assert withdrawn >= 2 * (variant == "watch")  # watches withdrew bids, in world 4 too
+    assert withdrawn >= 2 * watched  # watches withdrew bids, in world 4 too
+    assert screened >= (variant == "screened")  # the screen spared some watch a pass

@@ -46,7 +46,8 @@ def test_worlds_journeys_move_each_world_as_alone(seed):
             hour.append(e._replace(stage_now=batched[w].stage[e.person].copy()))
         if t == 35:  # a world restored from a checkpoint (new arrays) is followed
             batched[1].load_state_dict(batched[1].state_dict())
-        people.expose(t, hour)
+        people.expose(t, np.repeat(np.arange(len(SEEDS)), [e.person.size for e in hour]),
+                      Exposures(*(np.concatenate(f) for f in zip(*hour, strict=True))))
         for w, (a, b) in enumerate(zip(alone, batched, strict=True)):
             for name in a.arrays:
                 assert getattr(a, name).tobytes() == getattr(b, name).tobytes(), (t, w, name)
