@@ -26,20 +26,21 @@ from rich.table import Table
 
 from benchmarks.bench_prior import validation_parser, validation_seeds
 from gaelp.agent.bidder import make_agent_bidder, pacing_action
+from gaelp.bidders.protocol import Bidder
 from gaelp.config import Config
-from gaelp.experiments.play import world_result
-from gaelp.simulation import Simulation
+from gaelp.experiments.play import AGENT, Play, play
 
 
 def play_fixed_k(cfg: Config, policy: Path, k: float) -> dict[str, Any]:
     """One world (`cfg`'s seed) played at the constant level `k` on `policy`'s value model."""
-    agent = make_agent_bidder(cfg, policy, cac_guard=False)
-    agent.controller = None  # the action stays as set: no policy
-    agent.set_action(pacing_action(len(cfg.world.channels), k))
-    sim = Simulation(cfg, bidder=agent)
-    agent.attach_world(sim)
-    sim.run(cfg.days)
-    r = world_result(sim, cfg.seed, "fixed_k")
+
+    def agent(c: Config, path: str | Path | None, online: bool) -> Bidder:
+        bidder = make_agent_bidder(c, path, online, cac_guard=False)
+        bidder.controller = None  # the action stays as set: no policy
+        bidder.set_action(pacing_action(len(c.world.channels), k))
+        return bidder
+
+    r = play(cfg, Play(cfg.seed, AGENT), agent, policy)
     return {"seed": cfg.seed, "k": k, "score": r.score, "cac": r.cac, "budget_use": r.budget_use}
 
 
