@@ -32,6 +32,7 @@ from scipy.special import expit, logit
 
 from benchmarks.bench_prior import validation_seeds
 from gaelp.agent.bidder import default_policy_path, make_agent_bidder
+from gaelp.agent.ceiling_fit import ranking
 from gaelp.agent.diagnose import clicks_with_truth
 from gaelp.agent.prior_fit import LABEL_WINDOW_H, PRIOR_SEED_BASE, PRIOR_USERS, ClickLog, collect_world, fit_prior
 from gaelp.agent.value import value_terms
@@ -49,8 +50,9 @@ def logit_slope(eta: np.ndarray, p_true: np.ndarray, bins: int = 10) -> float:
 def prior_ranking(w: np.ndarray, val: list[dict[str, np.ndarray]], n_channels: int) -> dict[str, float]:
     """Mean over validation worlds of the prior's correlation with the truth, mean / truth, and logit slope."""
     etas = [value_terms(v["x"], n_channels) @ w for v in val]
-    return {"corr": float(np.mean([np.corrcoef(expit(e), v["p_true"])[0, 1] for e, v in zip(etas, val)])),
-            "ratio": float(np.mean([expit(e).mean() / v["p_true"].mean() for e, v in zip(etas, val)])),
+    ranks = [ranking(expit(e), v["p_true"]) for e, v in zip(etas, val)]
+    return {"corr": float(np.mean([r["corr"] for r in ranks])),
+            "ratio": float(np.mean([r["mean_pred"] / r["mean_true"] for r in ranks])),
             "slope": float(np.mean([logit_slope(e, v["p_true"]) for e, v in zip(etas, val)]))}
 
 
