@@ -126,6 +126,14 @@ class Settled(NamedTuple):
     pixels: list[tuple[np.ndarray, ...]]  # each advertiser's pixel report of the hour (`pixel_reports`)
 
 
+class Budgets(NamedTuple):
+    """The budget side of how the platform clears one open hour (`Simulation.budgets`)."""
+
+    remaining: np.ndarray  # (n_bidders,) budget left today
+    charge: Charge | None  # importance weights and charge draws per opportunity, None in a plain world
+    watch: Watch | None  # our safety layer's live watch of our own prices, None when it is off
+
+
 class Clearing(NamedTuple):
     """How the platform clears one open hour, and the world's click model of it."""
 
@@ -589,21 +597,28 @@ class Simulation:
 
         respond = partial(click_response, self.response, clicks, self.n_adv, lambda r, a: self.ctr_quality[a],
                           lambda r, i: seen[i], lambda r, i: seen_creative[i], self._draws(t // 24), keep)
-        charge = None if self._charge is None else Charge(self._charge[person],
+        remaining, charge, watch = self.budgets(t, opp, bids)
+        return Clearing(batch.channel, bids, remaining, respond, charge, watch, clicks, shown)
+
+    def budgets(self, t: int, opp: _Opportunities, bids: np.ndarray) -> Budgets:
+        """The budget side of the platform's inputs to clear hour `t` (`clearing` less the click model): what
+        each advertiser may still spend, importance sampling's charges and our live price watch."""
+        charge = None if self._charge is None else Charge(self._charge[opp.person],
                                                           self.crng.uniform(opp.key, t // 24, Purpose.BUDGET_END))
         remaining = self.budget - self.spent_today
         remaining[OURS] = self.safety.remaining(t, self.budget[OURS], self.spent_today[OURS])
-        ours_bids = bids[OURS]
+        if self.safety.react_minutes is None:
+            return Budgets(remaining, charge, None)
+        ours_bids, n = bids[OURS], opp.batch.size
 
         def watch(r: np.ndarray, a: np.ndarray, price: np.ndarray, clicked: np.ndarray) -> np.ndarray:
             # our safety layer watches our own prices as they come (rivals watch nothing)
-            stop = np.full(self.n_adv, batch.size, np.int64)
+            stop = np.full(self.n_adv, n, np.int64)
             mine = a == OURS
             stop[OURS] = self.safety.charge_stop(ours_bids, r[mine], price[mine])
             return stop
 
-        return Clearing(batch.channel, bids, remaining, respond, charge,
-                        watch if self.safety.react_minutes is not None else None, clicks, shown)
+        return Budgets(remaining, charge, watch)
 
     def _schedule_post_click(self, t: int, opp: _Opportunities, cl: Cleared, imp_person: np.ndarray,
                              imp_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -54,6 +54,7 @@ from gaelp.market.tracking import WorldsTouches
 from gaelp.records import DayLog, HourRecord
 from gaelp.rng import Purpose, WorldsRng
 from gaelp.simulation import (
+    Budgets,
     Clearing,
     ImpressionColumns,
     Offer,
@@ -159,9 +160,9 @@ class BatchedWorlds:
         ours = self.safety.apply([s.bid_of(OURS, o.opp) if o.opp.batch.size else np.zeros(0)
                                   for s, o in zip(self.sims, offers, strict=True)], self.t)
         rival_bids = {j: rival.bid(rows) for j, rival in self.rivals.items()}
-        creative = rows.split(self.creatives.choose(self.t, rows.world, rows.device,
-                                                    creative_context(rows.context, rows.device_type),
-                                                    [b - a for a, b in cuts]))
+        chosen = self.creatives.choose(self.t, rows.world, rows.device, creative_context(rows.context, rows.device_type),
+                                       [b - a for a, b in cuts])
+        creative = rows.split(chosen)
         blocked = self.caps.blocked(rows.world, cols.person, rows.channel)
         given: list[dict[int, np.ndarray]] = [{} for _ in self.sims]
         bids: np.ndarray | None = None
@@ -178,7 +179,18 @@ class BatchedWorlds:
         hours = [s.bid_hour(o, g, blocked[:, a:b], c, shown[a * n_slots:b * n_slots],
                             None if bids is None else bids[:, a:b])
                  for s, o, g, c, (a, b) in zip(self.sims, offers, given, creative, cuts, strict=True)]
-        cleared, every = self._clear([s.clearing(h) for s, h in zip(self.sims, hours, strict=True)], bids)
+        # the click model's inputs of every world's rows at once (each world's `clearing` of its rows, end to end)
+        clicks = ClickInputs(cols.key, cols.person, cols.segment, cols.stage,
+                             self.sims[0].response.person_ctr(cols.segment, cols.stage, cols.intent),
+                             cols.channel.astype(np.int64) * n_slots, chosen)
+
+        def keep(r: np.ndarray, s: np.ndarray, c: np.ndarray) -> None:  # world w's table is shown's rows of w
+            shown[r * n_slots + s] = c
+
+        cleared, every = self._clear(rows.bounds, cols.channel,
+                                     np.concatenate([h.bids for h in hours], axis=1) if bids is None else bids,
+                                     [s.budgets(h.t, h.opp, h.bids) for s, h in zip(self.sims, hours, strict=True)],
+                                     clicks, keep)
         scheduled = self._schedule_post_click(rows, every, cols)
         settled, imp = self._settle(hours, rows, cols, cleared, every, scheduled, shown)
         self._learn_creatives(rows, every, imp, settled)
@@ -238,47 +250,50 @@ class BatchedWorlds:
         Returns:
             Each world's `Cleared`, as its own `Market.clear_within_budgets(*inputs[w])` returns it.
         """
-        return self._clear(inputs)[0]
-
-    def _clear(self, inputs: Sequence[Clearing], bids: np.ndarray | None = None) -> tuple[list[Cleared], Cleared]:
-        """`clear`, and every world's impressions as one `Cleared` over the batch's rows (world-major); `bids`:
-        the worlds' bids end to end, if at hand."""
         bounds = np.zeros(len(inputs) + 1, np.int64)
         np.cumsum([c.channel.shape[0] for c in inputs], out=bounds[1:])
-        charged = [c.charge is not None for c in inputs]
+        clicks = ClickInputs(*(np.concatenate(f) for f in zip(*(c.clicks for c in inputs), strict=True)))
+        return self._clear(bounds, np.concatenate([c.channel for c in inputs]),
+                           np.concatenate([c.bids for c in inputs], axis=1),
+                           [Budgets(c.remaining, c.charge, c.watch) for c in inputs], clicks,
+                           _scatter(bounds, [c.shown for c in inputs], self.market.max_slots))[0]
+
+    def _clear(self, bounds: np.ndarray, channel: np.ndarray, bids: np.ndarray, budgets: Sequence[Budgets],
+               clicks: ClickInputs, keep: Keep) -> tuple[list[Cleared], Cleared]:
+        """`clear` of the worlds' rows end to end (`bounds`: (W + 1,) their offsets; `channel` (N,), `bids`
+        (n_adv, N), `clicks` over them; `keep` notes the creatives shown), each world's `budgets`; also returns
+        every world's impressions as one `Cleared` over the batch's rows (world-major)."""
+        charged = [b.charge is not None for b in budgets]
         if any(charged) and not all(charged):  # alone, a plain world takes the budget test without charges
             raise ValueError(f"worlds {[w for w, c in enumerate(charged) if not c]} have no importance charges "
                              f"and the others have: a batch clears one kind")
-        charges = [c.charge for c in inputs if c.charge is not None]
+        charges = [b.charge for b in budgets if b.charge is not None]
         charge = Charge(*(np.concatenate(f) for f in zip(*charges, strict=True))) if all(charged) else None
-        if bids is None:
-            bids = np.concatenate([c.bids for c in inputs], axis=1)
-        watched = any(c.watch is not None for c in inputs)
+        watched = any(b.watch is not None for b in budgets)
         # each world's price watch is asked only in a pass where one of our impressions there is overcharged
-        cl = self.market.clear_worlds(bounds, np.concatenate([c.channel for c in inputs]), bids,
-                                      np.stack([c.remaining for c in inputs]), self._respond(bounds, inputs), charge,
-                                      [c.watch for c in inputs] if watched else None,
+        cl = self.market.clear_worlds(bounds, channel, bids, np.stack([b.remaining for b in budgets]),
+                                      self._respond(bounds, clicks, keep), charge,
+                                      [b.watch for b in budgets] if watched else None,
                                       overcharge_screen(bids[OURS]) if watched else None)
         cut = np.searchsorted(cl.row, bounds).tolist()
         out = []
-        for w in range(len(inputs)):
+        for w in range(len(budgets)):
             a, b, lo, hi = cut[w], cut[w + 1], bounds[w], bounds[w + 1]
             out.append(Cleared(cl.row[a:b] - lo, cl.slot[a:b], cl.advertiser[a:b], cl.price[a:b], cl.clicked[a:b],
                                cl.cost[a:b], cl.ctr[a:b], np.ascontiguousarray(cl.bids[:, lo:hi])))
         return out, cl
 
-    def _respond(self, bounds: np.ndarray, inputs: Sequence[Clearing]) -> Respond:
-        """The worlds' click model over batch rows: every world's `click_response` in one array program,
-        its draws through `WorldsRng` and its memory gathered from each world's own arrays."""
-        clicks = ClickInputs(*(np.concatenate(f) for f in zip(*(c.clicks for c in inputs), strict=True)))
+    def _respond(self, bounds: np.ndarray, clicks: ClickInputs, keep: Keep) -> Respond:
+        """The worlds' click model over batch rows (`clicks`, world-major at `bounds`): every world's
+        `click_response` in one array program, its draws through `WorldsRng` and its memory gathered from each
+        world's own arrays; `keep` notes the creatives shown."""
         world = np.repeat(np.arange(self.n_worlds), np.diff(bounds))
         quality = np.stack([s.ctr_quality for s in self.sims])  # (W, n_adv): a fault may change a world's
         day, rng = self.t // 24, self.rng
         first = self.sims[0]
         return partial(click_response, first.response, clicks, first.n_adv, lambda r, a: quality[world[r], a],
                        self._gather("seen", world), self._gather("seen_creative", world),
-                       lambda r, keys, purpose: rng.uniform(world[r], keys, day, purpose),
-                       _scatter(bounds, [c.shown for c in inputs], self.market.max_slots))
+                       lambda r, keys, purpose: rng.uniform(world[r], keys, day, purpose), keep)
 
     def _settle(self, hours: Sequence[OpenHour], rows: WorldRows, cols: OpportunityColumns, cleared: Sequence[Cleared],
                 every: Cleared, scheduled: Sequence[tuple[np.ndarray, np.ndarray] | None],
