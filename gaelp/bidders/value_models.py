@@ -232,9 +232,8 @@ class WorldsClickValue:
             cell = world * last_t.shape[1] + device
             last_t.reshape(-1)[cell] = t
             last_ctx.reshape(-1)[cell] = ctx
-        for m, o in zip(models, out.outcomes, strict=True):
-            if o.conv_device.size:
-                m._credit(o)
+        for w in out.converting():
+            models[w]._credit(out.outcomes[w])
 
 
 class CpaTarget:

@@ -41,9 +41,9 @@ from typing import cast
 import numpy as np
 
 from gaelp.bidders.batched_rivals import batch_rivals
-from gaelp.bidders.outcomes import outcome_columns, outcomes_of
-from gaelp.bidders.protocol import N_INTENTS, OURS
-from gaelp.bidders.worlds import WorldOutcomes, WorldRows
+from gaelp.bidders.outcomes import outcome_columns
+from gaelp.bidders.protocol import N_INTENTS, OURS, BidderOutcome
+from gaelp.bidders.worlds import SlotOutcomes, WorldOutcomes, WorldRows
 from gaelp.config import Config
 from gaelp.control.batched_safety import WorldsSafety
 from gaelp.control.creatives import WorldsCreatives
@@ -198,17 +198,20 @@ class BatchedWorlds:
         # every advertiser's outcome columns of every world at once, each world's outcomes their views
         columns = outcome_columns(every.bids.shape[0], every.bids.shape[1], every.row, every.slot, every.advertiser,
                                   every.price, every.clicked, imp.cost)
-        settled = [st._replace(outcomes=outcomes_of(o.opp.batch, cl.bids, columns.worlds(a, b), st.pixels))
-                   for st, o, cl, (a, b) in zip(settled, offers, cleared, cuts, strict=True)]
-        # every advertiser learns from its own outcome: the batched rivals of all worlds at once
-        for s, st in zip(self.sims, settled, strict=True):
-            for j, (b, outcome) in enumerate(zip(s.bidders, st.outcomes, strict=True)):
-                if j not in self.rivals:
-                    b.observe(outcome)
+        pixels = [st.pixels for st in settled]
+        # every advertiser learns from its own outcome: the batched rivals of all worlds at once (their worlds'
+        # outcomes built only where read), the others world by world
+        alone = [j for j in range(self.sims[0].n_adv) if j not in self.rivals]
+        for s, o, cl, p, (a, b) in zip(self.sims, offers, cleared, pixels, cuts, strict=True):
+            for j in alone:
+                s.bidders[j].observe(BidderOutcome(o.opp.batch, cl.bids[j], columns.slot[j, a:b], columns.price[j, a:b],
+                                                   columns.clicked[j, a:b], columns.cost[j, a:b], *p[j]))
         for j, rival in self.rivals.items():
             if rival.learns:
                 rival.observe(WorldOutcomes(rows, every.bids[j], columns.clicked[j], columns.cost[j],
-                                            np.flatnonzero(columns.clicked[j]), [st.outcomes[j] for st in settled]))
+                                            np.flatnonzero(columns.clicked[j]),
+                                            SlotOutcomes(rows, [every.bids[j], *(c[j] for c in columns)],
+                                                         [p[j] for p in pixels])))
         # every world's KPIs at once, then each world's safety watch of its hour, then their anomaly tests at once
         spend = self.kpis.account(self.t, rows.world, rows.channel, rows.bounds, every, imp.creative,
                                   [st.record.purchases for st in settled])
