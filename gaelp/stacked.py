@@ -40,17 +40,19 @@ class Stacked:
         objects: one per world, in world order.
         name: the attribute, an array of the same shape in every object.
         key: if given, the attribute is a dict and the array is its entry `key`.
+        axis: the world axis of the stacked array (1: (n, W, ...), the objects' views strided), for an array
+            reduced over its first axis (which numpy then does over long rows).
     """
 
-    def __init__(self, objects: Sequence[Any], name: str, key: str | None = None) -> None:
-        self.objects, self.name, self.key = list(objects), name, key
+    def __init__(self, objects: Sequence[Any], name: str, key: str | None = None, axis: int = 0) -> None:
+        self.objects, self.name, self.key, self.axis = list(objects), name, key, axis
         # each object's current array
         self._of: Callable[[Any], np.ndarray] = attrgetter(name) if key is None else lambda o: getattr(o, name)[key]
         self._stack()
 
     def _stack(self) -> None:
-        self.array = np.stack([self._of(o) for o in self.objects])
-        for o, row in zip(self.objects, self.array, strict=True):
+        self.array = np.stack([self._of(o) for o in self.objects], axis=self.axis)
+        for o, row in zip(self.objects, np.moveaxis(self.array, self.axis, 0), strict=True):
             if self.key is None:
                 setattr(o, self.name, row)
             else:
@@ -58,7 +60,7 @@ class Stacked:
         self._views = [self._of(o) for o in self.objects]
 
     def get(self) -> np.ndarray:
-        """(W, ...) the worlds' current arrays (writes into it are the objects' own)."""
+        """(W, ...) the worlds' current arrays, the world axis at `axis` (writes into it are the objects' own)."""
         if not all(map(is_, map(self._of, self.objects), self._views)):
             self._stack()
         return self.array

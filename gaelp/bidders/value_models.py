@@ -170,7 +170,10 @@ class WorldsClickValue:
                         first.devices.converted.size):
                 raise ValueError("a batch's click-value models differ in more than their data")
         self.models = list(models)
-        self.matured, self.recent, self.credit = (Stacked(models, n) for n in ("matured_", "recent_", "credit_"))
+        self.matured, self.credit = Stacked(models, "matured_"), Stacked(models, "credit_")
+        # (window, W, n_ctx): the age-weighted sum over the window then adds long rows (5x faster than over
+        # (W, window, n_ctx), whose inner rows are one world's contexts; the same order, slot by slot)
+        self.recent = Stacked(models, "recent_", axis=1)
         devices = [m.devices for m in models]
         self.last_click_t, self.last_click_ctx = Stacked(devices, "last_click_t"), Stacked(devices, "last_click_ctx")
         self._vpc: np.ndarray | None = None
@@ -190,10 +193,10 @@ class WorldsClickValue:
         first, w = self.models[0], len(self.models)
         k = first.strength
         slots = {m.t_ % first.window_h for m in self.models}
-        # (window, 1) the age weights of the worlds' clock (W of them where the clocks differ)
-        age = first._age_weight[slots.pop()] if len(slots) == 1 else \
-            first._age_weight[[m.t_ % first.window_h for m in self.models]]
-        clicks = self.matured.get() + (age * self.recent.get()).sum(axis=-2)  # (W, n_ctx)
+        # (window, 1, 1) the age weights of the worlds' clock ((window, W, 1) where the clocks differ)
+        age = first._age_weight[slots.pop()][:, None] if len(slots) == 1 else \
+            first._age_weight[[m.t_ % first.window_h for m in self.models]].transpose(1, 0, 2)
+        clicks = self.matured.get() + (age * self.recent.get()).sum(axis=0)  # (W, n_ctx)
         credit = self.credit.get()
         pooled = (credit.sum(axis=1) + k * first.prior_vpc) / (clicks.sum(axis=1) + k)  # (W,)
         clicks, credit = clicks.reshape(w, -1, N_INTENTS), credit.reshape(w, -1, N_INTENTS)
@@ -207,8 +210,8 @@ class WorldsClickValue:
         self._vpc = None
         if all(m.t_ == t - 1 for m in models):  # the usual step, one hour on: `_advance`'s, for every world
             recent, slot = self.recent.get(), t % models[0].window_h
-            self.matured.get()[:] += recent[:, slot]
-            recent[:, slot] = 0.0
+            self.matured.get()[:] += recent[slot]
+            recent[slot] = 0.0
             for m in models:
                 m.t_ = t
         else:
@@ -223,8 +226,8 @@ class WorldsClickValue:
             n_ctx = recent.shape[2]
             ctx, world, device = rows.context[clicks], rows.world[clicks], rows.device[clicks]
             # clicks by (world, context), each cell adding its clicks in the world's own order; + 0 elsewhere
-            recent[:, t % models[0].window_h] += np.bincount(world * n_ctx + ctx, rows.weight[clicks],
-                                                             minlength=recent.shape[0] * n_ctx).reshape(-1, n_ctx)
+            recent[t % models[0].window_h] += np.bincount(world * n_ctx + ctx, rows.weight[clicks],
+                                                          minlength=recent.shape[1] * n_ctx).reshape(-1, n_ctx)
             last_t, last_ctx = self.last_click_t.get(), self.last_click_ctx.get()
             if device.max() >= last_t.shape[1]:
                 raise ValueError(f"device id {device.max()} is past the device tables ({last_t.shape[1]} ids): "
