@@ -40,12 +40,14 @@ def serial():
     return run_worlds(dataclasses.replace(JOB, batch=1), [7, 8, 9, 10], "local", workers=1)
 
 
-@pytest.mark.parametrize("n, workers", [(1, 2), (5, 1), (7, 2), (10, 3), (128, 2)])
-def test_batches_are_consecutive_seeds_covering_all_in_order(n, workers):
+@pytest.mark.parametrize("n, workers, size, tasks", [(1, 2, 32, 1), (5, 1, 32, 1), (7, 2, 32, 2), (10, 3, 32, 3),
+                                                     (128, 2, 32, 4), (129, 2, 32, 6), (100, 3, 10, 12), (9, 2, 1, 9)])
+def test_batches_are_the_fewest_full_tasks_of_consecutive_seeds_for_every_worker(n, workers, size, tasks):
     seeds = list(range(100, 100 + n))
-    parts = batches(seeds, workers)
+    parts = batches(seeds, workers, size)
     assert [s for p in parts for s in p] == seeds
-    assert all(p for p in parts) and len(parts) == min(n, 4 * workers)
+    assert all(p for p in parts) and len(parts) == tasks
+    assert max(map(len, parts)) <= size or len(parts) == n
     assert max(map(len, parts)) - min(map(len, parts)) <= 1
 
 
