@@ -323,12 +323,27 @@ class Simulation:
 
     def due_hour(self) -> Purchases:
         """The start of `offer_hour`: the day's start at its first hour, then the purchases due now (they end
-        their buyers' journeys: the hour's opportunities see the stages after them)."""
-        t = self.t
-        day, hour = divmod(t, 24)
+        their buyers' journeys: the hour's opportunities see the stages after them).
+
+        Exactly `purchases(due_events())`: a batch of worlds closes the journeys of all its worlds' buyers at
+        once between the two.
+        """
+        return self.purchases(self.due_events())
+
+    def due_events(self) -> dict[str, np.ndarray]:
+        """The start of `due_hour`: the day's start at its first hour, then the pending purchase events due now
+        (`PendingPurchases.pop_due`: `FIELDS` -> (m,) columns, in scheduling order)."""
+        day, hour = divmod(self.t, 24)
         if hour == 0:
             self._start_day(day)
-        return self._purchases(t)
+        return self.pending.pop_due(self.t)
+
+    def purchases(self, ev: dict[str, np.ndarray]) -> Purchases:
+        """The rest of `due_hour`: the events `ev` (`due_events`) whose buyer is still open become the hour's
+        purchases, which close their journeys and are credited by our last touch."""
+        if ev["person"].size == 0 and self._no_purchases is not None:
+            return self._no_purchases  # most hours of a small world: the same empty columns
+        return self._purchases(self.t, ev)
 
     def scheduled(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(person, device, channel, key), each (n,), of the opportunities of the hour (rows of the day's
@@ -526,11 +541,8 @@ class Simulation:
         u = self.crng.uniform(person, key, purpose)
         return pick_device(self.pop.device_offset[person], self.pop.n_devices[person], u)
 
-    def _purchases(self, t: int) -> Purchases:
-        """The purchases due now that still find their buyer open, credited by our last touch."""
-        ev = self.pending.pop_due(t)
-        if ev["person"].size == 0 and self._no_purchases is not None:
-            return self._no_purchases  # most hours of a small world: the same empty columns
+    def _purchases(self, t: int, ev: dict[str, np.ndarray]) -> Purchases:
+        """The purchases of events `ev` due now that still find their buyer open, credited by our last touch."""
         p = ev["person"]
         open_ = self.state.stage[p]
         ok = np.flatnonzero((open_ <= Stage.INTENT) | (open_ == Stage.LAPSED))

@@ -51,7 +51,7 @@ from gaelp.kpis import WorldsKpis
 from gaelp.market.caps import WorldsCaps
 from gaelp.market.clearing import Charge, Cleared, Respond
 from gaelp.market.tracking import WorldsTouches
-from gaelp.records import DayLog, HourRecord
+from gaelp.records import DayLog, HourRecord, Purchases
 from gaelp.rng import Purpose, WorldsRng
 from gaelp.simulation import (
     Budgets,
@@ -70,7 +70,7 @@ from gaelp.simulation import (
 )
 from gaelp.world.batched_journeys import WorldsJourneys
 from gaelp.world.clicks import SLOT_KEYS, ClickInputs, Gather, Keep, click_response
-from gaelp.world.population import pick_device
+from gaelp.world.population import Stage, pick_device
 from gaelp.world.purchases import POST_CLICK, post_click
 
 
@@ -224,7 +224,7 @@ class BatchedWorlds:
         types from the worlds' device tables end to end, search intents drawn through `WorldsRng`), each
         world's `Offer` built from its rows; returns the offers, their rows and the columns (world-major)."""
         t, day, n, rng = self.t, self.t // 24, self.people.n, self.rng
-        purchases = [s.due_hour() for s in self.sims]  # every world's, before its opportunities as alone
+        purchases = self._purchases([s.due_events() for s in self.sims])  # every world's, before its opportunities
         scheduled = [s.scheduled() for s in self.sims]
         sizes = [p.shape[0] for p, *_ in scheduled]
         bounds = np.zeros(self.n_worlds + 1, np.int64)
@@ -243,6 +243,41 @@ class BatchedWorlds:
         rows = WorldRows(t, bounds, world, channel.astype(np.int64) * N_INTENTS + intent, channel, intent, device,
                          cols.device_type, cols.weight, [o.opp.batch for o in offers])
         return offers, rows, cols
+
+    def _purchases(self, events: Sequence[dict[str, np.ndarray]]) -> list[Purchases]:
+        """Every world's `Simulation.purchases` of its due events (`due_events`): the buyers of all the worlds with
+        events are checked, close their journeys and are credited by our last touch at once (as each world alone,
+        elementwise over its own people: person `w * n + i`); the other worlds take their own (empty) path."""
+        sizes = [ev["person"].size for ev in events]
+        busy = [w for w, k in enumerate(sizes) if k]
+        if len(busy) < 2:
+            return [s.purchases(ev) for s, ev in zip(self.sims, events, strict=True)]
+        t, n, first = self.t, self.people.n, self.sims[0]
+        world = np.repeat(np.array(busy), [sizes[w] for w in busy])
+        person, adv, device, kind = (np.concatenate([events[w][f] for w in busy])
+                                     for f in ("person", "advertiser", "device", "kind"))
+        at = world * n + person
+        stage = self.people.array("stage")
+        open_ = stage[at]
+        ok = np.flatnonzero((open_ <= Stage.INTENT) | (open_ == Stage.LAPSED))
+        _, once = np.unique(at[ok], return_index=True)  # a person's first event (worlds' people are distinct)
+        keep = ok[np.sort(once)]
+        at, world, adv = at[keep], world[keep], adv[keep].astype(np.int64)
+        journey_start = self.people.array("journey_start")[at].astype(np.int64)
+        ours = adv == OURS
+        stage[at] = np.where(ours, Stage.CONVERTED, Stage.LOST)
+        self.people.array("converted_at")[at] = t
+        rival_value = np.stack([s.rival_value for s in self.sims])
+        value = np.where(ours, first.response.value[self.segment[at]], rival_value[world, adv])
+        ch, by_click = self.touches.classify(t, at, first.window_h)
+        ch = np.where(ours, ch, -1)
+        by_click &= ours
+        columns = (at - world * n, device[keep], adv, value, kind[keep], ch, by_click, journey_start)
+        lo, hi = np.searchsorted(world, busy).tolist(), np.searchsorted(world, busy, side="right").tolist()
+        out = [s.purchases(ev) if not k else None for s, ev, k in zip(self.sims, events, sizes, strict=True)]
+        for w, a, b in zip(busy, lo, hi, strict=True):
+            out[w] = Purchases(np.full(b - a, t, np.int64), *(c[a:b] for c in columns))
+        return cast(list[Purchases], out)
 
     def clear(self, inputs: Sequence[Clearing]) -> list[Cleared]:
         """The market's phase of the hour for every world at once: one `Market.clear_worlds` call.

@@ -67,8 +67,17 @@ class WorldsTouches(TouchTracker):
     def __init__(self, trackers: Sequence[TouchTracker]) -> None:  # the arrays are the worlds', set at each touch
         self._stacked = [Stacked(trackers, f) for f in self.FIELDS]
 
-    def touch(self, t: int, person: np.ndarray, channel: np.ndarray, clicked: np.ndarray) -> None:
-        """`TouchTracker.touch` of every world's impressions of ours (`person`: w * n + i, world-major)."""
+    def _view(self) -> None:
+        """Take the worlds' current arrays (a world may have rebound its own: a restored checkpoint)."""
         for f, stacked in zip(self.FIELDS, self._stacked, strict=True):
             setattr(self, f, stacked.get().reshape(-1))
+
+    def touch(self, t: int, person: np.ndarray, channel: np.ndarray, clicked: np.ndarray) -> None:
+        """`TouchTracker.touch` of every world's impressions of ours (`person`: w * n + i, world-major)."""
+        self._view()
         super().touch(t, person, channel, clicked)
+
+    def classify(self, t: int, person: np.ndarray, window_h: int) -> tuple[np.ndarray, np.ndarray]:
+        """`TouchTracker.classify` of every world's purchases of ours (`person`: w * n + i)."""
+        self._view()
+        return super().classify(t, person, window_h)
