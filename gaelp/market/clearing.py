@@ -373,7 +373,13 @@ class Market:
             stops = self._watched(watch, watching, bounds, cuts, bids, (row, adv, price, clicked))
             going_on = active[[w in first_over or bool(stops.get(w)) for w in active.tolist()]]
             if going_on.size < active.size:  # the pass's rows of the worlds that stop here are final
-                final.append([f[~np.isin(world[row], going_on)] for f in fields] if going_on.size else fields)
+                if going_on.size:
+                    stopping = np.ones(n_worlds, bool)  # a lookup by world: np.isin sorted every row of the pass
+                    stopping[going_on] = False
+                    done_rows = np.flatnonzero(stopping[world[row]])
+                    final.append([f[done_rows] for f in fields])
+                else:
+                    final.append(fields)
             if going_on.size == 0:
                 break
             kept = []
