@@ -11,7 +11,7 @@ from gaelp.bidders.batched_rivals import batch_rivals
 from gaelp.bidders.protocol import BidderContext, BidderOutcome, OpportunityBatch
 from gaelp.bidders.registry import make_bidder
 from gaelp.bidders.value_models import ClickValueModel, WorldsClickValue
-from gaelp.bidders.worlds import WorldOutcomes, WorldRows
+from gaelp.bidders.worlds import SlotOutcomes, WorldOutcomes, WorldRows
 from gaelp.config import build_config
 from gaelp.stacked import Stacked, segment_sums
 
@@ -48,8 +48,24 @@ def _same_state(a, b) -> bool:
     return np.array_equal(np.asarray(a), np.asarray(b))
 
 
+def _slot_outcomes(rows: WorldRows, outcomes: list[BidderOutcome]) -> WorldOutcomes:
+    """`WorldOutcomes.of`, its worlds' outcomes built when read from the columns end to end (as a batch does)."""
+    columns = [np.concatenate([getattr(o, f) for o in outcomes]) for f in ("bids", "slot", "price", "clicked", "cost")]
+    pixels = [(o.conv_t, o.conv_device, o.conv_value, o.conv_weight) for o in outcomes]
+    lazy = SlotOutcomes(rows, columns, pixels)
+    assert lazy.converting() == [w for w, o in enumerate(outcomes) if o.conv_device.size]
+    assert all(_same_state(_fields(x), _fields(y)) for x, y in zip(lazy, outcomes, strict=True))
+    return WorldOutcomes(rows, columns[0], columns[3], columns[4], np.flatnonzero(columns[3]), lazy)
+
+
+def _fields(o: BidderOutcome) -> dict:
+    return {f: getattr(o, f) for f in ("bids", "slot", "price", "clicked", "cost", "conv_t", "conv_device",
+                                       "conv_value", "conv_weight")} | {"batch": o.batch.device}
+
+
+@pytest.mark.parametrize("lazy", [False, True])
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_batched_rival_bids_and_learns_as_each_world_alone(kind):
+def test_a_batched_rival_bids_and_learns_as_each_world_alone(kind, lazy):
     alone, together = _rivals(kind), _rivals(kind)
     (batched,) = batch_rivals([[r] for r in together], ours=-1).values()
     rng = np.random.default_rng(5)
@@ -64,7 +80,7 @@ def test_a_batched_rival_bids_and_learns_as_each_world_alone(kind):
         outcomes = [_outcome(b, x, np.random.default_rng(100 * t + w)) for w, (b, x) in enumerate(zip(batches, expect))]
         for r, o in zip(alone, outcomes, strict=True):
             r.observe(o)
-        batched.observe(WorldOutcomes.of(rows, outcomes))
+        batched.observe(_slot_outcomes(rows, outcomes) if lazy else WorldOutcomes.of(rows, outcomes))
         for x, y in zip(alone, together, strict=True):
             assert _same_state(x.state_dict(), y.state_dict()), (kind, t)
     if kind != "rule":
