@@ -11,7 +11,8 @@ pairwise, so a sum that must equal a world alone's `ndarray.sum` is taken on the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from operator import attrgetter, is_
+from itertools import repeat
+from operator import attrgetter, getitem, is_
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,7 @@ class Stacked:
         self.objects, self.name, self.key, self.axis = list(objects), name, key, axis
         # each object's current array
         self._of: Callable[[Any], np.ndarray] = attrgetter(name) if key is None else lambda o: getattr(o, name)[key]
+        self._attr = attrgetter(name)
         self._stack()
 
     def _stack(self) -> None:
@@ -61,6 +63,9 @@ class Stacked:
 
     def get(self) -> np.ndarray:
         """(W, ...) the worlds' current arrays, the world axis at `axis` (writes into it are the objects' own)."""
-        if not all(map(is_, map(self._of, self.objects), self._views)):
+        # every object's array looked up in C (operator functions, no Python frame per world)
+        arrays = map(self._attr, self.objects) if self.key is None else \
+            map(getitem, map(self._attr, self.objects), repeat(self.key))
+        if not all(map(is_, arrays, self._views)):
             self._stack()
         return self.array
