@@ -126,6 +126,15 @@ class Settled(NamedTuple):
     pixels: list[tuple[np.ndarray, ...]]  # each advertiser's pixel report of the hour (`pixel_reports`)
 
 
+class OurHour(NamedTuple):
+    """Our own hour as the safety layer watches it (`Simulation.account_hour`, `SafetyLimits.watch`)."""
+
+    wins: np.ndarray  # (n_channels,) float64 our impressions, each with its sampling weight
+    clicks: np.ndarray  # (n_channels,) float64 our clicks (importance sampled: the charges)
+    spend: float  # what the platform charged us
+    n_bids: float | None  # our bids, each with its sampling weight (None: the safety layer counts them)
+
+
 class Budgets(NamedTuple):
     """The budget side of how the platform clears one open hour (`Simulation.budgets`)."""
 
@@ -465,17 +474,22 @@ class Simulation:
             self.safety.test(stats)
         return self.end_hour(settled.record)
 
-    def account_hour(self, settled: Settled, spend: np.ndarray | None = None) -> HourStats | None:
+    def account_hour(self, settled: Settled, spend: np.ndarray | None = None,
+                     ours: OurHour | None = None) -> HourStats | None:
         """`finish_hour` up to the anomaly test: KPIs and safety's watch; returns our hour's stats that the
         safety layer's anomaly detector must test (None: no test this hour, `SafetyLimits.watch`).
 
         Args:
             spend: (n_bidders,) the hour's spend if its KPIs are already accounted (a batch of worlds
                 accounts all its worlds' hours at once, `WorldsKpis`); None: `kpis.account` here.
+            ours: our hour's counts as `our_hour` takes them, if already taken (a batch of worlds takes all its
+                worlds' at once); None: here.
         """
         record = settled.record
         self.spent_today += self.kpis.account(record) if spend is None else spend
-        return self._watch_safety(record.t, record.batch, record.impressions, settled.ours, settled.imp_channel)
+        if ours is None:
+            ours = self.our_hour(record.batch, record.impressions, settled.ours, settled.imp_channel)
+        return self.safety.watch(record.t, record.impressions.bids[OURS], *ours[:3], record.batch.weight, ours.n_bids)
 
     def end_hour(self, record: HourRecord) -> HourRecord:
         """The rest of `finish_hour`: the day's log and the observers get the record, the clock moves on."""
@@ -503,11 +517,10 @@ class Simulation:
         """(m,) the sampling weight of each buyer `person` (importance sampling; None in a plain world)."""
         return None if self._charge is None else self._charge[person]
 
-    def _watch_safety(self, t: int, batch: OpportunityBatch, cl: Cleared, ours: np.ndarray,
-                      imp_channel: np.ndarray) -> HourStats | None:
-        """The safety limits watch our own hourly stats: impressions by channel, each counted with its sampling
-        weight, and clicks by channel and spend as the platform charged them (`Cleared.cost`); returns what
-        the anomaly detector must test.
+    def our_hour(self, batch: OpportunityBatch, cl: Cleared, ours: np.ndarray, imp_channel: np.ndarray) -> OurHour:
+        """What the safety limits watch of our own hour: impressions by channel, each counted with its sampling
+        weight, and clicks by channel and spend as the platform charged them (`Cleared.cost`; `ours`: our
+        impressions' indices, `imp_channel` every impression's channel).
 
         Importance sampled, the clicks counted are the charges (`charged_impressions`), each one plain click
         at its whole price, so an hour's counts follow the plain world's law; weighted clicks do not (a
@@ -520,8 +533,7 @@ class Simulation:
             clicks = np.bincount(ch[clicked], w[clicked], minlength=n_ch)
         else:
             clicks = np.bincount(ch[cl.cost[ours] > 0.0], minlength=n_ch).astype(np.float64)
-        return self.safety.watch(t, cl.bids[OURS], np.bincount(ch, w, minlength=n_ch), clicks,
-                                 float(cl.cost[ours].sum()), batch.weight)
+        return OurHour(np.bincount(ch, w, minlength=n_ch), clicks, float(cl.cost[ours].sum()), None)
 
     def _start_day(self, day: int) -> None:
         self.kpis.grow(day + 1)

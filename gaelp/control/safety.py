@@ -264,9 +264,10 @@ class SafetyLimits:
         self.conclude(stats, self.detector.check_hour(stats.bids, stats.wins, stats.clicks, stats.spend))
 
     def watch(self, t: int, bids: np.ndarray, wins: np.ndarray, clicks: np.ndarray, spend: float,
-              weight: np.ndarray | None = None) -> HourStats | None:
+              weight: np.ndarray | None = None, n_bids: float | None = None) -> HourStats | None:
         """`observe` up to the anomaly detector's test (arguments as there): the breaker's event, the day's
-        spend, a billing fault's pause; returns the stats the detector must test (None: none this hour)."""
+        spend, a billing fault's pause; returns the stats the detector must test (None: none this hour).
+        `n_bids`: the bids counted as `observe` counts them, if the caller has already (a batch of worlds)."""
         if self._breaker_binds and spend >= self._ceiling - 1e-6:
             self.report.events.append(SafetyEvent(
                 t, "hour_ceiling", f"stopped bidding for the rest of hour {t}: ${spend:.2f} is the hour's "
@@ -284,7 +285,8 @@ class SafetyLimits:
             return None
         if self.detector is None or t < self.paused_until or self.killed:
             return None
-        n_bids = float(np.count_nonzero(bids)) if weight is None else float(weight[bids != 0].sum())
+        if n_bids is None:
+            n_bids = float(np.count_nonzero(bids)) if weight is None else float(weight[bids != 0].sum())
         return HourStats(t, n_bids, wins, clicks, spend)
 
     def conclude(self, stats: HourStats, found: Anomaly | None) -> None:

@@ -60,6 +60,7 @@ from gaelp.simulation import (
     Offer,
     OpenHour,
     OpportunityColumns,
+    OurHour,
     Settled,
     Simulation,
     clicked_rows,
@@ -68,6 +69,7 @@ from gaelp.simulation import (
     logged_cost,
     overcharge_screen,
 )
+from gaelp.stacked import segment_sums
 from gaelp.world.batched_journeys import WorldsJourneys
 from gaelp.world.clicks import SLOT_KEYS, ClickInputs, Gather, Keep, click_response
 from gaelp.world.population import Stage, pick_device
@@ -215,7 +217,9 @@ class BatchedWorlds:
         # every world's KPIs at once, then each world's safety watch of its hour, then their anomaly tests at once
         spend = self.kpis.account(self.t, rows.world, rows.channel, rows.bounds, every, imp.creative,
                                   [st.record.purchases for st in settled])
-        self.safety.test([s.account_hour(st, sp) for s, st, sp in zip(self.sims, settled, spend, strict=True)])
+        self.safety.test([s.account_hour(st, sp, o) for s, st, sp, o in zip(self.sims, settled, spend,
+                                                                            self._our_hours(rows, every, imp),
+                                                                            strict=True)])
         return [s.end_hour(st.record) for s, st in zip(self.sims, settled, strict=True)]
 
     def offer(self) -> tuple[list[Offer], WorldRows, OpportunityColumns]:
@@ -412,6 +416,31 @@ class BatchedWorlds:
                                rows.weight[won], np.repeat(np.arange(self.n_worlds), [int(m.sum()) for m in mine]),
                                np.concatenate([p.device[m] for p, m in zip(bought, mine, strict=True)]),
                                None if weights[0] is None else np.concatenate(cast(list[np.ndarray], weights)))
+
+    def _our_hours(self, rows: WorldRows, every: Cleared, imp: ImpressionColumns) -> list[OurHour]:
+        """Every world's `Simulation.our_hour` at once: our impressions and clicks by (world, channel) in one
+        bincount each (each cell adds its rows in the world's order; plain, the weights are 1.0 and their sums
+        the counts), our spend as each world's own pairwise sum (`segment_sums`) and, plain, our bids counted by
+        differences of one running count (as the safety layer counts them: whole numbers)."""
+        n_w, n_ch = self.n_worlds, self.sims[0].n_channels
+        ours = imp.ours
+        row = every.row[ours]
+        world = rows.world[row]
+        cell = world * n_ch + imp.channel[ours]
+        if self.plain:
+            wins = np.bincount(cell, minlength=n_w * n_ch).astype(np.float64)
+            clicks = np.bincount(cell[every.clicked[ours]], minlength=n_w * n_ch).astype(np.float64)
+        else:
+            wins = np.bincount(cell, rows.weight[row], minlength=n_w * n_ch)
+            clicks = np.bincount(cell[every.cost[ours] > 0.0], minlength=n_w * n_ch).astype(np.float64)
+        spend = segment_sums(every.cost[ours][None], np.searchsorted(world, np.arange(n_w + 1)))[0].tolist()
+        n_bids: list[float | None] = [None] * n_w
+        if self.plain:
+            count = np.zeros(every.bids.shape[1] + 1, np.int64)
+            np.cumsum(every.bids[OURS] != 0, out=count[1:])
+            n_bids = (count[rows.bounds[1:]] - count[rows.bounds[:-1]]).astype(np.float64).tolist()
+        wins, clicks = wins.reshape(n_w, n_ch), clicks.reshape(n_w, n_ch)
+        return [OurHour(wins[w], clicks[w], spend[w], n_bids[w]) for w in range(n_w)]
 
     def _gather(self, name: str, world: np.ndarray) -> Gather:
         """gather(rows, index): each batch row's value at `index` of its world's flat `JourneyState` array `name`."""
