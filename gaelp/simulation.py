@@ -279,6 +279,7 @@ class Simulation:
         self.t = 0
         self.spent_today = np.zeros(self.n_adv)
         self.n_channels = len(w.channels)
+        self.channel_names = cfg.channel_names  # every hour's batch names them: the tuple built once
         self._observers: list[Observer] = list(observers)
         self._sched: DaySchedule | None = None
         self._today: list[HourRecord] = []  # the current day's records, for its DayLog
@@ -367,7 +368,7 @@ class Simulation:
         oracles' view of it, who stands behind each row."""
         batch = OpportunityBatch(t=t, weekday=self.calendar.weekday(t // 24), channel=cols.channel, device=cols.device,
                                  device_type=cols.device_type, intent=cols.intent, reserve=cols.reserve,
-                                 channel_names=self.cfg.channel_names, weight=cols.weight)
+                                 channel_names=self.channel_names, weight=cols.weight)
         truth = batch
         if any(b.sees_truth for b in self.bidders):
             p = self.response.cvr(cols.channel, cols.segment, cols.stage, cols.intent, cols.device_type,
