@@ -25,10 +25,11 @@ def segment_sums(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     bit for bit (one sum per world, not `np.add.reduceat`, which adds in plain order).
     """
     cut = bounds.tolist()
-    out = np.empty((values.shape[0], len(cut) - 1))
+    out = np.empty((len(cut) - 1, values.shape[0]))
+    add = np.add.reduce  # what ndarray.sum calls, without its Python wrapper (one call per world)
     for w in range(len(cut) - 1):
-        out[:, w] = values[:, cut[w]:cut[w + 1]].sum(axis=1)
-    return out
+        add(values[:, cut[w]:cut[w + 1]], axis=1, out=out[w])
+    return out.T
 
 
 class Stacked:

@@ -407,15 +407,16 @@ class BatchedWorlds:
         impressions, clicks and pixel's purchases, as each world's `settle_hour` lets its selector learn."""
         ours = imp.ours
         won = every.row[ours]
+        # every world's purchases end to end (most world-hours have none), ours picked once
         bought = [st.record.purchases for st in settled]
-        mine = [p.advertiser == OURS for p in bought]
-        weights = [s.purchase_weights(p.person[m]) for s, p, m in zip(self.sims, bought, mine, strict=True)]
+        adv, person, device = (np.concatenate([getattr(p, f) for p in bought]) for f in ("advertiser", "person", "device"))
+        world = np.repeat(np.arange(self.n_worlds), [p.size for p in bought])
+        mine = np.flatnonzero(adv == OURS)
+        conv_world = world[mine]
         self.creatives.observe(rows.world[won], rows.device[won], creative_context(rows.context[won],
                                                                                    rows.device_type[won]),
-                               imp.creative[ours], every.clicked[ours],
-                               rows.weight[won], np.repeat(np.arange(self.n_worlds), [int(m.sum()) for m in mine]),
-                               np.concatenate([p.device[m] for p, m in zip(bought, mine, strict=True)]),
-                               None if weights[0] is None else np.concatenate(cast(list[np.ndarray], weights)))
+                               imp.creative[ours], every.clicked[ours], rows.weight[won], conv_world, device[mine],
+                               None if self.plain else self.weight[conv_world * self.people.n + person[mine]])
 
     def _our_hours(self, rows: WorldRows, every: Cleared, imp: ImpressionColumns) -> list[OurHour]:
         """Every world's `Simulation.our_hour` at once: our impressions and clicks by (world, channel) in one
