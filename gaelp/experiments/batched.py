@@ -4,19 +4,22 @@ A 10,000-person world spends much of each simulated hour in fixed per-call costs
 microseconds whatever its size, and an hour makes hundreds), so W worlds cost about W times one. A batch
 steps its worlds in lockstep through the three phases of `Simulation`'s hour (`open_hour`, clearing,
 `close_hour`, split further at the bids and at the advertisers' learning) and runs the stages that take a
-world axis once for the whole batch: the columns of the hour's opportunities (`offer`, after each world's
-purchases due), the rivals' bids and learning (`gaelp.bidders.batched_rivals`: each rival slot's tables
+world axis once for the whole batch: the purchases due (`Simulation.due_events`, then the buyers of every
+world checked and closed at once), the columns of the hour's opportunities (`offer`), the rivals' bids and
+learning (`gaelp.bidders.batched_rivals`: each rival slot's tables
 stacked across worlds, draws through `WorldsRng`), the bid matrix, our creatives' choice (`WorldsCreatives`:
 every world's Beta parameters at once, each world's draw from its own stream), the frequency caps' mask
 (`WorldsCaps`), our safety layers' anomaly tests (`WorldsSafety`), the market's clearing
 (`Market.clear_worlds`: one auction pass over every world's opportunities, budgets per world and
 advertiser, a world's price watch asked only where one of its impressions is overcharged) with the people's
-clicks (`gaelp.world.clicks`), the purchases the clicks lead to (`post_click`, pushed to each world's pending
+clicks (`gaelp.world.clicks`, their inputs taken from the batch's columns: each world gives only its
+budgets, `Simulation.budgets`), the purchases the clicks lead to (`post_click`, pushed to each world's pending
 purchases), the impressions' columns, the journeys' moves (`WorldsJourneys`: every world's people as one
 world-major population that the worlds' states view) and our touches (`WorldsTouches`), every advertiser's
-outcome columns (`outcome_columns` over the batch's rows, which each world's outcomes view) and the KPIs
-(`WorldsKpis`). The start of day, the purchases due, each world's records and our own bidder still run
-world by world; docs/montecarlo.md lists what is left.
+outcome columns (`outcome_columns` over the batch's rows; a batched rival's worlds' outcomes are built only
+where read, `SlotOutcomes`), the KPIs (`WorldsKpis`) and our hour's counts for each world's safety watch
+(`Simulation.our_hour`). The start of day, each world's records and safety watch, its Thompson draw and our
+own bidder still run world by world; docs/montecarlo.md lists what is left.
 
 Exactness: each world in a batch gets, bit for bit, the records and KPIs it gets alone (tested), because
 the batched stages compute every world's rows from that world's inputs only, in its own order.
@@ -36,7 +39,6 @@ import datetime as dt
 import itertools
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import cast
 
 import numpy as np
 
@@ -47,11 +49,12 @@ from gaelp.bidders.worlds import SlotOutcomes, WorldOutcomes, WorldRows
 from gaelp.config import Config
 from gaelp.control.batched_safety import WorldsSafety
 from gaelp.control.creatives import WorldsCreatives
+from gaelp.experiments.batched_accounts import our_hours, purchases_due
 from gaelp.kpis import WorldsKpis
 from gaelp.market.caps import WorldsCaps
 from gaelp.market.clearing import Charge, Cleared, Respond
 from gaelp.market.tracking import WorldsTouches
-from gaelp.records import DayLog, HourRecord, Purchases
+from gaelp.records import DayLog, HourRecord
 from gaelp.rng import Purpose, WorldsRng
 from gaelp.simulation import (
     Budgets,
@@ -60,7 +63,6 @@ from gaelp.simulation import (
     Offer,
     OpenHour,
     OpportunityColumns,
-    OurHour,
     Settled,
     Simulation,
     clicked_rows,
@@ -69,10 +71,9 @@ from gaelp.simulation import (
     logged_cost,
     overcharge_screen,
 )
-from gaelp.stacked import segment_sums
 from gaelp.world.batched_journeys import WorldsJourneys
 from gaelp.world.clicks import SLOT_KEYS, ClickInputs, Gather, Keep, click_response
-from gaelp.world.population import Stage, pick_device
+from gaelp.world.population import pick_device
 from gaelp.world.purchases import POST_CLICK, post_click
 
 
@@ -217,8 +218,8 @@ class BatchedWorlds:
         # every world's KPIs at once, then each world's safety watch of its hour, then their anomaly tests at once
         spend = self.kpis.account(self.t, rows.world, rows.channel, rows.bounds, every, imp.creative,
                                   [st.record.purchases for st in settled])
-        self.safety.test([s.account_hour(st, sp, o) for s, st, sp, o in zip(self.sims, settled, spend,
-                                                                            self._our_hours(rows, every, imp),
+        ours_now = our_hours(self.sims[0].n_channels, self.plain, rows, every, imp)
+        self.safety.test([s.account_hour(st, sp, o) for s, st, sp, o in zip(self.sims, settled, spend, ours_now,
                                                                             strict=True)])
         return [s.end_hour(st.record) for s, st in zip(self.sims, settled, strict=True)]
 
@@ -228,7 +229,9 @@ class BatchedWorlds:
         types from the worlds' device tables end to end, search intents drawn through `WorldsRng`), each
         world's `Offer` built from its rows; returns the offers, their rows and the columns (world-major)."""
         t, day, n, rng = self.t, self.t // 24, self.people.n, self.rng
-        purchases = self._purchases([s.due_events() for s in self.sims])  # every world's, before its opportunities
+        # every world's purchases due (after its start of day), before its opportunities as alone
+        purchases = purchases_due(self.sims, self.people, self.touches, self.segment,
+                                  [s.due_events() for s in self.sims])
         scheduled = [s.scheduled() for s in self.sims]
         sizes = [p.shape[0] for p, *_ in scheduled]
         bounds = np.zeros(self.n_worlds + 1, np.int64)
@@ -247,41 +250,6 @@ class BatchedWorlds:
         rows = WorldRows(t, bounds, world, channel.astype(np.int64) * N_INTENTS + intent, channel, intent, device,
                          cols.device_type, cols.weight, [o.opp.batch for o in offers])
         return offers, rows, cols
-
-    def _purchases(self, events: Sequence[dict[str, np.ndarray]]) -> list[Purchases]:
-        """Every world's `Simulation.purchases` of its due events (`due_events`): the buyers of all the worlds with
-        events are checked, close their journeys and are credited by our last touch at once (as each world alone,
-        elementwise over its own people: person `w * n + i`); the other worlds take their own (empty) path."""
-        sizes = [ev["person"].size for ev in events]
-        busy = [w for w, k in enumerate(sizes) if k]
-        if len(busy) < 2:
-            return [s.purchases(ev) for s, ev in zip(self.sims, events, strict=True)]
-        t, n, first = self.t, self.people.n, self.sims[0]
-        world = np.repeat(np.array(busy), [sizes[w] for w in busy])
-        person, adv, device, kind = (np.concatenate([events[w][f] for w in busy])
-                                     for f in ("person", "advertiser", "device", "kind"))
-        at = world * n + person
-        stage = self.people.array("stage")
-        open_ = stage[at]
-        ok = np.flatnonzero((open_ <= Stage.INTENT) | (open_ == Stage.LAPSED))
-        _, once = np.unique(at[ok], return_index=True)  # a person's first event (worlds' people are distinct)
-        keep = ok[np.sort(once)]
-        at, world, adv = at[keep], world[keep], adv[keep].astype(np.int64)
-        journey_start = self.people.array("journey_start")[at].astype(np.int64)
-        ours = adv == OURS
-        stage[at] = np.where(ours, Stage.CONVERTED, Stage.LOST)
-        self.people.array("converted_at")[at] = t
-        rival_value = np.stack([s.rival_value for s in self.sims])
-        value = np.where(ours, first.response.value[self.segment[at]], rival_value[world, adv])
-        ch, by_click = self.touches.classify(t, at, first.window_h)
-        ch = np.where(ours, ch, -1)
-        by_click &= ours
-        columns = (at - world * n, device[keep], adv, value, kind[keep], ch, by_click, journey_start)
-        lo, hi = np.searchsorted(world, busy).tolist(), np.searchsorted(world, busy, side="right").tolist()
-        out = [s.purchases(ev) if not k else None for s, ev, k in zip(self.sims, events, sizes, strict=True)]
-        for w, a, b in zip(busy, lo, hi, strict=True):
-            out[w] = Purchases(np.full(b - a, t, np.int64), *(c[a:b] for c in columns))
-        return cast(list[Purchases], out)
 
     def clear(self, inputs: Sequence[Clearing]) -> list[Cleared]:
         """The market's phase of the hour for every world at once: one `Market.clear_worlds` call.
@@ -417,31 +385,6 @@ class BatchedWorlds:
                                                                                    rows.device_type[won]),
                                imp.creative[ours], every.clicked[ours], rows.weight[won], conv_world, device[mine],
                                None if self.plain else self.weight[conv_world * self.people.n + person[mine]])
-
-    def _our_hours(self, rows: WorldRows, every: Cleared, imp: ImpressionColumns) -> list[OurHour]:
-        """Every world's `Simulation.our_hour` at once: our impressions and clicks by (world, channel) in one
-        bincount each (each cell adds its rows in the world's order; plain, the weights are 1.0 and their sums
-        the counts), our spend as each world's own pairwise sum (`segment_sums`) and, plain, our bids counted by
-        differences of one running count (as the safety layer counts them: whole numbers)."""
-        n_w, n_ch = self.n_worlds, self.sims[0].n_channels
-        ours = imp.ours
-        row = every.row[ours]
-        world = rows.world[row]
-        cell = world * n_ch + imp.channel[ours]
-        if self.plain:
-            wins = np.bincount(cell, minlength=n_w * n_ch).astype(np.float64)
-            clicks = np.bincount(cell[every.clicked[ours]], minlength=n_w * n_ch).astype(np.float64)
-        else:
-            wins = np.bincount(cell, rows.weight[row], minlength=n_w * n_ch)
-            clicks = np.bincount(cell[every.cost[ours] > 0.0], minlength=n_w * n_ch).astype(np.float64)
-        spend = segment_sums(every.cost[ours][None], np.searchsorted(world, np.arange(n_w + 1)))[0].tolist()
-        n_bids: list[float | None] = [None] * n_w
-        if self.plain:
-            count = np.zeros(every.bids.shape[1] + 1, np.int64)
-            np.cumsum(every.bids[OURS] != 0, out=count[1:])
-            n_bids = (count[rows.bounds[1:]] - count[rows.bounds[:-1]]).astype(np.float64).tolist()
-        wins, clicks = wins.reshape(n_w, n_ch), clicks.reshape(n_w, n_ch)
-        return [OurHour(wins[w], clicks[w], spend[w], n_bids[w]) for w in range(n_w)]
 
     def _gather(self, name: str, world: np.ndarray) -> Gather:
         """gather(rows, index): each batch row's value at `index` of its world's flat `JourneyState` array `name`."""
