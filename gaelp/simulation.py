@@ -490,7 +490,8 @@ class Simulation:
         self.spent_today += self.kpis.account(record) if spend is None else spend
         if ours is None:
             ours = self.our_hour(record.batch, record.impressions, settled.ours, settled.imp_channel)
-        return self.safety.watch(record.t, record.impressions.bids[OURS], *ours[:3], record.batch.weight, ours.n_bids)
+        return self.safety.watch(record.t, record.impressions.bids[OURS], ours.wins, ours.clicks, ours.spend,
+                                 record.batch.weight, ours.n_bids)
 
     def end_hour(self, record: HourRecord) -> HourRecord:
         """The rest of `finish_hour`: the day's log and the observers get the record, the clock moves on."""

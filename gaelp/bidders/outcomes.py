@@ -96,7 +96,3 @@ class OutcomeColumns(NamedTuple):
     price: np.ndarray
     clicked: np.ndarray
     cost: np.ndarray
-
-    def worlds(self, a: int, b: int) -> OutcomeColumns:
-        """The columns of opportunities `a:b` (one world's of a batch), as views."""
-        return OutcomeColumns(*(c[:, a:b] for c in self))
