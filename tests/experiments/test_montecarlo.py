@@ -103,9 +103,9 @@ def test_our_anomaly_detector_sees_the_platforms_charges_not_the_clicks_weights(
     seen = []
     watch = sim.safety.watch
 
-    def spy(t, bids, wins, clicks, spend, weight=None):
+    def spy(t, bids, wins, clicks, spend, weight=None, n_bids=None):
         seen.append((clicks.sum(), spend))
-        return watch(t, bids, wins, clicks, spend, weight)
+        return watch(t, bids, wins, clicks, spend, weight, n_bids)
 
     sim.safety.watch = spy
     differs = 0
