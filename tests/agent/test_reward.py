@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gaelp.agent import CHECKPOINT
+from gaelp.agent.bidder import make_agent_bidder
 from gaelp.agent.env import CampaignEnv
+from gaelp.agent.network import load_checkpoint
 from gaelp.agent.ppo import PPOConfig, train
 
 
@@ -36,3 +39,13 @@ def test_training_rejects_an_unknown_reward_before_any_work(tmp_path) -> None:
     with pytest.raises(ValueError, match="reward_value must be one of target_cpa, revenue, score, got 'profit'"):
         train(CampaignEnv().base, PPOConfig(reward_value="profit", prior_worlds=5), tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_a_checkpoint_plays_with_the_reward_and_bid_level_it_was_trained_with(tmp_path) -> None:
+    hp = PPOConfig(worlds=1, users=600, days=1, env_hours=24, hidden=8, val_every=0, reward_value="score",
+                   bid_level=1.5)
+    train(CampaignEnv().base, hp, tmp_path)
+    ckpt = load_checkpoint(tmp_path / CHECKPOINT)
+    assert ckpt["reward_value"] == "score" and ckpt["bid_level"] == 1.5
+    agent = make_agent_bidder(CampaignEnv(users=600, days=1).base, tmp_path / CHECKPOINT)
+    assert agent.bid_level == 1.5 and agent.reward.reward_value == "score"
