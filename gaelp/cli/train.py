@@ -63,8 +63,8 @@ def train(
 
     limit = env_hours if env_hours is not None else (10**12 if minutes is not None else 100_000)
     hp = PPOConfig(worlds=worlds, users=users, days=days, env_hours=limit, minutes=minutes, seed=seed,
-                   purchase_worth=purchase_worth, reward_value=reward_value, bid_level=bid_level, prior_worlds=prior_worlds, value_window_h=value_window or None,
-                   value_l2=value_l2)
+                   purchase_worth=purchase_worth, reward_value=reward_value, bid_level=bid_level,
+                   prior_worlds=prior_worlds, value_window_h=value_window or None, value_l2=value_l2)
     with progress_bar(not json_out) as bar:
         task = bar.add_task(f"training on {worlds} worlds of {users:,} people",
                             total=limit if minutes is None else None)
