@@ -9,7 +9,8 @@ by the trained policy (a `Controller`) when the bidder plays on its own. The sim
 bid of ours through the safety limits.
 
 Action: `n_channels x 3 + 1` numbers in [-1, 1]; a multiplier is `exp(a x MAX_LOG_MULT)`, the last
-number the pacing `exp(a x MAX_LOG_PACING)`. All zeros bids the estimated value itself.
+number the pacing `exp(a x MAX_LOG_PACING)`. All zeros bids the estimated value x `bid_level` (1 unless
+the checkpoint says otherwise): the level the policy's pacing moves around.
 
 Identity: once the simulation is built, `attach_world(sim)` hands the bidder the identity signals of
 its own clicks and purchases (network addresses, logins: what an advertiser's site sees), and the
@@ -111,6 +112,7 @@ class AgentBidder(BaseBidder):
         value_l2: the online value model's pull towards `prior_w` (`gaelp.agent.value`).
         value_window_h: the value model's label window: a click is labelled by a purchase within this many
             hours (None: the lookback window).
+        bid_level: every bid x this (the centre of the pacing's range).
     """
 
     learns = True
@@ -118,7 +120,10 @@ class AgentBidder(BaseBidder):
     def __init__(self, cfg: Config, prior_w: np.ndarray | None = None, controller: Controller | None = None,
                  attribution: str = "last_click", reward_value: str = "target_cpa",
                  purchase_worth: float = 1.0, reward_timing: str = "arrival", identity: bool = True,
-                 cac_guard: bool = False, value_l2: float = DEFAULT_L2, value_window_h: int | None = None) -> None:
+                 cac_guard: bool = False, value_l2: float = DEFAULT_L2, value_window_h: int | None = None,
+                 bid_level: float = 1.0) -> None:
+        if not bid_level > 0:
+            raise ValueError(f"bid_level must be positive, got {bid_level}")
         super().__init__("agent", cfg.campaign.budget_per_user * cfg.users)
         n_ch = len(cfg.world.channels)
         window_h = 24 * cfg.campaign.lookback_days
@@ -137,7 +142,7 @@ class AgentBidder(BaseBidder):
         self.controller = controller
         self.action = np.zeros(action_size(n_ch))
         self.last_reward = 0.0
-        self.cac_guard = cac_guard
+        self.cac_guard, self.bid_level = cac_guard, float(bid_level)
         self.click_purchases = 0.0  # purchases our pixel saw after a click of ours (by sampling weight)
         self._acted_t = -1
         self._cache: tuple[int, np.ndarray, np.ndarray] | None = None  # (t, features, p) of the last batch
@@ -174,9 +179,9 @@ class AgentBidder(BaseBidder):
         return obs_size(self.encoder.n_channels)
 
     def multipliers(self, action: np.ndarray | None = None) -> np.ndarray:
-        """(n_channels x 3,) bid multipliers of the hour (or of `action`), pacing included."""
+        """(n_channels x 3,) bid multipliers of the hour (or of `action`), pacing and bid level included."""
         a = self.action if action is None else np.clip(np.asarray(action, np.float64), -1.0, 1.0)
-        return np.exp(a[:-1] * MAX_LOG_MULT + a[-1] * MAX_LOG_PACING)
+        return np.exp(a[:-1] * MAX_LOG_MULT + a[-1] * MAX_LOG_PACING) * self.bid_level
 
     # --- the Bidder protocol ----------------------------------------------------------------------
     def value_per_click(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
@@ -299,4 +304,4 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
                        # checkpoints from before identity crediting were trained per device, and play so
                        reward_timing=ckpt.get("reward_timing", "arrival"), identity=ckpt.get("identity", False),
                        cac_guard=cac_guard, value_l2=ckpt.get("value_l2", DEFAULT_L2),
-                       value_window_h=ckpt.get("value_window_h"))
+                       value_window_h=ckpt.get("value_window_h"), bid_level=ckpt.get("bid_level", 1.0))

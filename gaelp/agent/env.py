@@ -80,19 +80,21 @@ class CampaignEnv(gym.Env):
         identity: credit purchases by resolved person (`AgentBidder.attach_world`), else by device.
         value_l2: the online value model's pull towards `prior_w`.
         value_window_h: the value model's label window (None: the lookback window).
+        bid_level: every bid of ours x this (the centre of the pacing action's range).
     """
 
     def __init__(self, cfg: Config | None = None, users: int | None = None, days: int | None = None,
                  randomize: bool = False, attribution: str = "last_click", reward_value: str = "target_cpa",
                  prior_w: np.ndarray | None = None, purchase_worth: float = 1.0, reward_timing: str = "arrival",
-                 identity: bool = True, value_l2: float = DEFAULT_L2, value_window_h: int | None = None) -> None:
+                 identity: bool = True, value_l2: float = DEFAULT_L2, value_window_h: int | None = None,
+                 bid_level: float = 1.0) -> None:
         self.metadata = {"render_modes": []}  # gymnasium's Env declares it an instance attribute
         base = cfg if cfg is not None else Config()
         self.base = base.replace(users=users, days=days)
         self.randomize, self.attribution, self.reward_value = randomize, attribution, reward_value
         self.prior_w, self.purchase_worth = prior_w, purchase_worth
         self.reward_timing, self.identity, self.value_l2 = reward_timing, identity, value_l2
-        self.value_window_h = value_window_h
+        self.value_window_h, self.bid_level = value_window_h, bid_level
         n_ch = len(self.base.world.channels)
         self.observation_space = spaces.Box(-OBS_LIMIT, OBS_LIMIT, (obs_size(n_ch),), np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, (action_size(n_ch),), np.float32)
@@ -113,7 +115,8 @@ class CampaignEnv(gym.Env):
         self.bidder = AgentBidder(cfg, prior_w=self.prior_w, attribution=self.attribution,
                                   reward_value=self.reward_value, purchase_worth=self.purchase_worth,
                                   reward_timing=self.reward_timing, identity=self.identity,
-                                  value_l2=self.value_l2, value_window_h=self.value_window_h)
+                                  value_l2=self.value_l2, value_window_h=self.value_window_h,
+                                  bid_level=self.bid_level)
         self.sim = Simulation(cfg, bidder=self.bidder)
         self.bidder.attach_world(self.sim)
         return self.bidder.observation(), {"seed": world_seed}

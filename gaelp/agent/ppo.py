@@ -49,6 +49,7 @@ from gaelp.agent.network import (
     save_checkpoint,
 )
 from gaelp.agent.prior_fit import PRIOR_SEED_BASE, PRIOR_USERS, build_prior
+from gaelp.agent.reward import REWARD_VALUES
 from gaelp.agent.value import DEFAULT_L2, PRIOR_CVR, flat_prior
 from gaelp.config import Config
 
@@ -85,7 +86,7 @@ class PPOConfig:
         reward_scale: rewards (USD) are multiplied by this for learning.
         prior_momentum: weight of the old value-model prior when a campaign's weights are folded in.
         attribution: attribution model of the reward ledger.
-        reward_value: what an attributed purchase is worth in the reward ("target_cpa" or "revenue").
+        reward_value: what the reward pays ("target_cpa", "revenue" or "score": `gaelp.agent.reward`).
         purchase_worth: under "target_cpa", a purchase is worth this x the target CPA. At 1 the reward's
             optimum prices the *marginal* purchase at the target, so the average CAC ends below it;
             the score wants the average at the target (a Lagrangian worth above 1).
@@ -99,6 +100,8 @@ class PPOConfig:
             a campaign's labels recalibrate the prior's level, `gaelp.agent.value`).
         value_window_h: the value model's label window, hours (None: the lookback window; the offline prior
             is fitted with the same window).
+        bid_level: every bid x this: the level the policy's pacing moves around (1: the value model's
+            estimate; a checkpoint plays with the level it was trained at).
         val_every: iterations between validations of the greedy policy (0: never).
         val_worlds: validation worlds (seeds 900, 901, ...).
         val_users: people per validation world.
@@ -134,6 +137,7 @@ class PPOConfig:
     prior_users: int = PRIOR_USERS
     value_l2: float = DEFAULT_L2
     value_window_h: int | None = None
+    bid_level: float = 1.0
     val_every: int = 5
     val_worlds: int = 3
     val_users: int = 10_000
@@ -153,7 +157,7 @@ def validation_score(cfg: Config, ckpt: dict[str, Any], hp: PPOConfig) -> float:
                                  attribution=hp.attribution, reward_value=hp.reward_value,
                                  purchase_worth=hp.purchase_worth, reward_timing=hp.reward_timing,
                                  identity=hp.identity, cac_guard=True,  # as the checkpoint will play
-                                 value_l2=hp.value_l2, value_window_h=hp.value_window_h)
+                                 value_l2=hp.value_l2, value_window_h=hp.value_window_h, bid_level=hp.bid_level)
             scores.append(play(c, bidder)["score"])
     return float(np.mean(scores))
 
@@ -201,12 +205,14 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
     """
     from torch.utils.tensorboard import SummaryWriter
 
+    if hp.reward_value not in REWARD_VALUES:  # before the prior's minutes of work
+        raise ValueError(f"reward_value must be one of {', '.join(REWARD_VALUES)}, got {hp.reward_value!r}")
     torch.set_num_threads(1)
     envs = VectorCampaignEnv(hp.worlds, cfg=cfg, users=hp.users, days=hp.days, randomize=hp.randomize,
                              attribution=hp.attribution, reward_value=hp.reward_value,
                              purchase_worth=hp.purchase_worth, reward_timing=hp.reward_timing,
                              identity=hp.identity, value_l2=hp.value_l2, value_window_h=hp.value_window_h,
-                             autoreset=False)
+                             bid_level=hp.bid_level, autoreset=False)
     n, T = hp.worlds, envs.envs[0].hours
     obs_dim, act_dim = space_shape(envs.single_observation_space)[0], space_shape(envs.single_action_space)[0]
     with torch.random.fork_rng():
@@ -227,7 +233,9 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
     path = out / CHECKPOINT
     if resume:
         ck = load_checkpoint(path)
-        if ck.get("hp") != asdict(hp) | {"env_hours": ck["hp"]["env_hours"], "minutes": ck["hp"]["minutes"]}:
+        saved = ck.get("hp")  # settings added since a checkpoint was written take their defaults
+        if saved is None or asdict(PPOConfig()) | saved != asdict(hp) | {"env_hours": saved["env_hours"],
+                                                                           "minutes": saved["minutes"]}:
             raise ValueError(f"{path} was trained with other settings; resume with the same flags")
         net.load_state_dict(ck["model"])
         optimizer.load_state_dict(ck["optimizer"])
@@ -243,7 +251,7 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
 
     settings = {"attribution": hp.attribution, "reward_value": hp.reward_value, "purchase_worth": hp.purchase_worth,
                 "reward_timing": hp.reward_timing, "identity": hp.identity, "value_l2": hp.value_l2,
-                "value_window_h": hp.value_window_h}
+                "value_window_h": hp.value_window_h, "bid_level": hp.bid_level}
     while not out_of_time():
         envs.set_prior(prior)
         obs, _ = envs.reset(seed=world_base + iteration * n)

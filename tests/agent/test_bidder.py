@@ -163,3 +163,20 @@ def test_pacing_action_scales_every_bid_alike() -> None:
         pacing_action(3, 4.5)
     with pytest.raises(ValueError, match="bid scale"):
         pacing_action(3, 0.0)
+
+
+def test_bid_level_scales_every_bid_and_comes_with_the_checkpoint(tmp_path: Path) -> None:
+    batch = _batch()
+    plain, raised = AgentBidder(CFG), AgentBidder(CFG, bid_level=1.5)
+    action = np.linspace(-0.5, 0.5, 10)
+    for agent in (plain, raised):
+        agent.set_action(action)
+    assert np.allclose(raised.bid(batch), 1.5 * plain.bid(batch)) and plain.bid(batch).max() > 0
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        net = RecurrentActorCritic(obs_size(3), 10, hidden=8)
+    path = tmp_path / "policy.pt"
+    save_checkpoint(path, net, flat_prior(22, 0.05), bid_level=1.5)
+    assert make_agent_bidder(CFG, path).bid_level == 1.5
+    with pytest.raises(ValueError, match="bid_level must be positive, got 0"):
+        AgentBidder(CFG, bid_level=0.0)
