@@ -49,6 +49,7 @@ from gaelp.agent.network import (
     save_checkpoint,
 )
 from gaelp.agent.prior_fit import PRIOR_SEED_BASE, PRIOR_USERS, build_prior
+from gaelp.agent.reward import REWARD_VALUES
 from gaelp.agent.value import DEFAULT_L2, PRIOR_CVR, flat_prior
 from gaelp.config import Config
 
@@ -85,7 +86,7 @@ class PPOConfig:
         reward_scale: rewards (USD) are multiplied by this for learning.
         prior_momentum: weight of the old value-model prior when a campaign's weights are folded in.
         attribution: attribution model of the reward ledger.
-        reward_value: what an attributed purchase is worth in the reward ("target_cpa" or "revenue").
+        reward_value: what the reward pays ("target_cpa", "revenue" or "score": `gaelp.agent.reward`).
         purchase_worth: under "target_cpa", a purchase is worth this x the target CPA. At 1 the reward's
             optimum prices the *marginal* purchase at the target, so the average CAC ends below it;
             the score wants the average at the target (a Lagrangian worth above 1).
@@ -201,6 +202,8 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
     """
     from torch.utils.tensorboard import SummaryWriter
 
+    if hp.reward_value not in REWARD_VALUES:  # before the prior's minutes of work
+        raise ValueError(f"reward_value must be one of {', '.join(REWARD_VALUES)}, got {hp.reward_value!r}")
     torch.set_num_threads(1)
     envs = VectorCampaignEnv(hp.worlds, cfg=cfg, users=hp.users, days=hp.days, randomize=hp.randomize,
                              attribution=hp.attribution, reward_value=hp.reward_value,

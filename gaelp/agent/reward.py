@@ -27,6 +27,12 @@ What a purchase is worth (`reward_value`):
   `target CPA x purchases - spend` keeps the campaign's CAC under the target, which is what the
   CPA-constrained score asks; a policy rewarded with revenue (about 2x the target) would overspend.
 * `"revenue"`: the revenue the pixel reports (profit-seeking).
+* `"score"`: the hourly change of the campaign's score computed on the ledger's running totals,
+  `Phi = T x A x min(1, (T x A / S)^2)` with `A` the attributed purchases so far, `S` the spend so far
+  and `T` the target CPA (x the purchase worth). The rewards of a campaign add up to its score on our
+  own logs (times `T`, so that rewards stay in dollars): the objective the evaluation scores, with no
+  worth to choose. A purchase worth `T` maximises profit, which prices the *marginal* purchase at the
+  target and leaves the average CAC far below it; the score wants the *average* at the target.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import numpy as np
 from gaelp.attribution.ledger import RewardEvents, RewardLedger
 from gaelp.bidders.protocol import BidderOutcome
 
-REWARD_VALUES = ("target_cpa", "revenue")
+REWARD_VALUES = ("target_cpa", "revenue", "score")
 REWARD_TIMINGS = ("click", "arrival")
 
 
@@ -49,8 +55,8 @@ class HourlyReward:
         channel_names: the market's channels.
         attribution: attribution model (a name of `gaelp.attribution.registry`).
         window_h: lookback window (hours).
-        target_cpa: worth of a purchase under `reward_value="target_cpa"`.
-        reward_value: `"target_cpa"` or `"revenue"`.
+        target_cpa: worth of a purchase under `reward_value="target_cpa"` (and the target of `"score"`).
+        reward_value: `"target_cpa"`, `"revenue"` or `"score"`.
         timing: `"click"` (advance the expected credit when a click is bought) or `"arrival"`.
     """
 
@@ -67,7 +73,22 @@ class HourlyReward:
 
     def _worth(self) -> float:
         """A purchase's worth: the target CPA, or the mean revenue our pixel has reported (none seen: 0)."""
-        return self.target_cpa if self.reward_value == "target_cpa" else self.revenue / max(self.purchases, 1)
+        return self.target_cpa if self.reward_value != "revenue" else self.revenue / max(self.purchases, 1)
+
+    def potential(self) -> float:
+        """The campaign's score so far on the ledger's totals, x the target (`"score"`; 0 before a purchase)."""
+        purchases = self.credit / self.target_cpa
+        if purchases <= 0:
+            return 0.0
+        return self.target_cpa * purchases * min(1.0, (self.credit / self.spend) ** 2 if self.spend > 0 else 1.0)
+
+    def _pay(self, credit: float, spend: float) -> float:
+        """Add an hour's credit and spend to the totals; the reward: credit minus spend, or under `"score"`
+        the change of `potential`."""
+        before = self.potential() if self.reward_value == "score" else 0.0
+        self.credit += credit
+        self.spend += spend
+        return self.potential() - before if self.reward_value == "score" else credit - spend
 
     def _settle(self, events: RewardEvents) -> float:
         """Credit of settled clicks, less what they were advanced (each click settles once)."""
@@ -103,16 +124,13 @@ class HourlyReward:
                               outcome.batch.device[clicked], outcome.batch.channel[clicked].astype(np.int64))
         credit = 0.0
         if outcome.conv_t.size:
-            value = (np.full(outcome.conv_t.size, self.target_cpa) if self.reward_value == "target_cpa"
-                     else outcome.conv_value) * outcome.conv_weight
+            value = (outcome.conv_value if self.reward_value == "revenue"
+                     else np.full(outcome.conv_t.size, self.target_cpa)) * outcome.conv_weight
             who = outcome.conv_device if conv_identity is None else conv_identity
             credit = self._settle(self.ledger.convert(outcome.conv_t.astype(np.float64), who, value))
         if t % 24 == 23:
             credit += self._settle(self.ledger.expire(float(t)))  # closed windows: zero (less the advance)
-        spend = float(outcome.cost.sum())
-        self.credit += credit + advanced
-        self.spend += spend
-        return credit + advanced - spend
+        return self._pay(credit + advanced, float(outcome.cost.sum()))
 
     def close(self, t_end: int, p: float, mean_delay_h: float) -> float:
         """Advance the expected credit of pending clicks at the end of a campaign (hour `t_end`).
@@ -124,7 +142,7 @@ class HourlyReward:
         """
         ev = self.ledger.close_episode(float(t_end), p=float(np.clip(p, 0.0, 1.0)),
                                        survival=lambda h: np.exp(-np.asarray(h) / mean_delay_h), value=self._worth())
-        return self._settle(ev)
+        return self._pay(self._settle(ev), 0.0)
 
     def state_dict(self) -> dict[str, Any]:
         """Not persisted beyond totals: the ledger is rebuilt for each campaign."""

@@ -33,6 +33,10 @@ def train(
     resume: Annotated[bool, typer.Option("--resume", help="continue from OUT/policy.pt, bit-identically")] = False,
     purchase_worth: Annotated[float, typer.Option("--purchase-worth", help="a purchase's worth in the reward, "
                                                                             "x the target CPA", min=0.1)] = 1.0,
+    reward_value: Annotated[str, typer.Option("--reward-value", help="what the reward pays: target_cpa (a "
+                                              "purchase worth the target CPA x --purchase-worth, less spend), "
+                                              "revenue, or score (the hourly change of the campaign's score)")]
+        = "target_cpa",
     prior_worlds: Annotated[int, typer.Option("--prior-worlds", help="fit the value model's prior offline on this "
                                               "many training worlds' click logs first (0: a flat prior that "
                                               "follows the campaigns)", min=0)] = 30,
@@ -56,7 +60,7 @@ def train(
 
     limit = env_hours if env_hours is not None else (10**12 if minutes is not None else 100_000)
     hp = PPOConfig(worlds=worlds, users=users, days=days, env_hours=limit, minutes=minutes, seed=seed,
-                   purchase_worth=purchase_worth, prior_worlds=prior_worlds, value_window_h=value_window or None,
+                   purchase_worth=purchase_worth, reward_value=reward_value, prior_worlds=prior_worlds, value_window_h=value_window or None,
                    value_l2=value_l2)
     with progress_bar(not json_out) as bar:
         task = bar.add_task(f"training on {worlds} worlds of {users:,} people",
