@@ -295,10 +295,11 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
                 loss.backward()
                 nn.utils.clip_grad_norm_(params, hp.max_grad_norm, foreach=True)
                 optimizer.step()
-                with torch.no_grad():
-                    approx_kl = float(((ratio - 1) - (logp - t_logp[:, mb])).mean())
-                stats = {"policy_loss": float(pg_loss.detach()), "value_loss": float(v_loss.detach()),
-                         "entropy": float(entropy.detach()), "approx_kl": approx_kl}
+            # the epoch's last minibatch: what the early stop and the log read (the step changed no tensor here)
+            with torch.no_grad():
+                approx_kl = float(((ratio - 1) - (logp - t_logp[:, mb])).mean())
+            stats = {"policy_loss": float(pg_loss.detach()), "value_loss": float(v_loss.detach()),
+                     "entropy": float(entropy.detach()), "approx_kl": approx_kl}
             if hp.target_kl is not None and stats["approx_kl"] > hp.target_kl:
                 break
         var = np.var(ret)
