@@ -261,10 +261,12 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
         for t in range(T):  # one campaign per world
             with torch.inference_mode():
                 mean, value, state = net(torch.as_tensor(obs).unsqueeze(0), state)
-                action = mean[0] + std * torch.randn(mean[0].shape, generator=gen)
-                buf_logp[t] = log_prob(mean[0], action).sum(-1).numpy()
-            buf_obs[t], buf_act[t], buf_val[t] = obs, action.numpy(), value[0].numpy()
-            obs, buf_rew[t], _, _, infos = envs.step(action.numpy())
+                mean = mean[0]
+                action = mean + std * torch.randn(mean.shape, generator=gen)
+                buf_logp[t] = log_prob(mean, action).sum(-1).numpy()
+            act = action.numpy()
+            buf_obs[t], buf_act[t], buf_val[t] = obs, act, value[0].numpy()
+            obs, buf_rew[t], _, _, infos = envs.step(act)
             finals = [f for f in infos["final_info"] if f] or finals
         env_hours += n * T
         if hp.prior_worlds == 0:  # an offline prior stays as fitted; the flat one learns from the campaigns
