@@ -69,8 +69,7 @@ class RecurrentActorCritic(nn.Module):
         if obs.dim() != 3 or state[0].shape != (1, obs.shape[1], self.hidden):
             raise ValueError(f"forward takes (T, n, obs_dim) observations and a ((1, n, {self.hidden}),) x 2 state, "
                              f"got {tuple(obs.shape)} and {tuple(state[0].shape)}")
-        h, h_n, c_n = torch.lstm(torch.tanh(F.linear(obs, enc.weight, enc.bias)), state,
-                                 (lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0),
+        h, h_n, c_n = torch.lstm(torch.tanh(F.linear(obs, enc.weight, enc.bias)), state, tuple(lstm.all_weights[0]),
                                  True, 1, 0.0, lstm.training, False, False)
         return F.linear(h, actor.weight, actor.bias), F.linear(h, critic.weight, critic.bias).squeeze(-1), (h_n, c_n)
 
