@@ -228,26 +228,34 @@ class AgentBidder(BaseBidder):
         self.value.record_clicks(b.t, x[clicked], b.device[clicked], b.weight[clicked])
         self.encoder.observe(outcome)
         credited = None
-        after_click = np.zeros(outcome.conv_device.size, bool)  # within the lookback window of a click of ours
-        if self.people is None:
-            self.value.record_conversions(outcome.conv_t, outcome.conv_device)
-            after_click = self.encoder.clicked_within(outcome.conv_device, outcome.conv_t, self.window_h)
-        else:
+        if self.people is not None and clicked.size:
             self.people.record_clicks(b.t, b.device[clicked], clicked)
-            self.people.record_purchases(outcome.conv_t, outcome.conv_device)
-            if outcome.conv_device.size:
-                row, linked = self.people.devices_of(outcome.conv_device)
-                self.value.record_conversions(outcome.conv_t[row], linked)
-                after_click[row[self.encoder.clicked_within(linked, outcome.conv_t[row], self.window_h)]] = True
-                self.encoder.mark_converted(linked)
-                credited = self.people.credited_device(outcome.conv_t, outcome.conv_device)
-        self.click_purchases += float(outcome.conv_weight[after_click].sum())
+        if outcome.conv_device.size:  # most hours bring no purchase
+            credited = self._observe_purchases(outcome)
         self._cache = None  # the journey table moved on
         self.stats.observe(outcome, p)
         self.last_reward = self.reward.observe(outcome, p[clicked], credited)
         if self.controller is not None:
             self.controller.observe_reward(self.last_reward)
         self.value.maybe_refit(b.t + 1)
+
+    def _observe_purchases(self, outcome: BidderOutcome) -> np.ndarray | None:
+        """The hour's pixel purchases: the value model's labels, the converted devices, the purchases after a
+        click of ours (the CAC guard's); returns the device each purchase credits (None: its own)."""
+        if self.people is None:
+            self.value.record_conversions(outcome.conv_t, outcome.conv_device)
+            after_click = self.encoder.clicked_within(outcome.conv_device, outcome.conv_t, self.window_h)
+            credited = None
+        else:
+            self.people.record_purchases(outcome.conv_t, outcome.conv_device)
+            row, linked = self.people.devices_of(outcome.conv_device)
+            self.value.record_conversions(outcome.conv_t[row], linked)
+            after_click = np.zeros(outcome.conv_device.size, bool)  # within the lookback window of a click of ours
+            after_click[row[self.encoder.clicked_within(linked, outcome.conv_t[row], self.window_h)]] = True
+            self.encoder.mark_converted(linked)
+            credited = self.people.credited_device(outcome.conv_t, outcome.conv_device)
+        self.click_purchases += float(outcome.conv_weight[after_click].sum())
+        return credited
 
     def state_dict(self) -> dict[str, Any]:
         """Journey table, value model, report, action, the controller's memory and the identity log."""

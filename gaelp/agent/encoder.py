@@ -26,6 +26,8 @@ from gaelp.bidders.protocol import N_INTENTS, BidderOutcome, OpportunityBatch
 
 _NEVER = -(10**9)
 _COUNTS = np.uint16  # touches / clicks per device and channel: daily frequency caps keep them far below 65,535
+# float32 (sin, cos) of each hour of the day, as the feature row holds them
+_HOUR = [np.array([np.sin(a), np.cos(a)], np.float32) for a in (2 * np.pi * k / 24 for k in range(24))]
 
 
 def feature_names(channel_names: tuple[str, ...]) -> tuple[str, ...]:
@@ -143,9 +145,7 @@ class JourneyEncoder:
         x[:, col + 4] = np.where(last_click != _NEVER, np.log1p(since_click) / 7.0, 0.0)
         x[:, col + 5] = np.where(first != _NEVER, np.log1p((t - first) / 24.0) / 3.0, 0.0)
         col += 6
-        angle = 2 * np.pi * (t % 24) / 24
-        x[:, col] = np.sin(angle)
-        x[:, col + 1] = np.cos(angle)
+        x[:, col:col + 2] = _HOUR[t % 24]
         return x
 
     # --- persistence ------------------------------------------------------------------------------

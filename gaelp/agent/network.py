@@ -61,12 +61,17 @@ class RecurrentActorCritic(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Run `obs` (T, n, obs_dim) from `state`: action means (T, n, act_dim), values (T, n), new state.
 
-        The layers' own functions (what their modules call), without the modules' per-call dispatch: the
-        rollout runs this once per simulated hour.
+        The layers' own functions (what their modules call: `nn.LSTM`'s is `torch.lstm` on its weights, for a
+        batched input with a state), without the modules' per-call dispatch and checks: the rollout runs this
+        once per simulated hour, the update once per minibatch.
         """
-        enc, actor, critic = cast(nn.Linear, self.encoder[0]), self.actor, self.critic
-        h, state = self.lstm(torch.tanh(F.linear(obs, enc.weight, enc.bias)), state)
-        return F.linear(h, actor.weight, actor.bias), F.linear(h, critic.weight, critic.bias).squeeze(-1), state
+        enc, actor, critic, lstm = cast(nn.Linear, self.encoder[0]), self.actor, self.critic, self.lstm
+        if obs.dim() != 3 or state[0].shape != (1, obs.shape[1], self.hidden):
+            raise ValueError(f"forward takes (T, n, obs_dim) observations and a ((1, n, {self.hidden}),) x 2 state, "
+                             f"got {tuple(obs.shape)} and {tuple(state[0].shape)}")
+        h, h_n, c_n = torch.lstm(torch.tanh(F.linear(obs, enc.weight, enc.bias)), state, tuple(lstm.all_weights[0]),
+                                 True, 1, 0.0, lstm.training, False, False)
+        return F.linear(h, actor.weight, actor.bias), F.linear(h, critic.weight, critic.bias).squeeze(-1), (h_n, c_n)
 
     def dist(self, mean: torch.Tensor) -> Normal:
         """The Gaussian policy around `mean` (torch's argument checks on)."""

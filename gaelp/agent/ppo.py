@@ -266,10 +266,12 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
         for t in range(T):  # one campaign per world
             with torch.inference_mode():
                 mean, value, state = net(torch.as_tensor(obs).unsqueeze(0), state)
-                action = mean[0] + std * torch.randn(mean[0].shape, generator=gen)
-                buf_logp[t] = log_prob(mean[0], action).sum(-1).numpy()
-            buf_obs[t], buf_act[t], buf_val[t] = obs, action.numpy(), value[0].numpy()
-            obs, buf_rew[t], _, _, infos = envs.step(action.numpy())
+                mean = mean[0]
+                action = mean + std * torch.randn(mean.shape, generator=gen)
+                buf_logp[t] = log_prob(mean, action).sum(-1).numpy()
+            act = action.numpy()
+            buf_obs[t], buf_act[t], buf_val[t] = obs, act, value[0].numpy()
+            obs, buf_rew[t], _, _, infos = envs.step(act)
             finals = [f for f in infos["final_info"] if f] or finals
         env_hours += n * T
         if hp.prior_worlds == 0:  # an offline prior stays as fitted; the flat one learns from the campaigns
@@ -300,10 +302,11 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
                 loss.backward()
                 nn.utils.clip_grad_norm_(params, hp.max_grad_norm, foreach=True)
                 optimizer.step()
-                with torch.no_grad():
-                    approx_kl = float(((ratio - 1) - (logp - t_logp[:, mb])).mean())
-                stats = {"policy_loss": float(pg_loss.detach()), "value_loss": float(v_loss.detach()),
-                         "entropy": float(entropy.detach()), "approx_kl": approx_kl}
+            # the epoch's last minibatch: what the early stop and the log read (the step changed no tensor here)
+            with torch.no_grad():
+                approx_kl = float(((ratio - 1) - (logp - t_logp[:, mb])).mean())
+            stats = {"policy_loss": float(pg_loss.detach()), "value_loss": float(v_loss.detach()),
+                     "entropy": float(entropy.detach()), "approx_kl": approx_kl}
             if hp.target_kl is not None and stats["approx_kl"] > hp.target_kl:
                 break
         var = np.var(ret)

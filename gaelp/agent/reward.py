@@ -106,9 +106,9 @@ class HourlyReward:
         """
         t = outcome.batch.t
         clicked = np.flatnonzero(outcome.clicked)
-        # purchases count by their sampling weight (1.0 each in a plain world)
-        self.purchases += float(outcome.conv_weight.sum())
-        self.revenue += float((outcome.conv_value * outcome.conv_weight).sum())
+        if outcome.conv_t.size:  # purchases count by their sampling weight (1.0 each in a plain world)
+            self.purchases += float(outcome.conv_weight.sum())
+            self.revenue += float((outcome.conv_value * outcome.conv_weight).sum())
         advanced = 0.0
         if clicked.size:
             first = self._advance.size

@@ -97,7 +97,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, w0: np.ndarray, l2
     Args:
         x: (m, d) features.  y: (m,) labels in [0, 1] (soft labels allowed).
         w: (d,) start.  w0: (d,) anchor.  l2: strength of the anchor.
-        sample_weight: (m,) weight s of each row; None: 1 each.
+        sample_weight: (m,) weight s of each row; None: 1 each (no product by them: the same numbers).
         damped: halve each step until the loss falls (plain Newton overshoots on rare interaction terms:
             the offline prior's fit).
         tol: stop once no weight moves by more than this (0: run all `steps`).
@@ -107,8 +107,11 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, w0: np.ndarray, l2
     loss = logistic_loss(x, y, s, w, w0, l2) if damped else 0.0
     for _ in range(steps):
         p = expit(x @ w)
-        grad = x.T @ ((p - y) * s) + l2 * (w - w0)
-        hess = (x.T * (p * (1 - p) * s)) @ x + eye
+        r, v = p - y, p * (1 - p)
+        if sample_weight is not None:
+            r, v = r * s, v * s
+        grad = x.T @ r + l2 * (w - w0)
+        hess = (x.T * v) @ x + eye
         step = np.linalg.solve(hess, grad)
         if damped:
             for _ in range(30):
@@ -185,6 +188,8 @@ class ValueModel:
         self.bias_only = n_channels is not None
         self.eta_rest = np.zeros(0)  # bias-only refits: each click's logit without the bias (fixed weights)
         self.last_fit_t = -(10**9)
+        self._room: dict[str, np.ndarray] = {}  # the click log's columns view these (room to grow into)
+        self._summary: np.ndarray | None = None  # `summary()`, kept until the log or the weights change
 
     @property
     def n_clicks(self) -> int:
@@ -203,13 +208,31 @@ class ValueModel:
         """Log this hour's clicks: their feature rows (k, n_features), devices (k,) and sampling weights
         (k,; None: 1.0 each)."""
         if device.size:
-            self.weight = np.concatenate([self.weight, np.ones(device.size) if weight is None else weight])
+            k = device.size
+            self._append("weight", 1.0 if weight is None else weight, k)
             if self.bias_only:
-                self.eta_rest = np.concatenate([self.eta_rest, self._logit_rest(x)])
-            self.x = np.concatenate([self.x, x.astype(np.float32)])
-            self.click_t = np.concatenate([self.click_t, np.full(device.size, t, np.int64)])
-            self.device = np.concatenate([self.device, device.astype(np.int64)])
-            self.conv_t = np.concatenate([self.conv_t, np.full(device.size, _NO_CONV, np.int64)])
+                self._append("eta_rest", self._logit_rest(x), k)
+            self._append("x", x, k)
+            self._append("click_t", t, k)
+            self._append("device", device, k)
+            self._append("conv_t", _NO_CONV, k)
+            self._summary = None
+
+    def _append(self, name: str, rows: np.ndarray | float, k: int) -> None:
+        """Append `k` rows to the log's column `name`: `rows`, one per new click (or one value for all).
+
+        The columns view arrays with room to grow (doubling), so an hour's clicks cost no copy of the log;
+        the values are those of concatenating, cast to the column's dtype.
+        """
+        col = getattr(self, name)
+        n = col.shape[0]
+        room = self._room.get(name)
+        if room is None or col.base is not room or room.shape[0] < n + k:  # new, restored or full
+            room = np.empty((max(2 * (n + k), 64), *col.shape[1:]), col.dtype)
+            room[:n] = col
+            self._room[name] = room
+        room[n:n + k] = rows
+        setattr(self, name, room[:n + k])
 
     def record_conversions(self, conv_t: np.ndarray, conv_device: np.ndarray) -> np.ndarray:
         """Label the clicks of converting devices within the window before each purchase.
@@ -228,6 +251,8 @@ class ValueModel:
         ok = hit & (self.conv_t == _NO_CONV) & (when >= self.click_t) & (when - self.click_t <= self.window_h)
         self.conv_t[ok] = when[ok]
         labelled[order[np.minimum(pos, dev_sorted.size - 1)[ok]]] = True
+        if ok.any():
+            self._summary = None
         return labelled
 
     def maybe_refit(self, t: int) -> bool:
@@ -240,6 +265,7 @@ class ValueModel:
     def refit(self, t: int) -> None:
         """EM refit of the lag distribution and the weights on the clicks logged by hour `t`."""
         self.last_fit_t = t
+        self._summary = None
         if self.n_clicks == 0:
             return
         elapsed = np.minimum(t - self.click_t, self.window_h).astype(np.float64)
@@ -251,9 +277,10 @@ class ValueModel:
             return
         x = self.terms(self.x)
         w = self.w
+        weight = None if (self.weight == 1.0).all() else self.weight  # a plain world's: 1 each
         for _ in range(self.em_steps):
             y = np.where(converted, 1.0, prob_converts_later(expit(x @ w), surv))
-            w = fit_logistic(x, y, w, self.w0, self.l2, sample_weight=self.weight)
+            w = fit_logistic(x, y, w, self.w0, self.l2, sample_weight=weight)
         self.w = w
 
     def _logit_rest(self, x: np.ndarray) -> np.ndarray:
@@ -274,7 +301,14 @@ class ValueModel:
 
     def summary(self) -> np.ndarray:
         """(4,) what the advertiser knows of its model: log1p clicks, log1p conversions seen,
-        mean delay / window, and the model's mean estimate over its clicks."""
+        mean delay / window, and the model's mean estimate over its clicks (kept until clicks, labels or
+        weights change: most hours bring none)."""
+        if self._summary is None:
+            self._summary = self._summarize()
+        return self._summary.copy()
+
+    def _summarize(self) -> np.ndarray:
+        """`summary()`, computed."""
         s = self.weight  # weighted sums and mean: the plain counts and mean where every weight is 1
         if not self.n_clicks:
             p = float(expit(self.w[0]))
@@ -301,3 +335,4 @@ class ValueModel:
         self.weight = np.array(s["weight"], np.float64) if "weight" in s else np.ones(self.click_t.size)
         self.last_fit_t, self.mean_delay_h = int(s["last_fit_t"]), float(s["mean_delay_h"])
         self.eta_rest = self._logit_rest(self.x) if self.bias_only else np.zeros(0)
+        self._summary = None

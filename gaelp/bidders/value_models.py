@@ -8,6 +8,7 @@ lookback window and discounts clicks too young for their sales to have arrived (
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,17 @@ def delay_cdf(hours: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         slow = ndtr((np.log(h) - np.log(72.0)) / 1.5)
     return 0.35 * (1.0 - np.exp(-h)) + 0.65 * slow
+
+
+@lru_cache(maxsize=8)
+def _age_weights(window_h: int) -> np.ndarray:
+    """(window_h, window_h, 1) read-only: row r weighs the ring's slots when the current hour sits in slot r
+    (slot i holds clicks (r - i) % window_h hours old), looked up rather than rebuilt each hour, and built
+    once per window for every model (a world's rivals share it, and so do the worlds)."""
+    ring = np.arange(window_h)
+    weights = delay_cdf(ring + 0.5)[(ring[:, None] - ring) % window_h][:, :, None]
+    weights.flags.writeable = False
+    return weights
 
 
 class ClickValueModel:
@@ -67,10 +79,7 @@ class ClickValueModel:
         self.devices = DeviceLog(device_capacity)
         self._vpc: np.ndarray | None = None
         self._credit_sums: tuple[np.ndarray, np.ndarray] | None = None
-        # (window_h, window_h, 1): row r weighs the ring's slots when the current hour sits in slot r
-        # (slot i holds clicks (r - i) % window_h hours old), looked up rather than rebuilt each hour
-        ring = np.arange(self.window_h)
-        self._age_weight = delay_cdf(ring + 0.5)[(ring[:, None] - ring) % self.window_h][:, :, None]
+        self._age_weight = _age_weights(self.window_h)
 
     def effective_clicks(self) -> np.ndarray:
         """(n_contexts,) clicks weighted by the share of their sales due by now."""

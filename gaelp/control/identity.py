@@ -29,6 +29,7 @@ fall on a device drawn per session), so they are not scored.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import product
 
 import numpy as np
@@ -80,6 +81,10 @@ class AddressModel:
 def address_model(n_addresses: np.ndarray, max_person_devices: int = 3, iters: int = 200) -> AddressModel:
     """Fit the one-or-two-people mixture to the histogram of devices per address (EM).
 
+    A pure function of the histogram, kept for the histograms seen last (a campaign resolves its log
+    again after each new purchase, mostly on a histogram it has fitted before); the model's arrays are
+    read-only.
+
     Args:
         n_addresses: (2 * max_person_devices + 1,) number of addresses with k devices seen, by k
             (entries 0 and above the last are ignored).
@@ -87,8 +92,15 @@ def address_model(n_addresses: np.ndarray, max_person_devices: int = 3, iters: i
         iters: EM iterations (the fit has 1 + max_person_devices parameters; 200 is converged).
     """
     big = 2 * max_person_devices
+    return _address_model(tuple(np.asarray(n_addresses, float)[1:big + 1].tolist()), max_person_devices, iters)
+
+
+@lru_cache(maxsize=1024)
+def _address_model(counts: tuple[float, ...], max_person_devices: int, iters: int) -> AddressModel:
+    """`address_model` of the histogram's entries 1 .. 2 x max_person_devices."""
+    big = 2 * max_person_devices
     n_k = np.zeros(big + 1)
-    n_k[1:] = np.asarray(n_addresses, float)[1:big + 1]
+    n_k[1:] = counts
     # every configuration: one person with j devices, or two people with (j1, j2)
     homes: list[tuple[int, ...]] = [(j,) for j in range(1, max_person_devices + 1)]
     homes += list(product(range(1, max_person_devices + 1), repeat=2))
@@ -112,6 +124,7 @@ def address_model(n_addresses: np.ndarray, max_person_devices: int = 3, iters: i
     w = weight()
     linked = np.bincount(k, weights=w * k * (k - 1) / 2, minlength=big + 1)
     p_same = np.bincount(k, weights=w * same, minlength=big + 1) / np.maximum(linked, 1e-300)
+    devices.flags.writeable = p_same.flags.writeable = False  # shared by every call on the same histogram
     return AddressModel(float(two_people), devices, p_same)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -137,6 +138,16 @@ def day_uniforms(crng: CounterRng, people: np.ndarray, day: int) -> tuple[np.nda
     return _split_uniforms(crng.bits(people, day, Purpose.SCHEDULE))
 
 
+@lru_cache(maxsize=8)
+def _hour_lut(hour_cdf: tuple[float, ...]) -> np.ndarray:
+    """(_LUT,) int16 read-only: the inverse CDF of the hour of day as a lookup table, hour = lut[floor(u * _LUT)];
+    built once per profile (every world of a config shares it)."""
+    lut = np.minimum(np.searchsorted(np.array(hour_cdf), (np.arange(_LUT) + 0.5) / _LUT, side="right"),
+                     23).astype(np.int16)
+    lut.flags.writeable = False
+    return lut
+
+
 class Activity:
     """Draws each day's opportunities from the people's segments and stages."""
 
@@ -165,9 +176,7 @@ class Activity:
         self._n_stages = stage_act.shape[1]
         self._seg_code = pop.segment.astype(np.intp) * self._n_stages
         self._day_key = crng.prepare(self._people, Purpose.SCHEDULE)  # the day-independent half of the hash
-        # inverse CDF of the hour of day as a lookup table: hour = lut[floor(u * _LUT)]
-        self._hour_lut = np.minimum(np.searchsorted(calendar.hour_cdf, (np.arange(_LUT) + 0.5) / _LUT,
-                                                    side="right"), 23).astype(np.int16)
+        self._hour_lut = _hour_lut(tuple(calendar.hour_cdf.tolist()))
 
     def day_uniforms(self, day: int) -> tuple[np.ndarray, np.ndarray]:
         """`day_uniforms(crng, every person, day)`, from the hash keys prepared once."""

@@ -68,6 +68,24 @@ def test_fixed_scale_log_prob_equals_the_gaussians() -> None:
     assert torch.equal(fixed_scale_log_prob(std, (5, 10))(mean, action), expected)
 
 
+def test_forward_equals_the_modules_outputs_and_gradients() -> None:
+    # the forward calls the LSTM's function directly; the modules' own calls are the reference
+    torch.manual_seed(5)
+    net = RecurrentActorCritic(7, 3, 8)
+    obs = torch.randn(6, 2, 7)
+    state = (torch.randn(1, 2, 8), torch.randn(1, 2, 8))
+    mean, value, (h, c) = net(obs, state)
+    out, (h_ref, c_ref) = net.lstm(net.encoder(obs), state)
+    ref = (net.actor(out), net.critic(out).squeeze(-1), h_ref, c_ref)
+    assert all(torch.equal(a, b) for a, b in zip((mean, value, h, c), ref, strict=True))
+    params = [p for name, p in net.named_parameters() if name != "log_std"]
+    grads = torch.autograd.grad((mean.sum() + value.sum() + c.sum()), params)
+    ref_grads = torch.autograd.grad((ref[0].sum() + ref[1].sum() + ref[3].sum()), params)
+    assert all(torch.equal(a, b) for a, b in zip(grads, ref_grads, strict=True))
+    with torch.inference_mode():  # the rollout's mode
+        assert torch.equal(net(obs[:1], state)[0], net.actor(net.lstm(net.encoder(obs[:1]), state)[0]))
+
+
 def test_an_offline_prior_is_built_first_and_stays_fixed(tmp_path: Path) -> None:
     cfg = build_config(FAST)
     hp = PPOConfig(worlds=1, users=600, days=2, env_hours=2 * 48, hidden=8, randomize=False, val_every=1,
