@@ -75,6 +75,7 @@ def our_hours(n_ch: int, plain: bool, rows: WorldRows, every: Cleared, imp: Impr
     row = every.row[ours]
     world = rows.world[row]
     cell = world * n_ch + imp.channel[ours]
+    wins: np.ndarray  # float64 either way (bincount with weights is float64)
     if plain:
         wins = np.bincount(cell, minlength=n_w * n_ch).astype(np.float64)
         clicks = np.bincount(cell[every.clicked[ours]], minlength=n_w * n_ch).astype(np.float64)
