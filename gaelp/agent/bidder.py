@@ -62,8 +62,8 @@ def action_size(n_channels: int) -> int:
 
 
 def pacing_action(n_channels: int, scale: float) -> np.ndarray:
-    """(action_size,) the action that bids `scale` x the estimated value everywhere: every multiplier 1,
-    the pacing `scale`.
+    """(action_size,) the action that bids `scale` x the estimated value everywhere (x the bidder's
+    `bid_level`): every multiplier 1, the pacing `scale`.
 
     Raises:
         ValueError: `scale` lies outside the pacing's range [1/4, 4].

@@ -76,11 +76,11 @@ class HourlyReward:
         return self.target_cpa if self.reward_value != "revenue" else self.revenue / max(self.purchases, 1)
 
     def potential(self) -> float:
-        """The campaign's score so far on the ledger's totals, x the target (`"score"`; 0 before a purchase)."""
-        purchases = self.credit / self.target_cpa
-        if purchases <= 0:
+        """The campaign's score so far on the ledger's totals, x the target (`"score"`; 0 before a purchase):
+        the credit is the target x the attributed purchases, so `Phi = credit x min(1, (credit / spend)^2)`."""
+        if self.credit <= 0:
             return 0.0
-        return self.target_cpa * purchases * min(1.0, (self.credit / self.spend) ** 2 if self.spend > 0 else 1.0)
+        return self.credit * min(1.0, (self.credit / self.spend) ** 2 if self.spend > 0 else 1.0)
 
     def _pay(self, credit: float, spend: float) -> float:
         """Add an hour's credit and spend to the totals; the reward: credit minus spend, or under `"score"`

@@ -52,7 +52,7 @@ def ab_arm(device: np.ndarray, pair: tuple[int, int], salt: int = 7) -> np.ndarr
 def beta_parameters(clicks: np.ndarray, imps: np.ndarray, p: SelectorConfig,
                     samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(..., n_contexts * samples, k) each context's Beta parameters, its row repeated for its `samples` draws:
-    its clicks over the overall rate's prior (`CreativeSelector.posterior`).
+    its clicks over the overall rate's prior (what `CreativeSelector` draws from).
 
     Args:
         clicks, imps: (..., n_contexts, k) counts (a batch of worlds' stacked: every world's at once; the
@@ -164,10 +164,6 @@ class CreativeSelector:
             hit = cell >= 0
             credit = self.purchase_weight if conv_weight is None else self.purchase_weight * conv_weight[hit]
             np.add.at(self.clicks.reshape(-1), cell[hit], credit)
-
-    def posterior(self) -> tuple[np.ndarray, np.ndarray]:
-        """(n_contexts, k) Beta parameters: each context's clicks over the overall rate's prior."""
-        return beta_parameters(self.clicks, self.imps, self.params)
 
     def _start(self, day: int) -> None:
         if day != self._day:
