@@ -282,8 +282,6 @@ class Simulation:
         self.channel_names = cfg.channel_names  # every hour's batch names them: the tuple built once
         self._observers: list[Observer] = list(observers)
         self._sched: DaySchedule | None = None
-        # (n,) the day's schedule uniforms while `due_events(schedule=False)` leaves the schedule to the caller
-        self.schedule_uniforms: np.ndarray | None = None
         self._today: list[HourRecord] = []  # the current day's records, for its DayLog
         self._no_purchases: Purchases | None = None
         # importance sampling: each person's weight, which the platform's charges follow (None: a plain world)
@@ -342,24 +340,13 @@ class Simulation:
         """
         return self.purchases(self.due_events())
 
-    def due_events(self, schedule: bool = True) -> dict[str, np.ndarray]:
+    def due_events(self) -> dict[str, np.ndarray]:
         """The start of `due_hour`: the day's start at its first hour, then the pending purchase events due now
-        (`PendingPurchases.pop_due`: `FIELDS` -> (m,) columns, in scheduling order).
-
-        Args:
-            schedule: False leaves the day's schedule to the caller at the day's first hour (a batch of worlds
-                draws every world's at once, `WorldsActivity`): `activity.schedule` of the stages as they
-                stand now (before this hour's purchases) and of `schedule_uniforms`, handed back with
-                `set_schedule` before the hour's opportunities.
-        """
+        (`PendingPurchases.pop_due`: `FIELDS` -> (m,) columns, in scheduling order)."""
         day, hour = divmod(self.t, 24)
         if hour == 0:
-            self._start_day(day, schedule)
+            self._start_day(day)
         return self.pending.pop_due(self.t)
-
-    def set_schedule(self, schedule: DaySchedule) -> None:
-        """Take the day's schedule that `due_events(schedule=False)` left to the caller."""
-        self._sched, self.schedule_uniforms = schedule, None
 
     def purchases(self, ev: dict[str, np.ndarray]) -> Purchases:
         """The rest of `due_hour`: the events `ev` (`due_events`) whose buyer is still open become the hour's
@@ -550,17 +537,14 @@ class Simulation:
             clicks = np.bincount(ch[cl.cost[ours] > 0.0], minlength=n_ch).astype(np.float64)
         return OurHour(np.bincount(ch, w, minlength=n_ch), clicks, float(cl.cost[ours].sum()), None)
 
-    def _start_day(self, day: int, schedule: bool = True) -> None:
+    def _start_day(self, day: int) -> None:
         self.kpis.grow(day + 1)
         self.spent_today[:] = 0.0
         self.caps.new_day()
         self._today = []
         u_organic, u_schedule = self.activity.day_uniforms(day)
         buyers = self.journey.daily(self.state, self.pop, day, self.calendar.day_multiplier(day), u_organic)
-        if schedule:
-            self._sched = self.activity.schedule(day, self.state.stage, u_schedule)
-        else:  # nothing below changes a stage: the caller's draw sees the stages the schedule sees here
-            self._sched, self.schedule_uniforms = None, u_schedule
+        self._sched = self.activity.schedule(day, self.state.stage, u_schedule)
         adv = self.journey.choose_brand(self.state, buyers, day)
         hour = np.searchsorted(self.calendar.buy_cdf, self.crng.uniform(buyers, day, Purpose.BUY_HOUR), side="right")
         device = self._random_device(buyers, day, Purpose.CONV_DEVICE)

@@ -71,7 +71,6 @@ from gaelp.simulation import (
     logged_cost,
     overcharge_screen,
 )
-from gaelp.world.activity import WorldsActivity
 from gaelp.world.batched_journeys import WorldsJourneys
 from gaelp.world.clicks import SLOT_KEYS, ClickInputs, Gather, Keep, click_response
 from gaelp.world.population import pick_device
@@ -135,7 +134,6 @@ class BatchedWorlds:
         self.touches = WorldsTouches([s.touches for s in self.sims])  # our touches of every world's people
         # every world's people as one world-major population (the worlds' journey states view it)
         self.people = WorldsJourneys([s.state for s in self.sims], first.journey, self.rng)
-        self.activity = WorldsActivity([s.activity for s in self.sims], self.rng)  # the day's schedules at once
         self.device_offset = np.concatenate([s.pop.device_offset for s in self.sims])  # (W * n,) world-major
         self.n_devices = np.concatenate([s.pop.n_devices for s in self.sims])
         self.segment = np.concatenate([s.pop.segment for s in self.sims])  # (W * n,)
@@ -234,12 +232,9 @@ class BatchedWorlds:
         types from the worlds' device tables end to end, search intents drawn through `WorldsRng`), each
         world's `Offer` built from its rows; returns the offers, their rows and the columns (world-major)."""
         t, day, n, rng = self.t, self.t // 24, self.people.n, self.rng
-        # every world's purchases due (after its start of day, whose schedules are drawn here for all worlds at
-        # once), before its opportunities as alone
-        events = [s.due_events(schedule=False) for s in self.sims]
-        if t % 24 == 0:
-            self._schedule(day)
-        purchases = purchases_due(self.sims, self.people, self.touches, self.segment, events)
+        # every world's purchases due (after its start of day), before its opportunities as alone
+        purchases = purchases_due(self.sims, self.people, self.touches, self.segment,
+                                  [s.due_events() for s in self.sims])
         scheduled = [s.scheduled() for s in self.sims]
         sizes = [p.shape[0] for p, *_ in scheduled]
         bounds = np.zeros(self.n_worlds + 1, np.int64)
@@ -258,17 +253,6 @@ class BatchedWorlds:
         rows = WorldRows(t, bounds, world, channel.astype(np.int64) * N_INTENTS + intent, channel, intent, device,
                          cols.device_type, cols.weight, [o.opp.batch for o in offers])
         return offers, rows, cols
-
-    def _schedule(self, day: int) -> None:
-        """Every world's schedule of `day` at once (`WorldsActivity`), from the stages after the night's organic
-        pass (before the first hour's purchases) and the uniforms its `due_events(schedule=False)` left."""
-        draws = [s.schedule_uniforms for s in self.sims]
-        u = [d for d in draws if d is not None]
-        if len(u) != self.n_worlds:
-            raise RuntimeError(f"worlds {[w for w, d in enumerate(draws) if d is None]} did not start day {day}")
-        for s, sched in zip(self.sims, self.activity.schedule(day, self.people.array("stage"), np.concatenate(u)),
-                            strict=True):
-            s.set_schedule(sched)
 
     def clear(self, inputs: Sequence[Clearing]) -> list[Cleared]:
         """The market's phase of the hour for every world at once: one `Market.clear_worlds` call.

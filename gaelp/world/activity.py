@@ -16,14 +16,14 @@ purchases), again independent of everyone else.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from gaelp.config import WorldConfig
-from gaelp.rng import CounterRng, Purpose, WorldsRng
+from gaelp.rng import CounterRng, Purpose
 from gaelp.world.population import Population, people_where
 from gaelp.world.temporal import Calendar
 
@@ -32,9 +32,6 @@ MAX_PER_DAY = 1 << _KEY_SHIFT  # opportunities per person and day are capped her
 _LUT = 1 << 16  # resolution of the hour-of-day inverse CDF table
 _LOW37 = np.uint64((1 << 37) - 1)
 _INTENT = int(Purpose.INTENT)  # reading an enum member is a Python-level call in Python 3.11: once, here
-_DAY_MINUTES = 24 * 60
-_HOUR_STARTS = np.arange(0, _DAY_MINUTES + 1, 60, dtype=np.int16)  # (25,) each hour's first minute
-_HOUR_STARTS.flags.writeable = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,25 +190,12 @@ class Activity:
             stage: (n,) every person's stage.
             u: (n,) every person's counter-based uniform for this draw (see `day_uniforms`).
         """
+        pop = self.pop
         # P(count <= k) by (segment, stage) code; the people with any opportunity today have u > P(0)
         cdf = poisson_cdf(self.rate_table.sum(axis=1) * self.calendar.day_multiplier(day), MAX_PER_DAY)
-        busy = people_where(np.greater, u, cdf[0].reshape(-1, self._n_stages), self.pop, stage)
+        busy = people_where(np.greater, u, cdf[0].reshape(-1, self._n_stages), pop, stage)
         busy_code = self._seg_code[busy] + stage[busy]
         count = _counts(u[busy], busy_code, cdf)
-        key, channel, minute, device = self._opportunities(
-            busy, busy_code, count, lambda keys, purpose: self.crng.bits(keys, day, purpose), self._n_devices,
-            self.pop.device_offset)
-        order = np.argsort(minute, kind="stable")
-        bounds = np.searchsorted(minute[order], _HOUR_STARTS)
-        key = key[order]
-        return DaySchedule(day, key, key >> _KEY_SHIFT, device[order], channel[order], bounds)
-
-    def _opportunities(self, busy: np.ndarray, busy_code: np.ndarray, count: np.ndarray,
-                       bits: Callable[[np.ndarray, int], np.ndarray], n_devices: np.ndarray,
-                       device_offset: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(key, channel, minute of day, device) of the opportunities of people `busy` (ascending indices into
-        `n_devices` (uint64) and `device_offset`), `count` each, of (segment, stage) codes `busy_code`;
-        `bits(keys, purpose)` draws their counter bits (keys `busy * MAX_PER_DAY + k`), in key order."""
         # opportunity keys person * MAX_PER_DAY + k, k = 0 .. count - 1: they step by one within a person's
         # run and jump between runs, so they are the cumulative sum of those steps
         step = np.ones(int(count.sum()), np.int64)
@@ -221,20 +205,24 @@ class Activity:
         key = np.cumsum(step)
         person = key >> _KEY_SHIFT  # = key // MAX_PER_DAY
         pc = np.repeat(busy_code, count)
-        u = bits(key, Purpose.OPP_CHANNEL) >> np.uint64(11)
+        bits = self.crng.bits(key, day, Purpose.OPP_CHANNEL) >> np.uint64(11)
         channel = np.zeros(key.size, np.int8)
         for c in range(self.n_channels - 1):
-            channel += u >= self._channel_cut[c][pc]
+            channel += bits >= self._channel_cut[c][pc]
         # one uniform gives the hour (16 bits), the minute and the device (the bits left over). With
         # u = (bits >> 11) * 2**-53, u * _LUT = cell + x * 2**-37 exactly (x: the 37 bits below the cell),
         # and x * 60 < 2**43, so the minute and the fraction of a minute are exact integer shifts and masks
-        u = bits(key, Purpose.OPP_TIME)
-        hour = self._hour_lut[(u >> np.uint64(48)).view(np.int64)]
-        x60 = ((u >> np.uint64(11)) & _LOW37) * np.uint64(60)
+        bits = self.crng.bits(key, day, Purpose.OPP_TIME)
+        hour = self._hour_lut[(bits >> np.uint64(48)).view(np.int64)]
+        x60 = ((bits >> np.uint64(11)) & _LOW37) * np.uint64(60)
         minute = hour * np.int16(60) + (x60 >> np.uint64(37)).astype(np.int16)
         # device slot floor(frac * n_devices), frac = (x60 & _LOW37) * 2**-37
-        slot = ((x60 & _LOW37) * n_devices[person]) >> np.uint64(37)
-        return key, channel, minute, device_offset[person] + slot.view(np.int64)
+        slot = ((x60 & _LOW37) * self._n_devices[person]) >> np.uint64(37)
+        device = pop.device_offset[person] + slot.view(np.int64)
+        order = np.argsort(minute, kind="stable")
+        bounds = np.searchsorted(minute[order], np.arange(0, 24 * 60 + 1, 60, dtype=np.int16))
+        key = key[order]
+        return DaySchedule(day, key, key >> _KEY_SHIFT, device[order], channel[order], bounds)
 
     def query_intent(self, key: np.ndarray, day: int, channel: np.ndarray, stage: np.ndarray,
                      draw: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
@@ -258,67 +246,3 @@ class Activity:
                     level += u >= cut[st]
                 intent[rows] = level
         return intent
-
-
-class WorldsActivity:
-    """The day's schedules of a batch of worlds drawn at once: each world's `Activity.schedule`, bit for bit.
-
-    A world's schedule is a few dozen numpy calls on its 10,000 people and few thousand opportunities, so
-    most of its cost is the calls; here they run once over the worlds' people end to end (person
-    `w * n + i`), each world's Poisson table its own (its calendar's day), its counter bits through
-    `WorldsRng` (keys local to the world), then every world's opportunities sorted by (world, minute) and
-    cut into its `DaySchedule`.
-
-    Args:
-        activities: each world's, of one config and population size (calendars may differ by start date).
-        rng: the batch's counter draws (`WorldsRng` of the worlds' seeds, in world order).
-    """
-
-    def __init__(self, activities: Sequence[Activity], rng: WorldsRng) -> None:
-        self.activities, self.rng = list(activities), rng
-        first = self.activities[0]
-        self.n, self.n_worlds = first.pop.size, len(self.activities)
-        if any(a.pop.size != self.n for a in self.activities):
-            raise ValueError("a batch's worlds must have the same number of people")
-        self.n_codes = first.rate_table.shape[0]
-        # (W * n,) each person's (segment, stage) code base, within its world and in the worlds' tables end
-        # to end; the worlds' device tables
-        self.seg_code = np.concatenate([a._seg_code for a in self.activities])
-        self.code_base = self.seg_code + np.repeat(np.arange(self.n_worlds) * self.n_codes, self.n)
-        self.n_devices = np.concatenate([a._n_devices for a in self.activities])
-        self.device_offset = np.concatenate([a.pop.device_offset for a in self.activities])
-
-    def schedule(self, day: int, stage: np.ndarray, u: np.ndarray) -> list[DaySchedule]:
-        """Every world's `Activity.schedule(day, stage[w], u[w])`.
-
-        Args:
-            stage, u: (W * n,) every world's people's stages and schedule uniforms, world-major.
-        """
-        first, n = self.activities[0], self.n
-        rate = first.rate_table.sum(axis=1)
-        mult = [a.calendar.day_multiplier(day) for a in self.activities]
-        tables = {m: poisson_cdf(rate * m, MAX_PER_DAY) for m in set(mult)}  # each day's table as alone
-        cdf = np.concatenate([tables[m] for m in mult], axis=1)  # (cap, W * codes): world w's at w * codes
-        busy = np.flatnonzero(np.greater(u, cdf[0].take(self.code_base + stage)))
-        stage_busy = stage[busy]
-        count = _counts(u[busy], self.code_base[busy] + stage_busy, cdf)
-        rng, local = self.rng, n * MAX_PER_DAY
-
-        def bits(keys: np.ndarray, purpose: int) -> np.ndarray:
-            world = (keys >> _KEY_SHIFT) // n
-            return rng.bits(world, keys - world * local, day, purpose)
-
-        key, channel, minute, device = first._opportunities(busy, self.seg_code[busy] + stage_busy, count, bits,
-                                                            self.n_devices, self.device_offset)
-        world = (key >> _KEY_SHIFT) // n
-        at = world * _DAY_MINUTES + minute  # each world's opportunities by minute, stably as alone
-        order = np.argsort(at, kind="stable")
-        starts = np.arange(self.n_worlds)[:, None] * _DAY_MINUTES + _HOUR_STARTS
-        bounds = np.searchsorted(at[order], starts)  # (W, 25)
-        key = key[order] - world[order] * local
-        person, device, channel = key >> _KEY_SHIFT, device[order], channel[order]
-        out = []
-        for b in bounds:
-            lo, hi = int(b[0]), int(b[-1])
-            out.append(DaySchedule(day, key[lo:hi], person[lo:hi], device[lo:hi], channel[lo:hi], b - lo))
-        return out

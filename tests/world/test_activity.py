@@ -11,8 +11,8 @@ import pytest
 from scipy.stats import poisson
 
 from gaelp.config import Config, WorldConfig
-from gaelp.rng import CounterRng, Purpose, WorldsRng
-from gaelp.world.activity import MAX_PER_DAY, Activity, WorldsActivity, day_uniforms, poisson_cdf, poisson_from_uniform
+from gaelp.rng import CounterRng, Purpose
+from gaelp.world.activity import MAX_PER_DAY, Activity, day_uniforms, poisson_cdf, poisson_from_uniform
 from gaelp.world.population import Stage, build_population
 from gaelp.world.temporal import Calendar
 
@@ -170,28 +170,6 @@ def test_schedule_rows_are_consistent(small):
     off = hour != row_hour
     near = np.abs(ut[:, None] - cal.hour_cdf[None, :-1]).min(axis=1) < 2.0**-15
     assert np.all(near[off]) and off.sum() <= max(3, m // 500)
-
-
-def test_a_batch_of_worlds_draws_each_worlds_schedule_as_alone():
-    """`WorldsActivity.schedule` (every world's people end to end, one array program) against each world's
-    `Activity.schedule`: worlds of different seeds, stages and start dates (a Monday and a Saturday: their
-    own Poisson tables), every field and dtype, on two days."""
-    cfg = world()
-    seeds, starts = (1, 2, 3), (START, START + dt.timedelta(days=5), START)
-    acts = [Activity(cfg, build_population(cfg, 800, np.random.default_rng(s)), Calendar(cfg.temporal, d),
-                     CounterRng(s)) for s, d in zip(seeds, starts, strict=True)]
-    batch = WorldsActivity(acts, WorldsRng(seeds))
-    assert len({a.calendar.day_multiplier(0) for a in acts}) == 2
-    for day in (0, 4):
-        stages = [random_stages(800, s + day) for s in seeds]
-        us = [day_u(a, day) for a in acts]
-        together = batch.schedule(day, np.concatenate(stages), np.concatenate(us))
-        for act, stage, u, s in zip(acts, stages, us, together, strict=True):
-            alone = act.schedule(day, stage, u)
-            assert s.day == alone.day and alone.key.size > 500
-            for name in ("key", "person", "device", "channel", "hour_bounds"):
-                x, y = getattr(s, name), getattr(alone, name)
-                assert x.dtype == y.dtype and np.array_equal(x, y), name
 
 
 def test_schedule_hours_channels_and_devices_follow_their_distributions():
