@@ -14,7 +14,7 @@ import numpy as np
 
 from gaelp.config import WorldConfig
 from gaelp.rng import CounterRng, Purpose
-from gaelp.world.population import JourneyState, Population, Stage, people_where
+from gaelp.world.population import JourneyState, Population, Stage, can_buy, people_where
 
 ACTIVE = (Stage.AWARE, Stage.CONSIDERING, Stage.INTENT)
 # Plain ints for array code: reading an enum member is a Python-level call in Python 3.11, and numpy takes an
@@ -69,12 +69,11 @@ class JourneyModel:
         self.move[Stage.AWARE] = j.organic_consider
         self.move[Stage.LAPSED] = j.word_of_mouth
         # the widths of `_event_cuts`' intervals that do not change by day, (segments, stages) each: move,
-        # crisis, drop out (built once: a dozen small numpy calls were a tenth of a world's start of day)
+        # crisis, drop out (built once, not in a dozen small numpy calls every day)
         stage = np.arange(len(Stage))
-        open_ = (stage <= _INTENT) | (stage == _LAPSED)
         shape = (self.crisis.size, len(Stage))
         self._widths = (np.broadcast_to(self.move[None, :], shape),
-                        np.where((open_ & (stage != _INTENT))[None, :], self.crisis[:, None], 0.0),
+                        np.where((can_buy(stage) & (stage != _INTENT))[None, :], self.crisis[:, None], 0.0),
                         np.broadcast_to(self.drop_out[None, :], shape))
         self._code_pop: Population | None = None
         self._code_cache = np.empty(0, np.int32)
