@@ -34,7 +34,7 @@ from gaelp.rng import CounterRng, Purpose, Streams
 from gaelp.world.activity import Activity, DaySchedule
 from gaelp.world.clicks import ADV_KEYS, SLOT_KEYS, ClickInputs, click_response
 from gaelp.world.journey import Exposures, JourneyModel
-from gaelp.world.population import JourneyState, Stage, build_population, initial_stages, pick_device
+from gaelp.world.population import JourneyState, Stage, build_population, can_buy, initial_stages, pick_device
 from gaelp.world.purchases import ORGANIC, POST_CLICK, Clicked, PendingPurchases, post_click
 from gaelp.world.response import ResponseModel
 from gaelp.world.temporal import Calendar
@@ -559,7 +559,7 @@ class Simulation:
         """The purchases of events `ev` due now that still find their buyer open, credited by our last touch."""
         p = ev["person"]
         open_ = self.state.stage[p]
-        ok = np.flatnonzero((open_ <= Stage.INTENT) | (open_ == Stage.LAPSED))
+        ok = np.flatnonzero(can_buy(open_))
         _, first = np.unique(p[ok], return_index=True)
         keep = ok[np.sort(first)]
         p, adv = p[keep], ev["advertiser"][keep].astype(np.int64)

@@ -44,7 +44,7 @@ import numpy as np
 
 from gaelp.bidders.batched_rivals import batch_rivals
 from gaelp.bidders.outcomes import outcome_columns
-from gaelp.bidders.protocol import N_INTENTS, OURS, BidderOutcome
+from gaelp.bidders.protocol import N_INTENTS, OURS, BaseBidder, BidderOutcome
 from gaelp.bidders.worlds import SlotOutcomes, WorldOutcomes, WorldRows
 from gaelp.config import Config
 from gaelp.control.batched_safety import WorldsSafety
@@ -203,12 +203,15 @@ class BatchedWorlds:
                                   every.price, every.clicked, imp.cost)
         pixels = [st.pixels for st in settled]
         # every advertiser learns from its own outcome: the batched rivals of all worlds at once (their worlds'
-        # outcomes built only where read), the others world by world
+        # outcomes built only where read), the others world by world (none built for a bidder whose `observe` is
+        # `BaseBidder`'s, which ignores it: a fixed bidder)
         alone = [j for j in range(self.sims[0].n_adv) if j not in self.rivals]
         for s, o, cl, p, (a, b) in zip(self.sims, offers, cleared, pixels, cuts, strict=True):
             for j in alone:
-                s.bidders[j].observe(BidderOutcome(o.opp.batch, cl.bids[j], columns.slot[j, a:b], columns.price[j, a:b],
-                                                   columns.clicked[j, a:b], columns.cost[j, a:b], *p[j]))
+                if type(s.bidders[j]).observe is not BaseBidder.observe:
+                    s.bidders[j].observe(BidderOutcome(o.opp.batch, cl.bids[j], columns.slot[j, a:b],
+                                                       columns.price[j, a:b], columns.clicked[j, a:b],
+                                                       columns.cost[j, a:b], *p[j]))
         for j, rival in self.rivals.items():
             if rival.learns:
                 rival.observe(WorldOutcomes(rows, every.bids[j], columns.clicked[j], columns.cost[j],

@@ -23,7 +23,7 @@ from gaelp.records import Purchases
 from gaelp.simulation import ImpressionColumns, OurHour, Simulation
 from gaelp.stacked import segment_sums
 from gaelp.world.batched_journeys import WorldsJourneys
-from gaelp.world.population import Stage
+from gaelp.world.population import Stage, can_buy
 
 
 def purchases_due(sims: Sequence[Simulation], people: WorldsJourneys, touches: WorldsTouches, segment: np.ndarray,
@@ -43,7 +43,7 @@ def purchases_due(sims: Sequence[Simulation], people: WorldsJourneys, touches: W
     at = world * n + person
     stage = people.array("stage")
     open_ = stage[at]
-    ok = np.flatnonzero((open_ <= Stage.INTENT) | (open_ == Stage.LAPSED))
+    ok = np.flatnonzero(can_buy(open_))
     _, once = np.unique(at[ok], return_index=True)  # a person's first event (worlds' people are distinct)
     keep = ok[np.sort(once)]
     at, world, adv = at[keep], world[keep], adv[keep].astype(np.int64)

@@ -14,10 +14,11 @@ import numpy as np
 
 from gaelp.config import WorldConfig
 from gaelp.rng import CounterRng, Purpose
-from gaelp.world.population import JourneyState, Population, Stage, people_where
+from gaelp.world.population import JourneyState, Population, Stage, can_buy, people_where
 
 ACTIVE = (Stage.AWARE, Stage.CONSIDERING, Stage.INTENT)
-# Plain ints for the hourly code: reading an enum member is a Python-level call in Python 3.11
+# Plain ints for array code: reading an enum member is a Python-level call in Python 3.11, and numpy takes an
+# IntEnum for an int64 array, so `int8_stages >= Stage.AWARE` casts every stage to int64 first (10x the time)
 _UNAWARE, _AWARE, _CONSIDERING, _INTENT, _LAPSED = (int(s) for s in (Stage.UNAWARE, Stage.AWARE, Stage.CONSIDERING,
                                                                      Stage.INTENT, Stage.LAPSED))
 _ADVANCE, _CLICK_DEPTH = int(Purpose.ADVANCE), int(Purpose.CLICK_DEPTH)
@@ -67,6 +68,13 @@ class JourneyModel:
         self.move[Stage.UNAWARE] = j.word_of_mouth
         self.move[Stage.AWARE] = j.organic_consider
         self.move[Stage.LAPSED] = j.word_of_mouth
+        # the widths of `_event_cuts`' intervals that do not change by day, (segments, stages) each: move,
+        # crisis, drop out (built once, not in a dozen small numpy calls every day)
+        stage = np.arange(len(Stage))
+        shape = (self.crisis.size, len(Stage))
+        self._widths = (np.broadcast_to(self.move[None, :], shape),
+                        np.where((can_buy(stage) & (stage != _INTENT))[None, :], self.crisis[:, None], 0.0),
+                        np.broadcast_to(self.drop_out[None, :], shape))
         self._code_pop: Population | None = None
         self._code_cache = np.empty(0, np.int32)
 
@@ -143,8 +151,8 @@ class JourneyModel:
         stage = state.stage
         # ACTIVE is the run of stages AWARE .. INTENT: two comparisons rather than a lookup per person.
         # Selections use flatnonzero / np.compress: much faster than boolean indexing at these densities
-        idle = (state.last_activity < t0 - self.lapse_h) & (stage >= Stage.AWARE) & (stage <= Stage.INTENT)
-        stage[np.flatnonzero(idle)] = Stage.LAPSED
+        idle = (state.last_activity < t0 - self.lapse_h) & (stage >= _AWARE) & (stage <= _INTENT)
+        stage[np.flatnonzero(idle)] = _LAPSED
         state.seen *= self.decay
         state.seen_creative *= self.decay
         state.brand *= self.decay
@@ -156,22 +164,18 @@ class JourneyModel:
         move, crisis, buy, drop = (np.compress(event == e, who) for e in range(4))
         started = np.concatenate([move, crisis])
         was = stage[started]
-        state.journey_start[np.compress((was == Stage.UNAWARE) | (was == Stage.LAPSED), started)] = t0
+        state.journey_start[np.compress((was == _UNAWARE) | (was == _LAPSED), started)] = t0
         was = was[:move.size]
-        stage[move] = np.where(was == Stage.LAPSED, Stage.AWARE, was + 1)
-        stage[crisis] = Stage.INTENT
-        stage[drop] = Stage.LAPSED
+        stage[move] = np.where(was == _LAPSED, _AWARE, was + 1)
+        stage[crisis] = _INTENT
+        stage[drop] = _LAPSED
         state.last_activity[started] = t0
         return buy
 
     def _event_cuts(self, day_mult: float) -> np.ndarray:
         """(4, segments, stages) ends of the event intervals move | crisis | buy | drop out, from 0."""
-        stage = np.arange(len(Stage))
-        open_ = (stage <= Stage.INTENT) | (stage == Stage.LAPSED)
-        p_move = np.broadcast_to(self.move[None, :], (self.crisis.size, len(Stage)))
-        p_crisis = np.where((open_ & (stage != Stage.INTENT))[None, :], self.crisis[:, None], 0.0)
+        p_move, p_crisis, p_drop = self._widths
         p_buy = self.buy_hazard[None, :] * self.buy_mult[:, None] * day_mult
-        p_drop = np.broadcast_to(self.drop_out[None, :], p_move.shape)
         return np.cumsum(np.stack([p_move, p_crisis, p_buy, p_drop]), axis=0)
 
     def _seg_code(self, pop: Population) -> np.ndarray:

@@ -27,6 +27,16 @@ class Stage(IntEnum):
     LOST = 6
 
 
+_INTENT, _LAPSED = int(Stage.INTENT), int(Stage.LAPSED)
+
+
+def can_buy(stage: np.ndarray) -> np.ndarray:
+    """(n,) bool whether a person at each `stage` still buys (a journey up to INTENT, or lapsed): a purchase
+    due finds its buyer open. Plain ints: numpy takes an IntEnum member for an int64 array and would cast the
+    stages to int64 first."""
+    return (stage <= _INTENT) | (stage == _LAPSED)
+
+
 class DeviceType(IntEnum):
     """What a device is; advertisers see it (user agent)."""
 
