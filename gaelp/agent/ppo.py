@@ -50,6 +50,7 @@ from gaelp.agent.network import (
 )
 from gaelp.agent.prior_fit import PRIOR_SEED_BASE, PRIOR_USERS, build_prior
 from gaelp.agent.reward import REWARD_VALUES
+from gaelp.agent.threads import one_thread
 from gaelp.agent.value import DEFAULT_L2, PRIOR_CVR, flat_prior
 from gaelp.config import Config
 
@@ -203,11 +204,17 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
         resume: continue from `out/policy.pt` (bit-identical to a run that was never stopped).
         on_iteration: called with each iteration's metrics (the CLI's progress bar).
     """
-    from torch.utils.tensorboard import SummaryWriter
-
     if hp.reward_value not in REWARD_VALUES:  # before the prior's minutes of work
         raise ValueError(f"reward_value must be one of {', '.join(REWARD_VALUES)}, got {hp.reward_value!r}")
-    torch.set_num_threads(1)
+    with one_thread():  # the same bits on any machine (`gaelp.agent.threads`)
+        return _train(cfg, hp, out, resume, on_iteration)
+
+
+def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
+           on_iteration: Callable[[dict[str, float]], None] | None) -> TrainResult:
+    """`train`'s loop, on one thread."""
+    from torch.utils.tensorboard import SummaryWriter
+
     envs = VectorCampaignEnv(hp.worlds, cfg=cfg, users=hp.users, days=hp.days, randomize=hp.randomize,
                              attribution=hp.attribution, reward_value=hp.reward_value,
                              purchase_worth=hp.purchase_worth, reward_timing=hp.reward_timing,

@@ -39,6 +39,7 @@ from scipy.special import expit
 
 from gaelp.agent.bidder import AgentBidder, pacing_action
 from gaelp.agent.env import randomized
+from gaelp.agent.threads import one_thread
 from gaelp.agent.value import (
     PRIOR_CVR,
     PRIOR_MEAN_DELAY_H,
@@ -159,14 +160,15 @@ def build_prior(cfg: Config, worlds: int = PRIOR_WORLDS, users: int = PRIOR_USER
                 bid_scale: float = COLLECT_BID_SCALE,
                 budget_scale: float = COLLECT_BUDGET_SCALE) -> tuple[np.ndarray, ClickLog]:
     """Collect `worlds` campaigns' click logs (`collect_world`) and fit the prior on them; the weights and the
-    pooled log."""
+    pooled log. On one thread (`gaelp.agent.threads`): the same weights on any machine."""
     logs = []
-    for k in range(worlds):
-        logs.append(collect_world(cfg, seed_base + k, users, days, bid_scale, budget_scale))
-        if on_world is not None:
-            on_world(k)
-    log = ClickLog.concat(logs)
-    w, _ = fit_prior(log, window_h, len(cfg.world.channels), interactions, l2)
+    with one_thread():
+        for k in range(worlds):
+            logs.append(collect_world(cfg, seed_base + k, users, days, bid_scale, budget_scale))
+            if on_world is not None:
+                on_world(k)
+        log = ClickLog.concat(logs)
+        w, _ = fit_prior(log, window_h, len(cfg.world.channels), interactions, l2)
     return w, log
 
 
