@@ -146,6 +146,7 @@ class AgentBidder(BaseBidder):
         self.click_purchases = 0.0  # purchases our pixel saw after a click of ours (by sampling weight)
         self._acted_t = -1
         self._cache: tuple[int, np.ndarray, np.ndarray] | None = None  # (t, features, p) of the last batch
+        self._mult: tuple[np.ndarray | None, np.ndarray] = (None, np.zeros(0))  # (action, its multipliers)
 
     def attach_identity(self, signals: IdentitySource) -> None:
         """Credit purchases by resolved person, from the identity signals of our own events."""
@@ -168,6 +169,13 @@ class AgentBidder(BaseBidder):
             raise ValueError(f"action must have {self.action.size} numbers (channel x intent, then pacing), "
                              f"got {a.size}")
         self.action = a
+
+    def _hour_multipliers(self) -> np.ndarray:
+        """`multipliers()`, computed once per action (the bid reads it every hour, the action changes at most once
+        an hour)."""
+        if self._mult[0] is not self.action:
+            self._mult = (self.action, self.multipliers(self.action))
+        return self._mult[1]
 
     def observation(self) -> np.ndarray:
         """(obs_size,) what we know before the next hour (see `stats.py`)."""
@@ -209,7 +217,9 @@ class AgentBidder(BaseBidder):
             self.set_action(self.controller.act(self.observation()))
             self._acted_t = batch.t
         value, _ = self.value_per_click(batch)
-        return value * (self.multipliers()[batch.context] * self.guard(batch.t))
+        mult = self._hour_multipliers()[batch.context]
+        guard = self.guard(batch.t)
+        return value * (mult * guard if guard != 1.0 else mult)  # x 1.0 changes no bit
 
     def guard(self, t: int) -> float:
         """The CAC guard's factor on every bid of hour `t` (1.0 when off, before `CAC_GUARD_START_H`, or while
@@ -225,11 +235,13 @@ class AgentBidder(BaseBidder):
         b = outcome.batch
         x, p = self._features(b)
         clicked = np.flatnonzero(outcome.clicked)
-        self.value.record_clicks(b.t, x[clicked], b.device[clicked], b.weight[clicked])
+        if clicked.size:  # most hours bring no click
+            device = b.device[clicked]
+            self.value.record_clicks(b.t, x[clicked], device, b.weight[clicked])
+            if self.people is not None:
+                self.people.record_clicks(b.t, device, clicked)
         self.encoder.observe(outcome)
         credited = None
-        if self.people is not None and clicked.size:
-            self.people.record_clicks(b.t, b.device[clicked], clicked)
         if outcome.conv_device.size:  # most hours bring no purchase
             credited = self._observe_purchases(outcome)
         self._cache = None  # the journey table moved on
