@@ -73,9 +73,10 @@ class RecurrentActorCritic(nn.Module):
                                  True, 1, 0.0, lstm.training, False, False)
         return F.linear(h, actor.weight, actor.bias), F.linear(h, critic.weight, critic.bias).squeeze(-1), (h_n, c_n)
 
-    def dist(self, mean: torch.Tensor) -> Normal:
-        """The Gaussian policy around `mean` (torch's argument checks on)."""
-        return Normal(mean, self.log_std.exp().expand_as(mean), validate_args=True)
+    def dist(self, mean: torch.Tensor, validate: bool = True) -> Normal:
+        """The Gaussian policy around `mean` (torch's argument checks on, unless `validate` is False: the PPO
+        update's, whose means come from the network and actions from the rollout)."""
+        return Normal(mean, self.log_std.exp().expand_as(mean), validate_args=validate)
 
 
 def fixed_scale_log_prob(std: torch.Tensor, shape: tuple[int, ...]
