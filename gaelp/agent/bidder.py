@@ -146,7 +146,6 @@ class AgentBidder(BaseBidder):
         self.click_purchases = 0.0  # purchases our pixel saw after a click of ours (by sampling weight)
         self._acted_t = -1
         self._cache: tuple[int, np.ndarray, np.ndarray] | None = None  # (t, features, p) of the last batch
-        self._mult: tuple[np.ndarray | None, np.ndarray] = (None, np.zeros(0))  # (action, its multipliers)
 
     def attach_identity(self, signals: IdentitySource) -> None:
         """Credit purchases by resolved person, from the identity signals of our own events."""
@@ -169,13 +168,6 @@ class AgentBidder(BaseBidder):
             raise ValueError(f"action must have {self.action.size} numbers (channel x intent, then pacing), "
                              f"got {a.size}")
         self.action = a
-
-    def _hour_multipliers(self) -> np.ndarray:
-        """`multipliers()`, computed once per action (the bid reads it every hour, the action changes at most once
-        an hour)."""
-        if self._mult[0] is not self.action:
-            self._mult = (self.action, self.multipliers(self.action))
-        return self._mult[1]
 
     def observation(self) -> np.ndarray:
         """(obs_size,) what we know before the next hour (see `stats.py`)."""
@@ -206,8 +198,8 @@ class AgentBidder(BaseBidder):
         """(n, d) features of the batch and (n,) P(purchase), cached for the hour's batch."""
         if self._cache is not None and self._cache[0] == batch.t and self._cache[1].shape[0] == batch.size:
             return self._cache[1], self._cache[2]
-        x = self.encoder.features(batch)
-        p = np.where(self.encoder.is_converted(batch.device), 0.0, self.value.predict(x))
+        x, converted = self.encoder.features_and_converted(batch)
+        p = np.where(converted, 0.0, self.value.predict(x))
         self._cache = (batch.t, x, p)
         return x, p
 
@@ -217,7 +209,7 @@ class AgentBidder(BaseBidder):
             self.set_action(self.controller.act(self.observation()))
             self._acted_t = batch.t
         value, _ = self.value_per_click(batch)
-        mult = self._hour_multipliers()[batch.context]
+        mult = self.multipliers()[batch.context]
         guard = self.guard(batch.t)
         return value * (mult * guard if guard != 1.0 else mult)  # x 1.0 changes no bit
 
@@ -234,7 +226,7 @@ class AgentBidder(BaseBidder):
         the report the policy reads, and the ledger's reward."""
         b = outcome.batch
         x, p = self._features(b)
-        clicked = np.flatnonzero(outcome.clicked)
+        clicked = outcome.clicked.nonzero()[0]
         if clicked.size:  # most hours bring no click
             device = b.device[clicked]
             self.value.record_clicks(b.t, x[clicked], device, b.weight[clicked])
@@ -246,7 +238,7 @@ class AgentBidder(BaseBidder):
             credited = self._observe_purchases(outcome)
         self._cache = None  # the journey table moved on
         self.stats.observe(outcome, p)
-        self.last_reward = self.reward.observe(outcome, p[clicked], credited)
+        self.last_reward = self.reward.observe(outcome, p[clicked], credited, clicked)
         if self.controller is not None:
             self.controller.observe_reward(self.last_reward)
         self.value.maybe_refit(b.t + 1)

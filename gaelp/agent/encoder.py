@@ -120,17 +120,18 @@ class JourneyEncoder:
     def observe(self, outcome: BidderOutcome) -> None:
         """Fold in one hour of our own results: impressions won, clicks, pixel conversions."""
         t = outcome.batch.t
-        won = np.flatnonzero(outcome.won)
+        won = (outcome.slot >= 0).nonzero()[0]
         if won.size:
             dev, ch = outcome.batch.device[won], outcome.batch.channel[won].astype(np.int64)
             self._grow(int(dev.max()))
-            np.add.at(self._counts, (dev, ch), 1)
+            cell = dev * self._counts.shape[1] + ch  # the table's flat index of (device, its channel's touches)
+            np.add.at(self._counts.reshape(-1), cell, 1)
             first = self._times[0, dev]
             self._times[0, dev] = np.where(first == _NEVER, t, first)
             self._times[1, dev] = t
             clicked = outcome.clicked[won]
             if clicked.any():
-                np.add.at(self._counts, (dev[clicked], ch[clicked] + self.n_channels), 1)
+                np.add.at(self._counts.reshape(-1), cell[clicked] + self.n_channels, 1)
                 self._times[2, dev[clicked]] = t
         self.mark_converted(outcome.conv_device)
 
@@ -143,6 +144,10 @@ class JourneyEncoder:
     # --- features ---------------------------------------------------------------------------------
     def features(self, batch: OpportunityBatch) -> np.ndarray:
         """(n, n_features) float32 feature rows of the batch's opportunities (see the module docstring)."""
+        return self.features_and_converted(batch)[0]
+
+    def features_and_converted(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
+        """`features(batch)` and `is_converted(batch.device)`, from one look-up of the batch's devices."""
         n, n_ch = batch.size, self.n_channels
         x = np.empty((n, self.n_features), np.float32)
         col = self._head.shape[1]
@@ -150,10 +155,12 @@ class JourneyEncoder:
         dev = batch.device
         if dev.size and int(dev.max()) < self.converted.size:  # the usual hour: the table knows every device
             counts, times = self._counts[dev], self._times[:, dev].astype(np.int64)
+            converted = self.converted[dev]
         else:
             dev, known = self._rows(dev)
             counts = self._counts[dev] * known[:, None]
             times = np.where(known, self._times[:, dev], _NEVER).astype(np.int64)
+            converted = known & self.converted[dev]
         x[:, col:col + 2 * n_ch] = np.log1p(counts)  # touches, then clicks, by channel
         col += 2 * n_ch
         t = batch.t
@@ -168,7 +175,7 @@ class JourneyEncoder:
         x[:, col + 5] = np.where(first != _NEVER, np.log1p((t - first) / 24.0) / 3.0, 0.0)
         col += 6
         x[:, col:col + 2] = _HOUR[t % 24]
-        return x
+        return x, converted
 
     # --- persistence ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

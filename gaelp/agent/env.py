@@ -142,6 +142,11 @@ class CampaignEnv(gym.Env):
 
     def outcome(self) -> tuple[np.ndarray, float, bool, bool, dict]:
         """The last part of `step`, once the world's hour is played: observation, reward, flags, info."""
+        obs, reward, terminated, truncated, info = self.raw_outcome()
+        return np.clip(obs, -OBS_LIMIT, OBS_LIMIT), reward, terminated, truncated, info
+
+    def raw_outcome(self) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """`outcome()` with the observation not yet clipped to the space (the vector env clips its worlds' at once)."""
         if self.sim is None or self.bidder is None:
             raise RuntimeError("call reset() before step()")
         reward = self.bidder.last_reward
@@ -151,8 +156,7 @@ class CampaignEnv(gym.Env):
             v = self.bidder.value
             reward += self.bidder.reward.close(self.sim.t, float(v.summary()[3]), v.mean_delay_h)
             info = campaign_score(self.sim.kpis, self.cfg.channel_names, self.cfg.bidders.target_cpa)
-        obs = np.clip(self.bidder.observation(), -OBS_LIMIT, OBS_LIMIT)
-        return obs, float(reward), False, bool(truncated), info
+        return self.bidder.observation(), float(reward), False, bool(truncated), info
 
 
 class VectorCampaignEnv(gym.vector.VectorEnv):
@@ -210,13 +214,11 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
             for sim in sims:
                 sim.step_hour()
         for i, env in enumerate(self.envs):
-            o, rew[i], _, trunc[i], info = env.outcome()
-            if trunc[i]:
-                final[i] = info
-            if trunc[i] and self.autoreset:
-                o, _ = env.reset(seed=int(self._next_seed[i]))
-                self._next_seed[i] += self.num_envs
-            obs[i] = o
+            obs[i], rew[i], _, trunc[i], final[i] = env.raw_outcome()
+        np.clip(obs, -OBS_LIMIT, OBS_LIMIT, out=obs)  # each world's `outcome()`, clipped at once
+        for i in np.flatnonzero(trunc & self.autoreset).tolist():
+            obs[i], _ = self.envs[i].reset(seed=int(self._next_seed[i]))
+            self._next_seed[i] += self.num_envs
         if trunc.any() and self.autoreset:
             self._batch = self._batched()
         return obs, rew, np.zeros(self.num_envs, bool), trunc, {"final_info": final}
