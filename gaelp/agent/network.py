@@ -94,6 +94,17 @@ def fixed_scale_log_prob(std: torch.Tensor, shape: tuple[int, ...]
     return log_prob
 
 
+@torch.no_grad()
+def clip_grad_norm(params: list[nn.Parameter], max_norm: float) -> None:
+    """`torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)` for parameters of one device and dtype,
+    bit for bit (the norm of the gradients' norms, then one scale on all), without its per-call grouping and
+    checks: the PPO update runs it after every minibatch."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if grads:
+        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+        torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
+
+
 def save_checkpoint(path: pathlib.Path, net: RecurrentActorCritic, prior_w: np.ndarray, **extra: Any) -> None:
     """Write a checkpoint (atomically: a temporary file, then a rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,7 @@ from gaelp.agent.env import VectorCampaignEnv, space_shape
 from gaelp.agent.network import (
     RecurrentActorCritic,
     build_network,
+    clip_grad_norm,
     fixed_scale_log_prob,
     load_checkpoint,
     save_checkpoint,
@@ -306,7 +307,7 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
                     loss = pg_loss + hp.vf_coef * v_loss
                 optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(params, hp.max_grad_norm, foreach=True)
+                clip_grad_norm(params, hp.max_grad_norm)
                 optimizer.step()
             # the epoch's last minibatch: what the early stop and the log read (the step changed no tensor here:
             # the Gaussian's scale is the exponential taken before it)
