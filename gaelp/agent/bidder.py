@@ -35,6 +35,7 @@ policy's mean action (the pacing stays greedy), each clipped so that every bid s
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -146,6 +147,12 @@ class AgentBidder(BaseBidder):
         self.click_purchases = 0.0  # purchases our pixel saw after a click of ours (by sampling weight)
         self._acted_t = -1
         self._cache: tuple[int, np.ndarray, np.ndarray] | None = None  # (t, features, p) of the last batch
+        self._report: Callable[[BidderOutcome, np.ndarray], None] = self.stats.observe  # the hour into `stats`
+
+    def defer_report(self, sink: Callable[[BidderOutcome, np.ndarray], None]) -> None:
+        """Hand each hour's outcome and (n,) estimates to `sink` instead of folding them into `stats`: the vector
+        env folds its worlds' hours in at once (`gaelp.agent.worlds_stats`) before anything reads them."""
+        self._report = sink
 
     def attach_identity(self, signals: IdentitySource) -> None:
         """Credit purchases by resolved person, from the identity signals of our own events."""
@@ -237,7 +244,7 @@ class AgentBidder(BaseBidder):
         if outcome.conv_device.size:  # most hours bring no purchase
             credited = self._observe_purchases(outcome)
         self._cache = None  # the journey table moved on
-        self.stats.observe(outcome, p)
+        self._report(outcome, p)
         self.last_reward = self.reward.observe(outcome, p[clicked], credited, clicked)
         if self.controller is not None:
             self.controller.observe_reward(self.last_reward)

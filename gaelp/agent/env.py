@@ -23,6 +23,7 @@ gets stepped alone.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Any
 
 import gymnasium as gym
@@ -33,6 +34,8 @@ from gaelp.agent.bidder import AgentBidder, action_size
 from gaelp.agent.encoder import JourneyEncoder
 from gaelp.agent.stats import obs_size
 from gaelp.agent.value import DEFAULT_L2
+from gaelp.agent.worlds_stats import WorldsStats
+from gaelp.bidders.protocol import BidderOutcome
 from gaelp.config import Config
 from gaelp.experiments.batched import BatchedWorlds
 from gaelp.kpis import Kpis
@@ -142,11 +145,12 @@ class CampaignEnv(gym.Env):
 
     def outcome(self) -> tuple[np.ndarray, float, bool, bool, dict]:
         """The last part of `step`, once the world's hour is played: observation, reward, flags, info."""
-        obs, reward, terminated, truncated, info = self.raw_outcome()
-        return np.clip(obs, -OBS_LIMIT, OBS_LIMIT), reward, terminated, truncated, info
+        reward, truncated, info = self.settle()
+        return np.clip(self.agent.observation(), -OBS_LIMIT, OBS_LIMIT), reward, False, truncated, info
 
-    def raw_outcome(self) -> tuple[np.ndarray, float, bool, bool, dict]:
-        """`outcome()` with the observation not yet clipped to the space (the vector env clips its worlds' at once)."""
+    def settle(self) -> tuple[float, bool, dict]:
+        """`outcome()` but the observation: the hour's reward, whether the campaign ended, and at its end the
+        campaign's KPIs and score (else an empty dict)."""
         if self.sim is None or self.bidder is None:
             raise RuntimeError("call reset() before step()")
         reward = self.bidder.last_reward
@@ -156,7 +160,7 @@ class CampaignEnv(gym.Env):
             v = self.bidder.value
             reward += self.bidder.reward.close(self.sim.t, float(v.summary()[3]), v.mean_delay_h)
             info = campaign_score(self.sim.kpis, self.cfg.channel_names, self.cfg.bidders.target_cpa)
-        return self.bidder.observation(), float(reward), False, bool(truncated), info
+        return float(reward), bool(truncated), info
 
 
 class VectorCampaignEnv(gym.vector.VectorEnv):
@@ -186,6 +190,8 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
         self.metadata = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
         self._next_seed = np.zeros(num_envs, np.int64)
+        self._reports: WorldsStats | None = None
+        self._hours: list[tuple[int, BidderOutcome, np.ndarray]] = []  # the worlds' hours, for `_reports`
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         """Reset every world; world i gets seed `seed + i`."""
@@ -193,7 +199,19 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
         self._next_seed = base + np.arange(self.num_envs) + self.num_envs
         obs = [env.reset(seed=base + i)[0] for i, env in enumerate(self.envs)]
         self._batch = self._batched()
+        self._defer_reports()
         return np.stack(obs), {}
+
+    def _defer_reports(self) -> None:
+        """The worlds' bidders hand their hours to one `WorldsStats` (built anew for new campaigns' bidders)."""
+        self._reports = WorldsStats([env.agent.stats for env in self.envs])
+        self._hours = []
+        for i, env in enumerate(self.envs):
+            env.agent.defer_report(partial(self._keep_hour, i))
+
+    def _keep_hour(self, world: int, outcome: BidderOutcome, p: np.ndarray) -> None:
+        """World `world`'s bidder's hour, for its report (`AgentBidder.defer_report`)."""
+        self._hours.append((world, outcome, p))
 
     def _batched(self) -> BatchedWorlds | None:
         """One batch of the worlds' simulations if they are all at the same hour (and batching is on)."""
@@ -204,7 +222,9 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         """One hour in every world."""
-        obs, rew = np.zeros(space_shape(self.observation_space), np.float32), np.zeros(self.num_envs)
+        if self._reports is None:
+            raise RuntimeError("call reset() before step()")
+        rew = np.zeros(self.num_envs)
         trunc = np.zeros(self.num_envs, bool)
         final: list[dict] = [{} for _ in range(self.num_envs)]
         sims = [env.act(a) for env, a in zip(self.envs, actions, strict=True)]
@@ -213,14 +233,20 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
         else:  # a world was reset on its own since the batch was built
             for sim in sims:
                 sim.step_hour()
+        self._reports.observe(self._hours)  # every world's report of its hour at once
+        self._hours = []
         for i, env in enumerate(self.envs):
-            obs[i], rew[i], _, trunc[i], final[i] = env.raw_outcome()
-        np.clip(obs, -OBS_LIMIT, OBS_LIMIT, out=obs)  # each world's `outcome()`, clipped at once
+            rew[i], trunc[i], final[i] = env.settle()
+        # each world's `outcome()` observation, built and clipped at once
+        obs = self._reports.vectors(np.stack([env.agent.value.summary()[2:] for env in self.envs]),
+                                    np.stack([env.agent.action for env in self.envs]))
+        np.clip(obs, -OBS_LIMIT, OBS_LIMIT, out=obs)
         for i in np.flatnonzero(trunc & self.autoreset).tolist():
             obs[i], _ = self.envs[i].reset(seed=int(self._next_seed[i]))
             self._next_seed[i] += self.num_envs
         if trunc.any() and self.autoreset:
             self._batch = self._batched()
+            self._defer_reports()
         return obs, rew, np.zeros(self.num_envs, bool), trunc, {"final_info": final}
 
     def set_prior(self, prior_w: np.ndarray) -> None:
