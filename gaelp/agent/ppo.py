@@ -263,16 +263,16 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
         finals: list[dict] = []
         with torch.inference_mode():  # the rollout: the policy's Gaussian is fixed for the campaign
             std = net.log_std.exp()
-            log_prob = fixed_scale_log_prob(std, (n, act_dim))
+            means = []
             for t in range(T):  # one campaign per world
                 mean, value, state = net(torch.as_tensor(obs).unsqueeze(0), state)
-                mean = mean[0]
-                action = mean + std * torch.randn(mean.shape, generator=gen)
-                buf_logp[t] = log_prob(mean, action).sum(-1).numpy()
-                act = action.numpy()
+                means.append(mean[0])
+                act = (mean[0] + std * torch.randn(mean.shape[1:], generator=gen)).numpy()
                 buf_obs[t], buf_act[t], buf_val[t] = obs, act, value[0].numpy()
                 obs, buf_rew[t], _, _, infos = envs.step(act)
                 finals = [f for f in infos["final_info"] if f] or finals
+            # the actions' log-probabilities, elementwise as each hour's are, once for the campaign
+            buf_logp[:] = fixed_scale_log_prob(std, (T, n, act_dim))(torch.stack(means), torch.as_tensor(buf_act)).sum(-1)
         env_hours += n * T
         if hp.prior_worlds == 0:  # an offline prior stays as fitted; the flat one learns from the campaigns
             weights = np.stack([e.agent.value.w for e in envs.envs])
