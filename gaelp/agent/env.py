@@ -169,8 +169,9 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
     World `i`'s k-th campaign has seed `seed + i + k x num_envs`, so worlds never repeat a seed.
     The final step's `info` of a world is under `infos["final_info"][i]` (a dict, empty if not final).
     Worlds at the same hour (all of them, as the vector env resets them together and their campaigns
-    are equally long) step as one `BatchedWorlds`; otherwise one by one. Either way every world's
-    observations, rewards and infos are those it gets alone (tested).
+    are equally long) step as one `BatchedWorlds`; otherwise one by one. The worlds' bidders hand their
+    hours' reports to one `WorldsStats`, which folds them in and builds the observations at once. Either way
+    every world's observations, rewards and infos are those it gets alone (tested).
 
     Args:
         num_envs: worlds.
@@ -224,6 +225,8 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
         """One hour in every world."""
         if self._reports is None:
             raise RuntimeError("call reset() before step()")
+        if any(r is not env.agent.stats for r, env in zip(self._reports.stats, self.envs, strict=True)):
+            self._defer_reports()  # a world was reset on its own: its new bidder hands its hours over too
         rew = np.zeros(self.num_envs)
         trunc = np.zeros(self.num_envs, bool)
         final: list[dict] = [{} for _ in range(self.num_envs)]
