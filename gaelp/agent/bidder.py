@@ -35,6 +35,7 @@ policy's mean action (the pacing stays greedy), each clipped so that every bid s
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -146,6 +147,12 @@ class AgentBidder(BaseBidder):
         self.click_purchases = 0.0  # purchases our pixel saw after a click of ours (by sampling weight)
         self._acted_t = -1
         self._cache: tuple[int, np.ndarray, np.ndarray] | None = None  # (t, features, p) of the last batch
+        self._report: Callable[[BidderOutcome, np.ndarray], None] = self.stats.observe  # the hour into `stats`
+
+    def defer_report(self, sink: Callable[[BidderOutcome, np.ndarray], None]) -> None:
+        """Hand each hour's outcome and (n,) estimates to `sink` instead of folding them into `stats`: the vector
+        env folds its worlds' hours in at once (`gaelp.agent.worlds_stats`) before anything reads them."""
+        self._report = sink
 
     def attach_identity(self, signals: IdentitySource) -> None:
         """Credit purchases by resolved person, from the identity signals of our own events."""
@@ -198,8 +205,8 @@ class AgentBidder(BaseBidder):
         """(n, d) features of the batch and (n,) P(purchase), cached for the hour's batch."""
         if self._cache is not None and self._cache[0] == batch.t and self._cache[1].shape[0] == batch.size:
             return self._cache[1], self._cache[2]
-        x = self.encoder.features(batch)
-        p = np.where(self.encoder.is_converted(batch.device), 0.0, self.value.predict(x))
+        x, converted = self.encoder.features_and_converted(batch)
+        p = np.where(converted, 0.0, self.value.predict(x))
         self._cache = (batch.t, x, p)
         return x, p
 
@@ -209,7 +216,9 @@ class AgentBidder(BaseBidder):
             self.set_action(self.controller.act(self.observation()))
             self._acted_t = batch.t
         value, _ = self.value_per_click(batch)
-        return value * (self.multipliers()[batch.context] * self.guard(batch.t))
+        mult = self.multipliers()[batch.context]
+        guard = self.guard(batch.t)
+        return value * (mult * guard if guard != 1.0 else mult)  # x 1.0 changes no bit
 
     def guard(self, t: int) -> float:
         """The CAC guard's factor on every bid of hour `t` (1.0 when off, before `CAC_GUARD_START_H`, or while
@@ -224,17 +233,19 @@ class AgentBidder(BaseBidder):
         the report the policy reads, and the ledger's reward."""
         b = outcome.batch
         x, p = self._features(b)
-        clicked = np.flatnonzero(outcome.clicked)
-        self.value.record_clicks(b.t, x[clicked], b.device[clicked], b.weight[clicked])
+        clicked = outcome.clicked.nonzero()[0]
+        if clicked.size:  # most hours bring no click
+            device = b.device[clicked]
+            self.value.record_clicks(b.t, x[clicked], device, b.weight[clicked])
+            if self.people is not None:
+                self.people.record_clicks(b.t, device, clicked)
         self.encoder.observe(outcome)
         credited = None
-        if self.people is not None and clicked.size:
-            self.people.record_clicks(b.t, b.device[clicked], clicked)
         if outcome.conv_device.size:  # most hours bring no purchase
             credited = self._observe_purchases(outcome)
         self._cache = None  # the journey table moved on
-        self.stats.observe(outcome, p)
-        self.last_reward = self.reward.observe(outcome, p[clicked], credited)
+        self._report(outcome, p)
+        self.last_reward = self.reward.observe(outcome, p[clicked], credited, clicked)
         if self.controller is not None:
             self.controller.observe_reward(self.last_reward)
         self.value.maybe_refit(b.t + 1)

@@ -49,26 +49,57 @@ class JourneyEncoder:
     def __init__(self, n_channels: int, capacity: int = 0) -> None:
         self.n_channels = n_channels
         self.n_features = 1 + n_channels + N_INTENTS + 1 + 2 * n_channels + 6 + 2
-        self.touches = np.zeros((capacity, n_channels), _COUNTS)
-        self.clicks = np.zeros((capacity, n_channels), _COUNTS)
-        self.first_touch_t = np.full(capacity, _NEVER, np.int32)
-        self.last_touch_t = np.full(capacity, _NEVER, np.int32)
-        self.last_click_t = np.full(capacity, _NEVER, np.int32)
+        # the table in two blocks, each gathered once per hour: (devices, touches | clicks by channel) and
+        # (first touch, last touch, last click; devices); `touches`, `clicks` and the hours are views of them
+        self._counts = np.zeros((capacity, 2 * n_channels), _COUNTS)
+        self._times = np.full((3, capacity), _NEVER, np.int32)
         self.converted = np.zeros(capacity, bool)
+        # (contexts x device types, bias | channel one-hot | intent one-hot | desktop): the row's head by
+        # `context x 2 + device type`
+        ctx = np.arange(n_channels * N_INTENTS * 2) // 2
+        head = np.zeros((ctx.size, 1 + n_channels + N_INTENTS + 1), np.float32)
+        head[:, 0] = 1.0
+        head[np.arange(ctx.size), 1 + ctx // N_INTENTS] = 1.0
+        head[np.arange(ctx.size), 1 + n_channels + ctx % N_INTENTS] = 1.0
+        head[:, -1] = np.arange(ctx.size) % 2
+        self._head = head
 
     # --- the table --------------------------------------------------------------------------------
     _FIELDS = ("touches", "clicks", "first_touch_t", "last_touch_t", "last_click_t", "converted")
+
+    @property
+    def touches(self) -> np.ndarray:
+        """(devices, n_channels) our impressions per device and channel (a view of the table)."""
+        return self._counts[:, :self.n_channels]
+
+    @property
+    def clicks(self) -> np.ndarray:
+        """(devices, n_channels) our clicks per device and channel (a view of the table)."""
+        return self._counts[:, self.n_channels:]
+
+    @property
+    def first_touch_t(self) -> np.ndarray:
+        """(devices,) hour of the first impression of ours (`_NEVER`: none)."""
+        return self._times[0]
+
+    @property
+    def last_touch_t(self) -> np.ndarray:
+        """(devices,) hour of the last impression of ours (`_NEVER`: none)."""
+        return self._times[1]
+
+    @property
+    def last_click_t(self) -> np.ndarray:
+        """(devices,) hour of the last click of ours (`_NEVER`: none)."""
+        return self._times[2]
 
     def _grow(self, max_id: int) -> None:
         n = self.converted.size
         if max_id < n:
             return
         m = max(max_id + 1, 2 * n, 1024)
-        for name in self._FIELDS:
-            a = getattr(self, name)
-            fill = _NEVER if name.endswith("_t") else 0
-            pad = np.full((m - n, *a.shape[1:]), fill, a.dtype)
-            setattr(self, name, np.concatenate([a, pad]))
+        self._counts = np.concatenate([self._counts, np.zeros((m - n, self._counts.shape[1]), _COUNTS)])
+        self._times = np.concatenate([self._times, np.full((3, m - n), _NEVER, np.int32)], axis=1)
+        self.converted = np.concatenate([self.converted, np.zeros(m - n, bool)])
 
     def _rows(self, device: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Device ids clipped into the table, and which of them the table knows."""
@@ -89,18 +120,19 @@ class JourneyEncoder:
     def observe(self, outcome: BidderOutcome) -> None:
         """Fold in one hour of our own results: impressions won, clicks, pixel conversions."""
         t = outcome.batch.t
-        won = np.flatnonzero(outcome.won)
+        won = (outcome.slot >= 0).nonzero()[0]
         if won.size:
             dev, ch = outcome.batch.device[won], outcome.batch.channel[won].astype(np.int64)
             self._grow(int(dev.max()))
-            np.add.at(self.touches, (dev, ch), 1)
-            first = self.first_touch_t[dev]
-            self.first_touch_t[dev] = np.where(first == _NEVER, t, first)
-            self.last_touch_t[dev] = t
+            cell = dev * self._counts.shape[1] + ch  # the table's flat index of (device, its channel's touches)
+            np.add.at(self._counts.reshape(-1), cell, 1)
+            first = self._times[0, dev]
+            self._times[0, dev] = np.where(first == _NEVER, t, first)
+            self._times[1, dev] = t
             clicked = outcome.clicked[won]
             if clicked.any():
-                np.add.at(self.clicks, (dev[clicked], ch[clicked]), 1)
-                self.last_click_t[dev[clicked]] = t
+                np.add.at(self._counts.reshape(-1), cell[clicked] + self.n_channels, 1)
+                self._times[2, dev[clicked]] = t
         self.mark_converted(outcome.conv_device)
 
     def mark_converted(self, device: np.ndarray) -> None:
@@ -112,32 +144,29 @@ class JourneyEncoder:
     # --- features ---------------------------------------------------------------------------------
     def features(self, batch: OpportunityBatch) -> np.ndarray:
         """(n, n_features) float32 feature rows of the batch's opportunities (see the module docstring)."""
+        return self.features_and_converted(batch)[0]
+
+    def features_and_converted(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
+        """`features(batch)` and `is_converted(batch.device)`, from one look-up of the batch's devices."""
         n, n_ch = batch.size, self.n_channels
-        x = np.zeros((n, self.n_features), np.float32)
-        x[:, 0] = 1.0
-        rows = np.arange(n)
-        x[rows, 1 + batch.channel.astype(np.int64)] = 1.0
-        col = 1 + n_ch
-        x[rows, col + batch.intent.astype(np.int64)] = 1.0
-        col += N_INTENTS
-        x[:, col] = batch.device_type
-        col += 1
+        x = np.empty((n, self.n_features), np.float32)
+        col = self._head.shape[1]
+        x[:, :col] = self._head[batch.context * 2 + batch.device_type]  # bias, channel, intent, desktop
         dev = batch.device
         if dev.size and int(dev.max()) < self.converted.size:  # the usual hour: the table knows every device
-            touches, clicks = self.touches[dev], self.clicks[dev]
-            last_touch, last_click, first = (a[dev].astype(np.int64)
-                                             for a in (self.last_touch_t, self.last_click_t, self.first_touch_t))
+            counts, times = self._counts[dev], self._times[:, dev].astype(np.int64)
+            converted = self.converted[dev]
         else:
             dev, known = self._rows(dev)
-            touches, clicks = self.touches[dev] * known[:, None], self.clicks[dev] * known[:, None]
-            last_touch, last_click, first = (np.where(known, a[dev], _NEVER).astype(np.int64)
-                                             for a in (self.last_touch_t, self.last_click_t, self.first_touch_t))
-        x[:, col:col + n_ch] = np.log1p(touches)
-        col += n_ch
-        x[:, col:col + n_ch] = np.log1p(clicks)
-        col += n_ch
+            counts = self._counts[dev] * known[:, None]
+            times = np.where(known, self._times[:, dev], _NEVER).astype(np.int64)
+            converted = known & self.converted[dev]
+        x[:, col:col + 2 * n_ch] = np.log1p(counts)  # touches, then clicks, by channel
+        col += 2 * n_ch
         t = batch.t
-        since_touch, since_click = t - last_touch, t - last_click  # huge where never
+        first, last_click = times[0], times[2]
+        since = t - times  # (first touch, last touch, last click; n): huge where never
+        since_touch, since_click = since[1], since[2]
         x[:, col] = since_touch <= 24
         x[:, col + 1] = since_touch <= 24 * 7
         x[:, col + 2] = since_click <= 24
@@ -146,7 +175,7 @@ class JourneyEncoder:
         x[:, col + 5] = np.where(first != _NEVER, np.log1p((t - first) / 24.0) / 3.0, 0.0)
         col += 6
         x[:, col:col + 2] = _HOUR[t % 24]
-        return x
+        return x, converted
 
     # --- persistence ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -155,5 +184,7 @@ class JourneyEncoder:
 
     def load_state_dict(self, s: dict[str, Any]) -> None:
         """Restore `state_dict` output."""
-        for name in self._FIELDS:
-            setattr(self, name, np.array(s[name], dtype=getattr(self, name).dtype))
+        self._counts = np.concatenate([np.array(s["touches"], _COUNTS), np.array(s["clicks"], _COUNTS)], axis=1)
+        self._times = np.stack([np.array(s[name], np.int32) for name in ("first_touch_t", "last_touch_t",
+                                                                          "last_click_t")])
+        self.converted = np.array(s["converted"], bool)

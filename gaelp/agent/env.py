@@ -23,6 +23,7 @@ gets stepped alone.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Any
 
 import gymnasium as gym
@@ -33,6 +34,8 @@ from gaelp.agent.bidder import AgentBidder, action_size
 from gaelp.agent.encoder import JourneyEncoder
 from gaelp.agent.stats import obs_size
 from gaelp.agent.value import DEFAULT_L2
+from gaelp.agent.worlds_stats import WorldsStats
+from gaelp.bidders.protocol import BidderOutcome
 from gaelp.config import Config
 from gaelp.experiments.batched import BatchedWorlds
 from gaelp.kpis import Kpis
@@ -142,6 +145,12 @@ class CampaignEnv(gym.Env):
 
     def outcome(self) -> tuple[np.ndarray, float, bool, bool, dict]:
         """The last part of `step`, once the world's hour is played: observation, reward, flags, info."""
+        reward, truncated, info = self.settle()
+        return np.clip(self.agent.observation(), -OBS_LIMIT, OBS_LIMIT), reward, False, truncated, info
+
+    def settle(self) -> tuple[float, bool, dict]:
+        """`outcome()` but the observation: the hour's reward, whether the campaign ended, and at its end the
+        campaign's KPIs and score (else an empty dict)."""
         if self.sim is None or self.bidder is None:
             raise RuntimeError("call reset() before step()")
         reward = self.bidder.last_reward
@@ -151,8 +160,7 @@ class CampaignEnv(gym.Env):
             v = self.bidder.value
             reward += self.bidder.reward.close(self.sim.t, float(v.summary()[3]), v.mean_delay_h)
             info = campaign_score(self.sim.kpis, self.cfg.channel_names, self.cfg.bidders.target_cpa)
-        obs = np.clip(self.bidder.observation(), -OBS_LIMIT, OBS_LIMIT)
-        return obs, float(reward), False, bool(truncated), info
+        return float(reward), bool(truncated), info
 
 
 class VectorCampaignEnv(gym.vector.VectorEnv):
@@ -161,8 +169,9 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
     World `i`'s k-th campaign has seed `seed + i + k x num_envs`, so worlds never repeat a seed.
     The final step's `info` of a world is under `infos["final_info"][i]` (a dict, empty if not final).
     Worlds at the same hour (all of them, as the vector env resets them together and their campaigns
-    are equally long) step as one `BatchedWorlds`; otherwise one by one. Either way every world's
-    observations, rewards and infos are those it gets alone (tested).
+    are equally long) step as one `BatchedWorlds`; otherwise one by one. The worlds' bidders hand their
+    hours' reports to one `WorldsStats`, which folds them in and builds the observations at once. Either way
+    every world's observations, rewards and infos are those it gets alone (tested).
 
     Args:
         num_envs: worlds.
@@ -182,6 +191,8 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
         self.metadata = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
         self._next_seed = np.zeros(num_envs, np.int64)
+        self._reports: WorldsStats | None = None
+        self._hours: list[tuple[int, BidderOutcome, np.ndarray]] = []  # the worlds' hours, for `_reports`
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         """Reset every world; world i gets seed `seed + i`."""
@@ -189,7 +200,19 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
         self._next_seed = base + np.arange(self.num_envs) + self.num_envs
         obs = [env.reset(seed=base + i)[0] for i, env in enumerate(self.envs)]
         self._batch = self._batched()
+        self._defer_reports()
         return np.stack(obs), {}
+
+    def _defer_reports(self) -> None:
+        """The worlds' bidders hand their hours to one `WorldsStats` (built anew for new campaigns' bidders)."""
+        self._reports = WorldsStats([env.agent.stats for env in self.envs])
+        self._hours = []
+        for i, env in enumerate(self.envs):
+            env.agent.defer_report(partial(self._keep_hour, i))
+
+    def _keep_hour(self, world: int, outcome: BidderOutcome, p: np.ndarray) -> None:
+        """World `world`'s bidder's hour, for its report (`AgentBidder.defer_report`)."""
+        self._hours.append((world, outcome, p))
 
     def _batched(self) -> BatchedWorlds | None:
         """One batch of the worlds' simulations if they are all at the same hour (and batching is on)."""
@@ -200,7 +223,11 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         """One hour in every world."""
-        obs, rew = np.zeros(space_shape(self.observation_space), np.float32), np.zeros(self.num_envs)
+        if self._reports is None:
+            raise RuntimeError("call reset() before step()")
+        if any(r is not env.agent.stats for r, env in zip(self._reports.stats, self.envs, strict=True)):
+            self._defer_reports()  # a world was reset on its own: its new bidder hands its hours over too
+        rew = np.zeros(self.num_envs)
         trunc = np.zeros(self.num_envs, bool)
         final: list[dict] = [{} for _ in range(self.num_envs)]
         sims = [env.act(a) for env, a in zip(self.envs, actions, strict=True)]
@@ -209,16 +236,20 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
         else:  # a world was reset on its own since the batch was built
             for sim in sims:
                 sim.step_hour()
+        self._reports.observe(self._hours)  # every world's report of its hour at once
+        self._hours = []
         for i, env in enumerate(self.envs):
-            o, rew[i], _, trunc[i], info = env.outcome()
-            if trunc[i]:
-                final[i] = info
-            if trunc[i] and self.autoreset:
-                o, _ = env.reset(seed=int(self._next_seed[i]))
-                self._next_seed[i] += self.num_envs
-            obs[i] = o
+            rew[i], trunc[i], final[i] = env.settle()
+        # each world's `outcome()` observation, built and clipped at once
+        obs = self._reports.vectors(np.stack([env.agent.value.summary()[2:] for env in self.envs]),
+                                    np.stack([env.agent.action for env in self.envs]))
+        np.clip(obs, -OBS_LIMIT, OBS_LIMIT, out=obs)
+        for i in np.flatnonzero(trunc & self.autoreset).tolist():
+            obs[i], _ = self.envs[i].reset(seed=int(self._next_seed[i]))
+            self._next_seed[i] += self.num_envs
         if trunc.any() and self.autoreset:
             self._batch = self._batched()
+            self._defer_reports()
         return obs, rew, np.zeros(self.num_envs, bool), trunc, {"final_info": final}
 
     def set_prior(self, prior_w: np.ndarray) -> None:

@@ -73,9 +73,10 @@ class RecurrentActorCritic(nn.Module):
                                  True, 1, 0.0, lstm.training, False, False)
         return F.linear(h, actor.weight, actor.bias), F.linear(h, critic.weight, critic.bias).squeeze(-1), (h_n, c_n)
 
-    def dist(self, mean: torch.Tensor) -> Normal:
-        """The Gaussian policy around `mean` (torch's argument checks on)."""
-        return Normal(mean, self.log_std.exp().expand_as(mean), validate_args=True)
+    def dist(self, mean: torch.Tensor, validate: bool = True) -> Normal:
+        """The Gaussian policy around `mean` (torch's argument checks on, unless `validate` is False: the PPO
+        update's, whose means come from the network and actions from the rollout)."""
+        return Normal(mean, self.log_std.exp().expand_as(mean), validate_args=validate)
 
 
 def fixed_scale_log_prob(std: torch.Tensor, shape: tuple[int, ...]
@@ -91,6 +92,17 @@ def fixed_scale_log_prob(std: torch.Tensor, shape: tuple[int, ...]
         return -((action - mean) ** 2) / two_var - log_scale - _LOG_SQRT_2PI
 
     return log_prob
+
+
+@torch.no_grad()
+def clip_grad_norm(params: list[nn.Parameter], max_norm: float) -> None:
+    """`torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)` for parameters of one device and dtype,
+    bit for bit (the norm of the gradients' norms, then one scale on all), without its per-call grouping and
+    checks: the PPO update runs it after every minibatch."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if grads:
+        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+        torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
 
 
 def save_checkpoint(path: pathlib.Path, net: RecurrentActorCritic, prior_w: np.ndarray, **extra: Any) -> None:

@@ -44,6 +44,7 @@ from gaelp.agent.env import VectorCampaignEnv, space_shape
 from gaelp.agent.network import (
     RecurrentActorCritic,
     build_network,
+    clip_grad_norm,
     fixed_scale_log_prob,
     load_checkpoint,
     save_checkpoint,
@@ -267,19 +268,18 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
         buf_logp, buf_val, buf_rew = np.zeros((T, n)), np.zeros((T, n)), np.zeros((T, n))
         state = net.initial_state(n)
         finals: list[dict] = []
-        with torch.inference_mode():  # the policy's Gaussian is fixed for the campaign
+        with torch.inference_mode():  # the rollout: the policy's Gaussian is fixed for the campaign
             std = net.log_std.exp()
-            log_prob = fixed_scale_log_prob(std, (n, act_dim))
-        for t in range(T):  # one campaign per world
-            with torch.inference_mode():
+            means = []
+            for t in range(T):  # one campaign per world
                 mean, value, state = net(torch.as_tensor(obs).unsqueeze(0), state)
-                mean = mean[0]
-                action = mean + std * torch.randn(mean.shape, generator=gen)
-                buf_logp[t] = log_prob(mean, action).sum(-1).numpy()
-            act = action.numpy()
-            buf_obs[t], buf_act[t], buf_val[t] = obs, act, value[0].numpy()
-            obs, buf_rew[t], _, _, infos = envs.step(act)
-            finals = [f for f in infos["final_info"] if f] or finals
+                means.append(mean[0])
+                act = (mean[0] + std * torch.randn(mean.shape[1:], generator=gen)).numpy()
+                buf_obs[t], buf_act[t], buf_val[t] = obs, act, value[0].numpy()
+                obs, buf_rew[t], _, _, infos = envs.step(act)
+                finals = [f for f in infos["final_info"] if f] or finals
+            # the actions' log-probabilities, elementwise as each hour's are, once for the campaign
+            buf_logp[:] = fixed_scale_log_prob(std, (T, n, act_dim))(torch.stack(means), torch.as_tensor(buf_act)).sum(-1)
         env_hours += n * T
         if hp.prior_worlds == 0:  # an offline prior stays as fitted; the flat one learns from the campaigns
             weights = np.stack([e.agent.value.w for e in envs.envs])
@@ -290,30 +290,39 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
         ret = adv + buf_val
         t_obs, t_act = torch.as_tensor(buf_obs), torch.as_tensor(buf_act)
         t_logp, t_adv, t_ret = (torch.as_tensor(a, dtype=torch.float32) for a in (buf_logp, adv, ret))
+        data: dict[tuple[int, ...], tuple[torch.Tensor, ...]] = {}  # a minibatch's rollout data, as every epoch reads it
         stats: dict[str, float] = {}
         for _ in range(hp.update_epochs):
             order = rng.permutation(n)
             for s in range(0, n, hp.minibatch_worlds):
-                mb = torch.as_tensor(order[s:s + hp.minibatch_worlds])
-                mean, value, _ = net(t_obs[:, mb], net.initial_state(mb.numel()))
-                dist = net.dist(mean)
-                logp = dist.log_prob(t_act[:, mb]).sum(-1)
-                ratio = (logp - t_logp[:, mb]).exp()
-                a = t_adv[:, mb]
-                a = (a - a.mean()) / (a.std() + 1e-8)
-                pg_loss = torch.max(-a * ratio, -a * ratio.clamp(1 - hp.clip_coef, 1 + hp.clip_coef)).mean()
-                v_loss = 0.5 * ((value - t_ret[:, mb]) ** 2).mean()
-                entropy = dist.entropy().sum(-1).mean()
-                loss = pg_loss - hp.ent_coef * entropy + hp.vf_coef * v_loss
+                key = tuple(order[s:s + hp.minibatch_worlds].tolist())
+                if key not in data:  # the rollout's columns of the minibatch's worlds and their advantages, normalised
+                    mb = torch.as_tensor(order[s:s + hp.minibatch_worlds])
+                    a = t_adv[:, mb]
+                    a = (a - a.mean()) / (a.std() + 1e-8)
+                    data[key] = (t_obs[:, mb], t_act[:, mb], t_logp[:, mb], -a, t_ret[:, mb])
+                mb_obs, mb_act, mb_logp, neg_adv, mb_ret = data[key]
+                mean, value, _ = net(mb_obs, net.initial_state(len(key)))
+                dist = net.dist(mean, validate=False)  # the rollout's actions and the network's own means
+                logp = dist.log_prob(mb_act).sum(-1)
+                ratio = (logp - mb_logp).exp()
+                pg_loss = torch.max(neg_adv * ratio, neg_adv * ratio.clamp(1 - hp.clip_coef, 1 + hp.clip_coef)).mean()
+                v_loss = 0.5 * ((value - mb_ret) ** 2).mean()
+                if hp.ent_coef:
+                    loss = pg_loss - hp.ent_coef * dist.entropy().sum(-1).mean() + hp.vf_coef * v_loss
+                else:  # 0 x the entropy's gradient adds nothing to any gradient: not built
+                    loss = pg_loss + hp.vf_coef * v_loss
                 optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(params, hp.max_grad_norm, foreach=True)
+                clip_grad_norm(params, hp.max_grad_norm)
                 optimizer.step()
-            # the epoch's last minibatch: what the early stop and the log read (the step changed no tensor here)
+            # the epoch's last minibatch: what the early stop and the log read (the step changed no tensor here:
+            # the Gaussian's scale is the exponential taken before it)
             with torch.no_grad():
-                approx_kl = float(((ratio - 1) - (logp - t_logp[:, mb])).mean())
+                approx_kl = float(((ratio - 1) - (logp - mb_logp)).mean())
+                entropy = dist.entropy().sum(-1).mean()
             stats = {"policy_loss": float(pg_loss.detach()), "value_loss": float(v_loss.detach()),
-                     "entropy": float(entropy.detach()), "approx_kl": approx_kl}
+                     "entropy": float(entropy), "approx_kl": approx_kl}
             if hp.target_kl is not None and stats["approx_kl"] > hp.target_kl:
                 break
         var = np.var(ret)

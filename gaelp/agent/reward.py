@@ -95,7 +95,7 @@ class HourlyReward:
         return events.total - float(self._advance[np.unique(events.decision)].sum())
 
     def observe(self, outcome: BidderOutcome, p_click: np.ndarray | None = None,
-                conv_identity: np.ndarray | None = None) -> float:
+                conv_identity: np.ndarray | None = None, clicked: np.ndarray | None = None) -> float:
         """Record one hour and return its reward: credit that arrived (or was advanced) minus spend.
 
         Args:
@@ -103,9 +103,11 @@ class HourlyReward:
             p_click: (k,) the value model's P(purchase) of each click of the hour (clicks in batch order);
                 needed when `timing="click"`.
             conv_identity: (m,) the device each pixel purchase credits (None: its own device).
+            clicked: (k,) `np.flatnonzero(outcome.clicked)`, if the caller has it.
         """
         t = outcome.batch.t
-        clicked = np.flatnonzero(outcome.clicked)
+        if clicked is None:
+            clicked = np.flatnonzero(outcome.clicked)
         if outcome.conv_t.size:  # purchases count by their sampling weight (1.0 each in a plain world)
             self.purchases += float(outcome.conv_weight.sum())
             self.revenue += float((outcome.conv_value * outcome.conv_weight).sum())

@@ -27,8 +27,9 @@ from gaelp.bidders.protocol import N_INTENTS, BidderOutcome
 PER_CONTEXT = 8
 N_GLOBAL = 5 + 2 + 3 + 2
 EMA = 1.0 / 24.0  # weight of the newest hour in the day-long moving averages
-_NUMERATORS, _DENOMINATORS = [1, 2, 3, 5], [0, 1, 1, 0]  # rows of the hour's sums: won/opps, price/won, ...
-_EMA_ROWS = [1, 4]  # the hour's rows the moving averages follow: win rate, spend / hourly budget
+# rows of the hour's sums (opportunities, wins, prices, clicks, estimates, spend): won/opps, price/won, ...
+_NUMERATORS, _DENOMINATORS = np.array([1, 2, 3, 4]), np.array([0, 1, 1, 0])
+_EMA_ROWS = slice(1, 5, 3)  # the hour's rows the moving averages follow (1, 4): win rate, spend / hourly budget
 # (sin, cos) of each hour of the day and each day of the week, as the observation computes them
 _HOUR_OF_DAY = [(np.sin(a), np.cos(a)) for a in (2 * np.pi * k / 24 for k in range(24))]
 _DAY_OF_WEEK = [(np.sin(a), np.cos(a)) for a in (2 * np.pi * k / 7 for k in range(7))]
@@ -68,21 +69,23 @@ class CampaignStats:
         b = outcome.batch
         if b.t % 24 == 0:
             self.totals[3] = 0.0
-        ctx, n, w = b.context, self.n_ctx, b.weight
+        n, w = self.n_ctx, b.weight
         # the six sums per context in one bincount (block k of the bins is sum k; each bin adds its
-        # opportunities in batch order, as six bincounts would): the hour's fixed cost is most of it
-        sums = np.bincount((ctx + self._blocks).reshape(-1),
-                           weights=np.concatenate([w, outcome.won * w, outcome.price * w, outcome.clicked * w,
-                                                   outcome.cost, p * w]), minlength=6 * n).reshape(6, n)
-        opps, clicks, spend = sums[0], sums[3], sums[4]
+        # opportunities in batch order, as six bincounts would): the hour's fixed cost is most of it.
+        # Opportunities, wins, prices, clicks and estimates by weight, then spend (charged by weight already)
+        values = np.array([w, outcome.won, outcome.price, outcome.clicked, p, outcome.cost], np.float64)
+        values[1:5] *= w
+        sums = np.bincount((b.context + self._blocks).reshape(-1), weights=values.reshape(-1),
+                           minlength=6 * n).reshape(6, n)
+        opps, clicks, spend = sums[0], sums[3], sums[5]
         # win rate, mean price won, clicks per win, mean p: one division (0 where there is nothing to divide)
         den = sums[_DENOMINATORS]
         rates = np.divide(sums[_NUMERATORS], den, out=np.zeros((4, n)), where=den > 0)
         hour = np.empty((PER_CONTEXT - 2, n))
         np.divide(opps, max(opps.sum(), 1.0), out=hour[0])
-        hour[1] = rates[0]
-        np.multiply(rates[1] / self.target_cpa, 10, out=hour[2])
-        hour[3] = rates[2]
+        hour[1:4] = rates[:3]
+        np.divide(rates[1], self.target_cpa, out=hour[2])  # the mean price won / target CPA x 10
+        np.multiply(hour[2], 10, out=hour[2])
         np.divide(spend, max(self.daily_budget / 24, 1e-9), out=hour[4])
         np.multiply(rates[3], 10, out=hour[5])
         self.hour = hour
@@ -104,8 +107,8 @@ class CampaignStats:
                    today / max(self.daily_budget, 1e-9), spend / budget,
                    clicks * self.target_cpa / budget / 10, conv * self.target_cpa / budget, cac)
         out[g:N_GLOBAL] = value_summary * (1.0, 10.0)
-        out[N_GLOBAL:ema] = self.hour.T.reshape(-1)
-        out[ema:act] = self.ema.T.reshape(-1)
+        out[N_GLOBAL:ema].reshape(self.n_ctx, -1)[:] = self.hour.T  # per context: its hour, then its averages
+        out[ema:act].reshape(self.n_ctx, -1)[:] = self.ema.T
         out[act:] = last_action
         return out
 

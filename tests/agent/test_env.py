@@ -105,3 +105,18 @@ def test_recurrent_ppo_trains_on_the_env() -> None:
                          policy_kwargs={"lstm_hidden_size": 16, "net_arch": [16]})
     model.learn(total_timesteps=2_048)
     assert model.num_timesteps >= 2_048
+
+
+def test_a_world_reset_on_its_own_reports_its_new_campaign() -> None:
+    envs = VectorCampaignEnv(2, users=600, days=1)
+    envs.reset(seed=20)
+    zeros = np.zeros(envs.action_space.shape, np.float32)
+    envs.step(zeros)
+    envs.envs[1].reset(seed=99)  # a new campaign in world 1 alone, mid-way through world 0's
+    alone = CampaignEnv(users=600, days=1)
+    alone.reset(seed=99)
+    for _ in range(3):
+        obs, rew, _, _, _ = envs.step(zeros)
+        o, r, _, _, _ = alone.step(zeros[1])
+        assert np.array_equal(obs[1], o) and rew[1] == r
+    assert envs.envs[1].agent.stats.t_next == 3

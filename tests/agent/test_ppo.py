@@ -9,7 +9,13 @@ import torch
 
 from gaelp.agent.bidder import make_agent_bidder
 from gaelp.agent.env import play
-from gaelp.agent.network import RecurrentActorCritic, fixed_scale_log_prob, load_checkpoint, save_checkpoint
+from gaelp.agent.network import (
+    RecurrentActorCritic,
+    clip_grad_norm,
+    fixed_scale_log_prob,
+    load_checkpoint,
+    save_checkpoint,
+)
 from gaelp.agent.ppo import BEST, CHECKPOINT, PPOConfig, train
 from gaelp.agent.stats import obs_size
 from gaelp.agent.value import flat_prior, n_terms
@@ -66,6 +72,20 @@ def test_fixed_scale_log_prob_equals_the_gaussians() -> None:
     mean, action = torch.randn(2, 5, 10, generator=gen).unbind(0)
     expected = torch.distributions.Normal(mean, std.expand(5, 10)).log_prob(action)
     assert torch.equal(fixed_scale_log_prob(std, (5, 10))(mean, action), expected)
+
+
+def test_clip_grad_norm_equals_torchs() -> None:
+    gen = torch.Generator().manual_seed(4)
+    for scale in (0.01, 1.0, 30.0):  # below the limit (no clip) and above it
+        nets = [RecurrentActorCritic(7, 3, 8) for _ in range(2)]
+        nets[1].load_state_dict(nets[0].state_dict())
+        for p, q in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+            p.grad = torch.randn(p.shape, generator=gen) * scale
+            q.grad = p.grad.clone()
+        torch.nn.utils.clip_grad_norm_(list(nets[0].parameters()), 0.5, foreach=True)
+        clip_grad_norm(list(nets[1].parameters()), 0.5)
+        for p, q in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+            assert torch.equal(p.grad, q.grad)
 
 
 def test_forward_equals_the_modules_outputs_and_gradients() -> None:

@@ -40,3 +40,41 @@ def test_the_report_of_an_hour() -> None:
     np.testing.assert_allclose(obs[5:10], [2 / 240, 2 / 480, 20 / 480 / 10, 20 / 480, 2 / 20], rtol=1e-6)
     np.testing.assert_allclose(obs[10:12], [0.5, 0.2], rtol=1e-6)
     np.testing.assert_allclose(obs[-7:], action, rtol=1e-6)
+
+
+def _random_hour(rng: np.random.Generator, t: int, n: int, weighted: bool) -> tuple[BidderOutcome, np.ndarray]:
+    """An hour of `n` opportunities over 2 channels x 3 intents, some won, clicked and bought."""
+    batch = OpportunityBatch(t=t, weekday=0, channel=rng.integers(0, 2, n).astype(np.int8), device=np.arange(n),
+                             device_type=np.zeros(n, np.int8), intent=rng.integers(0, 3, n).astype(np.int8),
+                             reserve=np.zeros(n), channel_names=("a", "b"),
+                             weight=rng.uniform(0.5, 2.0, n) if weighted else None)
+    slot = np.where(rng.random(n) < 0.5, 0, -1).astype(np.int8)
+    price = np.where(slot >= 0, rng.uniform(0.5, 5.0, n), 0.0)
+    clicked = (slot >= 0) & (rng.random(n) < 0.3)
+    buyers = rng.integers(0, 3)
+    outcome = BidderOutcome(batch, rng.uniform(0, 6, n), slot, price, clicked, price * clicked * batch.weight,
+                            np.full(buyers, t), np.arange(buyers), np.full(buyers, 50.0))
+    return outcome, rng.uniform(0, 0.1, n)
+
+
+def test_the_worlds_reports_at_once_are_each_worlds_alone() -> None:
+    from gaelp.agent.worlds_stats import WorldsStats
+
+    rng = np.random.default_rng(7)
+    budgets = [240.0, 90.0, 1000.0]
+    alone = [CampaignStats(2, daily_budget=b, target_cpa=20.0 + w, days=3) for w, b in enumerate(budgets)]
+    batch = [CampaignStats(2, daily_budget=b, target_cpa=20.0 + w, days=3) for w, b in enumerate(budgets)]
+    worlds = WorldsStats(batch)
+    for t in range(22, 50):  # across a day's start, world 1 without an hour now and then, world 2 weighted
+        hours = [(w, *_random_hour(rng, t, int(rng.integers(0, 30)), weighted=w == 2)) for w in range(3)
+                 if w != 1 or t % 5]
+        for w, outcome, p in hours:
+            alone[w].observe(outcome, p)
+        worlds.observe(hours)
+        summaries = rng.random((3, 2)).astype(np.float32)
+        actions = rng.uniform(-1, 1, (3, 7))
+        got = worlds.vectors(summaries, actions)
+        for w in range(3):
+            assert np.array_equal(got[w], alone[w].vector(summaries[w], actions[w]))
+            assert np.array_equal(batch[w].totals, alone[w].totals) and batch[w].t_next == alone[w].t_next
+    assert all(s.totals[0] > 0 for s in alone)  # clicks were counted
