@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gaelp.agent.value import ValueModel, solve_positive_definite
+from gaelp.agent.value import ValueModel
 from gaelp.attribution.lag import sample_click_log
 
 
@@ -84,12 +84,3 @@ def test_the_kept_log_and_summary_equal_a_model_rebuilt_from_its_state() -> None
         assert vm.summary().tobytes() == fresh._summarize().tobytes()
         assert vm.x.tobytes() == fresh.x.tobytes() and vm.conv_t.tolist() == fresh.conv_t.tolist()
     assert vm.n_clicks > 64  # the log outgrew its first room
-
-
-def test_solve_positive_definite_equals_numpys_solve() -> None:
-    rng = np.random.default_rng(2)
-    for m in (1, 5, 40, 300):  # Newton's systems of a click log: x' diag(v) x + l2 I
-        x = rng.random((m, 22)) * rng.choice([1e-3, 1.0, 30.0])
-        hess = (x.T * rng.uniform(0, 0.25, m)) @ x + 3.0 * np.eye(22)
-        grad = rng.normal(size=22)
-        assert np.array_equal(solve_positive_definite(hess, grad), np.linalg.solve(hess, grad))
