@@ -28,11 +28,11 @@ PER_CONTEXT = 8
 N_GLOBAL = 5 + 2 + 3 + 2
 EMA = 1.0 / 24.0  # weight of the newest hour in the day-long moving averages
 # rows of the hour's sums (opportunities, wins, prices, clicks, estimates, spend): won/opps, price/won, ...
-_NUMERATORS, _DENOMINATORS = np.array([1, 2, 3, 4]), np.array([0, 1, 1, 0])
-_EMA_ROWS = slice(1, 5, 3)  # the hour's rows the moving averages follow (1, 4): win rate, spend / hourly budget
+NUMERATORS, DENOMINATORS = np.array([1, 2, 3, 4]), np.array([0, 1, 1, 0])
+EMA_ROWS = slice(1, 5, 3)  # the hour's rows the moving averages follow (1, 4): win rate, spend / hourly budget
 # (sin, cos) of each hour of the day and each day of the week, as the observation computes them
-_HOUR_OF_DAY = [(np.sin(a), np.cos(a)) for a in (2 * np.pi * k / 24 for k in range(24))]
-_DAY_OF_WEEK = [(np.sin(a), np.cos(a)) for a in (2 * np.pi * k / 7 for k in range(7))]
+HOUR_OF_DAY = [(np.sin(a), np.cos(a)) for a in (2 * np.pi * k / 24 for k in range(24))]
+DAY_OF_WEEK = [(np.sin(a), np.cos(a)) for a in (2 * np.pi * k / 7 for k in range(7))]
 
 
 def obs_size(n_channels: int) -> int:
@@ -79,8 +79,8 @@ class CampaignStats:
                            minlength=6 * n).reshape(6, n)
         opps, clicks, spend = sums[0], sums[3], sums[5]
         # win rate, mean price won, clicks per win, mean p: one division (0 where there is nothing to divide)
-        den = sums[_DENOMINATORS]
-        rates = np.divide(sums[_NUMERATORS], den, out=np.zeros((4, n)), where=den > 0)
+        den = sums[DENOMINATORS]
+        rates = np.divide(sums[NUMERATORS], den, out=np.zeros((4, n)), where=den > 0)
         hour = np.empty((PER_CONTEXT - 2, n))
         np.divide(opps, max(opps.sum(), 1.0), out=hour[0])
         hour[1:4] = rates[:3]
@@ -89,7 +89,7 @@ class CampaignStats:
         np.divide(spend, max(self.daily_budget / 24, 1e-9), out=hour[4])
         np.multiply(rates[3], 10, out=hour[5])
         self.hour = hour
-        self.ema = (1 - EMA) * self.ema + EMA * hour[_EMA_ROWS]
+        self.ema = (1 - EMA) * self.ema + EMA * hour[EMA_ROWS]
         total_spend = float(spend.sum())
         self.totals += (float(clicks.sum()), float(outcome.conv_weight.sum()), total_spend, total_spend)
         self.t_next = b.t + 1
@@ -103,7 +103,7 @@ class CampaignStats:
         budget = max(self.daily_budget * self.days, 1e-9)
         g, ema, act = N_GLOBAL - 2, N_GLOBAL + self.hour.size, N_GLOBAL + PER_CONTEXT * self.n_ctx  # offsets
         out = np.empty(act + last_action.size, np.float32)
-        out[:g] = (*_HOUR_OF_DAY[t % 24], *_DAY_OF_WEEK[(t // 24) % 7], min(t / (24 * self.days), 1.0),
+        out[:g] = (*HOUR_OF_DAY[t % 24], *DAY_OF_WEEK[(t // 24) % 7], min(t / (24 * self.days), 1.0),
                    today / max(self.daily_budget, 1e-9), spend / budget,
                    clicks * self.target_cpa / budget / 10, conv * self.target_cpa / budget, cac)
         out[g:N_GLOBAL] = value_summary * (1.0, 10.0)

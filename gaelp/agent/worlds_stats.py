@@ -14,11 +14,22 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gaelp.agent.stats import _DENOMINATORS, _EMA_ROWS, _NUMERATORS, EMA, N_GLOBAL, PER_CONTEXT, CampaignStats
+from gaelp.agent.stats import (
+    DAY_OF_WEEK,
+    DENOMINATORS,
+    EMA,
+    EMA_ROWS,
+    HOUR_OF_DAY,
+    N_GLOBAL,
+    NUMERATORS,
+    PER_CONTEXT,
+    CampaignStats,
+)
 from gaelp.bidders.protocol import BidderOutcome
 
-_HOUR_OF_DAY = np.array([(np.sin(a), np.cos(a)) for a in (2 * np.pi * k / 24 for k in range(24))])
-_DAY_OF_WEEK = np.array([(np.sin(a), np.cos(a)) for a in (2 * np.pi * k / 7 for k in range(7))])
+# (sin, cos) of each hour of the day (24, 2) and day of the week (7, 2): the numbers `CampaignStats.vector` reads
+_HOUR_OF_DAY: np.ndarray = np.array(HOUR_OF_DAY)
+_DAY_OF_WEEK: np.ndarray = np.array(DAY_OF_WEEK)
 _VALUE_SCALE = np.array([1.0, 10.0])
 
 
@@ -84,8 +95,8 @@ class WorldsStats:
         sums = np.bincount((ctx + first + self._blocks).reshape(-1), weights=values.reshape(-1),
                            minlength=k.size * 6 * n).reshape(k.size, 6, n)
         opps, clicks, spend = sums[:, 0], sums[:, 3], sums[:, 5]
-        den = sums[:, _DENOMINATORS]
-        rates = np.divide(sums[:, _NUMERATORS], den, out=np.zeros((k.size, 4, n)), where=den > 0)
+        den = sums[:, DENOMINATORS]
+        rates = np.divide(sums[:, NUMERATORS], den, out=np.zeros((k.size, 4, n)), where=den > 0)
         hour = np.empty((k.size, PER_CONTEXT - 2, n))
         np.divide(opps, np.maximum(opps.sum(axis=1), 1.0)[:, None], out=hour[:, 0])
         hour[:, 1:4] = rates[:, :3]
@@ -94,7 +105,7 @@ class WorldsStats:
         np.divide(spend, self.hourly_budget[k, None], out=hour[:, 4])
         np.multiply(rates[:, 3], 10, out=hour[:, 5])
         every = k.size == len(self.stats) and bool((k == np.arange(k.size)).all())  # the usual hour: no gathers
-        ema = (1 - EMA) * (self.ema if every else self.ema[k]) + EMA * hour[:, _EMA_ROWS]
+        ema = (1 - EMA) * (self.ema if every else self.ema[k]) + EMA * hour[:, EMA_ROWS]
         totals = self.totals if every else self.totals[k]
         totals[t % 24 == 0, 3] = 0.0  # a new day's spend
         spent = spend.sum(axis=1)
