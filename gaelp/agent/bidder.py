@@ -216,9 +216,7 @@ class AgentBidder(BaseBidder):
             self.set_action(self.controller.act(self.observation()))
             self._acted_t = batch.t
         value, _ = self.value_per_click(batch)
-        mult = self.multipliers()[batch.context]
-        guard = self.guard(batch.t)
-        return value * (mult * guard if guard != 1.0 else mult)  # x 1.0 changes no bit
+        return value * (self.multipliers()[batch.context] * self.guard(batch.t))
 
     def guard(self, t: int) -> float:
         """The CAC guard's factor on every bid of hour `t` (1.0 when off, before `CAC_GUARD_START_H`, or while
