@@ -106,7 +106,8 @@ class AgentBidder(BaseBidder):
         controller: sets the action each hour; None: the action is set from outside (`set_action`).
         attribution: attribution model of the reward ledger.
         reward_value: what an attributed purchase is worth in the reward (`reward.REWARD_VALUES`).
-        purchase_worth: under `reward_value="target_cpa"`, a purchase is worth this x the target CPA.
+        purchase_worth: under `reward_value="target_cpa"`, a purchase is worth this x the target CPA (under
+            `"lagrangian"`, its worth at the campaign's start).
         reward_timing: when the reward pays a click's credit (`reward.REWARD_TIMINGS`).
         identity: credit purchases by resolved person once `attach_world` is called (False: by device).
         cac_guard: scale bids down once the campaign's CAC passes the target (see the module's doc).
@@ -136,7 +137,7 @@ class AgentBidder(BaseBidder):
                                 n_channels=n_ch if wide else None)
         self.stats = CampaignStats(n_ch, self.daily_budget, self.target_cpa, cfg.days)
         self.reward = HourlyReward(cfg.channel_names, attribution, window_h, self.target_cpa * purchase_worth,
-                                   reward_value, reward_timing)
+                                   reward_value, reward_timing, cac_target=self.target_cpa)
         self.window_h = window_h
         self.devices_cfg, self.identity = cfg.world.devices, identity
         self.people: ResolvedPeople | None = None

@@ -76,7 +76,7 @@ class CampaignEnv(gym.Env):
         days: campaign length (overrides `cfg.days`).
         randomize: draw the market settings from each reset's seed (training worlds).
         attribution: attribution model of the reward ledger.
-        reward_value: what an attributed purchase is worth in the reward (`"target_cpa"` or `"revenue"`).
+        reward_value: what the reward pays (`gaelp.agent.reward.REWARD_VALUES`).
         purchase_worth: under `"target_cpa"`, a purchase is worth this x the target CPA.
         prior_w: the value model's anchor weights (None: a flat prior).
         reward_timing: when the reward pays a click's credit (`"click"`: advanced, or `"arrival"`).

@@ -88,7 +88,7 @@ class PPOConfig:
         reward_scale: rewards (USD) are multiplied by this for learning.
         prior_momentum: weight of the old value-model prior when a campaign's weights are folded in.
         attribution: attribution model of the reward ledger.
-        reward_value: what the reward pays ("target_cpa", "revenue" or "score": `gaelp.agent.reward`).
+        reward_value: what the reward pays ("target_cpa", "revenue", "score" or "lagrangian": `gaelp.agent.reward`).
         purchase_worth: under "target_cpa", a purchase is worth this x the target CPA. At 1 the reward's
             optimum prices the *marginal* purchase at the target, so the average CAC ends below it;
             the score wants the average at the target (a Lagrangian worth above 1).

@@ -33,6 +33,16 @@ What a purchase is worth (`reward_value`):
   own logs (times `T`, so that rewards stay in dollars): the objective the evaluation scores, with no
   worth to choose. A purchase worth `T` maximises profit, which prices the *marginal* purchase at the
   target and leaves the average CAC far below it; the score wants the *average* at the target.
+* `"lagrangian"`: a purchase is worth `w` and spend costs its dollars, as under `"target_cpa"`, but `w`
+  is the campaign's own multiplier of the CAC constraint, moved once a day by dual ascent: `w x (C /
+  CAC)^LAGRANGE_STEP`, with `C` the CAC target x `LAGRANGE_AIM` and `CAC` the campaign's attributed CAC
+  so far, shrunk to `C` by `LAGRANGE_PRIOR` pseudo-purchases, `w` kept within `LAGRANGE_RANGE` x its
+  start. Maximising
+  `purchases - mu x (spend - C x purchases)` is maximising `w x purchases - spend` with `w = C + 1/mu`:
+  the worth of the marginal purchase at which the campaign's CAC meets its target, which differs from
+  world to world. It starts at the given worth, rises while the campaign buys under the target and falls
+  past it, so the reward's optimum is the score's (the average CAC at the target), world by world.
+  Paid on arrival only (the daily step counts the purchases credited so far).
 """
 
 from __future__ import annotations
@@ -44,7 +54,12 @@ import numpy as np
 from gaelp.attribution.ledger import RewardEvents, RewardLedger
 from gaelp.bidders.protocol import BidderOutcome
 
-REWARD_VALUES = ("target_cpa", "revenue", "score")
+REWARD_VALUES = ("target_cpa", "revenue", "score", "lagrangian")
+LAGRANGE_STEP = 0.5  # assumption: the worth's daily step, x (target / CAC)^this
+LAGRANGE_PRIOR = 5.0  # assumption: pseudo-purchases at the target CAC that shrink a young campaign's CAC
+LAGRANGE_RANGE = (0.5, 8.0)  # assumption: the worth stays within these multiples of its start
+LAGRANGE_AIM = 0.9  # assumption: the CAC the worth steers to, x the target (the score squares any excess, and a
+# 100,000-person campaign's CAC scatters by 5-10% around where its level aims)
 REWARD_TIMINGS = ("click", "arrival")
 
 
@@ -56,24 +71,41 @@ class HourlyReward:
         attribution: attribution model (a name of `gaelp.attribution.registry`).
         window_h: lookback window (hours).
         target_cpa: worth of a purchase under `reward_value="target_cpa"` (and the target of `"score"`).
-        reward_value: `"target_cpa"`, `"revenue"` or `"score"`.
+        reward_value: `"target_cpa"`, `"revenue"`, `"score"` or `"lagrangian"`.
         timing: `"click"` (advance the expected credit when a click is bought) or `"arrival"`.
+        cac_target: the target CAC of the `"lagrangian"` worth (None: `target_cpa`); it steers the campaign to
+            `LAGRANGE_AIM` x this.
     """
 
     def __init__(self, channel_names: tuple[str, ...], attribution: str, window_h: int, target_cpa: float,
-                 reward_value: str = "target_cpa", timing: str = "arrival") -> None:
+                 reward_value: str = "target_cpa", timing: str = "arrival", cac_target: float | None = None) -> None:
         if reward_value not in REWARD_VALUES:
             raise ValueError(f"reward_value must be one of {', '.join(REWARD_VALUES)}, got {reward_value!r}")
         if timing not in REWARD_TIMINGS:
             raise ValueError(f"reward timing must be one of {', '.join(REWARD_TIMINGS)}, got {timing!r}")
+        if reward_value == "lagrangian" and timing != "arrival":
+            raise ValueError("reward_value='lagrangian' pays on arrival only (timing='arrival')")
         self.ledger = RewardLedger(channel_names, attribution, window_h=float(window_h))
         self.target_cpa, self.reward_value, self.timing = float(target_cpa), reward_value, timing
+        self.cac_target = LAGRANGE_AIM * float(target_cpa if cac_target is None else cac_target)
         self.credit = self.spend = self.revenue = self.purchases = 0.0
+        self.attributed = 0.0  # purchases credited so far, by sampling weight (`"lagrangian"`)
+        self.worth_mult = 1.0  # the `"lagrangian"` worth / its start
         self._advance = np.zeros(0)  # (clicks so far,) what each click was advanced, by decision id
 
     def _worth(self) -> float:
-        """A purchase's worth: the target CPA, or the mean revenue our pixel has reported (none seen: 0)."""
-        return self.target_cpa if self.reward_value != "revenue" else self.revenue / max(self.purchases, 1)
+        """A purchase's worth: the target CPA (x the `"lagrangian"` multiplier), or the mean revenue our pixel
+        has reported (none seen: 0)."""
+        if self.reward_value == "revenue":
+            return self.revenue / max(self.purchases, 1)
+        return self.target_cpa * self.worth_mult
+
+    def _step_worth(self) -> None:
+        """The `"lagrangian"` worth's daily step towards the campaign's CAC at `cac_target`."""
+        c = self.cac_target
+        cac = (self.spend + LAGRANGE_PRIOR * c) / (self.attributed + LAGRANGE_PRIOR)
+        lo, hi = LAGRANGE_RANGE
+        self.worth_mult = float(np.clip(self.worth_mult * (c / cac) ** LAGRANGE_STEP, lo, hi))
 
     def potential(self) -> float:
         """The campaign's score so far on the ledger's totals, x the target (`"score"`; 0 before a purchase):
@@ -126,13 +158,19 @@ class HourlyReward:
                               outcome.batch.device[clicked], outcome.batch.channel[clicked].astype(np.int64))
         credit = 0.0
         if outcome.conv_t.size:
+            worth = self._worth()
             value = (outcome.conv_value if self.reward_value == "revenue"
-                     else np.full(outcome.conv_t.size, self.target_cpa)) * outcome.conv_weight
+                     else np.full(outcome.conv_t.size, worth)) * outcome.conv_weight
             who = outcome.conv_device if conv_identity is None else conv_identity
             credit = self._settle(self.ledger.convert(outcome.conv_t.astype(np.float64), who, value))
+            if self.reward_value == "lagrangian":
+                self.attributed += credit / worth
         if t % 24 == 23:
             credit += self._settle(self.ledger.expire(float(t)))  # closed windows: zero (less the advance)
-        return self._pay(credit + advanced, float(outcome.cost.sum()))
+        reward = self._pay(credit + advanced, float(outcome.cost.sum()))
+        if self.reward_value == "lagrangian" and t % 24 == 23:
+            self._step_worth()
+        return reward
 
     def close(self, t_end: int, p: float, mean_delay_h: float) -> float:
         """Advance the expected credit of pending clicks at the end of a campaign (hour `t_end`).
@@ -148,4 +186,5 @@ class HourlyReward:
 
     def state_dict(self) -> dict[str, Any]:
         """Not persisted beyond totals: the ledger is rebuilt for each campaign."""
-        return {"credit": self.credit, "spend": self.spend, "revenue": self.revenue, "purchases": self.purchases}
+        return {"credit": self.credit, "spend": self.spend, "revenue": self.revenue, "purchases": self.purchases,
+                "attributed": self.attributed, "worth_mult": self.worth_mult}

@@ -35,7 +35,9 @@ def train(
                                                                             "x the target CPA", min=0.1)] = 1.0,
     reward_value: Annotated[str, typer.Option("--reward-value", help="what the reward pays: target_cpa (a "
                                               "purchase worth the target CPA x --purchase-worth, less spend), "
-                                              "revenue, or score (the hourly change of the campaign's score)")]
+                                              "revenue, score (the hourly change of the campaign's score), or lagrangian "
+                                              "(a worth that starts at --purchase-worth and moves daily until "
+                                              "the campaign's CAC meets the target)")]
         = "target_cpa",
     bid_level: Annotated[float, typer.Option("--bid-level", help="every bid x this: the level the policy's "
                                              "pacing moves around (the checkpoint plays at it)", min=0.25,
