@@ -9,8 +9,8 @@ its own logs instead (`gaelp.agent.ceiling_fit`), never a product:
   device (touches and clicks by channel, recency, context), `converted` (a purchase reported on the
   device or, as the agent does, on another device of its resolved person) and optionally the device's
   history of bid requests (`RequestLog`: every opportunity offered to us, which the agent ignores).
-* `collect`: plays a training world with `oracle_lp` (at a fixed `k`) behind a recorder that sees the
-  truth, and logs a sample of (observable row with the request history, hour, true probability,
+* `collect`: plays a training world with `oracle_lp` (at a fixed `k`), or a flat bid everywhere, behind a
+  recorder that sees the truth, and logs a sample of (observable row with the request history, hour, true probability,
   segment class, clicked).
 * `BoundBidder`: bids `k x model(observable row) x target CPA`. It declares `sees_truth = False`, so
   the simulation never hands it the truth; its model was fitted on truth from training worlds (a
@@ -259,16 +259,31 @@ class _Recorder(BidderWrapper):
         self.inner.observe(outcome)
 
 
-def collect(cfg: Config, seed: int, sample: float, k: float = 2.0) -> Recorded:
-    """Play the training world `seed` with `oracle_lp` at `k`; a `sample` share of its opportunities.
+class _FlatBid(OracleLpBidder):
+    """One bid everywhere, whatever the truth: a broad buyer, whose clicks cover what a selective one skips."""
+
+    def __init__(self, ctx: BidderContext, price: float) -> None:
+        super().__init__(ctx)
+        self.price = float(price)
+
+    def bid(self, batch: OpportunityBatch) -> np.ndarray:
+        return np.full(batch.size, self.price)
+
+
+def collect(cfg: Config, seed: int, sample: float, k: float = 2.0, flat_bid: float | None = None) -> Recorded:
+    """Play the training world `seed` with `oracle_lp` at `k` (or, with `flat_bid`, one bid of that price
+    everywhere); a `sample` share of its opportunities.
 
     Raises:
-        ValueError: `sample` outside (0, 1].
+        ValueError: `sample` outside (0, 1], or `flat_bid` not positive.
     """
     if not 0 < sample <= 1:
         raise ValueError(f"sample must be in (0, 1], got {sample}")
+    if flat_bid is not None and not flat_bid > 0:
+        raise ValueError(f"flat_bid must be positive, got {flat_bid}")
     cfg = cfg.replace(seed=seed)
-    inner = OracleLpBidder(BidderContext(cfg, our_daily_budget(cfg), np.random.default_rng(0), extra={"k": k}))
+    ctx = BidderContext(cfg, our_daily_budget(cfg), np.random.default_rng(0), extra={"k": k})
+    inner = OracleLpBidder(ctx) if flat_bid is None else _FlatBid(ctx, flat_bid)
     rec = _Recorder(cfg, inner, sample, np.random.default_rng(np.random.SeedSequence([seed, _SAMPLE_STREAM])))
     sim = Simulation(cfg, rec)
     rec.observer.attach_world(sim)
