@@ -9,9 +9,9 @@ its own logs instead (`gaelp.agent.ceiling_fit`), never a product:
   device (touches and clicks by channel, recency, context), `converted` (a purchase reported on the
   device or, as the agent does, on another device of its resolved person) and optionally the device's
   history of bid requests (`RequestLog`: every opportunity offered to us, which the agent ignores).
-* `collect`: plays a training world with `oracle_lp` (at a fixed `k`), or a flat bid everywhere, behind a
-  recorder that sees the truth, and logs a sample of (observable row with the request history, hour, true probability,
-  segment class, clicked).
+* `collect`: plays a training world with `oracle_lp` (at a fixed `k`), or a flat bid everywhere, behind
+  a recorder that sees the truth, and logs a sample of (observable row with the request history, hour,
+  true probability, segment class, clicked).
 * `BoundBidder`: bids `k x model(observable row) x target CPA`. It declares `sees_truth = False`, so
   the simulation never hands it the truth; its model was fitted on truth from training worlds (a
   privileged-information bound). `SegmentBoundBidder` also reads the segment class of each

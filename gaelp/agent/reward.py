@@ -37,12 +37,13 @@ What a purchase is worth (`reward_value`):
   is the campaign's own multiplier of the CAC constraint, moved once a day by dual ascent: `w x (C /
   CAC)^LAGRANGE_STEP`, with `C` the CAC target x `LAGRANGE_AIM` and `CAC` the campaign's attributed CAC
   so far, shrunk to `C` by `LAGRANGE_PRIOR` pseudo-purchases, `w` kept within `LAGRANGE_RANGE` x its
-  start. Maximising
-  `purchases - mu x (spend - C x purchases)` is maximising `w x purchases - spend` with `w = C + 1/mu`:
-  the worth of the marginal purchase at which the campaign's CAC meets its target, which differs from
-  world to world. It starts at the given worth, rises while the campaign buys under the target and falls
-  past it, so the reward's optimum is the score's (the average CAC at the target), world by world.
-  Paid on arrival only (the daily step counts the purchases credited so far).
+  start. Maximising `purchases - mu x (spend - C x purchases)` is maximising `w x purchases - spend`
+  with `w = C + 1/mu`: the worth of the marginal purchase at which the campaign's CAC meets its target,
+  which differs from world to world. It starts at the given worth, rises while the campaign buys under
+  the target and falls past it. Paid on arrival only (the daily step counts the purchases credited so
+  far). Measured (docs/agent.md, "A per-campaign worth"): PPO games it. The worth is a state the policy
+  moves, and a campaign kept cheap early raises it for every later purchase, so on 20,000-person
+  training worlds the return rose 16-fold while the score fell. Not the default.
 """
 
 from __future__ import annotations
