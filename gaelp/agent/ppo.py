@@ -42,6 +42,7 @@ from torch import nn
 from gaelp.agent import CHECKPOINT
 from gaelp.agent.env import VectorCampaignEnv, space_shape
 from gaelp.agent.network import (
+    FlatAdam,
     RecurrentActorCritic,
     build_network,
     clip_grad_norm,
@@ -251,6 +252,7 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
         rng.bit_generator.state = ck["np_rng"]
         prior, iteration, env_hours, history = ck["prior_w"], ck["iteration"], ck["env_hours"], ck["history"]
         best = ck["best"]
+    adam_step = FlatAdam(optimizer).step  # the same numbers, one kernel per operation for all parameters
     writer = SummaryWriter(str(out / "tb"))
     start = time.perf_counter()
     world_base = TRAIN_SEED_BASE + hp.seed * 1_000_000
@@ -315,7 +317,7 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
                 optimizer.zero_grad()
                 loss.backward()
                 clip_grad_norm(params, hp.max_grad_norm)
-                optimizer.step()
+                adam_step()
             # the epoch's last minibatch: what the early stop and the log read (the step changed no tensor here:
             # the Gaussian's scale is the exponential taken before it)
             with torch.no_grad():
