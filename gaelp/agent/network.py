@@ -147,7 +147,8 @@ class FlatAdam:
     def step(self) -> None:
         """One Adam step on the parameters' gradients (`optimizer.step()`'s numbers)."""
         state = self.optimizer.state
-        if not state or any(p.grad is None for p in self.params):
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if not state or len(grads) < len(self.params):
             self.optimizer.step()  # the first step creates the state (and a missing gradient: torch's own path)
             return
         if not self._flat or state[self.params[0]]["exp_avg"].data_ptr() != self._flat[1].data_ptr():
@@ -155,7 +156,7 @@ class FlatAdam:
         params, exp_avgs, exp_avg_sqs, step = self._flat
         g = self.group
         with torch.no_grad():
-            adam([params], [torch.cat([p.grad.reshape(-1) for p in self.params])], [exp_avgs], [exp_avg_sqs], [],
+            adam([params], [torch.cat([g.reshape(-1) for g in grads])], [exp_avgs], [exp_avg_sqs], [],
                  [step], foreach=True, capturable=g["capturable"], differentiable=g["differentiable"],
                  fused=g["fused"], decoupled_weight_decay=g["decoupled_weight_decay"], amsgrad=g["amsgrad"],
                  beta1=g["betas"][0], beta2=g["betas"][1], lr=g["lr"], weight_decay=g["weight_decay"], eps=g["eps"],
