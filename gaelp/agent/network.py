@@ -102,8 +102,13 @@ def clip_grad_norm(params: list[nn.Parameter], max_norm: float) -> None:
     checks: the PPO update runs it after every minibatch."""
     grads = [p.grad for p in params if p.grad is not None]
     if grads:
-        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
-        torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
+        torch._foreach_mul_(grads, _clip_scale(grads, max_norm))
+
+
+def _clip_scale(grads: list[torch.Tensor], max_norm: float) -> torch.Tensor:
+    """The factor `clip_grad_norm` scales `grads` by (a 0-d tensor): at most 1, max_norm / their norm."""
+    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+    return torch.clamp(max_norm / (total + 1e-6), max=1.0)
 
 
 class FlatAdam:
@@ -126,7 +131,7 @@ class FlatAdam:
         if not self.group["foreach"]:
             raise ValueError("FlatAdam steps a foreach Adam")
         self.optimizer = optimizer
-        self.params: list[torch.Tensor] = list(self.group["params"])
+        self.params: list[nn.Parameter] = list(self.group["params"])
         self.sizes = [p.numel() for p in self.params]
         self._flat: tuple[torch.Tensor, ...] = ()
 
@@ -144,11 +149,15 @@ class FlatAdam:
                 s["step"] = step
         self._flat = (*flat, step)
 
-    def step(self) -> None:
-        """One Adam step on the parameters' gradients (`optimizer.step()`'s numbers)."""
+    def step(self, max_norm: float | None = None) -> None:
+        """One Adam step on the parameters' gradients (`optimizer.step()`'s numbers), after `clip_grad_norm(params,
+        max_norm)`'s clip if `max_norm` is given (its scale taken on the flat gradient: the parameters' own
+        `grad` are then left unscaled)."""
         state = self.optimizer.state
         grads = [p.grad for p in self.params if p.grad is not None]
         if not state or len(grads) < len(self.params):
+            if max_norm is not None:
+                clip_grad_norm(self.params, max_norm)
             self.optimizer.step()  # the first step creates the state (and a missing gradient: torch's own path)
             return
         if not self._flat or state[self.params[0]]["exp_avg"].data_ptr() != self._flat[1].data_ptr():
@@ -156,7 +165,10 @@ class FlatAdam:
         params, exp_avgs, exp_avg_sqs, step = self._flat
         g = self.group
         with torch.no_grad():
-            adam([params], [torch.cat([g.reshape(-1) for g in grads])], [exp_avgs], [exp_avg_sqs], [],
+            flat_grad = torch.cat([g.reshape(-1) for g in grads])
+            if max_norm is not None:  # one scale on all, elementwise as `clip_grad_norm`'s per-tensor one
+                flat_grad.mul_(_clip_scale(grads, max_norm))
+            adam([params], [flat_grad], [exp_avgs], [exp_avg_sqs], [],
                  [step], foreach=True, capturable=g["capturable"], differentiable=g["differentiable"],
                  fused=g["fused"], decoupled_weight_decay=g["decoupled_weight_decay"], amsgrad=g["amsgrad"],
                  beta1=g["betas"][0], beta2=g["betas"][1], lr=g["lr"], weight_decay=g["weight_decay"], eps=g["eps"],

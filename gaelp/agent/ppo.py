@@ -45,7 +45,6 @@ from gaelp.agent.network import (
     FlatAdam,
     RecurrentActorCritic,
     build_network,
-    clip_grad_norm,
     fixed_scale_log_prob,
     load_checkpoint,
     save_checkpoint,
@@ -316,8 +315,7 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
                     loss = pg_loss + hp.vf_coef * v_loss
                 optimizer.zero_grad()
                 loss.backward()
-                clip_grad_norm(params, hp.max_grad_norm)
-                adam_step()
+                adam_step(hp.max_grad_norm)  # `clip_grad_norm(params, hp.max_grad_norm)`, then Adam's step
             # the epoch's last minibatch: what the early stop and the log read (the step changed no tensor here:
             # the Gaussian's scale is the exponential taken before it)
             with torch.no_grad():

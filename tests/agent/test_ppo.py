@@ -90,7 +90,7 @@ def test_clip_grad_norm_equals_torchs() -> None:
             assert torch.equal(p.grad, q.grad)
 
 
-def test_flat_adam_steps_as_torchs_adam_through_a_saved_state() -> None:
+def test_flat_adam_clips_and_steps_as_torchs_through_a_saved_state() -> None:
     gen = torch.Generator().manual_seed(6)
     nets = [RecurrentActorCritic(7, 3, 8) for _ in range(2)]
     nets[1].load_state_dict(nets[0].state_dict())
@@ -101,8 +101,9 @@ def test_flat_adam_steps_as_torchs_adam_through_a_saved_state() -> None:
         for p, q in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
             p.grad = torch.randn(p.shape, generator=gen) * scale * (k % 7 != 3)
             q.grad = p.grad.clone()
+        torch.nn.utils.clip_grad_norm_(list(nets[0].parameters()), 0.5, foreach=True)  # clipped from 1e-2 up
         opts[0].step()
-        flat.step()
+        flat.step(0.5)
         if k == 20:  # a checkpoint's round trip: the loaded state is laid end to end again
             opts[1].load_state_dict(pickle.loads(pickle.dumps(opts[1].state_dict())))
         for p, q in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
