@@ -254,14 +254,16 @@ class AgentBidder(BaseBidder):
             if self.people is not None:
                 self.people.record_clicks(batch.t, device, clicked)
 
-    def close_hour(self, outcome: BidderOutcome, p: np.ndarray, clicked: np.ndarray) -> None:
+    def close_hour(self, outcome: BidderOutcome, p: np.ndarray, clicked: np.ndarray, report: bool = True) -> None:
         """The last part of `observe`, once the journey table holds the hour: the pixel's purchases, the report,
-        the reward and the value model's refit (`p`: the hour's (n,) estimates; `clicked`: the clicks' indices)."""
+        the reward and the value model's refit (`p`: the hour's (n,) estimates; `clicked`: the clicks' indices;
+        `report` False: the caller reports the hour, as `defer_report` lets it)."""
         credited = None
         if outcome.conv_device.size:  # most hours bring no purchase
             credited = self._observe_purchases(outcome)
         self._cache = None  # the journey table moved on
-        self._report(outcome, p)
+        if report:
+            self._report(outcome, p)
         self.last_reward = self.reward.observe(outcome, p[clicked], credited, clicked)
         if self.controller is not None:
             self.controller.observe_reward(self.last_reward)

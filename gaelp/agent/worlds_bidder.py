@@ -18,7 +18,7 @@ expected), or the worlds' value models differ in kind, each world's bidder bids 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.special import expit
@@ -28,16 +28,22 @@ from gaelp.agent.encoder import WorldsEncoder
 from gaelp.bidders.protocol import BidderOutcome
 from gaelp.bidders.worlds import SlotOutcomes, WorldRows
 
+# report(rows, columns, p, conv_weight): every world's hour into the reports (`WorldsStats.observe_rows`)
+Report = Callable[[WorldRows, Sequence[np.ndarray], np.ndarray, Sequence[np.ndarray]], None]
+
 
 class WorldsAgent:
     """Every world's `AgentBidder.bid` and `observe` at once (`gaelp.bidders.worlds.WorldsBidder`).
 
     Args:
         bidders: each world's bidder, of one market (the same channels and value model's terms).
+        report: if given, every world's hour is reported through it at once, from the batch's columns
+            (`WorldsStats.observe_rows`'s arguments), not by each bidder (whose reports it then holds: the vector
+            env's, `AgentBidder.defer_report`).
     """
 
-    def __init__(self, bidders: Sequence[AgentBidder]) -> None:
-        self.bidders = list(bidders)
+    def __init__(self, bidders: Sequence[AgentBidder], report: Report | None = None) -> None:
+        self.bidders, self.report = list(bidders), report
         self.encoder = WorldsEncoder([b.encoder for b in self.bidders])
         self.target_cpa = np.array([b.target_cpa for b in self.bidders])
         self.bid_level = np.array([b.bid_level for b in self.bidders])[:, None]
@@ -97,7 +103,9 @@ class WorldsAgent:
         won = np.flatnonzero(slot >= 0)
         if won.size:
             self.encoder.touch(rows, won, clicked[won])
+        if self.report is not None:  # every world's report of its hour at once
+            self.report(rows, outcomes.columns, p, [pixel[3] for pixel in outcomes.pixels])
         for w, (b, c, (lo, hi)) in enumerate(zip(self.bidders, mine, spans, strict=True)):
             o = worlds[w]
             b.encoder.mark_converted(o.conv_device)
-            b.close_hour(o, p[lo:hi], c)
+            b.close_hour(o, p[lo:hi], c, report=self.report is None)

@@ -60,6 +60,7 @@ def test_batched_vector_env_gives_each_world_what_it_gets_alone(monkeypatch, wid
     from gaelp.agent.bidder import AgentBidder
     from gaelp.agent.encoder import WorldsEncoder
     from gaelp.agent.worlds_bidder import WorldsAgent
+    from gaelp.agent.worlds_stats import WorldsStats
     from gaelp.market.clearing import Market
 
     kw = {"users": 800, "days": 1, "randomize": True}
@@ -74,6 +75,8 @@ def test_batched_vector_env_gives_each_world_what_it_gets_alone(monkeypatch, wid
     monkeypatch.setattr(Market, "clear_worlds", lambda self, *a, **k: calls.append(1) or clear_worlds(self, *a, **k))
     # our worlds' bidders bid and learn as one (never one by one)
     monkeypatch.setattr(WorldsEncoder, "touch", lambda self, *a: touches.append(1) or touch(self, *a))
+    rows_reported, observe_rows = [], WorldsStats.observe_rows  # every world's report from the batch's columns
+    monkeypatch.setattr(WorldsStats, "observe_rows", lambda self, *a: rows_reported.append(1) or observe_rows(self, *a))
     monkeypatch.setattr(WorldsAgent, "bid", lambda self, rows: bids.append(bid(self, rows)) or bids[-1])
     monkeypatch.setattr(AgentBidder, "bid", lambda self, batch: pytest.fail("a world's bidder bid alone"))
     obs, _ = envs.reset(seed=40)
@@ -82,7 +85,7 @@ def test_batched_vector_env_gives_each_world_what_it_gets_alone(monkeypatch, wid
         obs, rew, _, _, infos = envs.step(actions[t])
         steps.append((obs, rew, infos["final_info"]))
     assert len(calls) == 48  # every hour cleared as one batch
-    assert len(touches) > 40  # our impressions of every world counted at once
+    assert len(touches) > 40 and len(rows_reported) == 48  # our impressions and reports of every world at once
     monkeypatch.undo()
     agent_bid, alone_bids = AgentBidder.bid, []
     monkeypatch.setattr(AgentBidder, "bid", lambda self, batch: alone_bids.append(agent_bid(self, batch)) or
