@@ -226,6 +226,7 @@ class WorldsEncoder:
         counts, times, _, at = self._rows(rows.world[won], rows.device[won])
         _touch(counts.reshape(-1), times, self.n_channels, rows.t, at, rows.channel[won], clicked)
 
+
 def _feature_rows(head: np.ndarray, n_features: int, t: int, head_row: np.ndarray, counts: np.ndarray,
                   times: np.ndarray) -> np.ndarray:
     """(n, n_features) float32 feature rows of hour `t`'s opportunities from their rows of the table.

@@ -144,8 +144,8 @@ class FlatAdam:
         flat = tuple(torch.cat([t.detach().reshape(-1) for t in ts]) for ts in (
             self.params, [s["exp_avg"] for s in state], [s["exp_avg_sq"] for s in state]))
         with torch.no_grad():
-            for i, (p, s) in enumerate(zip(self.params, state, strict=True)):
-                p.data, s["exp_avg"], s["exp_avg_sq"] = (f.split(self.sizes)[i].view_as(p) for f in flat)
+            for p, s, *views in zip(self.params, state, *(f.split(self.sizes) for f in flat), strict=True):
+                p.data, s["exp_avg"], s["exp_avg_sq"] = (v.view_as(p) for v in views)
                 s["step"] = step
         self._flat = (*flat, step)
 
@@ -165,7 +165,7 @@ class FlatAdam:
         params, exp_avgs, exp_avg_sqs, step = self._flat
         g = self.group
         with torch.no_grad():
-            flat_grad = torch.cat([g.reshape(-1) for g in grads])
+            flat_grad = torch.cat([d.reshape(-1) for d in grads])
             if max_norm is not None:  # one scale on all, elementwise as `clip_grad_norm`'s per-tensor one
                 flat_grad.mul_(_clip_scale(grads, max_norm))
             adam([params], [flat_grad], [exp_avgs], [exp_avg_sqs], [],
