@@ -208,14 +208,23 @@ class AgentBidder(BaseBidder):
             return self._cache[1], self._cache[2]
         x, converted = self.encoder.features_and_converted(batch)
         p = np.where(converted, 0.0, self.value.predict(x))
-        self._cache = (batch.t, x, p)
+        self.keep_features(batch.t, x, p)
         return x, p
+
+    def keep_features(self, t: int, x: np.ndarray, p: np.ndarray) -> None:
+        """Hold hour `t`'s features `x` (n, d) and estimates `p` (n,) of its batch until the hour is observed
+        (as `features` computes them; a batch of worlds computes every world's at once)."""
+        self._cache = (t, x, p)
+
+    def choose_action(self, t: int) -> None:
+        """The controller's action for hour `t`, set at the hour's first bid (nothing without a controller)."""
+        if self.controller is not None and t != self._acted_t:
+            self.set_action(self.controller.act(self.observation()))
+            self._acted_t = t
 
     def bid(self, batch: OpportunityBatch) -> np.ndarray:
         """Estimated value x multiplier[channel x intent] x pacing."""
-        if self.controller is not None and batch.t != self._acted_t:
-            self.set_action(self.controller.act(self.observation()))
-            self._acted_t = batch.t
+        self.choose_action(batch.t)
         value, _ = self.value_per_click(batch)
         return value * (self.multipliers()[batch.context] * self.guard(batch.t))
 
@@ -233,21 +242,33 @@ class AgentBidder(BaseBidder):
         b = outcome.batch
         x, p = self._features(b)
         clicked = outcome.clicked.nonzero()[0]
-        if clicked.size:  # most hours bring no click
-            device = b.device[clicked]
-            self.value.record_clicks(b.t, x[clicked], device, b.weight[clicked])
-            if self.people is not None:
-                self.people.record_clicks(b.t, device, clicked)
+        self.record_clicks(b, x, clicked)
         self.encoder.observe(outcome)
+        self.close_hour(outcome, p, clicked)
+
+    def record_clicks(self, batch: OpportunityBatch, x: np.ndarray, clicked: np.ndarray) -> None:
+        """The first part of `observe`: the hour's clicks (`clicked`, indices into `batch`) into the value model's
+        log (their feature rows of `x`) and the identity log; before the journey table moves on."""
+        if clicked.size:  # most hours bring no click
+            device = batch.device[clicked]
+            self.value.record_clicks(batch.t, x[clicked], device, batch.weight[clicked])
+            if self.people is not None:
+                self.people.record_clicks(batch.t, device, clicked)
+
+    def close_hour(self, outcome: BidderOutcome, p: np.ndarray, clicked: np.ndarray, report: bool = True) -> None:
+        """The last part of `observe`, once the journey table holds the hour: the pixel's purchases, the report,
+        the reward and the value model's refit (`p`: the hour's (n,) estimates; `clicked`: the clicks' indices;
+        `report` False: the caller reports the hour, as `defer_report` lets it)."""
         credited = None
         if outcome.conv_device.size:  # most hours bring no purchase
             credited = self._observe_purchases(outcome)
         self._cache = None  # the journey table moved on
-        self._report(outcome, p)
+        if report:
+            self._report(outcome, p)
         self.last_reward = self.reward.observe(outcome, p[clicked], credited, clicked)
         if self.controller is not None:
             self.controller.observe_reward(self.last_reward)
-        self.value.maybe_refit(b.t + 1)
+        self.value.maybe_refit(outcome.batch.t + 1)
 
     def _observe_purchases(self, outcome: BidderOutcome) -> np.ndarray | None:
         """The hour's pixel purchases: the value model's labels, the converted devices, the purchases after a

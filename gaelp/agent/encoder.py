@@ -18,11 +18,14 @@ Everything is whole-array numpy over the batch; the table grows as new device id
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from gaelp.bidders.protocol import N_INTENTS, BidderOutcome, OpportunityBatch
+from gaelp.bidders.worlds import WorldRows
+from gaelp.stacked import Stacked
 
 _NEVER = -(10**9)
 _COUNTS = np.uint16  # touches / clicks per device and channel: daily frequency caps keep them far below 65,535
@@ -119,20 +122,12 @@ class JourneyEncoder:
 
     def observe(self, outcome: BidderOutcome) -> None:
         """Fold in one hour of our own results: impressions won, clicks, pixel conversions."""
-        t = outcome.batch.t
         won = (outcome.slot >= 0).nonzero()[0]
         if won.size:
-            dev, ch = outcome.batch.device[won], outcome.batch.channel[won].astype(np.int64)
+            dev = outcome.batch.device[won]
             self._grow(int(dev.max()))
-            cell = dev * self._counts.shape[1] + ch  # the table's flat index of (device, its channel's touches)
-            np.add.at(self._counts.reshape(-1), cell, 1)
-            first = self._times[0, dev]
-            self._times[0, dev] = np.where(first == _NEVER, t, first)
-            self._times[1, dev] = t
-            clicked = outcome.clicked[won]
-            if clicked.any():
-                np.add.at(self._counts.reshape(-1), cell[clicked] + self.n_channels, 1)
-                self._times[2, dev[clicked]] = t
+            _touch(self._counts.reshape(-1), self._times, self.n_channels, outcome.batch.t, dev,
+                   outcome.batch.channel[won], outcome.clicked[won])
         self.mark_converted(outcome.conv_device)
 
     def mark_converted(self, device: np.ndarray) -> None:
@@ -148,10 +143,6 @@ class JourneyEncoder:
 
     def features_and_converted(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
         """`features(batch)` and `is_converted(batch.device)`, from one look-up of the batch's devices."""
-        n, n_ch = batch.size, self.n_channels
-        x = np.empty((n, self.n_features), np.float32)
-        col = self._head.shape[1]
-        x[:, :col] = self._head[batch.context * 2 + batch.device_type]  # bias, channel, intent, desktop
         dev = batch.device
         if dev.size and int(dev.max()) < self.converted.size:  # the usual hour: the table knows every device
             counts, times = self._counts[dev], self._times[:, dev].astype(np.int64)
@@ -161,21 +152,8 @@ class JourneyEncoder:
             counts = self._counts[dev] * known[:, None]
             times = np.where(known, self._times[:, dev], _NEVER).astype(np.int64)
             converted = known & self.converted[dev]
-        x[:, col:col + 2 * n_ch] = np.log1p(counts)  # touches, then clicks, by channel
-        col += 2 * n_ch
-        t = batch.t
-        first, last_click = times[0], times[2]
-        since = t - times  # (first touch, last touch, last click; n): huge where never
-        since_touch, since_click = since[1], since[2]
-        x[:, col] = since_touch <= 24
-        x[:, col + 1] = since_touch <= 24 * 7
-        x[:, col + 2] = since_click <= 24
-        x[:, col + 3] = since_click <= 24 * 7
-        x[:, col + 4] = np.where(last_click != _NEVER, np.log1p(since_click) / 7.0, 0.0)
-        x[:, col + 5] = np.where(first != _NEVER, np.log1p((t - first) / 24.0) / 3.0, 0.0)
-        col += 6
-        x[:, col:col + 2] = _HOUR[t % 24]
-        return x, converted
+        return _feature_rows(self._head, self.n_features, batch.t, batch.context * 2 + batch.device_type, counts,
+                             times), converted
 
     # --- persistence ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -188,3 +166,108 @@ class JourneyEncoder:
         self._times = np.stack([np.array(s[name], np.int32) for name in ("first_touch_t", "last_touch_t",
                                                                           "last_click_t")])
         self.converted = np.array(s["converted"], bool)
+
+
+class WorldsEncoder:
+    """The journey tables of a batch's campaigns (one encoder per world), read and updated as one.
+
+    Each world's table is a row block of stacked arrays that its encoder views (`gaelp.stacked.Stacked`),
+    so that one gather gives every world's opportunities their rows and one scatter counts every world's
+    impressions; each world's numbers are those its encoder gives alone (elementwise, and each world's counts
+    added in its own order). Tables of unequal sizes (an encoder that grew past the devices it expected) or a
+    device past its table are not batched: the caller then runs each world's encoder (`ready` says which).
+
+    Args:
+        encoders: each world's encoder, of one market (the same channels).
+    """
+
+    def __init__(self, encoders: Sequence[JourneyEncoder]) -> None:
+        self.encoders = list(encoders)
+        first = self.encoders[0]
+        if any(e.n_channels != first.n_channels for e in self.encoders):
+            raise ValueError("a batch's journey encoders must share their channels")
+        self.n_channels, self.n_features, self._head = first.n_channels, first.n_features, first._head
+        self._tables: tuple[Stacked, Stacked, Stacked] | None = None
+
+    def ready(self, device: np.ndarray) -> bool:
+        """Whether the tables can be read and updated as one for rows of `device` (N,) (their worlds' ids)."""
+        size = self.encoders[0].converted.size
+        if any(e.converted.size != size for e in self.encoders) or (device.size and int(device.max()) >= size):
+            return False
+        if self._tables is None:  # stacked again whenever an encoder takes new arrays (`Stacked.get`)
+            # (W, devices, counts), (3, W, devices) and (W, devices): world w's rows are its encoder's own arrays
+            self._tables = (Stacked(self.encoders, "_counts"), Stacked(self.encoders, "_times", axis=1),
+                            Stacked(self.encoders, "converted"))
+        return True
+
+    def _rows(self, world: np.ndarray, device: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The stacked tables, flat ((W x devices) rows), and the rows of `device` (N,) of worlds `world` (N,)."""
+        if self._tables is None:
+            raise RuntimeError("call ready() first")
+        counts, times, converted = (t.get() for t in self._tables)
+        size = converted.shape[1]
+        return (counts.reshape(-1, counts.shape[2]), times.reshape(3, -1), converted.reshape(-1),
+                world * size + device)
+
+    def features_and_converted(self, rows: WorldRows) -> tuple[np.ndarray, np.ndarray]:
+        """Every world's `JourneyEncoder.features_and_converted` of its rows of `rows`, end to end (after
+        `ready(rows.device)`)."""
+        counts, times, converted, at = self._rows(rows.world, rows.device)
+        return _feature_rows(self._head, self.n_features, rows.t, rows.context * 2 + rows.device_type, counts[at],
+                             times[:, at].astype(np.int64)), converted[at]
+
+    def touch(self, rows: WorldRows, won: np.ndarray, clicked: np.ndarray) -> None:
+        """The impressions part of every world's `JourneyEncoder.observe` (its table's counts and hours; the
+        converted devices are each world's `mark_converted`), after `ready(rows.device)`.
+
+        Args:
+            rows: the hour's opportunities.  won: (k,) the rows we won.  clicked: (k,) bool, which were clicked.
+        """
+        counts, times, _, at = self._rows(rows.world[won], rows.device[won])
+        _touch(counts.reshape(-1), times, self.n_channels, rows.t, at, rows.channel[won], clicked)
+
+
+def _feature_rows(head: np.ndarray, n_features: int, t: int, head_row: np.ndarray, counts: np.ndarray,
+                  times: np.ndarray) -> np.ndarray:
+    """(n, n_features) float32 feature rows of hour `t`'s opportunities from their rows of the table.
+
+    Args:
+        head: the table of the rows' heads (`JourneyEncoder._head`).  head_row: (n,) context x 2 + device type.
+        counts: (n, 2 x n_channels) touches, then clicks, by channel.  times: (3, n) int64 first touch, last
+            touch, last click (`_NEVER`: none).
+    """
+    n, col = head_row.size, head.shape[1]
+    x = np.empty((n, n_features), np.float32)
+    x[:, :col] = head[head_row]  # bias, channel, intent, desktop
+    x[:, col:col + counts.shape[1]] = np.log1p(counts)  # touches, then clicks, by channel
+    col += counts.shape[1]
+    first, last_click = times[0], times[2]
+    since = t - times  # (first touch, last touch, last click; n): huge where never
+    since_touch, since_click = since[1], since[2]
+    x[:, col] = since_touch <= 24
+    x[:, col + 1] = since_touch <= 24 * 7
+    x[:, col + 2] = since_click <= 24
+    x[:, col + 3] = since_click <= 24 * 7
+    x[:, col + 4] = np.where(last_click != _NEVER, np.log1p(since_click) / 7.0, 0.0)
+    x[:, col + 5] = np.where(first != _NEVER, np.log1p((t - first) / 24.0) / 3.0, 0.0)
+    col += 6
+    x[:, col:col + 2] = _HOUR[t % 24]
+    return x
+
+
+def _touch(counts: np.ndarray, times: np.ndarray, n_channels: int, t: int, dev: np.ndarray, channel: np.ndarray,
+           clicked: np.ndarray) -> None:
+    """Count hour `t`'s impressions won on table rows `dev` (k,) in `channel` (k,), `clicked` (k,) bool of them.
+
+    Args:
+        counts: the flat table of counts (rows of touches | clicks by channel).  times: (3, rows) the hours of
+            the first touch, last touch and last click.
+    """
+    cell = dev * (2 * n_channels) + channel.astype(np.int64)  # the flat index of (row, its channel's touches)
+    np.add.at(counts, cell, 1)
+    first = times[0, dev]
+    times[0, dev] = np.where(first == _NEVER, t, first)
+    times[1, dev] = t
+    if clicked.any():
+        np.add.at(counts, cell[clicked] + n_channels, 1)
+        times[2, dev[clicked]] = t

@@ -34,6 +34,7 @@ from gaelp.agent.bidder import AgentBidder, action_size
 from gaelp.agent.encoder import JourneyEncoder
 from gaelp.agent.stats import obs_size
 from gaelp.agent.value import DEFAULT_L2
+from gaelp.agent.worlds_bidder import WorldsAgent
 from gaelp.agent.worlds_stats import WorldsStats
 from gaelp.bidders.protocol import BidderOutcome
 from gaelp.config import Config
@@ -219,7 +220,13 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
         sims = [env.sim for env in self.envs if env.sim is not None]
         if not self.batched or len(sims) < self.num_envs or len({s.t for s in sims}) > 1:
             return None
-        return BatchedWorlds(sims)
+        return BatchedWorlds(sims, ours=WorldsAgent([env.agent for env in self.envs], report=self._report_rows))
+
+    def _report_rows(self, *hour: Any) -> None:
+        """Every world's hour into the reports at once (`WorldsStats.observe_rows`, from `WorldsAgent`)."""
+        if self._reports is None:
+            raise RuntimeError("call reset() before step()")
+        self._reports.observe_rows(*hour)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         """One hour in every world."""

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.distributions import Normal
 from torch.nn import functional as F
+from torch.optim.adam import adam
 
 _LOG_SQRT_2PI = math.log(math.sqrt(2 * math.pi))
 
@@ -101,8 +102,77 @@ def clip_grad_norm(params: list[nn.Parameter], max_norm: float) -> None:
     checks: the PPO update runs it after every minibatch."""
     grads = [p.grad for p in params if p.grad is not None]
     if grads:
-        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
-        torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
+        torch._foreach_mul_(grads, _clip_scale(grads, max_norm))
+
+
+def _clip_scale(grads: list[torch.Tensor], max_norm: float) -> torch.Tensor:
+    """The factor `clip_grad_norm` scales `grads` by (a 0-d tensor): at most 1, max_norm / their norm."""
+    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+    return torch.clamp(max_norm / (total + 1e-6), max=1.0)
+
+
+class FlatAdam:
+    """`optimizer.step()` of a foreach `torch.optim.Adam` of one parameter group, as one call of torch's Adam on
+    the parameters, gradients and moments laid end to end.
+
+    torch's Adam is elementwise, so each element gets the update the per-tensor call gives it (tested bit for
+    bit), in one kernel per operation instead of one per tensor (the PPO update steps after every minibatch).
+    The parameters and the optimizer's moments become views of the flat buffers, so the network's weights and
+    the optimizer's `state_dict` hold the same numbers as ever; the parameters' step counts, equal in one
+    group, become one tensor. The first step, which creates the optimizer's state, is torch's own; a state
+    loaded since (`load_state_dict`) is laid end to end again at the next step.
+
+    Args:
+        optimizer: a `torch.optim.Adam` with one parameter group, `foreach=True`.
+    """
+
+    def __init__(self, optimizer: torch.optim.Adam) -> None:
+        (self.group,) = optimizer.param_groups
+        if not self.group["foreach"]:
+            raise ValueError("FlatAdam steps a foreach Adam")
+        self.optimizer = optimizer
+        self.params: list[nn.Parameter] = list(self.group["params"])
+        self.sizes = [p.numel() for p in self.params]
+        self._flat: tuple[torch.Tensor, ...] = ()
+
+    def _lay_flat(self) -> None:
+        """The parameters and moments as views of flat buffers, one step count for all."""
+        state = [self.optimizer.state[p] for p in self.params]
+        step = state[0]["step"]
+        if any(not torch.equal(s["step"], step) for s in state):
+            raise ValueError("the parameters' step counts differ")
+        flat = tuple(torch.cat([t.detach().reshape(-1) for t in ts]) for ts in (
+            self.params, [s["exp_avg"] for s in state], [s["exp_avg_sq"] for s in state]))
+        with torch.no_grad():
+            for p, s, *views in zip(self.params, state, *(f.split(self.sizes) for f in flat), strict=True):
+                p.data, s["exp_avg"], s["exp_avg_sq"] = (v.view_as(p) for v in views)
+                s["step"] = step
+        self._flat = (*flat, step)
+
+    def step(self, max_norm: float | None = None) -> None:
+        """One Adam step on the parameters' gradients (`optimizer.step()`'s numbers), after `clip_grad_norm(params,
+        max_norm)`'s clip if `max_norm` is given (its scale taken on the flat gradient: the parameters' own
+        `grad` are then left unscaled)."""
+        state = self.optimizer.state
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if not state or len(grads) < len(self.params):
+            if max_norm is not None:
+                clip_grad_norm(self.params, max_norm)
+            self.optimizer.step()  # the first step creates the state (and a missing gradient: torch's own path)
+            return
+        if not self._flat or state[self.params[0]]["exp_avg"].data_ptr() != self._flat[1].data_ptr():
+            self._lay_flat()
+        params, exp_avgs, exp_avg_sqs, step = self._flat
+        g = self.group
+        with torch.no_grad():
+            flat_grad = torch.cat([d.reshape(-1) for d in grads])
+            if max_norm is not None:  # one scale on all, elementwise as `clip_grad_norm`'s per-tensor one
+                flat_grad.mul_(_clip_scale(grads, max_norm))
+            adam([params], [flat_grad], [exp_avgs], [exp_avg_sqs], [],
+                 [step], foreach=True, capturable=g["capturable"], differentiable=g["differentiable"],
+                 fused=g["fused"], decoupled_weight_decay=g["decoupled_weight_decay"], amsgrad=g["amsgrad"],
+                 beta1=g["betas"][0], beta2=g["betas"][1], lr=g["lr"], weight_decay=g["weight_decay"], eps=g["eps"],
+                 maximize=g["maximize"])
 
 
 def save_checkpoint(path: pathlib.Path, net: RecurrentActorCritic, prior_w: np.ndarray, **extra: Any) -> None:

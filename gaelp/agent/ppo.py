@@ -42,9 +42,9 @@ from torch import nn
 from gaelp.agent import CHECKPOINT
 from gaelp.agent.env import VectorCampaignEnv, space_shape
 from gaelp.agent.network import (
+    FlatAdam,
     RecurrentActorCritic,
     build_network,
-    clip_grad_norm,
     fixed_scale_log_prob,
     load_checkpoint,
     save_checkpoint,
@@ -251,6 +251,7 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
         rng.bit_generator.state = ck["np_rng"]
         prior, iteration, env_hours, history = ck["prior_w"], ck["iteration"], ck["env_hours"], ck["history"]
         best = ck["best"]
+    adam_step = FlatAdam(optimizer).step  # the same numbers, one kernel per operation for all parameters
     writer = SummaryWriter(str(out / "tb"))
     start = time.perf_counter()
     world_base = TRAIN_SEED_BASE + hp.seed * 1_000_000
@@ -314,8 +315,7 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
                     loss = pg_loss + hp.vf_coef * v_loss
                 optimizer.zero_grad()
                 loss.backward()
-                clip_grad_norm(params, hp.max_grad_norm)
-                optimizer.step()
+                adam_step(hp.max_grad_norm)  # `clip_grad_norm(params, hp.max_grad_norm)`, then Adam's step
             # the epoch's last minibatch: what the early stop and the log read (the step changed no tensor here:
             # the Gaussian's scale is the exponential taken before it)
             with torch.no_grad():

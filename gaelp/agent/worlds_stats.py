@@ -26,6 +26,7 @@ from gaelp.agent.stats import (
     CampaignStats,
 )
 from gaelp.bidders.protocol import BidderOutcome
+from gaelp.bidders.worlds import WorldRows
 
 # (sin, cos) of each hour of the day (24, 2) and day of the week (7, 2): the numbers `CampaignStats.vector` reads
 _HOUR_OF_DAY: np.ndarray = np.array(HOUR_OF_DAY)
@@ -81,17 +82,34 @@ class WorldsStats:
         `CampaignStats.observe(outcome, p)`."""
         if not hours:
             return
-        self._restack()
         k = np.array([w for w, _, _ in hours], np.int64)
-        n = self.n_ctx
-        t = np.array([o.batch.t for _, o, _ in hours], np.int64)
         # each world's columns as its report lays them out (opportunities, wins, prices, clicks, estimates, spend),
         # the worlds side by side; bins world-major, so that each bin adds its world's opportunities in order
         values = np.concatenate([np.array([o.batch.weight, o.won, o.price, o.clicked, p, o.cost], np.float64)
                                  for _, o, p in hours], axis=1)
+        self._fold(k, np.array([o.batch.t for _, o, _ in hours], np.int64), values,
+                   np.repeat(np.arange(k.size), [o.batch.size for _, o, _ in hours]),
+                   np.concatenate([o.batch.context for _, o, _ in hours]),
+                   [float(o.conv_weight.sum()) if o.conv_weight.size else 0.0 for _, o, _ in hours])
+
+    def observe_rows(self, rows: WorldRows, columns: Sequence[np.ndarray], p: np.ndarray,
+                     conv_weight: Sequence[np.ndarray]) -> None:
+        """`observe` of every world's hour, from the batch's columns: `rows` the hour's opportunities of every
+        world, `columns` our (bids, slot won, price, clicked, cost) over them, `p` (N,) our estimates, and each
+        world's pixel purchases' weights (the same numbers as `observe` of the worlds' outcomes, in world order)."""
+        _, slot, price, clicked, cost = columns
+        values = np.array([rows.weight, slot >= 0, price, clicked, p, cost], np.float64)
+        self._fold(np.arange(rows.n_worlds), np.full(rows.n_worlds, rows.t, np.int64), values, rows.world,
+                   rows.context, [float(w.sum()) if w.size else 0.0 for w in conv_weight])
+
+    def _fold(self, k: np.ndarray, t: np.ndarray, values: np.ndarray, world: np.ndarray, ctx: np.ndarray,
+              purchases: list[float]) -> None:
+        """Fold in the hours of worlds `k` (at hours `t`): `values` (6, N) their columns side by side, `world` (N,)
+        each column's position in `k`, `ctx` (N,) its context, and each world's purchases."""
+        self._restack()
+        n = self.n_ctx
         values[1:5] *= values[0]
-        first = np.repeat(np.arange(k.size) * 6 * n, [o.batch.size for _, o, _ in hours])  # each row's world's bins
-        ctx = np.concatenate([o.batch.context for _, o, _ in hours])
+        first = world * (6 * n)  # each row's world's bins
         sums = np.bincount((ctx + first + self._blocks).reshape(-1), weights=values.reshape(-1),
                            minlength=k.size * 6 * n).reshape(k.size, 6, n)
         opps, clicks, spend = sums[:, 0], sums[:, 3], sums[:, 5]
@@ -109,7 +127,6 @@ class WorldsStats:
         totals = self.totals if every else self.totals[k]
         totals[t % 24 == 0, 3] = 0.0  # a new day's spend
         spent = spend.sum(axis=1)
-        purchases = [float(o.conv_weight.sum()) if o.conv_weight.size else 0.0 for _, o, _ in hours]
         totals += np.stack([clicks.sum(axis=1), purchases, spent, spent], axis=1)
         if every:
             self.hour, self.ema = hour, ema

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import NamedTuple, overload
+from typing import NamedTuple, Protocol, overload
 
 import numpy as np
 
@@ -136,3 +136,18 @@ class SlotOutcomes(Sequence[BidderOutcome]):
     def converting(self) -> list[int]:
         """The worlds whose pixel reported purchases this hour."""
         return [w for w, p in enumerate(self.pixels) if p[1].size]
+
+
+class WorldsBidder(Protocol):
+    """One slot's bidders of a batch of worlds (e.g. ours, a form its maker supplies), bidding and learning
+    in one call each. Each world's bids and learning are what its own bidder's `bid` and `observe` give alone.
+    """
+
+    def bid(self, rows: WorldRows) -> list[np.ndarray]:
+        """Each world's (n_w,) bids on its rows, as its bidder's `bid` of its batch (a world without
+        opportunities: an empty array, its bidder not asked, as alone)."""
+        ...
+
+    def observe(self, outcomes: SlotOutcomes) -> None:
+        """Every world's `observe` of its outcome of the hour (`outcomes.columns` over `outcomes.rows`)."""
+        ...

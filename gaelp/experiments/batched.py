@@ -45,7 +45,7 @@ import numpy as np
 from gaelp.bidders.batched_rivals import batch_rivals
 from gaelp.bidders.outcomes import outcome_columns
 from gaelp.bidders.protocol import N_INTENTS, OURS, BaseBidder, BidderOutcome
-from gaelp.bidders.worlds import SlotOutcomes, WorldOutcomes, WorldRows
+from gaelp.bidders.worlds import SlotOutcomes, WorldOutcomes, WorldRows, WorldsBidder
 from gaelp.config import Config
 from gaelp.control.batched_safety import WorldsSafety
 from gaelp.control.creatives import WorldsCreatives
@@ -109,9 +109,11 @@ class BatchedWorlds:
             and the start date (as the agent's randomized training worlds do: same people model,
             channels, advertisers and auction rules), all at the same hour. A world whose market is changed
             after building (a fault injection's billing fault) cannot be batched: run it alone.
+        ours: our bidders of the worlds as one (`WorldsBidder`: the agent's, from its maker), which then bids and
+            learns for every world in one call each; None: each world's bidder bids and learns alone.
     """
 
-    def __init__(self, sims: Sequence[Simulation]) -> None:
+    def __init__(self, sims: Sequence[Simulation], ours: WorldsBidder | None = None) -> None:
         if not sims:
             raise ValueError("a batch needs at least one world")
         self.sims = list(sims)
@@ -124,6 +126,7 @@ class BatchedWorlds:
                                  f"and the start date")
         self.market = first.market
         self.n_worlds = len(self.sims)
+        self.ours = ours
         self.rng = WorldsRng([s.crng.seed for s in self.sims])  # every world's counter draws, in one hash
         # the rival slots that bid and learn for every world at once (their worlds' rivals view their tables)
         self.rivals = batch_rivals([s.bidders for s in self.sims], OURS)
@@ -160,7 +163,8 @@ class BatchedWorlds:
         # our bids through every world's safety limits (their bid tests at once), the batched rivals' bids,
         # our creatives and the caps' mask for every world at once; every world's bid matrix at once when every
         # rival is batched (as each world's `bid_hour` stacks its bids and masks them), else each world's
-        ours = self.safety.apply([s.bid_of(OURS, o.opp) if o.opp.batch.size else np.zeros(0)
+        ours = self.safety.apply(self.ours.bid(rows) if self.ours is not None else
+                                 [s.bid_of(OURS, o.opp) if o.opp.batch.size else np.zeros(0)
                                   for s, o in zip(self.sims, offers, strict=True)], self.t)
         rival_bids = {j: rival.bid(rows) for j, rival in self.rivals.items()}
         chosen = self.creatives.choose(self.t, rows.world, rows.device, creative_context(rows.context, rows.device_type),
@@ -205,13 +209,16 @@ class BatchedWorlds:
         # every advertiser learns from its own outcome: the batched rivals of all worlds at once (their worlds'
         # outcomes built only where read), the others world by world (none built for a bidder whose `observe` is
         # `BaseBidder`'s, which ignores it: a fixed bidder)
-        alone = [j for j in range(self.sims[0].n_adv) if j not in self.rivals]
+        alone = [j for j in range(self.sims[0].n_adv) if j not in self.rivals and (j != OURS or self.ours is None)]
         for s, o, cl, p, (a, b) in zip(self.sims, offers, cleared, pixels, cuts, strict=True):
             for j in alone:
                 if type(s.bidders[j]).observe is not BaseBidder.observe:
                     s.bidders[j].observe(BidderOutcome(o.opp.batch, cl.bids[j], columns.slot[j, a:b],
                                                        columns.price[j, a:b], columns.clicked[j, a:b],
                                                        columns.cost[j, a:b], *p[j]))
+        if self.ours is not None:
+            self.ours.observe(SlotOutcomes(rows, [every.bids[OURS], *(c[OURS] for c in columns)],
+                                           [p[OURS] for p in pixels]))
         for j, rival in self.rivals.items():
             if rival.learns:
                 rival.observe(WorldOutcomes(rows, every.bids[j], columns.clicked[j], columns.cost[j],

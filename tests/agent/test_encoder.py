@@ -8,8 +8,9 @@ from dataclasses import replace
 import numpy as np
 
 from gaelp.agent.bidder import AgentBidder
-from gaelp.agent.encoder import JourneyEncoder, feature_names
+from gaelp.agent.encoder import JourneyEncoder, WorldsEncoder, feature_names
 from gaelp.bidders.protocol import BidderOutcome, BidderWrapper, OpportunityBatch, Truth
+from gaelp.bidders.worlds import WorldRows
 from gaelp.config import build_config
 from gaelp.simulation import Simulation
 
@@ -77,3 +78,44 @@ def test_table_counts_touches_clicks_and_recency() -> None:
     known = enc.features(_batch(35, [2, 7, 3], [0, 0, 0]))  # every device in the table: the usual hour's path
     assert known.tolist() == x[:3].tolist()
     assert enc.is_converted(np.array([7, 2, 1000])).tolist() == [True, False, False]
+
+
+def _outcome(rng: np.random.Generator, t: int, n: int, devices: int) -> BidderOutcome:
+    b = OpportunityBatch(t=t, weekday=0, channel=rng.integers(0, 3, n).astype(np.int8),
+                         device=rng.integers(0, devices, n), device_type=rng.integers(0, 2, n).astype(np.int8),
+                         intent=rng.integers(0, 3, n).astype(np.int8), reserve=np.zeros(n),
+                         channel_names=("search", "social", "display"))
+    won = np.where(rng.random(n) < 0.6, 0, -1).astype(np.int8)
+    clicked = (won >= 0) & (rng.random(n) < 0.3)
+    return BidderOutcome(b, np.ones(n), won, np.ones(n), clicked, clicked * 1.0, np.zeros(0), np.zeros(0, np.int64),
+                         np.zeros(0))
+
+
+def test_worlds_encoder_reads_and_counts_as_each_encoder_alone() -> None:
+    rng = np.random.default_rng(3)
+    batched, alone = ([JourneyEncoder(3, capacity=40) for _ in range(3)] for _ in range(2))
+    worlds = WorldsEncoder(batched)
+    for t in range(30):
+        # unequal worlds, one of them often without an opportunity; devices repeat within an hour
+        outcomes = [_outcome(rng, t, int(rng.integers(0, 12)) * (w != 1 or t % 3 == 0), 40) for w in range(3)]
+        rows = WorldRows.of([o.batch for o in outcomes])
+        assert worlds.ready(rows.device)
+        x, converted = worlds.features_and_converted(rows)
+        for enc, o, part, conv in zip(alone, outcomes, rows.split(x), rows.split(converted), strict=True):
+            x_w, conv_w = enc.features_and_converted(o.batch)
+            assert np.array_equal(part, x_w) and np.array_equal(conv, conv_w)
+        slot, clicked = (np.concatenate([getattr(o, f) for o in outcomes]) for f in ("slot", "clicked"))
+        won = np.flatnonzero(slot >= 0)
+        worlds.touch(rows, won, clicked[won])
+        for enc, o in zip(alone, outcomes, strict=True):
+            enc.observe(o)
+        if t == 20:  # a purchase marks a device converted in world 2 (each world's own `mark_converted`)
+            for enc in (batched[2], alone[2]):
+                enc.mark_converted(np.array([5]))
+    for a, b in zip(batched, alone, strict=True):
+        assert all(np.array_equal(u, v) for u, v in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    assert batched[0].touches.sum() > 20 and batched[2].converted[5]
+    # a device past the tables, or tables of unequal sizes (one encoder grew), are not read as one
+    assert not worlds.ready(np.array([3, 40]))
+    batched[1].mark_converted(np.array([45]))
+    assert not worlds.ready(np.array([3]))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+import pytest
 from gymnasium.utils.env_checker import check_env
 
 import gaelp  # noqa: F401  (registers the environment)
 from gaelp.agent.env import CampaignEnv, VectorCampaignEnv, randomized
+from gaelp.agent.value import PRIOR_CVR, flat_prior, n_terms
 from gaelp.config import Config
 
 
@@ -53,25 +55,45 @@ def test_vector_env_steps_worlds_and_autoresets() -> None:
     assert [e.cfg.seed for e in envs.envs] == [12, 13]  # the next campaigns: new worlds
 
 
-def test_batched_vector_env_gives_each_world_what_it_gets_alone(monkeypatch) -> None:
+@pytest.mark.parametrize("wide", [False, True])
+def test_batched_vector_env_gives_each_world_what_it_gets_alone(monkeypatch, wide: bool) -> None:
+    from gaelp.agent.bidder import AgentBidder
+    from gaelp.agent.encoder import WorldsEncoder
+    from gaelp.agent.worlds_bidder import WorldsAgent
+    from gaelp.agent.worlds_stats import WorldsStats
     from gaelp.market.clearing import Market
 
     kw = {"users": 800, "days": 1, "randomize": True}
     rng = np.random.default_rng(5)
+    if wide:  # the value model on interaction terms (an offline prior's), refitted on its bias alone
+        kw["prior_w"] = flat_prior(n_terms(len(Config().world.channels)), PRIOR_CVR) + rng.normal(0, 0.3, n_terms(
+            len(Config().world.channels)))
     envs = VectorCampaignEnv(3, **kw)
     actions = rng.uniform(-1, 1, (48, 3, envs.single_action_space.shape[0])).astype(np.float32)
-    calls = []
-    clear_worlds = Market.clear_worlds
+    calls, touches, bids = [], [], []
+    clear_worlds, touch, bid = Market.clear_worlds, WorldsEncoder.touch, WorldsAgent.bid
     monkeypatch.setattr(Market, "clear_worlds", lambda self, *a, **k: calls.append(1) or clear_worlds(self, *a, **k))
+    # our worlds' bidders bid and learn as one (never one by one)
+    monkeypatch.setattr(WorldsEncoder, "touch", lambda self, *a: touches.append(1) or touch(self, *a))
+    rows_reported, observe_rows = [], WorldsStats.observe_rows  # every world's report from the batch's columns
+    monkeypatch.setattr(WorldsStats, "observe_rows", lambda self, *a: rows_reported.append(1) or observe_rows(self, *a))
+    monkeypatch.setattr(WorldsAgent, "bid", lambda self, rows: bids.append(bid(self, rows)) or bids[-1])
+    monkeypatch.setattr(AgentBidder, "bid", lambda self, batch: pytest.fail("a world's bidder bid alone"))
     obs, _ = envs.reset(seed=40)
     steps = [(obs, None, None)]
     for t in range(48):  # two campaigns: the second starts on autoreset
         obs, rew, _, _, infos = envs.step(actions[t])
         steps.append((obs, rew, infos["final_info"]))
     assert len(calls) == 48  # every hour cleared as one batch
+    assert len(touches) > 40 and len(rows_reported) == 48  # our impressions and reports of every world at once
+    monkeypatch.undo()
+    agent_bid, alone_bids = AgentBidder.bid, []
+    monkeypatch.setattr(AgentBidder, "bid", lambda self, batch: alone_bids.append(agent_bid(self, batch)) or
+                        alone_bids[-1])
 
     alone = [CampaignEnv(**kw) for _ in range(3)]
     for i, env in enumerate(alone):
+        alone_bids.clear()
         o, _ = env.reset(seed=40 + i)
         assert np.array_equal(o, steps[0][0][i])
         for t in range(48):
@@ -85,6 +107,9 @@ def test_batched_vector_env_gives_each_world_what_it_gets_alone(monkeypatch) -> 
             final = steps[t + 1][2][i]
             assert info.keys() == final.keys()
             assert np.array_equal(list(info.values()), list(final.values()), equal_nan=True)  # a CAC may be nan
+        mine = [hour[i] for hour in bids if hour[i].size]  # a world without opportunities is not asked alone
+        assert len(mine) == len(alone_bids) > 40
+        assert all(np.array_equal(a, b) for a, b in zip(mine, alone_bids, strict=True))  # every bid, bit for bit
     assert any(r != 0 for _, rs, _ in steps[1:] for r in rs)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 from gaelp.agent.bidder import make_agent_bidder
 from gaelp.agent.env import play
 from gaelp.agent.network import (
+    FlatAdam,
     RecurrentActorCritic,
     clip_grad_norm,
     fixed_scale_log_prob,
@@ -86,6 +88,29 @@ def test_clip_grad_norm_equals_torchs() -> None:
         clip_grad_norm(list(nets[1].parameters()), 0.5)
         for p, q in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
             assert torch.equal(p.grad, q.grad)
+
+
+def test_flat_adam_clips_and_steps_as_torchs_through_a_saved_state() -> None:
+    gen = torch.Generator().manual_seed(6)
+    nets = [RecurrentActorCritic(7, 3, 8) for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    opts = [torch.optim.Adam(net.parameters(), lr=1e-2, eps=1e-5, foreach=True) for net in nets]
+    flat = FlatAdam(opts[1])
+    for k in range(40):
+        scale = 10.0 ** float(torch.randint(-6, 2, (), generator=gen))  # gradients of every size, zeros too
+        for p, q in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+            p.grad = torch.randn(p.shape, generator=gen) * scale * (k % 7 != 3)
+            q.grad = p.grad.clone()
+        torch.nn.utils.clip_grad_norm_(list(nets[0].parameters()), 0.5, foreach=True)  # clipped from 1e-2 up
+        opts[0].step()
+        flat.step(0.5)
+        if k == 20:  # a checkpoint's round trip: the loaded state is laid end to end again
+            opts[1].load_state_dict(pickle.loads(pickle.dumps(opts[1].state_dict())))
+        for p, q in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+            assert torch.equal(p, q)  # every weight, bit for bit
+    a, b = (o.state_dict()["state"] for o in opts)
+    assert all(torch.equal(a[i][key], b[i][key]) for i in a for key in a[i])
+    assert float(b[0]["step"]) == 40
 
 
 def test_forward_equals_the_modules_outputs_and_gradients() -> None:
