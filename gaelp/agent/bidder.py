@@ -40,6 +40,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from gaelp.agent.ceiling_fit import Layout, LinearModel
 from gaelp.agent.encoder import JourneyEncoder
 from gaelp.agent.people import IdentitySource, ResolvedPeople
 from gaelp.agent.reward import HourlyReward
@@ -55,6 +56,7 @@ CAC_GUARD_START_H = 72  # the guard reads the CAC from the fourth day on (too fe
 CAC_GUARD_MARGIN = 0.97  # it holds the campaign's CAC at 97% of the target CPA
 CAC_GUARD_FLOOR = 0.25  # and never scales a bid below a quarter
 DEVICES_PER_PERSON = 3  # device ids to expect per person of the audience (the table grows past it)
+_NO_HOURS = np.zeros(0, np.int64)  # the log-link prior reads the hour from its row
 
 
 def action_size(n_channels: int) -> int:
@@ -115,6 +117,9 @@ class AgentBidder(BaseBidder):
         value_window_h: the value model's label window: a click is labelled by a purchase within this many
             hours (None: the lookback window).
         bid_level: every bid x this (the centre of the pacing's range).
+        loglink_w: weights of the log-link prior (`prior_fit.fit_loglink`); given, the bids, the reports and the
+            reward read its P(purchase) instead of the value model's (which still learns online); None: the
+            value model's.
     """
 
     learns = True
@@ -123,7 +128,7 @@ class AgentBidder(BaseBidder):
                  attribution: str = "last_click", reward_value: str = "target_cpa",
                  purchase_worth: float = 1.0, reward_timing: str = "arrival", identity: bool = True,
                  cac_guard: bool = False, value_l2: float = DEFAULT_L2, value_window_h: int | None = None,
-                 bid_level: float = 1.0) -> None:
+                 bid_level: float = 1.0, loglink_w: np.ndarray | None = None) -> None:
         if not bid_level > 0:
             raise ValueError(f"bid_level must be positive, got {bid_level}")
         super().__init__("agent", cfg.campaign.budget_per_user * cfg.users)
@@ -145,6 +150,8 @@ class AgentBidder(BaseBidder):
         self.action = np.zeros(action_size(n_ch))
         self.last_reward = 0.0
         self.cac_guard, self.bid_level = cac_guard, float(bid_level)
+        self.loglink = None if loglink_w is None else LinearModel(Layout(n_ch), np.asarray(loglink_w, np.float64),
+                                                                  log_link=True)
         self.click_purchases = 0.0  # purchases our pixel saw after a click of ours (by sampling weight)
         self._acted_t = -1
         self._cache: tuple[int, np.ndarray, np.ndarray] | None = None  # (t, features, p) of the last batch
@@ -207,7 +214,11 @@ class AgentBidder(BaseBidder):
         if self._cache is not None and self._cache[0] == batch.t and self._cache[1].shape[0] == batch.size:
             return self._cache[1], self._cache[2]
         x, converted = self.encoder.features_and_converted(batch)
-        p = np.where(converted, 0.0, self.value.predict(x))
+        if self.loglink is None:
+            p = np.where(converted, 0.0, self.value.predict(x))
+        else:  # the log-link prior's row: the encoder's, then `converted` (it carries the hour)
+            rows = np.concatenate([x, converted[:, None].astype(x.dtype)], axis=1)
+            p = np.where(converted, 0.0, self.loglink.predict(rows, _NO_HOURS))
         self.keep_features(batch.t, x, p)
         return x, p
 
@@ -343,4 +354,5 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
                        # checkpoints from before identity crediting were trained per device, and play so
                        reward_timing=ckpt.get("reward_timing", "arrival"), identity=ckpt.get("identity", False),
                        cac_guard=cac_guard, value_l2=ckpt.get("value_l2", DEFAULT_L2),
-                       value_window_h=ckpt.get("value_window_h"), bid_level=ckpt.get("bid_level", 1.0))
+                       value_window_h=ckpt.get("value_window_h"), bid_level=ckpt.get("bid_level", 1.0),
+                       loglink_w=ckpt.get("loglink_w"))

@@ -234,7 +234,7 @@ def design(layout: Layout, x: np.ndarray) -> np.ndarray:
     n_ctx = layout.n_context // 2
     inter = np.zeros((n, n_ctx, j.shape[1]))
     inter[np.arange(n), layout.context(x) // 2] = j
-    return np.concatenate([x.astype(np.float64), inter.reshape(n, -1)], axis=1)
+    return np.concatenate([x.astype(np.float64), inter.reshape(n, n_ctx * j.shape[1])], axis=1)  # n may be 0
 
 
 def fit_linear(layout: Layout, x: np.ndarray, p: np.ndarray, ridge: float = 1.0, chunk: int = 20_000) -> LinearModel:

@@ -49,7 +49,7 @@ from gaelp.agent.network import (
     load_checkpoint,
     save_checkpoint,
 )
-from gaelp.agent.prior_fit import PRIOR_SEED_BASE, PRIOR_USERS, build_prior
+from gaelp.agent.prior_fit import LABEL_WINDOW_H, PRIOR_SEED_BASE, PRIOR_USERS, build_prior, fit_loglink
 from gaelp.agent.reward import REWARD_VALUES
 from gaelp.agent.threads import one_thread
 from gaelp.agent.value import DEFAULT_L2, PRIOR_CVR, flat_prior
@@ -104,6 +104,8 @@ class PPOConfig:
             is fitted with the same window).
         bid_level: every bid x this: the level the policy's pacing moves around (1: the value model's
             estimate; a checkpoint plays with the level it was trained at).
+        prior_form: "logistic" (the value model's prior bids) or "loglink": a log-link prior fitted on the same
+            pooled click log (`prior_fit.fit_loglink`) gives the P(purchase) the bids read (needs `prior_worlds`).
         val_every: iterations between validations of the greedy policy (0: never).
         val_worlds: validation worlds (seeds 900, 901, ...).
         val_users: people per validation world.
@@ -140,6 +142,7 @@ class PPOConfig:
     value_l2: float = DEFAULT_L2
     value_window_h: int | None = None
     bid_level: float = 1.0
+    prior_form: str = "logistic"
     val_every: int = 5
     val_worlds: int = 3
     val_users: int = 10_000
@@ -159,9 +162,13 @@ def validation_score(cfg: Config, ckpt: dict[str, Any], hp: PPOConfig) -> float:
                                  attribution=hp.attribution, reward_value=hp.reward_value,
                                  purchase_worth=hp.purchase_worth, reward_timing=hp.reward_timing,
                                  identity=hp.identity, cac_guard=True,  # as the checkpoint will play
-                                 value_l2=hp.value_l2, value_window_h=hp.value_window_h, bid_level=hp.bid_level)
+                                 value_l2=hp.value_l2, value_window_h=hp.value_window_h, bid_level=hp.bid_level,
+                                 loglink_w=ckpt.get("loglink_w"))
             scores.append(play(c, bidder)["score"])
     return float(np.mean(scores))
+
+
+PRIOR_FORMS = ("logistic", "loglink")
 
 
 @dataclass
@@ -207,6 +214,9 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
     """
     if hp.reward_value not in REWARD_VALUES:  # before the prior's minutes of work
         raise ValueError(f"reward_value must be one of {', '.join(REWARD_VALUES)}, got {hp.reward_value!r}")
+    if hp.prior_form not in PRIOR_FORMS or (hp.prior_form == "loglink" and hp.prior_worlds < 1):
+        raise ValueError(f"prior_form must be one of {', '.join(PRIOR_FORMS)} (loglink with prior_worlds >= 1), "
+                         f"got {hp.prior_form!r} with prior_worlds {hp.prior_worlds}")
     with one_thread():  # the same bits on any machine (`gaelp.agent.threads`)
         return _train(cfg, hp, out, resume, on_iteration)
 
@@ -232,10 +242,13 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
     gen = torch.Generator().manual_seed(hp.seed)
     rng = np.random.default_rng(np.random.SeedSequence([hp.seed, 0x999]))
     prior = flat_prior(envs.envs[0].bidder_features, PRIOR_CVR)
+    loglink = None
     if hp.prior_worlds > 0 and not resume:
-        prior, _ = build_prior(cfg, hp.prior_worlds, hp.prior_users, hp.days,
-                               seed_base=PRIOR_SEED_BASE + hp.seed * 1_000_000,
-                               window_h=hp.value_window_h or 24 * cfg.campaign.lookback_days)
+        prior, log = build_prior(cfg, hp.prior_worlds, hp.prior_users, hp.days,
+                                 seed_base=PRIOR_SEED_BASE + hp.seed * 1_000_000,
+                                 window_h=hp.value_window_h or 24 * cfg.campaign.lookback_days)
+        if hp.prior_form == "loglink":
+            loglink = fit_loglink(log, len(cfg.world.channels), hp.value_window_h or LABEL_WINDOW_H)
     iteration, env_hours, history = 0, 0, []
     best: dict[str, float] = {"score": -np.inf, "iteration": -1}
     path = out / CHECKPOINT
@@ -250,6 +263,7 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
         gen.set_state(ck["torch_rng"])
         rng.bit_generator.state = ck["np_rng"]
         prior, iteration, env_hours, history = ck["prior_w"], ck["iteration"], ck["env_hours"], ck["history"]
+        loglink = ck.get("loglink_w")
         best = ck["best"]
     adam_step = FlatAdam(optimizer).step  # the same numbers, one kernel per operation for all parameters
     writer = SummaryWriter(str(out / "tb"))
@@ -260,9 +274,9 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
 
     settings = {"attribution": hp.attribution, "reward_value": hp.reward_value, "purchase_worth": hp.purchase_worth,
                 "reward_timing": hp.reward_timing, "identity": hp.identity, "value_l2": hp.value_l2,
-                "value_window_h": hp.value_window_h, "bid_level": hp.bid_level}
+                "value_window_h": hp.value_window_h, "bid_level": hp.bid_level, "loglink_w": loglink}
     while not out_of_time():
-        envs.set_prior(prior)
+        envs.set_prior(prior, loglink)
         obs, _ = envs.reset(seed=world_base + iteration * n)
         buf_obs = np.zeros((T, n, obs_dim), np.float32)
         buf_act = np.zeros((T, n, act_dim), np.float32)

@@ -48,8 +48,10 @@ class WorldsAgent:
         self.target_cpa = np.array([b.target_cpa for b in self.bidders])
         self.bid_level = np.array([b.bid_level for b in self.bidders])[:, None]
         self.n_ctx = self.bidders[0].action.size - 1
-        # the worlds' value models on the same terms: one `terms` for every world's rows
-        self.same_terms = len({(b.value.n_channels, b.value.w.size) for b in self.bidders}) == 1
+        # the worlds' value models on the same terms: one `terms` for every world's rows (a log-link prior's
+        # bidders bid world by world)
+        self.same_terms = (len({(b.value.n_channels, b.value.w.size) for b in self.bidders}) == 1
+                           and all(b.loglink is None for b in self.bidders))
         self._hour: tuple[int, np.ndarray, np.ndarray] | None = None  # (t, x, p) of every world's rows
 
     def bid(self, rows: WorldRows) -> list[np.ndarray]:

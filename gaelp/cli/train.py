@@ -42,6 +42,9 @@ def train(
     bid_level: Annotated[float, typer.Option("--bid-level", help="every bid x this: the level the policy's "
                                              "pacing moves around (the checkpoint plays at it)", min=0.25,
                                              max=4.0)] = 1.0,
+    prior_form: Annotated[str, typer.Option("--prior-form", help="what the bids read: logistic (the value "
+                                            "model on its offline prior) or loglink (a log-link model fitted on "
+                                            "the same click logs)")] = "logistic",
     prior_worlds: Annotated[int, typer.Option("--prior-worlds", help="fit the value model's prior offline on this "
                                               "many training worlds' click logs first (0: a flat prior that "
                                               "follows the campaigns)", min=0)] = 30,
@@ -65,7 +68,7 @@ def train(
 
     limit = env_hours if env_hours is not None else (10**12 if minutes is not None else 100_000)
     hp = PPOConfig(worlds=worlds, users=users, days=days, env_hours=limit, minutes=minutes, seed=seed,
-                   purchase_worth=purchase_worth, reward_value=reward_value, bid_level=bid_level,
+                   purchase_worth=purchase_worth, reward_value=reward_value, bid_level=bid_level, prior_form=prior_form,
                    prior_worlds=prior_worlds, value_window_h=value_window or None, value_l2=value_l2)
     with progress_bar(not json_out) as bar:
         task = bar.add_task(f"training on {worlds} worlds of {users:,} people",

@@ -1,0 +1,90 @@
+"""The log-link prior: fitted on the pooled click log, read by the bids, carried by the checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gaelp.agent import CHECKPOINT
+from gaelp.agent.bidder import AgentBidder, make_agent_bidder
+from gaelp.agent.ceiling_fit import Layout, LinearModel
+from gaelp.agent.env import CampaignEnv
+from gaelp.agent.network import load_checkpoint
+from gaelp.agent.ppo import PPOConfig, train
+from gaelp.agent.prior_fit import ClickLog, collect_world, fit_loglink
+from gaelp.config import Config
+from gaelp.simulation import Simulation
+
+
+@pytest.fixture(scope="module")
+def log() -> ClickLog:
+    return collect_world(Config(), 1000, 3000, 8)
+
+
+def test_the_fit_uses_complete_label_windows_only(log: ClickLog) -> None:
+    w = fit_loglink(log, 3)
+    assert w.shape == (LinearModel(Layout(3), w, log_link=True).w.size,) and np.isfinite(w).all()
+    # an unlabelled click of the last three days has no complete 72-hour window: dropping them changes nothing
+    labelled = log.converted & (log.delay <= 72)
+    cut = (log.elapsed < 72) & ~labelled
+    assert cut.any() and labelled.any()
+    kept = ClickLog(log.x[~cut], log.elapsed[~cut], log.delay[~cut], log.weight[~cut])
+    np.testing.assert_array_equal(fit_loglink(kept, 3), w)
+    # and labels move the fit: the same clicks with no purchase give other weights
+    unlabelled = ClickLog(log.x, log.elapsed, np.full(log.delay.shape, np.nan), log.weight)
+    assert not np.array_equal(fit_loglink(unlabelled, 3), w)
+    censored = ClickLog(log.x[:3], np.full(3, 10.0), np.full(3, np.nan), log.weight[:3])
+    with pytest.raises(ValueError, match="no click has a complete 72-hour label window"):
+        fit_loglink(censored, 3)
+
+
+class _Recording(AgentBidder):
+    """Keeps each hour's encoder rows, converted flags, bids and multipliers."""
+
+    def bid(self, batch):  # type: ignore[no-untyped-def]
+        x, converted = self.encoder.features_and_converted(batch)
+        bids = super().bid(batch)
+        self.seen.append((x, converted, bids, self.multipliers()[batch.context]))
+        return bids
+
+
+def _bids(cfg: Config, **kw: object) -> list[tuple[np.ndarray, ...]]:
+    agent = _Recording(cfg, **kw)  # type: ignore[arg-type]
+    agent.seen = []
+    sim = Simulation(cfg, bidder=agent)
+    agent.attach_world(sim)
+    sim.run(cfg.days)
+    return agent.seen
+
+
+def test_the_bids_read_the_loglink_prior(log: ClickLog) -> None:
+    cfg = Config().replace(users=2000, days=2, seed=5)
+    w = fit_loglink(log, 3)
+    model = LinearModel(Layout(3), w, log_link=True)
+    seen = _bids(cfg, loglink_w=w, bid_level=1.5)
+    assert sum(b.size for _, _, b, _ in seen) > 500
+    for x, converted, bids, mult in seen:
+        rows = np.concatenate([x, converted[:, None].astype(x.dtype)], axis=1)
+        p = np.where(converted, 0.0, model.predict(rows, np.zeros(0, np.int64)))
+        np.testing.assert_allclose(bids, cfg.bidders.target_cpa * p * mult, rtol=1e-12)
+    assert (mult == 1.5).all()  # the all-zero action: every multiplier at the bid level
+    plain = _bids(cfg, bid_level=1.5)  # the value model's bids differ
+    assert not all(np.array_equal(a[2], b[2]) for a, b in zip(seen, plain, strict=True))
+
+
+def test_a_checkpoint_trained_with_the_loglink_prior_plays_with_it(tmp_path) -> None:
+    hp = PPOConfig(worlds=1, users=600, days=8, env_hours=192, hidden=8, val_every=0, prior_worlds=1,
+                   prior_users=6000, prior_form="loglink")
+    train(Config(), hp, tmp_path)
+    ckpt = load_checkpoint(tmp_path / CHECKPOINT)
+    assert ckpt["loglink_w"] is not None and np.isfinite(ckpt["loglink_w"]).all()
+    agent = make_agent_bidder(CampaignEnv(users=600, days=1).base, tmp_path / CHECKPOINT)
+    assert agent.loglink is not None
+    np.testing.assert_array_equal(agent.loglink.w, ckpt["loglink_w"])
+
+
+@pytest.mark.parametrize(("form", "worlds"), [("cells", 1), ("loglink", 0)])
+def test_training_rejects_a_bad_prior_form_before_any_work(tmp_path, form: str, worlds: int) -> None:
+    with pytest.raises(ValueError, match=f"prior_form must be one of logistic, loglink .*got '{form}'"):
+        train(Config(), PPOConfig(prior_form=form, prior_worlds=worlds), tmp_path)
+    assert not any(tmp_path.iterdir())
