@@ -1,8 +1,10 @@
-"""Evaluation-only: models of E[true P(purchase | click) | what the advertiser observes], fitted on truth.
+"""Models of P(purchase | click) over what the advertiser observes: the ceiling's bounds and the log-link prior.
 
 These models answer a research question (how well can any advertiser-side value model rank the
-true purchase probability?), so they are fitted on the world's truth from training worlds: a
-privileged-information bound, never a product. Both read an observable row per opportunity: the
+true purchase probability?), so for the ceiling they are fitted on the world's truth from training
+worlds: a privileged-information bound, never a product. One of them is also a product: `LinearModel`
+with a log link fitted on our own pixel labels (`gaelp.agent.prior_fit.fit_loglink`, no truth) is the
+agent's log-link prior (`gaelp train --prior-form loglink`). Both read an observable row per opportunity: the
 journey encoder's features (`gaelp.agent.encoder.FEATURES`, our own logs per device) with one more
 column, `converted` (our pixel, or a purchase of the device's resolved person, reported a purchase),
 optionally the device's history of bid requests (every opportunity offered to us, won or not: an
