@@ -38,7 +38,7 @@ from rich.table import Table
 
 from gaelp.agent.ceiling import Recorded, collect, play_bound
 from gaelp.agent.ceiling_fit import Layout, LinearModel, fit_loglinear, ranking
-from gaelp.agent.prior_fit import LABEL_WINDOW_H, PRIOR_SEED_BASE, collect_world
+from gaelp.agent.prior_fit import PRIOR_SEED_BASE, collect_world, loglink_rows
 from gaelp.config import build_config
 from gaelp.experiments.evaluate import TRAINING_SEEDS_FROM
 
@@ -57,13 +57,9 @@ def _recorded(kind: str, seed: int, users: int, days: int) -> Recorded:
 
 
 def _pixel(seed: int, users: int, days: int) -> tuple[np.ndarray, np.ndarray]:
-    """A prior-collection world's click rows (with `converted` = 0: the agent never bids on converted devices)
-    and their pixel labels, censored clicks left out."""
-    log = collect_world(build_config({}), seed, users, days)
-    y = np.nan_to_num(log.delay, nan=np.inf) <= LABEL_WINDOW_H
-    keep = y | (log.elapsed >= LABEL_WINDOW_H)
-    x = np.concatenate([log.x, np.zeros((log.x.shape[0], 1), np.float32)], axis=1)
-    return x[keep], y[keep].astype(np.float64)
+    """A prior-collection world's click rows and pixel labels, as the log-link prior takes them
+    (`prior_fit.loglink_rows`: censored clicks left out)."""
+    return loglink_rows(collect_world(build_config({}), seed, users, days))
 
 
 def fit_source(source: str, train_worlds: int, users: int, days: int, workers: int) -> tuple[LinearModel, dict[str, Any]]:

@@ -173,13 +173,10 @@ def build_prior(cfg: Config, worlds: int = PRIOR_WORLDS, users: int = PRIOR_USER
     return w, log
 
 
-def fit_loglink(log: ClickLog, n_channels: int, window_h: int = LABEL_WINDOW_H) -> np.ndarray:
-    """The log-link form of the prior (`gaelp.agent.value.LogLinkValue`): a Poisson fit of the clicks' labels
-    (a purchase within `window_h` hours) on the ceiling's design over the encoder's cells
-    (`ceiling_fit.fit_loglinear`), the clicks whose window the campaign's end cut off left out. Its weights.
-
-    On the same pooled log it bid better than the logistic prior on validation worlds (docs/agent.md, "Where
-    `oracle_lp`'s lead comes from"): a multiplicative model of context x journey cells.
+def loglink_rows(log: ClickLog, window_h: int = LABEL_WINDOW_H) -> tuple[np.ndarray, np.ndarray]:
+    """The log-link prior's data from a click log: (k, n_features + 1) rows (the encoder's, then `converted`, 0:
+    our agent never bids on a converted device) and (k,) labels (a purchase within `window_h` hours), of the
+    clicks whose label window is complete (labelled, or older than the window at the campaign's end).
 
     Raises:
         ValueError: no click of the log has a complete label window.
@@ -188,9 +185,23 @@ def fit_loglink(log: ClickLog, n_channels: int, window_h: int = LABEL_WINDOW_H) 
     keep = labelled | (log.elapsed >= window_h)
     if not keep.any():
         raise ValueError(f"fit_loglink: no click has a complete {window_h}-hour label window")
-    x = np.concatenate([log.x[keep], np.zeros((int(keep.sum()), 1), log.x.dtype)], axis=1)  # `converted`: 0
+    x = np.concatenate([log.x[keep], np.zeros((int(keep.sum()), 1), log.x.dtype)], axis=1)
+    return x, labelled[keep].astype(np.float64)
+
+
+def fit_loglink(log: ClickLog, n_channels: int, window_h: int = LABEL_WINDOW_H) -> np.ndarray:
+    """The log-link form of the prior (`AgentBidder`'s `loglink_w`): a Poisson fit of `loglink_rows(log,
+    window_h)` on the ceiling's design over the encoder's cells (`ceiling_fit.fit_loglinear`). Its weights.
+
+    On the same pooled log it bid better than the logistic prior on validation worlds (docs/agent.md, "Where
+    `oracle_lp`'s lead comes from"): a multiplicative model of context x journey cells.
+
+    Raises:
+        ValueError: no click of the log has a complete label window.
+    """
+    x, y = loglink_rows(log, window_h)
     with one_thread():
-        return fit_loglinear(Layout(n_channels), x, labelled[keep].astype(np.float64)).w
+        return fit_loglinear(Layout(n_channels), x, y).w
 
 
 def main(argv: list[str] | None = None) -> None:
