@@ -106,6 +106,9 @@ class PPOConfig:
             estimate; a checkpoint plays with the level it was trained at).
         prior_form: "logistic" (the value model's prior bids) or "loglink": a log-link prior fitted on the same
             pooled click log (`prior_fit.fit_loglink`) gives the P(purchase) the bids read (needs `prior_worlds`).
+        loglink_window_h: the log-link prior's label window, hours (None: `value_window_h`, else
+            `prior_fit.LABEL_WINDOW_H`); a shorter window counts fewer purchases the click did not cause, and
+            its P (of a purchase within the window) is lower, which `bid_level` makes up (docs/agent.md).
         val_every: iterations between validations of the greedy policy (0: never).
         val_worlds: validation worlds (seeds 900, 901, ...).
         val_users: people per validation world.
@@ -143,6 +146,7 @@ class PPOConfig:
     value_window_h: int | None = None
     bid_level: float = 1.0
     prior_form: str = "logistic"
+    loglink_window_h: int | None = None
     val_every: int = 5
     val_worlds: int = 3
     val_users: int = 10_000
@@ -217,6 +221,10 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
     if hp.prior_form not in PRIOR_FORMS or (hp.prior_form == "loglink" and hp.prior_worlds < 1):
         raise ValueError(f"prior_form must be one of {', '.join(PRIOR_FORMS)} (loglink with prior_worlds >= 1), "
                          f"got {hp.prior_form!r} with prior_worlds {hp.prior_worlds}")
+    lookback_h = 24 * cfg.campaign.lookback_days  # the collected logs see purchases this long after a click
+    if hp.loglink_window_h is not None and (hp.prior_form != "loglink" or not 1 <= hp.loglink_window_h <= lookback_h):
+        raise ValueError(f"loglink_window_h {hp.loglink_window_h} needs prior_form 'loglink' (got {hp.prior_form!r}) "
+                         f"and 1-{lookback_h} hours (the lookback window)")
     with one_thread():  # the same bits on any machine (`gaelp.agent.threads`)
         return _train(cfg, hp, out, resume, on_iteration)
 
@@ -248,7 +256,8 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
                                  seed_base=PRIOR_SEED_BASE + hp.seed * 1_000_000,
                                  window_h=hp.value_window_h or 24 * cfg.campaign.lookback_days)
         if hp.prior_form == "loglink":
-            loglink = fit_loglink(log, len(cfg.world.channels), hp.value_window_h or LABEL_WINDOW_H)
+            loglink = fit_loglink(log, len(cfg.world.channels),
+                                  hp.loglink_window_h or hp.value_window_h or LABEL_WINDOW_H)
     iteration, env_hours, history = 0, 0, []
     best: dict[str, float] = {"score": -np.inf, "iteration": -1}
     path = out / CHECKPOINT

@@ -51,6 +51,8 @@ def train(
     value_window: Annotated[int, typer.Option("--value-window", help="the value model's label window, "
                                                      "hours (a purchase within it labels a click); 0: the "
                                                      "lookback window", min=0)] = 72,
+    loglink_window: Annotated[int, typer.Option("--loglink-window", help="the log-link prior's label window, "
+                                                "hours (0: --value-window)", min=0)] = 0,
     value_l2: Annotated[float, typer.Option("--value-l2", help="the online value model's pull towards the "
                                             "prior", min=0.0)] = 30.0,
     json_out: JsonOpt = False,
@@ -69,7 +71,8 @@ def train(
     limit = env_hours if env_hours is not None else (10**12 if minutes is not None else 100_000)
     hp = PPOConfig(worlds=worlds, users=users, days=days, env_hours=limit, minutes=minutes, seed=seed,
                    purchase_worth=purchase_worth, reward_value=reward_value, bid_level=bid_level, prior_form=prior_form,
-                   prior_worlds=prior_worlds, value_window_h=value_window or None, value_l2=value_l2)
+                   prior_worlds=prior_worlds, value_window_h=value_window or None, value_l2=value_l2,
+                   loglink_window_h=loglink_window or None)
     with progress_bar(not json_out) as bar:
         task = bar.add_task(f"training on {worlds} worlds of {users:,} people",
                             total=limit if minutes is None else None)

@@ -11,7 +11,7 @@ from gaelp.agent.ceiling_fit import Layout, LinearModel
 from gaelp.agent.env import CampaignEnv
 from gaelp.agent.network import load_checkpoint
 from gaelp.agent.ppo import PPOConfig, train
-from gaelp.agent.prior_fit import ClickLog, collect_world, fit_loglink
+from gaelp.agent.prior_fit import PRIOR_SEED_BASE, ClickLog, collect_world, fit_loglink
 from gaelp.config import Config
 from gaelp.simulation import Simulation
 
@@ -87,4 +87,21 @@ def test_a_checkpoint_trained_with_the_loglink_prior_plays_with_it(tmp_path) -> 
 def test_training_rejects_a_bad_prior_form_before_any_work(tmp_path, form: str, worlds: int) -> None:
     with pytest.raises(ValueError, match=f"prior_form must be one of logistic, loglink .*got '{form}'"):
         train(Config(), PPOConfig(prior_form=form, prior_worlds=worlds), tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_loglink_window_reaches_the_fit(tmp_path) -> None:
+    hp = PPOConfig(worlds=1, users=600, days=8, env_hours=24, hidden=8, val_every=0, prior_worlds=1,
+                   prior_users=6000, prior_form="loglink", loglink_window_h=24)
+    train(Config(), hp, tmp_path)
+    w = load_checkpoint(tmp_path / CHECKPOINT)["loglink_w"]
+    log = collect_world(Config(), PRIOR_SEED_BASE, 6000, 8)  # the run's prior world
+    np.testing.assert_array_equal(w, fit_loglink(log, 3, 24))
+    assert not np.array_equal(w, fit_loglink(log, 3, 72))
+
+
+@pytest.mark.parametrize(("form", "window"), [("logistic", 24), ("loglink", 0), ("loglink", 10_000)])
+def test_training_rejects_a_bad_loglink_window_before_any_work(tmp_path, form: str, window: int) -> None:
+    with pytest.raises(ValueError, match=f"loglink_window_h {window} needs prior_form 'loglink'"):
+        train(Config(), PPOConfig(prior_form=form, prior_worlds=1, loglink_window_h=window), tmp_path)
     assert not any(tmp_path.iterdir())
