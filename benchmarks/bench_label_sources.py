@@ -8,7 +8,7 @@ cells on the true P of *every* opportunity: no advertiser has that. Here the sam
   or on Bernoulli draws of it (a selective buyer: it buys what it values);
 * `broad_truth`, `broad_labels`: the clicks of one bid (`fixed_bid`) everywhere (a broad buyer);
 * `pixel`: the shipped prior's own data, the click logs of `gaelp.agent.prior_fit.collect_world` (an untrained
-  agent in randomized training worlds) labelled by our pixel (a purchase within `LABEL_WINDOW_H`, clicks
+  agent in randomized training worlds) labelled by our pixel (a purchase within `--window` hours, `LABEL_WINDOW_H` by default; clicks
   censored by the campaign's end left out): nothing here reads the truth.
 
 Each model plays the validation worlds as a `ceiling.BoundBidder` at every `k` of `--k`; per world the best
@@ -18,7 +18,7 @@ Evaluation-only; seeds: training >= 1000, validation 900-999.
 
     nice -n 10 env OMP_NUM_THREADS=1 python -m benchmarks.bench_label_sources --json
 
-`--json` prints `{"train_worlds", "train_users", "users", "days", "seeds", "k", "wall_s", "sources": {NAME:
+`--json` prints `{"train_worlds", "train_users", "users", "days", "seeds", "k", "window_h", "wall_s", "sources": {NAME:
 {"clicks", "labels", "r2_all", "mean", "per_world": [{"seed", "score", "k", "cac"}]}}}` (`labels`: positive
 labels, or null for the truth).
 """
@@ -38,7 +38,7 @@ from rich.table import Table
 
 from gaelp.agent.ceiling import Recorded, collect, play_bound
 from gaelp.agent.ceiling_fit import Layout, LinearModel, fit_loglinear, ranking
-from gaelp.agent.prior_fit import PRIOR_SEED_BASE, collect_world, loglink_rows
+from gaelp.agent.prior_fit import LABEL_WINDOW_H, PRIOR_SEED_BASE, collect_world, loglink_rows
 from gaelp.config import build_config
 from gaelp.experiments.evaluate import TRAINING_SEEDS_FROM
 
@@ -56,20 +56,22 @@ def _recorded(kind: str, seed: int, users: int, days: int) -> Recorded:
     return collect(cfg, seed, 1.0, flat_bid=cfg.bidders.fixed_bid if kind == "broad" else None)
 
 
-def _pixel(seed: int, users: int, days: int) -> tuple[np.ndarray, np.ndarray]:
-    """A prior-collection world's click rows and pixel labels, as the log-link prior takes them
-    (`prior_fit.loglink_rows`: censored clicks left out)."""
-    return loglink_rows(collect_world(build_config({}), seed, users, days))
+def _pixel(seed: int, users: int, days: int, window_h: int) -> tuple[np.ndarray, np.ndarray]:
+    """A prior-collection world's click rows and pixel labels within `window_h` hours, as the log-link prior takes
+    them (`prior_fit.loglink_rows`: censored clicks left out)."""
+    return loglink_rows(collect_world(build_config({}), seed, users, days), window_h)
 
 
-def fit_source(source: str, train_worlds: int, users: int, days: int, workers: int) -> tuple[LinearModel, dict[str, Any]]:
-    """The bound's model fitted on one source's clicks (see the module docstring), with its counts."""
+def fit_source(source: str, train_worlds: int, users: int, days: int, workers: int,
+               window_h: int = LABEL_WINDOW_H) -> tuple[LinearModel, dict[str, Any]]:
+    """The bound's model fitted on one source's clicks (see the module docstring), with its counts; `window_h`:
+    the pixel source's label window."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
     with _pool(workers) as ex:
         if source == "pixel":
             parts = list(ex.map(_pixel, [PRIOR_SEED_BASE + k for k in range(train_worlds)],
-                                [users] * train_worlds, [days] * train_worlds))
+                                [users] * train_worlds, [days] * train_worlds, [window_h] * train_worlds))
             x, y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
             info: dict[str, Any] = {"clicks": int(y.size), "labels": int(y.sum())}
         else:
@@ -91,14 +93,14 @@ def _play(model: LinearModel, seed: int, k: float, users: int, days: int) -> dic
 
 
 def run(sources: list[str], train_worlds: int, train_users: int, seeds: list[int], ks: list[float], users: int,
-        days: int, workers: int, test_seed: int) -> dict[str, Any]:
+        days: int, workers: int, test_seed: int, window_h: int = LABEL_WINDOW_H) -> dict[str, Any]:
     """The whole benchmark (see the module docstring)."""
     start = time.perf_counter()
     test = collect(build_config({"users": train_users, "days": days, "seed": test_seed}), test_seed, 0.2)
     out: dict[str, Any] = {"train_worlds": train_worlds, "train_users": train_users, "users": users, "days": days,
-                           "seeds": seeds, "k": ks, "sources": {}}
+                           "seeds": seeds, "k": ks, "window_h": window_h, "sources": {}}
     for source in sources:
-        model, info = fit_source(source, train_worlds, train_users, days, workers)
+        model, info = fit_source(source, train_worlds, train_users, days, workers, window_h)
         info["r2_all"] = ranking(model.predict(test.x, test.hour), test.p)["r2"]
         jobs = [(s, k) for s in seeds for k in ks]
         with _pool(workers) as ex:
@@ -120,6 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--seeds", default="900,901,902,903,904,905", help="validation worlds (900-999)")
     p.add_argument("--k", default="1.0,1.19,1.41,1.68,2.0", help="levels each model plays at")
+    p.add_argument("--window", type=int, default=LABEL_WINDOW_H,
+                   help="the pixel source's label window, hours (a shorter one lowers P: scale --k up to match)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--json", action="store_true", help="print the JSON object only")
     a = p.parse_args(argv)
@@ -132,10 +136,12 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"--seeds / --k: {e}")
     if any(not 900 <= s < TRAINING_SEEDS_FROM for s in seeds):
         p.error(f"--seeds {a.seeds!r}: validation worlds lie in 900-999")
+    if a.window < 1:
+        p.error(f"--window {a.window}: the label window is at least 1 hour")
     if any(not k > 0 for k in ks) or a.train_worlds < 1:
         p.error("--k must be positive and --train-worlds at least 1")
     out = run(sources, a.train_worlds, a.train_users, seeds, ks, a.users, a.days, a.workers,
-              TRAINING_SEEDS_FROM + a.train_worlds)
+              TRAINING_SEEDS_FROM + a.train_worlds, a.window)
     if a.json:
         print(json.dumps(out))
         return

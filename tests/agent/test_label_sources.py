@@ -25,6 +25,12 @@ def test_the_broad_buyer_buys_more_than_the_selective_one() -> None:
     assert broad["clicks"] > oracle["clicks"] and broad["labels"] is None
 
 
+def test_a_shorter_pixel_window_counts_fewer_labels_on_more_complete_clicks() -> None:
+    # a click labelled within a day is labelled within three; one whose three days are complete has its day
+    (_, day), (_, three) = (fit_source("pixel", 1, 20_000, 8, 1, window_h=w) for w in (24, 72))
+    assert 0 < day["labels"] < three["labels"] and day["clicks"] > three["clicks"]
+
+
 def test_an_unknown_source_is_named() -> None:
     with pytest.raises(ValueError, match="source must be one of .*got 'truth'"):
         fit_source("truth", 1, 100, 1, 1)
