@@ -21,7 +21,10 @@ In the manner of CleanRL's single-file PPO-LSTM, written for this environment:
   `val_users` people, the campaign's days, no market randomisation), with the CAC guard on as the agent
   plays (`gaelp.agent.bidder`); the checkpoint with the best mean
   score is kept as `best.pt` (playing keys only), the shipped candidate. A PPO policy's score wanders
-  while its reward return rises; the last checkpoint is not necessarily the best.
+  while its reward return rises; the last checkpoint is not necessarily the best. The policy training
+  starts from (iteration 0: the initial weights on the fitted prior) is validated first and is the
+  candidate to beat: a later checkpoint replaces it only with a higher score, so `best.pt` is never one
+  the validation scores below the start.
 
 Randomness: a `torch.Generator` for the actions, a numpy `Generator` for the minibatches, a scoped
 torch seed for the initial weights; torch runs on one thread.
@@ -284,6 +287,15 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
     settings = {"attribution": hp.attribution, "reward_value": hp.reward_value, "purchase_worth": hp.purchase_worth,
                 "reward_timing": hp.reward_timing, "identity": hp.identity, "value_l2": hp.value_l2,
                 "value_window_h": hp.value_window_h, "bid_level": hp.bid_level, "loglink_w": loglink}
+
+    def playing() -> dict[str, Any]:  # the current policy as a checkpoint plays it (for the validation)
+        return {"model": net.state_dict(), "obs_dim": obs_dim, "act_dim": act_dim, "hidden": hp.hidden,
+                "prior_w": prior, **settings}
+
+    if hp.val_every > 0 and not resume:  # the start is the first candidate: an update must beat it
+        best = {"score": validation_score(cfg, playing(), hp), "iteration": 0}
+        writer.add_scalar("validation/score", best["score"], 0)
+        save_checkpoint(out / BEST, net, prior, **settings, val_score=best["score"], iteration=0)
     while not out_of_time():
         envs.set_prior(prior, loglink)
         obs, _ = envs.reset(seed=world_base + iteration * n)
@@ -360,9 +372,7 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
                "log_std": float(net.log_std.detach().mean()), **stats}
         iteration += 1
         if hp.val_every > 0 and iteration % hp.val_every == 0:
-            ckpt = {"model": net.state_dict(), "obs_dim": obs_dim, "act_dim": act_dim, "hidden": hp.hidden,
-                    "prior_w": prior, **settings}
-            row["val_score"] = validation_score(cfg, ckpt, hp)
+            row["val_score"] = validation_score(cfg, playing(), hp)
             writer.add_scalar("validation/score", row["val_score"], env_hours)
             if row["val_score"] > best["score"]:
                 best = {"score": row["val_score"], "iteration": iteration}
