@@ -8,8 +8,8 @@ cells on the true P of *every* opportunity: no advertiser has that. Here the sam
   or on Bernoulli draws of it (a selective buyer: it buys what it values);
 * `broad_truth`, `broad_labels`: the clicks of one bid (`fixed_bid`) everywhere (a broad buyer);
 * `pixel`: the shipped prior's own data, the click logs of `gaelp.agent.prior_fit.collect_world` (an untrained
-  agent in randomized training worlds) labelled by our pixel (a purchase within `--window` hours, `LABEL_WINDOW_H` by default; clicks
-  censored by the campaign's end left out): nothing here reads the truth.
+  agent in randomized training worlds) labelled by our pixel (a purchase within `--window` hours,
+  `LABEL_WINDOW_H` by default; clicks censored by the campaign's end left out): nothing here reads the truth.
 
 Each model plays the validation worlds as a `ceiling.BoundBidder` at every `k` of `--k`; per world the best
 (a hindsight level, as `oracle_lp` has). R^2 of each model against the truth on every opportunity of one more
@@ -18,9 +18,9 @@ Evaluation-only; seeds: training >= 1000, validation 900-999.
 
     nice -n 10 env OMP_NUM_THREADS=1 python -m benchmarks.bench_label_sources --json
 
-`--json` prints `{"train_worlds", "train_users", "users", "days", "seeds", "k", "window_h", "wall_s", "sources": {NAME:
-{"clicks", "labels", "r2_all", "mean", "per_world": [{"seed", "score", "k", "cac"}]}}}` (`labels`: positive
-labels, or null for the truth).
+`--json` prints `{"train_worlds", "train_users", "users", "days", "seeds", "k", "window_h", "wall_s",
+"sources": {NAME: {"clicks", "labels", "r2_all", "mean", "per_world": [{"seed", "score", "k", "cac"}]}}}`
+(`labels`: positive labels, or null for the truth).
 """
 
 from __future__ import annotations
