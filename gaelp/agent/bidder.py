@@ -59,6 +59,12 @@ DEVICES_PER_PERSON = 3  # device ids to expect per person of the audience (the t
 _NO_HOURS = np.zeros(0, np.int64)  # the log-link prior reads the hour from its row
 
 
+def bid_multipliers(action: np.ndarray, bid_level: float | np.ndarray) -> np.ndarray:
+    """Bid multipliers of `action` (..., n_channels x 3 + 1): each context's multiplier x the pacing x `bid_level`
+    (a scalar, or one per leading row); (..., n_channels x 3)."""
+    return np.exp(action[..., :-1] * MAX_LOG_MULT + action[..., -1:] * MAX_LOG_PACING) * bid_level
+
+
 def action_size(n_channels: int) -> int:
     """Length of the action vector."""
     return n_channels * N_INTENTS + 1
@@ -196,7 +202,7 @@ class AgentBidder(BaseBidder):
     def multipliers(self, action: np.ndarray | None = None) -> np.ndarray:
         """(n_channels x 3,) bid multipliers of the hour (or of `action`), pacing and bid level included."""
         a = self.action if action is None else np.clip(np.asarray(action, np.float64), -1.0, 1.0)
-        return np.exp(a[:-1] * MAX_LOG_MULT + a[-1] * MAX_LOG_PACING) * self.bid_level
+        return bid_multipliers(a, self.bid_level)
 
     # --- the Bidder protocol ----------------------------------------------------------------------
     def value_per_click(self, batch: OpportunityBatch) -> tuple[np.ndarray, np.ndarray]:
@@ -214,13 +220,17 @@ class AgentBidder(BaseBidder):
         if self._cache is not None and self._cache[0] == batch.t and self._cache[1].shape[0] == batch.size:
             return self._cache[1], self._cache[2]
         x, converted = self.encoder.features_and_converted(batch)
-        if self.loglink is None:
-            p = np.where(converted, 0.0, self.value.predict(x))
-        else:  # the log-link prior's row: the encoder's, then `converted` (it carries the hour)
-            rows = np.concatenate([x, converted[:, None].astype(x.dtype)], axis=1)
-            p = np.where(converted, 0.0, self.loglink.predict(rows, _NO_HOURS))
+        p = self.estimate(x, converted)
         self.keep_features(batch.t, x, p)
         return x, p
+
+    def estimate(self, x: np.ndarray, converted: np.ndarray) -> np.ndarray:
+        """(n,) P(purchase) of feature rows `x` (n, d) of devices `converted` (n,) (0 on those): the log-link
+        prior's if given, else the value model's."""
+        if self.loglink is None:
+            return np.where(converted, 0.0, self.value.predict(x))
+        rows = np.concatenate([x, converted[:, None].astype(x.dtype)], axis=1)  # then `converted`; the row has the hour
+        return np.where(converted, 0.0, self.loglink.predict(rows, _NO_HOURS))
 
     def keep_features(self, t: int, x: np.ndarray, p: np.ndarray) -> None:
         """Hold hour `t`'s features `x` (n, d) and estimates `p` (n,) of its batch until the hour is observed

@@ -12,7 +12,8 @@ the refit.
 Exactness: each world gets, bit for bit, the bids, logs, reports and rewards its bidder gives alone
 (elementwise arithmetic on longer arrays, each world's matrix product on its own rows; tested against
 the worlds bidding alone). Where the tables cannot be read as one (an encoder grew past the devices it
-expected), or the worlds' value models differ in kind, each world's bidder bids and observes alone.
+expected), or the worlds' estimates differ in kind (some on a log-link prior, some not), each world's
+bidder bids and observes alone.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy.special import expit
 
-from gaelp.agent.bidder import MAX_LOG_MULT, MAX_LOG_PACING, AgentBidder
+from gaelp.agent.bidder import AgentBidder, bid_multipliers
 from gaelp.agent.encoder import WorldsEncoder
 from gaelp.bidders.protocol import BidderOutcome
 from gaelp.bidders.worlds import SlotOutcomes, WorldRows
@@ -48,10 +49,11 @@ class WorldsAgent:
         self.target_cpa = np.array([b.target_cpa for b in self.bidders])
         self.bid_level = np.array([b.bid_level for b in self.bidders])[:, None]
         self.n_ctx = self.bidders[0].action.size - 1
-        # the worlds' value models on the same terms: one `terms` for every world's rows (a log-link prior's
-        # bidders bid world by world)
-        self.same_terms = (len({(b.value.n_channels, b.value.w.size) for b in self.bidders}) == 1
-                           and all(b.loglink is None for b in self.bidders))
+        # every world's estimates from the log-link prior (each world's on its own rows), or from value models on
+        # the same terms (one `terms` for every world's rows); a mix bids world by world
+        self.loglink = all(b.loglink is not None for b in self.bidders)
+        self.same_terms = self.loglink or (len({(b.value.n_channels, b.value.w.size) for b in self.bidders}) == 1
+                                           and all(b.loglink is None for b in self.bidders))
         self._hour: tuple[int, np.ndarray, np.ndarray] | None = None  # (t, x, p) of every world's rows
 
     def bid(self, rows: WorldRows) -> list[np.ndarray]:
@@ -66,23 +68,33 @@ class WorldsAgent:
             if hi > lo:
                 b.choose_action(t)
         x, converted = self.encoder.features_and_converted(rows)
-        terms = self.bidders[0].value.terms(x)
-        eta = np.empty(x.shape[0])
-        for b, (lo, hi) in zip(self.bidders, cut, strict=True):
-            if hi > lo:  # each world's own weights on its own rows (one product each, as alone)
-                eta[lo:hi] = terms[lo:hi] @ b.value.w
-        p = np.where(converted, 0.0, expit(eta))
+        p = self._estimates(x, converted, cut)
         self._hour = (t, x, p)
         for b, (lo, hi) in zip(self.bidders, cut, strict=True):
             if hi > lo:
                 b.keep_features(t, x[lo:hi], p[lo:hi])
         # `AgentBidder.multipliers` and `guard` of every world, then its bids' product in the same order
-        action = np.stack([b.action for b in self.bidders])
-        mult = np.exp(action[:, :-1] * MAX_LOG_MULT + action[:, -1:] * MAX_LOG_PACING) * self.bid_level
+        mult = bid_multipliers(np.stack([b.action for b in self.bidders]), self.bid_level)
         guard = np.array([b.guard(t) for b in self.bidders])
         w = rows.world
         bids = (self.target_cpa[w] * p) * (mult.reshape(-1)[w * self.n_ctx + rows.context] * guard[w])
         return [bids[lo:hi] for lo, hi in cut]
+
+    def _estimates(self, x: np.ndarray, converted: np.ndarray, cut: list[tuple[int, int]]) -> np.ndarray:
+        """(N,) every world's `AgentBidder.estimate` of its rows `cut` of `x` (N, d), each as its bidder gives it
+        alone: the log-link prior's world by world, the value models' terms once and each world's product by its
+        own weights on its own rows."""
+        if self.loglink:
+            p = np.empty(x.shape[0])
+            for b, (lo, hi) in zip(self.bidders, cut, strict=True):
+                p[lo:hi] = b.estimate(x[lo:hi], converted[lo:hi])
+            return p
+        terms = self.bidders[0].value.terms(x)
+        eta = np.empty(x.shape[0])
+        for b, (lo, hi) in zip(self.bidders, cut, strict=True):
+            if hi > lo:  # each world's own weights on its own rows (one product each, as alone)
+                eta[lo:hi] = terms[lo:hi] @ b.value.w
+        return np.where(converted, 0.0, expit(eta))
 
     def observe(self, outcomes: SlotOutcomes) -> None:
         """Each world's `AgentBidder.observe` of its outcome of the hour."""

@@ -55,8 +55,8 @@ def test_vector_env_steps_worlds_and_autoresets() -> None:
     assert [e.cfg.seed for e in envs.envs] == [12, 13]  # the next campaigns: new worlds
 
 
-@pytest.mark.parametrize("wide", [False, True])
-def test_batched_vector_env_gives_each_world_what_it_gets_alone(monkeypatch, wide: bool) -> None:
+@pytest.mark.parametrize("kind", ["flat", "wide", "loglink"])
+def test_batched_vector_env_gives_each_world_what_it_gets_alone(monkeypatch, kind: str) -> None:
     from gaelp.agent.bidder import AgentBidder
     from gaelp.agent.encoder import WorldsEncoder
     from gaelp.agent.worlds_bidder import WorldsAgent
@@ -65,9 +65,16 @@ def test_batched_vector_env_gives_each_world_what_it_gets_alone(monkeypatch, wid
 
     kw = {"users": 800, "days": 1, "randomize": True}
     rng = np.random.default_rng(5)
-    if wide:  # the value model on interaction terms (an offline prior's), refitted on its bias alone
+    if kind == "wide":  # the value model on interaction terms (an offline prior's), refitted on its bias alone
         kw["prior_w"] = flat_prior(n_terms(len(Config().world.channels)), PRIOR_CVR) + rng.normal(0, 0.3, n_terms(
             len(Config().world.channels)))
+    if kind == "loglink":  # the bids read a log-link prior (each world's estimate on its own rows)
+        from gaelp.agent.ceiling_fit import Layout, design
+        from gaelp.agent.encoder import JourneyEncoder
+
+        layout = Layout(len(Config().world.channels))
+        size = design(layout, np.zeros((1, JourneyEncoder(layout.n_channels).n_features + 1))).shape[1]
+        kw["loglink_w"] = np.r_[np.log(PRIOR_CVR), rng.normal(0, 0.2, size - 1)]
     envs = VectorCampaignEnv(3, **kw)
     actions = rng.uniform(-1, 1, (48, 3, envs.single_action_space.shape[0])).astype(np.float32)
     calls, touches, bids = [], [], []
