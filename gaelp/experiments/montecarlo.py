@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from gaelp.config import Config
 from gaelp.experiments.batched import BatchedWorlds
@@ -171,6 +170,8 @@ def summarize(values: list[float | None]) -> dict[str, Any]:
     mean = float(x.mean())
     ci = None
     if x.size > 1:
+        from scipy import stats  # here, not at the top: the pool's workers import this module and never summarize
+
         half = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size))
         ci = [mean - half, mean + half]
     return {"mean": mean, "ci95": ci, "per_world": values}
