@@ -219,7 +219,9 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
         resume: continue from `out/policy.pt` (bit-identical to a run that was never stopped).
         on_iteration: called with each iteration's metrics (the CLI's progress bar).
     """
-    if hp.reward_value not in REWARD_VALUES:  # before the prior's minutes of work
+    if not hp.learning_rate > 0:  # before the prior's minutes of work
+        raise ValueError(f"learning_rate must be above 0, got {hp.learning_rate}")
+    if hp.reward_value not in REWARD_VALUES:
         raise ValueError(f"reward_value must be one of {', '.join(REWARD_VALUES)}, got {hp.reward_value!r}")
     if hp.prior_form not in PRIOR_FORMS or (hp.prior_form == "loglink" and hp.prior_worlds < 1):
         raise ValueError(f"prior_form must be one of {', '.join(PRIOR_FORMS)} (loglink with prior_worlds >= 1), "

@@ -56,6 +56,8 @@ def train(
     val_worlds: Annotated[int, typer.Option("--val-worlds", help="validation worlds (seeds 900, 901, ...) each "
                                             "checkpoint plays for best.pt", min=1, max=100)] = 3,
     val_users: Annotated[int, typer.Option("--val-users", help="people per validation world", min=100)] = 10_000,
+    learning_rate: Annotated[float, typer.Option("--learning-rate", help="Adam's step size of the PPO update "
+                                                 "(above 0)")] = 1e-3,
     value_l2: Annotated[float, typer.Option("--value-l2", help="the online value model's pull towards the "
                                             "prior", min=0.0)] = 30.0,
     json_out: JsonOpt = False,
@@ -75,7 +77,8 @@ def train(
     hp = PPOConfig(worlds=worlds, users=users, days=days, env_hours=limit, minutes=minutes, seed=seed,
                    purchase_worth=purchase_worth, reward_value=reward_value, bid_level=bid_level, prior_form=prior_form,
                    prior_worlds=prior_worlds, value_window_h=value_window or None, value_l2=value_l2,
-                   loglink_window_h=loglink_window or None, val_worlds=val_worlds, val_users=val_users)
+                   loglink_window_h=loglink_window or None, val_worlds=val_worlds, val_users=val_users,
+                   learning_rate=learning_rate)
     with progress_bar(not json_out) as bar:
         task = bar.add_task(f"training on {worlds} worlds of {users:,} people",
                             total=limit if minutes is None else None)

@@ -28,3 +28,6 @@ def test_train_rejects_bad_usage(tmp_path: Path) -> None:
     assert both.returncode == 2 and "--minutes or --env-hours" in both.stderr
     nothing = gaelp("train", "--resume", "--out", str(tmp_path / "empty"))
     assert nothing.returncode == 2 and "no checkpoint" in nothing.stderr
+    still = gaelp("train", "--learning-rate", "0", "--prior-worlds", "0", "--out", str(tmp_path / "lr"))
+    assert still.returncode == 2 and "learning_rate must be above 0, got 0.0" in still.stderr
+    assert not (tmp_path / "lr" / "policy.pt").exists()
