@@ -157,22 +157,24 @@ class PPOConfig:
 
 def validation_score(cfg: Config, ckpt: dict[str, Any], hp: PPOConfig) -> float:
     """Mean score of the greedy policy of `ckpt` on the validation worlds (seeds 900 + k)."""
+    return float(np.mean([validation_world(cfg, ckpt, hp, k) for k in range(hp.val_worlds)]))
+
+
+def validation_world(cfg: Config, ckpt: dict[str, Any], hp: PPOConfig, k: int) -> float:
+    """Score of the greedy policy of `ckpt` in validation world `k` (seed 900 + k, `hp.val_users` people)."""
     from gaelp.agent.bidder import AgentBidder
     from gaelp.agent.env import play
     from gaelp.agent.network import PolicyController
 
-    scores = []
     with torch.random.fork_rng():
-        for k in range(hp.val_worlds):
-            c = cfg.replace(seed=VALIDATION_SEED_BASE + k, users=hp.val_users, days=hp.days)
-            bidder = AgentBidder(c, prior_w=ckpt["prior_w"], controller=PolicyController(ckpt),
-                                 attribution=hp.attribution, reward_value=hp.reward_value,
-                                 purchase_worth=hp.purchase_worth, reward_timing=hp.reward_timing,
-                                 identity=hp.identity, cac_guard=True,  # as the checkpoint will play
-                                 value_l2=hp.value_l2, value_window_h=hp.value_window_h, bid_level=hp.bid_level,
-                                 loglink_w=ckpt.get("loglink_w"))
-            scores.append(play(c, bidder)["score"])
-    return float(np.mean(scores))
+        c = cfg.replace(seed=VALIDATION_SEED_BASE + k, users=hp.val_users, days=hp.days)
+        bidder = AgentBidder(c, prior_w=ckpt["prior_w"], controller=PolicyController(ckpt),
+                             attribution=hp.attribution, reward_value=hp.reward_value,
+                             purchase_worth=hp.purchase_worth, reward_timing=hp.reward_timing,
+                             identity=hp.identity, cac_guard=True,  # as the checkpoint will play
+                             value_l2=hp.value_l2, value_window_h=hp.value_window_h, bid_level=hp.bid_level,
+                             loglink_w=ckpt.get("loglink_w"))
+        return float(play(c, bidder)["score"])
 
 
 PRIOR_FORMS = ("logistic", "loglink")
@@ -208,6 +210,21 @@ def _gae(rewards: np.ndarray, values: np.ndarray, gamma: float, lam: float) -> n
     return adv
 
 
+def check_settings(cfg: Config, hp: PPOConfig) -> None:
+    """Raise ValueError, naming the setting, if `train` cannot run `hp` on `cfg` (checked before any work)."""
+    if not hp.learning_rate > 0:
+        raise ValueError(f"learning_rate must be above 0, got {hp.learning_rate}")
+    if hp.reward_value not in REWARD_VALUES:
+        raise ValueError(f"reward_value must be one of {', '.join(REWARD_VALUES)}, got {hp.reward_value!r}")
+    if hp.prior_form not in PRIOR_FORMS or (hp.prior_form == "loglink" and hp.prior_worlds < 1):
+        raise ValueError(f"prior_form must be one of {', '.join(PRIOR_FORMS)} (loglink with prior_worlds >= 1), "
+                         f"got {hp.prior_form!r} with prior_worlds {hp.prior_worlds}")
+    lookback_h = 24 * cfg.campaign.lookback_days  # the collected logs see purchases this long after a click
+    if hp.loglink_window_h is not None and (hp.prior_form != "loglink" or not 1 <= hp.loglink_window_h <= lookback_h):
+        raise ValueError(f"loglink_window_h {hp.loglink_window_h} needs prior_form 'loglink' (got {hp.prior_form!r}) "
+                         f"and 1-{lookback_h} hours (the lookback window)")
+
+
 def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
           on_iteration: Callable[[dict[str, float]], None] | None = None) -> TrainResult:
     """Train the agent; write `out/policy.pt` after every iteration and TensorBoard logs under `out/tb`.
@@ -219,17 +236,7 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
         resume: continue from `out/policy.pt` (bit-identical to a run that was never stopped).
         on_iteration: called with each iteration's metrics (the CLI's progress bar).
     """
-    if not hp.learning_rate > 0:  # before the prior's minutes of work
-        raise ValueError(f"learning_rate must be above 0, got {hp.learning_rate}")
-    if hp.reward_value not in REWARD_VALUES:
-        raise ValueError(f"reward_value must be one of {', '.join(REWARD_VALUES)}, got {hp.reward_value!r}")
-    if hp.prior_form not in PRIOR_FORMS or (hp.prior_form == "loglink" and hp.prior_worlds < 1):
-        raise ValueError(f"prior_form must be one of {', '.join(PRIOR_FORMS)} (loglink with prior_worlds >= 1), "
-                         f"got {hp.prior_form!r} with prior_worlds {hp.prior_worlds}")
-    lookback_h = 24 * cfg.campaign.lookback_days  # the collected logs see purchases this long after a click
-    if hp.loglink_window_h is not None and (hp.prior_form != "loglink" or not 1 <= hp.loglink_window_h <= lookback_h):
-        raise ValueError(f"loglink_window_h {hp.loglink_window_h} needs prior_form 'loglink' (got {hp.prior_form!r}) "
-                         f"and 1-{lookback_h} hours (the lookback window)")
+    check_settings(cfg, hp)  # before the prior's minutes of work
     with one_thread():  # the same bits on any machine (`gaelp.agent.threads`)
         return _train(cfg, hp, out, resume, on_iteration)
 

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from gaelp.agent import CHECKPOINT
 from gaelp.cli.core import ConfigOpt, JsonOpt, _config
 from gaelp.cli.render import err, out, progress_bar
+
+if TYPE_CHECKING:
+    from gaelp.agent.ppo import PPOConfig
+    from gaelp.config import Config
 
 
 def train(
@@ -26,8 +30,15 @@ def train(
     env_hours: Annotated[int | None, typer.Option("--env-hours", help="stop after this many simulated hours "
                                                                         "over all worlds (default 100,000)",
                                                   min=1)] = None,
-    seed: Annotated[int, typer.Option("--seed", help="training seed; worlds get seeds 1000 + seed x 1e6 + k",
-                                      min=0)] = 0,
+    seed: Annotated[int | None, typer.Option("--seed", help="training seed; worlds get seeds 1000 + seed x 1e6 + k "
+                                             "(default 0)", min=0)] = None,
+    seeds: Annotated[str | None, typer.Option("--seeds", help="train at each of these seeds (comma-separated, "
+                                              "two or more; OUT/seed-S each) and keep the best on validation "
+                                              "as OUT/best.pt")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="with --seeds: runs at once (processes)", min=1)] = 2,
+    select_worlds: Annotated[int, typer.Option("--select-worlds", help="with --seeds: validation worlds (seeds "
+                                               "900, 901, ...) each seed's best.pt plays for the choice",
+                                               min=1, max=100)] = 12,
     out_dir: Annotated[Path, typer.Option("--out", help="directory for policy.pt and TensorBoard logs (tb/)")]
         = Path("runs/agent"),
     resume: Annotated[bool, typer.Option("--resume", help="continue from OUT/policy.pt, bit-identically")] = False,
@@ -66,6 +77,10 @@ def train(
     if minutes is not None and env_hours is not None:
         err.print("[red]error:[/red] give --minutes or --env-hours, not both")
         raise typer.Exit(2)
+    if seeds is not None and (seed is not None or resume):
+        err.print("[red]error:[/red] --seeds trains every seed from scratch: drop --seed and --resume")
+        raise typer.Exit(2)
+    seed_list = _seed_list(seeds) if seeds is not None else None
     if resume and not (out_dir / CHECKPOINT).is_file():
         err.print(f"[red]error:[/red] --resume: no checkpoint at {out_dir / CHECKPOINT}")
         raise typer.Exit(2)
@@ -74,11 +89,14 @@ def train(
     from gaelp.agent.ppo import train as run_train
 
     limit = env_hours if env_hours is not None else (10**12 if minutes is not None else 100_000)
-    hp = PPOConfig(worlds=worlds, users=users, days=days, env_hours=limit, minutes=minutes, seed=seed,
+    hp = PPOConfig(worlds=worlds, users=users, days=days, env_hours=limit, minutes=minutes, seed=seed or 0,
                    purchase_worth=purchase_worth, reward_value=reward_value, bid_level=bid_level, prior_form=prior_form,
                    prior_worlds=prior_worlds, value_window_h=value_window or None, value_l2=value_l2,
                    loglink_window_h=loglink_window or None, val_worlds=val_worlds, val_users=val_users,
                    learning_rate=learning_rate)
+    if seed_list is not None:
+        _train_seeds(cfg, hp, seed_list, out_dir, workers, select_worlds, json_out)
+        return
     with progress_bar(not json_out) as bar:
         task = bar.add_task(f"training on {worlds} worlds of {users:,} people",
                             total=limit if minutes is None else None)
@@ -99,6 +117,40 @@ def train(
     j = result.to_json()
     out.print(f"trained {j['env_hours']:,} env-hours in {j['wall_s']:.1f} s ({j['env_hours_per_s']:.0f} env-hours/s); "
               f"training score {j['train_score']:.2f}; checkpoint {j['checkpoint']}")
+
+
+def _seed_list(text: str) -> list[int]:
+    """`--seeds`' comma-separated integers (exit 2 naming the value if one is not)."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        err.print(f"[red]error:[/red] --seeds takes comma-separated integers, e.g. 0,1,2; got {text!r}")
+        raise typer.Exit(2) from None
+
+
+def _train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out_dir: Path, workers: int, select_worlds: int,
+                 json_out: bool) -> None:
+    """`gaelp train --seeds`: `gaelp.agent.seeds.train_seeds` with a progress bar, then the choice."""
+    from gaelp.agent.seeds import SEEDS_FILE, train_seeds
+
+    with progress_bar(not json_out) as bar:
+        task = bar.add_task(f"training seeds {','.join(map(str, seeds))} ({workers} at once)", total=2 * len(seeds))
+        try:
+            result = train_seeds(cfg, hp, seeds, out_dir, workers, select_worlds,
+                                 on_step=lambda what: bar.update(task, advance=1, description=what))
+        except ValueError as e:
+            err.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(2) from None
+    j = result.to_json()
+    if json_out:
+        print(json.dumps(j))
+        return
+    for row in j["seeds"]:
+        v = row["validation"]
+        out.print(f"seed {row['seed']}: {row['env_hours']:,} env-hours in {row['wall_s']:.0f} s; validation score "
+                  f"{v['mean']:.1f} on {select_worlds} worlds")
+    out.print(f"kept seed {j['chosen']}'s best.pt as {j['checkpoint']} ({j['wall_s']:.0f} s in all; "
+              f"{out_dir / SEEDS_FILE})")
 
 
 def register(app: typer.Typer) -> None:

@@ -31,3 +31,18 @@ def test_train_rejects_bad_usage(tmp_path: Path) -> None:
     still = gaelp("train", "--learning-rate", "0", "--prior-worlds", "0", "--out", str(tmp_path / "lr"))
     assert still.returncode == 2 and "learning_rate must be above 0, got 0.0" in still.stderr
     assert not (tmp_path / "lr" / "policy.pt").exists()
+    both_seeds = gaelp("train", "--seed", "1", "--seeds", "0,1", "--out", str(tmp_path))
+    assert both_seeds.returncode == 2 and "drop --seed" in both_seeds.stderr
+    not_ints = gaelp("train", "--seeds", "0,x", "--out", str(tmp_path))
+    assert not_ints.returncode == 2 and "got '0,x'" in not_ints.stderr
+
+
+def test_train_seeds_json_has_the_train_keys_and_the_choice(tmp_path: Path) -> None:
+    run = gaelp("train", "--seeds", "0,1", "--worlds", "2", "--users", "400", "--days", "1", "--env-hours", "48",
+                "--prior-worlds", "0", "--val-users", "400", "--select-worlds", "2", "--out", str(tmp_path), "--json")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert {"env_hours", "wall_s", "env_hours_per_s", "train_score", "checkpoint"} <= set(data)
+    assert data["env_hours"] == 96 and Path(data["checkpoint"]) == tmp_path / "best.pt"
+    assert data["chosen"] in (0, 1) and [r["seed"] for r in data["seeds"]] == [0, 1]
+    assert (tmp_path / "seed-0" / "policy.pt").is_file() and (tmp_path / "seed-1" / "best.pt").is_file()

@@ -1,0 +1,130 @@
+"""Training over several seeds, the best on validation kept (`gaelp train --seeds 0,1,2`).
+
+A run's outcome depends on its seed (its prior's worlds, its training worlds, its initial weights: docs/agent.md,
+"Across training seeds"), so the shipped policy is the best of several seeds on validation worlds. This does that
+in one call:
+
+1. Each seed trains in a process of its own (`gaelp.agent.ppo.train` with that seed, on one thread, into
+   `OUT/seed-S`), `workers` at a time. Each seed's checkpoints are those of the same run alone, bit for bit.
+2. Each seed's `best.pt` plays `select_worlds` validation worlds (seeds 900 + k, `hp.val_users` people, the CAC
+   guard on, as in training's checkpoint selection), every (seed, world) a task of the same pool.
+3. The seed with the highest mean score wins (the lower seed on a tie); its `best.pt` is copied to `OUT/best.pt`,
+   and `OUT/seeds.json` holds every seed's training figures and validation scores.
+
+Held-out worlds (seeds 0-899) are never played here.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gaelp.agent.network import load_checkpoint
+from gaelp.agent.ppo import BEST, PPOConfig, TrainResult, check_settings, train, validation_world
+from gaelp.agent.threads import one_thread
+from gaelp.config import Config
+
+SEEDS_FILE = "seeds.json"
+
+
+def seed_dir(out: Path, seed: int) -> Path:
+    """Where seed `seed` of a several-seed run trains."""
+    return out / f"seed-{seed}"
+
+
+@dataclass
+class SeedsResult:
+    """What `train_seeds` returns (and `gaelp train --seeds ... --json` prints).
+
+    Attributes:
+        runs: each seed's `TrainResult`, in the order of `seeds`.
+        seeds: the seeds.
+        scores: each seed's validation score per world (seeds 900, 901, ...), in the order of `seeds`.
+        chosen: the seed whose `best.pt` was kept.
+        wall_s: wall seconds of the whole call (training and selection).
+        checkpoint: the kept policy (`OUT/best.pt`).
+    """
+
+    runs: list[TrainResult]
+    seeds: list[int]
+    scores: list[list[float]]
+    chosen: int
+    wall_s: float
+    checkpoint: str
+
+    def to_json(self) -> dict[str, Any]:
+        """`gaelp train --json`'s keys (simulated hours summed over the seeds; the chosen seed's training score),
+        then `chosen` and per seed its training figures and validation scores."""
+        hours = sum(r.env_hours for r in self.runs)
+        return {"env_hours": hours, "wall_s": round(self.wall_s, 3),
+                "env_hours_per_s": round(hours / max(self.wall_s, 1e-9), 2),
+                "train_score": self.runs[self.seeds.index(self.chosen)].train_score, "checkpoint": self.checkpoint,
+                "chosen": self.chosen,
+                "seeds": [{"seed": s, "env_hours": r.env_hours, "wall_s": round(r.wall_s, 3),
+                           "train_score": r.train_score, "validation": {"mean": float(np.mean(v)), "per_world": v}}
+                          for s, r, v in zip(self.seeds, self.runs, self.scores, strict=True)]}
+
+
+def _train_one(cfg: Config, hp: PPOConfig, out: Path) -> TrainResult:
+    result = train(cfg, hp, out)
+    result.history = []  # the checkpoint keeps it; not sent back between processes
+    return result
+
+
+def _validate_one(cfg: Config, hp: PPOConfig, path: Path, k: int) -> float:
+    with one_thread():  # as training validates: the same bits on any machine
+        return validation_world(cfg, load_checkpoint(path), hp, k)
+
+
+def train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out: Path, workers: int = 2, select_worlds: int = 12,
+                on_step: Callable[[str], None] | None = None) -> SeedsResult:
+    """Train `hp` at each of `seeds` and keep the best on validation (see the module's docstring).
+
+    Args:
+        cfg: the base config (as `train`'s).  hp: the hyper-parameters; its `seed` is replaced by each seed's.
+        seeds: distinct training seeds, at least two.  out: the output directory.
+        workers: processes at once.  select_worlds: validation worlds of the choice (seeds 900 + k).
+        on_step: called with a short description after each seed's training and after each seed's validation.
+
+    Raises:
+        ValueError: fewer than two seeds, a seed repeated or negative, `workers` or `select_worlds` below 1, or
+            settings `train` refuses (`check_settings`), before any work.
+    """
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ValueError(f"seeds must be two or more distinct seeds >= 0, got {seeds}")
+    if workers < 1 or select_worlds < 1:
+        raise ValueError(f"workers and select_worlds must be at least 1, got {workers} and {select_worlds}")
+    check_settings(cfg, hp)
+    start = time.perf_counter()
+    hps = [replace(hp, seed=s) for s in seeds]
+    with ProcessPoolExecutor(min(workers, len(seeds)), mp_context=mp.get_context("spawn")) as pool:
+        futures = [pool.submit(_train_one, cfg, h, seed_dir(out, s)) for s, h in zip(seeds, hps, strict=True)]
+        runs = []
+        for s, f in zip(seeds, futures, strict=True):
+            runs.append(f.result())
+            if on_step is not None:
+                on_step(f"seed {s} trained")
+        pick = replace(hp, val_worlds=select_worlds)
+        plays = [[pool.submit(_validate_one, cfg, pick, seed_dir(out, s) / BEST, k) for k in range(select_worlds)]
+                 for s in seeds]
+        scores = []
+        for s, row in zip(seeds, plays, strict=True):
+            scores.append([f.result() for f in row])
+            if on_step is not None:
+                on_step(f"seed {s} validated")
+    means = [float(np.mean(v)) for v in scores]
+    chosen = seeds[int(np.argmax(means))]  # the first of equal means
+    kept = out / BEST
+    shutil.copyfile(seed_dir(out, chosen) / BEST, kept)
+    result = SeedsResult(runs, list(seeds), scores, chosen, time.perf_counter() - start, str(kept))
+    (out / SEEDS_FILE).write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    return result
