@@ -21,7 +21,8 @@ import multiprocessing as mp
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -74,8 +75,10 @@ class SeedsResult:
                           for s, r, v in zip(self.seeds, self.runs, self.scores, strict=True)]}
 
 
-def _train_one(cfg: Config, hp: PPOConfig, out: Path) -> TrainResult:
-    result = train(cfg, hp, out)
+def _train_one(cfg: Config, hp: PPOConfig, out: Path, events: Any = None) -> TrainResult:
+    """`train` of one seed in a worker; its iterations' simulated hours put on `events` (a queue) if given."""
+    report = None if events is None else (lambda row: events.put((hp.seed, int(row["env_hours"]))))
+    result = train(cfg, hp, out, on_iteration=report)
     result.history = []  # the checkpoint keeps it; not sent back between processes
     return result
 
@@ -86,14 +89,16 @@ def _validate_one(cfg: Config, hp: PPOConfig, path: Path, k: int) -> float:
 
 
 def train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out: Path, workers: int = 2, select_worlds: int = 12,
-                on_step: Callable[[str], None] | None = None) -> SeedsResult:
+                on_trained: Callable[[int, int], None] | None = None,
+                on_validated: Callable[[int], None] | None = None) -> SeedsResult:
     """Train `hp` at each of `seeds` and keep the best on validation (see the module's docstring).
 
     Args:
         cfg: the base config (as `train`'s).  hp: the hyper-parameters; its `seed` is replaced by each seed's.
         seeds: distinct training seeds, at least two.  out: the output directory.
         workers: processes at once.  select_worlds: validation worlds of the choice (seeds 900 + k).
-        on_step: called with a short description after each seed's training and after each seed's validation.
+        on_trained: called with (seed, simulated hours so far) after each iteration of each seed's training.
+        on_validated: called with the seed after each of its validation worlds.
 
     Raises:
         ValueError: fewer than two seeds, a seed repeated or negative, `workers` or `select_worlds` below 1, or
@@ -105,22 +110,32 @@ def train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out: Path, workers
         raise ValueError(f"workers and select_worlds must be at least 1, got {workers} and {select_worlds}")
     check_settings(cfg, hp)
     start = time.perf_counter()
-    hps = [replace(hp, seed=s) for s in seeds]
-    with ProcessPoolExecutor(min(workers, len(seeds)), mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(_train_one, cfg, h, seed_dir(out, s)) for s, h in zip(seeds, hps, strict=True)]
-        runs = []
-        for s, f in zip(seeds, futures, strict=True):
-            runs.append(f.result())
-            if on_step is not None:
-                on_step(f"seed {s} trained")
+    ctx = mp.get_context("spawn")
+    with ExitStack() as stack:
+        pool = stack.enter_context(ProcessPoolExecutor(min(workers, len(seeds)), mp_context=ctx))
+        # the workers' progress comes back through a manager's queue (a plain one cannot be sent to a pool)
+        events = stack.enter_context(ctx.Manager()).Queue() if on_trained is not None else None
+
+        def drain() -> None:  # the workers' progress, in the order it came
+            while events is not None and on_trained is not None and not events.empty():
+                on_trained(*events.get())
+
+        futures = [pool.submit(_train_one, cfg, replace(hp, seed=s), seed_dir(out, s), events) for s in seeds]
+        pending: set[Future[TrainResult]] = set(futures)
+        while pending:
+            _, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            drain()
+        runs = [f.result() for f in futures]
+        drain()
         pick = replace(hp, val_worlds=select_worlds)
-        plays = [[pool.submit(_validate_one, cfg, pick, seed_dir(out, s) / BEST, k) for k in range(select_worlds)]
-                 for s in seeds]
-        scores = []
-        for s, row in zip(seeds, plays, strict=True):
-            scores.append([f.result() for f in row])
-            if on_step is not None:
-                on_step(f"seed {s} validated")
+        plays = {pool.submit(_validate_one, cfg, pick, seed_dir(out, s) / BEST, k): (i, k)
+                 for i, s in enumerate(seeds) for k in range(select_worlds)}
+        scores = [[0.0] * select_worlds for _ in seeds]
+        for f in as_completed(plays):
+            i, k = plays[f]
+            scores[i][k] = f.result()
+            if on_validated is not None:
+                on_validated(seeds[i])
     means = [float(np.mean(v)) for v in scores]
     chosen = seeds[int(np.argmax(means))]  # the first of equal means
     kept = out / BEST

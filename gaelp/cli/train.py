@@ -134,10 +134,14 @@ def _train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out_dir: Path, wo
     from gaelp.agent.seeds import SEEDS_FILE, train_seeds
 
     with progress_bar(not json_out) as bar:
-        task = bar.add_task(f"training seeds {','.join(map(str, seeds))} ({workers} at once)", total=2 * len(seeds))
+        tasks = {s: bar.add_task(f"seed {s}: training", total=hp.env_hours if hp.minutes is None else None)
+                 for s in seeds}
+        check = bar.add_task(f"validation of each seed's best.pt ({select_worlds} worlds each)",
+                             total=len(seeds) * select_worlds)
         try:
             result = train_seeds(cfg, hp, seeds, out_dir, workers, select_worlds,
-                                 on_step=lambda what: bar.update(task, advance=1, description=what))
+                                 on_trained=lambda s, hours: bar.update(tasks[s], completed=hours),
+                                 on_validated=lambda s: bar.advance(check))
         except ValueError as e:
             err.print(f"[red]error:[/red] {e}")
             raise typer.Exit(2) from None

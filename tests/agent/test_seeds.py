@@ -25,7 +25,12 @@ def _same_weights(a: Path, b: Path) -> bool:
 
 
 def test_each_seed_trains_as_alone_and_the_best_on_validation_is_kept(tmp_path: Path) -> None:
-    res = train_seeds(Config(), HP, [3, 4], tmp_path, workers=2, select_worlds=2)
+    trained: dict[int, list[int]] = {3: [], 4: []}
+    validated: list[int] = []
+    res = train_seeds(Config(), HP, [3, 4], tmp_path, workers=2, select_worlds=2,
+                      on_trained=lambda s, hours: trained[s].append(hours), on_validated=validated.append)
+    # progress: every iteration of each seed (2 campaigns of 144 hours), every validation world
+    assert trained == {3: [144, 288], 4: [144, 288]} and sorted(validated) == [3, 3, 4, 4]
     j = json.loads((tmp_path / SEEDS_FILE).read_text())
     assert j == json.loads(json.dumps(res.to_json()))
     assert {"env_hours", "wall_s", "env_hours_per_s", "train_score", "checkpoint", "chosen", "seeds"} <= set(j)
