@@ -33,6 +33,7 @@ torch seed for the initial weights; torch runs on one thread.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -54,7 +55,7 @@ from gaelp.agent.network import (
 )
 from gaelp.agent.prior_fit import LABEL_WINDOW_H, PRIOR_SEED_BASE, PRIOR_USERS, build_prior, fit_loglink
 from gaelp.agent.reward import REWARD_VALUES
-from gaelp.agent.threads import one_thread
+from gaelp.agent.threads import numerics, one_thread
 from gaelp.agent.value import DEFAULT_L2, PRIOR_CVR, flat_prior
 from gaelp.config import Config
 
@@ -286,6 +287,12 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
         prior, iteration, env_hours, history = ck["prior_w"], ck["iteration"], ck["env_hours"], ck["history"]
         loglink = ck.get("loglink_w")
         best = ck["best"]
+        here, then = numerics(), ck.get("numerics")
+        if then is not None and then != here:  # the run goes on, in other low bits than it would have there
+            changed = ", ".join(f"{k} {then.get(k)!r} -> {here[k]!r}" for k in here if then.get(k) != here[k])
+            warnings.warn(f"{path} was written under other numerics ({changed}): the run continues, but not "
+                          "bit for bit as it would have there (docs/agent.md, 'Same seed, other machine')",
+                          stacklevel=2)
     adam_step = FlatAdam(optimizer).step  # the same numbers, one kernel per operation for all parameters
     writer = SummaryWriter(str(out / "tb"))
     start = time.perf_counter()
@@ -392,7 +399,7 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
                 writer.add_scalar(f"train/{k}", v, env_hours)
         save_checkpoint(path, net, prior, hp=asdict(hp), optimizer=optimizer.state_dict(), torch_rng=gen.get_state(),
                         np_rng=rng.bit_generator.state, iteration=iteration, env_hours=env_hours, history=history,
-                        best=best, **settings)
+                        best=best, numerics=numerics(), **settings)
         if on_iteration is not None:
             on_iteration(row)
     writer.close()

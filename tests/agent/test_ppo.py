@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from gaelp.agent.bidder import make_agent_bidder
@@ -20,6 +22,7 @@ from gaelp.agent.network import (
 )
 from gaelp.agent.ppo import BEST, CHECKPOINT, PPOConfig, train
 from gaelp.agent.stats import obs_size
+from gaelp.agent.threads import numerics
 from gaelp.agent.value import flat_prior, n_terms
 from gaelp.config import Config, build_config
 
@@ -39,6 +42,21 @@ def test_resume_is_bit_identical(tmp_path: Path) -> None:
     assert (tmp_path / "whole" / "tb").is_dir()
     assert a["best"] == b["best"] and a["best"]["iteration"] in (0, 2)  # the start, or iteration 2 if it beat it
     assert load_checkpoint(tmp_path / "split" / BEST)["iteration"] == a["best"]["iteration"]
+
+
+def test_a_resume_under_other_numerics_warns_and_goes_on(tmp_path: Path) -> None:
+    hp = PPOConfig(worlds=1, users=600, days=1, env_hours=48, hidden=8, val_every=0)
+    train(Config(), PPOConfig(**{**hp.__dict__, "env_hours": 24}), tmp_path)
+    ck = load_checkpoint(tmp_path / CHECKPOINT)
+    assert ck["numerics"] == numerics() and {"cpu", "torch", "blas", "torch_capability", "mkl_cbwr"} <= set(ck["numerics"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same machine: no warning
+        train(Config(), PPOConfig(**{**hp.__dict__, "env_hours": 36}), tmp_path, resume=True)
+    ck = load_checkpoint(tmp_path / CHECKPOINT)
+    ck["numerics"] = {**ck["numerics"], "cpu": "another CPU"}  # as if written on another machine
+    torch.save(ck, tmp_path / CHECKPOINT)
+    with pytest.warns(UserWarning, match="cpu 'another CPU' -> "):
+        assert train(Config(), hp, tmp_path, resume=True).env_hours == 48
 
 
 def test_the_start_is_validated_first_and_stays_best_until_beaten(tmp_path: Path) -> None:
