@@ -238,7 +238,7 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
         on_iteration: called with each iteration's metrics (the CLI's progress bar).
     """
     check_settings(cfg, hp)  # before the prior's minutes of work
-    with one_thread():  # the same bits on any machine (`gaelp.agent.threads`)
+    with one_thread():  # the same bits on any number of cores (`gaelp.agent.threads`)
         return _train(cfg, hp, out, resume, on_iteration)
 
 

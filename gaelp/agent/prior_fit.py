@@ -161,7 +161,7 @@ def build_prior(cfg: Config, worlds: int = PRIOR_WORLDS, users: int = PRIOR_USER
                 bid_scale: float = COLLECT_BID_SCALE,
                 budget_scale: float = COLLECT_BUDGET_SCALE) -> tuple[np.ndarray, ClickLog]:
     """Collect `worlds` campaigns' click logs (`collect_world`) and fit the prior on them; the weights and the
-    pooled log. On one thread (`gaelp.agent.threads`): the same weights on any machine."""
+    pooled log. On one thread (`gaelp.agent.threads`): the same weights on any number of cores."""
     logs = []
     with one_thread():
         for k in range(worlds):

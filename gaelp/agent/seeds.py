@@ -84,7 +84,7 @@ def _train_one(cfg: Config, hp: PPOConfig, out: Path, events: Any = None) -> Tra
 
 
 def _validate_one(cfg: Config, hp: PPOConfig, path: Path, k: int) -> float:
-    with one_thread():  # as training validates: the same bits on any machine
+    with one_thread():  # as training validates: the same bits on any number of cores
         return validation_world(cfg, load_checkpoint(path), hp, k)
 
 
