@@ -8,7 +8,7 @@ in one call:
    `OUT/seed-S`), `workers` at a time. Each seed's checkpoints are those of the same run alone, bit for bit.
 2. Each seed's `best.pt` plays `select_worlds` validation worlds (seeds 900 + k, `hp.val_users` people, the CAC
    guard on, as in training's checkpoint selection), every (seed, world) a task of the same pool.
-3. The seed with the highest mean score wins (the lower seed on a tie); its `best.pt` is copied to `OUT/best.pt`,
+3. The seed with the highest mean score wins (the first given, on a tie); its `best.pt` is copied to `OUT/best.pt`,
    and `OUT/seeds.json` holds every seed's training figures and validation scores.
 
 Held-out worlds (seeds 0-899) are never played here.
