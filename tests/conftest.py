@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import os
 
+from hypothesis import settings
+
 PG_ENV = "GAELP_TEST_PG_URL"
+
+# Property tests draw their examples from a fixed seed (derandomize) and keep no example database, so every
+# run, here or in CI, tries the same examples: seeded randomness only.
+settings.register_profile("gaelp", derandomize=True, database=None)
+settings.load_profile("gaelp")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
