@@ -273,6 +273,7 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
                                   hp.loglink_window_h or hp.value_window_h or LABEL_WINDOW_H)
     iteration, env_hours, history = 0, 0, []
     best: dict[str, float] = {"score": -np.inf, "iteration": -1}
+    here = numerics()  # the process's kernels: read once, written with every checkpoint
     path = out / CHECKPOINT
     if resume:
         ck = load_checkpoint(path)
@@ -287,7 +288,7 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
         prior, iteration, env_hours, history = ck["prior_w"], ck["iteration"], ck["env_hours"], ck["history"]
         loglink = ck.get("loglink_w")
         best = ck["best"]
-        here, then = numerics(), ck.get("numerics")
+        then = ck.get("numerics")
         if then is not None and then != here:  # the run goes on, in other low bits than it would have there
             changed = ", ".join(f"{k} {then.get(k)!r} -> {here[k]!r}" for k in here if then.get(k) != here[k])
             warnings.warn(f"{path} was written under other numerics ({changed}): the run continues, but not "
@@ -399,7 +400,7 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
                 writer.add_scalar(f"train/{k}", v, env_hours)
         save_checkpoint(path, net, prior, hp=asdict(hp), optimizer=optimizer.state_dict(), torch_rng=gen.get_state(),
                         np_rng=rng.bit_generator.state, iteration=iteration, env_hours=env_hours, history=history,
-                        best=best, numerics=numerics(), **settings)
+                        best=best, numerics=here, **settings)
         if on_iteration is not None:
             on_iteration(row)
     writer.close()

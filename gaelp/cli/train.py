@@ -35,10 +35,11 @@ def train(
     seeds: Annotated[str | None, typer.Option("--seeds", help="train at each of these seeds (comma-separated, "
                                               "two or more; OUT/seed-S each) and keep the best on validation "
                                               "as OUT/best.pt")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="with --seeds: runs at once (processes)", min=1)] = 2,
-    select_worlds: Annotated[int, typer.Option("--select-worlds", help="with --seeds: validation worlds (seeds "
-                                               "900, 901, ...) each seed's best.pt plays for the choice",
-                                               min=1, max=100)] = 12,
+    workers: Annotated[int | None, typer.Option("--workers", help="with --seeds: runs at once (processes; "
+                                                "default 2)", min=1)] = None,
+    select_worlds: Annotated[int | None, typer.Option("--select-worlds", help="with --seeds: validation worlds "
+                                                      "(seeds 900, 901, ...) each seed's best.pt plays for the "
+                                                      "choice (default 12)", min=1, max=100)] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="directory for policy.pt and TensorBoard logs (tb/)")]
         = Path("runs/agent"),
     resume: Annotated[bool, typer.Option("--resume", help="continue from OUT/policy.pt, bit-identically")] = False,
@@ -80,6 +81,9 @@ def train(
     if seeds is not None and (seed is not None or resume):
         err.print("[red]error:[/red] --seeds trains every seed from scratch: drop --seed and --resume")
         raise typer.Exit(2)
+    if seeds is None and (workers is not None or select_worlds is not None):
+        err.print("[red]error:[/red] --workers and --select-worlds go with --seeds")
+        raise typer.Exit(2)
     seed_list = _seed_list(seeds) if seeds is not None else None
     if resume and not (out_dir / CHECKPOINT).is_file():
         err.print(f"[red]error:[/red] --resume: no checkpoint at {out_dir / CHECKPOINT}")
@@ -95,7 +99,7 @@ def train(
                    loglink_window_h=loglink_window or None, val_worlds=val_worlds, val_users=val_users,
                    learning_rate=learning_rate)
     if seed_list is not None:
-        _train_seeds(cfg, hp, seed_list, out_dir, workers, select_worlds, json_out)
+        _train_seeds(cfg, hp, seed_list, out_dir, workers or 2, select_worlds or 12, json_out)
         return
     with progress_bar(not json_out) as bar:
         task = bar.add_task(f"training on {worlds} worlds of {users:,} people",

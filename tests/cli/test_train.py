@@ -35,6 +35,8 @@ def test_train_rejects_bad_usage(tmp_path: Path) -> None:
     assert both_seeds.returncode == 2 and "drop --seed" in both_seeds.stderr
     not_ints = gaelp("train", "--seeds", "0,x", "--out", str(tmp_path))
     assert not_ints.returncode == 2 and "got '0,x'" in not_ints.stderr
+    alone = gaelp("train", "--select-worlds", "4", "--out", str(tmp_path))
+    assert alone.returncode == 2 and "go with --seeds" in alone.stderr
 
 
 def test_train_seeds_json_has_the_train_keys_and_the_choice(tmp_path: Path) -> None:
