@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gaelp.agent import CHECKPOINT
+from gaelp.agent import CHECKPOINT, TRAIN_WORLDS
 from gaelp.agent.env import VectorCampaignEnv, space_shape
 from gaelp.agent.network import (
     FlatAdam,
@@ -118,7 +118,7 @@ class PPOConfig:
         val_users: people per validation world.
     """
 
-    worlds: int = 4
+    worlds: int = TRAIN_WORLDS
     users: int = 5_000
     days: int | None = None
     env_hours: int = 100_000

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gaelp.agent import CHECKPOINT
+from gaelp.agent import CHECKPOINT, TRAIN_WORLDS
 from gaelp.cli.core import ConfigOpt, JsonOpt, _config
 from gaelp.cli.render import err, out, progress_bar
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def train(
     config: ConfigOpt = None,
-    worlds: Annotated[int, typer.Option("--worlds", help="training worlds played in parallel", min=1)] = 4,
+    worlds: Annotated[int, typer.Option("--worlds", help="training worlds played in parallel", min=1)] = TRAIN_WORLDS,
     users: Annotated[int, typer.Option("--users", help="people per training world", min=100)] = 5_000,
     days: Annotated[int | None, typer.Option("--days", help="campaign length (default: the config's)", min=1)] = None,
     minutes: Annotated[float | None, typer.Option("--minutes", help="stop after this wall time (between "
