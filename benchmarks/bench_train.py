@@ -52,12 +52,14 @@ def recurrent_ppo(users: int, days: int, hours: int, n_steps: int, envs: int = 1
     (`envs` > 1: that many copies in sb3's `DummyVecEnv`, seeds 0..envs-1)."""
     import gymnasium as gym
     from sb3_contrib import RecurrentPPO
-    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv
 
     import gaelp  # noqa: F401  (registers the environment)
 
     env = gym.make("gaelp/Campaign-v0", users=users, days=days) if envs == 1 else \
-        make_vec_env("gaelp/Campaign-v0", n_envs=envs, seed=0, env_kwargs={"users": users, "days": days})
+        DummyVecEnv([lambda: gym.make("gaelp/Campaign-v0", users=users, days=days)] * envs)
+    if envs > 1:
+        env.seed(0)  # copy i resets on seed i
     start, cpu = time.perf_counter(), time.process_time()
     model = RecurrentPPO("MlpLstmPolicy", env, n_steps=n_steps, seed=0, device="cpu")
     model.learn(total_timesteps=hours)
