@@ -7,12 +7,14 @@ environment, with its defaults but for a rollout of `--n-steps`. Torch runs on o
 
 Both sides measure training only: ours runs with `val_every=0` (no validation of the greedy policy on
 held-out worlds, whose simulated hours are not training hours; `gaelp train` still validates by
-default) and RecurrentPPO evaluates nothing either. `--worlds` defaults to `gaelp train`'s
-(`PPOConfig.worlds`), so the figure is the one a default training run gets. `--rppo-envs N` gives
-RecurrentPPO N copies of the env (sb3's `DummyVecEnv`, `--n-steps` each) instead of one: its policy then
-acts on N observations per call, as ours does on its worlds, while each copy still steps its own world. Each trainer first runs once briefly, untimed (one
+default) and RecurrentPPO evaluates nothing either. Each trainer first runs once briefly, untimed (one
 campaign of ours, one rollout of RecurrentPPO), so that one-time costs (imports, torch's first calls)
 fall in neither figure.
+
+`--worlds` defaults to `gaelp train`'s (`PPOConfig.worlds`), so the figure is the one a default training
+run gets. `--rppo-envs N` gives RecurrentPPO N copies of the env (sb3's `DummyVecEnv`, `--n-steps` each)
+instead of one: its policy then acts on N observations per call, as ours does on its worlds, while each
+copy still steps its own world.
 
 Beside the wall-clock figures, each run's env-hours per CPU-second of its process (`time.process_time`,
 torch on one thread) and their ratio: on a shared machine a run waits for a core now and then, which
@@ -78,8 +80,9 @@ def bench_train(users: int = 2_000, days: int = 2, worlds: int = PPOConfig.world
         a.append(ours(users, days, worlds, hours))
         b.append(recurrent_ppo(users, days, hours, n_steps, rppo_envs))
     (ma, ca), (mb, cb) = ([statistics.median(col) for col in zip(*runs, strict=True)] for runs in (a, b))
-    return {"users": users, "days": days, "env_hours": hours, "worlds": worlds, "rppo_envs": rppo_envs, "ours_env_hours_per_s": round(ma, 1),
-            "recurrent_ppo_env_hours_per_s": round(mb, 1), "ratio": round(ma / mb, 2),
+    return {"users": users, "days": days, "env_hours": hours, "worlds": worlds, "rppo_envs": rppo_envs,
+            "ours_env_hours_per_s": round(ma, 1), "recurrent_ppo_env_hours_per_s": round(mb, 1),
+            "ratio": round(ma / mb, 2),
             "ours_env_hours_per_cpu_s": round(ca, 1), "recurrent_ppo_env_hours_per_cpu_s": round(cb, 1),
             "cpu_ratio": round(ca / cb, 2),
             "runs": {"ours": [round(x, 1) for x, _ in a], "recurrent_ppo": [round(x, 1) for x, _ in b],
@@ -91,7 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--users", type=int, default=2_000)
     p.add_argument("--days", type=int, default=2)
-    p.add_argument("--worlds", type=int, default=PPOConfig.worlds, help="our worlds per call (default: gaelp train's)")
+    p.add_argument("--worlds", type=int, default=PPOConfig.worlds,
+                   help="our worlds per call (default: gaelp train's)")
     p.add_argument("--env-hours", type=int, default=1_536)
     p.add_argument("--n-steps", type=int, default=128, help="RecurrentPPO's rollout length")
     p.add_argument("--repeats", type=int, default=3)

@@ -4,6 +4,7 @@ CHECKPOINT = "policy.pt"
 """File name of a training run's checkpoint in its output directory (`gaelp train --out DIR`)."""
 
 TRAIN_WORLDS = 8
-"""Training worlds a PPO iteration plays in parallel by default (`PPOConfig.worlds`, `gaelp train --worlds`): with 8
-worlds the vector env's calls are shared by twice the worlds of 4 (1.4x the env-hours per second), and on held-out
-worlds its policy scored as 4 worlds' did (docs/agent.md, "Eight training worlds")."""
+"""Training worlds a PPO iteration plays in parallel by default (`PPOConfig.worlds`, `gaelp train --worlds`). The
+vector env steps them as one batch, so 8 worlds give 1.4-1.6x the env-hours per second of 4 at the training
+benchmark's size, and their policy scored as 4 worlds' did on held-out worlds (docs/agent.md, "Eight training
+worlds")."""
