@@ -58,9 +58,14 @@ def recurrent_ppo(users: int, days: int, hours: int, n_steps: int, envs: int = 1
 
     import gaelp  # noqa: F401  (registers the environment)
 
-    env = gym.make("gaelp/Campaign-v0", users=users, days=days) if envs == 1 else \
-        DummyVecEnv([lambda: gym.make("gaelp/Campaign-v0", users=users, days=days)] * envs)
-    if envs > 1:
+    def make() -> gym.Env:
+        return gym.make("gaelp/Campaign-v0", users=users, days=days)
+
+    env: gym.Env | DummyVecEnv
+    if envs == 1:
+        env = make()
+    else:
+        env = DummyVecEnv([make] * envs)
         env.seed(0)  # copy i resets on seed i
     start, cpu = time.perf_counter(), time.process_time()
     model = RecurrentPPO("MlpLstmPolicy", env, n_steps=n_steps, seed=0, device="cpu")

@@ -8,3 +8,11 @@ TRAIN_WORLDS = 8
 vector env steps them as one batch, so 8 worlds give 1.4-1.6x the env-hours per second of 4 at the training
 benchmark's size, and their policy scored as 4 worlds' did on held-out worlds (docs/agent.md, "Eight training
 worlds")."""
+
+SEED_WORKERS = 2
+"""Seeds trained at once by default (`gaelp.agent.seeds.train_seeds`, `gaelp train --seeds --workers`): one process
+each, one per core of a 2-core machine."""
+
+SELECT_WORLDS = 12
+"""Validation worlds (seeds 900, 901, ...) each seed's `best.pt` plays for the choice by default
+(`gaelp.agent.seeds.train_seeds`, `gaelp train --seeds --select-worlds`)."""

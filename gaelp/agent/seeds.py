@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from gaelp.agent import SEED_WORKERS, SELECT_WORLDS
 from gaelp.agent.network import load_checkpoint
 from gaelp.agent.ppo import BEST, PPOConfig, TrainResult, check_settings, train, validation_world
 from gaelp.agent.threads import one_thread
@@ -88,7 +89,8 @@ def _validate_one(cfg: Config, hp: PPOConfig, path: Path, k: int) -> float:
         return validation_world(cfg, load_checkpoint(path), hp, k)
 
 
-def train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out: Path, workers: int = 2, select_worlds: int = 12,
+def train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out: Path, workers: int = SEED_WORKERS,
+                select_worlds: int = SELECT_WORLDS,
                 on_trained: Callable[[int, int], None] | None = None,
                 on_validated: Callable[[int], None] | None = None) -> SeedsResult:
     """Train `hp` at each of `seeds` and keep the best on validation (see the module's docstring).

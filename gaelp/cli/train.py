@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gaelp.agent import CHECKPOINT, TRAIN_WORLDS
+from gaelp.agent import CHECKPOINT, SEED_WORKERS, SELECT_WORLDS, TRAIN_WORLDS
 from gaelp.cli.core import ConfigOpt, JsonOpt, _config
 from gaelp.cli.render import err, out, progress_bar
 
@@ -36,10 +36,10 @@ def train(
                                               "two or more; OUT/seed-S each) and keep the best on validation "
                                               "as OUT/best.pt")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="with --seeds: runs at once (processes; "
-                                                "default 2)", min=1)] = None,
+                                                f"default {SEED_WORKERS})", min=1)] = None,
     select_worlds: Annotated[int | None, typer.Option("--select-worlds", help="with --seeds: validation worlds "
                                                       "(seeds 900, 901, ...) each seed's best.pt plays for the "
-                                                      "choice (default 12)", min=1, max=100)] = None,
+                                                      f"choice (default {SELECT_WORLDS})", min=1, max=100)] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="directory for policy.pt and TensorBoard logs (tb/)")]
         = Path("runs/agent"),
     resume: Annotated[bool, typer.Option("--resume", help="continue from OUT/policy.pt, bit-identically")] = False,
@@ -99,7 +99,8 @@ def train(
                    loglink_window_h=loglink_window or None, val_worlds=val_worlds, val_users=val_users,
                    learning_rate=learning_rate)
     if seed_list is not None:
-        _train_seeds(cfg, hp, seed_list, out_dir, workers or 2, select_worlds or 12, json_out)
+        _train_seeds(cfg, hp, seed_list, out_dir, workers or SEED_WORKERS,
+                     select_worlds or SELECT_WORLDS, json_out)
         return
     with progress_bar(not json_out) as bar:
         task = bar.add_task(f"training on {worlds} worlds of {users:,} people",
