@@ -15,7 +15,8 @@ from typing import Annotated
 import typer
 
 from gaelp.cli.core import ConfigOpt, DaysOpt, JsonOpt, SeedOpt, UsersOpt, _check_bidder, _config
-from gaelp.cli.render import err, fmt, out, progress_bar
+from gaelp.cli.errors import EXIT_USAGE, fail
+from gaelp.cli.render import fmt, out, progress_bar
 
 safety_app = typer.Typer(help="Test the safety layer with injected faults.", no_args_is_help=True)
 pacing_app = typer.Typer(help="Measure budget pacing against the platform's promise.", no_args_is_help=True)
@@ -41,12 +42,10 @@ def faults(
     try:
         plan = [parse_fault(t) for t in texts]
     except ValueError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+        raise fail(str(e), EXIT_USAGE) from None
     late = [f.label for f in plan if f.day >= cfg.days]
     if late:
-        err.print(f"[red]error:[/red] faults after the campaign's {cfg.days} days: {', '.join(late)}")
-        raise typer.Exit(2)
+        raise fail(f"faults after the campaign's {cfg.days} days: {', '.join(late)}", EXIT_USAGE)
     rows = []
     with progress_bar(not as_json) as bar:
         task = bar.add_task(f"{len(plan)} faults + 1 run without: {cfg.users:,} people",
@@ -98,8 +97,7 @@ def identity_eval(
     from gaelp.experiments.identity_eval import identity_eval as run_eval
 
     if min_prob is not None and not 0.0 <= min_prob <= 1.0:
-        err.print(f"[red]error:[/red] --min-prob must be within 0-1, got {min_prob}")
-        raise typer.Exit(2)
+        raise fail(f"--min-prob must be within 0-1, got {min_prob}", EXIT_USAGE)
     cfg = _config(config, bidder=bidder, users=users, days=days, seed=seed)
     _check_bidder(cfg.bidder)
     runs = cfg.days * ((1 + len(cfg.channel_names)) + 1 if attribution else 1)

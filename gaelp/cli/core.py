@@ -11,7 +11,7 @@ from rich.text import Text
 
 from gaelp.bidders.registry import BIDDERS
 from gaelp.calibration import all_facts
-from gaelp.cli.errors import check_memory, fail
+from gaelp.cli.errors import EXIT_USAGE, check_memory, fail
 from gaelp.cli.render import err, fmt, kpi_table, out, print_json, progress_bar
 from gaelp.config import Config, ConfigError, dump_toml, load_config
 
@@ -102,16 +102,13 @@ def _fault_campaign(cfg: Config, text: str, stored: object, show: bool):
     from gaelp.experiments.faults import parse_fault, run_with_fault
 
     if stored is not None:
-        err.print("[red]error:[/red] --fault runs in memory only; drop --store / --run")
-        raise typer.Exit(2)
+        raise fail("--fault runs in memory only; drop --store / --run", EXIT_USAGE)
     try:
         f = parse_fault(text)
     except ValueError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+        raise fail(str(e), EXIT_USAGE) from None
     if f.day >= cfg.days:
-        err.print(f"[red]error:[/red] --fault {text!r} starts on day {f.day}, after the campaign's {cfg.days} days")
-        raise typer.Exit(2)
+        raise fail(f"--fault {text!r} starts on day {f.day}, after the campaign's {cfg.days} days", EXIT_USAGE)
     with progress_bar(show) as bar:
         task = bar.add_task(f"{cfg.bidder} with {f.label}: {cfg.users:,} people", total=cfg.days)
         start = time.perf_counter()

@@ -13,7 +13,8 @@ import typer
 
 from gaelp.agent import CHECKPOINT, SEED_WORKERS, SELECT_WORLDS, TRAIN_WORLDS
 from gaelp.cli.core import ConfigOpt, JsonOpt, _config
-from gaelp.cli.render import err, out, progress_bar
+from gaelp.cli.errors import EXIT_USAGE, fail
+from gaelp.cli.render import out, progress_bar
 
 if TYPE_CHECKING:
     from gaelp.agent.ppo import PPOConfig
@@ -76,18 +77,14 @@ def train(
 ) -> None:
     """Train the agent's policy (PPO with an LSTM) and write OUT/policy.pt after every campaign."""
     if minutes is not None and env_hours is not None:
-        err.print("[red]error:[/red] give --minutes or --env-hours, not both")
-        raise typer.Exit(2)
+        raise fail("give --minutes or --env-hours, not both", EXIT_USAGE)
     if seeds is not None and (seed is not None or resume):
-        err.print("[red]error:[/red] --seeds trains every seed from scratch: drop --seed and --resume")
-        raise typer.Exit(2)
+        raise fail("--seeds trains every seed from scratch: drop --seed and --resume", EXIT_USAGE)
     if seeds is None and (workers is not None or select_worlds is not None):
-        err.print("[red]error:[/red] --workers and --select-worlds go with --seeds")
-        raise typer.Exit(2)
+        raise fail("--workers and --select-worlds go with --seeds", EXIT_USAGE)
     seed_list = _seed_list(seeds) if seeds is not None else None
     if resume and not (out_dir / CHECKPOINT).is_file():
-        err.print(f"[red]error:[/red] --resume: no checkpoint at {out_dir / CHECKPOINT}")
-        raise typer.Exit(2)
+        raise fail(f"--resume: no checkpoint at {out_dir / CHECKPOINT}", EXIT_USAGE)
     cfg = _config(config)
     from gaelp.agent.ppo import PPOConfig  # torch loads only for real work
     from gaelp.agent.ppo import train as run_train
@@ -114,8 +111,7 @@ def train(
         try:
             result = run_train(cfg, hp, out_dir, resume=resume, on_iteration=show)
         except ValueError as e:
-            err.print(f"[red]error:[/red] {e}")
-            raise typer.Exit(2) from None
+            raise fail(str(e), EXIT_USAGE) from None
     if json_out:
         print(json.dumps(result.to_json()))
         return
@@ -129,8 +125,7 @@ def _seed_list(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",")]
     except ValueError:
-        err.print(f"[red]error:[/red] --seeds takes comma-separated integers, e.g. 0,1,2; got {text!r}")
-        raise typer.Exit(2) from None
+        raise fail(f"--seeds takes comma-separated integers, e.g. 0,1,2; got {text!r}", EXIT_USAGE) from None
 
 
 def _train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out_dir: Path, workers: int, select_worlds: int,
@@ -148,8 +143,7 @@ def _train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out_dir: Path, wo
                                  on_trained=lambda s, hours: bar.update(tasks[s], completed=hours),
                                  on_validated=lambda s: bar.advance(check))
         except ValueError as e:
-            err.print(f"[red]error:[/red] {e}")
-            raise typer.Exit(2) from None
+            raise fail(str(e), EXIT_USAGE) from None
     j = result.to_json()
     if json_out:
         print(json.dumps(j))

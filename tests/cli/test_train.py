@@ -26,6 +26,7 @@ def test_train_json_shape_and_resume(tmp_path: Path) -> None:
 def test_train_rejects_bad_usage(tmp_path: Path) -> None:
     both = gaelp("train", "--minutes", "1", "--env-hours", "10", "--out", str(tmp_path))
     assert both.returncode == 2 and "--minutes or --env-hours" in both.stderr
+    assert both.stderr.startswith("error: give --minutes") and "[red]" not in both.stderr  # plain text, no markup
     nothing = gaelp("train", "--resume", "--out", str(tmp_path / "empty"))
     assert nothing.returncode == 2 and "no checkpoint" in nothing.stderr
     still = gaelp("train", "--learning-rate", "0", "--prior-worlds", "0", "--out", str(tmp_path / "lr"))
