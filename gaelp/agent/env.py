@@ -23,6 +23,7 @@ gets stepped alone.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -196,11 +197,18 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
         self._reports: WorldsStats | None = None
         self._hours: list[tuple[int, BidderOutcome, np.ndarray]] = []  # the worlds' hours, for `_reports`
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
-        """Reset every world; world i gets seed `seed + i`."""
-        base = 0 if seed is None else int(seed)
-        self._next_seed = base + np.arange(self.num_envs) + self.num_envs
-        obs = [env.reset(seed=base + i)[0] for i, env in enumerate(self.envs)]
+    def reset(self, *, seed: int | Sequence[int] | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        """Reset every world; world i gets seed `seed + i`, or `seed[i]` given one seed per world (worlds may
+        share one: the same world, played apart)."""
+        if seed is None or isinstance(seed, (int, np.integer)):
+            seeds = (0 if seed is None else int(seed)) + np.arange(self.num_envs)
+        else:
+            seeds = np.asarray(seed, np.int64)
+            if seeds.shape != (self.num_envs,):
+                raise ValueError(f"reset: {self.num_envs} worlds need {self.num_envs} seeds, got {len(seed)}")
+        self._next_seed = seeds + self.num_envs
+        obs = [env.reset(seed=int(s))[0] for s, env in zip(seeds, self.envs, strict=True)]
         self._batch = self._batched()
         self._defer_reports()
         return np.stack(obs), {}

@@ -8,12 +8,15 @@ In the manner of CleanRL's single-file PPO-LSTM, written for this environment:
   whole sequence in one call, and each iteration ends at a campaign boundary, where a checkpoint
   holds everything needed to go on bit-identically (`--resume`).
 * Advantages by GAE over the campaign (its end is terminal: the ledger advanced what was pending),
-  then `update_epochs` passes of the clipped PPO loss over minibatches of whole worlds.
+  with `copies` > 1 taken relative to the mean of the copies of the same world hour by hour (a group
+  baseline over common random numbers: copies share a seed, so what the world dealt them cancels and what
+  their actions did is left), then `update_epochs` passes of the clipped PPO loss over minibatches of whole worlds.
 * The value model's prior (`prior_w`): with `prior_worlds` > 0, fitted offline before training on the
   click logs of that many training worlds (`gaelp.agent.prior_fit`) and kept fixed; otherwise it
   starts flat and follows the weights our value models reach at the end of the training campaigns (a
   moving average). Either way, what an advertiser learns from its past campaigns.
-* Training worlds have seeds `TRAIN_SEED_BASE + seed x 1,000,000 + k` (k = 0, 1, ...); held-out
+* Training worlds have seeds `TRAIN_SEED_BASE + seed x 1,000,000 + k` (k = 0, 1, ...; with `copies` > 1,
+  `copies` worlds in a row share one, so an iteration plays `worlds / copies` distinct worlds); held-out
   evaluation uses seeds 0-899, never seen in training or checkpoint selection.
 * Checkpoint selection: every `val_every` iterations (counted, so a resumed run validates the same ones)
   the greedy policy plays
@@ -116,6 +119,10 @@ class PPOConfig:
         val_every: iterations between validations of the greedy policy (0: never).
         val_worlds: validation worlds (seeds 900, 901, ...).
         val_users: people per validation world.
+        copies: worlds of an iteration that share one seed (and so its people, rivals and randomised settings:
+            common random numbers); each copy's advantage at an hour is taken relative to the copies' mean
+            there, a group baseline that removes what the world dealt them alike. 1: every world its own seed,
+            plain GAE advantages. Must divide `worlds`.
     """
 
     worlds: int = TRAIN_WORLDS
@@ -154,6 +161,7 @@ class PPOConfig:
     val_every: int = 5
     val_worlds: int = 3
     val_users: int = 10_000
+    copies: int = 1
 
 
 def validation_score(cfg: Config, ckpt: dict[str, Any], hp: PPOConfig) -> float:
@@ -211,8 +219,17 @@ def _gae(rewards: np.ndarray, values: np.ndarray, gamma: float, lam: float) -> n
     return adv
 
 
+def group_relative(adv: np.ndarray, copies: int) -> np.ndarray:
+    """(T, n) advantages `adv` less, at each hour, the mean of their group's (`copies` columns in a row)."""
+    t, n = adv.shape
+    grouped = adv.reshape(t, n // copies, copies)
+    return (grouped - grouped.mean(axis=2, keepdims=True)).reshape(t, n)
+
+
 def check_settings(cfg: Config, hp: PPOConfig) -> None:
     """Raise ValueError, naming the setting, if `train` cannot run `hp` on `cfg` (checked before any work)."""
+    if hp.copies < 1 or hp.worlds % hp.copies:
+        raise ValueError(f"copies must be at least 1 and divide worlds ({hp.worlds}), got {hp.copies}")
     if not hp.learning_rate > 0:
         raise ValueError(f"learning_rate must be above 0, got {hp.learning_rate}")
     if hp.reward_value not in REWARD_VALUES:
@@ -315,7 +332,10 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
         save_checkpoint(out / BEST, net, prior, **settings, val_score=best["score"], iteration=0)
     while not out_of_time():
         envs.set_prior(prior, loglink)
-        obs, _ = envs.reset(seed=world_base + iteration * n)
+        if hp.copies == 1:
+            obs, _ = envs.reset(seed=world_base + iteration * n)
+        else:  # copies of one world in a row, on seeds no other iteration uses
+            obs, _ = envs.reset(seed=(world_base + iteration * n + np.arange(n) // hp.copies).tolist())
         buf_obs = np.zeros((T, n, obs_dim), np.float32)
         buf_act = np.zeros((T, n, act_dim), np.float32)
         buf_logp, buf_val, buf_rew = np.zeros((T, n)), np.zeros((T, n)), np.zeros((T, n))
@@ -340,7 +360,9 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
 
         rew = buf_rew * hp.reward_scale
         adv = _gae(rew, buf_val, hp.gamma, hp.gae_lambda)
-        ret = adv + buf_val
+        ret = adv + buf_val  # the value's targets: each world's own
+        if hp.copies > 1:
+            adv = group_relative(adv, hp.copies)
         t_obs, t_act = torch.as_tensor(buf_obs), torch.as_tensor(buf_act)
         t_logp, t_adv, t_ret = (torch.as_tensor(a, dtype=torch.float32) for a in (buf_logp, adv, ret))
         data: dict[tuple[int, ...], tuple[torch.Tensor, ...]] = {}  # a minibatch's rollout data, as every epoch reads it

@@ -152,3 +152,16 @@ def test_a_world_reset_on_its_own_reports_its_new_campaign() -> None:
         o, r, _, _, _ = alone.step(zeros[1])
         assert np.array_equal(obs[1], o) and rew[1] == r
     assert envs.envs[1].agent.stats.t_next == 3
+
+
+def test_vector_env_takes_a_seed_per_world_and_copies_of_one_world_start_alike() -> None:
+    envs = VectorCampaignEnv(3, users=600, days=1)
+    obs, _ = envs.reset(seed=[7, 7, 9])
+    assert [e.cfg.seed for e in envs.envs] == [7, 7, 9]
+    assert np.array_equal(obs[0], obs[1])
+    action = np.zeros(envs.action_space.shape, np.float32)
+    for _ in range(6):  # the same actions in copies of one world: the same hours (common random numbers)
+        obs, reward, *_ = envs.step(action)
+        assert np.array_equal(obs[0], obs[1]) and reward[0] == reward[1]
+    with pytest.raises(ValueError, match="3 worlds need 3 seeds, got 2"):
+        envs.reset(seed=[1, 2])

@@ -20,7 +20,7 @@ from gaelp.agent.network import (
     load_checkpoint,
     save_checkpoint,
 )
-from gaelp.agent.ppo import BEST, CHECKPOINT, PPOConfig, train
+from gaelp.agent.ppo import BEST, CHECKPOINT, PPOConfig, group_relative, train
 from gaelp.agent.stats import obs_size
 from gaelp.agent.threads import numerics
 from gaelp.agent.value import flat_prior, n_terms
@@ -172,3 +172,40 @@ def test_an_offline_prior_is_built_first_and_stays_fixed(tmp_path: Path) -> None
     assert (ck["value_l2"], ck["value_window_h"]) == (best["value_l2"], best["value_window_h"]) == (7.0, 24)
     agent = make_agent_bidder(cfg, tmp_path / BEST)
     assert agent.value.bias_only and agent.value.window_h == 24 and agent.value.l2 == 7.0
+
+
+def test_group_relative_advantages_are_taken_against_their_copies_mean() -> None:
+    adv = np.arange(12.0).reshape(2, 6) ** 2  # 2 hours, 3 groups of 2 copies
+    rel = group_relative(adv, 2)
+    assert rel.shape == adv.shape
+    assert np.allclose(rel[:, 0::2] + rel[:, 1::2], 0.0)  # a pair's advantages cancel
+    assert np.allclose(rel[:, 1::2] - rel[:, 0::2], adv[:, 1::2] - adv[:, 0::2])  # their difference stays
+    assert not group_relative(adv, 1).any()  # a group of one is its own mean
+
+
+def test_copies_share_a_world_seed_and_their_advantages_are_group_relative(tmp_path: Path, monkeypatch) -> None:
+    from gaelp.agent import ppo
+
+    seeds: list[list[int]] = []
+    reset = ppo.VectorCampaignEnv.reset
+
+    def recording_reset(self, *, seed=None, options=None):
+        out = reset(self, seed=seed, options=options)
+        seeds.append([e.cfg.seed for e in self.envs])
+        return out
+
+    grouped: list[np.ndarray] = []
+    monkeypatch.setattr(ppo.VectorCampaignEnv, "reset", recording_reset)
+    monkeypatch.setattr(ppo, "group_relative", lambda adv, c: grouped.append(group_relative(adv, c)) or grouped[-1])
+    hp = PPOConfig(worlds=4, copies=2, users=600, days=1, env_hours=2 * 4 * 24, hidden=8, val_every=0)
+    train(Config(), hp, tmp_path)
+    base = ppo.TRAIN_SEED_BASE
+    assert seeds == [[base, base, base + 1, base + 1], [base + 4, base + 4, base + 5, base + 5]]
+    assert len(grouped) == 2 and all(np.allclose(g.reshape(24, 2, 2).sum(axis=2), 0.0) for g in grouped)
+    assert any(np.abs(g).max() > 0 for g in grouped)  # the copies' exploration differed, and so did their hours
+
+
+@pytest.mark.parametrize("copies", [0, 3])
+def test_copies_must_divide_the_worlds(tmp_path: Path, copies: int) -> None:
+    with pytest.raises(ValueError, match=f"copies must be at least 1 and divide worlds \\(4\\), got {copies}"):
+        train(Config(), PPOConfig(worlds=4, copies=copies, users=600, days=1, env_hours=96, val_every=0), tmp_path)
