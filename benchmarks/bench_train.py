@@ -54,6 +54,7 @@ def recurrent_ppo(users: int, days: int, hours: int, n_steps: int, envs: int = 1
     (`envs` > 1: that many copies in sb3's `DummyVecEnv`, seeds 0..envs-1)."""
     import gymnasium as gym
     from sb3_contrib import RecurrentPPO
+    from stable_baselines3.common.logger import Logger
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     import gaelp  # noqa: F401  (registers the environment)
@@ -69,6 +70,7 @@ def recurrent_ppo(users: int, days: int, hours: int, n_steps: int, envs: int = 1
         env.seed(0)  # copy i resets on seed i
     start, cpu = time.perf_counter(), time.process_time()
     model = RecurrentPPO("MlpLstmPolicy", env, n_steps=n_steps, seed=0, device="cpu")
+    model.set_logger(Logger(None, []))  # writes nothing (sb3's default makes a log folder under /tmp each time)
     model.learn(total_timesteps=hours)
     return model.num_timesteps / (time.perf_counter() - start), model.num_timesteps / (time.process_time() - cpu)
 

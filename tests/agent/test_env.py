@@ -131,10 +131,12 @@ def test_randomized_markets_differ_by_seed_only() -> None:
 
 def test_recurrent_ppo_trains_on_the_env() -> None:
     from sb3_contrib import RecurrentPPO
+    from stable_baselines3.common.logger import Logger
 
     env = gym.make("gaelp/Campaign-v0", users=300, days=1)
     model = RecurrentPPO("MlpLstmPolicy", env, n_steps=64, batch_size=32, n_epochs=1, seed=0, device="cpu",
                          policy_kwargs={"lstm_hidden_size": 16, "net_arch": [16]})
+    model.set_logger(Logger(None, []))  # sb3's default makes a log folder under /tmp on every learn()
     model.learn(total_timesteps=2_048)
     assert model.num_timesteps >= 2_048
 
