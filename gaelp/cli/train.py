@@ -76,6 +76,9 @@ def train(
     copies: Annotated[int, typer.Option("--copies", help="worlds of an iteration that share one seed; each "
                                         "copy's advantages are taken against the copies' mean (must divide "
                                         "--worlds)", min=1)] = 1,
+    gae_lambda: Annotated[float, typer.Option("--gae-lambda", help="GAE's lambda: how far an advantage reaches "
+                                              "into later hours' rewards before it trusts the value estimate "
+                                              "(0.95: about 20 hours)", min=0.0, max=1.0)] = 0.95,
     json_out: JsonOpt = False,
 ) -> None:
     """Train the agent's policy (PPO with an LSTM) and write OUT/policy.pt after every campaign."""
@@ -97,7 +100,7 @@ def train(
                    purchase_worth=purchase_worth, reward_value=reward_value, bid_level=bid_level, prior_form=prior_form,
                    prior_worlds=prior_worlds, value_window_h=value_window or None, value_l2=value_l2,
                    loglink_window_h=loglink_window or None, val_worlds=val_worlds, val_users=val_users,
-                   learning_rate=learning_rate, copies=copies)
+                   learning_rate=learning_rate, copies=copies, gae_lambda=gae_lambda)
     if seed_list is not None:
         _train_seeds(cfg, hp, seed_list, out_dir, workers or SEED_WORKERS,
                      select_worlds or SELECT_WORLDS, json_out)
