@@ -169,7 +169,8 @@ class CampaignEnv(gym.Env):
 class VectorCampaignEnv(gym.vector.VectorEnv):
     """Many campaign worlds stepped per call (each world autoresets when it ends).
 
-    World `i`'s k-th campaign has seed `seed + i + k x num_envs`, so worlds never repeat a seed.
+    World `i`'s k-th campaign has seed `seed + i + k x num_envs`, so worlds never repeat a seed (given a seed
+    per world, `seed[i] + k x num_envs`).
     The final step's `info` of a world is under `infos["final_info"][i]` (a dict, empty if not final).
     Worlds at the same hour (all of them, as the vector env resets them together and their campaigns
     are equally long) step as one `BatchedWorlds`; otherwise one by one. The worlds' bidders hand their
