@@ -195,8 +195,13 @@ def test_copies_share_a_world_seed_and_their_advantages_are_group_relative(tmp_p
         return out
 
     grouped: list[np.ndarray] = []
+
+    def recording_group_relative(adv: np.ndarray, copies: int) -> np.ndarray:
+        grouped.append(group_relative(adv, copies))
+        return grouped[-1]
+
     monkeypatch.setattr(ppo.VectorCampaignEnv, "reset", recording_reset)
-    monkeypatch.setattr(ppo, "group_relative", lambda adv, c: grouped.append(group_relative(adv, c)) or grouped[-1])
+    monkeypatch.setattr(ppo, "group_relative", recording_group_relative)
     hp = PPOConfig(worlds=4, copies=2, users=600, days=1, env_hours=2 * 4 * 24, hidden=8, val_every=0)
     train(Config(), hp, tmp_path)
     base = ppo.TRAIN_SEED_BASE
