@@ -332,10 +332,8 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
         save_checkpoint(out / BEST, net, prior, **settings, val_score=best["score"], iteration=0)
     while not out_of_time():
         envs.set_prior(prior, loglink)
-        if hp.copies == 1:
-            obs, _ = envs.reset(seed=world_base + iteration * n)
-        else:  # copies of one world in a row, on seeds no other iteration uses
-            obs, _ = envs.reset(seed=(world_base + iteration * n + np.arange(n) // hp.copies).tolist())
+        # world k of the iteration: seed `world_base + iteration * n + k // copies` (copies of one world in a row)
+        obs, _ = envs.reset(seed=(world_base + iteration * n + np.arange(n) // hp.copies).tolist())
         buf_obs = np.zeros((T, n, obs_dim), np.float32)
         buf_act = np.zeros((T, n, act_dim), np.float32)
         buf_logp, buf_val, buf_rew = np.zeros((T, n)), np.zeros((T, n)), np.zeros((T, n))
