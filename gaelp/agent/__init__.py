@@ -16,3 +16,10 @@ each, one per core of a 2-core machine."""
 SELECT_WORLDS = 12
 """Validation worlds (seeds 900, 901, ...) each seed's `best.pt` plays for the choice by default
 (`gaelp.agent.seeds.train_seeds`, `gaelp train --seeds --select-worlds`)."""
+
+DEFAULT_GUARD_CEILING = 1.3
+"""The CAC guard's largest factor on a bid (`gaelp.agent.bidder`) that `gaelp train` writes into a checkpoint by
+default (`PPOConfig.guard_ceiling`, `--guard-ceiling`): above 1 the guard also raises bids while the campaign's CAC
+runs below its margin. 1.3 scored +0.9% against 1 (a guard that only lowers bids, which checkpoints written before
+the setting keep) with the shipped policy on validation worlds 900-999 (docs/agent.md, "A guard that also bids
+up")."""

@@ -20,12 +20,15 @@ our bids on the person's other devices. Without it (e.g. when serving), everythi
 
 CAC guard (`cac_guard=True`, on when the agent plays: `make_agent_bidder`): the score squares any excess of
 CAC over the target, and a policy trained on small worlds does not hold large ones to it exactly. From
-hour `CAC_GUARD_START_H` on, every bid is scaled by `min(1, (CAC_GUARD_MARGIN x target CPA / CAC)^2)`
-(at least `CAC_GUARD_FLOOR`), where CAC is the campaign's spend so far over the purchases so far that
-our pixel saw within the lookback window after a click of ours (on the purchase's device or, with
+hour `CAC_GUARD_START_H` on, every bid is scaled by `(CAC_GUARD_MARGIN x target CPA / CAC)^2`, clipped
+to [`CAC_GUARD_FLOOR`, `guard_ceiling`], where CAC is the campaign's spend so far over the purchases so far
+that our pixel saw within the lookback window after a click of ours (on the purchase's device or, with
 identity, another device of its resolved person; whatever the value model's label window): what the
-advertiser's own logs say, and the KPI table's click-through CAC when identity is resolved well. It
-never raises a bid. The policy is trained without it (the environment's bidder leaves it off).
+advertiser's own logs say, and the KPI table's click-through CAC when identity is resolved well. With a
+ceiling of 1 it only ever lowers bids; above 1 it also raises them while the CAC runs below the margin, as
+a two-sided target-CPA controller does (the checkpoint's `guard_ceiling`: 1.3 in checkpoints trained now,
+`gaelp.agent.DEFAULT_GUARD_CEILING`, reached at a CAC of 85% of the target). The policy is trained without
+it (the environment's bidder leaves it off).
 
 Online exploration (`online=True`): the multipliers per (channel x intent) are sampled around the
 policy's mean action (the pacing stays greedy), each clipped so that every bid stays within
@@ -119,6 +122,7 @@ class AgentBidder(BaseBidder):
         reward_timing: when the reward pays a click's credit (`reward.REWARD_TIMINGS`).
         identity: credit purchases by resolved person once `attach_world` is called (False: by device).
         cac_guard: scale bids down once the campaign's CAC passes the target (see the module's doc).
+        guard_ceiling: the guard's largest factor (1: it never raises a bid); at least 1.
         value_l2: the online value model's pull towards `prior_w` (`gaelp.agent.value`).
         value_window_h: the value model's label window: a click is labelled by a purchase within this many
             hours (None: the lookback window).
@@ -134,9 +138,11 @@ class AgentBidder(BaseBidder):
                  attribution: str = "last_click", reward_value: str = "target_cpa",
                  purchase_worth: float = 1.0, reward_timing: str = "arrival", identity: bool = True,
                  cac_guard: bool = False, value_l2: float = DEFAULT_L2, value_window_h: int | None = None,
-                 bid_level: float = 1.0, loglink_w: np.ndarray | None = None) -> None:
+                 bid_level: float = 1.0, loglink_w: np.ndarray | None = None, guard_ceiling: float = 1.0) -> None:
         if not bid_level > 0:
             raise ValueError(f"bid_level must be positive, got {bid_level}")
+        if not guard_ceiling >= 1.0:
+            raise ValueError(f"guard_ceiling must be at least 1 (1: the CAC guard never raises a bid), got {guard_ceiling}")
         super().__init__("agent", cfg.campaign.budget_per_user * cfg.users)
         n_ch = len(cfg.world.channels)
         window_h = 24 * cfg.campaign.lookback_days
@@ -155,7 +161,7 @@ class AgentBidder(BaseBidder):
         self.controller = controller
         self.action = np.zeros(action_size(n_ch))
         self.last_reward = 0.0
-        self.cac_guard, self.bid_level = cac_guard, float(bid_level)
+        self.cac_guard, self.bid_level, self.guard_ceiling = cac_guard, float(bid_level), float(guard_ceiling)
         self.loglink = None if loglink_w is None else LinearModel(Layout(n_ch), np.asarray(loglink_w, np.float64),
                                                                   log_link=True)
         self.click_purchases = 0.0  # purchases our pixel saw after a click of ours (by sampling weight)
@@ -250,12 +256,13 @@ class AgentBidder(BaseBidder):
         return value * (self.multipliers()[batch.context] * self.guard(batch.t))
 
     def guard(self, t: int) -> float:
-        """The CAC guard's factor on every bid of hour `t` (1.0 when off, before `CAC_GUARD_START_H`, or while
-        the campaign's CAC is within `CAC_GUARD_MARGIN` of the target)."""
+        """The CAC guard's factor on every bid of hour `t`: 1.0 when off or before `CAC_GUARD_START_H`, else
+        `(CAC_GUARD_MARGIN x target CPA / CAC)^2` within [`CAC_GUARD_FLOOR`, `guard_ceiling`]."""
         if not self.cac_guard or t < CAC_GUARD_START_H:
             return 1.0
         cac = self.stats.totals[2] / max(self.click_purchases, 1.0)
-        return float(np.clip((CAC_GUARD_MARGIN * self.target_cpa / max(cac, 1e-9)) ** 2, CAC_GUARD_FLOOR, 1.0))
+        return float(np.clip((CAC_GUARD_MARGIN * self.target_cpa / max(cac, 1e-9)) ** 2, CAC_GUARD_FLOOR,
+                             self.guard_ceiling))
 
     def observe(self, outcome: BidderOutcome) -> None:
         """Learn from our own results: clicks and pixel purchases for the value model, the journey table,
@@ -338,7 +345,7 @@ def default_policy_path() -> pathlib.Path:
 
 
 def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, online: bool = False,
-                      cac_guard: bool = True) -> AgentBidder:
+                      cac_guard: bool = True, guard_ceiling: float | None = None) -> AgentBidder:
     """Our agent bidder for `Simulation(cfg, bidder=...)`, playing a trained policy.
 
     Args:
@@ -348,6 +355,8 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
             and policy updates from the campaign's own ledger rewards (the value model always learns
             from our pixel).
         cac_guard: hold the campaign's CAC under the target (see the module's doc).
+        guard_ceiling: the guard's largest factor; None: the checkpoint's (1 for checkpoints written before
+            the setting: a guard that never raises a bid).
 
     Raises:
         FileNotFoundError: the checkpoint does not exist (the message says how to make one).
@@ -365,4 +374,5 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
                        reward_timing=ckpt.get("reward_timing", "arrival"), identity=ckpt.get("identity", False),
                        cac_guard=cac_guard, value_l2=ckpt.get("value_l2", DEFAULT_L2),
                        value_window_h=ckpt.get("value_window_h"), bid_level=ckpt.get("bid_level", 1.0),
-                       loglink_w=ckpt.get("loglink_w"))
+                       loglink_w=ckpt.get("loglink_w"),
+                       guard_ceiling=ckpt.get("guard_ceiling", 1.0) if guard_ceiling is None else guard_ceiling)

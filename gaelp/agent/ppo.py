@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gaelp.agent import CHECKPOINT, TRAIN_WORLDS
+from gaelp.agent import CHECKPOINT, DEFAULT_GUARD_CEILING, TRAIN_WORLDS
 from gaelp.agent.env import VectorCampaignEnv, space_shape
 from gaelp.agent.network import (
     FlatAdam,
@@ -111,6 +111,9 @@ class PPOConfig:
             is fitted with the same window).
         bid_level: every bid x this: the level the policy's pacing moves around (1: the value model's
             estimate; a checkpoint plays with the level it was trained at).
+        guard_ceiling: the CAC guard's largest factor when the checkpoint plays (validations included; the
+            guard is off in training's worlds): 1 only ever lowers bids, above 1 it also raises them while the
+            CAC runs below its margin (`gaelp.agent.bidder`). Written into the checkpoint.
         prior_form: "logistic" (the value model's prior bids) or "loglink": a log-link prior fitted on the same
             pooled click log (`prior_fit.fit_loglink`) gives the P(purchase) the bids read (needs `prior_worlds`).
         loglink_window_h: the log-link prior's label window, hours (None: `value_window_h`, else
@@ -156,6 +159,7 @@ class PPOConfig:
     value_l2: float = DEFAULT_L2
     value_window_h: int | None = None
     bid_level: float = 1.0
+    guard_ceiling: float = DEFAULT_GUARD_CEILING
     prior_form: str = "logistic"
     loglink_window_h: int | None = None
     val_every: int = 5
@@ -182,7 +186,7 @@ def validation_world(cfg: Config, ckpt: dict[str, Any], hp: PPOConfig, k: int) -
                              purchase_worth=hp.purchase_worth, reward_timing=hp.reward_timing,
                              identity=hp.identity, cac_guard=True,  # as the checkpoint will play
                              value_l2=hp.value_l2, value_window_h=hp.value_window_h, bid_level=hp.bid_level,
-                             loglink_w=ckpt.get("loglink_w"))
+                             loglink_w=ckpt.get("loglink_w"), guard_ceiling=hp.guard_ceiling)
         return float(play(c, bidder)["score"])
 
 
@@ -232,6 +236,9 @@ def check_settings(cfg: Config, hp: PPOConfig) -> None:
         raise ValueError(f"copies must be at least 1 and divide worlds ({hp.worlds}), got {hp.copies}")
     if not hp.learning_rate > 0:
         raise ValueError(f"learning_rate must be above 0, got {hp.learning_rate}")
+    if not hp.guard_ceiling >= 1.0:
+        raise ValueError(f"guard_ceiling must be at least 1 (1: the CAC guard never raises a bid), "
+                         f"got {hp.guard_ceiling}")
     if hp.reward_value not in REWARD_VALUES:
         raise ValueError(f"reward_value must be one of {', '.join(REWARD_VALUES)}, got {hp.reward_value!r}")
     if hp.prior_form not in PRIOR_FORMS or (hp.prior_form == "loglink" and hp.prior_worlds < 1):
@@ -320,7 +327,8 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
 
     settings = {"attribution": hp.attribution, "reward_value": hp.reward_value, "purchase_worth": hp.purchase_worth,
                 "reward_timing": hp.reward_timing, "identity": hp.identity, "value_l2": hp.value_l2,
-                "value_window_h": hp.value_window_h, "bid_level": hp.bid_level, "loglink_w": loglink}
+                "value_window_h": hp.value_window_h, "bid_level": hp.bid_level, "loglink_w": loglink,
+                "guard_ceiling": hp.guard_ceiling}
 
     def playing() -> dict[str, Any]:  # the current policy as a checkpoint plays it (for the validation)
         return {"model": net.state_dict(), "obs_dim": obs_dim, "act_dim": act_dim, "hidden": hp.hidden,

@@ -23,14 +23,17 @@ from gaelp.experiments.play import AGENT, AGENT_ONLINE, AgentFactory
 RATIO_TARGET = 0.8  # the agent's target: 80% of oracle_lp's score (median of the per-world ratios)
 
 
-def load_agent_factory(cac_guard: bool = True) -> AgentFactory:
-    """`make_agent_bidder` (with its CAC guard on or off), or exit with how to get it."""
+def load_agent_factory(cac_guard: bool = True, guard_ceiling: float | None = None) -> AgentFactory:
+    """`make_agent_bidder` (with its CAC guard on or off, its ceiling the checkpoint's unless given), or exit
+    with how to get it."""
     try:
         from gaelp.agent.bidder import make_agent_bidder
     except ImportError as e:
         raise fail(f"the agent cannot be loaded ({e}); it lives in gaelp.agent.bidder "
                    "(install the package with `make venv`), or leave `agent` out of --bidders", 2) from None
-    return make_agent_bidder if cac_guard else partial(make_agent_bidder, cac_guard=False)
+    if cac_guard and guard_ceiling is None:
+        return make_agent_bidder
+    return partial(make_agent_bidder, cac_guard=cac_guard, guard_ceiling=guard_ceiling)
 
 
 def _cell(metric: dict[str, Any], pattern: str) -> Text:
@@ -99,6 +102,9 @@ def evaluate(
     workers: Annotated[int, typer.Option("--workers", min=1, help="processes")] = 2,
     cac_guard: Annotated[bool, typer.Option("--cac-guard/--no-cac-guard",
                                             help="the agent's CAC guard (docs/agent.md)")] = True,
+    guard_ceiling: Annotated[float | None, typer.Option("--guard-ceiling", min=1.0,
+                                                        help="the CAC guard's largest factor on a bid (1: it "
+                                                        "never raises one; default: the checkpoint's)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Play every bidder on the same held-out worlds; scores with 95% CIs and paired Wilcoxon tests."""
@@ -113,7 +119,9 @@ def evaluate(
     if seeds[-1] >= TRAINING_SEEDS_FROM:
         err.print(Text.assemble(("warning:", "yellow"), f" seeds >= {TRAINING_SEEDS_FROM} are training worlds, "
                                 "not held out"))
-    factory = load_agent_factory(cac_guard) if AGENT in names or AGENT_ONLINE in names else None
+    if guard_ceiling is not None and not cac_guard:
+        raise fail("--guard-ceiling sets the CAC guard's ceiling: drop it or --no-cac-guard", 2)
+    factory = load_agent_factory(cac_guard, guard_ceiling) if AGENT in names or AGENT_ONLINE in names else None
     start = time.perf_counter()
     with progress_bar(not as_json) as bar:
         task = bar.add_task(f"{worlds} worlds x {len(names)} bidders", total=None)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gaelp.agent import CHECKPOINT, SEED_WORKERS, SELECT_WORLDS, TRAIN_WORLDS
+from gaelp.agent import CHECKPOINT, DEFAULT_GUARD_CEILING, SEED_WORKERS, SELECT_WORLDS, TRAIN_WORLDS
 from gaelp.cli.core import ConfigOpt, JsonOpt, _config
 from gaelp.cli.errors import EXIT_USAGE, fail
 from gaelp.cli.render import out, progress_bar
@@ -55,6 +55,9 @@ def train(
     bid_level: Annotated[float, typer.Option("--bid-level", help="every bid x this: the level the policy's "
                                              "pacing moves around (the checkpoint plays at it)", min=0.25,
                                              max=4.0)] = 1.0,
+    guard_ceiling: Annotated[float, typer.Option("--guard-ceiling", help="the CAC guard's largest factor on a "
+                                                 "bid when the checkpoint plays, validations included (1: it never "
+                                                 "raises one)", min=1.0)] = DEFAULT_GUARD_CEILING,
     prior_form: Annotated[str, typer.Option("--prior-form", help="what the bids read: logistic (the value "
                                             "model on its offline prior) or loglink (a log-link model fitted on "
                                             "the same click logs)")] = "logistic",
@@ -98,6 +101,7 @@ def train(
     limit = env_hours if env_hours is not None else (10**12 if minutes is not None else 100_000)
     hp = PPOConfig(worlds=worlds, users=users, days=days, env_hours=limit, minutes=minutes, seed=seed or 0,
                    purchase_worth=purchase_worth, reward_value=reward_value, bid_level=bid_level, prior_form=prior_form,
+                   guard_ceiling=guard_ceiling,
                    prior_worlds=prior_worlds, value_window_h=value_window or None, value_l2=value_l2,
                    loglink_window_h=loglink_window or None, val_worlds=val_worlds, val_users=val_users,
                    learning_rate=learning_rate, copies=copies, gae_lambda=gae_lambda)

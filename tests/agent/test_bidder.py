@@ -100,8 +100,8 @@ def test_shipped_policy_plays_a_campaign() -> None:
     assert kpis.daily["bids"][0, 0] > 0 and kpis.daily["spend"][0, 0] <= 2 * sim.budget[0]
 
 
-def _guarded(spend: float, click_purchases: float) -> AgentBidder:
-    bidder = AgentBidder(CFG, cac_guard=True)
+def _guarded(spend: float, click_purchases: float, ceiling: float = 1.0) -> AgentBidder:
+    bidder = AgentBidder(CFG, cac_guard=True, guard_ceiling=ceiling)
     bidder.stats.totals[2], bidder.click_purchases = spend, click_purchases
     return bidder
 
@@ -120,6 +120,31 @@ def test_cac_guard_scales_bids_down_only_past_the_target() -> None:
     off = AgentBidder(CFG)
     off.stats.totals[2] = 100 * target
     assert off.guard(t) == 1.0  # the environment's bidder: no guard
+
+
+def test_cac_guard_with_a_ceiling_also_raises_bids_while_the_cac_runs_low(tmp_path: Path) -> None:
+    target, t, b = CFG.bidders.target_cpa, CAC_GUARD_START_H, _batch(t=CAC_GUARD_START_H)
+    plain = AgentBidder(CFG).bid(b)
+    low = _guarded(0.9 * target * 10, 10, ceiling=1.3)  # CAC at 90% of the target: bids up, under the ceiling
+    factor = (CAC_GUARD_MARGIN / 0.9) ** 2
+    assert 1.0 < factor < 1.3 and low.guard(t) == pytest.approx(factor)
+    assert np.allclose(low.bid(b), factor * plain) and plain.max() > 0
+    assert _guarded(0.5 * target * 10, 10, ceiling=1.3).guard(t) == 1.3  # far under the target: the ceiling
+    assert _guarded(0.5 * target * 10, 10).guard(t) == 1.0  # a ceiling of 1 never raises a bid
+    over = _guarded(1.5 * target * 10, 10, ceiling=1.3)  # past the target the ceiling changes nothing
+    assert over.guard(t) == _guarded(1.5 * target * 10, 10).guard(t) < 1.0
+    assert low.guard(t - 1) == 1.0  # too early to read a CAC
+    with pytest.raises(ValueError, match="guard_ceiling must be at least 1"):
+        AgentBidder(CFG, cac_guard=True, guard_ceiling=0.9)
+    # a checkpoint carries its ceiling; one written before the setting plays with 1; the caller may override
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        net = RecurrentActorCritic(obs_size(3), 10, hidden=8)
+    new, old = tmp_path / "new.pt", tmp_path / "old.pt"
+    save_checkpoint(new, net, flat_prior(22, 0.05), guard_ceiling=1.3)
+    save_checkpoint(old, net, flat_prior(22, 0.05))
+    assert make_agent_bidder(CFG, new).guard_ceiling == 1.3 and make_agent_bidder(CFG, old).guard_ceiling == 1.0
+    assert make_agent_bidder(CFG, new, guard_ceiling=1.1).guard_ceiling == 1.1
 
 
 def test_cac_guard_counts_purchases_after_our_clicks_only() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -45,12 +47,14 @@ def test_training_rejects_an_unknown_reward_before_any_work(tmp_path) -> None:
 
 def test_a_checkpoint_plays_with_the_reward_and_bid_level_it_was_trained_with(tmp_path) -> None:
     hp = PPOConfig(worlds=1, users=600, days=1, env_hours=24, hidden=8, val_every=0, reward_value="score",
-                   bid_level=1.5)
+                   bid_level=1.5, guard_ceiling=1.2)
     train(CampaignEnv().base, hp, tmp_path)
     ckpt = load_checkpoint(tmp_path / CHECKPOINT)
-    assert ckpt["reward_value"] == "score" and ckpt["bid_level"] == 1.5
+    assert ckpt["reward_value"] == "score" and ckpt["bid_level"] == 1.5 and ckpt["guard_ceiling"] == 1.2
     agent = make_agent_bidder(CampaignEnv(users=600, days=1).base, tmp_path / CHECKPOINT)
-    assert agent.bid_level == 1.5 and agent.reward.reward_value == "score"
+    assert agent.bid_level == 1.5 and agent.reward.reward_value == "score" and agent.guard_ceiling == 1.2
+    with pytest.raises(ValueError, match="guard_ceiling must be at least 1"):
+        train(CampaignEnv().base, replace(hp, guard_ceiling=0.5), tmp_path / "refused")
 
 
 def _hour(t: int, cost: float, buys: bool) -> BidderOutcome:

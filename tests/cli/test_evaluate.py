@@ -45,6 +45,8 @@ def test_evaluate_json_has_exactly_the_documented_keys():
     (("--bidders", "target_cpa,nope"), "unknown bidder 'nope'"),
     (("--bidders", "fixed", "--online"), "--online needs the agent"),
     (("--bidders", "fixed", "--users", "0"), "users"),
+    (("--guard-ceiling", "1.2", "--no-cac-guard"), "--guard-ceiling sets the CAC guard's ceiling"),
+    (("--guard-ceiling", "0.8"), "--guard-ceiling"),
 ])
 def test_evaluate_rejects_bad_input_by_name(args, message):
     from typer.testing import CliRunner
@@ -117,3 +119,4 @@ def test_the_agent_plays_with_its_cac_guard_unless_told_not_to():
     cfg = build_config({"users": 200, "days": 1})
     assert cli_evaluate.load_agent_factory()(cfg, None, False).cac_guard
     assert not cli_evaluate.load_agent_factory(cac_guard=False)(cfg, None, False).cac_guard
+    assert cli_evaluate.load_agent_factory(guard_ceiling=1.15)(cfg, None, False).guard_ceiling == 1.15

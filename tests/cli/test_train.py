@@ -11,15 +11,18 @@ from tests.cli.test_core import gaelp
 def test_train_json_shape_and_resume(tmp_path: Path) -> None:
     out = tmp_path / "run"
     first = gaelp("train", "--worlds", "2", "--users", "400", "--days", "1", "--env-hours", "48", "--seed", "2",
-                  "--prior-worlds", "0", "--copies", "2", "--gae-lambda", "0.9", "--out", str(out), "--json")
+                  "--prior-worlds", "0", "--copies", "2", "--gae-lambda", "0.9", "--guard-ceiling", "1.1",
+                  "--out", str(out), "--json")
     assert first.returncode == 0, first.stderr
     data = json.loads(first.stdout)
     assert set(data) == {"env_hours", "wall_s", "env_hours_per_s", "train_score", "checkpoint"}
     assert data["env_hours"] == 48 and Path(data["checkpoint"]) == out / "policy.pt"
-    hp = torch.load(out / "policy.pt", weights_only=False)["hp"]
-    assert (hp["copies"], hp["gae_lambda"]) == (2, 0.9)  # the flags reach the run
+    ckpt = torch.load(out / "policy.pt", weights_only=False)
+    hp = ckpt["hp"]
+    assert (hp["copies"], hp["gae_lambda"], ckpt["guard_ceiling"]) == (2, 0.9, 1.1)  # the flags reach the run
     more = gaelp("train", "--worlds", "2", "--users", "400", "--days", "1", "--env-hours", "96", "--seed", "2",
-                 "--prior-worlds", "0", "--copies", "2", "--gae-lambda", "0.9", "--out", str(out), "--resume", "--json")
+                 "--prior-worlds", "0", "--copies", "2", "--gae-lambda", "0.9", "--guard-ceiling", "1.1",
+                 "--out", str(out), "--resume", "--json")
     assert more.returncode == 0, more.stderr
     assert json.loads(more.stdout)["env_hours"] == 96
     changed = gaelp("train", "--worlds", "2", "--users", "500", "--days", "1", "--env-hours", "144",
