@@ -36,6 +36,11 @@ def load_agent_factory(cac_guard: bool = True, guard_ceiling: float | None = Non
     return partial(make_agent_bidder, cac_guard=cac_guard, guard_ceiling=guard_ceiling)
 
 
+def _processes(n: int) -> str:
+    """'1 process', '2 processes'."""
+    return f"{n} process" if n == 1 else f"{n} processes"
+
+
 def _cell(metric: dict[str, Any], pattern: str) -> Text:
     """The mean, and its 95% CI on a second, dimmed line."""
     ci = metric["ci95"]
@@ -131,7 +136,7 @@ def evaluate(
     summary["wall_s"] = round(time.perf_counter() - start, 2)
     print_summary(summary, as_json)
     if not as_json:
-        out.print(f"Played in {summary['wall_s']:.0f} s with {workers} processes.")
+        out.print(f"Played in {summary['wall_s']:.0f} s with {_processes(workers)}.")
 
 
 RUN_BIDDERS = (AGENT, "target_cpa", "fixed", "oracle", "oracle_lp")
@@ -160,7 +165,7 @@ def main_job(cfg: Config, budget_s: float, as_json: bool, *, bidders: tuple[str,
     if not as_json:
         out.print(standing_line(summary))
         out.print("oracle_lp sees true purchase probabilities and picks its k per world in hindsight: an upper "
-                  f"reference, not a product. Played in {summary['wall_s']:.0f} s with {workers} processes.")
+                  f"reference, not a product. Played in {summary['wall_s']:.0f} s with {_processes(workers)}.")
     return summary
 
 

@@ -120,3 +120,7 @@ def test_the_agent_plays_with_its_cac_guard_unless_told_not_to():
     assert cli_evaluate.load_agent_factory()(cfg, None, False).cac_guard
     assert not cli_evaluate.load_agent_factory(cac_guard=False)(cfg, None, False).cac_guard
     assert cli_evaluate.load_agent_factory(guard_ceiling=1.15)(cfg, None, False).guard_ceiling == 1.15
+
+
+def test_the_closing_line_counts_processes_in_words():
+    assert (cli_evaluate._processes(1), cli_evaluate._processes(2)) == ("1 process", "2 processes")
