@@ -121,7 +121,7 @@ class AgentBidder(BaseBidder):
             `"lagrangian"`, its worth at the campaign's start).
         reward_timing: when the reward pays a click's credit (`reward.REWARD_TIMINGS`).
         identity: credit purchases by resolved person once `attach_world` is called (False: by device).
-        cac_guard: scale bids down once the campaign's CAC passes the target (see the module's doc).
+        cac_guard: scale bids by the campaign's CAC against the target (see the module's doc).
         guard_ceiling: the guard's largest factor (1: it never raises a bid); at least 1.
         value_l2: the online value model's pull towards `prior_w` (`gaelp.agent.value`).
         value_window_h: the value model's label window: a click is labelled by a purchase within this many
@@ -354,7 +354,7 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
         online: keep learning while bidding: sampled actions within `EXPLORE_LIMIT` of the greedy bid,
             and policy updates from the campaign's own ledger rewards (the value model always learns
             from our pixel).
-        cac_guard: hold the campaign's CAC under the target (see the module's doc).
+        cac_guard: steer the campaign's CAC to just under the target (see the module's doc).
         guard_ceiling: the guard's largest factor; None: the checkpoint's (1 for checkpoints written before
             the setting: a guard that never raises a bid).
 
