@@ -12,14 +12,15 @@ import numpy as np
 
 
 def bootstrap_ci(x: Sequence[float] | np.ndarray, rng: np.random.Generator, n_boot: int = 10_000,
-                 level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of the mean of `x`.
+                 level: float = 0.95, statistic: str = "mean") -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean (or the median) of `x`.
 
     Args:
         x: (n,) values, n >= 1 (one per world).
         rng: the resampling stream (seeded by the caller: same seed, same interval).
         n_boot: resamples.
         level: coverage, e.g. 0.95.
+        statistic: "mean" or "median" (of each resample).
 
     Returns:
         (low, high); a single value or identical values give a zero-width interval at the mean.
@@ -36,9 +37,12 @@ def bootstrap_ci(x: Sequence[float] | np.ndarray, rng: np.random.Generator, n_bo
         raise ValueError(f"bootstrap_ci needs a non-empty 1-d sample, got shape {a.shape}")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
-    means = a[rng.integers(0, a.size, (n_boot, a.size))].mean(axis=1)
+    if statistic not in ("mean", "median"):
+        raise ValueError(f"statistic must be 'mean' or 'median', got {statistic!r}")
+    resamples = a[rng.integers(0, a.size, (n_boot, a.size))]
+    stats = resamples.mean(axis=1) if statistic == "mean" else np.median(resamples, axis=1)
     tail = 100 * (1 - level) / 2
-    lo, hi = np.percentile(means, [tail, 100 - tail])
+    lo, hi = np.percentile(stats, [tail, 100 - tail])
     return float(lo), float(hi)
 
 

@@ -77,17 +77,28 @@ def test_run_plays_the_agent_first_against_the_baselines_and_oracle_lp(monkeypat
     assert [c["b"] for c in data["comparisons"]] == ["target_cpa", "fixed", "oracle", "oracle_lp"]
 
 
-def summary(ratio: float | None, with_oracle: bool = True) -> dict:
+def summary(ratio: float | None, with_oracle: bool = True, ci: list[float] | None = None) -> dict:
     comps = [{"a": "agent", "b": "fixed", "ratio": 2.0, "p_value": 0.01, "p_holm": 0.02}]
     if with_oracle:
         comps.append({"a": "agent", "b": "oracle_lp", "ratio": ratio, "p_value": 0.03, "p_holm": 0.03})
+        if ci is not None:
+            comps[-1]["ratio_ci95"] = ci
     return {"reference": "agent", "worlds": list(range(12)), "comparisons": comps}
 
 
 def test_the_standing_line_says_how_far_the_reference_is_from_oracle_lp():
     assert cli_evaluate.standing_line(summary(0.85)) == (
-        "agent scores 85% of oracle_lp's score (median of per-world ratios over 12 worlds, Holm p = 0.03): "
+        "agent scores 85.0% of oracle_lp's score (median of per-world ratios over 12 worlds, Holm p = 0.03): "
         "it meets the 80% target.")
+    assert cli_evaluate.standing_line(summary(0.85, ci=[0.81, 0.9])) == (
+        "agent scores 85.0% of oracle_lp's score (median of per-world ratios over 12 worlds, 95% CI "
+        "81.0%-90.0%, Holm p = 0.03): it meets the 80% target.")
+    # the target inside the interval: met or not, these worlds cannot tell
+    assert cli_evaluate.standing_line(summary(0.805, ci=[0.774, 0.816])).endswith(
+        "it meets the 80% target, within the noise of these worlds (the target lies inside the CI).")
+    assert "falls short of the 80% target, within the noise" in cli_evaluate.standing_line(
+        summary(0.774, ci=[0.726, 0.806]))
+    assert cli_evaluate.standing_line(summary(0.7, ci=[0.65, 0.75])).endswith("falls short of the 80% target.")
     assert "falls short of the 80% target" in cli_evaluate.standing_line(summary(0.46))
     assert "not compared with oracle_lp" in cli_evaluate.standing_line(summary(None))
     assert "not compared with oracle_lp" in cli_evaluate.standing_line(summary(0.9, with_oracle=False))

@@ -127,8 +127,11 @@ def test_compare_takes_the_median_of_per_world_ratios_over_worlds_where_b_scores
     c = compare(a, b)
     assert c["ratio"] == pytest.approx(0.8)  # ratios 0.8, 2.0, 0.25 (the world where b scores 0 left out)
     assert c["ratio_of_means"] == pytest.approx(22.0 / 19.0)
+    lo, hi = c["ratio_ci95"]  # the median's bootstrap interval over the three worlds that count
+    assert 0.25 <= lo <= 0.8 <= hi <= 2.0 and compare(a, b)["ratio_ci95"] == c["ratio_ci95"]
     zero = [world(s, "z", 0.0) for s in range(4)]
     assert compare(a, zero)["ratio"] is None and compare(a, zero)["ratio_of_means"] is None
+    assert compare(a, zero)["ratio_ci95"] is None
     with pytest.raises(ValueError, match="same worlds"):
         compare(a, b[::-1])
 

@@ -37,6 +37,15 @@ def test_bootstrap_ci_of_one_value_is_that_value_and_an_empty_sample_is_refused(
         bootstrap_ci([], np.random.default_rng(0))
     with pytest.raises(ValueError, match="level"):
         bootstrap_ci([1.0, 2.0], np.random.default_rng(0), level=1.5)
+    with pytest.raises(ValueError, match="statistic must be 'mean' or 'median'"):
+        bootstrap_ci([1.0, 2.0], np.random.default_rng(0), statistic="mode")
+
+
+def test_bootstrap_ci_of_the_median_ignores_an_outlier_that_drags_the_mean():
+    x = np.r_[np.random.default_rng(3).normal(1.0, 0.05, 29), 50.0]  # thirty worlds, one wild
+    lo, hi = bootstrap_ci(x, np.random.default_rng(0), statistic="median")
+    assert lo < np.median(x) < hi < 1.2  # the median's interval stays near the bulk
+    assert bootstrap_ci(x, np.random.default_rng(0))[1] > 2.0  # the mean's reaches towards the outlier
 
 
 @pytest.mark.parametrize(("n", "expected"), [(5, 2 / 2**5), (6, 2 / 2**6), (8, 2 / 2**8)])
