@@ -1,4 +1,4 @@
-"""Statistics of paired evaluations: bootstrap CIs of a mean, Wilcoxon signed-rank, Holm's adjustment.
+"""Statistics of paired evaluations: bootstrap CIs of a mean or a median, Wilcoxon signed-rank, Holm's adjustment.
 
 Every bidder plays the same worlds, so bidders are compared per world (paired); the worlds are few
 (tens), so the tests make no normality assumption.
