@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-TARGET = 0.8  # the agent's target: 80% of oracle_lp's score, median of the per-world ratios
+from gaelp.cli.evaluate import RATIO_TARGET  # the agent's target: 80% of oracle_lp's score
 
 
 def per_world(summary: dict[str, Any], bidder: str) -> dict[int, float]:
@@ -66,7 +66,7 @@ def main(argv: list[str]) -> None:
         med = float(np.median(x))
         ax.plot([med, med], [row - 0.3, row + 0.3], color="black", lw=2)
         labels.append(f"{label or Path(path).stem}\nmedian {med:.3f}, {x.size} worlds")
-    ax.axvline(TARGET, color="tab:red", ls="--", lw=1)
+    ax.axvline(RATIO_TARGET, color="tab:red", ls="--", lw=1)
     ax.set_yticks(range(len(runs)), labels)
     ax.set_ylim(-0.6, len(runs) - 0.4)
     ax.invert_yaxis()

@@ -62,6 +62,12 @@ DEVICES_PER_PERSON = 3  # device ids to expect per person of the audience (the t
 _NO_HOURS = np.zeros(0, np.int64)  # the log-link prior reads the hour from its row
 
 
+def check_guard_ceiling(ceiling: float) -> None:
+    """Raise ValueError, naming the setting, unless the CAC guard's ceiling is at least 1."""
+    if not ceiling >= 1.0:
+        raise ValueError(f"guard_ceiling must be at least 1 (1: the CAC guard never raises a bid), got {ceiling}")
+
+
 def bid_multipliers(action: np.ndarray, bid_level: float | np.ndarray) -> np.ndarray:
     """Bid multipliers of `action` (..., n_channels x 3 + 1): each context's multiplier x the pacing x `bid_level`
     (a scalar, or one per leading row); (..., n_channels x 3)."""
@@ -141,8 +147,7 @@ class AgentBidder(BaseBidder):
                  bid_level: float = 1.0, loglink_w: np.ndarray | None = None, guard_ceiling: float = 1.0) -> None:
         if not bid_level > 0:
             raise ValueError(f"bid_level must be positive, got {bid_level}")
-        if not guard_ceiling >= 1.0:
-            raise ValueError(f"guard_ceiling must be at least 1 (1: the CAC guard never raises a bid), got {guard_ceiling}")
+        check_guard_ceiling(guard_ceiling)
         super().__init__("agent", cfg.campaign.budget_per_user * cfg.users)
         n_ch = len(cfg.world.channels)
         window_h = 24 * cfg.campaign.lookback_days

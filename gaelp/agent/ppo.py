@@ -47,6 +47,7 @@ import torch
 from torch import nn
 
 from gaelp.agent import CHECKPOINT, DEFAULT_GUARD_CEILING, TRAIN_WORLDS
+from gaelp.agent.bidder import check_guard_ceiling
 from gaelp.agent.env import VectorCampaignEnv, space_shape
 from gaelp.agent.network import (
     FlatAdam,
@@ -236,9 +237,7 @@ def check_settings(cfg: Config, hp: PPOConfig) -> None:
         raise ValueError(f"copies must be at least 1 and divide worlds ({hp.worlds}), got {hp.copies}")
     if not hp.learning_rate > 0:
         raise ValueError(f"learning_rate must be above 0, got {hp.learning_rate}")
-    if not hp.guard_ceiling >= 1.0:
-        raise ValueError(f"guard_ceiling must be at least 1 (1: the CAC guard never raises a bid), "
-                         f"got {hp.guard_ceiling}")
+    check_guard_ceiling(hp.guard_ceiling)
     if hp.reward_value not in REWARD_VALUES:
         raise ValueError(f"reward_value must be one of {', '.join(REWARD_VALUES)}, got {hp.reward_value!r}")
     if hp.prior_form not in PRIOR_FORMS or (hp.prior_form == "loglink" and hp.prior_worlds < 1):

@@ -31,8 +31,6 @@ def load_agent_factory(cac_guard: bool = True, guard_ceiling: float | None = Non
     except ImportError as e:
         raise fail(f"the agent cannot be loaded ({e}); it lives in gaelp.agent.bidder "
                    "(install the package with `make venv`), or leave `agent` out of --bidders", 2) from None
-    if cac_guard and guard_ceiling is None:
-        return make_agent_bidder
     return partial(make_agent_bidder, cac_guard=cac_guard, guard_ceiling=guard_ceiling)
 
 
