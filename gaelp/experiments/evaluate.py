@@ -187,10 +187,10 @@ def compare(a: Sequence[WorldResult], b: Sequence[WorldResult]) -> dict[str, Any
     sa, sb = np.array([r.score for r in a]), np.array([r.score for r in b])
     pos = sb > 0
     ratios = sa[pos] / sb[pos]
-    return {"a": a[0].bidder, "b": b[0].bidder,
-            "ratio": float(np.median(ratios)) if pos.any() else None,
-            "ratio_ci95": list(bootstrap_ci(ratios, np.random.default_rng(BOOTSTRAP_SEED), statistic="median"))
-            if pos.any() else None,
+    ratio, ci = ((float(np.median(ratios)),
+                  list(bootstrap_ci(ratios, np.random.default_rng(BOOTSTRAP_SEED), statistic="median")))
+                 if ratios.size else (None, None))
+    return {"a": a[0].bidder, "b": b[0].bidder, "ratio": ratio, "ratio_ci95": ci,
             "ratio_of_means": float(sa.mean() / sb.mean()) if sb.mean() > 0 else None,
             "p_value": wilcoxon_p(sa, sb)}
 
