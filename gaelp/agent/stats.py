@@ -49,11 +49,14 @@ class CampaignStats:
         daily_budget: our budget per day (USD).
         target_cpa: the campaign's target cost per acquisition (USD).
         days: campaign length.
+        start: the campaign's first hour (0 in a simulation; a server's first hour when serving, whose hours
+            count from the Unix epoch): the report's progress through the campaign counts from it.
     """
 
-    def __init__(self, n_channels: int, daily_budget: float, target_cpa: float, days: int) -> None:
+    def __init__(self, n_channels: int, daily_budget: float, target_cpa: float, days: int, start: int = 0) -> None:
         self.n_ctx = n_channels * N_INTENTS
         self.daily_budget, self.target_cpa, self.days = float(daily_budget), float(target_cpa), int(days)
+        self.start = int(start)
         self.hour = np.zeros((PER_CONTEXT - 2, self.n_ctx))
         self.ema = np.zeros((2, self.n_ctx))
         self.totals = np.zeros(4)  # clicks, purchases, spend, spend today
@@ -103,7 +106,7 @@ class CampaignStats:
         budget = max(self.daily_budget * self.days, 1e-9)
         g, ema, act = N_GLOBAL - 2, N_GLOBAL + self.hour.size, N_GLOBAL + PER_CONTEXT * self.n_ctx  # offsets
         out = np.empty(act + last_action.size, np.float32)
-        out[:g] = (*HOUR_OF_DAY[t % 24], *DAY_OF_WEEK[(t // 24) % 7], min(t / (24 * self.days), 1.0),
+        out[:g] = (*HOUR_OF_DAY[t % 24], *DAY_OF_WEEK[(t // 24) % 7], min((t - self.start) / (24 * self.days), 1.0),
                    today / max(self.daily_budget, 1e-9), spend / budget,
                    clicks * self.target_cpa / budget / 10, conv * self.target_cpa / budget, cac)
         out[g:N_GLOBAL] = value_summary * (1.0, 10.0)

@@ -53,6 +53,7 @@ class WorldsStats:
         self.daily_budget = np.array([s.daily_budget for s in self.stats])
         self.hourly_budget = np.maximum(self.daily_budget / 24, 1e-9)
         self.days = np.array([s.days for s in self.stats])
+        self.start = np.array([s.start for s in self.stats], np.int64)
         self.budget = np.maximum(self.daily_budget * self.days, 1e-9)
         self._blocks = np.arange(6)[:, None] * self.n_ctx  # first bin of each of a world's six sums
         self._views: list[tuple[np.ndarray, ...]] = []
@@ -147,7 +148,7 @@ class WorldsStats:
         out = np.empty((w, act + last_actions.shape[1]), np.float32)
         out[:, 0:2] = _HOUR_OF_DAY[t % 24]
         out[:, 2:4] = _DAY_OF_WEEK[(t // 24) % 7]
-        out[:, 4] = np.minimum(t / (24 * self.days), 1.0)
+        out[:, 4] = np.minimum((t - self.start) / (24 * self.days), 1.0)
         out[:, 5] = today / np.maximum(self.daily_budget, 1e-9)
         out[:, 6] = spend / self.budget
         out[:, 7] = clicks * self.target_cpa / self.budget / 10

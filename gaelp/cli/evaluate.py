@@ -23,15 +23,20 @@ from gaelp.experiments.play import AGENT, AGENT_ONLINE, AgentFactory
 RATIO_TARGET = 0.8  # the agent's target: 80% of oracle_lp's score (median of the per-world ratios)
 
 
-def load_agent_factory(cac_guard: bool = True, guard_ceiling: float | None = None) -> AgentFactory:
-    """`make_agent_bidder` (with its CAC guard on or off, its ceiling the checkpoint's unless given), or exit
-    with how to get it."""
+def load_agent_factory(cac_guard: bool = True, guard_ceiling: float | None = None,
+                       guard_aim: str = "spent") -> AgentFactory:
+    """`make_agent_bidder` (with its CAC guard on or off, its ceiling the checkpoint's unless given, and its
+    aim), or exit with how to get it."""
     try:
-        from gaelp.agent.bidder import make_agent_bidder
+        from gaelp.agent.bidder import check_guard_aim, make_agent_bidder
     except ImportError as e:
         raise fail(f"the agent cannot be loaded ({e}); it lives in gaelp.agent.bidder "
                    "(install the package with `make venv`), or leave `agent` out of --bidders", 2) from None
-    return partial(make_agent_bidder, cac_guard=cac_guard, guard_ceiling=guard_ceiling)
+    try:
+        check_guard_aim(guard_aim)
+    except ValueError as e:
+        raise fail(f"--guard-aim: {e}", 2) from None
+    return partial(make_agent_bidder, cac_guard=cac_guard, guard_ceiling=guard_ceiling, guard_aim=guard_aim)
 
 
 def _processes(n: int) -> str:
@@ -113,6 +118,9 @@ def evaluate(
     guard_ceiling: Annotated[float | None, typer.Option("--guard-ceiling", min=1.0,
                                                         help="the CAC guard's largest factor on a bid (1: it "
                                                         "never raises one; default: the checkpoint's)")] = None,
+    guard_aim: Annotated[str, typer.Option("--guard-aim", help="what the CAC guard holds under the target: the "
+                                           "CAC so far (spent) or the whole campaign's, through what the rest "
+                                           "may cost (rest)")] = "spent",
     as_json: JsonOpt = False,
 ) -> None:
     """Play every bidder on the same held-out worlds; scores with 95% CIs and paired Wilcoxon tests."""
@@ -129,7 +137,9 @@ def evaluate(
                                 "not held out"))
     if guard_ceiling is not None and not cac_guard:
         raise fail("--guard-ceiling sets the CAC guard's ceiling: drop it or --no-cac-guard", 2)
-    factory = load_agent_factory(cac_guard, guard_ceiling) if AGENT in names or AGENT_ONLINE in names else None
+    if guard_aim != "spent" and not cac_guard:
+        raise fail("--guard-aim sets the CAC guard's aim: drop it or --no-cac-guard", 2)
+    factory = load_agent_factory(cac_guard, guard_ceiling, guard_aim) if AGENT in names or AGENT_ONLINE in names else None
     start = time.perf_counter()
     with progress_bar(not as_json) as bar:
         task = bar.add_task(f"{worlds} worlds x {len(names)} bidders", total=None)

@@ -53,6 +53,9 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="TCP port", min=0, max=65535)] = 8000,
     token_file: Annotated[Path | None, typer.Option("--token-file", help="file holding the bearer token "
                                                     "(default: a new random token, its file printed)")] = None,
+    guard_aim: Annotated[str, typer.Option("--guard-aim", help="what the agent's CAC guard holds under the target: "
+                                           "the CAC so far (spent) or the whole campaign's, through what the rest "
+                                           "of its days may cost (rest)")] = "spent",
 ) -> None:
     """Serve bids (OpenRTB 2.6), take events back, answer attribution queries.
 
@@ -71,7 +74,7 @@ def serve(
     cfg = _config(config)
     token = _token(token_file)
     try:
-        bidder = build_bidder(cfg, policy)
+        bidder = build_bidder(cfg, policy, guard_aim)
         sink = store_sink(store) if store else None
     except ServeError as e:
         _error(str(e))

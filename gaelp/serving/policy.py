@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,24 +21,37 @@ class ServeError(RuntimeError):
     """The server cannot start as asked; the message says how to fix it."""
 
 
-def build_bidder(cfg: Config, policy: Path | None = None) -> Bidder:
+def build_bidder(cfg: Config, policy: Path | None = None, guard_aim: str = "spent",
+                 start_hour: int | None = None) -> Bidder:
     """Our bidder, with the campaign's daily budget, as `gaelp simulate` builds it.
 
     Args:
         cfg: the config.
         policy: a trained agent's checkpoint, loaded by `gaelp.agent.bidder.make_agent_bidder` (learning
             online from the served events); None runs the registered `target_cpa` baseline.
+        guard_aim: what the agent's CAC guard holds under the target (`gaelp.agent.bidder.GUARD_AIMS`): the
+            CAC so far, or the whole campaign's (`rest`: what the rest of its `cfg.days` may cost).
+        start_hour: the campaign's first hour in the server's clock (hours since the Unix epoch): the agent's
+            guard and its report of the campaign's progress count from it. None: the hour now (the server's
+            start: a restarted server starts a new campaign).
 
     Raises:
-        ServeError: the checkpoint does not exist.
+        ServeError: the checkpoint does not exist, or a guard aim is asked of the baseline or is unknown.
     """
     if policy is None:
+        if guard_aim != "spent":
+            raise ServeError("--guard-aim sets the agent's CAC guard: pass --policy (the baseline has none)")
         return build_registered(cfg, DEFAULT_BIDDER, Streams(cfg.seed))
     if not Path(policy).exists():
         raise ServeError(f"--policy {policy}: no such file (pass a checkpoint written by `gaelp train`)")
-    from gaelp.agent.bidder import make_agent_bidder  # torch loads only when the agent is served
+    from gaelp.agent.bidder import check_guard_aim, make_agent_bidder  # torch loads only when the agent is served
 
-    return make_agent_bidder(cfg, policy=Path(policy), online=True)
+    try:
+        check_guard_aim(guard_aim)
+    except ValueError as e:
+        raise ServeError(f"--guard-aim: {e}") from None
+    start = int(time.time() // 3600) if start_hour is None else int(start_hour)
+    return make_agent_bidder(cfg, policy=Path(policy), online=True, guard_aim=guard_aim, campaign_start=start)
 
 
 def store_sink(url: str) -> Callable[[pd.DataFrame], None]:

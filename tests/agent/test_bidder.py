@@ -18,6 +18,7 @@ from gaelp.agent.bidder import (
     default_policy_path,
     make_agent_bidder,
     pacing_action,
+    rest_allowed,
 )
 from gaelp.agent.network import RecurrentActorCritic, save_checkpoint
 from gaelp.agent.stats import obs_size
@@ -100,8 +101,9 @@ def test_shipped_policy_plays_a_campaign() -> None:
     assert kpis.daily["bids"][0, 0] > 0 and kpis.daily["spend"][0, 0] <= 2 * sim.budget[0]
 
 
-def _guarded(spend: float, click_purchases: float, ceiling: float = 1.0) -> AgentBidder:
-    bidder = AgentBidder(CFG, cac_guard=True, guard_ceiling=ceiling)
+def _guarded(spend: float, click_purchases: float, ceiling: float = 1.0, aim: str = "spent",
+             cfg=CFG) -> AgentBidder:
+    bidder = AgentBidder(cfg, cac_guard=True, guard_ceiling=ceiling, guard_aim=aim)
     bidder.stats.totals[2], bidder.click_purchases = spend, click_purchases
     return bidder
 
@@ -145,6 +147,50 @@ def test_cac_guard_with_a_ceiling_also_raises_bids_while_the_cac_runs_low(tmp_pa
     save_checkpoint(old, net, flat_prior(22, 0.05))
     assert make_agent_bidder(CFG, new).guard_ceiling == 1.3 and make_agent_bidder(CFG, old).guard_ceiling == 1.0
     assert make_agent_bidder(CFG, new, guard_ceiling=1.1).guard_ceiling == 1.1
+
+
+def test_cac_guard_aimed_at_the_rest_of_the_campaign_holds_harder_the_less_time_is_left() -> None:
+    cfg = build_config({"users": 800, "days": 30, "seed": 5})
+    target, hours = cfg.bidders.target_cpa, 24 * cfg.days
+    aim = CAC_GUARD_MARGIN * target
+
+    def factor(cac: float, t: int, ceiling: float = 1.3) -> float:
+        return _guarded(cac * 10, 10, ceiling, "rest", cfg).guard(t)
+
+    # at the margin the rest may cost the margin too, as the spent guard holds it (a factor of 1)
+    assert factor(aim, 100) == pytest.approx(1.0) == _guarded(aim * 10, 10, 1.3, cfg=cfg).guard(100)
+    # 5% over the margin: early the rest may cost almost as much; late, far less (down to the floor)
+    early, mid, late = factor(1.05 * aim, 100), factor(1.05 * aim, hours // 2), factor(1.05 * aim, hours - 24)
+    spent = _guarded(1.05 * aim * 10, 10, 1.3, cfg=cfg).guard(100)
+    assert late < mid < early < 1.0 and mid < spent
+    assert mid == pytest.approx((rest_allowed(aim, 1.05 * aim, hours // 2, hours) / (1.05 * aim)) ** 2)
+    assert rest_allowed(aim, 1.05 * aim, hours // 2, hours) == pytest.approx(0.95 * aim)
+    assert factor(1.5 * aim, hours - 1) == CAC_GUARD_FLOOR  # the last hour: at most half the aim, then the floor
+    # under the margin the rest may spend the difference, the ceiling and the 1.5 x aim cap bounding it
+    assert 1.0 < factor(0.95 * aim, 100) < factor(0.95 * aim, hours // 2) <= 1.3
+    assert rest_allowed(aim, 0.5 * aim, hours - 1, hours) == 1.5 * aim
+    assert factor(aim, CAC_GUARD_START_H - 1) == 1.0  # too early to read a CAC, whatever the aim
+    with pytest.raises(ValueError, match="guard_aim must be one of spent, rest, got 'whole'"):
+        AgentBidder(cfg, cac_guard=True, guard_aim="whole")
+
+
+def test_a_served_campaign_counts_its_hours_from_its_start() -> None:
+    """A server's hours count from the Unix epoch: the guard's start, its hours left and the report's
+    progress count from the campaign's first hour, as hour 0 of a simulation."""
+    cfg = build_config({"users": 800, "days": 30, "seed": 5})
+    start, target = 490_000, cfg.bidders.target_cpa
+    for aim in ("spent", "rest"):
+        sim = _guarded(1.05 * target * 10, 10, 1.3, aim, cfg)
+        served = AgentBidder(cfg, cac_guard=True, guard_ceiling=1.3, guard_aim=aim, campaign_start=start)
+        served.stats.totals[2], served.click_purchases = 1.05 * target * 10, 10
+        for t in (0, CAC_GUARD_START_H - 1, CAC_GUARD_START_H, 400, 24 * cfg.days - 1):
+            assert served.guard(start + t) == sim.guard(t)
+    assert served.guard(start + 100) != 1.0 and served.guard(start + CAC_GUARD_START_H - 1) == 1.0
+    # the report's progress through the campaign: a quarter of it gone after 180 hours
+    served.stats.t_next, sim.stats.t_next = start + 180, 180
+    summary, action = np.zeros(2), np.zeros(10)
+    assert np.array_equal(served.stats.vector(summary, action)[4:5], sim.stats.vector(summary, action)[4:5])
+    assert served.stats.vector(summary, action)[4] == pytest.approx(0.25)
 
 
 def test_cac_guard_counts_purchases_after_our_clicks_only() -> None:

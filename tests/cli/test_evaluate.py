@@ -47,6 +47,8 @@ def test_evaluate_json_has_exactly_the_documented_keys():
     (("--bidders", "fixed", "--users", "0"), "users"),
     (("--guard-ceiling", "1.2", "--no-cac-guard"), "--guard-ceiling sets the CAC guard's ceiling"),
     (("--guard-ceiling", "0.8"), "--guard-ceiling"),
+    (("--guard-aim", "whole"), "--guard-aim: guard_aim must be one of spent, rest, got 'whole'"),
+    (("--guard-aim", "rest", "--no-cac-guard"), "--guard-aim sets the CAC guard's aim"),
 ])
 def test_evaluate_rejects_bad_input_by_name(args, message):
     from typer.testing import CliRunner
@@ -131,6 +133,8 @@ def test_the_agent_plays_with_its_cac_guard_unless_told_not_to():
     assert cli_evaluate.load_agent_factory()(cfg, None, False).cac_guard
     assert not cli_evaluate.load_agent_factory(cac_guard=False)(cfg, None, False).cac_guard
     assert cli_evaluate.load_agent_factory(guard_ceiling=1.15)(cfg, None, False).guard_ceiling == 1.15
+    assert cli_evaluate.load_agent_factory()(cfg, None, False).guard_aim == "spent"
+    assert cli_evaluate.load_agent_factory(guard_aim="rest")(cfg, None, False).guard_aim == "rest"
 
 
 def test_the_closing_line_counts_processes_in_words():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 import types
 
 import pytest
@@ -26,20 +27,30 @@ def test_a_missing_checkpoint_is_named(tmp_path):
         build_bidder(build_config({}), tmp_path / "nope.pt")
 
 
-def test_the_agent_factory_gets_the_config_the_checkpoint_and_online(tmp_path, monkeypatch):
+def test_the_agent_factory_gets_the_config_the_checkpoint_online_and_the_guard_aim(tmp_path, monkeypatch):
+    from gaelp.agent.bidder import check_guard_aim
+
     ckpt = tmp_path / "agent.pt"
     ckpt.write_bytes(b"x")
     calls = []
 
-    def make_agent_bidder(cfg, policy=None, online=False):
-        calls.append((policy, online))
+    def make_agent_bidder(cfg, policy=None, online=False, guard_aim="spent", campaign_start=0):
+        calls.append((policy, online, guard_aim, campaign_start))
         return FixedBidder(BidderContext(cfg, 10.0, None))
 
     module = types.ModuleType("gaelp.agent.bidder")
-    module.make_agent_bidder = make_agent_bidder
+    module.make_agent_bidder, module.check_guard_aim = make_agent_bidder, check_guard_aim
     monkeypatch.setitem(sys.modules, "gaelp.agent.bidder", module)
+    before = int(time.time() // 3600)
     bidder = build_bidder(build_config({}), ckpt)
-    assert bidder.name == "fixed" and calls == [(ckpt, True)]
+    assert bidder.name == "fixed" and len(calls) == 1 and calls[0][:3] == (ckpt, True, "spent")
+    assert before <= calls[0][3] <= int(time.time() // 3600)  # the campaign starts with the server
+    build_bidder(build_config({}), ckpt, "rest", start_hour=490_000)
+    assert calls[-1] == (ckpt, True, "rest", 490_000)
+    with pytest.raises(ServeError, match="--guard-aim: guard_aim must be one of spent, rest, got 'whole'"):
+        build_bidder(build_config({}), ckpt, "whole")
+    with pytest.raises(ServeError, match="--guard-aim sets the agent's CAC guard: pass --policy"):
+        build_bidder(build_config({}), None, "rest")
 
 
 def test_accepted_events_go_to_the_store_once_each(tmp_path, monkeypatch):
