@@ -11,6 +11,10 @@ cells on the true P of *every* opportunity: no advertiser has that. Here the sam
   agent in randomized training worlds) labelled by our pixel (a purchase within `--window` hours,
   `LABEL_WINDOW_H` by default; clicks censored by the campaign's end left out): nothing here reads the truth.
 
+With `--requests` the model's rows add the device's bid-request history (`ceiling.RequestLog`: every opportunity
+offered to us, won or not, which an advertiser sees and the agent's encoder ignores) and its cells the
+request buckets (`Layout(requests=True)`); the `pixel` source's logs have no request history.
+
 Each model plays the validation worlds as a `ceiling.BoundBidder` at every `k` of `--k`; per world the best
 (a hindsight level, as `oracle_lp` has). R^2 of each model against the truth on every opportunity of one more
 training world (`oracle_lp`'s, a fifth of them sampled) says how it extrapolates beyond its clicks.
@@ -18,7 +22,7 @@ Evaluation-only; seeds: training >= 1000, validation 900-999.
 
     nice -n 10 env OMP_NUM_THREADS=1 python -m benchmarks.bench_label_sources --json
 
-`--json` prints `{"train_worlds", "train_users", "users", "days", "seeds", "k", "window_h", "wall_s",
+`--json` prints `{"train_worlds", "train_users", "users", "days", "seeds", "k", "window_h", "requests", "wall_s",
 "sources": {NAME: {"clicks", "labels", "r2_all", "mean", "per_world": [{"seed", "score", "k", "cac"}]}}}`
 (`labels`: positive labels, or null for the truth).
 """
@@ -63,11 +67,13 @@ def _pixel(seed: int, users: int, days: int, window_h: int) -> tuple[np.ndarray,
 
 
 def fit_source(source: str, train_worlds: int, users: int, days: int, workers: int,
-               window_h: int = LABEL_WINDOW_H) -> tuple[LinearModel, dict[str, Any]]:
+               window_h: int = LABEL_WINDOW_H, requests: bool = False) -> tuple[LinearModel, dict[str, Any]]:
     """The bound's model fitted on one source's clicks (see the module docstring), with its counts; `window_h`:
-    the pixel source's label window."""
+    the pixel source's label window; `requests`: the rows and cells with the bid-request history."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    if requests and source == "pixel":
+        raise ValueError("the pixel source's click logs have no bid-request history: leave it out with requests")
     with _pool(workers) as ex:
         if source == "pixel":
             parts = list(ex.map(_pixel, [PRIOR_SEED_BASE + k for k in range(train_worlds)],
@@ -83,8 +89,8 @@ def fit_source(source: str, train_worlds: int, users: int, days: int, workers: i
             if target == "labels":
                 y = (np.random.default_rng(LABEL_SEED).random(y.size) < y).astype(np.float64)
             info = {"clicks": int(y.size), "labels": int(y.sum()) if target == "labels" else None}
-    layout = Layout(len(build_config({}).world.channels))
-    return fit_loglinear(layout, x, y), info
+    layout = Layout(len(build_config({}).world.channels), requests)
+    return fit_loglinear(layout, x[:, :layout.n_features], y), info
 
 
 def _play(model: LinearModel, seed: int, k: float, users: int, days: int) -> dict[str, Any]:
@@ -93,15 +99,16 @@ def _play(model: LinearModel, seed: int, k: float, users: int, days: int) -> dic
 
 
 def run(sources: list[str], train_worlds: int, train_users: int, seeds: list[int], ks: list[float], users: int,
-        days: int, workers: int, test_seed: int, window_h: int = LABEL_WINDOW_H) -> dict[str, Any]:
+        days: int, workers: int, test_seed: int, window_h: int = LABEL_WINDOW_H,
+        requests: bool = False) -> dict[str, Any]:
     """The whole benchmark (see the module docstring)."""
     start = time.perf_counter()
     test = collect(build_config({"users": train_users, "days": days, "seed": test_seed}), test_seed, 0.2)
     out: dict[str, Any] = {"train_worlds": train_worlds, "train_users": train_users, "users": users, "days": days,
-                           "seeds": seeds, "k": ks, "window_h": window_h, "sources": {}}
+                           "seeds": seeds, "k": ks, "window_h": window_h, "requests": requests, "sources": {}}
     for source in sources:
-        model, info = fit_source(source, train_worlds, train_users, days, workers, window_h)
-        info["r2_all"] = ranking(model.predict(test.x, test.hour), test.p)["r2"]
+        model, info = fit_source(source, train_worlds, train_users, days, workers, window_h, requests)
+        info["r2_all"] = ranking(model.predict(test.x[:, :model.layout.n_features], test.hour), test.p)["r2"]
         jobs = [(s, k) for s in seeds for k in ks]
         with _pool(workers) as ex:
             plays = list(ex.map(_play, [model] * len(jobs), *zip(*jobs, strict=True), [users] * len(jobs),
@@ -124,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--k", default="1.0,1.19,1.41,1.68,2.0", help="levels each model plays at")
     p.add_argument("--window", type=int, default=LABEL_WINDOW_H,
                    help="the pixel source's label window, hours (a shorter one lowers P: scale --k up to match)")
+    p.add_argument("--requests", action="store_true", help="add the bid-request history to the model's rows")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--json", action="store_true", help="print the JSON object only")
     a = p.parse_args(argv)
@@ -140,8 +148,10 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"--window {a.window}: the label window is at least 1 hour")
     if any(not k > 0 for k in ks) or a.train_worlds < 1:
         p.error("--k must be positive and --train-worlds at least 1")
+    if a.requests and "pixel" in sources:
+        p.error("--requests: the pixel source's click logs have no bid-request history; leave pixel out")
     out = run(sources, a.train_worlds, a.train_users, seeds, ks, a.users, a.days, a.workers,
-              TRAINING_SEEDS_FROM + a.train_worlds, a.window)
+              TRAINING_SEEDS_FROM + a.train_worlds, a.window, a.requests)
     if a.json:
         print(json.dumps(out))
         return

@@ -34,3 +34,12 @@ def test_a_shorter_pixel_window_counts_fewer_labels_on_more_complete_clicks() ->
 def test_an_unknown_source_is_named() -> None:
     with pytest.raises(ValueError, match="source must be one of .*got 'truth'"):
         fit_source("truth", 1, 100, 1, 1)
+
+
+def test_with_requests_the_model_reads_the_request_history_and_pixel_is_refused() -> None:
+    plain, _ = fit_source("broad_labels", 1, 1500, 3, 1)
+    with_requests, info = fit_source("broad_labels", 1, 1500, 3, 1, requests=True)
+    assert with_requests.layout.requests and not plain.layout.requests
+    assert with_requests.w.size > plain.w.size and info["clicks"] > 0  # the request terms and cells
+    with pytest.raises(ValueError, match="pixel source's click logs have no bid-request history"):
+        fit_source("pixel", 1, 100, 1, 1, requests=True)
