@@ -169,6 +169,8 @@ def test_cac_guard_aimed_at_the_rest_of_the_campaign_holds_harder_the_less_time_
     # under the margin the rest may spend the difference, the ceiling and the 1.5 x aim cap bounding it
     assert 1.0 < factor(0.95 * aim, 100) < factor(0.95 * aim, hours // 2) <= 1.3
     assert rest_allowed(aim, 0.5 * aim, hours - 1, hours) == 1.5 * aim
+    # past its days (a server that keeps bidding) the campaign holds its CAC so far, as the spent guard does
+    assert factor(1.05 * aim, hours) == factor(1.05 * aim, hours + 500) == spent
     assert factor(aim, CAC_GUARD_START_H - 1) == 1.0  # too early to read a CAC, whatever the aim
     with pytest.raises(ValueError, match="guard_aim must be one of spent, rest, got 'whole'"):
         AgentBidder(cfg, cac_guard=True, guard_aim="whole")
