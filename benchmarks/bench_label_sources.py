@@ -13,7 +13,8 @@ cells on the true P of *every* opportunity: no advertiser has that. Here the sam
 
 With `--requests` the model's rows add the device's bid-request history (`ceiling.RequestLog`: every opportunity
 offered to us, won or not, which an advertiser sees and the agent's encoder ignores) and its cells the
-request buckets (`Layout(requests=True)`); the `pixel` source's logs have no request history.
+request buckets (`Layout(requests=True)`); the `pixel` source's collecting agent then keeps the history too
+(`AgentBidder(requests=True)`, bidding as without), as `gaelp train --loglink-requests` would.
 
 Each model plays the validation worlds as a `ceiling.BoundBidder` at every `k` of `--k`; per world the best
 (a hindsight level, as `oracle_lp` has). R^2 of each model against the truth on every opportunity of one more
@@ -60,10 +61,10 @@ def _recorded(kind: str, seed: int, users: int, days: int) -> Recorded:
     return collect(cfg, seed, 1.0, flat_bid=cfg.bidders.fixed_bid if kind == "broad" else None)
 
 
-def _pixel(seed: int, users: int, days: int, window_h: int) -> tuple[np.ndarray, np.ndarray]:
-    """A prior-collection world's click rows and pixel labels within `window_h` hours, as the log-link prior takes
-    them (`prior_fit.loglink_rows`: censored clicks left out)."""
-    return loglink_rows(collect_world(build_config({}), seed, users, days), window_h)
+def _pixel(seed: int, users: int, days: int, window_h: int, requests: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A prior-collection world's click rows (with `requests`, their request history) and pixel labels within
+    `window_h` hours, as the log-link prior takes them (`prior_fit.loglink_rows`: censored clicks left out)."""
+    return loglink_rows(collect_world(build_config({}), seed, users, days, requests=requests), window_h, requests)
 
 
 def fit_source(source: str, train_worlds: int, users: int, days: int, workers: int,
@@ -72,12 +73,11 @@ def fit_source(source: str, train_worlds: int, users: int, days: int, workers: i
     the pixel source's label window; `requests`: the rows and cells with the bid-request history."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
-    if requests and source == "pixel":
-        raise ValueError("the pixel source's click logs have no bid-request history: leave it out with requests")
     with _pool(workers) as ex:
         if source == "pixel":
             parts = list(ex.map(_pixel, [PRIOR_SEED_BASE + k for k in range(train_worlds)],
-                                [users] * train_worlds, [days] * train_worlds, [window_h] * train_worlds))
+                                [users] * train_worlds, [days] * train_worlds, [window_h] * train_worlds,
+                                [requests] * train_worlds))
             x, y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
             info: dict[str, Any] = {"clicks": int(y.size), "labels": int(y.sum())}
         else:
@@ -148,8 +148,6 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"--window {a.window}: the label window is at least 1 hour")
     if any(not k > 0 for k in ks) or a.train_worlds < 1:
         p.error("--k must be positive and --train-worlds at least 1")
-    if a.requests and "pixel" in sources:
-        p.error("--requests: the pixel source's click logs have no bid-request history; leave pixel out")
     out = run(sources, a.train_worlds, a.train_users, seeds, ks, a.users, a.days, a.workers,
               TRAINING_SEEDS_FROM + a.train_worlds, a.window, a.requests)
     if a.json:

@@ -53,8 +53,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from gaelp.agent.ceiling_fit import Layout, LinearModel
-from gaelp.agent.encoder import JourneyEncoder
+from gaelp.agent.ceiling_fit import Layout, LinearModel, design
+from gaelp.agent.encoder import JourneyEncoder, RequestLog
 from gaelp.agent.people import IdentitySource, ResolvedPeople
 from gaelp.agent.reward import HourlyReward
 from gaelp.agent.stats import CampaignStats, obs_size
@@ -101,6 +101,11 @@ def rest_allowed(aim: float, cac: float, t: int, campaign_hours: int) -> float:
     if left <= 0:
         return aim
     return float(np.clip(aim + (aim - cac) * t / left, 0.5 * aim, 1.5 * aim))
+
+
+def loglink_size(layout: Layout) -> int:
+    """Weights of a log-link prior over `layout`'s rows (`ceiling_fit.design`'s columns)."""
+    return int(design(layout, np.zeros((0, layout.n_features), np.float32)).shape[1])
 
 
 def bid_multipliers(action: np.ndarray, bid_level: float | np.ndarray) -> np.ndarray:
@@ -176,6 +181,10 @@ class AgentBidder(BaseBidder):
         loglink_w: weights of the log-link prior (`prior_fit.fit_loglink`); given, the bids, the reports and the
             reward read its P(purchase) instead of the value model's (which still learns online); None: the
             value model's.
+        requests: keep the devices' bid-request history (`RequestLog`: every opportunity offered to us, won or
+            not), log its row of each click (`request_rows`, beside the value model's log) and, with a log-link
+            prior, read the prior on the rows with it (`Layout(requests=True)`: its weights must be of that
+            layout).
     """
 
     learns = True
@@ -185,7 +194,7 @@ class AgentBidder(BaseBidder):
                  purchase_worth: float = 1.0, reward_timing: str = "arrival", identity: bool = True,
                  cac_guard: bool = False, value_l2: float = DEFAULT_L2, value_window_h: int | None = None,
                  bid_level: float = 1.0, loglink_w: np.ndarray | None = None, guard_ceiling: float = 1.0,
-                 guard_aim: str = "spent", campaign_start: int = 0) -> None:
+                 guard_aim: str = "spent", campaign_start: int = 0, requests: bool = False) -> None:
         if not bid_level > 0:
             raise ValueError(f"bid_level must be positive, got {bid_level}")
         check_guard_ceiling(guard_ceiling)
@@ -210,11 +219,18 @@ class AgentBidder(BaseBidder):
         self.last_reward = 0.0
         self.cac_guard, self.bid_level, self.guard_ceiling = cac_guard, float(bid_level), float(guard_ceiling)
         self.guard_aim, self.campaign_start, self.campaign_hours = guard_aim, int(campaign_start), 24 * cfg.days
-        self.loglink = None if loglink_w is None else LinearModel(Layout(n_ch), np.asarray(loglink_w, np.float64),
-                                                                  log_link=True)
+        self.requests = RequestLog(n_ch, DEVICES_PER_PERSON * cfg.users) if requests else None
+        self._request_rows: list[np.ndarray] = []  # each hour's request rows of its clicks (`request_rows`)
+        self.loglink = None if loglink_w is None else LinearModel(Layout(n_ch, requests),
+                                                                  np.asarray(loglink_w, np.float64), log_link=True)
+        if self.loglink is not None and self.loglink.w.size != (size := loglink_size(self.loglink.layout)):
+            raise ValueError(f"loglink_w has {self.loglink.w.size} weights; a log-link prior "
+                             f"{'with' if requests else 'without'} the bid-request history has {size} (requests="
+                             f"{requests}: fit it with prior_fit.fit_loglink(..., requests={requests}))")
         self.click_purchases = 0.0  # purchases our pixel saw after a click of ours (by sampling weight)
         self._acted_t = -1
-        self._cache: tuple[int, np.ndarray, np.ndarray] | None = None  # (t, features, p) of the last batch
+        # (t, features, p, request rows or None) of the last batch
+        self._cache: tuple[int, np.ndarray, np.ndarray, np.ndarray | None] | None = None
         self._report: Callable[[BidderOutcome, np.ndarray], None] = self.stats.observe  # the hour into `stats`
 
     def defer_report(self, sink: Callable[[BidderOutcome, np.ndarray], None]) -> None:
@@ -274,22 +290,38 @@ class AgentBidder(BaseBidder):
         if self._cache is not None and self._cache[0] == batch.t and self._cache[1].shape[0] == batch.size:
             return self._cache[1], self._cache[2]
         x, converted = self.encoder.features_and_converted(batch)
-        p = self.estimate(x, converted)
-        self.keep_features(batch.t, x, p)
+        r = None if self.requests is None else self.requests.features(batch)
+        p = self.estimate(x, converted, r)
+        self.keep_features(batch.t, x, p, r)
         return x, p
 
-    def estimate(self, x: np.ndarray, converted: np.ndarray) -> np.ndarray:
+    def estimate(self, x: np.ndarray, converted: np.ndarray, requests: np.ndarray | None = None) -> np.ndarray:
         """(n,) P(purchase) of feature rows `x` (n, d) of devices `converted` (n,) (0 on those): the log-link
-        prior's if given, else the value model's."""
+        prior's if given (on `requests` (n, k), the rows' request history, too if its layout reads it), else
+        the value model's."""
         if self.loglink is None:
             return np.where(converted, 0.0, self.value.predict(x))
-        rows = np.concatenate([x, converted[:, None].astype(x.dtype)], axis=1)  # then `converted`; the row has the hour
-        return np.where(converted, 0.0, self.loglink.predict(rows, _NO_HOURS))
+        parts = [x, converted[:, None].astype(x.dtype)]  # then `converted`; the row has the hour
+        if self.loglink.layout.requests:
+            if requests is None:
+                raise ValueError("this log-link prior reads the bid-request history: build the bidder with "
+                                 "requests=True")
+            parts.append(requests.astype(x.dtype))
+        return np.where(converted, 0.0, self.loglink.predict(np.concatenate(parts, axis=1), _NO_HOURS))
 
-    def keep_features(self, t: int, x: np.ndarray, p: np.ndarray) -> None:
-        """Hold hour `t`'s features `x` (n, d) and estimates `p` (n,) of its batch until the hour is observed
-        (as `features` computes them; a batch of worlds computes every world's at once)."""
-        self._cache = (t, x, p)
+    def keep_features(self, t: int, x: np.ndarray, p: np.ndarray, requests: np.ndarray | None = None) -> None:
+        """Hold hour `t`'s features `x` (n, d), estimates `p` (n,) and request rows of its batch until the hour
+        is observed (as `features` computes them; a batch of worlds computes every world's at once)."""
+        self._cache = (t, x, p, requests)
+
+    @property
+    def request_rows(self) -> np.ndarray:
+        """(clicks, k) the bid-request history of each click in the value model's log, in its order (with
+        `requests`; (clicks, 0) without)."""
+        if self.requests is None:
+            return np.zeros((self.value.x.shape[0], 0), np.float32)
+        k = self.encoder.n_channels + N_INTENTS + 2
+        return np.concatenate([np.zeros((0, k), np.float32), *self._request_rows])
 
     def choose_action(self, t: int) -> None:
         """The controller's action for hour `t`, set at the hour's first bid (nothing without a controller)."""
@@ -335,6 +367,11 @@ class AgentBidder(BaseBidder):
             self.value.record_clicks(batch.t, x[clicked], device, batch.weight[clicked])
             if self.people is not None:
                 self.people.record_clicks(batch.t, device, clicked)
+        if self.requests is not None:  # the clicks' request rows (before this hour), then the hour's requests
+            if clicked.size:
+                assert self._cache is not None and self._cache[3] is not None, "record_clicks follows the hour's bids"
+                self._request_rows.append(self._cache[3][clicked])
+            self.requests.observe(batch)
 
     def close_hour(self, outcome: BidderOutcome, p: np.ndarray, clicked: np.ndarray, report: bool = True) -> None:
         """The last part of `observe`, once the journey table holds the hour: the pixel's purchases, the report,
@@ -371,11 +408,14 @@ class AgentBidder(BaseBidder):
 
     def state_dict(self) -> dict[str, Any]:
         """Journey table, value model, report, action, the controller's memory and the identity log."""
-        return {"encoder": self.encoder.state_dict(), "value": self.value.state_dict(),
-                "stats": self.stats.state_dict(), "action": self.action.copy(), "acted_t": self._acted_t,
-                "click_purchases": self.click_purchases,
-                "controller": self.controller.state_dict() if self.controller is not None else {},
-                "people": self.people.state_dict() if self.people is not None else {}}
+        state = {"encoder": self.encoder.state_dict(), "value": self.value.state_dict(),
+                 "stats": self.stats.state_dict(), "action": self.action.copy(), "acted_t": self._acted_t,
+                 "click_purchases": self.click_purchases,
+                 "controller": self.controller.state_dict() if self.controller is not None else {},
+                 "people": self.people.state_dict() if self.people is not None else {}}
+        if self.requests is not None:
+            state["requests"] = {**self.requests.state_dict(), "rows": self.request_rows}
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore `state_dict` output."""
@@ -390,6 +430,11 @@ class AgentBidder(BaseBidder):
             self.controller.load_state_dict(state["controller"])
         if self.people is not None and state.get("people"):
             self.people.load_state_dict(state["people"])
+        if self.requests is not None:
+            if "requests" not in state:
+                raise ValueError("the state has no bid-request history: it was saved by a bidder without requests")
+            self.requests.load_state_dict(state["requests"])
+            self._request_rows = [np.array(state["requests"]["rows"], np.float32)]
 
 
 def default_policy_path() -> pathlib.Path:
@@ -432,4 +477,5 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
                        value_window_h=ckpt.get("value_window_h"), bid_level=ckpt.get("bid_level", 1.0),
                        loglink_w=ckpt.get("loglink_w"),
                        guard_ceiling=ckpt.get("guard_ceiling", 1.0) if guard_ceiling is None else guard_ceiling,
-                       guard_aim=guard_aim, campaign_start=campaign_start)
+                       guard_aim=guard_aim, campaign_start=campaign_start,
+                       requests=bool(ckpt.get("loglink_requests", False)))

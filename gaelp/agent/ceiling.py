@@ -8,7 +8,7 @@ its own logs instead (`gaelp.agent.ceiling_fit`), never a product:
 * `Observer`: our own logs -> an observable row per opportunity: the journey encoder's features per
   device (touches and clicks by channel, recency, context), `converted` (a purchase reported on the
   device or, as the agent does, on another device of its resolved person) and optionally the device's
-  history of bid requests (`RequestLog`: every opportunity offered to us, which the agent ignores).
+  history of bid requests (`gaelp.agent.encoder.RequestLog`: every opportunity offered to us).
 * `collect`: plays a training world with `oracle_lp` (at a fixed `k`), or a flat bid everywhere, behind
   a recorder that sees the truth, and logs a sample of (observable row with the request history, hour,
   true probability, segment class, clicked).
@@ -28,10 +28,10 @@ import numpy as np
 
 from gaelp.agent.bidder import DEVICES_PER_PERSON
 from gaelp.agent.ceiling_fit import Layout
-from gaelp.agent.encoder import JourneyEncoder
+from gaelp.agent.encoder import JourneyEncoder, RequestLog
 from gaelp.agent.people import ResolvedPeople
 from gaelp.bidders.baselines import OracleLpBidder
-from gaelp.bidders.protocol import N_INTENTS, BaseBidder, BidderContext, BidderOutcome, BidderWrapper, OpportunityBatch
+from gaelp.bidders.protocol import BaseBidder, BidderContext, BidderOutcome, BidderWrapper, OpportunityBatch
 from gaelp.config import Config
 from gaelp.experiments.play import WorldResult, world_result
 from gaelp.simulation import Simulation, our_daily_budget
@@ -71,51 +71,6 @@ def segment_classes(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
 def segment_of(values: np.ndarray, distinct: np.ndarray) -> np.ndarray:
     """(n,) segment class of opportunities whose truth has revenue `values`."""
     return np.searchsorted(distinct, values)
-
-
-class RequestLog:
-    """Per device, the bid requests offered to us (every opportunity of a batch, won or not).
-
-    Args:
-        n_channels: channels of the market.
-        capacity: device ids expected (the table grows past it if needed).
-    """
-
-    def __init__(self, n_channels: int, capacity: int) -> None:
-        self.by_channel = np.zeros((capacity, n_channels), np.uint32)
-        self.by_intent = np.zeros((capacity, N_INTENTS), np.uint32)
-        self.first_t = np.full(capacity, -1, np.int64)
-
-    def _grow(self, max_id: int) -> None:
-        n = self.first_t.size
-        if max_id < n:
-            return
-        m = max(max_id + 1, 2 * n, 1024)
-        self.by_channel = np.concatenate([self.by_channel, np.zeros((m - n, self.by_channel.shape[1]), np.uint32)])
-        self.by_intent = np.concatenate([self.by_intent, np.zeros((m - n, N_INTENTS), np.uint32)])
-        self.first_t = np.concatenate([self.first_t, np.full(m - n, -1, np.int64)])
-
-    def features(self, batch: OpportunityBatch) -> np.ndarray:
-        """(n, n_ch + 3 + 2) float32: the columns `ceiling_fit.Layout` names, from requests before this hour."""
-        known = batch.device < self.first_t.size
-        dev = np.where(known, batch.device, 0)
-        ch = self.by_channel[dev] * known[:, None]
-        it = self.by_intent[dev] * known[:, None]
-        first = np.where(known, self.first_t[dev], -1)
-        days = np.where(first >= 0, (batch.t - first) / 24.0, 0.0)
-        per_day = ch.sum(axis=1) / np.maximum(days, 1.0)
-        return np.concatenate([np.log1p(ch), np.log1p(it), np.log1p(days)[:, None], np.log1p(per_day)[:, None]],
-                              axis=1).astype(np.float32)
-
-    def observe(self, batch: OpportunityBatch) -> None:
-        """Fold in the hour's requests."""
-        if batch.size == 0:
-            return
-        self._grow(int(batch.device.max()))
-        np.add.at(self.by_channel, (batch.device, batch.channel.astype(np.int64)), 1)
-        np.add.at(self.by_intent, (batch.device, batch.intent.astype(np.int64)), 1)
-        first = self.first_t[batch.device]
-        self.first_t[batch.device] = np.where(first < 0, batch.t, first)
 
 
 class Observer:

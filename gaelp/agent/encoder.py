@@ -271,3 +271,59 @@ def _touch(counts: np.ndarray, times: np.ndarray, n_channels: int, t: int, dev: 
     if clicked.any():
         np.add.at(counts, cell[clicked] + n_channels, 1)
         times[2, dev[clicked]] = t
+
+
+class RequestLog:
+    """Per device, the bid requests offered to us (every opportunity of a batch, won or not): an advertiser
+    sees every request, bought or not. The log-link prior may read them (`AgentBidder(requests=True)`); the
+    journey table above does not.
+
+    Args:
+        n_channels: channels of the market.
+        capacity: device ids expected (the table grows past it if needed).
+    """
+
+    def __init__(self, n_channels: int, capacity: int) -> None:
+        self.by_channel = np.zeros((capacity, n_channels), np.uint32)
+        self.by_intent = np.zeros((capacity, N_INTENTS), np.uint32)
+        self.first_t = np.full(capacity, -1, np.int64)
+
+    def _grow(self, max_id: int) -> None:
+        n = self.first_t.size
+        if max_id < n:
+            return
+        m = max(max_id + 1, 2 * n, 1024)
+        self.by_channel = np.concatenate([self.by_channel, np.zeros((m - n, self.by_channel.shape[1]), np.uint32)])
+        self.by_intent = np.concatenate([self.by_intent, np.zeros((m - n, N_INTENTS), np.uint32)])
+        self.first_t = np.concatenate([self.first_t, np.full(m - n, -1, np.int64)])
+
+    def features(self, batch: OpportunityBatch) -> np.ndarray:
+        """(n, n_ch + 3 + 2) float32: the columns `ceiling_fit.Layout` names, from requests before this hour."""
+        known = batch.device < self.first_t.size
+        dev = np.where(known, batch.device, 0)
+        ch = self.by_channel[dev] * known[:, None]
+        it = self.by_intent[dev] * known[:, None]
+        first = np.where(known, self.first_t[dev], -1)
+        days = np.where(first >= 0, (batch.t - first) / 24.0, 0.0)
+        per_day = ch.sum(axis=1) / np.maximum(days, 1.0)
+        return np.concatenate([np.log1p(ch), np.log1p(it), np.log1p(days)[:, None], np.log1p(per_day)[:, None]],
+                              axis=1).astype(np.float32)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Copies of the table."""
+        return {"by_channel": self.by_channel.copy(), "by_intent": self.by_intent.copy(), "first_t": self.first_t.copy()}
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        """Restore `state_dict` output."""
+        self.by_channel, self.by_intent = np.array(s["by_channel"], np.uint32), np.array(s["by_intent"], np.uint32)
+        self.first_t = np.array(s["first_t"], np.int64)
+
+    def observe(self, batch: OpportunityBatch) -> None:
+        """Fold in the hour's requests."""
+        if batch.size == 0:
+            return
+        self._grow(int(batch.device.max()))
+        np.add.at(self.by_channel, (batch.device, batch.channel.astype(np.int64)), 1)
+        np.add.at(self.by_intent, (batch.device, batch.intent.astype(np.int64)), 1)
+        first = self.first_t[batch.device]
+        self.first_t[batch.device] = np.where(first < 0, batch.t, first)

@@ -87,13 +87,14 @@ class CampaignEnv(gym.Env):
         value_window_h: the value model's label window (None: the lookback window).
         bid_level: every bid of ours x this (the centre of the pacing action's range).
         loglink_w: the log-link prior's weights (`AgentBidder`'s `loglink_w`; None: the value model bids).
+        loglink_requests: the log-link prior reads the bid-request history (`AgentBidder(requests=True)`).
     """
 
     def __init__(self, cfg: Config | None = None, users: int | None = None, days: int | None = None,
                  randomize: bool = False, attribution: str = "last_click", reward_value: str = "target_cpa",
                  prior_w: np.ndarray | None = None, purchase_worth: float = 1.0, reward_timing: str = "arrival",
                  identity: bool = True, value_l2: float = DEFAULT_L2, value_window_h: int | None = None,
-                 bid_level: float = 1.0, loglink_w: np.ndarray | None = None) -> None:
+                 bid_level: float = 1.0, loglink_w: np.ndarray | None = None, loglink_requests: bool = False) -> None:
         self.metadata = {"render_modes": []}  # gymnasium's Env declares it an instance attribute
         base = cfg if cfg is not None else Config()
         self.base = base.replace(users=users, days=days)
@@ -101,6 +102,7 @@ class CampaignEnv(gym.Env):
         self.prior_w, self.purchase_worth = prior_w, purchase_worth
         self.reward_timing, self.identity, self.value_l2 = reward_timing, identity, value_l2
         self.value_window_h, self.bid_level, self.loglink_w = value_window_h, bid_level, loglink_w
+        self.loglink_requests = loglink_requests
         n_ch = len(self.base.world.channels)
         self.observation_space = spaces.Box(-OBS_LIMIT, OBS_LIMIT, (obs_size(n_ch),), np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, (action_size(n_ch),), np.float32)
@@ -122,7 +124,8 @@ class CampaignEnv(gym.Env):
                                   reward_value=self.reward_value, purchase_worth=self.purchase_worth,
                                   reward_timing=self.reward_timing, identity=self.identity,
                                   value_l2=self.value_l2, value_window_h=self.value_window_h,
-                                  bid_level=self.bid_level, loglink_w=self.loglink_w)
+                                  bid_level=self.bid_level, loglink_w=self.loglink_w,
+                                  requests=self.loglink_requests)
         self.sim = Simulation(cfg, bidder=self.bidder)
         self.bidder.attach_world(self.sim)
         return self.bidder.observation(), {"seed": world_seed}
@@ -269,11 +272,13 @@ class VectorCampaignEnv(gym.vector.VectorEnv):
             self._defer_reports()
         return obs, rew, np.zeros(self.num_envs, bool), trunc, {"final_info": final}
 
-    def set_prior(self, prior_w: np.ndarray, loglink_w: np.ndarray | None = None) -> None:
-        """The value model's anchor weights (and the log-link prior's, if any) for the worlds' next campaigns."""
+    def set_prior(self, prior_w: np.ndarray, loglink_w: np.ndarray | None = None, loglink_requests: bool = False) -> None:
+        """The value model's anchor weights (and the log-link prior's, if any, and whether it reads the bid-request
+        history) for the worlds' next campaigns."""
         for env in self.envs:
             env.prior_w = np.asarray(prior_w, np.float64).copy()
             env.loglink_w = None if loglink_w is None else np.asarray(loglink_w, np.float64).copy()
+            env.loglink_requests = loglink_requests
 
 
 def space_shape(space: gym.Space) -> tuple[int, ...]:

@@ -120,6 +120,9 @@ class PPOConfig:
         loglink_window_h: the log-link prior's label window, hours (None: `value_window_h`, else
             `prior_fit.LABEL_WINDOW_H`); a shorter window counts fewer purchases the click did not cause, and
             its P (of a purchase within the window) is lower, which `bid_level` makes up (docs/agent.md).
+        loglink_requests: the log-link prior also reads each device's bid-request history (every opportunity
+            offered to us, won or not: `AgentBidder(requests=True)`); needs prior_form "loglink". Written into the
+            checkpoint (`loglink_requests`) when on.
         val_every: iterations between validations of the greedy policy (0: never).
         val_worlds: validation worlds (seeds 900, 901, ...).
         val_users: people per validation world.
@@ -163,6 +166,7 @@ class PPOConfig:
     guard_ceiling: float = DEFAULT_GUARD_CEILING
     prior_form: str = "logistic"
     loglink_window_h: int | None = None
+    loglink_requests: bool = False
     val_every: int = 5
     val_worlds: int = 3
     val_users: int = 10_000
@@ -187,7 +191,8 @@ def validation_world(cfg: Config, ckpt: dict[str, Any], hp: PPOConfig, k: int) -
                              purchase_worth=hp.purchase_worth, reward_timing=hp.reward_timing,
                              identity=hp.identity, cac_guard=True,  # as the checkpoint will play
                              value_l2=hp.value_l2, value_window_h=hp.value_window_h, bid_level=hp.bid_level,
-                             loglink_w=ckpt.get("loglink_w"), guard_ceiling=hp.guard_ceiling)
+                             loglink_w=ckpt.get("loglink_w"), guard_ceiling=hp.guard_ceiling,
+                             requests=bool(ckpt.get("loglink_requests", False)))
         return float(play(c, bidder)["score"])
 
 
@@ -247,6 +252,8 @@ def check_settings(cfg: Config, hp: PPOConfig) -> None:
     if hp.loglink_window_h is not None and (hp.prior_form != "loglink" or not 1 <= hp.loglink_window_h <= lookback_h):
         raise ValueError(f"loglink_window_h {hp.loglink_window_h} needs prior_form 'loglink' (got {hp.prior_form!r}) "
                          f"and 1-{lookback_h} hours (the lookback window)")
+    if hp.loglink_requests and hp.prior_form != "loglink":
+        raise ValueError(f"loglink_requests needs prior_form 'loglink', got {hp.prior_form!r}")
 
 
 def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
@@ -290,10 +297,11 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
     if hp.prior_worlds > 0 and not resume:
         prior, log = build_prior(cfg, hp.prior_worlds, hp.prior_users, hp.days,
                                  seed_base=PRIOR_SEED_BASE + hp.seed * 1_000_000,
-                                 window_h=hp.value_window_h or 24 * cfg.campaign.lookback_days)
+                                 window_h=hp.value_window_h or 24 * cfg.campaign.lookback_days,
+                                 requests=hp.loglink_requests)
         if hp.prior_form == "loglink":
             loglink = fit_loglink(log, len(cfg.world.channels),
-                                  hp.loglink_window_h or hp.value_window_h or LABEL_WINDOW_H)
+                                  hp.loglink_window_h or hp.value_window_h or LABEL_WINDOW_H, hp.loglink_requests)
     iteration, env_hours, history = 0, 0, []
     best: dict[str, float] = {"score": -np.inf, "iteration": -1}
     here = numerics()  # the process's kernels: read once, written with every checkpoint
@@ -327,7 +335,7 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
     settings = {"attribution": hp.attribution, "reward_value": hp.reward_value, "purchase_worth": hp.purchase_worth,
                 "reward_timing": hp.reward_timing, "identity": hp.identity, "value_l2": hp.value_l2,
                 "value_window_h": hp.value_window_h, "bid_level": hp.bid_level, "loglink_w": loglink,
-                "guard_ceiling": hp.guard_ceiling}
+                "guard_ceiling": hp.guard_ceiling, **({"loglink_requests": True} if hp.loglink_requests else {})}
 
     def playing() -> dict[str, Any]:  # the current policy as a checkpoint plays it (for the validation)
         return {"model": net.state_dict(), "obs_dim": obs_dim, "act_dim": act_dim, "hidden": hp.hidden,
@@ -338,7 +346,7 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
         writer.add_scalar("validation/score", best["score"], 0)
         save_checkpoint(out / BEST, net, prior, **settings, val_score=best["score"], iteration=0)
     while not out_of_time():
-        envs.set_prior(prior, loglink)
+        envs.set_prior(prior, loglink, hp.loglink_requests)
         # world k of the iteration: seed `world_base + iteration * n + k // copies` (copies of one world in a row)
         obs, _ = envs.reset(seed=(world_base + iteration * n + np.arange(n) // hp.copies).tolist())
         buf_obs = np.zeros((T, n, obs_dim), np.float32)

@@ -73,12 +73,15 @@ class ClickLog:
         elapsed: (n,) hours from the click to the end of its campaign, at most the window it was labelled in.
         delay: (n,) hours from the click to the purchase that labelled it; NaN if none was seen.
         weight: (n,) sampling weight of each click.
+        requests: (n, k) the device's bid-request history at each click (`AgentBidder(requests=True)`), or None
+            if not collected.
     """
 
     x: np.ndarray
     elapsed: np.ndarray
     delay: np.ndarray
     weight: np.ndarray
+    requests: np.ndarray | None = None
 
     @property
     def converted(self) -> np.ndarray:
@@ -87,14 +90,18 @@ class ClickLog:
 
     @staticmethod
     def concat(logs: list[ClickLog]) -> ClickLog:
-        """One log of many campaigns."""
-        return ClickLog(*(np.concatenate([getattr(g, f) for g in logs]) for f in ("x", "elapsed", "delay", "weight")))
+        """One log of many campaigns (with their request rows if every one has them)."""
+        requests = None if any(g.requests is None for g in logs) else np.concatenate([g.requests for g in logs])
+        x, elapsed, delay, weight = (np.concatenate([getattr(g, f) for g in logs])
+                                     for f in ("x", "elapsed", "delay", "weight"))
+        return ClickLog(x, elapsed, delay, weight, requests)
 
 
 def collect_world(cfg: Config, seed: int, users: int, days: int | None = None, bid_scale: float = COLLECT_BID_SCALE,
-                  budget_scale: float = COLLECT_BUDGET_SCALE) -> ClickLog:
+                  budget_scale: float = COLLECT_BUDGET_SCALE, requests: bool = False) -> ClickLog:
     """Play the training world `seed` (market randomised as in training) with an untrained agent that bids
-    `bid_scale` x its estimated value on `budget_scale` x its daily budget; the click log of its value model.
+    `bid_scale` x its estimated value on `budget_scale` x its daily budget; the click log of its value model
+    (with `requests`, each click's bid-request history too: the agent keeps it and bids as without).
 
     Raises:
         ValueError: `seed` is not a training seed (>= 1000), or `bid_scale` lies outside the pacing's range
@@ -109,20 +116,21 @@ def collect_world(cfg: Config, seed: int, users: int, days: int | None = None, b
     c = randomized(c, np.random.default_rng(np.random.SeedSequence([seed, 0x5EED])))
     c = c.model_copy(update={"campaign": c.campaign.model_copy(
         update={"budget_per_user": c.campaign.budget_per_user * budget_scale})})
-    agent = AgentBidder(c)  # the flat prior, identity crediting as the agent plays
+    agent = AgentBidder(c, requests=requests)  # the flat prior, identity crediting as the agent plays
     agent.set_action(action)
     sim = Simulation(c, bidder=agent)
     agent.attach_world(sim)
     sim.run(c.days)
-    return click_log(agent.value, 24 * c.days)
+    return click_log(agent.value, 24 * c.days, agent.request_rows if requests else None)
 
 
-def click_log(value: ValueModel, end: int) -> ClickLog:
-    """The clicks `value` logged in a campaign that ended at hour `end`, their labels censored there."""
+def click_log(value: ValueModel, end: int, requests: np.ndarray | None = None) -> ClickLog:
+    """The clicks `value` logged in a campaign that ended at hour `end`, their labels censored there (`requests`:
+    their request rows, in the log's order)."""
     converted = value.conv_t >= 0
     return ClickLog(x=value.x.copy(), elapsed=np.minimum(end - value.click_t, value.window_h).astype(np.float64),
                     delay=np.where(converted, (value.conv_t - value.click_t).astype(np.float64), np.nan),
-                    weight=value.weight.copy())
+                    weight=value.weight.copy(), requests=requests)
 
 
 def fit_prior(log: ClickLog, window_h: int, n_channels: int, interactions: bool = True, l2: float = PRIOR_L2,
@@ -158,14 +166,15 @@ def fit_prior(log: ClickLog, window_h: int, n_channels: int, interactions: bool 
 def build_prior(cfg: Config, worlds: int = PRIOR_WORLDS, users: int = PRIOR_USERS, days: int | None = None,
                 seed_base: int = PRIOR_SEED_BASE, window_h: int = LABEL_WINDOW_H, interactions: bool = True,
                 l2: float = PRIOR_L2, on_world: Callable[[int], None] | None = None,
-                bid_scale: float = COLLECT_BID_SCALE,
-                budget_scale: float = COLLECT_BUDGET_SCALE) -> tuple[np.ndarray, ClickLog]:
-    """Collect `worlds` campaigns' click logs (`collect_world`) and fit the prior on them; the weights and the
-    pooled log. On one thread (`gaelp.agent.threads`): the same weights on any number of cores."""
+                bid_scale: float = COLLECT_BID_SCALE, budget_scale: float = COLLECT_BUDGET_SCALE,
+                requests: bool = False) -> tuple[np.ndarray, ClickLog]:
+    """Collect `worlds` campaigns' click logs (`collect_world`; with `requests`, the clicks' bid-request history
+    too) and fit the prior on them; the weights and the pooled log. On one thread (`gaelp.agent.threads`): the
+    same weights on any number of cores."""
     logs = []
     with one_thread():
         for k in range(worlds):
-            logs.append(collect_world(cfg, seed_base + k, users, days, bid_scale, budget_scale))
+            logs.append(collect_world(cfg, seed_base + k, users, days, bid_scale, budget_scale, requests))
             if on_world is not None:
                 on_world(k)
         log = ClickLog.concat(logs)
@@ -173,25 +182,32 @@ def build_prior(cfg: Config, worlds: int = PRIOR_WORLDS, users: int = PRIOR_USER
     return w, log
 
 
-def loglink_rows(log: ClickLog, window_h: int = LABEL_WINDOW_H) -> tuple[np.ndarray, np.ndarray]:
+def loglink_rows(log: ClickLog, window_h: int = LABEL_WINDOW_H,
+                 requests: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The log-link prior's data from a click log: (k, n_features + 1) rows (the encoder's, then `converted`, 0:
-    our agent never bids on a converted device) and (k,) labels (a purchase within `window_h` hours), of the
-    clicks whose label window is complete (labelled, or older than the window at the campaign's end).
+    our agent never bids on a converted device; with `requests`, then the click's request history) and (k,)
+    labels (a purchase within `window_h` hours), of the clicks whose label window is complete (labelled, or
+    older than the window at the campaign's end).
 
     Raises:
-        ValueError: no click of the log has a complete label window.
+        ValueError: no click of the log has a complete label window, or `requests` and the log has none.
     """
+    if requests and log.requests is None:
+        raise ValueError("the click log has no bid-request history: collect it with requests=True")
     labelled = log.converted & (log.delay <= window_h)
     keep = labelled | (log.elapsed >= window_h)
     if not keep.any():
         raise ValueError(f"fit_loglink: no click has a complete {window_h}-hour label window")
-    x = np.concatenate([log.x[keep], np.zeros((int(keep.sum()), 1), log.x.dtype)], axis=1)
-    return x, labelled[keep].astype(np.float64)
+    parts = [log.x[keep], np.zeros((int(keep.sum()), 1), log.x.dtype)]
+    if requests and log.requests is not None:
+        parts.append(log.requests[keep].astype(log.x.dtype))
+    return np.concatenate(parts, axis=1), labelled[keep].astype(np.float64)
 
 
-def fit_loglink(log: ClickLog, n_channels: int, window_h: int = LABEL_WINDOW_H) -> np.ndarray:
+def fit_loglink(log: ClickLog, n_channels: int, window_h: int = LABEL_WINDOW_H, requests: bool = False) -> np.ndarray:
     """The log-link form of the prior (`AgentBidder`'s `loglink_w`): a Poisson fit of `loglink_rows(log,
-    window_h)` on the ceiling's design over the encoder's cells (`ceiling_fit.fit_loglinear`). Its weights.
+    window_h, requests)` on the ceiling's design over the encoder's cells (`ceiling_fit.fit_loglinear`; with
+    `requests`, the request history's terms and cells too, `Layout(requests=True)`). Its weights.
 
     On the same pooled log it bid better than the logistic prior on validation worlds (docs/agent.md, "Where
     `oracle_lp`'s lead comes from"): a multiplicative model of context x journey cells.
@@ -199,9 +215,9 @@ def fit_loglink(log: ClickLog, n_channels: int, window_h: int = LABEL_WINDOW_H) 
     Raises:
         ValueError: no click of the log has a complete label window.
     """
-    x, y = loglink_rows(log, window_h)
+    x, y = loglink_rows(log, window_h, requests)
     with one_thread():
-        return fit_loglinear(Layout(n_channels), x, y).w
+        return fit_loglinear(Layout(n_channels, requests), x, y).w
 
 
 def main(argv: list[str] | None = None) -> None:

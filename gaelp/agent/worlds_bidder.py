@@ -12,8 +12,8 @@ the refit.
 Exactness: each world gets, bit for bit, the bids, logs, reports and rewards its bidder gives alone
 (elementwise arithmetic on longer arrays, each world's matrix product on its own rows; tested against
 the worlds bidding alone). Where the tables cannot be read as one (an encoder grew past the devices it
-expected), or the worlds' estimates differ in kind (some on a log-link prior, some not), each world's
-bidder bids and observes alone.
+expected), or the worlds' estimates differ in kind (some on a log-link prior, some not), or the bidders keep the
+bid-request history, each world's bidder bids and observes alone.
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ class WorldsAgent:
         self.loglink = all(b.loglink is not None for b in self.bidders)
         self.same_terms = self.loglink or (len({(b.value.n_channels, b.value.w.size) for b in self.bidders}) == 1
                                            and all(b.loglink is None for b in self.bidders))
+        # bidders that keep the bid-request history (`AgentBidder(requests=True)`) bid and observe world by world
+        self.same_terms &= all(b.requests is None for b in self.bidders)
         self._hour: tuple[int, np.ndarray, np.ndarray] | None = None  # (t, x, p) of every world's rows
 
     def bid(self, rows: WorldRows) -> list[np.ndarray]:

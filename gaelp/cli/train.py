@@ -69,6 +69,9 @@ def train(
                                                      "lookback window", min=0)] = 72,
     loglink_window: Annotated[int, typer.Option("--loglink-window", help="the log-link prior's label window, "
                                                 "hours (0: --value-window)", min=0)] = 0,
+    loglink_requests: Annotated[bool, typer.Option("--loglink-requests", help="the log-link prior also reads each "
+                                                   "device's bid-request history (every opportunity offered to us, "
+                                                   "won or not); with --prior-form loglink")] = False,
     val_worlds: Annotated[int, typer.Option("--val-worlds", help="validation worlds (seeds 900, 901, ...) each "
                                             "checkpoint plays for best.pt", min=1, max=100)] = 3,
     val_users: Annotated[int, typer.Option("--val-users", help="people per validation world", min=100)] = 10_000,
@@ -103,7 +106,8 @@ def train(
                    purchase_worth=purchase_worth, reward_value=reward_value, bid_level=bid_level, prior_form=prior_form,
                    guard_ceiling=guard_ceiling,
                    prior_worlds=prior_worlds, value_window_h=value_window or None, value_l2=value_l2,
-                   loglink_window_h=loglink_window or None, val_worlds=val_worlds, val_users=val_users,
+                   loglink_window_h=loglink_window or None, loglink_requests=loglink_requests,
+                   val_worlds=val_worlds, val_users=val_users,
                    learning_rate=learning_rate, copies=copies, gae_lambda=gae_lambda)
     if seed_list is not None:
         _train_seeds(cfg, hp, seed_list, out_dir, workers or SEED_WORKERS,

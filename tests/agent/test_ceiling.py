@@ -10,7 +10,6 @@ import pytest
 
 from gaelp.agent.ceiling import (
     BoundBidder,
-    RequestLog,
     SegmentBoundBidder,
     collect,
     play_bound,
@@ -18,6 +17,7 @@ from gaelp.agent.ceiling import (
     segment_of,
 )
 from gaelp.agent.ceiling_fit import Layout, design, fit_linear, fit_loglinear, fit_table, ranking
+from gaelp.agent.encoder import RequestLog
 from gaelp.bidders.protocol import N_INTENTS, BidderWrapper, OpportunityBatch
 from gaelp.config import build_config
 from gaelp.simulation import Simulation

@@ -167,3 +167,31 @@ def test_vector_env_takes_a_seed_per_world_and_copies_of_one_world_start_alike()
         assert np.array_equal(obs[0], obs[1]) and reward[0] == reward[1]
     with pytest.raises(ValueError, match="3 worlds need 3 seeds, got 2"):
         envs.reset(seed=[1, 2])
+
+
+def test_a_vector_env_whose_prior_reads_the_request_history_gives_each_world_what_it_gets_alone() -> None:
+    from gaelp.agent.bidder import loglink_size
+    from gaelp.agent.ceiling_fit import Layout
+
+    rng = np.random.default_rng(6)
+    size = loglink_size(Layout(len(Config().world.channels), requests=True))
+    kw = {"users": 800, "days": 1, "randomize": True, "loglink_requests": True,
+          "loglink_w": np.r_[np.log(PRIOR_CVR), rng.normal(0, 0.2, size - 1)]}
+    envs = VectorCampaignEnv(2, **kw)  # its bidders bid and learn world by world (their request logs are their own)
+    actions = rng.uniform(-1, 1, (24, 2, envs.single_action_space.shape[0])).astype(np.float32)
+    obs, _ = envs.reset(seed=70)
+    steps = [(obs, None)]
+    for t in range(24):
+        obs, rew, *_ = envs.step(actions[t])
+        steps.append((obs, rew))
+    assert all(b.requests is not None for b in (e.bidder for e in envs.envs))
+    for i in range(2):
+        env = CampaignEnv(**kw)
+        o, _ = env.reset(seed=70 + i)
+        assert np.array_equal(o, steps[0][0][i])
+        for t in range(24):
+            o, r, *_ = env.step(actions[t, i])
+            if t < 23:
+                assert np.array_equal(o, steps[t + 1][0][i])
+            assert r == steps[t + 1][1][i]
+    assert any(r != 0 for _, rs in steps[1:] for r in rs)

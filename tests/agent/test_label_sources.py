@@ -36,10 +36,11 @@ def test_an_unknown_source_is_named() -> None:
         fit_source("truth", 1, 100, 1, 1)
 
 
-def test_with_requests_the_model_reads_the_request_history_and_pixel_is_refused() -> None:
+def test_with_requests_the_model_reads_the_request_history_of_each_source() -> None:
     plain, _ = fit_source("broad_labels", 1, 1500, 3, 1)
     with_requests, info = fit_source("broad_labels", 1, 1500, 3, 1, requests=True)
     assert with_requests.layout.requests and not plain.layout.requests
     assert with_requests.w.size > plain.w.size and info["clicks"] > 0  # the request terms and cells
-    with pytest.raises(ValueError, match="pixel source's click logs have no bid-request history"):
-        fit_source("pixel", 1, 100, 1, 1, requests=True)
+    # the pixel source's collecting agent keeps the history and buys the same clicks as without it
+    (pixel, a), (pixel_r, b) = (fit_source("pixel", 1, 20_000, 8, 1, requests=r) for r in (False, True))
+    assert a == b and pixel_r.layout.requests and pixel_r.w.size == with_requests.w.size > pixel.w.size
