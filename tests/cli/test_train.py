@@ -47,6 +47,8 @@ def test_train_rejects_bad_usage(tmp_path: Path) -> None:
     assert alone.returncode == 2 and "go with --seeds" in alone.stderr
     odd = gaelp("train", "--worlds", "4", "--copies", "3", "--prior-worlds", "0", "--out", str(tmp_path / "c"))
     assert odd.returncode == 2 and "copies must be at least 1 and divide worlds (4), got 3" in odd.stderr
+    requests = gaelp("train", "--loglink-requests", "--out", str(tmp_path / "r"))  # the logistic prior has no such form
+    assert requests.returncode == 2 and "loglink_requests needs prior_form 'loglink', got 'logistic'" in requests.stderr
 
 
 def test_train_seeds_json_has_the_train_keys_and_the_choice(tmp_path: Path) -> None:
