@@ -11,7 +11,7 @@ cells on the true P of *every* opportunity: no advertiser has that. Here the sam
   agent in randomized training worlds) labelled by our pixel (a purchase within `--window` hours,
   `LABEL_WINDOW_H` by default; clicks censored by the campaign's end left out): nothing here reads the truth.
 
-With `--requests` the model's rows add the device's bid-request history (`ceiling.RequestLog`: every opportunity
+With `--requests` the model's rows add the device's bid-request history (`gaelp.agent.encoder.RequestLog`: every opportunity
 offered to us, won or not, which an advertiser sees and the agent's encoder ignores) and its cells the
 request buckets (`Layout(requests=True)`); the `pixel` source's collecting agent then keeps the history too
 (`AgentBidder(requests=True)`, bidding as without), as `gaelp train --loglink-requests` would.
@@ -90,7 +90,7 @@ def fit_source(source: str, train_worlds: int, users: int, days: int, workers: i
                 y = (np.random.default_rng(LABEL_SEED).random(y.size) < y).astype(np.float64)
             info = {"clicks": int(y.size), "labels": int(y.sum()) if target == "labels" else None}
     layout = Layout(len(build_config({}).world.channels), requests)
-    return fit_loglinear(layout, x[:, :layout.n_features], y), info
+    return fit_loglinear(layout, x, y), info
 
 
 def _play(model: LinearModel, seed: int, k: float, users: int, days: int) -> dict[str, Any]:
@@ -108,7 +108,7 @@ def run(sources: list[str], train_worlds: int, train_users: int, seeds: list[int
                            "seeds": seeds, "k": ks, "window_h": window_h, "requests": requests, "sources": {}}
     for source in sources:
         model, info = fit_source(source, train_worlds, train_users, days, workers, window_h, requests)
-        info["r2_all"] = ranking(model.predict(test.x[:, :model.layout.n_features], test.hour), test.p)["r2"]
+        info["r2_all"] = ranking(model.predict(test.x, test.hour), test.p)["r2"]
         jobs = [(s, k) for s in seeds for k in ks]
         with _pool(workers) as ex:
             plays = list(ex.map(_play, [model] * len(jobs), *zip(*jobs, strict=True), [users] * len(jobs),

@@ -68,6 +68,9 @@ EXPLORE_LIMIT = 0.2  # online exploration: |log bid - log greedy bid| <= 0.2
 CAC_GUARD_START_H = 72  # the guard reads the CAC from the fourth day on (too few purchases before)
 CAC_GUARD_MARGIN = 0.97  # it holds the campaign's CAC at 97% of the target CPA
 CAC_GUARD_FLOOR = 0.25  # and never scales a bid below a quarter
+# aimed at the rest of the campaign, the CAC the remaining hours may run at stays within these multiples of the aim
+# (the range played on validation worlds 912-999 and held-out 0-89: docs/agent.md, "The guard's aim as a setting")
+REST_AIM_RANGE = (0.5, 1.5)
 GUARD_AIMS = ("spent", "rest")  # the guard holds the CAC so far at the margin, or aims the rest of the campaign at it
 DEVICES_PER_PERSON = 3  # device ids to expect per person of the audience (the table grows past it)
 _NO_HOURS = np.zeros(0, np.int64)  # the log-link prior reads the hour from its row
@@ -86,8 +89,8 @@ def check_guard_aim(aim: str) -> None:
 
 
 def rest_allowed(aim: float, cac: float, t: int, campaign_hours: int) -> float:
-    """The CAC the rest of a campaign may cost for the whole to end at `aim`, within [aim / 2, 1.5 x aim]
-    (`aim` itself once no hour is left: past its days a campaign holds its CAC so far).
+    """The CAC the rest of a campaign may cost for the whole to end at `aim`, within `REST_AIM_RANGE` x aim
+    ([aim / 2, 1.5 x aim]; `aim` itself once no hour is left: past its days a campaign holds its CAC so far).
 
     Args:
         aim: the CAC the campaign should end at.  cac: its CAC so far.
@@ -100,7 +103,8 @@ def rest_allowed(aim: float, cac: float, t: int, campaign_hours: int) -> float:
     left = campaign_hours - t
     if left <= 0:
         return aim
-    return float(np.clip(aim + (aim - cac) * t / left, 0.5 * aim, 1.5 * aim))
+    lo, hi = REST_AIM_RANGE
+    return float(np.clip(aim + (aim - cac) * t / left, lo * aim, hi * aim))
 
 
 def loglink_size(layout: Layout) -> int:
@@ -320,8 +324,7 @@ class AgentBidder(BaseBidder):
         `requests`; (clicks, 0) without)."""
         if self.requests is None:
             return np.zeros((self.value.x.shape[0], 0), np.float32)
-        k = self.encoder.n_channels + N_INTENTS + 2
-        return np.concatenate([np.zeros((0, k), np.float32), *self._request_rows])
+        return np.concatenate([np.zeros((0, self.requests.n_features), np.float32), *self._request_rows])
 
     def choose_action(self, t: int) -> None:
         """The controller's action for hour `t`, set at the hour's first bid (nothing without a controller)."""

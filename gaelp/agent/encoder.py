@@ -297,8 +297,13 @@ class RequestLog:
         self.by_intent = np.concatenate([self.by_intent, np.zeros((m - n, N_INTENTS), np.uint32)])
         self.first_t = np.concatenate([self.first_t, np.full(m - n, -1, np.int64)])
 
+    @property
+    def n_features(self) -> int:
+        """Columns of a row of `features`: requests by channel, by query intent, days since the first, per day."""
+        return self.by_channel.shape[1] + N_INTENTS + 2
+
     def features(self, batch: OpportunityBatch) -> np.ndarray:
-        """(n, n_ch + 3 + 2) float32: the columns `ceiling_fit.Layout` names, from requests before this hour."""
+        """(n, n_features) float32: the columns `ceiling_fit.Layout` names, from requests before this hour."""
         known = batch.device < self.first_t.size
         dev = np.where(known, batch.device, 0)
         ch = self.by_channel[dev] * known[:, None]

@@ -21,7 +21,7 @@ from gaelp.bidders.protocol import Bidder, OpportunityBatch
 from gaelp.config import Config
 from gaelp.control.safety import SafetyLimits
 from gaelp.serving.devices import DeviceIndex
-from gaelp.serving.hourlog import HourLog, weekday
+from gaelp.serving.hourlog import HourLog, clock_hour, weekday
 from gaelp.serving.ingest import EventLog, check_events
 from gaelp.serving.metrics import Metrics
 from gaelp.serving.openrtb import LARGE_SCREEN_TYPES, BidRequest, device_key, intent_code
@@ -61,7 +61,7 @@ class Engine:
         self.safety = SafetyLimits(cfg.safety)
         self.devices = DeviceIndex()
         self.events = EventLog()
-        self.t = int(clock() // 3600)
+        self.t = clock_hour(clock())
         self.hour = HourLog(self.t)
         self.spent_today = 0.0
         report = self.safety.report
@@ -84,7 +84,7 @@ class Engine:
         logged with its traceback and counted (`gaelp_observe_errors_total`), and the hour is dropped,
         so that one bad hour does not fail every request after it.
         """
-        t = int(self.clock() // 3600)
+        t = clock_hour(self.clock())
         if t != self.t:
             if not self.hour.empty:
                 try:

@@ -100,6 +100,11 @@ class HourLog:
                              conv_value=conv["value"].copy())
 
 
+def clock_hour(seconds: float) -> int:
+    """The server's hour of epoch `seconds`: hours since the Unix epoch (UTC), as the engine counts them."""
+    return int(seconds // 3600)
+
+
 def weekday(t: int) -> int:
     """Weekday (0 = Monday) of hour `t` since the Unix epoch, which fell on a Thursday."""
     return (t // 24 + 3) % 7

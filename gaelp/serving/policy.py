@@ -12,6 +12,7 @@ import pyarrow as pa
 from gaelp.bidders.protocol import Bidder
 from gaelp.config import Config
 from gaelp.rng import Streams
+from gaelp.serving.hourlog import clock_hour
 from gaelp.simulation import build_bidder as build_registered
 
 DEFAULT_BIDDER = "target_cpa"
@@ -50,7 +51,7 @@ def build_bidder(cfg: Config, policy: Path | None = None, guard_aim: str = "spen
         check_guard_aim(guard_aim)
     except ValueError as e:
         raise ServeError(f"--guard-aim: {e}") from None
-    start = int(time.time() // 3600) if start_hour is None else int(start_hour)
+    start = clock_hour(time.time()) if start_hour is None else int(start_hour)
     return make_agent_bidder(cfg, policy=Path(policy), online=True, guard_aim=guard_aim, campaign_start=start)
 
 
