@@ -464,6 +464,7 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
 
     Raises:
         FileNotFoundError: the checkpoint does not exist (the message says how to make one).
+        CheckpointError: the file is not a checkpoint written by `gaelp train`.
     """
     from gaelp.agent.network import PolicyController, load_checkpoint
 

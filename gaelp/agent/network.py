@@ -184,16 +184,33 @@ def save_checkpoint(path: pathlib.Path, net: RecurrentActorCritic, prior_w: np.n
     tmp.replace(path)
 
 
+CHECKPOINT_KEYS = ("model", "obs_dim", "act_dim", "hidden", "prior_w")  # what every `save_checkpoint` file holds
+
+
+class CheckpointError(ValueError):
+    """A file that is not a checkpoint of `save_checkpoint`: unreadable, or without the network's keys."""
+
+
 def load_checkpoint(path: pathlib.Path) -> dict[str, Any]:
     """Read a checkpoint of `save_checkpoint`.
 
     Raises:
         FileNotFoundError: no such file (with how to make one).
+        CheckpointError: the file is not such a checkpoint (what torch's reader met, or the keys it lacks).
     """
     if not path.is_file():
         raise FileNotFoundError(f"no policy checkpoint at {path}; train one with `gaelp train --out DIR` "
                                 "and pass DIR/policy.pt")
-    return torch.load(path, weights_only=False)
+    try:
+        ckpt = torch.load(path, weights_only=False)
+    except Exception as e:  # what the unpickler meets in a foreign file: UnpicklingError, EOFError, RuntimeError...
+        raise CheckpointError(f"{path} is not a policy checkpoint written by `gaelp train` "
+                              f"({type(e).__name__}: {e})") from e
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path} is not a policy checkpoint written by `gaelp train`: it has no "
+                              f"{', '.join(missing)}")
+    return ckpt
 
 
 PLAYING_KEYS = ("model", "obs_dim", "act_dim", "hidden", "prior_w", "attribution", "reward_value",

@@ -78,7 +78,8 @@ class PPOConfig:
         users: people per training world.
         days: campaign length in days (None: the config's).
         env_hours: stop after this many simulated hours (over all worlds), at a campaign boundary.
-        minutes: or stop after this much wall time (checked between iterations); None: no limit.
+        minutes: or stop after this much wall time (checked after each iteration: a run trains at least one
+            campaign and writes its checkpoint); None: no limit.
         seed: training seed (initial weights, actions, minibatches, world seeds).
         randomize: draw each training world's market settings (budgets, start date) from its seed.
         learning_rate: Adam step size.
@@ -242,6 +243,8 @@ def check_settings(cfg: Config, hp: PPOConfig) -> None:
         raise ValueError(f"copies must be at least 1 and divide worlds ({hp.worlds}), got {hp.copies}")
     if not hp.learning_rate > 0:
         raise ValueError(f"learning_rate must be above 0, got {hp.learning_rate}")
+    if hp.minutes is not None and not hp.minutes > 0:
+        raise ValueError(f"minutes must be above 0, got {hp.minutes}")
     check_guard_ceiling(hp.guard_ceiling)
     if hp.reward_value not in REWARD_VALUES:
         raise ValueError(f"reward_value must be one of {', '.join(REWARD_VALUES)}, got {hp.reward_value!r}")
@@ -329,8 +332,11 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
     writer = SummaryWriter(str(out / "tb"))
     start = time.perf_counter()
     world_base = TRAIN_SEED_BASE + hp.seed * 1_000_000
+    first = iteration  # a time limit stops the run only after a campaign of this call: a checkpoint is written
+
     def out_of_time() -> bool:
-        return env_hours >= hp.env_hours or (hp.minutes is not None and time.perf_counter() - start >= 60 * hp.minutes)
+        return env_hours >= hp.env_hours or (hp.minutes is not None and iteration > first
+                                             and time.perf_counter() - start >= 60 * hp.minutes)
 
     settings = {"attribution": hp.attribution, "reward_value": hp.reward_value, "purchase_worth": hp.purchase_worth,
                 "reward_timing": hp.reward_timing, "identity": hp.identity, "value_l2": hp.value_l2,

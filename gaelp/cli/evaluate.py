@@ -39,6 +39,16 @@ def load_agent_factory(cac_guard: bool = True, guard_ceiling: float | None = Non
     return partial(make_agent_bidder, cac_guard=cac_guard, guard_ceiling=guard_ceiling, guard_aim=guard_aim)
 
 
+def check_policy(policy: Path) -> None:
+    """Exit (2) before any world plays if `policy` is not a checkpoint written by `gaelp train`."""
+    from gaelp.agent.network import CheckpointError, load_checkpoint
+
+    try:
+        load_checkpoint(policy)
+    except (FileNotFoundError, CheckpointError) as e:
+        raise fail(f"--policy: {e}", 2) from None
+
+
 def _processes(n: int) -> str:
     """'1 process', '2 processes'."""
     return f"{n} process" if n == 1 else f"{n} processes"
@@ -140,6 +150,8 @@ def evaluate(
     if guard_aim != "spent" and not cac_guard:
         raise fail("--guard-aim sets the CAC guard's aim: drop it or --no-cac-guard", 2)
     factory = load_agent_factory(cac_guard, guard_ceiling, guard_aim) if AGENT in names or AGENT_ONLINE in names else None
+    if factory is not None and policy is not None:  # a bad path fails now, not after the baselines' worlds
+        check_policy(policy)
     start = time.perf_counter()
     with progress_bar(not as_json) as bar:
         task = bar.add_task(f"{worlds} worlds x {len(names)} bidders", total=None)

@@ -98,7 +98,7 @@ def train(
     if resume and not (out_dir / CHECKPOINT).is_file():
         raise fail(f"--resume: no checkpoint at {out_dir / CHECKPOINT}", EXIT_USAGE)
     cfg = _config(config)
-    from gaelp.agent.ppo import PPOConfig  # torch loads only for real work
+    from gaelp.agent.ppo import PPOConfig, check_settings  # torch loads only for real work
     from gaelp.agent.ppo import train as run_train
 
     limit = env_hours if env_hours is not None else (10**12 if minutes is not None else 100_000)
@@ -109,6 +109,10 @@ def train(
                    loglink_window_h=loglink_window or None, loglink_requests=loglink_requests,
                    val_worlds=val_worlds, val_users=val_users,
                    learning_rate=learning_rate, copies=copies, gae_lambda=gae_lambda)
+    try:
+        check_settings(cfg, hp)  # refused before the progress bar starts
+    except ValueError as e:
+        raise fail(str(e), EXIT_USAGE) from None
     if seed_list is not None:
         _train_seeds(cfg, hp, seed_list, out_dir, workers or SEED_WORKERS,
                      select_worlds or SELECT_WORLDS, json_out)

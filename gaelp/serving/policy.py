@@ -37,7 +37,8 @@ def build_bidder(cfg: Config, policy: Path | None = None, guard_aim: str = "spen
             start: a restarted server starts a new campaign).
 
     Raises:
-        ServeError: the checkpoint does not exist, or a guard aim is asked of the baseline or is unknown.
+        ServeError: the checkpoint does not exist or is not one, or a guard aim is asked of the baseline or is
+            unknown.
     """
     if policy is None:
         if guard_aim != "spent":
@@ -51,8 +52,13 @@ def build_bidder(cfg: Config, policy: Path | None = None, guard_aim: str = "spen
         check_guard_aim(guard_aim)
     except ValueError as e:
         raise ServeError(f"--guard-aim: {e}") from None
+    from gaelp.agent.network import CheckpointError
+
     start = clock_hour(time.time()) if start_hour is None else int(start_hour)
-    return make_agent_bidder(cfg, policy=Path(policy), online=True, guard_aim=guard_aim, campaign_start=start)
+    try:
+        return make_agent_bidder(cfg, policy=Path(policy), online=True, guard_aim=guard_aim, campaign_start=start)
+    except CheckpointError as e:
+        raise ServeError(f"--policy {e}") from None
 
 
 def store_sink(url: str) -> Callable[[pd.DataFrame], None]:

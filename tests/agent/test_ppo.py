@@ -214,3 +214,18 @@ def test_copies_share_a_world_seed_and_their_advantages_are_group_relative(tmp_p
 def test_copies_must_divide_the_worlds(tmp_path: Path, copies: int) -> None:
     with pytest.raises(ValueError, match=f"copies must be at least 1 and divide worlds \\(4\\), got {copies}"):
         train(Config(), PPOConfig(worlds=4, copies=copies, users=600, days=1, env_hours=96, val_every=0), tmp_path)
+
+
+def test_a_time_limit_still_trains_one_campaign_and_writes_its_checkpoint(tmp_path: Path) -> None:
+    # a limit shorter than any campaign: the first one runs, its checkpoint is the one reported
+    hp = PPOConfig(worlds=2, users=600, days=1, env_hours=10**12, minutes=1e-9, hidden=8, val_every=0)
+    result = train(Config(), hp, tmp_path)
+    assert result.env_hours == 48 and np.isfinite(result.train_score)
+    assert load_checkpoint(Path(result.checkpoint))["env_hours"] == 48
+
+
+@pytest.mark.parametrize("minutes", [0.0, -1.0])
+def test_a_time_limit_of_nothing_is_refused(tmp_path: Path, minutes: float) -> None:
+    with pytest.raises(ValueError, match=f"minutes must be above 0, got {minutes}"):
+        train(Config(), PPOConfig(worlds=2, users=600, days=1, minutes=minutes, val_every=0), tmp_path)
+    assert not (tmp_path / CHECKPOINT).exists()

@@ -61,6 +61,27 @@ def test_evaluate_rejects_bad_input_by_name(args, message):
     assert message in out.stderr
 
 
+def test_a_bad_policy_is_refused_before_any_world_plays(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from gaelp.experiments import evaluate as experiments
+
+    def no_world(*args, **kwargs):
+        raise AssertionError("a world played before the policy was checked")
+
+    monkeypatch.setattr(experiments, "play_worlds", no_world)
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    cli_evaluate.register(app)
+    bad = tmp_path / "policy.pt"
+    bad.write_text("not a checkpoint")
+    for path, message in ((tmp_path / "nope.pt", f"--policy: no policy checkpoint at {tmp_path / 'nope.pt'}"),
+                          (bad, f"--policy: {bad} is not a policy checkpoint written by `gaelp train`")):
+        out = CliRunner().invoke(app, ["evaluate", "--policy", str(path), "--worlds", "2", "--days", "1"])
+        assert out.exit_code == 2
+        assert out.stderr.startswith(f"error: {message}")
+
+
 def test_a_missing_agent_module_is_an_error_that_says_how_to_fix_it(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "gaelp.agent.bidder", None)  # importing it now raises ImportError
     with pytest.raises(typer.Exit) as e:

@@ -39,6 +39,9 @@ def test_train_rejects_bad_usage(tmp_path: Path) -> None:
     still = gaelp("train", "--learning-rate", "0", "--prior-worlds", "0", "--out", str(tmp_path / "lr"))
     assert still.returncode == 2 and "learning_rate must be above 0, got 0.0" in still.stderr
     assert not (tmp_path / "lr" / "policy.pt").exists()
+    no_time = gaelp("train", "--minutes", "0", "--out", str(tmp_path / "m"))
+    assert no_time.returncode == 2 and no_time.stderr.startswith("error: minutes must be above 0, got 0.0")
+    assert not (tmp_path / "m").exists()
     both_seeds = gaelp("train", "--seed", "1", "--seeds", "0,1", "--out", str(tmp_path))
     assert both_seeds.returncode == 2 and "drop --seed" in both_seeds.stderr
     not_ints = gaelp("train", "--seeds", "0,x", "--out", str(tmp_path))

@@ -27,6 +27,22 @@ def test_a_missing_checkpoint_is_named(tmp_path):
         build_bidder(build_config({}), tmp_path / "nope.pt")
 
 
+@pytest.mark.parametrize(("content", "message"), [
+    (b"not a checkpoint", r"is not a policy checkpoint written by `gaelp train` \(UnpicklingError"),
+    (None, "is not a policy checkpoint written by `gaelp train`: it has no model, obs_dim, act_dim, hidden, prior_w"),
+])
+def test_a_file_that_is_not_a_checkpoint_is_named(tmp_path, content, message):
+    import torch
+
+    path = tmp_path / "agent.pt"
+    if content is None:
+        torch.save({"weights": [1.0]}, path)  # a torch file, but not one `gaelp train` wrote
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ServeError, match=f"--policy {path} {message}"):
+        build_bidder(build_config({}), path)
+
+
 def test_the_agent_factory_gets_the_config_the_checkpoint_online_and_the_guard_aim(tmp_path, monkeypatch):
     from gaelp.agent.bidder import check_guard_aim
 
