@@ -137,13 +137,14 @@ def play_worlds(cfg: Config, seeds: Sequence[int], bidders: Sequence[str], *,
 
 
 def play_worlds_within(cfg: Config, seed_base: int, bidders: Sequence[str], budget_s: float, *,
-                       max_worlds: int | None = None, workers: int = 2,
+                       max_worlds: int | None = None, workers: int = 2, progress: Progress | None = None,
                        **kwargs: Any) -> dict[str, list[WorldResult]]:
     """As many held-out worlds as fit in about `budget_s` seconds: batches of `workers` worlds from `seed_base`.
 
     A next batch is played while the time so far plus the slowest batch so far stays within
     `budget_s`; the first batch is always played. Seeds stay below `TRAINING_SEEDS_FROM` (and within
-    `max_worlds` worlds). `kwargs` go to `play_worlds`.
+    `max_worlds` worlds). `progress` is told of finished plays counted over every batch so far (the total:
+    the earlier batches' plays and the current one's). `kwargs` go to `play_worlds`.
 
     Raises:
         ValueError: `seed_base` is not a held-out seed.
@@ -153,14 +154,22 @@ def play_worlds_within(cfg: Config, seed_base: int, bidders: Sequence[str], budg
     end = min(TRAINING_SEEDS_FROM, seed_base + (max_worlds if max_worlds is not None else TRAINING_SEEDS_FROM))
     out: dict[str, list[WorldResult]] = {b: [] for b in bidders}
     start, slowest, seed = time.perf_counter(), 0.0, seed_base
+    plays = {"before": 0, "now": 0}  # finished plays of the earlier batches, of the current one
+
+    def tell(done: int, total: int) -> None:
+        plays["now"] = done
+        if progress is not None:
+            progress(plays["before"] + done, plays["before"] + total)
+
     while seed < end:
         elapsed = time.perf_counter() - start
         if seed > seed_base and elapsed + slowest > budget_s:
             break
         batch = list(range(seed, min(seed + max(workers, 1), end)))
         t0 = time.perf_counter()
-        for b, rows in play_worlds(cfg, batch, bidders, workers=workers, **kwargs).items():
+        for b, rows in play_worlds(cfg, batch, bidders, workers=workers, progress=tell, **kwargs).items():
             out[b].extend(rows)
+        plays["before"] += plays["now"]
         slowest = max(slowest, time.perf_counter() - t0)
         seed = batch[-1] + 1
     return out

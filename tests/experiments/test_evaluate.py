@@ -179,8 +179,11 @@ def test_worlds_within_a_tiny_budget_play_one_batch_of_worker_count():
     cfg = load_config(None, users=1_000, days=1)
     out = play_worlds_within(cfg, 40, ["fixed"], budget_s=1e-3, workers=1)
     assert [r.seed for r in out["fixed"]] == [40]
-    out = play_worlds_within(cfg, 40, ["fixed"], budget_s=1e6, workers=1, max_worlds=3)
+    progress: list[tuple[int, int]] = []
+    out = play_worlds_within(cfg, 40, ["fixed"], budget_s=1e6, workers=1, max_worlds=3,
+                             progress=lambda done, total: progress.append((done, total)))
     assert [r.seed for r in out["fixed"]] == [40, 41, 42]
+    assert progress == [(1, 1), (2, 2), (3, 3)]  # counted over the batches, as one bar shows them
     out = play_worlds_within(cfg, TRAINING_SEEDS_FROM - 2, ["fixed"], budget_s=1e6, workers=1)
     assert [r.seed for r in out["fixed"]] == [998, 999]  # never a training world
     with pytest.raises(ValueError, match="held-out"):
