@@ -26,8 +26,9 @@ def train(
     worlds: Annotated[int, typer.Option("--worlds", help="training worlds played in parallel", min=1)] = TRAIN_WORLDS,
     users: Annotated[int, typer.Option("--users", help="people per training world", min=100)] = 5_000,
     days: Annotated[int | None, typer.Option("--days", help="campaign length (default: the config's)", min=1)] = None,
-    minutes: Annotated[float | None, typer.Option("--minutes", help="stop after this wall time (between "
-                                                                      "campaigns)", min=0.0)] = None,
+    minutes: Annotated[float | None, typer.Option("--minutes", help="stop after this wall time (checked "
+                                                                      "after each campaign: at least one runs)")]
+        = None,
     env_hours: Annotated[int | None, typer.Option("--env-hours", help="stop after this many simulated hours "
                                                                         "over all worlds (default 100,000)",
                                                   min=1)] = None,

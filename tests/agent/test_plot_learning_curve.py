@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from benchmarks.plot_learning_curve import history_of, main, plot, rolling_mean
 from gaelp.agent.bidder import default_policy_path
+from gaelp.agent.network import RecurrentActorCritic, save_checkpoint
 
 ROWS = [{"iteration": i, "score": float(i % 3), "cac": 100.0 + i, **({"val_score": 2.0 * i} if i % 5 == 4 else {})}
         for i in range(12)]
@@ -29,7 +29,7 @@ def test_a_run_draws_its_score_its_cac_and_its_validation_points():
 def test_main_writes_the_png_of_checkpoints_with_history(tmp_path):
     path = tmp_path / "run" / "policy.pt"
     path.parent.mkdir()
-    torch.save({"history": ROWS}, path)
+    save_checkpoint(path, RecurrentActorCritic(4, 2, 8), np.zeros(3), history=ROWS)  # a checkpoint as training writes
     out = tmp_path / "curve.png"
     main([str(path), "--out", str(out)])
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
