@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from gaelp.cli.evaluate import RATIO_TARGET  # the agent's target: 80% of oracle_lp's score
+from gaelp.experiments.score import RATIO_TARGET  # the agent's target: 80% of oracle_lp's score
 
 
 def per_world(summary: dict[str, Any], bidder: str) -> dict[int, float]:

@@ -19,8 +19,7 @@ from gaelp.cli.errors import fail
 from gaelp.cli.render import err, fmt, out, progress_bar
 from gaelp.config import Config
 from gaelp.experiments.play import AGENT, AGENT_ONLINE, AgentFactory
-
-RATIO_TARGET = 0.8  # the agent's target: 80% of oracle_lp's score (median of the per-world ratios)
+from gaelp.experiments.score import RATIO_TARGET
 
 
 def load_agent_factory(cac_guard: bool = True, guard_ceiling: float | None = None,

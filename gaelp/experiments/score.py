@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+RATIO_TARGET = 0.8  # the agent's target: 80% of oracle_lp's score (median of the per-world ratios)
+
 
 def campaign_score(conversions: float, cac: float | None, target_cpa: float) -> float:
     """`conversions x min(1, (target_cpa / cac)^2)`; 0 without conversions.

@@ -25,6 +25,8 @@ SECTIONS: tuple[tuple[str, Callable[[ReportData], Figure | None], str], ...] = (
      "rivals' prices: give a run folder (its store logs every advertiser's impressions)"),
     ("The agent against the baselines", plots.evaluation,
      "an evaluation: add the output of `gaelp evaluate --json`"),
+    ("World by world: against the hindsight bound and the target CPA", plots.per_world,
+     "an evaluation's per-world rows: add the output of `gaelp evaluate --json`"),
 )
 KPI_COLUMNS = ("score", "impressions", "clicks", "conversions", "spend", "revenue", "cac", "roas", "ctr", "cvr",
                "budget_use")
@@ -47,6 +49,8 @@ def _fmt(v: Any, column: str = "") -> str:
     if isinstance(v, float):
         if column == "p":  # small p-values are the point: three significant digits, never "0.00"
             return f"{v:.3g}"
+        if column == "ratio":  # 0.805 against a target of 0.80: the third digit matters
+            return f"{v:.3f}"
         return f"{v:.2%}" if column in _RATES else f"{v:,.2f}"
     return f"{v:,}" if isinstance(v, int) else html.escape(str(v))
 
@@ -63,11 +67,16 @@ def _comparisons(evaluation: dict[str, Any]) -> str:
     rows = evaluation.get("comparisons") or []
     if not rows:
         return ""
+    def band(r: dict[str, Any]) -> str:  # runs saved before the interval was reported have none
+        ci = r.get("ratio_ci95")
+        return "-" if not ci else f"{_fmt(ci[0], 'ratio')} - {_fmt(ci[1], 'ratio')}"
+
     body = "".join(f"<tr><td>{html.escape(str(r.get('a')))} vs {html.escape(str(r.get('b')))}</td>"
-                   f"<td>{_fmt(r.get('ratio'))}</td><td>{_fmt(r.get('p_value'), 'p')}</td><td>{_fmt(r.get('p_holm'), 'p')}"
-                   f"</td></tr>" for r in rows)
-    return ("<p>Paired tests (Wilcoxon signed-rank, Holm-adjusted):</p><table><tr><th>pair</th><th>score ratio</th>"
-            f"<th>p</th><th>p (Holm)</th></tr>{body}</table>")
+                   f"<td>{_fmt(r.get('ratio'), 'ratio')}</td><td>{band(r)}</td><td>{_fmt(r.get('p_value'), 'p')}</td>"
+                   f"<td>{_fmt(r.get('p_holm'), 'p')}</td></tr>" for r in rows)
+    return ("<p>Paired tests (Wilcoxon signed-rank, Holm-adjusted); the score ratio is the median over worlds of "
+            "the per-world ratios, with its 95% bootstrap interval:</p><table><tr><th>pair</th><th>score ratio</th>"
+            f"<th>95% CI</th><th>p</th><th>p (Holm)</th></tr>{body}</table>")
 
 
 def render(data: ReportData) -> str:

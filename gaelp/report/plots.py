@@ -9,6 +9,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from gaelp.experiments.hindsight import ORACLE_LP
+from gaelp.experiments.score import RATIO_TARGET
 from gaelp.report.sources import ReportData, as_number
 
 STAGE_ORDER = ("UNAWARE", "AWARE", "CONSIDERING", "INTENT", "CONVERTED", "LAPSED", "LOST")
@@ -149,4 +151,49 @@ def evaluation(data: ReportData) -> Figure | None:
         ax.set_xlim(left=0)  # scores are never negative
     ax.set(xlabel="score: conversions x min(1, (target CPA / CAC)^2), mean and 95% CI",
            title=f"Bidders on {len(data.evaluation.get('worlds', []))} held-out worlds")
+    return fig
+
+
+def per_world(data: ReportData) -> Figure | None:
+    """World by world: the reference bidder's score over `oracle_lp`'s (its median and the 80% target; when
+    both played) and every bidder's CAC against the target CPA (how many worlds end under it with a ROAS
+    over 2, the agent's target line)."""
+    ev = data.evaluation
+    if not ev or not any(b.get("per_world") for b in ev["bidders"].values()):
+        return None
+    rows = {name: b.get("per_world") or [] for name, b in ev["bidders"].items()}
+    ref = ev.get("reference") or next(iter(rows))
+    oracle = {r["seed"]: as_number(r["score"]) for r in rows.get(ORACLE_LP, [])}
+    ratio = np.array([as_number(r["score"]) / oracle[r["seed"]] for r in rows.get(ref, [])
+                      if ref != ORACLE_LP and oracle.get(r["seed"], 0.0) > 0])
+    ratio = ratio[np.isfinite(ratio)]
+    fig, axes = _figure((12.0, 0.55 * len(rows) + 1.8) if ratio.size else (7.5, 0.55 * len(rows) + 1.8),
+                        2 if ratio.size else 1)
+    ax = axes[-1]
+    target = ev.get("target_cpa")
+    names = list(rows)
+    for i, name in enumerate(names):
+        cac = np.array([as_number(r["cac"]) for r in rows[name]])
+        roas = np.array([as_number(r["roas"]) for r in rows[name]])
+        y = np.full(cac.size, i) + np.linspace(-0.2, 0.2, cac.size)
+        ax.scatter(cac, y, s=12, alpha=0.7, color=OURS if name == ref else "0.45")
+        if target is not None:
+            met = int(np.count_nonzero((cac < target) & (roas > 2)))
+            names[i] = f"{name}\n{met} of {cac.size} met"
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.invert_yaxis()
+    if target is not None:
+        ax.axvline(target, color=BUDGET, ls="--", lw=1)
+    ax.set(xlabel="CAC per world, USD" + ("" if target is None else f" (dashed: the target CPA, ${target:,.0f})"),
+           title="CAC per world" + ("" if target is None else " (met: under the target, ROAS over 2)"))
+    if ratio.size:
+        ax = axes[0]
+        ax.scatter(ratio, np.linspace(-0.2, 0.2, ratio.size), s=14, alpha=0.7, color=OURS)
+        med = float(np.median(ratio))
+        ax.plot([med, med], [-0.35, 0.35], color="black", lw=2)
+        ax.axvline(RATIO_TARGET, color=BUDGET, ls="--", lw=1)
+        ax.set_yticks([0], [f"{ref}\nmedian {med:.3f}"], fontsize=8)
+        ax.set_ylim(-0.6, 0.6)
+        ax.set(xlabel=f"score / oracle_lp's, per world (dashed: the {RATIO_TARGET:.0%} target)",
+               title=f"{ref} against the hindsight bound, {ratio.size} worlds")
     return fig

@@ -124,6 +124,10 @@ def _check(doc: dict[str, Any]) -> None:
             as_number(row["score"]["mean"])
             for x in row["score"].get("ci95") or []:
                 as_number(x)
+            for world in row.get("per_world") or []:  # what the per-world plot reads
+                int(world["seed"])
+                for k in ("score", "cac", "roas"):
+                    as_number(world[k])
     if "truth" in doc and "models" in doc:
         for x in doc["truth"].values():
             as_number(x)

@@ -45,7 +45,7 @@ def test_a_run_folder_gives_the_store_series(run_folder):
 def test_the_page_draws_what_the_input_holds_and_names_the_rest(run_folder):
     drawn, missing = _sections(render(load_input(run_folder)))
     assert drawn == [t for t, _, _ in SECTIONS[:5] if "Attribution" not in t]
-    assert missing == [SECTIONS[3][0], SECTIONS[5][0]]
+    assert missing == [SECTIONS[3][0], SECTIONS[5][0], SECTIONS[6][0]]
 
 
 def test_simulate_json_alone_fills_the_kpi_table_and_the_daily_series(run_folder):
@@ -66,7 +66,7 @@ def test_evaluate_and_truth_documents_fill_their_sections(tmp_path):
     page = render(data)
     drawn, _ = _sections(page)
     assert drawn == [SECTIONS[3][0], SECTIONS[5][0]]
-    assert "agent vs target_cpa" in page and "1.50" in page
+    assert "agent vs target_cpa" in page and "1.500" in page
     assert data.kpis["agent"]["score"] == 12.0 and "held-out worlds" in data.kpi_note
 
 
@@ -88,8 +88,8 @@ def test_optional_series_in_a_json_document(tmp_path):
     data = load_input(path)
     assert data.budget == 11.0 and list(data.daily_conversions) == [0, 2]
     drawn, missing = _sections(render(data))
-    assert missing == [SECTIONS[3][0], SECTIONS[5][0]]
-    assert len(drawn) == len(SECTIONS) - 2
+    assert missing == [SECTIONS[3][0], SECTIONS[5][0], SECTIONS[6][0]]
+    assert len(drawn) == len(SECTIONS) - 3
 
 
 @pytest.mark.parametrize("content,message", [
@@ -131,3 +131,46 @@ def test_write_report_creates_folders(tmp_path):
     doc.write_text(json.dumps(TRUTH))
     path = write_report(load_input(doc), tmp_path / "a" / "b.html")
     assert "Attribution against the replayed truth" in path.read_text()
+
+
+def _with_worlds(rows: dict[str, list[tuple[float, float, float]]]) -> dict:
+    """EVALUATION with per-world rows (score, cac, roas) of worlds 100, 101, ... for the bidders given."""
+    doc = json.loads(json.dumps(EVALUATION))
+    doc["target_cpa"], doc["reference"] = 110.0, "agent"
+    for name, worlds in rows.items():
+        doc["bidders"].setdefault(name, json.loads(json.dumps(doc["bidders"]["fixed"])))["per_world"] = [
+            {"seed": 100 + i, "score": s, "conversions": s, "cac": c, "roas": r, "spend": s * (c or 0.0), "budget_use": 0.5}
+            for i, (s, c, r) in enumerate(worlds)]
+    return doc
+
+
+def test_per_world_rows_draw_the_ratio_to_oracle_lp_and_each_bidders_cac_against_the_target(tmp_path):
+    from gaelp.report import plots
+
+    doc = _with_worlds({"agent": [(80.0, 100.0, 2.5), (90.0, 120.0, 2.1), (70.0, None, None)],
+                        "oracle_lp": [(100.0, 105.0, 2.4), (100.0, 95.0, 2.6), (0.0, None, None)]})
+    path = tmp_path / "evaluate.json"
+    path.write_text(json.dumps(doc))
+    data = load_input(path)
+    drawn, _ = _sections(render(data))
+    assert SECTIONS[6][0] in drawn
+    ratio_ax, cac_ax = plots.per_world(data).axes
+    np.testing.assert_allclose(sorted(ratio_ax.collections[0].get_offsets()[:, 0]), [0.8, 0.9])  # oracle_lp's 0 left out
+    assert [t.get_text() for t in ratio_ax.get_yticklabels()] == ["agent\nmedian 0.850"]
+    # met: CAC under $110 and ROAS over 2 (a world without conversions has no CAC and does not meet it)
+    assert [t.get_text() for t in cac_ax.get_yticklabels()][:1] == ["agent\n1 of 3 met"]
+    assert [t.get_text() for t in cac_ax.get_yticklabels()][-1] == "oracle_lp\n2 of 3 met"
+
+
+def test_without_oracle_lp_only_the_cac_panel_is_drawn_and_bad_rows_are_refused(tmp_path):
+    from gaelp.report import plots
+
+    doc = _with_worlds({"agent": [(80.0, 100.0, 2.5)]})
+    path = tmp_path / "evaluate.json"
+    path.write_text(json.dumps(doc))
+    (ax,) = plots.per_world(load_input(path)).axes
+    assert ax.get_title().startswith("CAC per world")
+    doc["bidders"]["agent"]["per_world"][0]["cac"] = "cheap"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ReportInputError, match="'cheap' is not a number"):
+        load_input(path)
