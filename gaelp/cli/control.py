@@ -9,14 +9,13 @@ Exit codes: 0 success, 2 bad usage or config.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
 from gaelp.cli.core import ConfigOpt, DaysOpt, JsonOpt, SeedOpt, UsersOpt, _check_bidder, _config
 from gaelp.cli.errors import EXIT_USAGE, fail
-from gaelp.cli.render import fmt, out, progress_bar
+from gaelp.cli.render import fmt, out, print_json, progress_bar
 
 safety_app = typer.Typer(help="Test the safety layer with injected faults.", no_args_is_help=True)
 pacing_app = typer.Typer(help="Measure budget pacing against the platform's promise.", no_args_is_help=True)
@@ -54,7 +53,7 @@ def faults(
         for f in plan:
             rows.append(fault_report(cfg, f, on_day=lambda _: bar.advance(task), base=base))
     if as_json:
-        print(json.dumps({"users": cfg.users, "bidder": cfg.bidder, "faults": rows}))
+        print_json({"users": cfg.users, "bidder": cfg.bidder, "faults": rows})
         return
     for r in rows:
         caught = "not caught" if r["caught_t"] is None else f"caught by {r['kind']} after {r['delay_h']} h"
@@ -72,7 +71,7 @@ def pacing_eval(config: ConfigOpt = None, bidder: BidderOpt = None, users: Users
     _check_bidder(cfg.bidder)
     f = pacing_figures(cfg)
     if as_json:
-        print(json.dumps(f))
+        print_json(f)
         return
     out.print(f"{f['bidder']} ({f['pacing']} pacing), budget ${f['budget']:.2f}/day: largest day "
               f"{f['max_day_over_budget']:.2f}x the budget (promise: 2x), largest {f['period_days']}-day period "
@@ -105,7 +104,7 @@ def identity_eval(
         task = bar.add_task(f"identity: {cfg.users:,} people", total=runs)
         r = run_eval(cfg, attribution=attribution, on_day=lambda _: bar.advance(task), min_prob=min_prob)
     if as_json:
-        print(json.dumps(r))
+        print_json(r)
         return
     out.print(f"links: precision {fmt(r['precision'], '{:.3f}')}, recall {fmt(r['recall'], '{:.3f}')} over {r['pairs']:,} linked pairs "
               f"({r['devices']:,} devices of {r['people']:,} people resolved into {r['resolved_people']:,}; "
@@ -130,7 +129,7 @@ def creatives_eval(
         task = bar.add_task(f"creatives: {cfg.users:,} people x 2 runs", total=2 * cfg.days)
         r = run_eval(cfg, tail_days=tail, on_day=lambda _: bar.advance(task))
     if as_json:
-        print(json.dumps(r))
+        print_json(r)
         return
     ts, rot = r["thompson"], r["rotate"]
     out.print(f"CTR: Thompson {ts['ctr']:.3%}, rotation {rot['ctr']:.3%} (gain {fmt(r['ctr_gain'], '{:+.1%}')}; "

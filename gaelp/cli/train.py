@@ -5,7 +5,6 @@ Thin wiring: flags -> `PPOConfig` -> `gaelp.agent.ppo.train`. Exit codes: 0 succ
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,7 +13,7 @@ import typer
 from gaelp.agent import CHECKPOINT, DEFAULT_GUARD_CEILING, SEED_WORKERS, SELECT_WORLDS, TRAIN_WORLDS
 from gaelp.cli.core import ConfigOpt, JsonOpt, _config
 from gaelp.cli.errors import EXIT_USAGE, fail
-from gaelp.cli.render import out, progress_bar
+from gaelp.cli.render import out, print_json, progress_bar
 
 if TYPE_CHECKING:
     from gaelp.agent.ppo import PPOConfig
@@ -132,7 +131,7 @@ def train(
         except ValueError as e:
             raise fail(str(e), EXIT_USAGE) from None
     if json_out:
-        print(json.dumps(result.to_json()))
+        print_json(result.to_json())
         return
     j = result.to_json()
     out.print(f"trained {j['env_hours']:,} env-hours in {j['wall_s']:.1f} s ({j['env_hours_per_s']:.0f} env-hours/s); "
@@ -165,7 +164,7 @@ def _train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out_dir: Path, wo
             raise fail(str(e), EXIT_USAGE) from None
     j = result.to_json()
     if json_out:
-        print(json.dumps(j))
+        print_json(j)
         return
     for row in j["seeds"]:
         v = row["validation"]
