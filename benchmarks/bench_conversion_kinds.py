@@ -16,7 +16,6 @@ the click did not cause, per bidder (docs/agent.md, "What the score's conversion
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -26,6 +25,7 @@ import numpy as np
 from gaelp.config import Config, load_config
 from gaelp.experiments.hindsight import ORACLE_LP
 from gaelp.experiments.play import AGENT, with_oracle_lp_k
+from gaelp.jsonout import dumps
 from gaelp.records import DayLog
 from gaelp.simulation import Simulation
 from gaelp.world.purchases import ORGANIC, POST_CLICK
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     with ProcessPoolExecutor(a.workers) as ex:
         rows = list(ex.map(_play, jobs))
     if a.json:
-        print(json.dumps({"users": a.users, "days": a.days, "oracle_k": a.oracle_k,
+        print(dumps({"users": a.users, "days": a.days, "oracle_k": a.oracle_k,
                           "wall_s": round(time.perf_counter() - start, 1), "rows": rows}))
         return
     for b in bidders:

@@ -156,8 +156,8 @@ def play_worlds_within(cfg: Config, seed_base: int, bidders: Sequence[str], budg
     start, slowest, seed = time.perf_counter(), 0.0, seed_base
     plays = {"before": 0, "now": 0}  # finished plays of the earlier batches, of the current one
 
-    def tell(done: int, total: int) -> None:
-        plays["now"] = done
+    def tell(done: int, total: int) -> None:  # called from the plays' callbacks, which may report out of order
+        plays["now"] = max(plays["now"], done)
         if progress is not None:
             progress(plays["before"] + done, plays["before"] + total)
 
@@ -169,7 +169,7 @@ def play_worlds_within(cfg: Config, seed_base: int, bidders: Sequence[str], budg
         t0 = time.perf_counter()
         for b, rows in play_worlds(cfg, batch, bidders, workers=workers, progress=tell, **kwargs).items():
             out[b].extend(rows)
-        plays["before"] += plays["now"]
+        plays["before"], plays["now"] = plays["before"] + plays["now"], 0
         slowest = max(slowest, time.perf_counter() - t0)
         seed = batch[-1] + 1
     return out

@@ -67,6 +67,7 @@ def _comparisons(evaluation: dict[str, Any]) -> str:
     rows = evaluation.get("comparisons") or []
     if not rows:
         return ""
+
     def band(r: dict[str, Any]) -> str:  # runs saved before the interval was reported have none
         ci = r.get("ratio_ci95")
         return "-" if not ci else f"{_fmt(ci[0], 'ratio')} - {_fmt(ci[1], 'ratio')}"
