@@ -213,9 +213,8 @@ def load_checkpoint(path: pathlib.Path) -> dict[str, Any]:
     return ckpt
 
 
-PLAYING_KEYS = ("model", "obs_dim", "act_dim", "hidden", "prior_w", "attribution", "reward_value",
-                "purchase_worth", "reward_timing", "identity", "value_l2",
-                "value_window_h", "bid_level", "loglink_w", "guard_ceiling", "loglink_requests")
+PLAYING_KEYS = (*CHECKPOINT_KEYS, "attribution", "reward_value", "purchase_worth", "reward_timing", "identity",
+                "value_l2", "value_window_h", "bid_level", "loglink_w", "guard_ceiling", "loglink_requests")
 
 
 def export_policy(src: pathlib.Path, dst: pathlib.Path) -> None:
