@@ -60,7 +60,10 @@ PRIOR_WORLDS = 30
 PRIOR_USERS = 20_000
 COLLECT_BID_SCALE = 1.0  # the collecting agent's bids x this (its pacing, `bidder.pacing_action`: within [1/4, 4])
 COLLECT_BUDGET_SCALE = 1.0  # its daily budget x this (100: in effect unlimited, the bids alone set what it buys)
-LABEL_WINDOW_H = 72  # a click's label: a purchase within 3 days of it (later ones are mostly not its doing)
+# A click's label: a purchase within 3 days of it. Many purchases a click causes come later (lag medians of
+# 18-200 hours by segment), yet of the windows measured (6-168 hours) the shorter ranked the clicks better:
+# docs/agent.md, "More prior worlds, and a shorter label window" and the sections after it.
+LABEL_WINDOW_H = 72
 PRIOR_L2 = 30.0  # pull of the weights towards the flat prior, in the logistic loss's units (summed over clicks)
 
 
