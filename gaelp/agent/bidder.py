@@ -40,6 +40,16 @@ CAC so far, as `spent`. On the ninety held-out worlds 0-89 it kept every campaig
 over with `spent`) for 6.9% less spend, 2.6% fewer purchases and 2.4% less score (docs/agent.md, "The
 guard's aim as a setting").
 
+The campaign's horizon (`horizon`, a table of `prior_fit.horizon_table`; on when the agent plays a checkpoint
+that has one: `make_agent_bidder(horizon=True)`): the score counts the purchases that land before the
+campaign's end, and in our own log about 30% of the purchases a click brings come within a day of it, 54%
+within three and the rest up to weeks later. A click h hours before the end is worth the table's share of
+an early one: every bid is scaled by the entry of the hours left (the shipped table: 1 twenty days before
+the end, 0.82 with ten days left, 0.54 with three, 0.30 with one). Holding the same CAC then needs the guard aimed higher, since the cut
+spend of the last days no longer weighs on the purchases its clicks bring later: `guard_margin`, the
+checkpoint's `horizon_guard_margin` (`HORIZON_GUARD_MARGIN`), in place of `CAC_GUARD_MARGIN`. Past the
+campaign's days (a server that keeps bidding) the factor is 1.
+
 Online exploration (`online=True`): the multipliers per (channel x intent) are sampled around the
 policy's mean action (the pacing stays greedy), each clipped so that every bid stays within
 `EXPLORE_LIMIT` in log space of the greedy bid: at most x1.22 or /1.22.
@@ -68,6 +78,8 @@ EXPLORE_LIMIT = 0.2  # online exploration: |log bid - log greedy bid| <= 0.2
 CAC_GUARD_START_H = 72  # the guard reads the CAC from the fourth day on (too few purchases before)
 CAC_GUARD_MARGIN = 0.97  # it holds the campaign's CAC at 97% of the target CPA
 CAC_GUARD_FLOOR = 0.25  # and never scales a bid below a quarter
+HORIZON_GUARD_MARGIN = 1.2  # with the horizon's late cut, the margin that ends campaigns at the CAC they had
+# without it (about $105 of a $110 target on validation worlds 912-927; docs/agent.md, "The campaign's horizon")
 # aimed at the rest of the campaign, the CAC the remaining hours may run at stays within these multiples of the aim
 # (the range played on validation worlds 912-999 and held-out 0-89: docs/agent.md, "The guard's aim as a setting")
 REST_AIM_RANGE = (0.5, 1.5)
@@ -80,6 +92,23 @@ def check_guard_ceiling(ceiling: float) -> None:
     """Raise ValueError, naming the setting, unless the CAC guard's ceiling is at least 1."""
     if not ceiling >= 1.0:
         raise ValueError(f"guard_ceiling must be at least 1 (1: the CAC guard never raises a bid), got {ceiling}")
+
+
+def check_guard_margin(margin: float) -> None:
+    """Refuse a CAC guard margin that is not a positive number."""
+    if not margin > 0:
+        raise ValueError(f"guard_margin must be positive (the CAC the guard holds, as a multiple of the target CPA), "
+                         f"got {margin}")
+
+
+def check_horizon(table: np.ndarray) -> np.ndarray:
+    """`table` as float64 if it is a horizon table (`prior_fit.horizon_table`: rising from 0 to 1), else a
+    ValueError saying what is wrong."""
+    t = np.asarray(table, np.float64)
+    if t.ndim != 1 or t.size < 2 or not np.all(np.isfinite(t)) or t[-1] != 1.0 or t[0] < 0 or np.any(np.diff(t) < 0):
+        raise ValueError("a horizon table must be a 1-d array rising from 0 or more to 1 (prior_fit.horizon_table), "
+                         f"got shape {t.shape}" + (f", from {t[0]} to {t[-1]}" if t.ndim == 1 and t.size else ""))
+    return t
 
 
 def check_guard_aim(aim: str) -> None:
@@ -198,10 +227,13 @@ class AgentBidder(BaseBidder):
                  purchase_worth: float = 1.0, reward_timing: str = "arrival", identity: bool = True,
                  cac_guard: bool = False, value_l2: float = DEFAULT_L2, value_window_h: int | None = None,
                  bid_level: float = 1.0, loglink_w: np.ndarray | None = None, guard_ceiling: float = 1.0,
-                 guard_aim: str = "spent", campaign_start: int = 0, requests: bool = False) -> None:
+                 guard_aim: str = "spent", campaign_start: int = 0, requests: bool = False,
+                 guard_margin: float = CAC_GUARD_MARGIN, horizon: np.ndarray | None = None) -> None:
         if not bid_level > 0:
             raise ValueError(f"bid_level must be positive, got {bid_level}")
         check_guard_ceiling(guard_ceiling)
+        check_guard_margin(guard_margin)
+        self.horizon = None if horizon is None else check_horizon(horizon)
         check_guard_aim(guard_aim)
         super().__init__("agent", cfg.campaign.budget_per_user * cfg.users)
         n_ch = len(cfg.world.channels)
@@ -223,6 +255,7 @@ class AgentBidder(BaseBidder):
         self.last_reward = 0.0
         self.cac_guard, self.bid_level, self.guard_ceiling = cac_guard, float(bid_level), float(guard_ceiling)
         self.guard_aim, self.campaign_start, self.campaign_hours = guard_aim, int(campaign_start), 24 * cfg.days
+        self.guard_margin = float(guard_margin)
         self.requests = RequestLog(n_ch, DEVICES_PER_PERSON * cfg.users) if requests else None
         self._request_rows: list[np.ndarray] = []  # each hour's request rows of its clicks (`request_rows`)
         self.loglink = None if loglink_w is None else LinearModel(Layout(n_ch, requests),
@@ -336,7 +369,21 @@ class AgentBidder(BaseBidder):
         """Estimated value x multiplier[channel x intent] x pacing."""
         self.choose_action(batch.t)
         value, _ = self.value_per_click(batch)
-        return value * (self.multipliers()[batch.context] * self.guard(batch.t))
+        return value * (self.multipliers()[batch.context] * self.hour_factor(batch.t))
+
+    def hour_factor(self, t: int) -> float:
+        """The factor on every bid of hour `t` besides its value and multiplier: the CAC guard's times the
+        horizon's."""
+        return self.guard(t) * self.horizon_factor(t)
+
+    def horizon_factor(self, t: int) -> float:
+        """1.0 without a horizon table, and while the campaign has at least the table's reach left or is over (a
+        server that keeps bidding); else the table's entry of the hours left: the share of a click's purchases
+        that land before the campaign's end."""
+        left = self.campaign_start + self.campaign_hours - t
+        if self.horizon is None or not 0 < left < self.horizon.size:
+            return 1.0
+        return float(self.horizon[left])
 
     def guard(self, t: int) -> float:
         """The CAC guard's factor on every bid of hour `t`: 1.0 when off or in the campaign's first
@@ -347,7 +394,7 @@ class AgentBidder(BaseBidder):
         if not self.cac_guard or gone < CAC_GUARD_START_H:
             return 1.0
         cac = max(self.stats.totals[2] / max(self.click_purchases, 1.0), 1e-9)
-        aim = CAC_GUARD_MARGIN * self.target_cpa
+        aim = self.guard_margin * self.target_cpa
         if self.guard_aim == "rest":
             aim = rest_allowed(aim, cac, gone, self.campaign_hours)
         return float(np.clip((aim / cac) ** 2, CAC_GUARD_FLOOR, self.guard_ceiling))
@@ -447,7 +494,7 @@ def default_policy_path() -> pathlib.Path:
 
 def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, online: bool = False,
                       cac_guard: bool = True, guard_ceiling: float | None = None,
-                      guard_aim: str = "spent", campaign_start: int = 0) -> AgentBidder:
+                      guard_aim: str = "spent", campaign_start: int = 0, horizon: bool = True) -> AgentBidder:
     """Our agent bidder for `Simulation(cfg, bidder=...)`, playing a trained policy.
 
     Args:
@@ -461,6 +508,10 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
             the setting: a guard that never raises a bid).
         guard_aim: what the guard holds at its margin (`GUARD_AIMS`; see the module's doc).
         campaign_start: the campaign's first hour (`AgentBidder`'s; a server passes its first hour).
+        horizon: bid for the purchases that land before the campaign's end, if the checkpoint has a horizon
+            table (`horizon`; written by `gaelp train` since the setting): the table scales the bids of the
+            campaign's last days, and the guard holds its CAC at the checkpoint's `horizon_guard_margin`. False:
+            every click as worth its purchases whenever they come, the guard at `CAC_GUARD_MARGIN` (as before).
 
     Raises:
         FileNotFoundError: the checkpoint does not exist (the message says how to make one).
@@ -470,6 +521,7 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
 
     path = pathlib.Path(policy) if policy is not None else default_policy_path()
     ckpt = load_checkpoint(path)
+    table = ckpt.get("horizon") if horizon else None
     controller = PolicyController(ckpt, online=online, explore_limit=EXPLORE_LIMIT / MAX_LOG_MULT)
     return AgentBidder(cfg, prior_w=ckpt["prior_w"], controller=controller,
                        attribution=ckpt.get("attribution", "last_click"),
@@ -482,4 +534,5 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
                        loglink_w=ckpt.get("loglink_w"),
                        guard_ceiling=ckpt.get("guard_ceiling", 1.0) if guard_ceiling is None else guard_ceiling,
                        guard_aim=guard_aim, campaign_start=campaign_start,
-                       requests=bool(ckpt.get("loglink_requests", False)))
+                       requests=bool(ckpt.get("loglink_requests", False)), horizon=table,
+                       guard_margin=CAC_GUARD_MARGIN if table is None else ckpt["horizon_guard_margin"])

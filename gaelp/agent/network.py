@@ -214,7 +214,8 @@ def load_checkpoint(path: pathlib.Path) -> dict[str, Any]:
 
 
 PLAYING_KEYS = (*CHECKPOINT_KEYS, "attribution", "reward_value", "purchase_worth", "reward_timing", "identity",
-                "value_l2", "value_window_h", "bid_level", "loglink_w", "guard_ceiling", "loglink_requests")
+                "value_l2", "value_window_h", "bid_level", "loglink_w", "guard_ceiling", "loglink_requests", "horizon",
+                "horizon_guard_margin")
 
 
 def export_policy(src: pathlib.Path, dst: pathlib.Path) -> None:

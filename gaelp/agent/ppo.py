@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 from gaelp.agent import CHECKPOINT, DEFAULT_GUARD_CEILING, TRAIN_WORLDS
-from gaelp.agent.bidder import check_guard_ceiling
+from gaelp.agent.bidder import CAC_GUARD_MARGIN, HORIZON_GUARD_MARGIN, check_guard_ceiling, check_guard_margin
 from gaelp.agent.env import VectorCampaignEnv, space_shape
 from gaelp.agent.network import (
     FlatAdam,
@@ -57,7 +57,15 @@ from gaelp.agent.network import (
     load_checkpoint,
     save_checkpoint,
 )
-from gaelp.agent.prior_fit import LABEL_WINDOW_H, PRIOR_SEED_BASE, PRIOR_USERS, build_prior, fit_loglink
+from gaelp.agent.prior_fit import (
+    HORIZON_H,
+    LABEL_WINDOW_H,
+    PRIOR_SEED_BASE,
+    PRIOR_USERS,
+    build_prior,
+    fit_loglink,
+    horizon_table,
+)
 from gaelp.agent.reward import REWARD_VALUES
 from gaelp.agent.threads import numerics, one_thread
 from gaelp.agent.value import DEFAULT_L2, PRIOR_CVR, flat_prior
@@ -116,6 +124,10 @@ class PPOConfig:
         guard_ceiling: the CAC guard's largest factor when the checkpoint plays (validations included; the
             guard is off in training's worlds): 1 only ever lowers bids, above 1 it also raises them while the
             CAC runs below its margin (`gaelp.agent.bidder`). Written into the checkpoint.
+        horizon_guard_margin: the CAC guard's margin (a multiple of the target CPA) when the checkpoint plays
+            with its horizon table (`horizon`: the delays of the prior's click log, `prior_fit.horizon_table`,
+            written when the prior's campaigns are longer than `prior_fit.HORIZON_H` hours); validations play so
+            too. Written into the checkpoint.
         prior_form: "logistic" (the value model's prior bids) or "loglink": a log-link prior fitted on the same
             pooled click log (`prior_fit.fit_loglink`) gives the P(purchase) the bids read (needs `prior_worlds`).
         loglink_window_h: the log-link prior's label window, hours (None: `value_window_h`, else
@@ -165,6 +177,7 @@ class PPOConfig:
     value_window_h: int | None = None
     bid_level: float = 1.0
     guard_ceiling: float = DEFAULT_GUARD_CEILING
+    horizon_guard_margin: float = HORIZON_GUARD_MARGIN
     prior_form: str = "logistic"
     loglink_window_h: int | None = None
     loglink_requests: bool = False
@@ -193,7 +206,9 @@ def validation_world(cfg: Config, ckpt: dict[str, Any], hp: PPOConfig, k: int) -
                              identity=hp.identity, cac_guard=True,  # as the checkpoint will play
                              value_l2=hp.value_l2, value_window_h=hp.value_window_h, bid_level=hp.bid_level,
                              loglink_w=ckpt.get("loglink_w"), guard_ceiling=hp.guard_ceiling,
-                             requests=bool(ckpt.get("loglink_requests", False)))
+                             requests=bool(ckpt.get("loglink_requests", False)), horizon=ckpt.get("horizon"),
+                             guard_margin=(CAC_GUARD_MARGIN if ckpt.get("horizon") is None
+                                           else ckpt["horizon_guard_margin"]))
         return float(play(c, bidder)["score"])
 
 
@@ -246,6 +261,7 @@ def check_settings(cfg: Config, hp: PPOConfig) -> None:
     if hp.minutes is not None and not hp.minutes > 0:
         raise ValueError(f"minutes must be above 0, got {hp.minutes}")
     check_guard_ceiling(hp.guard_ceiling)
+    check_guard_margin(hp.horizon_guard_margin)
     if hp.reward_value not in REWARD_VALUES:
         raise ValueError(f"reward_value must be one of {', '.join(REWARD_VALUES)}, got {hp.reward_value!r}")
     if hp.prior_form not in PRIOR_FORMS or (hp.prior_form == "loglink" and hp.prior_worlds < 1):
@@ -296,7 +312,7 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
     gen = torch.Generator().manual_seed(hp.seed)
     rng = np.random.default_rng(np.random.SeedSequence([hp.seed, 0x999]))
     prior = flat_prior(envs.envs[0].bidder_features, PRIOR_CVR)
-    loglink = None
+    loglink = horizon = None
     if hp.prior_worlds > 0 and not resume:
         prior, log = build_prior(cfg, hp.prior_worlds, hp.prior_users, hp.days,
                                  seed_base=PRIOR_SEED_BASE + hp.seed * 1_000_000,
@@ -305,6 +321,11 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
         if hp.prior_form == "loglink":
             loglink = fit_loglink(log, len(cfg.world.channels),
                                   hp.loglink_window_h or hp.value_window_h or LABEL_WINDOW_H, hp.loglink_requests)
+        if 24 * (hp.days or cfg.days) > HORIZON_H:  # shorter campaigns cannot show the delays it reaches
+            try:
+                horizon = horizon_table(log, HORIZON_H)
+            except ValueError as e:
+                warnings.warn(f"no horizon table: {e}; the checkpoint plays without one", stacklevel=2)
     iteration, env_hours, history = 0, 0, []
     best: dict[str, float] = {"score": -np.inf, "iteration": -1}
     here = numerics()  # the process's kernels: read once, written with every checkpoint
@@ -320,7 +341,7 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
         gen.set_state(ck["torch_rng"])
         rng.bit_generator.state = ck["np_rng"]
         prior, iteration, env_hours, history = ck["prior_w"], ck["iteration"], ck["env_hours"], ck["history"]
-        loglink = ck.get("loglink_w")
+        loglink, horizon = ck.get("loglink_w"), ck.get("horizon")
         best = ck["best"]
         then = ck.get("numerics")
         if then is not None and then != here:  # the run goes on, in other low bits than it would have there
@@ -341,7 +362,8 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
     settings = {"attribution": hp.attribution, "reward_value": hp.reward_value, "purchase_worth": hp.purchase_worth,
                 "reward_timing": hp.reward_timing, "identity": hp.identity, "value_l2": hp.value_l2,
                 "value_window_h": hp.value_window_h, "bid_level": hp.bid_level, "loglink_w": loglink,
-                "guard_ceiling": hp.guard_ceiling, **({"loglink_requests": True} if hp.loglink_requests else {})}
+                "guard_ceiling": hp.guard_ceiling, **({"loglink_requests": True} if hp.loglink_requests else {}),
+                **({} if horizon is None else {"horizon": horizon, "horizon_guard_margin": hp.horizon_guard_margin})}
 
     def playing() -> dict[str, Any]:  # the current policy as a checkpoint plays it (for the validation)
         return {"model": net.state_dict(), "obs_dim": obs_dim, "act_dim": act_dim, "hidden": hp.hidden,

@@ -64,6 +64,7 @@ COLLECT_BUDGET_SCALE = 1.0  # its daily budget x this (100: in effect unlimited,
 # 18-200 hours by segment), yet of the windows measured (6-168 hours) the shorter ranked the clicks better:
 # docs/agent.md, "More prior worlds, and a shorter label window" and the sections after it.
 LABEL_WINDOW_H = 72
+HORIZON_H = 480  # the horizon table's reach: a click 20 days or more before its campaign's end counts in full
 PRIOR_L2 = 30.0  # pull of the weights towards the flat prior, in the logistic loss's units (summed over clicks)
 
 
@@ -205,6 +206,28 @@ def loglink_rows(log: ClickLog, window_h: int = LABEL_WINDOW_H,
     if requests and log.requests is not None:
         parts.append(log.requests[keep].astype(log.x.dtype))
     return np.concatenate(parts, axis=1), labelled[keep].astype(np.float64)
+
+
+def horizon_table(log: ClickLog, hours: int = HORIZON_H) -> np.ndarray:
+    """(hours + 1,) float64: entry h is the share of a click's purchases, of those our pixel sees within `hours`
+    of it, that come within h hours; the empirical distribution of the delay from click to purchase in our own
+    log, over the clicks that had at least `hours` left in their campaign (so none of their purchases within
+    `hours` is cut off). It rises from 0 to 1.
+
+    `AgentBidder(horizon=...)` scales a bid by the entry of the hours the campaign has left: a click h hours
+    before the end is worth that share of an early one to a score that counts purchases until the end.
+
+    Raises:
+        ValueError: no click with `hours` left in its campaign was followed by a purchase within them (a log
+            too short, or a value-model window under `hours`).
+    """
+    seen = (log.elapsed >= hours) & log.converted & (log.delay <= hours)
+    if not seen.any():
+        raise ValueError(f"horizon_table: no click with {hours} hours left in its campaign was followed by a "
+                         "purchase within them (collect longer campaigns, or a value-model window of at least "
+                         f"{hours} hours)")
+    delays = np.sort(log.delay[seen])
+    return np.searchsorted(delays, np.arange(hours + 1), side="right") / delays.size
 
 
 def fit_loglink(log: ClickLog, n_channels: int, window_h: int = LABEL_WINDOW_H, requests: bool = False) -> np.ndarray:

@@ -75,9 +75,9 @@ class WorldsAgent:
         for b, (lo, hi) in zip(self.bidders, cut, strict=True):
             if hi > lo:
                 b.keep_features(t, x[lo:hi], p[lo:hi])
-        # `AgentBidder.multipliers` and `guard` of every world, then its bids' product in the same order
+        # `AgentBidder.multipliers` and `hour_factor` of every world, then its bids' product in the same order
         mult = bid_multipliers(np.stack([b.action for b in self.bidders]), self.bid_level)
-        guard = np.array([b.guard(t) for b in self.bidders])
+        guard = np.array([b.hour_factor(t) for b in self.bidders])
         w = rows.world
         bids = (self.target_cpa[w] * p) * (mult.reshape(-1)[w * self.n_ctx + rows.context] * guard[w])
         return [bids[lo:hi] for lo, hi in cut]

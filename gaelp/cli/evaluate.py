@@ -23,9 +23,9 @@ from gaelp.experiments.score import RATIO_TARGET
 
 
 def load_agent_factory(cac_guard: bool = True, guard_ceiling: float | None = None,
-                       guard_aim: str = "spent") -> AgentFactory:
-    """`make_agent_bidder` (with its CAC guard on or off, its ceiling the checkpoint's unless given, and its
-    aim), or exit with how to get it."""
+                       guard_aim: str = "spent", horizon: bool = True) -> AgentFactory:
+    """`make_agent_bidder` (with its CAC guard on or off, its ceiling the checkpoint's unless given, its aim, and
+    the campaign's horizon on or off), or exit with how to get it."""
     try:
         from gaelp.agent.bidder import check_guard_aim, make_agent_bidder
     except ImportError as e:
@@ -35,7 +35,8 @@ def load_agent_factory(cac_guard: bool = True, guard_ceiling: float | None = Non
         check_guard_aim(guard_aim)
     except ValueError as e:
         raise fail(f"--guard-aim: {e}", 2) from None
-    return partial(make_agent_bidder, cac_guard=cac_guard, guard_ceiling=guard_ceiling, guard_aim=guard_aim)
+    return partial(make_agent_bidder, cac_guard=cac_guard, guard_ceiling=guard_ceiling, guard_aim=guard_aim,
+                   horizon=horizon)
 
 
 def check_policy(policy: Path) -> None:
@@ -130,6 +131,9 @@ def evaluate(
     guard_aim: Annotated[str, typer.Option("--guard-aim", help="what the CAC guard holds under the target: the "
                                            "CAC so far (spent) or the whole campaign's, through what the rest "
                                            "may cost (rest)")] = "spent",
+    horizon: Annotated[bool, typer.Option("--horizon/--no-horizon",
+                                          help="the agent bids for the purchases that land before the campaign's "
+                                          "end, if its checkpoint has a horizon table (docs/agent.md)")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Play every bidder on the same held-out worlds; scores with 95% CIs and paired Wilcoxon tests."""
@@ -148,7 +152,8 @@ def evaluate(
         raise fail("--guard-ceiling sets the CAC guard's ceiling: drop it or --no-cac-guard", 2)
     if guard_aim != "spent" and not cac_guard:
         raise fail("--guard-aim sets the CAC guard's aim: drop it or --no-cac-guard", 2)
-    factory = load_agent_factory(cac_guard, guard_ceiling, guard_aim) if AGENT in names or AGENT_ONLINE in names else None
+    factory = (load_agent_factory(cac_guard, guard_ceiling, guard_aim, horizon)
+               if AGENT in names or AGENT_ONLINE in names else None)
     if factory is not None and policy is not None:  # a bad path fails now, not after the baselines' worlds
         check_policy(policy)
     start = time.perf_counter()

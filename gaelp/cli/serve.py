@@ -56,6 +56,9 @@ def serve(
     guard_aim: Annotated[str, typer.Option("--guard-aim", help="what the agent's CAC guard holds under the target: "
                                            "the CAC so far (spent) or the whole campaign's, through what the rest "
                                            "of its days may cost (rest)")] = "spent",
+    horizon: Annotated[bool, typer.Option("--horizon", help="the agent's campaign ends --config's days after the "
+                                          "server's start, and it bids for the purchases that land before then "
+                                          "(docs/agent.md)")] = False,
 ) -> None:
     """Serve bids (OpenRTB 2.6), take events back, answer attribution queries.
 
@@ -74,7 +77,7 @@ def serve(
     cfg = _config(config)
     token = _token(token_file)
     try:
-        bidder = build_bidder(cfg, policy, guard_aim)
+        bidder = build_bidder(cfg, policy, guard_aim, horizon=horizon)
         sink = store_sink(store) if store else None
     except ServeError as e:
         _error(str(e))

@@ -23,7 +23,7 @@ class ServeError(RuntimeError):
 
 
 def build_bidder(cfg: Config, policy: Path | None = None, guard_aim: str = "spent",
-                 start_hour: int | None = None) -> Bidder:
+                 start_hour: int | None = None, horizon: bool = False) -> Bidder:
     """Our bidder, with the campaign's daily budget, as `gaelp simulate` builds it.
 
     Args:
@@ -32,6 +32,9 @@ def build_bidder(cfg: Config, policy: Path | None = None, guard_aim: str = "spen
             online from the served events); None runs the registered `target_cpa` baseline.
         guard_aim: what the agent's CAC guard holds under the target (`gaelp.agent.bidder.GUARD_AIMS`): the
             CAC so far, or the whole campaign's (`rest`: what the rest of its `cfg.days` may cost).
+        horizon: the agent bids for the purchases that land before its campaign's end (`cfg.days` after
+            `start_hour`), with its checkpoint's horizon table (`make_agent_bidder`); off by default, since a
+            server's campaign runs as long as the server does.
         start_hour: the campaign's first hour in the server's clock (hours since the Unix epoch): the agent's
             guard and its report of the campaign's progress count from it. None: the hour now (the server's
             start: a restarted server starts a new campaign).
@@ -43,6 +46,8 @@ def build_bidder(cfg: Config, policy: Path | None = None, guard_aim: str = "spen
     if policy is None:
         if guard_aim != "spent":
             raise ServeError("--guard-aim sets the agent's CAC guard: pass --policy (the baseline has none)")
+        if horizon:
+            raise ServeError("--horizon sets the agent's campaign horizon: pass --policy (the baseline has none)")
         return build_registered(cfg, DEFAULT_BIDDER, Streams(cfg.seed))
     if not Path(policy).exists():
         raise ServeError(f"--policy {policy}: no such file (pass a checkpoint written by `gaelp train`)")
@@ -56,7 +61,8 @@ def build_bidder(cfg: Config, policy: Path | None = None, guard_aim: str = "spen
 
     start = clock_hour(time.time()) if start_hour is None else int(start_hour)
     try:
-        return make_agent_bidder(cfg, policy=Path(policy), online=True, guard_aim=guard_aim, campaign_start=start)
+        return make_agent_bidder(cfg, policy=Path(policy), online=True, guard_aim=guard_aim, campaign_start=start,
+                                 horizon=horizon)
     except CheckpointError as e:
         raise ServeError(f"--policy {e}") from None
 

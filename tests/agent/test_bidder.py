@@ -14,6 +14,7 @@ from gaelp.agent.bidder import (
     CAC_GUARD_MARGIN,
     CAC_GUARD_START_H,
     EXPLORE_LIMIT,
+    HORIZON_GUARD_MARGIN,
     AgentBidder,
     default_policy_path,
     make_agent_bidder,
@@ -253,3 +254,50 @@ def test_bid_level_scales_every_bid_and_comes_with_the_checkpoint(tmp_path: Path
     assert make_agent_bidder(CFG, path).bid_level == 1.5
     with pytest.raises(ValueError, match="bid_level must be positive, got 0"):
         AgentBidder(CFG, bid_level=0.0)
+
+
+def test_the_horizon_scales_the_last_days_bids_by_its_table() -> None:
+    cfg = build_config({"users": 800, "days": 30, "seed": 5})
+    end, table = 24 * cfg.days, np.linspace(0.0, 1.0, 481)
+    bidder = AgentBidder(cfg, horizon=table)
+    for left in (1, 24, 480):  # the table's entry of the hours left
+        t = end - left
+        assert bidder.horizon_factor(t) == table[left] and np.allclose(bidder.bid(_batch(t)),
+                                                                       table[left] * AgentBidder(cfg).bid(_batch(t)))
+    for t in (0, end - 481, end, end + 100):  # beyond the table's reach, and past the campaign (a server)
+        assert bidder.horizon_factor(t) == 1.0 and np.array_equal(bidder.bid(_batch(t)), AgentBidder(cfg).bid(_batch(t)))
+    served = AgentBidder(cfg, horizon=table, campaign_start=490_000)  # a server's hours count from its start
+    assert served.horizon_factor(490_000 + end - 24) == table[24] and served.horizon_factor(490_000) == 1.0
+    # the guard's factor and the horizon's multiply
+    guarded = AgentBidder(cfg, cac_guard=True, horizon=table)
+    guarded.stats.totals[2], guarded.click_purchases = 1.5 * cfg.bidders.target_cpa * 10, 10
+    assert guarded.hour_factor(end - 24) == pytest.approx((CAC_GUARD_MARGIN / 1.5) ** 2 * table[24])
+    for bad in (table[::-1], 0.5 * table, np.ones((2, 3)), np.array([1.0])):
+        with pytest.raises(ValueError, match="a horizon table must be a 1-d array rising from 0 or more to 1"):
+            AgentBidder(cfg, horizon=bad)
+
+
+def test_the_guard_holds_the_cac_at_its_margin() -> None:
+    target, t = CFG.bidders.target_cpa, CAC_GUARD_START_H
+    at = AgentBidder(CFG, cac_guard=True, guard_ceiling=1.3, guard_margin=HORIZON_GUARD_MARGIN)
+    at.stats.totals[2], at.click_purchases = HORIZON_GUARD_MARGIN * target * 10, 10
+    assert at.guard(t) == pytest.approx(1.0)  # at its margin, where the default margin would cut
+    assert _guarded(HORIZON_GUARD_MARGIN * target * 10, 10, 1.3).guard(t) < 1.0
+    with pytest.raises(ValueError, match="guard_margin must be positive"):
+        AgentBidder(CFG, guard_margin=0.0)
+
+
+def test_a_checkpoint_brings_its_horizon_and_margin(tmp_path: Path) -> None:
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        net = RecurrentActorCritic(obs_size(3), 10, hidden=8)
+    table = np.linspace(0.0, 1.0, 481)
+    new, old = tmp_path / "new.pt", tmp_path / "old.pt"
+    save_checkpoint(new, net, flat_prior(22, 0.05), horizon=table, horizon_guard_margin=1.2)
+    save_checkpoint(old, net, flat_prior(22, 0.05))
+    played = make_agent_bidder(CFG, new)
+    assert played.horizon is not None and np.array_equal(played.horizon, table) and played.guard_margin == 1.2
+    for bidder in (make_agent_bidder(CFG, new, horizon=False), make_agent_bidder(CFG, old)):
+        assert bidder.horizon is None and bidder.guard_margin == CAC_GUARD_MARGIN
+    shipped = make_agent_bidder(CFG)
+    assert shipped.horizon is not None and shipped.guard_margin == HORIZON_GUARD_MARGIN

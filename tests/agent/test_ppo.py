@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from gaelp.agent import ppo
 from gaelp.agent.bidder import make_agent_bidder
 from gaelp.agent.env import play
 from gaelp.agent.network import (
@@ -161,7 +162,10 @@ def test_forward_equals_the_modules_outputs_and_gradients() -> None:
         assert torch.equal(net(obs[:1], state)[0], net.actor(net.lstm(net.encoder(obs[:1]), state)[0]))
 
 
-def test_an_offline_prior_is_built_first_and_stays_fixed(tmp_path: Path) -> None:
+def test_an_offline_prior_is_built_first_and_stays_fixed(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(ppo, "HORIZON_H", 20)  # a reach these two-day campaigns pass
+    logs = []  # their few purchases may not show a delay: a stand-in table (prior_fit's own is tested there)
+    monkeypatch.setattr(ppo, "horizon_table", lambda log, hours: logs.append(log) or np.linspace(0.0, 1.0, hours + 1))
     cfg = build_config(FAST)
     hp = PPOConfig(worlds=1, users=600, days=2, env_hours=2 * 48, hidden=8, randomize=False, val_every=1,
                    val_worlds=1, val_users=600, prior_worlds=2, prior_users=1000, value_window_h=24, value_l2=7.0)
@@ -172,6 +176,25 @@ def test_an_offline_prior_is_built_first_and_stays_fixed(tmp_path: Path) -> None
     assert (ck["value_l2"], ck["value_window_h"]) == (best["value_l2"], best["value_window_h"]) == (7.0, 24)
     agent = make_agent_bidder(cfg, tmp_path / BEST)
     assert agent.value.bias_only and agent.value.window_h == 24 and agent.value.l2 == 7.0
+    # the horizon table of the prior's own clicks, with its margin, and the agent plays with both
+    assert len(logs) == 1 and logs[0].x.shape[0] > 0
+    assert ck["horizon"].shape == (21,) and ck["horizon"][-1] == 1.0 and np.array_equal(best["horizon"], ck["horizon"])
+    assert ck["horizon_guard_margin"] == hp.horizon_guard_margin and agent.guard_margin == hp.horizon_guard_margin
+    assert agent.horizon is not None and np.array_equal(agent.horizon, ck["horizon"])
+
+
+def test_a_prior_with_no_delay_to_time_writes_no_horizon_and_says_so(tmp_path: Path, monkeypatch) -> None:
+    def no_delay(log, hours):  # prior_fit.horizon_table on a log without a purchase within the reach
+        raise ValueError(f"horizon_table: no click with {hours} hours left in its campaign was followed by a purchase")
+
+    monkeypatch.setattr(ppo, "HORIZON_H", 20)  # a reach these two-day campaigns pass
+    monkeypatch.setattr(ppo, "horizon_table", no_delay)
+    hp = PPOConfig(worlds=1, users=600, days=2, env_hours=48, hidden=8, randomize=False, val_every=0,
+                   prior_worlds=1, prior_users=600, value_window_h=24)
+    with pytest.warns(UserWarning, match="no horizon table: horizon_table: no click with 20 hours left"):
+        train(build_config(FAST), hp, tmp_path)
+    ck = load_checkpoint(tmp_path / CHECKPOINT)
+    assert "horizon" not in ck and make_agent_bidder(build_config(FAST), tmp_path / CHECKPOINT).horizon is None
 
 
 def test_group_relative_advantages_are_taken_against_their_copies_mean() -> None:

@@ -9,7 +9,7 @@ from scipy.special import expit
 
 from gaelp.agent.bidder import AgentBidder
 from gaelp.agent.diagnose import clicks_with_truth
-from gaelp.agent.prior_fit import ClickLog, click_log, collect_world, fit_prior
+from gaelp.agent.prior_fit import ClickLog, click_log, collect_world, fit_prior, horizon_table
 from gaelp.agent.value import ValueModel, n_terms, value_terms
 from gaelp.config import build_config
 from gaelp.simulation import Simulation
@@ -135,3 +135,17 @@ def test_the_truth_recorder_keeps_the_rows_the_agent_valued() -> None:
     clicks = clicks_with_truth(cfg, agent)
     assert clicks["x"].shape == (clicks["p_true"].size, 22) and clicks["p_true"].size > 20
     assert np.allclose(expit(value_terms(clicks["x"], 3) @ w), clicks["p_hat"], rtol=1e-6)
+
+
+def test_horizon_table_is_the_delays_of_clicks_with_the_whole_reach_left() -> None:
+    nan = np.nan
+    #          counted  counted  counted  no buy   too late  too little left
+    elapsed = np.array([500.0, 480.0, 700.0, 600.0, 700.0, 100.0])
+    delay = np.array([10.0, 30.0, 30.0, nan, 481.0, 5.0])
+    log = ClickLog(np.zeros((6, 2), np.float32), elapsed, delay, np.ones(6))
+    table = horizon_table(log, 480)
+    assert table.shape == (481,) and table[9] == 0.0 and table[10] == pytest.approx(1 / 3)
+    assert table[29] == pytest.approx(1 / 3) and table[30] == table[480] == 1.0
+    assert horizon_table(log, 20)[5] == 0.5  # a shorter reach: the two purchases within 20 hours
+    with pytest.raises(ValueError, match="no click with 800 hours left in its campaign was followed by a purchase"):
+        horizon_table(log, 800)

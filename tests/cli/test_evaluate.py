@@ -160,3 +160,23 @@ def test_the_agent_plays_with_its_cac_guard_unless_told_not_to():
 
 def test_the_closing_line_counts_processes_in_words():
     assert (cli_evaluate._processes(1), cli_evaluate._processes(2)) == ("1 process", "2 processes")
+
+
+def test_the_agent_plays_with_its_horizon_unless_told_not_to(monkeypatch):
+    from typer.testing import CliRunner
+
+    from gaelp.experiments import evaluate as experiments
+
+    seen = []
+
+    def factories(cfg, seeds, names, agent_factory=None, **kwargs):
+        seen.append(agent_factory.keywords["horizon"])
+        raise SystemExit(0)
+
+    monkeypatch.setattr(experiments, "play_worlds", factories)
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    cli_evaluate.register(app)
+    for args in ((), ("--no-horizon",)):
+        CliRunner().invoke(app, ["evaluate", "--bidders", "agent", "--worlds", "1", "--days", "1", *args])
+    assert seen == [True, False]

@@ -43,15 +43,15 @@ def test_a_file_that_is_not_a_checkpoint_is_named(tmp_path, content, message):
         build_bidder(build_config({}), path)
 
 
-def test_the_agent_factory_gets_the_config_the_checkpoint_online_and_the_guard_aim(tmp_path, monkeypatch):
+def test_the_agent_factory_gets_the_config_the_checkpoint_online_the_guard_aim_and_the_horizon(tmp_path, monkeypatch):
     from gaelp.agent.bidder import check_guard_aim
 
     ckpt = tmp_path / "agent.pt"
     ckpt.write_bytes(b"x")
     calls = []
 
-    def make_agent_bidder(cfg, policy=None, online=False, guard_aim="spent", campaign_start=0):
-        calls.append((policy, online, guard_aim, campaign_start))
+    def make_agent_bidder(cfg, policy=None, online=False, guard_aim="spent", campaign_start=0, horizon=True):
+        calls.append((policy, online, guard_aim, campaign_start, horizon))
         return FixedBidder(BidderContext(cfg, 10.0, None))
 
     module = types.ModuleType("gaelp.agent.bidder")
@@ -60,13 +60,18 @@ def test_the_agent_factory_gets_the_config_the_checkpoint_online_and_the_guard_a
     before = int(time.time() // 3600)
     bidder = build_bidder(build_config({}), ckpt)
     assert bidder.name == "fixed" and len(calls) == 1 and calls[0][:3] == (ckpt, True, "spent")
+    assert calls[0][4] is False  # a server's campaign runs as long as the server: no horizon unless asked
     assert before <= calls[0][3] <= int(time.time() // 3600)  # the campaign starts with the server
     build_bidder(build_config({}), ckpt, "rest", start_hour=490_000)
-    assert calls[-1] == (ckpt, True, "rest", 490_000)
+    assert calls[-1] == (ckpt, True, "rest", 490_000, False)
+    build_bidder(build_config({}), ckpt, start_hour=490_000, horizon=True)
+    assert calls[-1] == (ckpt, True, "spent", 490_000, True)
     with pytest.raises(ServeError, match="--guard-aim: guard_aim must be one of spent, rest, got 'whole'"):
         build_bidder(build_config({}), ckpt, "whole")
     with pytest.raises(ServeError, match="--guard-aim sets the agent's CAC guard: pass --policy"):
         build_bidder(build_config({}), None, "rest")
+    with pytest.raises(ServeError, match="--horizon sets the agent's campaign horizon: pass --policy"):
+        build_bidder(build_config({}), None, horizon=True)
 
 
 def test_accepted_events_go_to_the_store_once_each(tmp_path, monkeypatch):
