@@ -138,10 +138,9 @@ def test_the_truth_recorder_keeps_the_rows_the_agent_valued() -> None:
 
 
 def test_horizon_table_is_the_delays_of_clicks_with_the_whole_reach_left() -> None:
-    nan = np.nan
-    #          counted  counted  counted  no buy   too late  too little left
+    # three counted; no purchase; a purchase past the reach; a click with too little of its campaign left
     elapsed = np.array([500.0, 480.0, 700.0, 600.0, 700.0, 100.0])
-    delay = np.array([10.0, 30.0, 30.0, nan, 481.0, 5.0])
+    delay = np.array([10.0, 30.0, 30.0, np.nan, 481.0, 5.0])
     log = ClickLog(np.zeros((6, 2), np.float32), elapsed, delay, np.ones(6))
     table = horizon_table(log, 480)
     assert table.shape == (481,) and table[9] == 0.0 and table[10] == pytest.approx(1 / 3)
