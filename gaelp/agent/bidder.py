@@ -113,6 +113,14 @@ def check_horizon(table: np.ndarray) -> np.ndarray:
     return t
 
 
+def horizon_settings(ckpt: dict[str, Any], on: bool = True) -> dict[str, Any]:
+    """`AgentBidder`'s `horizon` and `guard_margin` as checkpoint `ckpt` plays (`on`): its horizon table and its
+    `horizon_guard_margin`; without a table, or not `on`, none and `CAC_GUARD_MARGIN`."""
+    table = ckpt.get("horizon") if on else None
+    margin = CAC_GUARD_MARGIN if table is None else ckpt.get("horizon_guard_margin", HORIZON_GUARD_MARGIN)
+    return {"horizon": table, "guard_margin": margin}
+
+
 def check_guard_aim(aim: str) -> None:
     """Raise ValueError, naming the setting, unless the CAC guard's aim is one of `GUARD_AIMS`."""
     if aim not in GUARD_AIMS:
@@ -523,7 +531,6 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
 
     path = pathlib.Path(policy) if policy is not None else default_policy_path()
     ckpt = load_checkpoint(path)
-    table = ckpt.get("horizon") if horizon else None
     controller = PolicyController(ckpt, online=online, explore_limit=EXPLORE_LIMIT / MAX_LOG_MULT)
     return AgentBidder(cfg, prior_w=ckpt["prior_w"], controller=controller,
                        attribution=ckpt.get("attribution", "last_click"),
@@ -536,6 +543,4 @@ def make_agent_bidder(cfg: Config, policy: str | pathlib.Path | None = None, onl
                        loglink_w=ckpt.get("loglink_w"),
                        guard_ceiling=ckpt.get("guard_ceiling", 1.0) if guard_ceiling is None else guard_ceiling,
                        guard_aim=guard_aim, campaign_start=campaign_start,
-                       requests=bool(ckpt.get("loglink_requests", False)), horizon=table,
-                       guard_margin=(CAC_GUARD_MARGIN if table is None
-                                     else ckpt.get("horizon_guard_margin", HORIZON_GUARD_MARGIN)))
+                       requests=bool(ckpt.get("loglink_requests", False)), **horizon_settings(ckpt, horizon))

@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 from gaelp.agent import CHECKPOINT, DEFAULT_GUARD_CEILING, TRAIN_WORLDS
-from gaelp.agent.bidder import CAC_GUARD_MARGIN, HORIZON_GUARD_MARGIN, check_guard_ceiling, check_guard_margin
+from gaelp.agent.bidder import HORIZON_GUARD_MARGIN, check_guard_ceiling, check_guard_margin, horizon_settings
 from gaelp.agent.env import VectorCampaignEnv, space_shape
 from gaelp.agent.network import (
     FlatAdam,
@@ -206,9 +206,7 @@ def validation_world(cfg: Config, ckpt: dict[str, Any], hp: PPOConfig, k: int) -
                              identity=hp.identity, cac_guard=True,  # as the checkpoint will play
                              value_l2=hp.value_l2, value_window_h=hp.value_window_h, bid_level=hp.bid_level,
                              loglink_w=ckpt.get("loglink_w"), guard_ceiling=hp.guard_ceiling,
-                             requests=bool(ckpt.get("loglink_requests", False)), horizon=ckpt.get("horizon"),
-                             guard_margin=(CAC_GUARD_MARGIN if ckpt.get("horizon") is None
-                                           else ckpt["horizon_guard_margin"]))
+                             requests=bool(ckpt.get("loglink_requests", False)), **horizon_settings(ckpt))
         return float(play(c, bidder)["score"])
 
 

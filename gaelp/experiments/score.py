@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 RATIO_TARGET = 0.8  # the agent's target: 80% of oracle_lp's score (median of the per-world ratios)
+ROAS_LINE = 2.0  # the agent's per-world line, with a CAC under the target CPA: a ROAS over 2 (the issue's)
 
 
 def campaign_score(conversions: float, cac: float | None, target_cpa: float) -> float:

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from gaelp.experiments.hindsight import ORACLE_LP
-from gaelp.experiments.score import RATIO_TARGET
+from gaelp.experiments.score import RATIO_TARGET, ROAS_LINE
 from gaelp.report.sources import ReportData, as_number
 
 STAGE_ORDER = ("UNAWARE", "AWARE", "CONSIDERING", "INTENT", "CONVERTED", "LAPSED", "LOST")
@@ -178,7 +178,7 @@ def per_world(data: ReportData) -> Figure | None:
         y = np.full(cac.size, i) + np.linspace(-0.2, 0.2, cac.size)
         ax.scatter(cac, y, s=12, alpha=0.7, color=OURS if name == ref else "0.45")
         if target is not None:
-            met = int(np.count_nonzero((cac < target) & (roas > 2)))
+            met = int(np.count_nonzero((cac < target) & (roas > ROAS_LINE)))
             names[i] = f"{name}\n{met} of {cac.size} met"
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.invert_yaxis()
