@@ -23,3 +23,12 @@ default (`PPOConfig.guard_ceiling`, `--guard-ceiling`): above 1 the guard also r
 runs below its margin. 1.3 scored +0.9% against 1 (a guard that only lowers bids, which checkpoints written before
 the setting keep) with the shipped policy on validation worlds 900-999 (docs/agent.md, "A guard that also bids
 up")."""
+
+MARGIN_WORLDS = 12
+"""Validation worlds each CAC guard margin plays when training chooses the margin of its kept policy
+(`gaelp.agent.margin`, `PPOConfig.margin_worlds`, `gaelp train --margin-worlds`): after the worlds of the choice."""
+
+MARGIN_RISK = 0.05
+"""The largest share of campaigns over the target CPA a chosen guard margin may risk (`gaelp.agent.margin`,
+`--margin-risk`): half the one campaign in ten the agent's target allows, for the estimate's own noise on a dozen
+worlds."""

@@ -28,6 +28,10 @@ In the manner of CleanRL's single-file PPO-LSTM, written for this environment:
   starts from (iteration 0: the initial weights on the fitted prior) is validated first and is the
   candidate to beat: a later checkpoint replaces it only with a higher score, so `best.pt` is never one
   the validation scores below the start.
+* The guard's margin (with a horizon table): at the end of a call, `best.pt` plays `margin_worlds` more
+  validation worlds at margins around `horizon_guard_margin`, and the highest-scoring margin that keeps the
+  share of campaigns over the target CPA within `margin_risk` is written into it (`gaelp.agent.margin`);
+  `gaelp.agent.seeds` does the same once, for the seed it keeps.
 
 Randomness: a `torch.Generator` for the actions, a numpy `Generator` for the minibatches, a scoped
 torch seed for the initial weights; torch runs on one thread.
@@ -46,9 +50,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from gaelp.agent import CHECKPOINT, DEFAULT_GUARD_CEILING, TRAIN_WORLDS
+from gaelp.agent import CHECKPOINT, DEFAULT_GUARD_CEILING, MARGIN_RISK, MARGIN_WORLDS, TRAIN_WORLDS
 from gaelp.agent.bidder import HORIZON_GUARD_MARGIN, check_guard_ceiling, check_guard_margin, horizon_settings
 from gaelp.agent.env import VectorCampaignEnv, space_shape
+from gaelp.agent.margin import MARGIN_RANGE, MarginChoice, search_margin, write_margin
 from gaelp.agent.network import (
     FlatAdam,
     RecurrentActorCritic,
@@ -139,6 +144,11 @@ class PPOConfig:
         val_every: iterations between validations of the greedy policy (0: never).
         val_worlds: validation worlds (seeds 900, 901, ...).
         val_users: people per validation world.
+        margin_worlds: with a horizon table and validations, the checkpoint kept (`best.pt`) then plays this many
+            more validation worlds (seeds after the `val_worlds`) at margins around `horizon_guard_margin`, and the
+            highest-scoring margin whose share of campaigns over the target CPA is at most `margin_risk` replaces
+            it (`gaelp.agent.margin`). 0: `horizon_guard_margin` as given.
+        margin_risk: that share's limit (a log-normal fitted to the worlds' CACs).
         copies: worlds of an iteration that share one seed (and so its people, rivals and randomised settings:
             common random numbers); each copy's advantage at an hour is taken relative to the copies' mean
             there, a group baseline that removes what the world dealt them alike. 1: every world its own seed,
@@ -184,6 +194,8 @@ class PPOConfig:
     val_every: int = 5
     val_worlds: int = 3
     val_users: int = 10_000
+    margin_worlds: int = MARGIN_WORLDS
+    margin_risk: float = MARGIN_RISK
     copies: int = 1
 
 
@@ -194,6 +206,11 @@ def validation_score(cfg: Config, ckpt: dict[str, Any], hp: PPOConfig) -> float:
 
 def validation_world(cfg: Config, ckpt: dict[str, Any], hp: PPOConfig, k: int) -> float:
     """Score of the greedy policy of `ckpt` in validation world `k` (seed 900 + k, `hp.val_users` people)."""
+    return float(validation_play(cfg, ckpt, hp, k)["score"])
+
+
+def validation_play(cfg: Config, ckpt: dict[str, Any], hp: PPOConfig, k: int) -> dict[str, float]:
+    """The KPIs and score of `ckpt`'s greedy policy in validation world `k` (`validation_world`'s campaign)."""
     from gaelp.agent.bidder import AgentBidder
     from gaelp.agent.env import play
     from gaelp.agent.network import PolicyController
@@ -207,7 +224,38 @@ def validation_world(cfg: Config, ckpt: dict[str, Any], hp: PPOConfig, k: int) -
                              value_l2=hp.value_l2, value_window_h=hp.value_window_h, bid_level=hp.bid_level,
                              loglink_w=ckpt.get("loglink_w"), guard_ceiling=hp.guard_ceiling,
                              requests=bool(ckpt.get("loglink_requests", False)), **horizon_settings(ckpt))
-        return float(play(c, bidder)["score"])
+        return play(c, bidder)
+
+
+def choose_margin(cfg: Config, hp: PPOConfig, path: Path, first: int,
+                  play_worlds: Callable[[float, list[int]], list[dict[str, float]]] | None = None,
+                  on_world: Callable[[float], None] | None = None) -> MarginChoice:
+    """Choose the guard's margin of checkpoint `path` on `hp.margin_worlds` validation worlds from world `first`
+    (seeds 900 + first, ...) and write it into the checkpoint (`gaelp.agent.margin`).
+
+    Args:
+        play_worlds: (margin, world indices) -> each world's KPIs; default: played here, one after another
+            (`gaelp.agent.seeds` plays them on its process pool).
+        on_world: called with the margin after each world played here (a progress bar).
+    """
+    worlds = list(range(first, first + hp.margin_worlds))
+    if play_worlds is None:
+        ckpt = load_checkpoint(path)
+
+        def play_worlds(m: float, ks: list[int]) -> list[dict[str, float]]:
+            rows = []
+            for k in ks:
+                rows.append(validation_play(cfg, ckpt | {"horizon_guard_margin": m}, hp, k))
+                if on_world is not None:
+                    on_world(m)
+            return rows
+
+    start = hp.horizon_guard_margin
+    choice = search_margin(lambda m: play_worlds(m, worlds), cfg.bidders.target_cpa, start=start,
+                           bounds=(min(MARGIN_RANGE[0], start), max(MARGIN_RANGE[1], start)), risk=hp.margin_risk,
+                           worlds=[VALIDATION_SEED_BASE + k for k in worlds])
+    write_margin(path, choice)
+    return choice
 
 
 PRIOR_FORMS = ("logistic", "loglink")
@@ -223,12 +271,14 @@ class TrainResult:
     train_score: float
     checkpoint: str
     history: list[dict[str, float]] = field(default_factory=list)
+    guard_margin: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The CLI's JSON shape."""
+        """The CLI's JSON shape; with `guard_margin` when the margin was chosen (`margin.MarginChoice.to_json`)."""
         return {"env_hours": self.env_hours, "wall_s": round(self.wall_s, 3),
                 "env_hours_per_s": round(self.env_hours / max(self.wall_s, 1e-9), 2),
-                "train_score": self.train_score, "checkpoint": self.checkpoint}
+                "train_score": self.train_score, "checkpoint": self.checkpoint,
+                **({} if self.guard_margin is None else {"guard_margin": self.guard_margin})}
 
 
 def _gae(rewards: np.ndarray, values: np.ndarray, gamma: float, lam: float) -> np.ndarray:
@@ -260,6 +310,10 @@ def check_settings(cfg: Config, hp: PPOConfig) -> None:
         raise ValueError(f"minutes must be above 0, got {hp.minutes}")
     check_guard_ceiling(hp.guard_ceiling)
     check_guard_margin(hp.horizon_guard_margin)
+    if hp.margin_worlds < 0 or hp.val_worlds + hp.margin_worlds > 100 or not 0 <= hp.margin_risk < 1:
+        raise ValueError(f"margin_worlds must be at least 0 with val_worlds + margin_worlds at most 100 (validation "
+                         f"seeds 900-999), and margin_risk in [0, 1); got {hp.margin_worlds}, {hp.val_worlds} and "
+                         f"{hp.margin_risk}")
     if hp.reward_value not in REWARD_VALUES:
         raise ValueError(f"reward_value must be one of {', '.join(REWARD_VALUES)}, got {hp.reward_value!r}")
     if hp.prior_form not in PRIOR_FORMS or (hp.prior_form == "loglink" and hp.prior_worlds < 1):
@@ -274,7 +328,8 @@ def check_settings(cfg: Config, hp: PPOConfig) -> None:
 
 
 def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
-          on_iteration: Callable[[dict[str, float]], None] | None = None) -> TrainResult:
+          on_iteration: Callable[[dict[str, float]], None] | None = None,
+          on_margin: Callable[[float], None] | None = None) -> TrainResult:
     """Train the agent; write `out/policy.pt` after every iteration and TensorBoard logs under `out/tb`.
 
     Args:
@@ -283,14 +338,16 @@ def train(cfg: Config, hp: PPOConfig, out: Path, resume: bool = False,
         out: output directory.
         resume: continue from `out/policy.pt` (bit-identical to a run that was never stopped).
         on_iteration: called with each iteration's metrics (the CLI's progress bar).
+        on_margin: called with the margin after each world of the guard margin's choice (`PPOConfig.margin_worlds`).
     """
     check_settings(cfg, hp)  # before the prior's minutes of work
     with one_thread():  # the same bits on any number of cores (`gaelp.agent.threads`)
-        return _train(cfg, hp, out, resume, on_iteration)
+        return _train(cfg, hp, out, resume, on_iteration, on_margin)
 
 
 def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
-           on_iteration: Callable[[dict[str, float]], None] | None) -> TrainResult:
+           on_iteration: Callable[[dict[str, float]], None] | None,
+           on_margin: Callable[[float], None] | None) -> TrainResult:
     """`train`'s loop, on one thread."""
     from torch.utils.tensorboard import SummaryWriter
 
@@ -465,9 +522,12 @@ def _train(cfg: Config, hp: PPOConfig, out: Path, resume: bool,
         if on_iteration is not None:
             on_iteration(row)
     writer.close()
+    margin = None
+    if horizon is not None and hp.val_every > 0 and hp.margin_worlds > 0:  # best.pt: the start at least
+        margin = choose_margin(cfg, hp, out / BEST, hp.val_worlds, on_world=on_margin).to_json()
     recent = [r["score"] for r in history[-max(1, -(-SCORE_CAMPAIGNS // n)):]]
     return TrainResult(env_hours, time.perf_counter() - start, float(np.mean(recent)) if recent else float("nan"),
-                       str(path), history)
+                       str(path), history, margin)
 
 
 class OnlineLearner:

@@ -10,6 +10,9 @@ in one call:
    guard on, as in training's checkpoint selection), every (seed, world) a task of the same pool.
 3. The seed with the highest mean score wins (the first given, on a tie); its `best.pt` is copied to `OUT/best.pt`,
    and `OUT/seeds.json` holds every seed's training figures and validation scores.
+4. With a horizon table in it and `hp.margin_worlds` > 0, `OUT/best.pt`'s guard margin is chosen on the next
+   `margin_worlds` validation worlds (`gaelp.agent.margin`, every world of a margin a task of the same pool); the
+   seeds' own runs skip that step.
 
 Held-out worlds (seeds 0-899) are never played here.
 """
@@ -31,7 +34,16 @@ import numpy as np
 
 from gaelp.agent import SEED_WORKERS, SELECT_WORLDS
 from gaelp.agent.network import load_checkpoint
-from gaelp.agent.ppo import BEST, PPOConfig, TrainResult, check_settings, train, validation_world
+from gaelp.agent.ppo import (
+    BEST,
+    PPOConfig,
+    TrainResult,
+    check_settings,
+    choose_margin,
+    train,
+    validation_play,
+    validation_world,
+)
 from gaelp.agent.threads import one_thread
 from gaelp.config import Config
 
@@ -52,6 +64,7 @@ class SeedsResult:
         seeds: the seeds.
         scores: each seed's validation score per world (seeds 900, 901, ...), in the order of `seeds`.
         chosen: the seed whose `best.pt` was kept.
+        guard_margin: the choice of its guard margin (`margin.MarginChoice.to_json`), if one was made.
         wall_s: wall seconds of the whole call (training and selection).
         checkpoint: the kept policy (`OUT/best.pt`).
     """
@@ -62,6 +75,7 @@ class SeedsResult:
     chosen: int
     wall_s: float
     checkpoint: str
+    guard_margin: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """`gaelp train --json`'s keys (simulated hours summed over the seeds; the chosen seed's training score),
@@ -70,7 +84,7 @@ class SeedsResult:
         return {"env_hours": hours, "wall_s": round(self.wall_s, 3),
                 "env_hours_per_s": round(hours / max(self.wall_s, 1e-9), 2),
                 "train_score": self.runs[self.seeds.index(self.chosen)].train_score, "checkpoint": self.checkpoint,
-                "chosen": self.chosen,
+                "chosen": self.chosen, **({} if self.guard_margin is None else {"guard_margin": self.guard_margin}),
                 "seeds": [{"seed": s, "env_hours": r.env_hours, "wall_s": round(r.wall_s, 3),
                            "train_score": r.train_score, "validation": {"mean": float(np.mean(v)), "per_world": v}}
                           for s, r, v in zip(self.seeds, self.runs, self.scores, strict=True)]}
@@ -89,10 +103,16 @@ def _validate_one(cfg: Config, hp: PPOConfig, path: Path, k: int) -> float:
         return validation_world(cfg, load_checkpoint(path), hp, k)
 
 
+def _play_margin(cfg: Config, hp: PPOConfig, path: Path, k: int, margin: float) -> dict[str, float]:
+    with one_thread():
+        return validation_play(cfg, load_checkpoint(path) | {"horizon_guard_margin": margin}, hp, k)
+
+
 def train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out: Path, workers: int = SEED_WORKERS,
                 select_worlds: int = SELECT_WORLDS,
                 on_trained: Callable[[int, int], None] | None = None,
-                on_validated: Callable[[int], None] | None = None) -> SeedsResult:
+                on_validated: Callable[[int], None] | None = None,
+                on_margin: Callable[[float], None] | None = None) -> SeedsResult:
     """Train `hp` at each of `seeds` and keep the best on validation (see the module's docstring).
 
     Args:
@@ -101,15 +121,20 @@ def train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out: Path, workers
         workers: processes at once.  select_worlds: validation worlds of the choice (seeds 900 + k).
         on_trained: called with (seed, simulated hours so far) after each iteration of each seed's training.
         on_validated: called with the seed after each of its validation worlds.
+        on_margin: called with the margin after each world of the guard margin's choice.
 
     Raises:
-        ValueError: fewer than two seeds, a seed repeated or negative, `workers` or `select_worlds` below 1, or
-            settings `train` refuses (`check_settings`), before any work.
+        ValueError: fewer than two seeds, a seed repeated or negative, `workers` or `select_worlds` below 1, more
+            than 100 validation worlds in all, or settings `train` refuses (`check_settings`), before any work.
     """
     if len(seeds) < 2 or len(set(seeds)) != len(seeds) or min(seeds) < 0:
         raise ValueError(f"seeds must be two or more distinct seeds >= 0, got {seeds}")
     if workers < 1 or select_worlds < 1:
         raise ValueError(f"workers and select_worlds must be at least 1, got {workers} and {select_worlds}")
+    first_margin = max(select_worlds, hp.val_worlds)  # the guard margin's worlds come after every world chosen on
+    if first_margin + hp.margin_worlds > 100:
+        raise ValueError(f"select_worlds ({select_worlds}) and margin_worlds ({hp.margin_worlds}) take more than the "
+                         "100 validation worlds (seeds 900-999)")
     check_settings(cfg, hp)
     start = time.perf_counter()
     ctx = mp.get_context("spawn")
@@ -122,7 +147,8 @@ def train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out: Path, workers
             while events is not None and on_trained is not None and not events.empty():
                 on_trained(*events.get())
 
-        futures = [pool.submit(_train_one, cfg, replace(hp, seed=s), seed_dir(out, s), events) for s in seeds]
+        futures = [pool.submit(_train_one, cfg, replace(hp, seed=s, margin_worlds=0), seed_dir(out, s), events)
+                   for s in seeds]
         pending: set[Future[TrainResult]] = set(futures)
         while pending:
             _, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -138,10 +164,21 @@ def train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out: Path, workers
             scores[i][k] = f.result()
             if on_validated is not None:
                 on_validated(seeds[i])
-    means = [float(np.mean(v)) for v in scores]
-    chosen = seeds[int(np.argmax(means))]  # the first of equal means
-    kept = out / BEST
-    shutil.copyfile(seed_dir(out, chosen) / BEST, kept)
-    result = SeedsResult(runs, list(seeds), scores, chosen, time.perf_counter() - start, str(kept))
+        means = [float(np.mean(v)) for v in scores]
+        chosen = seeds[int(np.argmax(means))]  # the first of equal means
+        kept = out / BEST
+        shutil.copyfile(seed_dir(out, chosen) / BEST, kept)
+        margin = None
+        if hp.margin_worlds > 0 and load_checkpoint(kept).get("horizon") is not None:
+
+            def play_worlds(m: float, ks: list[int]) -> list[dict[str, float]]:
+                tasks = [pool.submit(_play_margin, cfg, hp, kept, k, m) for k in ks]
+                for f in as_completed(tasks):
+                    if on_margin is not None:
+                        on_margin(m)
+                return [f.result() for f in tasks]
+
+            margin = choose_margin(cfg, hp, kept, first_margin, play_worlds).to_json()
+    result = SeedsResult(runs, list(seeds), scores, chosen, time.perf_counter() - start, str(kept), margin)
     (out / SEEDS_FILE).write_text(json.dumps(result.to_json(), indent=2) + "\n")
     return result

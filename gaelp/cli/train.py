@@ -5,12 +5,21 @@ Thin wiring: flags -> `PPOConfig` -> `gaelp.agent.ppo.train`. Exit codes: 0 succ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gaelp.agent import CHECKPOINT, DEFAULT_GUARD_CEILING, SEED_WORKERS, SELECT_WORLDS, TRAIN_WORLDS
+from gaelp.agent import (
+    CHECKPOINT,
+    DEFAULT_GUARD_CEILING,
+    MARGIN_RISK,
+    MARGIN_WORLDS,
+    SEED_WORKERS,
+    SELECT_WORLDS,
+    TRAIN_WORLDS,
+)
 from gaelp.cli.core import ConfigOpt, JsonOpt, _config
 from gaelp.cli.errors import EXIT_USAGE, fail
 from gaelp.cli.render import out, print_json, progress_bar
@@ -75,6 +84,13 @@ def train(
     val_worlds: Annotated[int, typer.Option("--val-worlds", help="validation worlds (seeds 900, 901, ...) each "
                                             "checkpoint plays for best.pt", min=1, max=100)] = 3,
     val_users: Annotated[int, typer.Option("--val-users", help="people per validation world", min=100)] = 10_000,
+    margin_worlds: Annotated[int, typer.Option("--margin-worlds", help="with a horizon table (campaigns over 20 "
+                                               "days): validation worlds, after those of the choice, on which the "
+                                               "kept policy's CAC guard margin is chosen (0: 1.2 as it is)",
+                                               min=0, max=99)] = MARGIN_WORLDS,
+    margin_risk: Annotated[float, typer.Option("--margin-risk", help="the largest share of those campaigns a "
+                                               "chosen margin may end over the target CPA (a log-normal fit)",
+                                               min=0.0, max=0.99)] = MARGIN_RISK,
     learning_rate: Annotated[float, typer.Option("--learning-rate", help="Adam's step size of the PPO update "
                                                  "(above 0)")] = 1e-3,
     value_l2: Annotated[float, typer.Option("--value-l2", help="the online value model's pull towards the "
@@ -98,7 +114,7 @@ def train(
     if resume and not (out_dir / CHECKPOINT).is_file():
         raise fail(f"--resume: no checkpoint at {out_dir / CHECKPOINT}", EXIT_USAGE)
     cfg = _config(config)
-    from gaelp.agent.ppo import PPOConfig, check_settings  # torch loads only for real work
+    from gaelp.agent.ppo import BEST, PPOConfig, check_settings  # torch loads only for real work
     from gaelp.agent.ppo import train as run_train
 
     limit = env_hours if env_hours is not None else (10**12 if minutes is not None else 100_000)
@@ -107,7 +123,7 @@ def train(
                    guard_ceiling=guard_ceiling,
                    prior_worlds=prior_worlds, value_window_h=value_window or None, value_l2=value_l2,
                    loglink_window_h=loglink_window or None, loglink_requests=loglink_requests,
-                   val_worlds=val_worlds, val_users=val_users,
+                   val_worlds=val_worlds, val_users=val_users, margin_worlds=margin_worlds, margin_risk=margin_risk,
                    learning_rate=learning_rate, copies=copies, gae_lambda=gae_lambda)
     try:
         check_settings(cfg, hp)  # refused before the progress bar starts
@@ -127,7 +143,8 @@ def train(
                                    f"return {row['return']:.0f}")
 
         try:
-            result = run_train(cfg, hp, out_dir, resume=resume, on_iteration=show)
+            result = run_train(cfg, hp, out_dir, resume=resume, on_iteration=show,
+                               on_margin=_margin_progress(bar, hp.margin_worlds))
         except ValueError as e:
             raise fail(str(e), EXIT_USAGE) from None
     if json_out:
@@ -136,6 +153,7 @@ def train(
     j = result.to_json()
     out.print(f"trained {j['env_hours']:,} env-hours in {j['wall_s']:.1f} s ({j['env_hours_per_s']:.0f} env-hours/s); "
               f"training score {j['train_score']:.2f}; checkpoint {j['checkpoint']}")
+    _print_margin(j.get("guard_margin"), out_dir / BEST)
 
 
 def _seed_list(text: str) -> list[int]:
@@ -159,7 +177,8 @@ def _train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out_dir: Path, wo
         try:
             result = train_seeds(cfg, hp, seeds, out_dir, workers, select_worlds,
                                  on_trained=lambda s, hours: bar.update(tasks[s], completed=hours),
-                                 on_validated=lambda s: bar.advance(check))
+                                 on_validated=lambda s: bar.advance(check),
+                                 on_margin=_margin_progress(bar, hp.margin_worlds))
         except ValueError as e:
             raise fail(str(e), EXIT_USAGE) from None
     j = result.to_json()
@@ -172,6 +191,31 @@ def _train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out_dir: Path, wo
                   f"{v['mean']:.1f} on {select_worlds} worlds")
     out.print(f"kept seed {j['chosen']}'s best.pt as {j['checkpoint']} ({j['wall_s']:.0f} s in all; "
               f"{out_dir / SEEDS_FILE})")
+    _print_margin(j.get("guard_margin"), Path(j["checkpoint"]))
+
+
+def _margin_progress(bar: Any, worlds: int) -> Callable[[float], None]:
+    """The progress of the guard margin's choice: a task added at its first world, each margin `worlds` worlds."""
+    task: list[Any] = []
+
+    def played(margin: float) -> None:
+        if not task:
+            task.append(bar.add_task("the CAC guard's margin on validation worlds", total=None))
+        bar.update(task[0], advance=1, description=f"the CAC guard's margin: {margin:g} x the target CPA "
+                                                   f"({worlds} worlds each)")
+
+    return played
+
+
+def _print_margin(choice: dict[str, Any] | None, path: Path) -> None:
+    """A line per margin played, then the one written into `path`."""
+    if choice is None:
+        return
+    for t in choice["trials"]:
+        out.print(f"guard margin {t['margin']:g}: mean score {t['mean_score']:.1f}, share of campaigns over the "
+                  f"target CPA {t['over_target_share']:.1%} (worlds {choice['worlds'][0]}-{choice['worlds'][-1]})")
+    out.print(f"chose guard margin {choice['chosen']:g} (the best score with at most {choice['risk']:.0%} over); "
+              f"written into {path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -168,8 +168,9 @@ def test_an_offline_prior_is_built_first_and_stays_fixed(tmp_path: Path, monkeyp
     monkeypatch.setattr(ppo, "horizon_table", lambda log, hours: logs.append(log) or np.linspace(0.0, 1.0, hours + 1))
     cfg = build_config(FAST)
     hp = PPOConfig(worlds=1, users=600, days=2, env_hours=2 * 48, hidden=8, randomize=False, val_every=1,
-                   val_worlds=1, val_users=600, prior_worlds=2, prior_users=1000, value_window_h=24, value_l2=7.0)
-    train(cfg, hp, tmp_path)
+                   val_worlds=1, val_users=600, prior_worlds=2, prior_users=1000, value_window_h=24, value_l2=7.0,
+                   margin_worlds=2, margin_risk=0.5)
+    res = train(cfg, hp, tmp_path)
     ck, best = load_checkpoint(tmp_path / CHECKPOINT), load_checkpoint(tmp_path / BEST)
     assert ck["prior_w"].shape == (n_terms(3),) and np.ptp(ck["prior_w"][1:]) > 0  # fitted, with interactions
     assert np.array_equal(best["prior_w"], ck["prior_w"])  # saved after the campaigns, which did not move it
@@ -179,8 +180,18 @@ def test_an_offline_prior_is_built_first_and_stays_fixed(tmp_path: Path, monkeyp
     # the horizon table of the prior's own clicks, with its margin, and the agent plays with both
     assert len(logs) == 1 and logs[0].x.shape[0] > 0
     assert ck["horizon"].shape == (21,) and ck["horizon"][-1] == 1.0 and np.array_equal(best["horizon"], ck["horizon"])
-    assert ck["horizon_guard_margin"] == hp.horizon_guard_margin and agent.guard_margin == hp.horizon_guard_margin
     assert agent.horizon is not None and np.array_equal(agent.horizon, ck["horizon"])
+    # the guard's margin: best.pt's chosen on validation worlds 901-902 (after the one its iteration was chosen on),
+    # starting from the setting, which the training checkpoint keeps
+    choice = best["margin_choice"]
+    assert res.to_json()["guard_margin"] == choice and choice["worlds"] == [901, 902]
+    assert ck["horizon_guard_margin"] == hp.horizon_guard_margin == choice["trials"][0]["margin"]
+    assert best["horizon_guard_margin"] == choice["chosen"] == agent.guard_margin
+    assert choice["chosen"] in [t["margin"] for t in choice["trials"]] and len(choice["trials"]) >= 2
+    # a trial's scores are best.pt's policy at that margin: world 901 (one purchase) played again
+    last = choice["trials"][-1]
+    again = ppo.validation_play(cfg, best | {"horizon_guard_margin": last["margin"]}, hp, 1)
+    assert again["score"] > 0 and (again["score"], again["cac"]) == (last["scores"][0], last["cacs"][0])
 
 
 def test_a_prior_with_no_delay_to_time_writes_no_horizon_and_says_so(tmp_path: Path, monkeypatch) -> None:

@@ -59,3 +59,35 @@ def test_bad_seeds_or_settings_are_refused_before_any_work(tmp_path: Path, seeds
     with pytest.raises(ValueError, match=match):
         train_seeds(Config(), hp, seeds, tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_the_kept_policy_with_a_horizon_gets_its_guard_margin_chosen_on_the_pool(tmp_path: Path, monkeypatch) -> None:
+    from gaelp.agent import seeds as seeds_module
+    from gaelp.agent.ppo import validation_play
+
+    copy = seeds_module.shutil.copyfile
+
+    def copy_with_horizon(src, dst):  # these 3-day campaigns cannot show a 20-day table: one put into the kept copy
+        copy(src, dst)
+        ck = load_checkpoint(Path(dst))
+        ck |= {"horizon": np.linspace(0.8, 1.0, 481), "horizon_guard_margin": HP.horizon_guard_margin}
+        torch.save(ck, dst)
+
+    monkeypatch.setattr(seeds_module.shutil, "copyfile", copy_with_horizon)
+    played: list[float] = []
+    hp = replace(HP, env_hours=144, margin_worlds=2, margin_risk=0.5)
+    # these short campaigns end over the target at every margin: the search steps down to the least risky, and says so
+    with pytest.warns(UserWarning, match="no guard margin within 0.9-1.8 kept the share"):
+        res = train_seeds(Config(), hp, [3, 4], tmp_path, workers=2, select_worlds=2, on_margin=played.append)
+    j = res.to_json()
+    choice, kept = j["guard_margin"], load_checkpoint(tmp_path / BEST)
+    # after the worlds the iterations (900-902) and the seeds (900-901) were chosen on
+    assert choice["worlds"] == [903, 904] and kept["margin_choice"] == choice
+    assert [t["margin"] for t in choice["trials"]] == [1.2, 1.1, 1.0, 0.9] and kept["horizon_guard_margin"] == 0.9
+    assert played == [m for t in choice["trials"] for m in [t["margin"]] * 2]  # each world of each margin
+    for s in (3, 4):  # the seeds' own runs choose none
+        assert "margin_choice" not in load_checkpoint(seed_dir(tmp_path, s) / BEST)
+    # the pool's plays are the kept policy's at that margin, in the worlds' order
+    t = choice["trials"][1]
+    again = validation_play(Config(), kept | {"horizon_guard_margin": t["margin"]}, hp, 4)
+    assert again["score"] == t["scores"][1] and again["cac"] == t["cacs"][1]

@@ -12,7 +12,7 @@ def test_train_json_shape_and_resume(tmp_path: Path) -> None:
     out = tmp_path / "run"
     first = gaelp("train", "--worlds", "2", "--users", "400", "--days", "1", "--env-hours", "48", "--seed", "2",
                   "--prior-worlds", "0", "--copies", "2", "--gae-lambda", "0.9", "--guard-ceiling", "1.1",
-                  "--out", str(out), "--json")
+                  "--margin-worlds", "4", "--margin-risk", "0.1", "--out", str(out), "--json")
     assert first.returncode == 0, first.stderr
     data = json.loads(first.stdout)
     assert set(data) == {"env_hours", "wall_s", "env_hours_per_s", "train_score", "checkpoint"}
@@ -20,9 +20,10 @@ def test_train_json_shape_and_resume(tmp_path: Path) -> None:
     ckpt = torch.load(out / "policy.pt", weights_only=False)
     hp = ckpt["hp"]
     assert (hp["copies"], hp["gae_lambda"], ckpt["guard_ceiling"]) == (2, 0.9, 1.1)  # the flags reach the run
+    assert (hp["margin_worlds"], hp["margin_risk"]) == (4, 0.1)
     more = gaelp("train", "--worlds", "2", "--users", "400", "--days", "1", "--env-hours", "96", "--seed", "2",
                  "--prior-worlds", "0", "--copies", "2", "--gae-lambda", "0.9", "--guard-ceiling", "1.1",
-                 "--out", str(out), "--resume", "--json")
+                 "--margin-worlds", "4", "--margin-risk", "0.1", "--out", str(out), "--resume", "--json")
     assert more.returncode == 0, more.stderr
     assert json.loads(more.stdout)["env_hours"] == 96
     changed = gaelp("train", "--worlds", "2", "--users", "500", "--days", "1", "--env-hours", "144",
@@ -50,6 +51,11 @@ def test_train_rejects_bad_usage(tmp_path: Path) -> None:
     assert alone.returncode == 2 and "go with --seeds" in alone.stderr
     odd = gaelp("train", "--worlds", "4", "--copies", "3", "--prior-worlds", "0", "--out", str(tmp_path / "c"))
     assert odd.returncode == 2 and "copies must be at least 1 and divide worlds (4), got 3" in odd.stderr
+    many = gaelp("train", "--val-worlds", "90", "--margin-worlds", "12", "--out", str(tmp_path / "v"))
+    assert many.returncode == 2 and "val_worlds + margin_worlds at most 100" in many.stderr
+    many = gaelp("train", "--seeds", "0,1", "--select-worlds", "95", "--out", str(tmp_path / "s"))
+    assert many.returncode == 2 and "select_worlds (95) and margin_worlds (12) take more than" in many.stderr
+    assert not (tmp_path / "v").exists() and not (tmp_path / "s").exists()
     requests = gaelp("train", "--loglink-requests", "--out", str(tmp_path / "r"))  # the logistic prior has no such form
     assert requests.returncode == 2 and "loglink_requests needs prior_form 'loglink', got 'logistic'" in requests.stderr
 
