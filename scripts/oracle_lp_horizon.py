@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from gaelp.agent.bidder import default_policy_path
+from gaelp.agent.bidder import default_policy_path, horizon_share
 from gaelp.agent.network import load_checkpoint
 from gaelp.bidders import baselines
 from gaelp.bidders.protocol import OpportunityBatch
@@ -42,8 +42,7 @@ def main() -> None:
     plain = baselines.OracleLpBidder.bid
 
     def bid(self: baselines.OracleLpBidder, batch: OpportunityBatch) -> np.ndarray:
-        left = hours - batch.t
-        return plain(self, batch) * (float(table[left]) if 0 < left < table.size else 1.0)
+        return plain(self, batch) * horizon_share(table, hours - batch.t)
 
     baselines.OracleLpBidder.bid = bid  # type: ignore[method-assign]
     start = time.perf_counter()

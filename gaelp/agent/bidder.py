@@ -113,6 +113,15 @@ def check_horizon(table: np.ndarray) -> np.ndarray:
     return t
 
 
+def horizon_share(table: np.ndarray | None, left: int) -> float:
+    """The factor on a bid with `left` hours of the campaign left: the horizon table's entry (the share of a
+    click's purchases that land in time); 1.0 without a table, at or beyond the table's reach, and past the
+    campaign's end (a server that keeps bidding)."""
+    if table is None or not 0 < left < len(table):
+        return 1.0
+    return float(table[left])
+
+
 def horizon_settings(ckpt: dict[str, Any], on: bool = True) -> dict[str, Any]:
     """`AgentBidder`'s `horizon` and `guard_margin` as checkpoint `ckpt` plays (`on`): its horizon table and its
     `horizon_guard_margin`; without a table, or not `on`, none and `CAC_GUARD_MARGIN`."""
@@ -390,10 +399,7 @@ class AgentBidder(BaseBidder):
         """1.0 without a horizon table, and while the campaign has at least the table's reach left or is over (a
         server that keeps bidding); else the table's entry of the hours left: the share of a click's purchases
         that land before the campaign's end."""
-        left = self.campaign_start + self.campaign_hours - t
-        if self.horizon is None or not 0 < left < self.horizon.size:
-            return 1.0
-        return float(self.horizon[left])
+        return horizon_share(self.horizon, self.campaign_start + self.campaign_hours - t)
 
     def guard(self, t: int) -> float:
         """The CAC guard's factor on every bid of hour `t`: 1.0 when off or in the campaign's first

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from scipy.stats import norm
 
 from gaelp.agent import MARGIN_RISK
@@ -148,13 +147,11 @@ def search_margin(play: Callable[[float], list[dict[str, float]]], target_cpa: f
 
 def write_margin(path: Path, choice: MarginChoice) -> None:
     """Rewrite checkpoint `path` with the chosen `horizon_guard_margin` and its record (`margin_choice`), atomically."""
-    from gaelp.agent.network import load_checkpoint
+    from gaelp.agent.network import load_checkpoint, write_checkpoint
 
     ckpt = load_checkpoint(path)
     if ckpt.get("horizon") is None:
         raise ValueError(f"{path} has no horizon table: its guard plays at the margin without one, not a chosen one")
     ckpt["horizon_guard_margin"] = choice.margin
     ckpt["margin_choice"] = choice.to_json()
-    tmp = path.with_suffix(".tmp")
-    torch.save(ckpt, tmp)
-    tmp.replace(path)
+    write_checkpoint(path, ckpt)

@@ -176,11 +176,16 @@ class FlatAdam:
 
 
 def save_checkpoint(path: pathlib.Path, net: RecurrentActorCritic, prior_w: np.ndarray, **extra: Any) -> None:
-    """Write a checkpoint (atomically: a temporary file, then a rename)."""
+    """Write a checkpoint of `net` and `prior_w` with the `extra` keys (`write_checkpoint`)."""
+    write_checkpoint(path, {"model": net.state_dict(), "obs_dim": net.obs_dim, "act_dim": net.act_dim,
+                            "hidden": net.hidden, "prior_w": np.asarray(prior_w, np.float64), **extra})
+
+
+def write_checkpoint(path: pathlib.Path, ckpt: dict[str, Any]) -> None:
+    """Write checkpoint dict `ckpt` to `path` atomically (a temporary file, then a rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": net.state_dict(), "obs_dim": net.obs_dim, "act_dim": net.act_dim, "hidden": net.hidden,
-                "prior_w": np.asarray(prior_w, np.float64), **extra}, tmp)
+    torch.save(ckpt, tmp)
     tmp.replace(path)
 
 

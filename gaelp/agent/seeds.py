@@ -42,7 +42,6 @@ from gaelp.agent.ppo import (
     choose_margin,
     train,
     validation_play,
-    validation_world,
 )
 from gaelp.agent.threads import one_thread
 from gaelp.config import Config
@@ -98,14 +97,11 @@ def _train_one(cfg: Config, hp: PPOConfig, out: Path, events: Any = None) -> Tra
     return result
 
 
-def _validate_one(cfg: Config, hp: PPOConfig, path: Path, k: int) -> float:
+def _play_one(cfg: Config, hp: PPOConfig, path: Path, k: int, margin: float | None = None) -> dict[str, float]:
+    """Validation world `k`'s KPIs of checkpoint `path` in a worker (at guard margin `margin` if given)."""
     with one_thread():  # as training validates: the same bits on any number of cores
-        return validation_world(cfg, load_checkpoint(path), hp, k)
-
-
-def _play_margin(cfg: Config, hp: PPOConfig, path: Path, k: int, margin: float) -> dict[str, float]:
-    with one_thread():
-        return validation_play(cfg, load_checkpoint(path) | {"horizon_guard_margin": margin}, hp, k)
+        ckpt = load_checkpoint(path)
+        return validation_play(cfg, ckpt if margin is None else ckpt | {"horizon_guard_margin": margin}, hp, k)
 
 
 def train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out: Path, workers: int = SEED_WORKERS,
@@ -156,12 +152,12 @@ def train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out: Path, workers
         runs = [f.result() for f in futures]
         drain()
         pick = replace(hp, val_worlds=select_worlds)
-        plays = {pool.submit(_validate_one, cfg, pick, seed_dir(out, s) / BEST, k): (i, k)
+        plays = {pool.submit(_play_one, cfg, pick, seed_dir(out, s) / BEST, k): (i, k)
                  for i, s in enumerate(seeds) for k in range(select_worlds)}
         scores = [[0.0] * select_worlds for _ in seeds]
         for f in as_completed(plays):
             i, k = plays[f]
-            scores[i][k] = f.result()
+            scores[i][k] = float(f.result()["score"])
             if on_validated is not None:
                 on_validated(seeds[i])
         means = [float(np.mean(v)) for v in scores]
@@ -172,7 +168,7 @@ def train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out: Path, workers
         if hp.margin_worlds > 0 and load_checkpoint(kept).get("horizon") is not None:
 
             def play_worlds(m: float, ks: list[int]) -> list[dict[str, float]]:
-                tasks = [pool.submit(_play_margin, cfg, hp, kept, k, m) for k in ks]
+                tasks = [pool.submit(_play_one, cfg, hp, kept, k, m) for k in ks]
                 for f in as_completed(tasks):
                     if on_margin is not None:
                         on_margin(m)

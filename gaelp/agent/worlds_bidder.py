@@ -77,9 +77,9 @@ class WorldsAgent:
                 b.keep_features(t, x[lo:hi], p[lo:hi])
         # `AgentBidder.multipliers` and `hour_factor` of every world, then its bids' product in the same order
         mult = bid_multipliers(np.stack([b.action for b in self.bidders]), self.bid_level)
-        guard = np.array([b.hour_factor(t) for b in self.bidders])
+        factor = np.array([b.hour_factor(t) for b in self.bidders])
         w = rows.world
-        bids = (self.target_cpa[w] * p) * (mult.reshape(-1)[w * self.n_ctx + rows.context] * guard[w])
+        bids = (self.target_cpa[w] * p) * (mult.reshape(-1)[w * self.n_ctx + rows.context] * factor[w])
         return [bids[lo:hi] for lo, hi in cut]
 
     def _estimates(self, x: np.ndarray, converted: np.ndarray, cut: list[tuple[int, int]]) -> np.ndarray:

@@ -32,12 +32,12 @@ def build_bidder(cfg: Config, policy: Path | None = None, guard_aim: str = "spen
             online from the served events); None runs the registered `target_cpa` baseline.
         guard_aim: what the agent's CAC guard holds under the target (`gaelp.agent.bidder.GUARD_AIMS`): the
             CAC so far, or the whole campaign's (`rest`: what the rest of its `cfg.days` may cost).
-        horizon: the agent bids for the purchases that land before its campaign's end (`cfg.days` after
-            `start_hour`), with its checkpoint's horizon table (`make_agent_bidder`); off by default, since a
-            server's campaign runs as long as the server does.
         start_hour: the campaign's first hour in the server's clock (hours since the Unix epoch): the agent's
             guard and its report of the campaign's progress count from it. None: the hour now (the server's
             start: a restarted server starts a new campaign).
+        horizon: the agent bids for the purchases that land before its campaign's end (`cfg.days` after
+            `start_hour`), with its checkpoint's horizon table (`make_agent_bidder`); off by default, since a
+            server's campaign runs as long as the server does.
 
     Raises:
         ServeError: the checkpoint does not exist or is not one, or a guard aim is asked of the baseline or is

@@ -22,7 +22,7 @@ def test_the_share_over_the_target_is_a_log_normal_fitted_to_the_cacs() -> None:
     assert over_target_share(cacs, 100.0) > 0.4
     # a campaign without a purchase counts as over; too few finite CACs, or all equal: the plain share
     assert over_target_share([*cacs, math.inf], 110.0) == pytest.approx((1 + 5 * expected) / 6, rel=1e-12)
-    assert over_target_share([100.0, 100.0, 120.0 * 0 + 100.0], 110.0) == 0.0
+    assert over_target_share([100.0, 100.0, 100.0], 110.0) == 0.0
     assert over_target_share([120.0, math.nan], 110.0) == 1.0
     with pytest.raises(ValueError, match="no campaign"):
         over_target_share([], 110.0)
