@@ -72,6 +72,7 @@ class MarginTrial:
 
     @property
     def mean_score(self) -> float:
+        """The mean of its worlds' scores: what the choice ranks margins by."""
         return float(np.mean(self.scores))
 
     def to_json(self) -> dict[str, Any]:

@@ -78,6 +78,7 @@ from gaelp.config import Config
 
 TRAIN_SEED_BASE = 1000
 VALIDATION_SEED_BASE = 900
+VALIDATION_WORLDS = 100  # validation seeds 900-999: every world a choice of training may play
 BEST = "best.pt"
 SCORE_CAMPAIGNS = 8  # the training score is the mean score of at least this many of the last campaigns
 
@@ -310,10 +311,10 @@ def check_settings(cfg: Config, hp: PPOConfig) -> None:
         raise ValueError(f"minutes must be above 0, got {hp.minutes}")
     check_guard_ceiling(hp.guard_ceiling)
     check_guard_margin(hp.horizon_guard_margin)
-    if hp.margin_worlds < 0 or hp.val_worlds + hp.margin_worlds > 100 or not 0 <= hp.margin_risk < 1:
-        raise ValueError(f"margin_worlds must be at least 0 with val_worlds + margin_worlds at most 100 (validation "
-                         f"seeds 900-999), and margin_risk in [0, 1); got {hp.margin_worlds}, {hp.val_worlds} and "
-                         f"{hp.margin_risk}")
+    if hp.margin_worlds < 0 or hp.val_worlds + hp.margin_worlds > VALIDATION_WORLDS or not 0 <= hp.margin_risk < 1:
+        raise ValueError(f"margin_worlds must be at least 0 with val_worlds + margin_worlds at most "
+                         f"{VALIDATION_WORLDS} (validation seeds 900-999), and margin_risk in [0, 1); got "
+                         f"{hp.margin_worlds}, {hp.val_worlds} and {hp.margin_risk}")
     if hp.reward_value not in REWARD_VALUES:
         raise ValueError(f"reward_value must be one of {', '.join(REWARD_VALUES)}, got {hp.reward_value!r}")
     if hp.prior_form not in PRIOR_FORMS or (hp.prior_form == "loglink" and hp.prior_worlds < 1):

@@ -36,6 +36,7 @@ from gaelp.agent import SEED_WORKERS, SELECT_WORLDS
 from gaelp.agent.network import load_checkpoint
 from gaelp.agent.ppo import (
     BEST,
+    VALIDATION_WORLDS,
     PPOConfig,
     TrainResult,
     check_settings,
@@ -128,9 +129,9 @@ def train_seeds(cfg: Config, hp: PPOConfig, seeds: list[int], out: Path, workers
     if workers < 1 or select_worlds < 1:
         raise ValueError(f"workers and select_worlds must be at least 1, got {workers} and {select_worlds}")
     first_margin = max(select_worlds, hp.val_worlds)  # the guard margin's worlds come after every world chosen on
-    if first_margin + hp.margin_worlds > 100:
+    if first_margin + hp.margin_worlds > VALIDATION_WORLDS:
         raise ValueError(f"select_worlds ({select_worlds}) and margin_worlds ({hp.margin_worlds}) take more than the "
-                         "100 validation worlds (seeds 900-999)")
+                         f"{VALIDATION_WORLDS} validation worlds (seeds 900-999)")
     check_settings(cfg, hp)
     start = time.perf_counter()
     ctx = mp.get_context("spawn")

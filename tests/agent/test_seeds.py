@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from gaelp.agent import CHECKPOINT
-from gaelp.agent.network import load_checkpoint
+from gaelp.agent.network import load_checkpoint, write_checkpoint
 from gaelp.agent.ppo import BEST, PPOConfig, train, validation_score
 from gaelp.agent.seeds import SEEDS_FILE, seed_dir, train_seeds
 from gaelp.config import Config
@@ -73,7 +73,7 @@ def test_the_kept_policy_with_a_horizon_gets_its_guard_margin_chosen_on_the_pool
             return
         ck = load_checkpoint(Path(dst))
         ck |= {"horizon": np.linspace(0.8, 1.0, 481), "horizon_guard_margin": HP.horizon_guard_margin}
-        torch.save(ck, dst)
+        write_checkpoint(Path(dst), ck)
 
     monkeypatch.setattr(seeds_module.shutil, "copyfile", copy_with_horizon)
     played: list[float] = []
